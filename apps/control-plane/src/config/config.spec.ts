@@ -1,0 +1,39 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('defaults to the local services on 127.0.0.1 and their default ports', () => {
+    const config = loadConfig({});
+    expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/edgefleet');
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
+    expect(config.http.port).toBe(3000);
+    expect(config.database.runMigrations).toBe(true);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'eighty', 'PORT'],
+    ['DATABASE_URL', 'mysql://localhost/x', 'DATABASE_URL: must be a URL with scheme postgres or postgresql'],
+    ['REDIS_URL', 'not a url', 'REDIS_URL'],
+    ['ADMIN_API_KEY', 'short', 'ADMIN_API_KEY: must be at least 32 characters'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
+    ['MIGRATIONS_RUN', 'yes', 'MIGRATIONS_RUN'],
+  ])('names the variable when %s is wrong', (name, value, expected) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(expected);
+  });
+
+  it('reports every wrong variable at once', () => {
+    try {
+      loadConfig({ PORT: '-1', REDIS_URL: 'x' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'REDIS_URL']);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The control plane's whole configuration, parsed from the environment exactly once at boot.
+ * Nothing else reads process.env. Defaults target the local services on 127.0.0.1 (default ports).
+ */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const urlWithScheme = (schemes: readonly string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return schemes.includes(new URL(value).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL with scheme ${schemes.join(' or ')}` },
+  );
+
+const positiveInt = z.coerce.number().int().positive();
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATABASE_URL: urlWithScheme(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/edgefleet'),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  MIGRATIONS_RUN: booleanFlag.default(true),
+  REDIS_URL: urlWithScheme(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+  MQTT_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).default('mqtt://127.0.0.1:1883'),
+  MQTT_USERNAME: z.string().min(1).optional(),
+  MQTT_PASSWORD: z.string().min(1).optional(),
+  ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
+  ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
+  JSON_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+export interface AppConfig {
+  readonly http: { readonly host: string; readonly port: number; readonly jsonBodyLimitBytes: number };
+  readonly database: { readonly url: string; readonly poolSize: number; readonly runMigrations: boolean };
+  readonly redis: { readonly url: string };
+  readonly mqtt: { readonly url: string; readonly username?: string; readonly password?: string };
+  readonly artifacts: { readonly dir: string; readonly maxBytes: number };
+  readonly auth: { readonly bootstrapAdminKey?: string };
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every wrong variable. */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  // An empty variable means "not set": shells and compose files often export VAR= for optional values.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    http: { host: e.HOST, port: e.PORT, jsonBodyLimitBytes: e.JSON_BODY_LIMIT_BYTES },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, runMigrations: e.MIGRATIONS_RUN },
+    redis: { url: e.REDIS_URL },
+    mqtt: { url: e.MQTT_URL, username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD },
+    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
+    auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** Injection token for AppConfig (an interface has no runtime identity). */
+export const APP_CONFIG = Symbol('APP_CONFIG');

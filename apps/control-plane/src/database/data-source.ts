@@ -1,0 +1,31 @@
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../../../migrations/index.js';
+import { ApiKey } from '../auth/api-key.entity.js';
+import { Artifact } from '../artifacts/artifact.entity.js';
+import { AuditEvent } from '../audit/audit-event.entity.js';
+import type { AppConfig } from '../config/config.js';
+import { Model } from '../models/model.entity.js';
+import { ModelVersion } from '../models/model-version.entity.js';
+import { EnrollmentToken } from '../nodes/enrollment-token.entity.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+import { SnakeNamingStrategy } from './snake-naming.strategy.js';
+
+export const ENTITIES = [ApiKey, Artifact, AuditEvent, EnrollmentToken, EdgeNode, Model, ModelVersion];
+
+/** The schema comes only from the reviewed SQL in migrations/: synchronize stays off everywhere. */
+export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: database.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    // gen_random_uuid() is built into PostgreSQL 13+: no extension to install (which needs superuser).
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
+    migrationsRun: false,
+    extra: { max: database.poolSize },
+  };
+}

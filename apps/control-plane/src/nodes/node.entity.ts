@@ -1,0 +1,71 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { ModelVersion } from '../models/model-version.entity.js';
+import { EnrollmentToken } from './enrollment-token.entity.js';
+import type { Labels } from './label-selector.js';
+
+export const NODE_STATUSES = ['offline', 'online', 'decommissioned'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export interface HardwareProfile {
+  arch: string;
+  cpuCores: number;
+  ramMb: number;
+  freeDiskMb: number;
+  engines: string[];
+  accelerators: string[];
+}
+
+@Entity({ name: 'nodes' })
+@Index(['enrolledAt', 'id'])
+export class EdgeNode {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  /** Stable identifier the node generates for itself; makes a retried enrolment idempotent. */
+  @Column({ type: 'varchar', length: 200, unique: true })
+  nodeKey!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  name!: string;
+
+  /** Queried by label selectors through a GIN index; TypeORM cannot declare GIN, so the migration creates it. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  @Index('nodes_labels_gin_idx', { synchronize: false })
+  labels!: Labels;
+
+  @Column({ type: 'jsonb' })
+  hardware!: HardwareProfile;
+
+  @Column({ type: 'enum', enum: NODE_STATUSES, enumName: 'node_status', default: 'offline' })
+  @Index()
+  status!: NodeStatus;
+
+  /** SHA-256 of the node's secret; null once decommissioned (the credential is revoked). */
+  @Column({ type: 'char', length: 64, nullable: true })
+  secretHash!: string | null;
+
+  @ManyToOne(() => EnrollmentToken, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'enrollment_token_id' })
+  enrollmentToken!: Relation<EnrollmentToken> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  enrollmentTokenId!: string | null;
+
+  /** The model version the node reports running; a version referenced here cannot be deleted. */
+  @ManyToOne(() => ModelVersion, { nullable: true, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'current_model_version_id' })
+  currentModelVersion!: Relation<ModelVersion> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  @Index()
+  currentModelVersionId!: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  enrolledAt!: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  lastSeenAt!: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  decommissionedAt!: Date | null;
+}

@@ -1,0 +1,16 @@
+// ESM mode: NestJS 12 is ESM-only, and Jest's CommonJS mode cannot load it on Node 20 (stack notes).
+// Run through `npm test`, which starts node with --experimental-vm-modules.
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/migrations'],
+  testMatch: ['**/*.spec.ts', '**/*.int.test.ts'],
+  moduleNameMapper: {
+    '^#common$': '<rootDir>/libs/common/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  // Integration suites each create their own database; two workers match the machine's two cores.
+  maxWorkers: 2,
+  testTimeout: 60000,
+};

@@ -1,0 +1,5 @@
+import type { MigrationInterface } from 'typeorm';
+import { InitialSchema1764340000000 } from './1764340000000-initial-schema.js';
+
+/** Every migration in order. Migrations are never edited once landed: add a new one instead. */
+export const MIGRATIONS: (new () => MigrationInterface)[] = [InitialSchema1764340000000];
