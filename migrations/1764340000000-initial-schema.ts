@@ -112,7 +112,6 @@ export class InitialSchema1764340000000 implements MigrationInterface {
           REFERENCES "model_versions"("id") ON DELETE RESTRICT ON UPDATE NO ACTION)`);
     await db.query(`CREATE INDEX "nodes_status_idx" ON "nodes" ("status")`);
     await db.query(`CREATE INDEX "nodes_current_model_version_id_idx" ON "nodes" ("current_model_version_id")`);
-    await db.query(`CREATE INDEX "nodes_enrolled_at_id_idx" ON "nodes" ("enrolled_at", "id")`);
     // Serves label selectors (@> containment and ? key existence). Not declared on the entity: TypeORM
     // cannot express GIN, so the drift test checks for it by name.
     await db.query(`CREATE INDEX "nodes_labels_gin_idx" ON "nodes" USING gin ("labels")`);

@@ -16,7 +16,6 @@ export interface HardwareProfile {
 }
 
 @Entity({ name: 'nodes' })
-@Index(['enrolledAt', 'id'])
 export class EdgeNode {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

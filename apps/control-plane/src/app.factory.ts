@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type { Registry } from 'prom-client';
+import { AppModule } from './app.module.js';
+import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { createValidationPipe } from './common/validation.js';
+import type { AppConfig } from './config/config.js';
+import { METRICS_REGISTRY } from './metrics/metrics.controller.js';
+import { httpMetricsMiddleware } from './metrics/metrics.js';
+
+/** Builds the fully configured HTTP app (used by main and by the integration tests alike). */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
+  // Only JSON bodies are parsed up front, with a bound; artifact uploads are streamed by their handler.
+  app.useBodyParser('json', { limit: config.http.jsonBodyLimitBytes, strict: true });
+  app.disable('x-powered-by');
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('EdgeFleet control plane')
+      .setDescription('Admin API: nodes, enrolment, models, artifacts, audit. Errors are RFC 7807 problem+json.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  await app.init();
+  return app;
+}

@@ -1,0 +1,68 @@
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { PayloadTooLargeError, ValidationError } from '#common';
+import type { ArtifactStore, IngestedBlob } from './artifact-store.js';
+
+export interface ReceivedUpload {
+  readonly fields: Record<string, string>;
+  readonly blob: IngestedBlob;
+}
+
+/** Room for the form fields and part headers around the file in a multipart body. */
+const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
+/**
+ * Streams a multipart/form-data upload: text fields are collected, the one file part named `fileField`
+ * goes straight into the artifact store (hashed, counted and cut off at `maxBytes`). Fields may come
+ * before or after the file.
+ */
+export function receiveUpload(req: Request, store: ArtifactStore, fileField: string, maxBytes: number): Promise<ReceivedUpload> {
+  if (!req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
+    return Promise.reject(new ValidationError('expected a multipart/form-data body'));
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes + MULTIPART_OVERHEAD_BYTES) return Promise.reject(new PayloadTooLargeError(maxBytes));
+
+  return new Promise<ReceivedUpload>((resolve, reject) => {
+    const fields: Record<string, string> = {};
+    let ingest: Promise<IngestedBlob> | undefined;
+    let failed = false;
+    const parser = busboy({
+      headers: req.headers,
+      limits: { files: 1, fields: 32, fieldSize: 64 * 1024, fileSize: maxBytes + 1, parts: 40 },
+    });
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      // Drain what the client still sends so it can read our answer instead of a reset connection.
+      req.unpipe(parser);
+      req.resume();
+      if (ingest) ingest.then((blob) => store.discard(blob), () => undefined);
+      reject(error);
+    };
+    parser.on('file', (name, stream) => {
+      if (name !== fileField || ingest) {
+        stream.resume();
+        fail(new ValidationError(`unexpected file part '${name}'; send exactly one file named '${fileField}'`));
+        return;
+      }
+      ingest = store.ingest(stream, maxBytes);
+      ingest.catch(fail);
+    });
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) fail(new ValidationError(`field '${name}' is too long`));
+      fields[name] = value;
+    });
+    parser.on('filesLimit', () => fail(new ValidationError(`send exactly one file named '${fileField}'`)));
+    parser.on('fieldsLimit', () => fail(new ValidationError('too many form fields')));
+    parser.on('partsLimit', () => fail(new ValidationError('too many form parts')));
+    parser.on('error', (error) => fail(new ValidationError('malformed multipart body', [], { cause: error })));
+    parser.on('close', () => {
+      if (failed) return;
+      if (!ingest) return fail(new ValidationError(`missing file part '${fileField}'`));
+      ingest.then((blob) => (failed ? store.discard(blob) : resolve({ fields, blob })), fail);
+    });
+    req.on('error', fail);
+    req.pipe(parser);
+  });
+}

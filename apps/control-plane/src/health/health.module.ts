@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { HealthController } from './health.controller.js';
+
+@Module({ imports: [TerminusModule.forRoot({ logger: false }), MessagingModule, QueuesModule], controllers: [HealthController] })
+export class HealthModule {}

@@ -1,0 +1,122 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsSemVer,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+import type { Model } from '../model.entity.js';
+import { INFERENCE_ENGINES, type InferenceEngine, MODEL_FORMATS, type ModelFormat, type ModelVersion } from '../model-version.entity.js';
+
+export const MODEL_NAME = /^[a-z0-9][a-z0-9-]{0,99}$/;
+const VARIANT = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export class CreateModelDto {
+  @ApiProperty({ example: 'digits-cnn' }) @Matches(MODEL_NAME, { message: 'name must be lowercase letters, digits and dashes' }) name!: string;
+  @ApiProperty({ example: 'image-classification' }) @IsString() @Length(1, 50) task!: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) description?: string;
+  @ApiProperty({ type: Object, example: { name: 'input', shape: [1, 28, 28, 1], dtype: 'float32' } }) @IsObject() inputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: Object, example: { name: 'probabilities', shape: [1, 10], dtype: 'float32' } }) @IsObject() outputSpec!: Record<string, unknown>;
+
+  @ApiPropertyOptional({ example: ['0', '1', '2'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  classLabels?: string[];
+}
+
+export class ModelDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() task!: string;
+  @ApiProperty() description!: string;
+  @ApiProperty({ type: Object }) inputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: Object }) outputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: [String] }) classLabels!: string[];
+  @ApiProperty() createdAt!: string;
+
+  static from(m: Model): ModelDto {
+    return {
+      id: m.id,
+      name: m.name,
+      task: m.task,
+      description: m.description,
+      inputSpec: m.inputSpec,
+      outputSpec: m.outputSpec,
+      classLabels: m.classLabels,
+      createdAt: m.createdAt.toISOString(),
+    };
+  }
+}
+
+function parseJsonObject({ value }: { value: unknown }): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value; // left as a string, so @IsObject reports it
+  }
+}
+
+/** The text fields of the multipart upload that accompanies an artifact. */
+export class UploadVersionFieldsDto {
+  @ApiProperty({ example: '1.0.0' }) @IsSemVer() @MaxLength(64) version!: string;
+  @ApiProperty({ example: 'fp32' }) @Matches(VARIANT, { message: 'variant must be lowercase letters, digits, - or _' }) variant!: string;
+  @ApiProperty({ enum: MODEL_FORMATS }) @IsIn(MODEL_FORMATS) format!: ModelFormat;
+  @ApiProperty({ enum: INFERENCE_ENGINES }) @IsIn(INFERENCE_ENGINES) engine!: InferenceEngine;
+
+  @ApiPropertyOptional({ description: 'JSON object, e.g. {"accuracy":0.984}' })
+  @IsOptional()
+  @Transform(parseJsonObject)
+  @IsObject({ message: 'metrics must be a JSON object' })
+  metrics?: Record<string, unknown>;
+}
+
+export class UploadVersionBodyDto extends UploadVersionFieldsDto {
+  @ApiProperty({ type: 'string', format: 'binary' }) artifact!: unknown;
+}
+
+export class ModelVersionDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() model!: string;
+  @ApiProperty() version!: string;
+  @ApiProperty() variant!: string;
+  @ApiProperty({ enum: MODEL_FORMATS }) format!: ModelFormat;
+  @ApiProperty({ enum: INFERENCE_ENGINES }) engine!: InferenceEngine;
+  @ApiProperty() sha256!: string;
+  @ApiProperty() sizeBytes!: number;
+  @ApiProperty({ type: Object }) metrics!: Record<string, unknown>;
+  @ApiProperty() createdBy!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
+
+  static from(v: ModelVersion, modelName: string): ModelVersionDto {
+    return {
+      id: v.id,
+      model: modelName,
+      version: v.version,
+      variant: v.variant,
+      format: v.format,
+      engine: v.engine,
+      sha256: v.artifactSha256,
+      sizeBytes: v.artifact.sizeBytes,
+      metrics: v.metrics,
+      createdBy: v.createdBy,
+      createdAt: v.createdAt.toISOString(),
+      downloadUrl: `/v1/artifacts/${v.artifactSha256}`,
+    };
+  }
+}
+
+export class DeleteVersionQuery {
+  @ApiPropertyOptional({ description: 'Delete only this variant' }) @IsOptional() @Matches(VARIANT) variant?: string;
+}

@@ -1,0 +1,83 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { Request } from 'express';
+import { Inject } from '@nestjs/common';
+import { ArtifactStore } from '../artifacts/artifact-store.js';
+import { receiveUpload } from '../artifacts/multipart-upload.js';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { toValidationError } from '../common/validation.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import {
+  CreateModelDto,
+  DeleteVersionQuery,
+  ModelDto,
+  ModelVersionDto,
+  UploadVersionBodyDto,
+  UploadVersionFieldsDto,
+} from './dto/model.dto.js';
+import { ModelsService } from './models.service.js';
+
+@ApiTags('models')
+@ApiBearerAuth()
+@Controller('v1/models')
+export class ModelsController {
+  constructor(
+    private readonly models: ModelsService,
+    private readonly store: ArtifactStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  async create(@CurrentPrincipal() by: Principal, @Body() body: CreateModelDto): Promise<ModelDto> {
+    return ModelDto.from(await this.models.create(by, body));
+  }
+
+  @Get()
+  async list(): Promise<ModelDto[]> {
+    return (await this.models.list()).map((m) => ModelDto.from(m));
+  }
+
+  @Get(':name')
+  async get(@Param('name') name: string): Promise<ModelDto> {
+    return ModelDto.from(await this.models.get(name));
+  }
+
+  @Get(':name/versions')
+  async versions(@Param('name') name: string): Promise<ModelVersionDto[]> {
+    return (await this.models.listVersions(name)).map((v) => ModelVersionDto.from(v, name));
+  }
+
+  @Get(':name/versions/:version')
+  async version(@Param('name') name: string, @Param('version') version: string): Promise<ModelVersionDto[]> {
+    return (await this.models.listVersions(name, version)).map((v) => ModelVersionDto.from(v, name));
+  }
+
+  /** multipart/form-data: the text fields of UploadVersionFieldsDto and one file part `artifact`. */
+  @Post(':name/versions')
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: UploadVersionBodyDto })
+  async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
+    await this.models.get(name); // fail fast, before reading the body
+    const { fields, blob } = await receiveUpload(req, this.store, 'artifact', this.config.artifacts.maxBytes);
+    const dto = plainToInstance(UploadVersionFieldsDto, fields);
+    const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+    if (errors.length > 0) {
+      await this.store.discard(blob);
+      throw toValidationError(errors);
+    }
+    return ModelVersionDto.from(await this.models.addVersion(by, name, dto, blob), name);
+  }
+
+  @Delete(':name/versions/:version')
+  @HttpCode(204)
+  async remove(
+    @CurrentPrincipal() by: Principal,
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Query() q: DeleteVersionQuery,
+  ): Promise<void> {
+    await this.models.deleteVersion(by, name, version, q.variant);
+  }
+}

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import semver from 'semver';
+import { type DataSource, In } from 'typeorm';
+import { ConflictError, NotFoundError, ValidationError } from '#common';
+import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
+import { Artifact } from '../artifacts/artifact.entity.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { isUniqueViolation } from '../database/pg-errors.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+import { Model } from './model.entity.js';
+import { type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+
+export interface NewModel {
+  readonly name: string;
+  readonly task: string;
+  readonly description?: string;
+  readonly inputSpec: Record<string, unknown>;
+  readonly outputSpec: Record<string, unknown>;
+  readonly classLabels?: string[];
+}
+
+export interface NewModelVersion {
+  readonly version: string;
+  readonly variant: string;
+  readonly format: ModelFormat;
+  readonly engine: InferenceEngine;
+  readonly metrics?: Record<string, unknown>;
+}
+
+/** Which engine can run which artifact format. */
+const ENGINE_FOR_FORMAT: Record<ModelFormat, InferenceEngine> = { onnx: 'onnxruntime', tflite: 'litert', tfjs: 'tfjs' };
+
+@Injectable()
+export class ModelsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly store: ArtifactStore,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(by: Principal, input: NewModel): Promise<Model> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const repo = tx.getRepository(Model);
+        const model = await repo.save(
+          repo.create({ ...input, description: input.description ?? '', classLabels: input.classLabels ?? [] }),
+        );
+        await this.audit.record(tx, by, 'model.create', { type: 'model', id: model.id }, { name: model.name });
+        return model;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'models_name_key')) throw new ConflictError(`model '${input.name}' already exists`, { cause: error });
+      throw error;
+    }
+  }
+
+  list(): Promise<Model[]> {
+    return this.db.getRepository(Model).find({ order: { name: 'ASC' } });
+  }
+
+  async get(name: string): Promise<Model> {
+    const model = await this.db.getRepository(Model).findOneBy({ name });
+    if (!model) throw new NotFoundError('model', name);
+    return model;
+  }
+
+  /** Newest semver first; variants of one version by name. */
+  async listVersions(name: string, version?: string): Promise<ModelVersion[]> {
+    const model = await this.get(name);
+    const rows = await this.db.getRepository(ModelVersion).find({
+      where: { modelId: model.id, ...(version ? { version } : {}) },
+      relations: { artifact: true },
+    });
+    return rows.sort((a, b) => semver.rcompare(a.version, b.version) || a.variant.localeCompare(b.variant));
+  }
+
+  /**
+   * Registers an uploaded artifact as a version variant. The blob is made addressable before the rows
+   * are written: a crash in between leaves an unreferenced file (harmless), never a row without a file.
+   */
+  async addVersion(by: Principal, modelName: string, input: NewModelVersion, blob: IngestedBlob): Promise<ModelVersion> {
+    if (ENGINE_FOR_FORMAT[input.format] !== input.engine) {
+      await this.store.discard(blob);
+      throw new ValidationError(`format '${input.format}' runs on engine '${ENGINE_FOR_FORMAT[input.format]}', not '${input.engine}'`, [
+        { field: 'engine', message: `must be ${ENGINE_FOR_FORMAT[input.format]} for format ${input.format}` },
+      ]);
+    }
+    const model = await this.get(modelName).catch(async (error: unknown) => {
+      await this.store.discard(blob);
+      throw error;
+    });
+    await this.store.commit(blob);
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
+        const repo = tx.getRepository(ModelVersion);
+        const saved = await repo.save(
+          repo.create({ ...input, modelId: model.id, artifactSha256: blob.sha256, metrics: input.metrics ?? {}, createdBy: by.actor }),
+        );
+        await this.audit.record(tx, by, 'model-version.create', { type: 'model-version', id: saved.id }, {
+          model: model.name,
+          version: input.version,
+          variant: input.variant,
+          sha256: blob.sha256,
+          sizeBytes: blob.sizeBytes,
+        });
+        return repo.findOneOrFail({ where: { id: saved.id }, relations: { artifact: true } });
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'model_versions_model_id_version_variant_key')) {
+        throw new ConflictError(`${model.name} ${input.version} (${input.variant}) already exists`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Deletes a version (or one of its variants) unless a node still runs it. Artifacts stay in the store. */
+  async deleteVersion(by: Principal, modelName: string, version: string, variant?: string): Promise<void> {
+    const model = await this.get(modelName);
+    await this.db.transaction(async (tx) => {
+      const versions = await tx.getRepository(ModelVersion).find({
+        where: { modelId: model.id, version, ...(variant ? { variant } : {}) },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (versions.length === 0) throw new NotFoundError('model version', `${modelName}@${version}${variant ? `/${variant}` : ''}`);
+      const ids = versions.map((v) => v.id);
+      const running = await tx.getRepository(EdgeNode).countBy({ currentModelVersionId: In(ids) });
+      if (running > 0) throw new ConflictError(`${modelName} ${version} is still running on ${running} node(s)`);
+      await tx.getRepository(ModelVersion).delete({ id: In(ids) });
+      await this.audit.record(tx, by, 'model-version.delete', { type: 'model', id: model.id }, {
+        version,
+        variants: versions.map((v) => v.variant),
+      });
+    });
+  }
+}
