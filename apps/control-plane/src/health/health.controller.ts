@@ -1,6 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { type HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/principal.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { RedisConnection } from '../queues/redis.js';
@@ -18,11 +19,23 @@ export class HealthController {
     private readonly mqtt: MqttConnection,
   ) {}
 
-  /** 200 when PostgreSQL, Redis and the MQTT broker all answer; 503 naming the ones that do not. */
+  /**
+   * 200 when PostgreSQL, Redis and the MQTT broker all answer; 503 naming the ones that do not. The body
+   * keeps Terminus's well-known shape (not problem+json): probes and dashboards already read it.
+   */
   @Public()
   @Get()
-  @HealthCheck()
-  check() {
+  async check(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
+    try {
+      return await this.runChecks();
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      res.status(503);
+      return error.getResponse() as HealthCheckResult;
+    }
+  }
+
+  private runChecks(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.postgres.pingCheck('postgres').withTimeout(TIMEOUT_MS),
       () =>

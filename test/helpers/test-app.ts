@@ -1,0 +1,80 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../apps/control-plane/src/app.factory.js';
+import { type AppConfig, loadConfig } from '../../apps/control-plane/src/config/config.js';
+import { createTestDatabase } from './test-database.js';
+
+export interface TestApp {
+  readonly app: NestExpressApplication;
+  readonly config: AppConfig;
+  readonly adminKey: string;
+  readonly db: DataSource;
+  /** supertest bound to the app's HTTP server */
+  http(): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real control plane on a fresh database (migrations applied at boot) against the real
+ * Redis and Mosquitto, with its own artifact directory and bootstrap admin key.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const artifactDir = await mkdtemp(join(tmpdir(), 'ef-artifacts-'));
+  const adminKey = `test-admin-${randomBytes(24).toString('hex')}`;
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '5',
+    ARTIFACT_DIR: artifactDir,
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    ...env,
+  });
+  const app = await createApp(config);
+  const db = app.get(DataSource);
+  return {
+    app,
+    config,
+    adminKey,
+    db,
+    http: () => request(app.getHttpServer()),
+    close: async () => {
+      await app.close();
+      await database.drop();
+      await rm(artifactDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** Creates an API key with the given role through the API and returns the key. */
+export async function createApiKey(t: TestApp, role: 'viewer' | 'operator' | 'admin'): Promise<string> {
+  const res = await t.http().post('/v1/api-keys').set(bearer(t.adminKey)).send({ name: `${role}-key`, role }).expect(201);
+  return (res.body as { key: string }).key;
+}
+
+export const hardware = {
+  arch: 'arm64',
+  cpuCores: 4,
+  ramMb: 4096,
+  freeDiskMb: 20_000,
+  engines: ['onnxruntime'],
+  accelerators: [],
+};
+
+export async function createEnrollmentToken(t: TestApp, body: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+  const res = await t
+    .http()
+    .post('/v1/enrollment-tokens')
+    .set(bearer(t.adminKey))
+    .send({ name: 'test', expiresInSeconds: 3600, maxUses: 10, ...body })
+    .expect(201);
+  return res.body as { id: string; token: string };
+}
