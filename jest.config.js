@@ -12,5 +12,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   // Integration suites each create their own database; two workers match the machine's two cores.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
 };
