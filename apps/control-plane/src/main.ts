@@ -1,12 +1,13 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory.js';
+import { ConfigError, loadConfig } from './config/config.js';
 
 try {
   const config = loadConfig(process.env);
   const app = await createApp(config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
-  app.get(await import('nestjs-pino').then((m) => m.Logger)).log(`EdgeFleet control plane listening on ${url} (API docs: ${url}/docs)`);
+  app.get(Logger).log(`EdgeFleet control plane listening on ${url} (API docs: ${url}/docs)`);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -1,9 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
-import { Inject } from '@nestjs/common';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
