@@ -7,6 +7,7 @@ export default {
   testMatch: ['**/*.spec.ts', '**/*.int.test.ts'],
   moduleNameMapper: {
     '^#common$': '<rootDir>/libs/common/src/index.ts',
+    '^#trust$': '<rootDir>/libs/trust/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },

@@ -1,0 +1,30 @@
+import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
+import type { SigningKey } from './keys.js';
+import type { ModelManifest } from './manifest.js';
+import type { RootDocument } from './root.js';
+import { TrustError } from './trust-error.js';
+
+/**
+ * The command to one node: run this manifest for this deployment, until it expires. Naming the node
+ * and expiring stops a valid command from being replayed to another node or later.
+ */
+export interface DesiredState {
+  readonly type: 'desired-state';
+  readonly nodeId: string;
+  readonly deploymentId: string;
+  readonly manifest: Envelope<ModelManifest>;
+  readonly issued: string;
+  readonly expires: string;
+}
+
+export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>
+  signEnvelope(state, releaseKeys);
+
+export function verifyDesiredState(envelope: Envelope<DesiredState>, root: RootDocument, check: { nodeId: string; now: Date }): DesiredState {
+  const state = envelope.signed;
+  if (state.type !== 'desired-state' || typeof state.nodeId !== 'string') throw new TrustError('malformed', 'not a desired state');
+  verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+  if (state.nodeId !== check.nodeId) throw new TrustError('wrong-target', `desired state is for node ${state.nodeId}`);
+  assertNotExpired(state.expires, check.now, 'desired state');
+  return state;
+}

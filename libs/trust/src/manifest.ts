@@ -1,0 +1,51 @@
+import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
+import type { SigningKey } from './keys.js';
+import type { RootDocument } from './root.js';
+import { TrustError } from './trust-error.js';
+
+/** What a release key vouches for: one model artifact, how to run it and how to check it runs. */
+export interface ModelManifest {
+  readonly type: 'model-manifest';
+  readonly name: string;
+  readonly version: string;
+  /** Monotonic per model: a node refuses anything not above what it has installed (rollback). */
+  readonly sequence: number;
+  readonly variant: string;
+  readonly format: string;
+  readonly engine: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly inputSpec: Readonly<Record<string, unknown>>;
+  readonly outputSpec: Readonly<Record<string, unknown>>;
+  readonly preprocessing: Readonly<Record<string, unknown>>;
+  readonly labels: readonly string[];
+  readonly selfTest: { readonly input: readonly number[]; readonly expectedOutput: readonly number[]; readonly tolerance: number };
+  readonly created: string;
+  readonly expires: string;
+}
+
+export const signManifest = (manifest: ModelManifest, releaseKeys: readonly SigningKey[]): Envelope<ModelManifest> =>
+  signEnvelope(manifest, releaseKeys);
+
+export interface ManifestCheck {
+  readonly now: Date;
+  /** Sequence of the model installed on the node, if any. */
+  readonly installedSequence?: number;
+}
+
+/**
+ * Verifies a manifest against the pinned root: release threshold met by unrevoked keys, not expired,
+ * and strictly newer than what is installed.
+ */
+export function verifyManifest(envelope: Envelope<ModelManifest>, root: RootDocument, check: ManifestCheck): ModelManifest {
+  const m = envelope.signed;
+  if (m.type !== 'model-manifest' || !/^[0-9a-f]{64}$/.test(m.sha256) || !Number.isSafeInteger(m.size) || m.size < 0 || !Number.isSafeInteger(m.sequence)) {
+    throw new TrustError('malformed', 'not a model manifest');
+  }
+  verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+  assertNotExpired(m.expires, check.now, 'manifest');
+  if (check.installedSequence !== undefined && m.sequence <= check.installedSequence) {
+    throw new TrustError('rollback', `sequence ${m.sequence} is not above the installed ${check.installedSequence}`);
+  }
+  return m;
+}
