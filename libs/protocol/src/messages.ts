@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
+
+/** Schema version carried by every JSON message as `v`. */
+export const SCHEMA_VERSION = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+const uuid = z.uuid();
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const shortText = z.string().min(1).max(200);
+
+/** Fields every JSON message starts with: schema version, message id (de-duplication), sent-at time. */
+const base = { v: z.literal(SCHEMA_VERSION), id: uuid, ts: z.iso.datetime({ offset: true }) };
+
+/** A signed document as libs/trust produces it; the contract carries it, the agent verifies it. */
+const signedEnvelope = z.strictObject({
+  signed: z.record(z.string(), z.unknown()),
+  signatures: z.array(z.strictObject({ keyId: sha256, sig: z.string().min(1).max(200) })).min(1).max(16),
+});
+
+export const MAX_CHUNK_BYTES = 128 * 1024;
+
+/** CP → node (retained): what to run. `desired` is a signed DesiredState; `artifact` says how to fetch it. */
+export const desiredStateMessage = z.strictObject({
+  ...base,
+  desired: signedEnvelope,
+  artifact: z.strictObject({
+    sha256,
+    size: count,
+    chunkSize: z.number().int().min(1024).max(MAX_CHUNK_BYTES),
+    chunkCount: z.number().int().min(0).max(1_000_000),
+  }),
+});
+
+/** node → CP: chunks the node is missing, as inclusive index ranges. No cap on the artifact's size. */
+export const artifactRequestMessage = z.strictObject({
+  ...base,
+  sha256,
+  missing: z
+    .array(z.tuple([z.number().int().min(0), z.number().int().min(0)]).refine(([a, b]) => a <= b, 'range start after end'))
+    .min(1)
+    .max(1024),
+});
+
+/** node → CP: deployment progress. */
+export const statusMessage = z.strictObject({
+  ...base,
+  seq,
+  deploymentId: uuid,
+  state: z.enum(DEPLOYMENT_STATES),
+  progress: z.number().min(0).max(1).optional(),
+  reason: z.enum(FAILURE_REASONS).optional(),
+  detail: z.string().max(1000).optional(),
+});
+
+/** node → CP: periodic health, counters since the previous heartbeat. */
+export const heartbeatMessage = z.strictObject({
+  ...base,
+  seq,
+  model: z.strictObject({ name: shortText, version: shortText, variant: shortText, sha256 }).nullable(),
+  uptimeS: count,
+  cpu: z.number().min(0).max(1024),
+  memMb: count,
+  freeDiskMb: count,
+  inferences: count,
+  errors: count,
+  latencyMs: z.strictObject({ p50: z.number().min(0), p99: z.number().min(0) }).nullable(),
+});
+
+/** node → CP (retained; the last will says offline). */
+export const presenceMessage = z.strictObject({
+  ...base,
+  online: z.boolean(),
+  agentVersion: z.string().max(50).optional(),
+});
+
+export const MAX_RESULTS_PER_BATCH = 1000;
+
+/** node → CP: inference results in batches; `seq` is node-scoped and makes replays idempotent. */
+export const resultsMessage = z.strictObject({
+  ...base,
+  records: z
+    .array(
+      z.strictObject({
+        seq,
+        ts: z.iso.datetime({ offset: true }),
+        modelSha256: sha256,
+        inputRef: z.string().max(200).optional(),
+        topClass: z.number().int().min(0).max(1_000_000),
+        confidence: z.number().min(0).max(1),
+        latencyMs: z.number().min(0),
+        output: z.array(z.number()).max(1000).optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_RESULTS_PER_BATCH),
+});
+
+/** CP → node: an error event answering an invalid message (the node learns why it was dropped). */
+export const errorEventMessage = z.strictObject({
+  ...base,
+  code: z.string().max(50),
+  detail: z.string().max(1000),
+  topic: z.string().max(300),
+  refId: uuid.optional(),
+});
+
+export type DesiredStateMessage = z.infer<typeof desiredStateMessage>;
+export type ArtifactRequestMessage = z.infer<typeof artifactRequestMessage>;
+export type StatusMessage = z.infer<typeof statusMessage>;
+export type HeartbeatMessage = z.infer<typeof heartbeatMessage>;
+export type PresenceMessage = z.infer<typeof presenceMessage>;
+export type ResultsMessage = z.infer<typeof resultsMessage>;
+export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
+
+/** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
+export const MAX_PAYLOAD_BYTES = {
+  desired: 256 * 1024,
+  'artifact-requests': 32 * 1024,
+  status: 4 * 1024,
+  heartbeat: 4 * 1024,
+  presence: 1024,
+  results: 1024 * 1024,
+  errors: 4 * 1024,
+} as const;

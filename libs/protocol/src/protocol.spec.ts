@@ -1,0 +1,113 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import {
+  decodeChunk,
+  encodeChunk,
+  encodeMessage,
+  envelopeFields,
+  type HeartbeatMessage,
+  parseChunkTopic,
+  parseMessage,
+  parseUplinkTopic,
+  ProtocolError,
+  toRanges,
+  topics,
+} from './index.js';
+
+const nodeId = randomUUID();
+const sha = 'ab'.repeat(32);
+
+const heartbeat = (): HeartbeatMessage => ({
+  ...envelopeFields(),
+  seq: 1,
+  model: { name: 'digits', version: '1.0.0', variant: 'fp32', sha256: sha },
+  uptimeS: 10,
+  cpu: 0.2,
+  memMb: 100,
+  freeDiskMb: 1000,
+  inferences: 5,
+  errors: 0,
+  latencyMs: { p50: 1.2, p99: 3.4 },
+});
+
+describe('topics', () => {
+  it('builds and parses node uplink topics', () => {
+    expect(topics.uplink(nodeId, 'heartbeat')).toBe(`ef/v1/nodes/${nodeId}/heartbeat`);
+    expect(parseUplinkTopic(topics.uplink(nodeId, 'results'))).toEqual({ nodeId, kind: 'results' });
+    expect(topics.sharedUplink('cp', 'status')).toBe('$share/cp/ef/v1/nodes/+/status');
+  });
+
+  it.each(['ef/v1/nodes/not-a-uuid/heartbeat', `ef/v1/nodes/${nodeId}/desired`, `ef/v2/nodes/${nodeId}/heartbeat`, `ef/v1/nodes/${nodeId}/heartbeat/x`])(
+    'refuses %s as an uplink topic',
+    (topic) => expect(parseUplinkTopic(topic)).toBeNull(),
+  );
+
+  it('parses broadcast and repair chunk topics', () => {
+    expect(parseChunkTopic(topics.artifactChunk(sha, 7))).toEqual({ sha256: sha, index: 7 });
+    expect(parseChunkTopic(topics.repairChunk(nodeId, sha, 3))).toEqual({ sha256: sha, index: 3 });
+    expect(parseChunkTopic('ef/v1/artifacts/xyz/chunks/1')).toBeNull();
+  });
+});
+
+describe('parseMessage', () => {
+  it('accepts a valid heartbeat and round-trips it', () => {
+    const hb = heartbeat();
+    const parsed = parseMessage('heartbeat', encodeMessage('heartbeat', hb));
+    expect(parsed).toEqual({ ok: true, value: hb });
+  });
+
+  it.each([
+    ['malformed JSON', '{"v":1,', 'malformed-json'],
+    ['a wrong schema version', JSON.stringify({ ...heartbeat(), v: 2 }), 'unsupported-version'],
+    ['a wrong type', JSON.stringify({ ...heartbeat(), cpu: 'high' }), 'schema'],
+    ['an unknown field', JSON.stringify({ ...heartbeat(), extra: 1 }), 'schema'],
+    ['a missing field', JSON.stringify({ ...heartbeat(), seq: undefined }), 'schema'],
+    ['an oversized payload', JSON.stringify({ ...heartbeat(), pad: 'x'.repeat(5000) }), 'too-large'],
+    ['a non-object', '42', 'schema'],
+  ])('refuses %s with a typed error', (_, payload, reason) => {
+    const parsed = parseMessage('heartbeat', payload);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.error).toBeInstanceOf(ProtocolError);
+      expect(parsed.error.reason).toBe(reason);
+    }
+  });
+
+  it('names the offending field', () => {
+    const parsed = parseMessage('status', JSON.stringify({ ...envelopeFields(), seq: 1, deploymentId: randomUUID(), state: 'exploded' }));
+    expect(!parsed.ok && parsed.error.message).toContain('state');
+  });
+
+  it('bounds results batches and validates each record', () => {
+    const record = { seq: 1, ts: new Date().toISOString(), modelSha256: sha, topClass: 3, confidence: 0.9, latencyMs: 0.4 };
+    expect(parseMessage('results', JSON.stringify({ ...envelopeFields(), records: [record] })).ok).toBe(true);
+    expect(parseMessage('results', JSON.stringify({ ...envelopeFields(), records: [{ ...record, confidence: 1.5 }] })).ok).toBe(false);
+    expect(parseMessage('results', JSON.stringify({ ...envelopeFields(), records: [] })).ok).toBe(false);
+  });
+
+  it('refuses inverted repair ranges', () => {
+    const msg = { ...envelopeFields(), sha256: sha, missing: [[5, 2]] };
+    expect(parseMessage('artifact-requests', JSON.stringify(msg)).ok).toBe(false);
+  });
+
+  it('refuses to encode an invalid message', () => {
+    expect(() => encodeMessage('heartbeat', { ...heartbeat(), cpu: -1 })).toThrow();
+  });
+});
+
+describe('chunks', () => {
+  it('encode and decode with the header', () => {
+    const data = Buffer.from('hello');
+    expect(decodeChunk(encodeChunk({ index: 2, count: 3, data }))).toEqual({ index: 2, count: 3, data });
+  });
+
+  it('refuse a payload without the magic, or an index past the count', () => {
+    expect(() => decodeChunk(Buffer.from('garbage-garbage'))).toThrow(ProtocolError);
+    expect(() => decodeChunk(encodeChunk({ index: 3, count: 3, data: Buffer.alloc(1) }))).toThrow('not below the count');
+  });
+
+  it('compress missing indices into ranges', () => {
+    expect(toRanges([5, 1, 2, 3, 9, 10, 2])).toEqual([[1, 3], [5, 5], [9, 10]]);
+    expect(toRanges([])).toEqual([]);
+  });
+});
