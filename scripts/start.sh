@@ -12,6 +12,9 @@ if [ -z "${ADMIN_API_KEY:-}" ]; then
   ADMIN_API_KEY=$(cat .edgefleet/admin-key)
   export ADMIN_API_KEY
 fi
+keys_dir=${KEYS_DIR:-.edgefleet/keys}
+# Operator signing keys, created once (0600 files, outside the database and the repo).
+[ -s "$keys_dir/root.json" ] || npm run --silent keys -- init --dir "$keys_dir" > /dev/null
 npm run --silent migrate
 port=${PORT:-3000}
 cat <<MSG

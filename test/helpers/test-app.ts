@@ -7,6 +7,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../apps/control-plane/src/app.factory.js';
 import { type AppConfig, loadConfig } from '../../apps/control-plane/src/config/config.js';
+import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { createTestDatabase } from './test-database.js';
 
 export interface TestApp {
@@ -26,12 +27,14 @@ export interface TestApp {
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const artifactDir = await mkdtemp(join(tmpdir(), 'ef-artifacts-'));
+  const keysDir = env['KEYS_DIR'] ?? (await createKeysDir());
   const adminKey = `test-admin-${randomBytes(24).toString('hex')}`;
   const config = loadConfig({
     ...process.env,
     DATABASE_URL: database.url,
     DATABASE_POOL_SIZE: '5',
     ARTIFACT_DIR: artifactDir,
+    KEYS_DIR: keysDir,
     ADMIN_API_KEY: adminKey,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     ...env,
@@ -48,8 +51,16 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await app.close();
       await database.drop();
       await rm(artifactDir, { recursive: true, force: true });
+      if (!env['KEYS_DIR']) await rm(keysDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Operator keys for a test: 2-of-3 root, 1-of-2 release, in a fresh directory. */
+export async function createKeysDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ef-keys-'));
+  await new KeyStore(dir).init({ rootKeys: 3, rootThreshold: 2, releaseKeys: 2, releaseThreshold: 1, expiresDays: 30 });
+  return dir;
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });

@@ -31,7 +31,21 @@ describe('migrations (real PostgreSQL)', () => {
     const ds = await connect();
     const applied = await runMigrations(ds);
     expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((M) => new M().name));
-    expect(await tables(ds)).toEqual(['api_keys', 'artifacts', 'audit_events', 'enrollment_tokens', 'migrations', 'model_versions', 'models', 'nodes']);
+    expect(await tables(ds)).toEqual([
+      'api_keys',
+      'artifacts',
+      'audit_events',
+      'deployment_status_events',
+      'deployment_targets',
+      'deployments',
+      'enrollment_tokens',
+      'inference_results',
+      'migrations',
+      'model_versions',
+      'models',
+      'node_heartbeats',
+      'nodes',
+    ]);
   });
 
   it('leave no drift between the entities and the schema (drift test)', async () => {

@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Response as SuperagentResponse } from 'superagent';
+import { type Envelope, type ModelManifest, verifyInitialRoot, verifyManifest } from '#trust';
+import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { bearer, createApiKey, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const MAX_BYTES = 1024 * 1024;
@@ -99,6 +101,26 @@ describe('models, versions and artifacts', () => {
   it('refuses a duplicate version variant (409) and an unknown model (404)', async () => {
     await upload('1.0.0', 'fp32', randomBytes(10)).expect(409);
     await t.http().post('/v1/models/nope/versions').set(bearer(operator)).field('version', '1.0.0').attach('artifact', Buffer.from('x'), 'm').expect(404);
+  });
+
+  it('signs each version into a manifest the pinned root verifies, with a sequence shared by its variants', async () => {
+    const root = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
+    const res = await t.http().get('/v1/models/digits/versions').set(bearer(viewer)).expect(200);
+    const byKey = new Map((res.body as { version: string; variant: string; sequence: number; manifest: Envelope<ModelManifest>; sha256: string }[]).map((v) => [`${v.version}/${v.variant}`, v]));
+    expect([...byKey.entries()].map(([k, v]) => [k, v.sequence])).toEqual(
+      expect.arrayContaining([['1.0.0/fp32', 1], ['1.1.0/fp32', 2], ['1.1.0/int8', 2]]),
+    );
+    for (const v of byKey.values()) {
+      const manifest = verifyManifest(v.manifest, root, { now: new Date() });
+      expect(manifest).toMatchObject({ name: 'digits', version: v.version, variant: v.variant, sha256: v.sha256, sequence: v.sequence, labels: expect.any(Array) });
+    }
+    const sizes = await t.http().post('/v1/models/digits/versions').set(bearer(operator))
+      .field('version', '1.2.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
+      .field('selfTest', JSON.stringify({ input: [0, 1], expectedOutput: [0.5], tolerance: 0.001 }))
+      .field('preprocessing', JSON.stringify({ scale: 0.5 }))
+      .attach('artifact', randomBytes(64), 'm.onnx').expect(201);
+    expect(sizes.body.manifest.signed).toMatchObject({ sequence: 3, selfTest: { input: [0, 1], expectedOutput: [0.5], tolerance: 0.001 }, preprocessing: { scale: 0.5 } });
+    await t.http().delete('/v1/models/digits/versions/1.2.0').set(bearer(operator)).expect(204);
   });
 
   it('lists versions newest first', async () => {

@@ -7,6 +7,7 @@ import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { KeysModule } from './keys/keys.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         }),
         DatabaseModule.forRoot(config),
         MetricsModule,
+        KeysModule,
         AuditModule,
         AuthModule,
         NodesModule,

@@ -32,6 +32,15 @@ const envSchema = z.object({
   MQTT_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).default('mqtt://127.0.0.1:1883'),
   MQTT_USERNAME: z.string().min(1).optional(),
   MQTT_PASSWORD: z.string().min(1).optional(),
+  MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
+  MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
+  MQTT_DYNSEC: booleanFlag.default(false),
+  KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
+  MANIFEST_TTL_DAYS: positiveInt.default(365),
+  DESIRED_STATE_TTL_HOURS: positiveInt.default(168),
+  CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
+  INGEST_FLUSH_MS: positiveInt.default(100),
+  INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   JSON_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
@@ -43,7 +52,20 @@ export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number; readonly jsonBodyLimitBytes: number };
   readonly database: { readonly url: string; readonly poolSize: number; readonly runMigrations: boolean };
   readonly redis: { readonly url: string };
-  readonly mqtt: { readonly url: string; readonly username?: string; readonly password?: string };
+  readonly mqtt: {
+    readonly url: string;
+    readonly username?: string;
+    readonly password?: string;
+    /** What nodes connect to (defaults to `url`). */
+    readonly publicUrl: string;
+    /** Shared-subscription group: replicas in one group split node traffic between them. */
+    readonly sharedGroup: string;
+    /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
+    readonly dynsec: boolean;
+  };
+  readonly trust: { readonly keysDir: string; readonly manifestTtlDays: number; readonly desiredStateTtlHours: number };
+  readonly distribution: { readonly chunkSizeBytes: number };
+  readonly ingest: { readonly flushMs: number; readonly batchMax: number };
   readonly artifacts: { readonly dir: string; readonly maxBytes: number };
   readonly auth: { readonly bootstrapAdminKey?: string };
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -69,7 +91,17 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     http: { host: e.HOST, port: e.PORT, jsonBodyLimitBytes: e.JSON_BODY_LIMIT_BYTES },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, runMigrations: e.MIGRATIONS_RUN },
     redis: { url: e.REDIS_URL },
-    mqtt: { url: e.MQTT_URL, username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD },
+    mqtt: {
+      url: e.MQTT_URL,
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
+      publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
+      sharedGroup: e.MQTT_SHARED_GROUP,
+      dynsec: e.MQTT_DYNSEC,
+    },
+    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlHours: e.DESIRED_STATE_TTL_HOURS },
+    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES },
+    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     logLevel: e.LOG_LEVEL,

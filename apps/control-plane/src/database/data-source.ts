@@ -9,8 +9,26 @@ import { ModelVersion } from '../models/model-version.entity.js';
 import { EnrollmentToken } from '../nodes/enrollment-token.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
+import { Deployment } from '../deployments/deployment.entity.js';
+import { DeploymentTarget } from '../deployments/deployment-target.entity.js';
+import { DeploymentStatusEvent } from '../telemetry/deployment-status-event.entity.js';
+import { InferenceResult } from '../telemetry/inference-result.entity.js';
+import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
 
-export const ENTITIES = [ApiKey, Artifact, AuditEvent, EnrollmentToken, EdgeNode, Model, ModelVersion];
+export const ENTITIES = [
+  ApiKey,
+  Artifact,
+  AuditEvent,
+  Deployment,
+  DeploymentStatusEvent,
+  DeploymentTarget,
+  EnrollmentToken,
+  EdgeNode,
+  InferenceResult,
+  Model,
+  ModelVersion,
+  NodeHeartbeat,
+];
 
 /** The schema comes only from the reviewed SQL in migrations/: synchronize stays off everywhere. */
 export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {

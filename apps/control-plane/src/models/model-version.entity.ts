@@ -55,6 +55,17 @@ export class ModelVersion {
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metrics!: Record<string, unknown>;
 
+  /**
+   * Release order within the model, shared by the variants of one version. Signed into the manifest:
+   * a node refuses a sequence not above the one it runs (rollback protection).
+   */
+  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  sequence!: number;
+
+  /** The manifest signed by the release keys at upload (a libs/trust Envelope<ModelManifest>). */
+  @Column({ type: 'jsonb' })
+  manifest!: Record<string, unknown>;
+
   @Column({ type: 'varchar', length: 200 })
   createdBy!: string;
 

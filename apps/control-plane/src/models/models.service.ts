@@ -1,13 +1,16 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import semver from 'semver';
-import { type DataSource, In } from 'typeorm';
+import { type DataSource, type EntityManager, In } from 'typeorm';
+import type { ModelManifest } from '#trust';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
+import { SigningService } from '../keys/signing.service.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Model } from './model.entity.js';
 import { type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
@@ -27,6 +30,8 @@ export interface NewModelVersion {
   readonly format: ModelFormat;
   readonly engine: InferenceEngine;
   readonly metrics?: Record<string, unknown>;
+  readonly preprocessing?: Record<string, unknown>;
+  readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
 }
 
 /** Which engine can run which artifact format. */
@@ -38,6 +43,8 @@ export class ModelsService {
     @InjectDataSource() private readonly db: DataSource,
     private readonly store: ArtifactStore,
     private readonly audit: AuditService,
+    private readonly signing: SigningService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(by: Principal, input: NewModel): Promise<Model> {
@@ -94,10 +101,24 @@ export class ModelsService {
     await this.store.commit(blob);
     try {
       return await this.db.transaction(async (tx) => {
+        // Locking the model serialises uploads, so two new versions never draw the same sequence.
+        await tx.getRepository(Model).findOne({ where: { id: model.id }, lock: { mode: 'pessimistic_write' } });
+        const sequence = await this.sequenceFor(tx, model.id, input.version);
         await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
         const repo = tx.getRepository(ModelVersion);
         const saved = await repo.save(
-          repo.create({ ...input, modelId: model.id, artifactSha256: blob.sha256, metrics: input.metrics ?? {}, createdBy: by.actor }),
+          repo.create({
+            version: input.version,
+            variant: input.variant,
+            format: input.format,
+            engine: input.engine,
+            modelId: model.id,
+            artifactSha256: blob.sha256,
+            metrics: input.metrics ?? {},
+            sequence,
+            manifest: { ...this.signing.manifest(this.buildManifest(model, input, blob, sequence)) },
+            createdBy: by.actor,
+          }),
         );
         await this.audit.record(tx, by, 'model-version.create', { type: 'model-version', id: saved.id }, {
           model: model.name,
@@ -114,6 +135,37 @@ export class ModelsService {
       }
       throw error;
     }
+  }
+
+  /** Variants of one version share its sequence; a new version takes the next one. */
+  private async sequenceFor(tx: EntityManager, modelId: string, version: string): Promise<number> {
+    const rows = (await tx.query(
+      `SELECT COALESCE(MAX(sequence) FILTER (WHERE version = $2), MAX(sequence) + 1, 1) AS sequence FROM model_versions WHERE model_id = $1`,
+      [modelId, version],
+    )) as { sequence: string }[];
+    return Number(rows[0]?.sequence ?? 1);
+  }
+
+  private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number): ModelManifest {
+    const now = new Date();
+    return {
+      type: 'model-manifest',
+      name: model.name,
+      version: input.version,
+      sequence,
+      variant: input.variant,
+      format: input.format,
+      engine: input.engine,
+      sha256: blob.sha256,
+      size: blob.sizeBytes,
+      inputSpec: model.inputSpec,
+      outputSpec: model.outputSpec,
+      preprocessing: input.preprocessing ?? {},
+      labels: model.classLabels,
+      selfTest: input.selfTest ?? { input: [], expectedOutput: [], tolerance: 0 },
+      created: now.toISOString(),
+      expires: new Date(now.getTime() + this.config.trust.manifestTtlDays * 86_400_000).toISOString(),
+    };
   }
 
   /** Deletes a version (or one of its variants) unless a node still runs it. Artifacts stay in the store. */

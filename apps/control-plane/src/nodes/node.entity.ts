@@ -59,6 +59,9 @@ export class EdgeNode {
   @Index()
   currentModelVersionId!: string | null;
 
+  @Column({ type: 'varchar', length: 50, nullable: true })
+  agentVersion!: string | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   enrolledAt!: Date;
 

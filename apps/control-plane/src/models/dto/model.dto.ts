@@ -1,9 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsIn,
+  IsNumber,
+  Min,
+  ValidateNested,
   IsObject,
   IsOptional,
   IsSemVer,
@@ -67,6 +70,12 @@ function parseJsonObject({ value }: { value: unknown }): unknown {
   }
 }
 
+export class SelfTestDto {
+  @IsArray() @ArrayMaxSize(1_000_000) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) input!: number[];
+  @IsArray() @ArrayMaxSize(1_000_000) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) expectedOutput!: number[];
+  @IsNumber() @Min(0) tolerance!: number;
+}
+
 /** The text fields of the multipart upload that accompanies an artifact. */
 export class UploadVersionFieldsDto {
   @ApiProperty({ example: '1.0.0' }) @IsSemVer() @MaxLength(64) version!: string;
@@ -79,6 +88,19 @@ export class UploadVersionFieldsDto {
   @Transform(parseJsonObject)
   @IsObject({ message: 'metrics must be a JSON object' })
   metrics?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'JSON object the agent applies before inference, e.g. {"scale":0.00392156862745098,"layout":"NHWC"}' })
+  @IsOptional()
+  @Transform(parseJsonObject)
+  @IsObject({ message: 'preprocessing must be a JSON object' })
+  preprocessing?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest' })
+  @IsOptional()
+  @Transform(parseJsonObject)
+  @ValidateNested()
+  @Type(() => SelfTestDto)
+  selfTest?: SelfTestDto;
 }
 
 export class UploadVersionBodyDto extends UploadVersionFieldsDto {
@@ -98,6 +120,8 @@ export class ModelVersionDto {
   @ApiProperty() createdBy!: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
+  @ApiProperty({ description: 'Release order within the model (signed; nodes refuse lower)' }) sequence!: number;
+  @ApiProperty({ type: Object, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
 
   static from(v: ModelVersion, modelName: string): ModelVersionDto {
     return {
@@ -113,6 +137,8 @@ export class ModelVersionDto {
       createdBy: v.createdBy,
       createdAt: v.createdAt.toISOString(),
       downloadUrl: `/v1/artifacts/${v.artifactSha256}`,
+      sequence: v.sequence,
+      manifest: v.manifest,
     };
   }
 }

@@ -1,0 +1,36 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation, UpdateDateColumn } from 'typeorm';
+import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
+import { EdgeNode } from '../nodes/node.entity.js';
+import { Deployment } from './deployment.entity.js';
+
+/** A node in a deployment and the last state it reported (null until it reports). */
+@Entity({ name: 'deployment_targets' })
+export class DeploymentTarget {
+  @ManyToOne(() => Deployment, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'deployment_id' })
+  deployment!: Relation<Deployment>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  deploymentId!: string;
+
+  @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'node_id' })
+  node!: Relation<EdgeNode>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  @Index()
+  nodeId!: string;
+
+  @Column({ type: 'enum', enum: DEPLOYMENT_STATES, enumName: 'deployment_state', nullable: true })
+  state!: DeploymentState | null;
+
+  /** The seq of the status message that set `state`: an older, redelivered status never overwrites it. */
+  @Column({ type: 'bigint', nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  stateSeq!: number | null;
+
+  @Column({ type: 'varchar', length: 50, nullable: true })
+  reason!: string | null;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+}

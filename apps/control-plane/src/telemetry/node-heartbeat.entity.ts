@@ -1,0 +1,51 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { EdgeNode } from '../nodes/node.entity.js';
+
+const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+
+/** One heartbeat per (node, seq): the primary key makes QoS 1 redelivery harmless. */
+@Entity({ name: 'node_heartbeats' })
+export class NodeHeartbeat {
+  @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'node_id' })
+  node!: Relation<EdgeNode>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  nodeId!: string;
+
+  @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })
+  seq!: number;
+
+  @Column({ type: 'timestamptz' })
+  sentAt!: Date;
+
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  receivedAt!: Date;
+
+  @Column({ type: 'char', length: 64, nullable: true })
+  modelSha256!: string | null;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  uptimeS!: number;
+
+  @Column({ type: 'real' })
+  cpu!: number;
+
+  @Column({ type: 'integer' })
+  memMb!: number;
+
+  @Column({ type: 'integer' })
+  freeDiskMb!: number;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  inferences!: number;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  errors!: number;
+
+  @Column({ type: 'real', nullable: true })
+  latencyP50Ms!: number | null;
+
+  @Column({ type: 'real', nullable: true })
+  latencyP99Ms!: number | null;
+}
