@@ -15,6 +15,7 @@ import {
   ModelVersionDto,
   UploadVersionBodyDto,
   UploadVersionFieldsDto,
+  JSON_UPLOAD_FIELDS,
 } from './dto/model.dto.js';
 import { ModelsService } from './models.service.js';
 
@@ -60,7 +61,7 @@ export class ModelsController {
   async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
     await this.models.get(name); // fail fast, before reading the body
     const { fields, blob } = await receiveUpload(req, this.store, 'artifact', this.config.artifacts.maxBytes);
-    const dto = plainToInstance(UploadVersionFieldsDto, fields);
+    const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
     const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
     if (errors.length > 0) {
       await this.store.discard(blob);
@@ -79,4 +80,19 @@ export class ModelsController {
   ): Promise<void> {
     await this.models.deleteVersion(by, name, version, q.variant);
   }
+}
+
+/** JSON-encoded multipart fields become values; an undecodable one is left as its string so validation names it. */
+function decodeJsonFields(fields: Record<string, string>): Record<string, unknown> {
+  const decoded: Record<string, unknown> = { ...fields };
+  for (const name of JSON_UPLOAD_FIELDS) {
+    const raw = fields[name];
+    if (raw === undefined) continue;
+    try {
+      decoded[name] = JSON.parse(raw);
+    } catch {
+      decoded[name] = raw;
+    }
+  }
+  return decoded;
 }

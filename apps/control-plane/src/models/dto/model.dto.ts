@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -61,14 +61,8 @@ export class ModelDto {
   }
 }
 
-function parseJsonObject({ value }: { value: unknown }): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value; // left as a string, so @IsObject reports it
-  }
-}
+/** Multipart fields that carry JSON; the controller decodes them before validation. */
+export const JSON_UPLOAD_FIELDS = ['metrics', 'preprocessing', 'selfTest'] as const;
 
 export class SelfTestDto {
   @IsArray() @ArrayMaxSize(1_000_000) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) input!: number[];
@@ -85,19 +79,16 @@ export class UploadVersionFieldsDto {
 
   @ApiPropertyOptional({ description: 'JSON object, e.g. {"accuracy":0.984}' })
   @IsOptional()
-  @Transform(parseJsonObject)
   @IsObject({ message: 'metrics must be a JSON object' })
   metrics?: Record<string, unknown>;
 
   @ApiPropertyOptional({ description: 'JSON object the agent applies before inference, e.g. {"scale":0.00392156862745098,"layout":"NHWC"}' })
   @IsOptional()
-  @Transform(parseJsonObject)
   @IsObject({ message: 'preprocessing must be a JSON object' })
   preprocessing?: Record<string, unknown>;
 
   @ApiPropertyOptional({ description: 'JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest' })
   @IsOptional()
-  @Transform(parseJsonObject)
   @ValidateNested()
   @Type(() => SelfTestDto)
   selfTest?: SelfTestDto;
