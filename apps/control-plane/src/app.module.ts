@@ -6,6 +6,8 @@ import { AuthModule } from './auth/auth.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { DeploymentsModule } from './deployments/deployments.module.js';
+import { GatewayModule } from './messaging/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -35,6 +37,8 @@ export class AppModule {
         NodesModule,
         ArtifactsModule,
         ModelsModule,
+        DeploymentsModule,
+        GatewayModule,
         HealthModule,
       ],
     };

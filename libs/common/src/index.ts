@@ -1,2 +1,3 @@
+export * from './batch-writer.js';
 export * from './errors.js';
 export * from './secrets.js';

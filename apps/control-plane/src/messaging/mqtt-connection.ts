@@ -1,22 +1,23 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import mqtt, { type MqttClient } from 'mqtt';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 
+export type MessageListener = (topic: string, payload: Buffer) => void;
+
 /**
- * The control plane's one connection to the broker. Connecting does not block boot: mqtt.js keeps
- * retrying in the background and /health reports the broker down until it answers.
+ * The control plane's one connection to the broker (MQTT 5). Connecting does not block boot: mqtt.js
+ * retries in the background, re-subscribes after a reconnect, and /health reports the broker down
+ * until it answers.
  */
 @Injectable()
-export class MqttConnection implements OnModuleInit, OnModuleDestroy {
+export class MqttConnection implements OnModuleDestroy {
   private readonly logger = new Logger(MqttConnection.name);
-  private client?: MqttClient;
+  private readonly client: MqttClient;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-
-  onModuleInit(): void {
-    const { url, username, password } = this.config.mqtt;
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    const { url, username, password } = config.mqtt;
     this.client = mqtt.connect(url, {
       protocolVersion: 5,
       clientId: `edgefleet-cp-${hostname()}-${randomBytes(4).toString('hex')}`,
@@ -26,15 +27,53 @@ export class MqttConnection implements OnModuleInit, OnModuleDestroy {
       connectTimeout: 5000,
     });
     this.client.on('connect', () => this.logger.log('connected to the MQTT broker'));
-    // mqtt.js emits errors on every failed attempt; it reconnects on its own, so log without throwing.
+    // mqtt.js emits an error on every failed attempt and reconnects on its own: log, never throw.
     this.client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
   }
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.client.connected;
+  }
+
+  onMessage(listener: MessageListener): void {
+    this.client.on('message', (topic, payload) => listener(topic, payload));
+  }
+
+  /**
+   * Keeps `filters` subscribed: now if connected, and again after every (re)connect, so a broker that
+   * is down at boot or restarts later does not leave the control plane deaf.
+   */
+  keepSubscribed(filters: string[], qos: 0 | 1 = 1): void {
+    const subscribe = () => {
+      this.client.subscribeAsync(filters, { qos }).then(
+        (granted) => {
+          const refused = granted.filter((g) => g.qos > 2);
+          if (refused.length) this.logger.error({ topics: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+        },
+        (error: unknown) => this.logger.warn({ err: error }, 'subscribe failed; will retry on reconnect'),
+      );
+    };
+    this.client.on('connect', subscribe);
+    if (this.client.connected) subscribe();
+  }
+
+  async publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
+    await this.client.publishAsync(topic, payload, options);
+  }
+
+  /** Resolves once connected (for start-up paths and tests that must not publish into the void). */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    if (this.client.connected) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for the MQTT broker')), timeoutMs);
+      this.client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.client?.endAsync(true);
+    await this.client.endAsync(true);
   }
 }

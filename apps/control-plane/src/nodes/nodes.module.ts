@@ -3,12 +3,13 @@ import { AuditModule } from '../audit/audit.module.js';
 import { EnrollController, EnrollmentTokensController } from './enrollment.controller.js';
 import { EnrollmentService } from './enrollment.service.js';
 import { NodesController } from './nodes.controller.js';
+import { NodeDirectory } from './node-directory.js';
 import { NodesService } from './nodes.service.js';
 
 @Module({
   imports: [AuditModule],
   controllers: [NodesController, EnrollmentTokensController, EnrollController],
-  providers: [NodesService, EnrollmentService],
-  exports: [NodesService],
+  providers: [NodesService, EnrollmentService, NodeDirectory],
+  exports: [NodesService, NodeDirectory],
 })
 export class NodesModule {}

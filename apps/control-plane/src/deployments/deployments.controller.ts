@@ -1,0 +1,78 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { DeploymentsService } from './deployments.service.js';
+
+export class CreateDeploymentDto {
+  @ApiProperty() @IsUUID() modelVersionId!: string;
+
+  @ApiPropertyOptional({ type: [String], description: 'Explicit nodes (or use selector)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100_000)
+  @IsUUID('all', { each: true })
+  nodeIds?: string[];
+
+  @ApiPropertyOptional({ description: 'Label selector over active nodes (or use nodeIds)' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  selector?: string;
+}
+
+export class DeploymentDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() modelVersionId!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() nodeCount!: number;
+  @ApiProperty() chunkCount!: number;
+  @ApiProperty({ description: 'Chunk publishes made for the broadcast' }) chunkPublishes!: number;
+}
+
+export class DeploymentTargetDto {
+  @ApiProperty() nodeId!: string;
+  @ApiProperty({ enum: DEPLOYMENT_STATES, nullable: true }) state!: DeploymentState | null;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty() updatedAt!: string;
+}
+
+export class DeploymentDetailDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() modelVersionId!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ type: [DeploymentTargetDto] }) targets!: DeploymentTargetDto[];
+}
+
+@ApiTags('deployments')
+@ApiBearerAuth()
+@Controller('v1/deployments')
+export class DeploymentsController {
+  constructor(private readonly deployments: DeploymentsService) {}
+
+  @Post()
+  async create(@CurrentPrincipal() by: Principal, @Body() body: CreateDeploymentDto): Promise<DeploymentDto> {
+    const s = await this.deployments.create(by, body);
+    return {
+      id: s.deployment.id,
+      modelVersionId: s.deployment.modelVersionId,
+      createdAt: s.deployment.createdAt.toISOString(),
+      nodeCount: s.nodeIds.length,
+      chunkCount: s.chunkCount,
+      chunkPublishes: s.chunkPublishes,
+    };
+  }
+
+  @Get(':id')
+  async get(@Param('id', ParseUUIDPipe) id: string): Promise<DeploymentDetailDto> {
+    const { deployment, targets } = await this.deployments.get(id);
+    return {
+      id: deployment.id,
+      modelVersionId: deployment.modelVersionId,
+      createdAt: deployment.createdAt.toISOString(),
+      targets: targets.map((t) => ({ nodeId: t.nodeId, state: t.state, reason: t.reason, updatedAt: t.updatedAt.toISOString() })),
+    };
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { ArtifactsModule } from '../artifacts/artifacts.module.js';
+import { AuditModule } from '../audit/audit.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { BrokerAccess } from './broker-access.js';
+import { DeploymentsController } from './deployments.controller.js';
+import { DeploymentsService } from './deployments.service.js';
+import { DistributionService } from './distribution.service.js';
+
+@Module({
+  imports: [AuditModule, ArtifactsModule, MessagingModule],
+  controllers: [DeploymentsController],
+  providers: [DeploymentsService, DistributionService, BrokerAccess],
+  exports: [DistributionService],
+})
+export class DeploymentsModule {}

@@ -1,0 +1,122 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { type DataSource, In } from 'typeorm';
+import { ConflictError, NotFoundError, ValidationError } from '#common';
+import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
+import type { Envelope, ModelManifest } from '#trust';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { SigningService } from '../keys/signing.service.js';
+import { MqttConnection } from '../messaging/mqtt-connection.js';
+import { ModelVersion } from '../models/model-version.entity.js';
+import { type Labels, matchesSelector, parseLabelSelector } from '../nodes/label-selector.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+import { BrokerAccess } from './broker-access.js';
+import { DeploymentTarget } from './deployment-target.entity.js';
+import { Deployment } from './deployment.entity.js';
+import { DistributionService } from './distribution.service.js';
+
+export interface DeploymentRequest {
+  readonly modelVersionId: string;
+  readonly nodeIds?: string[];
+  readonly selector?: string;
+}
+
+export interface DeploymentSummary {
+  readonly deployment: Deployment;
+  readonly nodeIds: string[];
+  readonly chunkCount: number;
+  /** Chunk publishes the broadcast took: one per chunk, whatever the number of nodes. */
+  readonly chunkPublishes: number;
+}
+
+const MAX_TARGETS = 100_000;
+
+/**
+ * Tells a batch of nodes to run one model version: records the deployment, publishes each node's
+ * signed desired state (retained), lets the nodes read the artifact's chunks, and broadcasts the
+ * chunks once for the whole batch.
+ */
+@Injectable()
+export class DeploymentsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly signing: SigningService,
+    private readonly mqtt: MqttConnection,
+    private readonly distribution: DistributionService,
+    private readonly brokerAccess: BrokerAccess,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(by: Principal, request: DeploymentRequest): Promise<DeploymentSummary> {
+    const version = await this.db.getRepository(ModelVersion).findOne({ where: { id: request.modelVersionId }, relations: { artifact: true } });
+    if (!version) throw new NotFoundError('model version', request.modelVersionId);
+    if (!('signed' in version.manifest)) throw new ConflictError('this version has no signed manifest; upload it again');
+    const nodes = await this.resolveTargets(request);
+    if (nodes.length === 0) throw new ValidationError('no active node matches the deployment target');
+
+    const chunkSize = this.config.distribution.chunkSizeBytes;
+    const deployment = await this.db.transaction(async (tx) => {
+      const saved = await tx.getRepository(Deployment).save(tx.getRepository(Deployment).create({ modelVersionId: version.id, chunkSize, createdBy: by.actor }));
+      await tx.getRepository(DeploymentTarget).insert(nodes.map((n) => ({ deploymentId: saved.id, nodeId: n.id, state: null, stateSeq: null, reason: null })));
+      await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: version.id, nodes: nodes.length });
+      return saved;
+    });
+
+    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize };
+    await this.brokerAccess.allowArtifact(nodes.map((n) => n.id), layout.sha256);
+    await this.publishDesiredStates(deployment, nodes, version.manifest as unknown as Envelope<ModelManifest>, layout);
+    const chunkPublishes = await this.distribution.broadcast(layout);
+    return { deployment, nodeIds: nodes.map((n) => n.id), chunkCount: chunkCount(layout.size, chunkSize), chunkPublishes };
+  }
+
+  async get(id: string): Promise<{ deployment: Deployment; targets: DeploymentTarget[] }> {
+    const deployment = await this.db.getRepository(Deployment).findOneBy({ id });
+    if (!deployment) throw new NotFoundError('deployment', id);
+    const targets = await this.db.getRepository(DeploymentTarget).find({ where: { deploymentId: id }, order: { nodeId: 'ASC' } });
+    return { deployment, targets };
+  }
+
+  private async resolveTargets(request: DeploymentRequest): Promise<EdgeNode[]> {
+    if ((request.nodeIds === undefined) === (request.selector === undefined)) {
+      throw new ValidationError('give exactly one of nodeIds and selector');
+    }
+    const repo = this.db.getRepository(EdgeNode);
+    if (request.nodeIds) {
+      const found = await repo.findBy({ id: In(request.nodeIds) });
+      const active = found.filter((n) => n.status !== 'decommissioned');
+      if (active.length !== new Set(request.nodeIds).size) throw new NotFoundError('active node', request.nodeIds.filter((id) => !active.some((n) => n.id === id)).join(','));
+      return active;
+    }
+    const requirements = parseLabelSelector(request.selector ?? '');
+    const candidates = await repo.createQueryBuilder('n').where(`n.status <> 'decommissioned'`).limit(MAX_TARGETS + 1).getMany();
+    return candidates.filter((n) => matchesSelector(n.labels as Labels, requirements));
+  }
+
+  private async publishDesiredStates(
+    deployment: Deployment,
+    nodes: EdgeNode[],
+    manifest: Envelope<ModelManifest>,
+    layout: { sha256: string; size: number; chunkSize: number },
+  ): Promise<void> {
+    const issued = new Date();
+    const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlHours * 3_600_000);
+    const artifact = { ...layout, chunkCount: chunkCount(layout.size, layout.chunkSize) };
+    await Promise.all(
+      nodes.map((node) => {
+        const desired = this.signing.desiredState({
+          type: 'desired-state',
+          nodeId: node.id,
+          deploymentId: deployment.id,
+          manifest,
+          issued: issued.toISOString(),
+          expires: expires.toISOString(),
+        });
+        const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
+        return this.mqtt.publish(topics.desired(node.id), encodeMessage('desired', message), { qos: 1, retain: true });
+      }),
+    );
+  }
+}

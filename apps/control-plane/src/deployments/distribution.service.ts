@@ -1,0 +1,96 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { open } from 'node:fs/promises';
+import type { DataSource } from 'typeorm';
+import { type ArtifactRequestMessage, chunkCount, encodeChunk, topics } from '#protocol';
+import { ArtifactStore } from '../artifacts/artifact-store.js';
+import { MessagingMetrics } from '../messaging/messaging.metrics.js';
+import { MqttConnection } from '../messaging/mqtt-connection.js';
+
+/** Publishes in flight at once: enough to keep the broker busy without flooding mqtt.js's queue. */
+const PUBLISH_WINDOW = 16;
+/** Chunks answered per repair request; a node asks again for the rest. */
+const MAX_REPAIR_CHUNKS = 8192;
+
+export interface ArtifactLayout {
+  readonly sha256: string;
+  readonly size: number;
+  readonly chunkSize: number;
+}
+
+export type RepairOutcome = { readonly ok: true; readonly chunks: number } | { readonly ok: false; readonly reason: 'not-assigned' };
+
+/**
+ * Artifact bytes over MQTT. A deployment's chunks are published once on the artifact's broadcast topic
+ * and the broker fans them out to every node of the batch; a node that missed some names them and gets
+ * just those, on its own topic.
+ */
+@Injectable()
+export class DistributionService {
+  private readonly logger = new Logger(DistributionService.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly store: ArtifactStore,
+    private readonly mqtt: MqttConnection,
+    private readonly metrics: MessagingMetrics,
+  ) {}
+
+  /** Publishes every chunk once; returns how many publishes that took. */
+  async broadcast(layout: ArtifactLayout): Promise<number> {
+    const count = chunkCount(layout.size, layout.chunkSize);
+    const indices = Array.from({ length: count }, (_, i) => i);
+    await this.publishChunks(layout, indices, (i) => topics.artifactChunk(layout.sha256, i));
+    this.metrics.chunkPublishes.inc({ mode: 'broadcast' }, count);
+    return count;
+  }
+
+  /** Re-sends the chunks a node names, only for an artifact deployed to that node. */
+  async repair(nodeId: string, request: ArtifactRequestMessage): Promise<RepairOutcome> {
+    const layout = await this.assignedLayout(nodeId, request.sha256);
+    if (!layout) return { ok: false, reason: 'not-assigned' };
+    const count = chunkCount(layout.size, layout.chunkSize);
+    const wanted = new Set<number>();
+    for (const [start, end] of request.missing) {
+      for (let i = start; i <= Math.min(end, count - 1) && wanted.size < MAX_REPAIR_CHUNKS; i++) wanted.add(i);
+    }
+    await this.publishChunks(layout, [...wanted], (i) => topics.repairChunk(nodeId, layout.sha256, i));
+    this.metrics.chunkPublishes.inc({ mode: 'repair' }, wanted.size);
+    this.logger.log({ nodeId, sha256: layout.sha256, chunks: wanted.size }, 'answered a repair request');
+    return { ok: true, chunks: wanted.size };
+  }
+
+  private async assignedLayout(nodeId: string, sha256: string): Promise<ArtifactLayout | undefined> {
+    const rows = (await this.db.query(
+      `SELECT d.chunk_size, a.size_bytes FROM deployment_targets t
+         JOIN deployments d ON d.id = t.deployment_id
+         JOIN model_versions mv ON mv.id = d.model_version_id
+         JOIN artifacts a ON a.sha256 = mv.artifact_sha256
+       WHERE t.node_id = $1 AND mv.artifact_sha256 = $2
+       ORDER BY d.created_at DESC LIMIT 1`,
+      [nodeId, sha256],
+    )) as { chunk_size: number; size_bytes: string }[];
+    const row = rows[0];
+    return row ? { sha256, size: Number(row.size_bytes), chunkSize: row.chunk_size } : undefined;
+  }
+
+  private async publishChunks(layout: ArtifactLayout, indices: number[], topicFor: (index: number) => string): Promise<void> {
+    const count = chunkCount(layout.size, layout.chunkSize);
+    const file = await open(this.store.pathFor(layout.sha256), 'r');
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < indices.length) {
+          const index = indices[next++] as number;
+          const length = Math.min(layout.chunkSize, layout.size - index * layout.chunkSize);
+          const data = Buffer.allocUnsafe(length);
+          await file.read(data, 0, length, index * layout.chunkSize);
+          await this.mqtt.publish(topicFor(index), encodeChunk({ index, count, data }), { qos: 1 });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, indices.length) }, worker));
+    } finally {
+      await file.close();
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  encodeMessage,
+  envelopeFields,
+  type MessageOf,
+  NODE_UPLINK_KINDS,
+  type NodeUplinkKind,
+  parseMessage,
+  parseUplinkTopic,
+  type ProtocolError,
+  topics,
+} from '#protocol';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DistributionService } from '../deployments/distribution.service.js';
+import { NodeDirectory } from '../nodes/node-directory.js';
+import { TelemetryService } from '../telemetry/telemetry.service.js';
+import { MessagingMetrics } from './messaging.metrics.js';
+import { MqttConnection } from './mqtt-connection.js';
+
+/**
+ * The MQTT edge for node traffic: subscribes through shared subscriptions (replicas split the load),
+ * turns each payload into a typed message or a counted, logged refusal with an error event back to the
+ * node, and hands valid messages to the services. Nothing here throws into mqtt.js.
+ */
+@Injectable()
+export class UplinkGateway implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UplinkGateway.name);
+
+  constructor(
+    private readonly mqtt: MqttConnection,
+    private readonly nodes: NodeDirectory,
+    private readonly telemetry: TelemetryService,
+    private readonly distribution: DistributionService,
+    private readonly metrics: MessagingMetrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.mqtt.onMessage((topic, payload) => {
+      if (!topic.startsWith('ef/v1/nodes/')) return;
+      this.handle(topic, payload).catch((error: unknown) => this.logger.error({ err: error, topic }, 'failed to handle a node message'));
+    });
+    this.mqtt.keepSubscribed(NODE_UPLINK_KINDS.map((kind) => topics.sharedUplink(this.config.mqtt.sharedGroup, kind)));
+  }
+
+  private async handle(topic: string, payload: Buffer): Promise<void> {
+    const target = parseUplinkTopic(topic);
+    if (!target) {
+      this.metrics.invalid.inc({ kind: 'unknown', reason: 'bad-topic' });
+      return;
+    }
+    const parsed = parseMessage(target.kind, payload);
+    if (!parsed.ok) return this.refuse(target.nodeId, target.kind, topic, parsed.error.reason, parsed.error);
+    if (!(await this.nodes.isActive(target.nodeId))) return this.refuse(target.nodeId, target.kind, topic, 'unknown-node');
+    this.metrics.received.inc({ kind: target.kind });
+    await this.dispatch(target.nodeId, target.kind, parsed.value);
+  }
+
+  private async dispatch(nodeId: string, kind: NodeUplinkKind, message: MessageOf<NodeUplinkKind>): Promise<void> {
+    switch (kind) {
+      case 'heartbeat':
+        return this.telemetry.acceptHeartbeat(nodeId, message as MessageOf<'heartbeat'>);
+      case 'results':
+        return this.telemetry.acceptResults(nodeId, message as MessageOf<'results'>);
+      case 'status':
+        return this.telemetry.acceptStatus(nodeId, message as MessageOf<'status'>);
+      case 'presence':
+        return this.telemetry.acceptPresence(nodeId, message as MessageOf<'presence'>);
+      case 'artifact-requests': {
+        const outcome = await this.distribution.repair(nodeId, message as MessageOf<'artifact-requests'>);
+        if (!outcome.ok) return this.refuse(nodeId, kind, topics.uplink(nodeId, kind), outcome.reason);
+        return;
+      }
+    }
+  }
+
+  /** Counts and logs the refusal, and tells the node why (unless the node itself is unknown). */
+  private async refuse(nodeId: string, kind: NodeUplinkKind, topic: string, reason: string, error?: ProtocolError): Promise<void> {
+    this.metrics.invalid.inc({ kind, reason });
+    this.logger.warn({ nodeId, kind, reason, detail: error?.message }, 'refused a node message');
+    if (reason === 'unknown-node') return;
+    const event = { ...envelopeFields(), code: reason, detail: (error?.message ?? reason).slice(0, 1000), topic };
+    await this.mqtt.publish(topics.errors(nodeId), encodeMessage('errors', event), { qos: 0 });
+  }
+}

@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { TelemetryRepository } from './telemetry.repository.js';
+import { TelemetryService } from './telemetry.service.js';
+
+@Module({ imports: [MessagingModule], providers: [TelemetryService, TelemetryRepository], exports: [TelemetryService] })
+export class TelemetryModule {}

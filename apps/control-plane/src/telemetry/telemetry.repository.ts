@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { HeartbeatMessage, PresenceMessage, ResultsMessage, StatusMessage } from '#protocol';
+
+export interface FromNode<T> {
+  readonly nodeId: string;
+  readonly message: T;
+}
+
+type ResultRecord = ResultsMessage['records'][number];
+
+/**
+ * Batched writes of node telemetry. Each batch is one INSERT ... SELECT FROM unnest(...) (a single
+ * round trip for any number of rows) with ON CONFLICT DO NOTHING on (node_id, seq): a message delivered
+ * twice (QoS 1, shared subscriptions) is stored once. Returns the number of rows actually inserted.
+ */
+@Injectable()
+export class TelemetryRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async insertHeartbeats(batch: readonly FromNode<HeartbeatMessage>[]): Promise<number> {
+    const cols = columns(batch, (h) => {
+      const m = h.message;
+      return [h.nodeId, m.seq, m.ts, m.model?.sha256 ?? null, m.uptimeS, m.cpu, m.memMb, m.freeDiskMb, m.inferences, m.errors, m.latencyMs?.p50 ?? null, m.latencyMs?.p99 ?? null];
+    });
+    const inserted = (await this.db.query(
+      `INSERT INTO node_heartbeats (node_id, seq, sent_at, model_sha256, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, latency_p50_ms, latency_p99_ms)
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
+                            $9::bigint[], $10::bigint[], $11::real[], $12::real[])
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      cols,
+    )) as unknown[];
+    await this.touchNodes(batch);
+    return inserted.length;
+  }
+
+  /**
+   * Marks the batch's nodes online and seen now, and records the model each last reported (matched to
+   * a registered version by name, version, variant and artifact digest; null when it matches none).
+   */
+  private async touchNodes(batch: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
+    const latest = new Map<string, HeartbeatMessage>();
+    for (const { nodeId, message } of batch) {
+      const seen = latest.get(nodeId);
+      if (!seen || seen.seq < message.seq) latest.set(nodeId, message);
+    }
+    const rows = [...latest.entries()];
+    await this.db.query(
+      `UPDATE nodes n SET
+         last_seen_at = now(),
+         status = CASE WHEN n.status = 'decommissioned' THEN n.status ELSE 'online'::node_status END,
+         current_model_version_id = (
+           SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
+           WHERE mv.artifact_sha256 = v.sha AND m.name = v.model AND mv.version = v.version AND mv.variant = v.variant)
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS v(id, model, version, variant, sha)
+       WHERE n.id = v.id`,
+      [
+        rows.map(([id]) => id),
+        rows.map(([, m]) => m.model?.name ?? null),
+        rows.map(([, m]) => m.model?.version ?? null),
+        rows.map(([, m]) => m.model?.variant ?? null),
+        rows.map(([, m]) => m.model?.sha256 ?? null),
+      ],
+    );
+  }
+
+  async insertResults(batch: readonly FromNode<ResultRecord>[]): Promise<number> {
+    const cols = columns(batch, ({ nodeId, message: r }) => [
+      nodeId,
+      r.seq,
+      r.ts,
+      r.modelSha256,
+      r.inputRef ?? null,
+      r.topClass,
+      r.confidence,
+      r.latencyMs,
+      r.output ? JSON.stringify(r.output) : null,
+    ]);
+    const inserted = (await this.db.query(
+      `INSERT INTO inference_results (node_id, seq, at, model_sha256, input_ref, top_class, confidence, latency_ms, output)
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::varchar[], $6::int[], $7::real[], $8::real[], $9::jsonb[])
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      cols,
+    )) as unknown[];
+    return inserted.length;
+  }
+
+  /** Stores status events and moves each deployment target to its newest reported state. */
+  async insertStatuses(batch: readonly FromNode<StatusMessage>[]): Promise<number> {
+    const cols = columns(batch, ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null, s.ts]);
+    const inserted = (await this.db.query(
+      `INSERT INTO deployment_status_events (node_id, seq, deployment_id, state, progress, reason, detail, sent_at)
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[], $8::timestamptz[])
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      cols,
+    )) as unknown[];
+    await this.db.query(
+      `UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, updated_at = now()
+       FROM (SELECT DISTINCT ON (node_id, deployment_id) * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::varchar[])
+               AS u(node_id, seq, deployment_id, state, reason) ORDER BY node_id, deployment_id, seq DESC) v
+       WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)`,
+      [cols[0], cols[1], cols[2], cols[3], cols[5]],
+    );
+    return inserted.length;
+  }
+
+  async recordPresence(nodeId: string, presence: PresenceMessage): Promise<void> {
+    await this.db.query(
+      `UPDATE nodes SET status = $2::node_status, last_seen_at = now(), agent_version = COALESCE($3, agent_version)
+       WHERE id = $1 AND status <> 'decommissioned'`,
+      [nodeId, presence.online ? 'online' : 'offline', presence.agentVersion ?? null],
+    );
+  }
+}
+
+/** Row values → one array per column, the shape unnest() takes. */
+function columns<T>(rows: readonly T[], toRow: (row: T) => unknown[]): unknown[][] {
+  const out: unknown[][] = [];
+  for (const row of rows) {
+    toRow(row).forEach((value, i) => (out[i] ??= []).push(value));
+  }
+  return out;
+}
