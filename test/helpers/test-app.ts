@@ -25,7 +25,8 @@ export interface TestApp {
  * Redis and Mosquitto, with its own artifact directory and bootstrap admin key.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+  // A replica of another test app passes that app's DATABASE_URL (and KEYS_DIR, MQTT_SHARED_GROUP).
+  const database = env['DATABASE_URL'] ? { url: env['DATABASE_URL'], drop: async () => undefined } : await createTestDatabase();
   const artifactDir = await mkdtemp(join(tmpdir(), 'ef-artifacts-'));
   const keysDir = env['KEYS_DIR'] ?? (await createKeysDir());
   const adminKey = `test-admin-${randomBytes(24).toString('hex')}`;
@@ -37,6 +38,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     KEYS_DIR: keysDir,
     ADMIN_API_KEY: adminKey,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    // Suites run in parallel on one broker: each app gets its own shared-subscription group.
+    MQTT_SHARED_GROUP: `test-${randomBytes(4).toString('hex')}`,
     ...env,
   });
   const app = await createApp(config);

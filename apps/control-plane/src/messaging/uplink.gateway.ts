@@ -37,7 +37,8 @@ export class UplinkGateway implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.mqtt.onMessage((topic, payload) => {
-      if (!topic.startsWith('ef/v1/nodes/')) return;
+      // An empty payload is a retained message being cleared (presence of a removed node): nothing to do.
+      if (!topic.startsWith('ef/v1/nodes/') || payload.length === 0) return;
       this.handle(topic, payload).catch((error: unknown) => this.logger.error({ err: error, topic }, 'failed to handle a node message'));
     });
     this.mqtt.keepSubscribed(NODE_UPLINK_KINDS.map((kind) => topics.sharedUplink(this.config.mqtt.sharedGroup, kind)));

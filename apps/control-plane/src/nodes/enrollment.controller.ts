@@ -1,5 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { SigningService } from '../keys/signing.service.js';
 import { CurrentPrincipal, type Principal, Public, RequireRole } from '../auth/principal.js';
 import {
   CreatedEnrollmentTokenDto,
@@ -39,13 +41,23 @@ export class EnrollmentTokensController {
 @ApiTags('enrollment')
 @Controller('v1/enroll')
 export class EnrollController {
-  constructor(private readonly enrollment: EnrollmentService) {}
+  constructor(
+    private readonly enrollment: EnrollmentService,
+    private readonly signing: SigningService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Public()
   @Post()
   @HttpCode(200)
   async enroll(@Body() body: EnrollDto): Promise<EnrollResponseDto> {
     const { node, nodeSecret } = await this.enrollment.enroll(body);
-    return { nodeId: node.id, nodeSecret, labels: node.labels };
+    return {
+      nodeId: node.id,
+      nodeSecret,
+      labels: node.labels,
+      root: { ...this.signing.root },
+      mqtt: { url: this.config.mqtt.publicUrl, username: node.id, password: nodeSecret, clientId: `node-${node.id}` },
+    };
   }
 }

@@ -105,9 +105,19 @@ export class EnrollDto {
   hardware!: HardwareProfileDto;
 }
 
+export class BrokerCredentialsDto {
+  @ApiProperty({ example: 'mqtt://broker.example:1883' }) url!: string;
+  @ApiProperty({ description: 'The node id' }) username!: string;
+  @ApiProperty({ description: 'The node secret' }) password!: string;
+  @ApiProperty({ description: 'MQTT client id the broker expects' }) clientId!: string;
+}
+
 export class EnrollResponseDto {
   @ApiProperty() nodeId!: string;
   @ApiProperty({ description: 'Per-node secret. Stored hashed by the control plane; a retried enrolment rotates it.' })
   nodeSecret!: string;
   @ApiProperty({ type: Object }) labels!: Labels;
+  @ApiProperty({ type: Object, description: 'The signed root of trust (libs/trust Envelope<RootDocument>) the node pins' })
+  root!: Record<string, unknown>;
+  @ApiProperty({ type: BrokerCredentialsDto }) mqtt!: BrokerCredentialsDto;
 }

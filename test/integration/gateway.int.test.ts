@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { encodeMessage, envelopeFields } from '#protocol';
+import { verifyInitialRoot } from '#trust';
+import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
+import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { SimulatedNode } from '../helpers/simulated-node.js';
+import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
+
+const BROKER = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!accept(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await probe();
+  }
+  return value;
+}
+
+async function seedNodes(t: TestApp, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await t.db.query(
+    `INSERT INTO nodes (id, node_key, name, hardware) SELECT id, id::text, id::text, $2::jsonb FROM unnest($1::uuid[]) AS id`,
+    [ids, JSON.stringify(hardware)],
+  );
+  return ids;
+}
+
+describe('MQTT gateway: two control-plane replicas on one broker', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let root: ReturnType<typeof verifyInitialRoot>;
+
+  beforeAll(async () => {
+    a = await startTestApp();
+    // A second replica: same database, same keys, same shared-subscription group.
+    b = await startTestApp({ DATABASE_URL: a.config.database.url, KEYS_DIR: a.config.trust.keysDir, MQTT_SHARED_GROUP: a.config.mqtt.sharedGroup, MIGRATIONS_RUN: 'true' });
+    root = verifyInitialRoot(await new KeyStore(a.config.trust.keysDir).currentRoot(), new Date());
+  });
+  afterAll(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  const flushBoth = () => Promise.all([a.app.get(TelemetryService).flush(), b.app.get(TelemetryService).flush()]);
+  const count = async (sql: string, params: unknown[] = []) => Number(((await a.db.query(sql, params)) as { n: string }[])[0]?.n);
+  const metric = async (t: TestApp, pattern: RegExp) => {
+    const text = (await t.http().get('/metrics').expect(200)).text;
+    return text.split('\n').filter((l) => pattern.test(l)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  };
+
+  it('stores 10,000 heartbeats from 100 nodes exactly once, split between the replicas, duplicates included', async () => {
+    const ids = await seedNodes(a, 100);
+    const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: BROKER, nodeId, root }));
+    await Promise.all(nodes.map((n) => n.connect()));
+    await Promise.all(nodes.map(async (n) => {
+      for (let seq = 1; seq <= 100; seq++) await n.publish('heartbeat', n.heartbeat(seq));
+      // A redelivery of the same seqs (as QoS 1 can do) must not add rows.
+      for (let seq = 1; seq <= 5; seq++) await n.publish('heartbeat', n.heartbeat(seq));
+    }));
+    const stored = await eventually(async () => {
+      await flushBoth();
+      return count(`SELECT count(*) AS n FROM node_heartbeats WHERE node_id = ANY($1)`, [ids]);
+    }, (n) => n >= 10_000);
+    expect(stored).toBe(10_000);
+    expect(await count(`SELECT count(DISTINCT (node_id, seq)) AS n FROM node_heartbeats WHERE node_id = ANY($1)`, [ids])).toBe(10_000);
+    // Both replicas took a share of the traffic.
+    const [fromA, fromB] = [await metric(a, /^edgefleet_mqtt_messages_total\{.*kind="heartbeat"/), await metric(b, /^edgefleet_mqtt_messages_total\{.*kind="heartbeat"/)];
+    expect(fromA).toBeGreaterThan(0);
+    expect(fromB).toBeGreaterThan(0);
+    expect(fromA + fromB).toBe(10_500);
+    expect(await count(`SELECT count(*) AS n FROM nodes WHERE id = ANY($1) AND status = 'online' AND last_seen_at IS NOT NULL`, [ids])).toBe(100);
+    await Promise.all(nodes.map((n) => n.disconnect()));
+  });
+
+  it('records presence and results idempotently, and offline from the last will', async () => {
+    const [nodeId] = await seedNodes(a, 1);
+    const node = new SimulatedNode({ brokerUrl: BROKER, nodeId: nodeId!, root });
+    await node.connect();
+    await node.publish('presence', { ...envelopeFields(), online: true, agentVersion: '0.1.0' });
+    await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'online' AND agent_version = '0.1.0'`, [nodeId]), (n) => n === 1);
+    const record = (seq: number) => ({ seq, ts: new Date().toISOString(), modelSha256: 'c'.repeat(64), topClass: seq % 10, confidence: 0.9, latencyMs: 0.5 });
+    const batch = { ...envelopeFields(), records: [record(1), record(2), record(3)] };
+    await node.publish('results', batch);
+    await node.publish('results', batch); // replayed after a reconnect: stored once
+    await node.publish('results', { ...envelopeFields(), records: [record(3), record(4)] });
+    await eventually(async () => {
+      await flushBoth();
+      return count(`SELECT count(*) AS n FROM inference_results WHERE node_id = $1`, [nodeId]);
+    }, (n) => n === 4);
+    expect(await count(`SELECT count(*) AS n FROM inference_results WHERE node_id = $1`, [nodeId])).toBe(4);
+    // The last will marks the node offline when its connection drops.
+    node.client.stream.destroy();
+    await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId]), (n) => n === 1);
+    expect(await count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId])).toBe(1);
+  });
+
+  it('survives malformed payloads, answers them with error events and counts them in /metrics', async () => {
+    const [nodeId] = await seedNodes(a, 1);
+    const node = new SimulatedNode({ brokerUrl: BROKER, nodeId: nodeId!, root });
+    await node.connect();
+    const before = await metric(a, /^edgefleet_mqtt_invalid_messages_total\{/) + (await metric(b, /^edgefleet_mqtt_invalid_messages_total\{/));
+    await node.publishRaw('heartbeat', '{not json');
+    await node.publishRaw('heartbeat', JSON.stringify({ ...node.heartbeat(1), v: 99 }));
+    await node.publishRaw('heartbeat', JSON.stringify({ ...node.heartbeat(1), cpu: 'busy' }));
+    await node.publishRaw('results', Buffer.alloc(2 * 1024 * 1024, 0x20));
+    const stranger = new SimulatedNode({ brokerUrl: BROKER, nodeId: randomUUID(), root });
+    await stranger.connect();
+    await stranger.publish('heartbeat', stranger.heartbeat(1));
+    await node.client.publishAsync(`ef/v1/nodes/${nodeId}/heartbeat`, encodeMessage('heartbeat', node.heartbeat(2)), { qos: 1 });
+
+    const reasons = async () => {
+      const text = (await a.http().get('/metrics')).text + (await b.http().get('/metrics')).text;
+      return text;
+    };
+    const text = await eventually(reasons, (t) => ['malformed-json', 'unsupported-version', 'schema', 'too-large', 'unknown-node'].every((r) => t.includes(`reason="${r}"`)));
+    for (const reason of ['malformed-json', 'unsupported-version', 'schema', 'too-large', 'unknown-node']) expect(text).toContain(`reason="${reason}"`);
+    const after = await metric(a, /^edgefleet_mqtt_invalid_messages_total\{/) + (await metric(b, /^edgefleet_mqtt_invalid_messages_total\{/));
+    expect(after - before).toBeGreaterThanOrEqual(5);
+    // The node hears why its messages were dropped; both replicas are still serving.
+    const errors = await eventually(async () => node.errors.map((e) => e.code), (codes) => codes.length >= 4);
+    expect(errors.sort()).toEqual(['malformed-json', 'schema', 'too-large', 'unsupported-version']);
+    await a.http().get('/health').expect(200);
+    await b.http().get('/health').expect(200);
+    // ...and the valid heartbeat that followed was stored.
+    await eventually(async () => {
+      await flushBoth();
+      return count(`SELECT count(*) AS n FROM node_heartbeats WHERE node_id = $1`, [nodeId]);
+    }, (n) => n === 1);
+    await Promise.all([node.disconnect(), stranger.disconnect()]);
+  });
+});
