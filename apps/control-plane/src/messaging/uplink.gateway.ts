@@ -81,6 +81,6 @@ export class UplinkGateway implements OnApplicationBootstrap {
     this.logger.warn({ nodeId, kind, reason, detail: error?.message }, 'refused a node message');
     if (reason === 'unknown-node') return;
     const event = { ...envelopeFields(), code: reason, detail: (error?.message ?? reason).slice(0, 1000), topic };
-    await this.mqtt.publish(topics.errors(nodeId), encodeMessage('errors', event), { qos: 0 });
+    await this.mqtt.publish(topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 });
   }
 }
