@@ -4,9 +4,9 @@ import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 
-const BROKER = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 const NODES = Number(process.env["DIST_NODES"] ?? 50);
 const ARTIFACT_BYTES = Number(process.env["DIST_MIB"] ?? 20) * 1024 * 1024;
 const CHUNKS = ARTIFACT_BYTES / (128 * 1024);
@@ -18,9 +18,12 @@ describe('artifact distribution over the real broker', () => {
   let nodes: SimulatedNode[];
   const artifact = randomBytes(ARTIFACT_BYTES);
   let versionId: string;
+  let broker: TestBroker;
 
   beforeAll(async () => {
-    t = await startTestApp({ ARTIFACT_MAX_BYTES: String(64 * 1024 * 1024) });
+    // Its own broker with the repo's Mosquitto configuration: 1 GB of chunks stays out of other suites' way.
+    broker = await startTestBroker();
+    t = await startTestApp({ ARTIFACT_MAX_BYTES: String(64 * 1024 * 1024), MQTT_URL: broker.url });
     const root = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
     const { token } = await createEnrollmentToken(t, { maxUses: NODES + 5, labels: { fleet: 'broadcast-test' } });
     const ids: string[] = [];
@@ -31,7 +34,7 @@ describe('artifact distribution over the real broker', () => {
       expect(verifyInitialRoot(res.body.root, new Date())).toEqual(root);
     }
     // Node 0 drops its connection a quarter of the way through the broadcast.
-    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: BROKER, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
+    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
     await Promise.all(nodes.map((n) => n.connect()));
 
     await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'big', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
@@ -51,6 +54,7 @@ describe('artifact distribution over the real broker', () => {
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.disconnect()));
     await t.close();
+    await broker.stop();
   });
 
   it('broadcasts a 20 MB artifact once to 50 nodes; a node that dropped out repairs only its missing chunks', async () => {

@@ -5,9 +5,9 @@ import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 
-const BROKER = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -32,16 +32,20 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
   let a: TestApp;
   let b: TestApp;
   let root: ReturnType<typeof verifyInitialRoot>;
+  let broker: TestBroker;
 
   beforeAll(async () => {
-    a = await startTestApp();
+    // Its own broker with the repo's Mosquitto configuration: the 10,000-message burst stays here.
+    broker = await startTestBroker();
+    a = await startTestApp({ MQTT_URL: broker.url });
     // A second replica: same database, same keys, same shared-subscription group.
-    b = await startTestApp({ DATABASE_URL: a.config.database.url, KEYS_DIR: a.config.trust.keysDir, MQTT_SHARED_GROUP: a.config.mqtt.sharedGroup, MIGRATIONS_RUN: 'true' });
+    b = await startTestApp({ DATABASE_URL: a.config.database.url, KEYS_DIR: a.config.trust.keysDir, MQTT_SHARED_GROUP: a.config.mqtt.sharedGroup, MQTT_URL: broker.url });
     root = verifyInitialRoot(await new KeyStore(a.config.trust.keysDir).currentRoot(), new Date());
   });
   afterAll(async () => {
     await b.close();
     await a.close();
+    await broker.stop();
   });
 
   const flushBoth = () => Promise.all([a.app.get(TelemetryService).flush(), b.app.get(TelemetryService).flush()]);
@@ -53,7 +57,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('stores 10,000 heartbeats from 100 nodes exactly once, split between the replicas, duplicates included', async () => {
     const ids = await seedNodes(a, 100);
-    const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: BROKER, nodeId, root }));
+    const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root }));
     await Promise.all(nodes.map((n) => n.connect()));
     await Promise.all(nodes.map(async (n) => {
       for (let seq = 1; seq <= 100; seq++) await n.publish('heartbeat', n.heartbeat(seq));
@@ -77,7 +81,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('records presence and results idempotently, and offline from the last will', async () => {
     const [nodeId] = await seedNodes(a, 1);
-    const node = new SimulatedNode({ brokerUrl: BROKER, nodeId: nodeId!, root });
+    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
     await node.connect();
     await node.publish('presence', { ...envelopeFields(), online: true, agentVersion: '0.1.0' });
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'online' AND agent_version = '0.1.0'`, [nodeId]), (n) => n === 1);
@@ -99,14 +103,15 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('survives malformed payloads, answers them with error events and counts them in /metrics', async () => {
     const [nodeId] = await seedNodes(a, 1);
-    const node = new SimulatedNode({ brokerUrl: BROKER, nodeId: nodeId!, root });
+    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
     await node.connect();
     const before = await metric(a, /^edgefleet_mqtt_invalid_messages_total\{/) + (await metric(b, /^edgefleet_mqtt_invalid_messages_total\{/));
     await node.publishRaw('heartbeat', '{not json');
     await node.publishRaw('heartbeat', JSON.stringify({ ...node.heartbeat(1), v: 99 }));
     await node.publishRaw('heartbeat', JSON.stringify({ ...node.heartbeat(1), cpu: 'busy' }));
-    await node.publishRaw('results', Buffer.alloc(2 * 1024 * 1024, 0x20));
-    const stranger = new SimulatedNode({ brokerUrl: BROKER, nodeId: randomUUID(), root });
+    // Over the heartbeat's 4 KiB bound (the broker's own max_packet_size would cut off anything over 1 MiB).
+    await node.publishRaw('heartbeat', Buffer.alloc(100 * 1024, 0x20));
+    const stranger = new SimulatedNode({ brokerUrl: broker.url, nodeId: randomUUID(), root });
     await stranger.connect();
     await stranger.publish('heartbeat', stranger.heartbeat(1));
     await node.client.publishAsync(`ef/v1/nodes/${nodeId}/heartbeat`, encodeMessage('heartbeat', node.heartbeat(2)), { qos: 1 });

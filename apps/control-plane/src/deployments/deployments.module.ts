@@ -1,16 +1,16 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
+import { BrokerModule } from '../broker/broker.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
-import { BrokerAccess } from './broker-access.js';
 import { DeploymentsController } from './deployments.controller.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DistributionService } from './distribution.service.js';
 
 @Module({
-  imports: [AuditModule, ArtifactsModule, MessagingModule],
+  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
   controllers: [DeploymentsController],
-  providers: [DeploymentsService, DistributionService, BrokerAccess],
+  providers: [DeploymentsService, DistributionService],
   exports: [DistributionService],
 })
 export class DeploymentsModule {}

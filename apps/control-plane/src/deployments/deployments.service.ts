@@ -12,7 +12,7 @@ import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { type Labels, matchesSelector, parseLabelSelector } from '../nodes/label-selector.js';
 import { EdgeNode } from '../nodes/node.entity.js';
-import { BrokerAccess } from './broker-access.js';
+import { BrokerAccess } from '../broker/broker-access.js';
 import { DeploymentTarget } from './deployment-target.entity.js';
 import { Deployment } from './deployment.entity.js';
 import { DistributionService } from './distribution.service.js';

@@ -10,6 +10,7 @@ import {
   UnauthenticatedError,
 } from '#common';
 import { AuditService } from '../audit/audit.service.js';
+import { BrokerAccess } from '../broker/broker-access.js';
 import type { Principal } from '../auth/principal.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
 import { EnrollmentToken } from './enrollment-token.entity.js';
@@ -41,6 +42,7 @@ export class EnrollmentService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly audit: AuditService,
+    private readonly broker: BrokerAccess,
   ) {}
 
   async createToken(by: Principal, input: NewEnrollmentToken): Promise<{ record: EnrollmentToken; token: string }> {
@@ -87,7 +89,11 @@ export class EnrollmentService {
    */
   async enroll(request: EnrollmentRequest): Promise<Enrollment> {
     try {
-      return await this.db.transaction((tx) => this.enrollIn(tx, request));
+      const enrollment = await this.db.transaction((tx) => this.enrollIn(tx, request));
+      // After the commit: if the broker is unreachable the node retries, which is idempotent and
+      // re-keys the same broker client.
+      await this.broker.registerNode(enrollment.node.id, enrollment.nodeSecret);
+      return enrollment;
     } catch (error) {
       if (isUniqueViolation(error, 'nodes_node_key_key')) {
         throw new ConflictError('this node key was enrolled concurrently; retry', { cause: error });

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
+import { BrokerModule } from '../broker/broker.module.js';
 import { EnrollController, EnrollmentTokensController } from './enrollment.controller.js';
 import { EnrollmentService } from './enrollment.service.js';
 import { NodesController } from './nodes.controller.js';
@@ -7,7 +8,7 @@ import { NodeDirectory } from './node-directory.js';
 import { NodesService } from './nodes.service.js';
 
 @Module({
-  imports: [AuditModule],
+  imports: [AuditModule, BrokerModule],
   controllers: [NodesController, EnrollmentTokensController, EnrollController],
   providers: [NodesService, EnrollmentService, NodeDirectory],
   exports: [NodesService, NodeDirectory],

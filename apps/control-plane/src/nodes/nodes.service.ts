@@ -3,6 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { NotFoundError, ValidationError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
+import { BrokerAccess } from '../broker/broker-access.js';
+import { NodeDirectory } from './node-directory.js';
 import type { Principal } from '../auth/principal.js';
 import { type Labels, labelProblems, parseLabelSelector, selectorToSql } from './label-selector.js';
 import { EdgeNode, type NodeStatus } from './node.entity.js';
@@ -25,6 +27,8 @@ export class NodesService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly audit: AuditService,
+    private readonly broker: BrokerAccess,
+    private readonly directory: NodeDirectory,
   ) {}
 
   /** Keyset pagination on id: stable under concurrent inserts, and no OFFSET scans. */
@@ -74,7 +78,7 @@ export class NodesService {
 
   /** Revokes the node's credential for good. Idempotent: a second call changes nothing. */
   async decommission(by: Principal, id: string): Promise<EdgeNode> {
-    return this.db.transaction(async (tx) => {
+    const node = await this.db.transaction(async (tx) => {
       const repo = tx.getRepository(EdgeNode);
       const node = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!node) throw new NotFoundError('node', id);
@@ -86,5 +90,9 @@ export class NodesService {
       await this.audit.record(tx, by, 'node.decommission', { type: 'node', id });
       return saved;
     });
+    // Also on a repeated call, so a broker that missed the first revocation gets it now.
+    await this.broker.revokeNode(id);
+    this.directory.forget(id);
+    return node;
   }
 }

@@ -1,0 +1,87 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { NODE_UPLINK_KINDS, TOPIC_ROOT, topics } from '#protocol';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { MqttConnection } from '../messaging/mqtt-connection.js';
+import { BrokerAccess } from './broker-access.js';
+import { type DynsecCommand, DynsecClient } from './dynsec.client.js';
+
+const CONTROL_PLANE_ROLE = 'edgefleet-control-plane';
+const roleOf = (nodeId: string) => `node-${nodeId}`;
+
+/**
+ * Mosquitto dynamic security: each node is a client (username = node id, password = node secret,
+ * client id pinned) with its own role. The role lets it publish only on its own uplink topics and
+ * subscribe only to its own desired state, errors and repair chunks, plus the artifact broadcast
+ * filter, from which it receives only the artifacts deployed to it.
+ */
+@Injectable()
+export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBootstrap {
+  private readonly logger = new Logger(DynsecBrokerAccess.name);
+  private readonly dynsec: DynsecClient;
+
+  constructor(
+    mqtt: MqttConnection,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+    this.dynsec = new DynsecClient(mqtt);
+  }
+
+  /**
+   * The control plane's own account comes from `mosquitto_ctrl dynsec init` (admin of the plugin);
+   * here it gives itself the right to publish under ef/v1/. Idempotent.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const username = this.config.mqtt.username;
+    if (!username) throw new Error('MQTT_DYNSEC=true needs MQTT_USERNAME and MQTT_PASSWORD (the dynamic security admin)');
+    await this.dynsec
+      .execute(
+        [
+          { command: 'createRole', rolename: CONTROL_PLANE_ROLE },
+          { command: 'addRoleACL', rolename: CONTROL_PLANE_ROLE, acltype: 'publishClientSend', topic: `${TOPIC_ROOT}/#`, allow: true },
+          { command: 'addClientRole', username, rolename: CONTROL_PLANE_ROLE },
+        ],
+        ['Role already exists', 'ACL with this topic already exists'],
+      )
+      .catch((error: unknown) => this.logger.error({ err: error }, 'could not set up the control plane role at the broker'));
+  }
+
+  async registerNode(nodeId: string, secret: string): Promise<void> {
+    const rolename = roleOf(nodeId);
+    const acl = (acltype: string, topic: string, allow = true, priority = 0) => ({ command: 'addRoleACL', rolename, acltype, topic, allow, priority });
+    const commands: DynsecCommand[] = [
+      { command: 'createRole', rolename, textname: `EdgeFleet node ${nodeId}` },
+      ...NODE_UPLINK_KINDS.map((kind) => acl('publishClientSend', topics.uplink(nodeId, kind))),
+      acl('subscribeLiteral', topics.desired(nodeId)),
+      acl('subscribeLiteral', topics.errors(nodeId)),
+      acl('subscribeLiteral', topics.repairChunks(nodeId)),
+      acl('subscribeLiteral', 'ef/v1/artifacts/+/chunks/+'),
+      // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
+      acl('publishClientReceive', `${TOPIC_ROOT}/artifacts/#`, false, -1),
+    ];
+    await this.dynsec.execute(commands, ['Role already exists', 'ACL with this topic already exists']);
+    await this.dynsec.execute(
+      [{ command: 'createClient', username: nodeId, password: secret, clientid: `node-${nodeId}`, roles: [{ rolename }] }],
+      ['Client already exists'],
+    );
+    // A retried enrolment rotates the secret: set it whether the client is new or not.
+    await this.dynsec.execute([{ command: 'setClientPassword', username: nodeId, password: secret }]);
+  }
+
+  async allowArtifact(nodeIds: readonly string[], sha256: string): Promise<void> {
+    await this.dynsec.execute(
+      nodeIds.map((nodeId) => ({ command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientReceive', topic: topics.artifactChunks(sha256), allow: true, priority: 10 })),
+      ['ACL with this topic already exists'],
+    );
+  }
+
+  async revokeNode(nodeId: string): Promise<void> {
+    await this.dynsec.execute(
+      [
+        { command: 'deleteClient', username: nodeId },
+        { command: 'deleteRole', rolename: roleOf(nodeId) },
+      ],
+      ['Client not found', 'Role not found'],
+    );
+  }
+}

@@ -1,0 +1,81 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+const REPO_CONFIG = new URL('../../deploy/mosquitto/mosquitto.conf', import.meta.url);
+
+export interface TestBroker {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Mosquitto of its own for one suite, configured from the repo's deploy/mosquitto/mosquitto.conf
+ * (queue limits, packet size) on a free port: heavy traffic in one suite cannot overflow another's
+ * queues on the shared broker. With `dynsec`, the dynamic security plugin is loaded and the given user
+ * is its admin (what `mosquitto_ctrl dynsec init` creates in production).
+ */
+export async function startTestBroker(options: { dynsec?: { username: string; password: string } } = {}): Promise<TestBroker> {
+  const dir = await mkdtemp(join(tmpdir(), 'ef-broker-'));
+  const port = await freePort();
+  const base = (await readFile(REPO_CONFIG, 'utf8'))
+    .split('\n')
+    .filter((line) => !/^\s*(listener|allow_anonymous|persistence|persistence_location|log_dest|log_type)\b/.test(line));
+  const lines = [...base, `listener ${port} 127.0.0.1`, 'persistence false', 'log_dest none', 'user root'];
+  if (options.dynsec) {
+    const file = join(dir, 'dynamic-security.json');
+    await promisify(execFile)('mosquitto_ctrl', ['dynsec', 'init', file, options.dynsec.username, options.dynsec.password]);
+    lines.push('allow_anonymous false', `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${file}`);
+  } else {
+    lines.push('allow_anonymous true');
+  }
+  const conf = join(dir, 'mosquitto.conf');
+  await writeFile(conf, `${lines.join('\n')}\n`);
+  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitForPort(port, child, () => stderr);
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${stderr()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on ${port}: ${stderr()}`);
+}
