@@ -68,11 +68,10 @@ export class SimulatedNode {
     await this.client.subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), 'ef/v1/artifacts/+/chunks/+', topics.repairChunks(nodeId)], { qos: 1 });
   }
 
-  /** Clears what this node left retained on the broker, then disconnects. */
+  /** Clears the presence this node left retained on the broker, then disconnects. */
   async disconnect(): Promise<void> {
     if (!this.client?.connected) return;
-    const { nodeId } = this.options;
-    await Promise.all([topics.uplink(nodeId, 'presence'), topics.desired(nodeId)].map((t) => this.client.publishAsync(t, '', { qos: 1, retain: true })));
+    await this.client.publishAsync(topics.uplink(this.nodeId, 'presence'), '', { qos: 1, retain: true });
     await this.client.endAsync();
   }
 

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import mqtt from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { envelopeFields, topics } from '#protocol';
+import { verifyInitialRoot, type RootDocument } from '#trust';
+import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { SimulatedNode } from '../helpers/simulated-node.js';
+import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
+
+interface Enrolled {
+  nodeId: string;
+  mqtt: { url: string; username: string; password: string; clientId: string };
+}
+
+describe('node identity at the broker (Mosquitto dynamic security)', () => {
+  let broker: TestBroker;
+  let t: TestApp;
+  let root: RootDocument;
+  let a: Enrolled;
+  let b: Enrolled;
+  const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
+
+  beforeAll(async () => {
+    broker = await startTestBroker({ dynsec: cp });
+    t = await startTestApp({ MQTT_URL: broker.url, MQTT_USERNAME: cp.username, MQTT_PASSWORD: cp.password, MQTT_DYNSEC: 'true' });
+    const { token } = await createEnrollmentToken(t, { labels: { acl: 'test' } });
+    const enroll = async (key: string) => (await t.http().post('/v1/enroll').send({ token, nodeKey: key, hardware }).expect(200)).body as Enrolled & { root: never };
+    const ea = await enroll(`acl-node-a-${randomBytes(3).toString('hex')}`);
+    const eb = await enroll(`acl-node-b-${randomBytes(3).toString('hex')}`);
+    root = verifyInitialRoot(ea.root, new Date());
+    a = ea;
+    b = eb;
+  });
+  afterAll(async () => {
+    await t.close();
+    await broker.stop();
+  });
+
+  const connectAs = (e: Enrolled, password = e.mqtt.password) =>
+    mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: e.mqtt.clientId, username: e.mqtt.username, password, reconnectPeriod: 0 });
+
+  it('refuses a wrong password and a client id that is not the node’s', async () => {
+    await expect(connectAs(a, 'wrong-password')).rejects.toThrow();
+    await expect(
+      mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'someone-else', username: a.mqtt.username, password: a.mqtt.password, reconnectPeriod: 0 }),
+    ).rejects.toThrow();
+  });
+
+  it('lets node A use its own topics but neither subscribe to nor publish on node B’s', async () => {
+    const client = await connectAs(a);
+    const own = await client.subscribeAsync([topics.desired(a.nodeId)], { qos: 1 });
+    expect(own[0]?.qos).toBe(1);
+    for (const foreign of [topics.desired(b.nodeId), topics.errors(b.nodeId), topics.repairChunks(b.nodeId), 'ef/v1/#', '#']) {
+      await expect(client.subscribeAsync(foreign, { qos: 1 })).rejects.toThrow('Not authorized');
+    }
+
+    const hb = { ...envelopeFields(), seq: 1, model: null, uptimeS: 1, cpu: 0, memMb: 1, freeDiskMb: 1, inferences: 0, errors: 0, latencyMs: null };
+    await expect(client.publishAsync(topics.uplink(b.nodeId, 'heartbeat'), JSON.stringify(hb), { qos: 1 })).rejects.toThrow('Not authorized');
+    // Nodes never write desired state, not even their own, nor artifact chunks.
+    await expect(client.publishAsync(topics.desired(a.nodeId), 'x', { qos: 1 })).rejects.toThrow('Not authorized');
+    await expect(client.publishAsync(topics.artifactChunk('a'.repeat(64), 0), 'x', { qos: 1 })).rejects.toThrow('Not authorized');
+
+    // Its own heartbeat goes through to the control plane.
+    await client.publishAsync(topics.uplink(a.nodeId, 'heartbeat'), JSON.stringify(hb), { qos: 1 });
+    let stored = 0;
+    for (let i = 0; i < 50 && stored === 0; i++) {
+      await t.app.get(TelemetryService).flush();
+      stored = Number(((await t.db.query('SELECT count(*) AS n FROM node_heartbeats WHERE node_id = $1', [a.nodeId])) as { n: string }[])[0]?.n);
+      if (!stored) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stored).toBe(1);
+    const [bRows] = (await t.db.query('SELECT count(*) AS n FROM node_heartbeats WHERE node_id = $1', [b.nodeId])) as { n: string }[];
+    expect(Number(bRows?.n)).toBe(0);
+    await client.endAsync();
+  });
+
+  it('delivers an artifact only to the nodes it is deployed to', async () => {
+    const nodeA = new SimulatedNode({ brokerUrl: broker.url, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
+    const nodeB = new SimulatedNode({ brokerUrl: broker.url, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });
+    await Promise.all([nodeA.connect(), nodeB.connect()]);
+    const chunksSeenByB: string[] = [];
+    nodeB.client.on('message', (topic) => topic.startsWith('ef/v1/artifacts/') && chunksSeenByB.push(topic));
+
+    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
+    const artifact = randomBytes(600_000);
+    const version = await t.http().post('/v1/models/acl/versions').set(bearer(t.adminKey))
+      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
+      .attach('artifact', artifact, 'm.onnx').expect(201);
+    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [a.nodeId] }).expect(201);
+
+    const received = await (nodeA.verified as Promise<Buffer>);
+    expect(received.equals(artifact)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(chunksSeenByB).toEqual([]);
+    expect(nodeB.download).toBeUndefined();
+    await Promise.all([nodeA.disconnect(), nodeB.disconnect()]);
+  });
+
+  it('disconnects a decommissioned node and refuses it from then on', async () => {
+    const client = await connectAs(b);
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    await t.http().post(`/v1/nodes/${b.nodeId}/decommission`).set(bearer(t.adminKey)).expect(200);
+    await closed;
+    await expect(connectAs(b)).rejects.toThrow();
+  });
+});
