@@ -99,7 +99,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
 
   it('disconnects a decommissioned node and refuses it from then on', async () => {
     const client = await connectAs(b);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     await t.http().post(`/v1/nodes/${b.nodeId}/decommission`).set(bearer(t.adminKey)).expect(200);
     await closed;
     await expect(connectAs(b)).rejects.toThrow();
