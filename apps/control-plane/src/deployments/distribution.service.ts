@@ -40,8 +40,7 @@ export class DistributionService {
   async broadcast(layout: ArtifactLayout): Promise<number> {
     const count = chunkCount(layout.size, layout.chunkSize);
     const indices = Array.from({ length: count }, (_, i) => i);
-    await this.publishChunks(layout, indices, (i) => topics.artifactChunk(layout.sha256, i));
-    this.metrics.chunkPublishes.inc({ mode: 'broadcast' }, count);
+    await this.publishChunks(layout, indices, 'broadcast', (i) => topics.artifactChunk(layout.sha256, i));
     return count;
   }
 
@@ -54,8 +53,7 @@ export class DistributionService {
     for (const [start, end] of request.missing) {
       for (let i = start; i <= Math.min(end, count - 1) && wanted.size < MAX_REPAIR_CHUNKS; i++) wanted.add(i);
     }
-    await this.publishChunks(layout, [...wanted], (i) => topics.repairChunk(nodeId, layout.sha256, i));
-    this.metrics.chunkPublishes.inc({ mode: 'repair' }, wanted.size);
+    await this.publishChunks(layout, [...wanted], 'repair', (i) => topics.repairChunk(nodeId, layout.sha256, i));
     this.logger.log({ nodeId, sha256: layout.sha256, chunks: wanted.size }, 'answered a repair request');
     return { ok: true, chunks: wanted.size };
   }
@@ -74,7 +72,12 @@ export class DistributionService {
     return row ? { sha256, size: Number(row.size_bytes), chunkSize: row.chunk_size } : undefined;
   }
 
-  private async publishChunks(layout: ArtifactLayout, indices: number[], topicFor: (index: number) => string): Promise<void> {
+  private async publishChunks(
+    layout: ArtifactLayout,
+    indices: number[],
+    mode: 'broadcast' | 'repair',
+    topicFor: (index: number) => string,
+  ): Promise<void> {
     const count = chunkCount(layout.size, layout.chunkSize);
     const file = await open(this.store.pathFor(layout.sha256), 'r');
     try {
@@ -85,6 +88,8 @@ export class DistributionService {
           const length = Math.min(layout.chunkSize, layout.size - index * layout.chunkSize);
           const data = Buffer.allocUnsafe(length);
           await file.read(data, 0, length, index * layout.chunkSize);
+          // Counted before the publish: a node can hold the chunk before our PUBACK arrives.
+          this.metrics.chunkPublishes.inc({ mode });
           await this.mqtt.publish(topicFor(index), encodeChunk({ index, count, data }), { qos: 1 });
         }
       };

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import type { HeartbeatMessage, PresenceMessage, ResultsMessage, StatusMessage } from '#protocol';
 
 export interface FromNode<T> {
@@ -10,6 +11,24 @@ export interface FromNode<T> {
 
 type ResultRecord = ResultsMessage['records'][number];
 
+/** How stale `nodes.last_seen_at` may get before a heartbeat rewrites it. */
+const LAST_SEEN_RESOLUTION_MS = 5000;
+
+const HEARTBEAT_COLUMNS = [
+  'node_id',
+  'seq',
+  'sent_at',
+  'model_sha256',
+  'uptime_s',
+  'cpu',
+  'mem_mb',
+  'free_disk_mb',
+  'inferences',
+  'errors',
+  'latency_p50_ms',
+  'latency_p99_ms',
+] as const;
+
 /**
  * Batched writes of node telemetry. Each batch is one INSERT ... SELECT FROM unnest(...) (a single
  * round trip for any number of rows) with ON CONFLICT DO NOTHING on (node_id, seq): a message delivered
@@ -17,27 +36,45 @@ type ResultRecord = ResultsMessage['records'][number];
  */
 @Injectable()
 export class TelemetryRepository {
+  /** When this replica last wrote each node's row, and with which model digest. */
+  private readonly touched = new Map<string, { at: number; sha256: string | null }>();
+
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async insertHeartbeats(batch: readonly FromNode<HeartbeatMessage>[]): Promise<number> {
-    const cols = columns(batch, (h) => {
-      const m = h.message;
-      return [h.nodeId, m.seq, m.ts, m.model?.sha256 ?? null, m.uptimeS, m.cpu, m.memMb, m.freeDiskMb, m.inferences, m.errors, m.latencyMs?.p50 ?? null, m.latencyMs?.p99 ?? null];
+    const rows = batch.map(({ nodeId, message: m }): CopyValue[] => [
+      nodeId,
+      m.seq,
+      m.ts,
+      m.model?.sha256 ?? null,
+      m.uptimeS,
+      m.cpu,
+      m.memMb,
+      m.freeDiskMb,
+      m.inferences,
+      m.errors,
+      m.latencyMs?.p50 ?? null,
+      m.latencyMs?.p99 ?? null,
+    ]);
+    const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
+      const result = (await this.db.query(
+        `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
+                              $9::bigint[], $10::bigint[], $11::real[], $12::real[])
+         ON CONFLICT DO NOTHING RETURNING 1`,
+        columns(rows, (r) => r),
+      )) as unknown[];
+      return result.length;
     });
-    const inserted = (await this.db.query(
-      `INSERT INTO node_heartbeats (node_id, seq, sent_at, model_sha256, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, latency_p50_ms, latency_p99_ms)
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                            $9::bigint[], $10::bigint[], $11::real[], $12::real[])
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      cols,
-    )) as unknown[];
     await this.touchNodes(batch);
-    return inserted.length;
+    return inserted;
   }
 
   /**
-   * Marks the batch's nodes online and seen now, and records the model each last reported (matched to
-   * a registered version by name, version, variant and artifact digest; null when it matches none).
+   * Marks the batch's nodes online and seen, and records the model each last reported (matched to a
+   * registered version by name, version, variant and artifact digest; null when it matches none).
+   * A node row is rewritten only when something changed or `last_seen_at` is older than
+   * LAST_SEEN_RESOLUTION_MS: heartbeats from a steady fleet then cost inserts only, not node updates.
    */
   private async touchNodes(batch: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
     const latest = new Map<string, HeartbeatMessage>();
@@ -45,24 +82,33 @@ export class TelemetryRepository {
       const seen = latest.get(nodeId);
       if (!seen || seen.seq < message.seq) latest.set(nodeId, message);
     }
-    const rows = [...latest.entries()];
+    // Skip nodes this replica marked seen moments ago with the same model: the row would not change.
+    const now = Date.now();
+    const rows = [...latest.entries()].filter(([id, m]) => {
+      const last = this.touched.get(id);
+      return !last || now - last.at >= LAST_SEEN_RESOLUTION_MS || last.sha256 !== (m.model?.sha256 ?? null);
+    });
+    if (rows.length === 0) return;
     await this.db.query(
-      `UPDATE nodes n SET
-         last_seen_at = now(),
-         status = CASE WHEN n.status = 'decommissioned' THEN n.status ELSE 'online'::node_status END,
-         current_model_version_id = (
-           SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
-           WHERE mv.artifact_sha256 = v.sha AND m.name = v.model AND mv.version = v.version AND mv.variant = v.variant)
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS v(id, model, version, variant, sha)
-       WHERE n.id = v.id`,
+      `WITH v AS (
+         SELECT u.id, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
+                       WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS u(id, model, version, variant, sha))
+       UPDATE nodes n SET last_seen_at = now(), status = 'online', current_model_version_id = v.mv
+       FROM v
+       WHERE n.id = v.id AND n.status <> 'decommissioned'
+         AND (n.status <> 'online' OR n.current_model_version_id IS DISTINCT FROM v.mv
+              OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval)`,
       [
         rows.map(([id]) => id),
         rows.map(([, m]) => m.model?.name ?? null),
         rows.map(([, m]) => m.model?.version ?? null),
         rows.map(([, m]) => m.model?.variant ?? null),
         rows.map(([, m]) => m.model?.sha256 ?? null),
+        `${LAST_SEEN_RESOLUTION_MS} milliseconds`,
       ],
     );
+    for (const [id, m] of rows) this.touched.set(id, { at: now, sha256: m.model?.sha256 ?? null });
   }
 
   async insertResults(batch: readonly FromNode<ResultRecord>[]): Promise<number> {
