@@ -4,7 +4,7 @@
  *   - one INSERT per row (the naive way; goal: ours >= 10x it)
  * "Ours" starts from the MQTT payload bytes: parseMessage (zod) + TelemetryRepository.insertHeartbeats
  * in batches (INGEST_BATCH_MAX, default 1000), the same calls the gateway makes.
- *   npm run build && node dist/bench/heartbeat-ingest.js [rows=50000] [batch=1000]
+ *   npm run bench:build && node dist/bench/heartbeat-ingest.js [rows=50000] [batch=1000]
  */
 import 'reflect-metadata';
 import { Readable } from 'node:stream';

@@ -1,6 +1,6 @@
 /**
  * Artifact verification throughput vs a raw sha256 of the same file, measured in one run.
- *   npm run build && node dist/bench/verify-throughput.js [sizeMiB=100] [rounds=9]
+ *   npm run bench:build && node dist/bench/verify-throughput.js [sizeMiB=100] [rounds=9]
  * Prints MB/s for each and the ratio verify/raw (goal ≥ 0.9).
  */
 import { createHash, randomBytes } from 'node:crypto';

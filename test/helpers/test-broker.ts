@@ -2,11 +2,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
-const REPO_CONFIG = new URL('../../deploy/mosquitto/mosquitto.conf', import.meta.url);
+/** Tests and benches run from the repository root. */
+const REPO_CONFIG = resolve('deploy/mosquitto/mosquitto.conf');
 
 export interface TestBroker {
   readonly url: string;
