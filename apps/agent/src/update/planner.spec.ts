@@ -1,0 +1,29 @@
+import { describe, expect, it } from '@jest/globals';
+import { type CurrentState, type DesiredTarget, planUpdate, type Step } from './planner.js';
+
+const FULL: Step[] = ['download', 'verify', 'stage', 'self-test', 'activate', 'soak', 'commit'];
+const d1: DesiredTarget = { deploymentId: 'd1', sha256: 'a'.repeat(64) };
+const d2: DesiredTarget = { deploymentId: 'd2', sha256: 'b'.repeat(64) };
+
+const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
+  ['nothing desired', { phase: 'idle' }, undefined, []],
+  ['a first deployment', { phase: 'idle' }, d1, FULL],
+  ['a new model while idle', { phase: 'idle', installedSha256: d1.sha256 }, d2, FULL],
+  ['the model that already serves', { phase: 'idle', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['report-committed']],
+  ['a restart mid-download', { phase: 'downloading', deploymentId: 'd1' }, d1, FULL],
+  ['a restart mid-verify', { phase: 'verifying', deploymentId: 'd1' }, d1, FULL.slice(1)],
+  ['a restart mid-stage', { phase: 'staging', deploymentId: 'd1' }, d1, FULL.slice(2)],
+  ['a restart mid-activation', { phase: 'activating', deploymentId: 'd1' }, d1, FULL.slice(4)],
+  ['a restart during the soak', { phase: 'soaking', deploymentId: 'd1' }, d1, ['soak', 'commit']],
+  ['the same deployment, committed', { phase: 'committed', deploymentId: 'd1', installedSha256: d1.sha256 }, d1, []],
+  ['a crash after a failure', { phase: 'failed', deploymentId: 'd1' }, d1, ['rollback']],
+  ['a newer deployment mid-download', { phase: 'downloading', deploymentId: 'd1' }, d2, FULL],
+  ['a newer deployment during the soak of another', { phase: 'soaking', deploymentId: 'd1' }, d2, ['soak', 'commit']],
+  ['a deployment after a rollback', { phase: 'rolled-back', deploymentId: 'd1' }, d2, FULL],
+];
+
+describe('planUpdate', () => {
+  it.each(CASES)('%s', (_, current, desired, steps) => {
+    expect(planUpdate(current, desired)).toEqual(steps);
+  });
+});
