@@ -1,0 +1,77 @@
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+export interface DenseSoftmaxModel {
+  /** The serialised ONNX model. */
+  readonly bytes: Buffer;
+  readonly inputs: number;
+  readonly classes: number;
+  /** softmax(x·W + b), computed in JS: the reference the engines are checked against. */
+  reference(x: Float32Array): Float32Array;
+}
+
+/**
+ * A tiny real ONNX classifier, softmax(x·W + b), with deterministic weights from `seed`. Different seeds
+ * give different models (different digests and outputs), which is what update tests need.
+ */
+export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4): DenseSoftmaxModel {
+  let state = seed >>> 0 || 1;
+  const rand = () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  };
+  const w = Float32Array.from({ length: inputs * classes }, rand);
+  const b = Float32Array.from({ length: classes }, rand);
+  const tensor = (name: string, dims: number[], data: Float32Array) =>
+    onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
+  const valueInfo = (name: string, dims: number[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: onnx.TensorProto.DataType.FLOAT,
+          shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+        }),
+      }),
+    });
+  const graph = onnx.GraphProto.create({
+    name: `dense-softmax-${seed}`,
+    node: [
+      onnx.NodeProto.create({ opType: 'MatMul', input: ['input', 'W'], output: ['xw'] }),
+      onnx.NodeProto.create({ opType: 'Add', input: ['xw', 'b'], output: ['logits'] }),
+      onnx.NodeProto.create({
+        opType: 'Softmax',
+        input: ['logits'],
+        output: ['probabilities'],
+        attribute: [onnx.AttributeProto.create({ name: 'axis', i: 1, type: onnx.AttributeProto.AttributeType.INT })],
+      }),
+    ],
+    initializer: [tensor('W', [inputs, classes], w), tensor('b', [classes], b)],
+    input: [valueInfo('input', [1, inputs])],
+    output: [valueInfo('probabilities', [1, classes])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'edgefleet-tests',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph,
+  });
+  const bytes = Buffer.from(onnx.ModelProto.encode(model).finish());
+  return {
+    bytes,
+    inputs,
+    classes,
+    reference(x: Float32Array): Float32Array {
+      const logits = Array.from({ length: classes }, (_, k) => {
+        let sum = b[k] as number;
+        for (let i = 0; i < inputs; i++) sum += (x[i] as number) * (w[i * classes + k] as number);
+        return sum;
+      });
+      const max = Math.max(...logits);
+      const exp = logits.map((l) => Math.exp(l - max));
+      const total = exp.reduce((a, v) => a + v, 0);
+      return Float32Array.from(exp.map((e) => e / total));
+    },
+  };
+}
