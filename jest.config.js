@@ -1,7 +1,7 @@
 // ESM mode: NestJS 12 is ESM-only, and Jest's CommonJS mode cannot load it on Node 20 (stack notes).
 // Run through `npm test`, which starts node with --experimental-vm-modules.
 export default {
-  testEnvironment: '<rootDir>/test/node-environment.cjs',
+  testEnvironment: '<rootDir>/test/node-environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/migrations'],
   testMatch: ['**/*.spec.ts', '**/*.int.test.ts'],
