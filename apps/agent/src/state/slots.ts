@@ -1,0 +1,74 @@
+import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsyncDirectory, readJsonFile, writeJsonAtomic } from './atomic-file.js';
+
+export type SlotName = 'a' | 'b';
+
+/** What a slot holds: the model file and the signed manifest it was verified against. */
+export interface SlotContent {
+  readonly sha256: string;
+  readonly deploymentId: string;
+  /** The signed manifest envelope (libs/trust), kept to re-verify at every start. */
+  readonly manifest: Record<string, unknown>;
+}
+
+export interface ActivePointer {
+  readonly slot: SlotName;
+  readonly sha256: string;
+}
+
+const other = (slot: SlotName): SlotName => (slot === 'a' ? 'b' : 'a');
+
+/**
+ * Two model slots on disk (A/B) and an `active.json` pointer switched by atomic rename. Staging writes
+ * only the inactive slot, so the active model is never touched until the pointer flips; the previous
+ * model stays in its slot for rollback until the next update overwrites it.
+ */
+export class SlotStore {
+  constructor(private readonly root: string) {}
+
+  modelPath(slot: SlotName): string {
+    return join(this.root, 'slots', slot, 'model.bin');
+  }
+
+  async active(): Promise<ActivePointer | undefined> {
+    return readJsonFile<ActivePointer>(join(this.root, 'active.json'));
+  }
+
+  async inactiveSlot(): Promise<SlotName> {
+    const active = await this.active();
+    return active ? other(active.slot) : 'a';
+  }
+
+  async content(slot: SlotName): Promise<SlotContent | undefined> {
+    return readJsonFile<SlotContent>(join(this.root, 'slots', slot, 'content.json'));
+  }
+
+  /**
+   * Copies verified bytes into the inactive slot: the content record is removed first and written last,
+   * so a slot without a record is never trusted, whatever a crash left in it.
+   */
+  async stage(source: string, content: SlotContent): Promise<SlotName> {
+    const slot = await this.inactiveSlot();
+    const dir = join(this.root, 'slots', slot);
+    await mkdir(dir, { recursive: true });
+    await rm(join(dir, 'content.json'), { force: true });
+    await fsyncDirectory(dir);
+    const temp = join(dir, 'model.bin.tmp');
+    await copyFile(source, temp);
+    const handle = await open(temp, 'r');
+    await handle.sync();
+    await handle.close();
+    await rename(temp, this.modelPath(slot));
+    await fsyncDirectory(dir);
+    await writeJsonAtomic(join(dir, 'content.json'), content);
+    return slot;
+  }
+
+  /** Flips the pointer: from now on (and after any restart) `slot` is the model to serve. */
+  async activate(slot: SlotName): Promise<void> {
+    const content = await this.content(slot);
+    if (!content) throw new Error(`slot ${slot} holds no verified model`);
+    await writeJsonAtomic(join(this.root, 'active.json'), { slot, sha256: content.sha256 } satisfies ActivePointer);
+  }
+}

@@ -1,0 +1,96 @@
+import { mkdir, open, rm, statfs, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../state/atomic-file.js';
+
+export interface DownloadLayout {
+  readonly sha256: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly chunkCount: number;
+}
+
+export class InsufficientDiskError extends Error {
+  constructor(
+    readonly needed: number,
+    readonly free: number,
+  ) {
+    super(`needs ${needed} bytes of free disk, has ${free}`);
+    this.name = 'InsufficientDiskError';
+  }
+}
+
+/**
+ * An artifact being downloaded: chunks are written at their offset in one preallocated file, and the
+ * set of chunks on disk is persisted (atomically, after the chunk's bytes) so a restart resumes: only
+ * missing chunks are asked for again. A chunk written but not yet recorded is simply fetched twice.
+ */
+export class DownloadStore {
+  private readonly received = new Set<number>();
+  private unsaved = 0;
+
+  private constructor(
+    private readonly dir: string,
+    readonly layout: DownloadLayout,
+  ) {}
+
+  static async open(root: string, layout: DownloadLayout): Promise<DownloadStore> {
+    const dir = join(root, 'downloads', layout.sha256);
+    await mkdir(dir, { recursive: true });
+    const store = new DownloadStore(dir, layout);
+    const saved = await readJsonFile<{ chunkSize: number; received: number[] }>(join(dir, 'progress.json'));
+    if (saved && saved.chunkSize === layout.chunkSize) for (const i of saved.received) store.received.add(i);
+    else {
+      await assertFreeDisk(root, layout.size * 2); // the download plus its copy in a slot
+      await (await open(store.dataPath, 'w')).close();
+      await truncate(store.dataPath, layout.size);
+    }
+    return store;
+  }
+
+  get dataPath(): string {
+    return join(this.dir, 'data');
+  }
+
+  get complete(): boolean {
+    return this.received.size === this.layout.chunkCount;
+  }
+
+  has(index: number): boolean {
+    return this.received.has(index);
+  }
+
+  missing(): number[] {
+    return Array.from({ length: this.layout.chunkCount }, (_, i) => i).filter((i) => !this.received.has(i));
+  }
+
+  /** Writes a chunk at its offset; the progress record follows every `saveEvery` chunks and at the end. */
+  async write(index: number, data: Buffer, saveEvery = 16): Promise<void> {
+    if (index >= this.layout.chunkCount || this.received.has(index)) return;
+    const expected = Math.min(this.layout.chunkSize, this.layout.size - index * this.layout.chunkSize);
+    if (data.length !== expected) throw new Error(`chunk ${index} has ${data.length} bytes, expected ${expected}`);
+    const file = await open(this.dataPath, 'r+');
+    try {
+      await file.write(data, 0, data.length, index * this.layout.chunkSize);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    this.received.add(index);
+    if (++this.unsaved >= saveEvery || this.complete) await this.save();
+  }
+
+  async save(): Promise<void> {
+    this.unsaved = 0;
+    await writeJsonAtomic(join(this.dir, 'progress.json'), { chunkSize: this.layout.chunkSize, received: [...this.received] });
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function assertFreeDisk(path: string, needed: number): Promise<void> {
+  const stats = await statfs(path);
+  const free = stats.bavail * stats.bsize;
+  if (free < needed) throw new InsufficientDiskError(needed, free);
+}

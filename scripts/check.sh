@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Fast pre-commit check: type-check and lint (the tests are `npm test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
