@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The agent's one config file (JSON), validated once at start. */
+const schema = z.strictObject({
+  controlPlaneUrl: z.url(),
+  stateDir: z.string().min(1),
+  enrollmentToken: z.string().min(1).optional(),
+  name: z.string().min(1).max(100).optional(),
+  /** Overrides the broker URL the control plane hands out at enrolment. */
+  brokerUrl: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL').optional(),
+  apiPort: z.number().int().min(0).max(65535).default(8421),
+  heartbeatSeconds: z.number().min(0.1).max(3600).default(10),
+  /** Commit after this many good inferences or this many healthy seconds, whichever comes first. */
+  soak: z.strictObject({ inferences: z.number().int().min(1).default(20), seconds: z.number().min(0).default(30) }).default({ inferences: 20, seconds: 30 }),
+  /** A download with no new chunk for this long asks for the missing ones; after `repairAttempts` it fails. */
+  stallSeconds: z.number().min(0.1).default(3),
+  repairAttempts: z.number().int().min(1).default(5),
+  resultsBufferMax: z.number().int().min(1).default(100_000),
+});
+
+export type AgentConfig = z.infer<typeof schema>;
+
+export class AgentConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AgentConfigError';
+  }
+}
+
+export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new AgentConfigError(`cannot read config ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new AgentConfigError(`invalid config ${path}:\n  ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
+  }
+  return { ...parsed.data, stateDir: resolve(parsed.data.stateDir) };
+}

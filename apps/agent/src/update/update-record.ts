@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import type { DesiredStateMessage } from '#protocol';
+import { readJsonFile, writeJsonAtomic } from '../state/atomic-file.js';
+import type { SlotName } from '../state/slots.js';
+import type { Phase } from './lifecycle.js';
+
+/** The update in progress, persisted atomically before every side effect (`update.json`). */
+export interface UpdateRecord {
+  readonly phase: Phase;
+  /** The verified desired-state message being applied. */
+  readonly desired?: DesiredStateMessage;
+  /** The slot that served before this update (the rollback target); null when none did. */
+  readonly previousSlot?: SlotName | null;
+  readonly stagedSlot?: SlotName;
+  /** Highest committed manifest sequence per model name: the rollback protection floor. */
+  readonly installed: Readonly<Record<string, number>>;
+  /** Node-scoped status sequence, persisted so it keeps increasing across restarts. */
+  readonly statusSeq: number;
+  /** How many times the current step has been started: a guard against crash loops. */
+  readonly stepStarts: number;
+  readonly failure?: { readonly reason: string; readonly detail: string };
+}
+
+export const INITIAL_RECORD: UpdateRecord = { phase: 'idle', installed: {}, statusSeq: 0, stepStarts: 0 };
+
+export class UpdateRecordFile {
+  constructor(private readonly stateDir: string) {}
+
+  private get path(): string {
+    return join(this.stateDir, 'update.json');
+  }
+
+  async load(): Promise<UpdateRecord> {
+    return (await readJsonFile<UpdateRecord>(this.path)) ?? INITIAL_RECORD;
+  }
+
+  save(record: UpdateRecord): Promise<void> {
+    return writeJsonAtomic(this.path, record);
+  }
+}
