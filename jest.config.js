@@ -4,7 +4,7 @@ export default {
   testEnvironment: '<rootDir>/test/node-environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/migrations'],
-  testMatch: ['**/*.spec.ts', '**/*.int.test.ts'],
+  testMatch: ['**/*.spec.ts', '**/*.int.test.ts', '**/*.e2e.test.ts'],
   moduleNameMapper: {
     '^#common$': '<rootDir>/libs/common/src/index.ts',
     '^#trust$': '<rootDir>/libs/trust/src/index.ts',

@@ -15,6 +15,8 @@ export interface TestApp {
   readonly config: AppConfig;
   readonly adminKey: string;
   readonly db: DataSource;
+  /** http://127.0.0.1:<port>, for real clients (agents) */
+  readonly url: string;
   /** supertest bound to the app's HTTP server */
   http(): ReturnType<typeof request>;
   close(): Promise<void>;
@@ -43,12 +45,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
   const db = app.get(DataSource);
   return {
     app,
     config,
     adminKey,
     db,
+    url: `http://127.0.0.1:${address.port}`,
     http: () => request(app.getHttpServer()),
     close: async () => {
       await app.close();

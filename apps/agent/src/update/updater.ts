@@ -164,6 +164,9 @@ export class Updater {
     const id = target.state.deploymentId;
     switch (step) {
       case 'download':
+        if (target.manifest.engine !== this.engine.name) {
+          throw new StepFailure('unsupported-engine', `this agent runs ${this.engine.name}, not ${target.manifest.engine}`);
+        }
         await this.report(id, 'downloading', { progress: 0 });
         await this.downloadArtifact(target);
         await this.transition('downloaded');

@@ -1,0 +1,131 @@
+import { statfs } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { BatchWriter } from '#common';
+import { envelopeFields, type ResultsMessage } from '#protocol';
+import { LocalApi, type InferenceAnswer } from './api/local-api.js';
+import type { AgentConfig } from './config.js';
+import { OnnxEngine } from './engines/onnx-engine.js';
+import { SessionHolder } from './engines/session-holder.js';
+import type { NodeIdentity } from './state/identity.js';
+import { SlotStore } from './state/slots.js';
+import { InferenceStats } from './telemetry/inference-stats.js';
+import { MqttTransport } from './transport/mqtt-transport.js';
+import { Updater } from './update/updater.js';
+import { verifyInitialRoot } from '#trust';
+
+export const AGENT_VERSION = '0.1.0';
+
+type ResultRecord = ResultsMessage['records'][number];
+
+export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
+}
+
+/** The running agent: serving, updating, reporting. One per node. */
+export class Agent {
+  private readonly holder = new SessionHolder();
+  private readonly stats = new InferenceStats();
+  private readonly slots: SlotStore;
+  private readonly transport: MqttTransport;
+  private readonly updater: Updater;
+  private readonly api: LocalApi;
+  private readonly results: BatchWriter<ResultRecord>;
+  private readonly started = Date.now();
+  private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
+  private heartbeatTimer?: NodeJS.Timeout;
+  apiPort = 0;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly identity: NodeIdentity,
+  ) {
+    const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
+    this.slots = new SlotStore(config.stateDir);
+    this.transport = new MqttTransport(identity, {
+      onDesired: (m) => this.updater.onDesired(m),
+      onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
+      onConnectionChange: () => undefined,
+      log,
+    }, AGENT_VERSION);
+    this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, new OnnxEngine(), this.stats, {
+      report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
+      requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
+      log,
+    });
+    this.api = new LocalApi({ infer: (input, ref) => this.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    this.results = new BatchWriter<ResultRecord>({
+      maxBatch: 500,
+      flushMs: 500,
+      maxBuffered: config.resultsBufferMax,
+      write: (records) => this.transport.publish('results', { ...envelopeFields(), records }),
+      onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.updater.start();
+    this.apiPort = await this.api.listen(this.config.apiPort);
+    this.transport.start();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatSeconds * 1000);
+    log('info', 'agent started', { nodeId: this.identity.nodeId, apiPort: this.apiPort, model: this.holder.model });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    await this.api.close();
+    await this.results.close().catch(() => undefined);
+    await this.transport.stop();
+    await this.holder.close();
+  }
+
+  private async infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer> {
+    const start = performance.now();
+    let answer: InferenceAnswer;
+    try {
+      const { output, model } = await this.holder.run(input);
+      if (!output.every(Number.isFinite)) throw new Error('the model produced a non-finite output');
+      let topClass = 0;
+      for (let i = 1; i < output.length; i++) if ((output[i] as number) > (output[topClass] as number)) topClass = i;
+      answer = { output: Array.from(output), topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
+    } catch (error) {
+      this.stats.record(this.holder.model?.sha256, false, performance.now() - start);
+      throw error;
+    }
+    this.stats.record(answer.model.sha256, true, answer.latencyMs);
+    this.results.push({
+      seq: ++this.resultSeq,
+      ts: new Date().toISOString(),
+      modelSha256: answer.model.sha256,
+      inputRef,
+      topClass: answer.topClass,
+      confidence: Math.min(1, Math.max(0, answer.confidence)),
+      latencyMs: answer.latencyMs,
+    });
+    return answer;
+  }
+
+  private status(): Record<string, unknown> {
+    return { nodeId: this.identity.nodeId, phase: this.updater.phase, model: this.holder.model ?? null, uptimeS: Math.round((Date.now() - this.started) / 1000), connected: this.transport.connected };
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.transport.connected) return;
+    const disk = await statfs(this.config.stateDir);
+    const window = this.stats.takeWindow();
+    const model = this.holder.model;
+    await this.transport
+      .publish('heartbeat', {
+        ...envelopeFields(),
+        seq: Date.now(),
+        model: model ? { name: model.name, version: model.version, variant: model.variant, sha256: model.sha256 } : null,
+        uptimeS: Math.round((Date.now() - this.started) / 1000),
+        cpu: process.cpuUsage().user / 1e6 / Math.max(1, (Date.now() - this.started) / 1000),
+        memMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+        freeDiskMb: Math.floor((disk.bavail * disk.bsize) / 1024 / 1024),
+        inferences: window.inferences,
+        errors: window.errors,
+        latencyMs: window.latencyMs,
+      })
+      .catch((error: unknown) => log('warn', 'heartbeat failed', { err: String(error) }));
+  }
+}

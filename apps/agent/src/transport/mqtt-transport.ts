@@ -1,0 +1,119 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import {
+  decodeChunk,
+  type DesiredStateMessage,
+  encodeMessage,
+  envelopeFields,
+  type MessageOf,
+  parseChunkTopic,
+  parseMessage,
+  topics,
+} from '#protocol';
+import type { NodeIdentity } from '../state/identity.js';
+
+export interface TransportHandlers {
+  onDesired(message: DesiredStateMessage): void;
+  onChunk(sha256: string, index: number, data: Buffer): void;
+  onConnectionChange(connected: boolean): void;
+  log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+}
+
+type UplinkKind = 'status' | 'heartbeat' | 'results' | 'artifact-requests';
+
+const BASE_RECONNECT_MS = 1000;
+const MAX_RECONNECT_MS = 30_000;
+
+/**
+ * The node's MQTT session: its own credentials, a persistent session (chunks published while it is
+ * briefly away are queued for it), a retained last will that says offline, and reconnects with capped,
+ * jittered exponential backoff so a fleet does not reconnect in lockstep after a broker restart.
+ */
+export class MqttTransport {
+  private client?: MqttClient;
+  private failures = 0;
+
+  constructor(
+    private readonly identity: NodeIdentity,
+    private readonly handlers: TransportHandlers,
+    private readonly agentVersion: string,
+  ) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const { nodeId, mqtt: creds } = this.identity;
+    const client = mqtt.connect(creds.url, {
+      protocolVersion: 5,
+      clientId: creds.clientId,
+      username: creds.username,
+      password: creds.password,
+      clean: false,
+      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+      reconnectPeriod: BASE_RECONNECT_MS,
+      connectTimeout: 10_000,
+      will: { topic: topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.failures = 0;
+      client.options.reconnectPeriod = BASE_RECONNECT_MS;
+      this.handlers.log('info', 'connected to the broker');
+      this.handlers.onConnectionChange(true);
+      void client
+        .subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), topics.repairChunks(nodeId), 'ef/v1/artifacts/+/chunks/+'], { qos: 1 })
+        .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
+        .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
+    });
+    client.on('close', () => {
+      this.handlers.onConnectionChange(false);
+      const backoff = Math.min(MAX_RECONNECT_MS, BASE_RECONNECT_MS * 2 ** this.failures++);
+      client.options.reconnectPeriod = Math.round(backoff * (0.5 + Math.random()));
+    });
+    client.on('error', (error) => {
+      const code = (error as { code?: number }).code;
+      const refused = code === 134 || code === 135 || code === 4 || code === 5;
+      this.handlers.log(refused ? 'error' : 'warn', refused ? 'the broker refused this node’s credentials' : 'broker connection error', { err: error.message });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  async publish<K extends UplinkKind | 'presence'>(kind: K, message: MessageOf<K>, retain = false): Promise<void> {
+    if (!this.client) throw new Error('transport not started');
+    await this.client.publishAsync(topics.uplink(this.identity.nodeId, kind), encodeMessage(kind, message), { qos: 1, retain });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.client) return;
+    if (this.client.connected) await this.publish('presence', { ...envelopeFields(), online: false }, true).catch(() => undefined);
+    await this.client.endAsync();
+  }
+
+  /** Simulates a network loss (tests): drops the socket without the clean disconnect. */
+  drop(): void {
+    this.client?.stream.destroy();
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic === topics.desired(this.identity.nodeId)) {
+      if (payload.length === 0) return;
+      const parsed = parseMessage('desired', payload);
+      if (!parsed.ok) return this.handlers.log('warn', 'invalid desired state', { detail: parsed.error.message });
+      return this.handlers.onDesired(parsed.value);
+    }
+    if (topic === topics.errors(this.identity.nodeId)) {
+      const parsed = parseMessage('errors', payload);
+      return this.handlers.log('warn', 'the control plane refused a message', parsed.ok ? { code: parsed.value.code, detail: parsed.value.detail } : {});
+    }
+    const chunkTopic = parseChunkTopic(topic);
+    if (!chunkTopic) return;
+    try {
+      const chunk = decodeChunk(payload);
+      if (chunk.index !== chunkTopic.index) throw new Error('chunk index differs from its topic');
+      this.handlers.onChunk(chunkTopic.sha256, chunk.index, chunk.data);
+    } catch (error) {
+      this.handlers.log('warn', 'invalid chunk', { topic, err: String(error) });
+    }
+  }
+}

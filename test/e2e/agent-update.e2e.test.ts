@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
+import { AgentProcess, waitFor } from '../helpers/agent-process.js';
+import { denseSoftmaxModel, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
+import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
+
+const INPUTS = 16;
+const golden = Float32Array.from({ length: INPUTS }, (_, i) => (i % 5) / 5);
+
+describe('agents against the real control plane over the real broker', () => {
+  let broker: TestBroker;
+  let t: TestApp;
+  let agents: AgentProcess[];
+  const v1 = denseSoftmaxModel(1, INPUTS);
+
+  async function upload(version: string, model: DenseSoftmaxModel, expected: number[] = Array.from(model.reference(golden))): Promise<{ id: string; sha256: string }> {
+    const res = await t
+      .http()
+      .post('/v1/models/digits/versions')
+      .set(bearer(t.adminKey))
+      .field('version', version)
+      .field('variant', 'fp32')
+      .field('format', 'onnx')
+      .field('engine', 'onnxruntime')
+      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: expected, tolerance: 1e-4 }))
+      .attach('artifact', model.bytes, 'model.onnx')
+      .expect(201);
+    return res.body as { id: string; sha256: string };
+  }
+
+  const deploy = async (modelVersionId: string) =>
+    (await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId, selector: 'fleet=e2e' }).expect(201)).body as { id: string };
+
+  const targetStates = async (deploymentId: string) => {
+    const res = await t.http().get(`/v1/deployments/${deploymentId}`).set(bearer(t.adminKey)).expect(200);
+    return (res.body.targets as { state: string | null; reason: string | null }[]).map((x) => `${x.state}${x.reason ? `:${x.reason}` : ''}`);
+  };
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50' });
+    await t
+      .http()
+      .post('/v1/models')
+      .set(bearer(t.adminKey))
+      .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
+      .expect(201);
+    const { token } = await createEnrollmentToken(t, { labels: { fleet: 'e2e' } });
+    agents = await Promise.all([0, 1, 2].map((i) => AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, name: `agent-${i}` })));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((agents ?? []).map((a) => a.remove()));
+    await t?.close();
+    await broker?.stop();
+  });
+
+  it('activates a signed model on three agents, and the heartbeat names it', async () => {
+    const version = await upload('1.0.0', v1);
+    const deployment = await deploy(version.id);
+    for (const agent of agents) {
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'model active');
+      // Feed the soak: inferences on the new model, with outputs equal to the reference.
+      const res = await agent.infer(Array.from(golden));
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { output: number[]; model: { sha256: string } };
+      body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(golden)[i] as number))).toBeLessThan(1e-5));
+      for (let i = 0; i < 3; i++) await agent.infer(Array.from(golden));
+    }
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed'), 30_000, 'all committed');
+    const rows = await waitFor(
+      async () => (await t.db.query(`SELECT count(*)::int AS n FROM nodes WHERE current_model_version_id = $1`, [version.id])) as { n: number }[],
+      (r) => r[0]?.n === 3,
+      10_000,
+      'heartbeats naming the model',
+    );
+    expect(rows[0]?.n).toBe(3);
+  });
+
+  it('refuses a tampered artifact; the old model keeps serving', async () => {
+    const v2 = denseSoftmaxModel(2, INPUTS);
+    const version = await upload('1.1.0', v2);
+    // Tamper with the stored bytes after signing: what the nodes receive no longer matches the manifest.
+    const path = t.app.get((await import('../../apps/control-plane/src/artifacts/artifact-store.js')).ArtifactStore).pathFor(version.sha256);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+    await writeFile(path, bytes);
+    const deployment = await deploy(version.id);
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:hash-mismatch'), 30_000, 'all refused');
+    for (const agent of agents) {
+      expect((await agent.status()).model?.version).toBe('1.0.0');
+      expect((await agent.infer(Array.from(golden))).status).toBe(200);
+    }
+  });
+
+  it('rolls back when the self-test fails, and says so', async () => {
+    const v3 = denseSoftmaxModel(3, INPUTS);
+    const version = await upload('1.2.0', v3, [0.25, 0.25, 0.25, 0.25]); // a golden output this model does not give
+    const deployment = await deploy(version.id);
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:self-test-failed'), 30_000, 'all rolled back');
+    for (const agent of agents) expect((await agent.status()).model?.version).toBe('1.0.0');
+  });
+});

@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const AGENT_MAIN = resolve('dist/apps/agent/src/main.js');
+
+export interface AgentOptions {
+  readonly controlPlaneUrl: string;
+  readonly enrollmentToken: string;
+  readonly name?: string;
+  readonly soak?: { inferences: number; seconds: number };
+  readonly heartbeatSeconds?: number;
+  readonly stallSeconds?: number;
+}
+
+/**
+ * The real agent as a child process (`node dist/apps/agent/src/main.js run`), with its own state
+ * directory and config file. `kill()` is SIGKILL; `restart()` starts it again on the same state.
+ */
+export class AgentProcess {
+  child?: ChildProcess;
+  apiPort = 0;
+  nodeId = '';
+  logs: string[] = [];
+
+  private constructor(
+    readonly stateDir: string,
+    private readonly configPath: string,
+  ) {}
+
+  static async start(options: AgentOptions): Promise<AgentProcess> {
+    const stateDir = await mkdtemp(join(tmpdir(), 'ef-agent-'));
+    const configPath = join(stateDir, 'agent.json');
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        controlPlaneUrl: options.controlPlaneUrl,
+        stateDir: join(stateDir, 'state'),
+        enrollmentToken: options.enrollmentToken,
+        name: options.name,
+        apiPort: 0,
+        heartbeatSeconds: options.heartbeatSeconds ?? 0.5,
+        stallSeconds: options.stallSeconds ?? 1,
+        soak: options.soak ?? { inferences: 3, seconds: 1 },
+      }),
+    );
+    const agent = new AgentProcess(stateDir, configPath);
+    await agent.restart();
+    return agent;
+  }
+
+  /** Starts the process and resolves when its local API listens. */
+  async restart(): Promise<void> {
+    const child = spawn(process.execPath, [AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    await new Promise<void>((resolveStarted, reject) => {
+      let buffer = '';
+      const timer = setTimeout(() => reject(new Error(`agent did not start:\n${this.logs.slice(-20).join('\n')}`)), 30_000);
+      child.stderr?.on('data', (data: Buffer) => {
+        buffer += data.toString();
+        let newline;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          this.logs.push(line);
+          try {
+            const entry = JSON.parse(line) as { msg?: string; apiPort?: number; nodeId?: string };
+            if (entry.msg === 'agent started') {
+              this.apiPort = entry.apiPort ?? 0;
+              this.nodeId = entry.nodeId ?? '';
+              clearTimeout(timer);
+              resolveStarted();
+            }
+          } catch {
+            // not JSON: keep it in the log
+          }
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`agent exited with ${code}:\n${this.logs.slice(-20).join('\n')}`));
+      });
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  async status(): Promise<{ phase: string; model: { sha256: string; version: string } | null }> {
+    return (await (await fetch(`${this.url}/v1/status`)).json()) as { phase: string; model: { sha256: string; version: string } | null };
+  }
+
+  async infer(input: number[]): Promise<Response> {
+    return fetch(`${this.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+  }
+
+  /** kill -9 */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.kill();
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+export async function waitFor<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined as T);
+    if (value !== undefined && accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
