@@ -47,7 +47,10 @@ describe('agents against the real control plane over the real broker', () => {
       .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
       .expect(201);
     const { token } = await createEnrollmentToken(t, { labels: { fleet: 'e2e' } });
-    agents = await Promise.all([0, 1, 2].map((i) => AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, name: `agent-${i}` })));
+    // A soak long enough for the soak test to send its failing inference first.
+    agents = await Promise.all(
+      [0, 1, 2].map((i) => AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, name: `agent-${i}`, soak: { inferences: 3, seconds: 5 } })),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -88,6 +91,22 @@ describe('agents against the real control plane over the real broker', () => {
     await writeFile(path, bytes);
     const deployment = await deploy(version.id);
     await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:hash-mismatch'), 30_000, 'all refused');
+    for (const agent of agents) {
+      expect((await agent.status()).model?.version).toBe('1.0.0');
+      expect((await agent.infer(Array.from(golden))).status).toBe(200);
+    }
+  });
+
+  it('rolls back when the soak fails (failed inferences on the new model), and says so', async () => {
+    const bad = denseSoftmaxModel(4, INPUTS, 4, { sqrtInput: true });
+    const version = await upload('1.3.0', bad); // passes the golden self-test (non-negative input)
+    const deployment = await deploy(version.id);
+    const negative = Array.from({ length: INPUTS }, () => -1);
+    for (const agent of agents) {
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'new model active');
+      expect((await agent.infer(negative)).status).toBe(500); // NaN output: a failed inference
+    }
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:soak-failed'), 30_000, 'all rolled back');
     for (const agent of agents) {
       expect((await agent.status()).model?.version).toBe('1.0.0');
       expect((await agent.infer(Array.from(golden))).status).toBe(200);

@@ -15,7 +15,7 @@ export interface DenseSoftmaxModel {
  * A tiny real ONNX classifier, softmax(x·W + b), with deterministic weights from `seed`. Different seeds
  * give different models (different digests and outputs), which is what update tests need.
  */
-export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4): DenseSoftmaxModel {
+export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, options: { sqrtInput?: boolean; padBytes?: number } = {}): DenseSoftmaxModel {
   let state = seed >>> 0 || 1;
   const rand = () => {
     state = (state * 1664525 + 1013904223) >>> 0;
@@ -38,7 +38,10 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4): Dense
   const graph = onnx.GraphProto.create({
     name: `dense-softmax-${seed}`,
     node: [
-      onnx.NodeProto.create({ opType: 'MatMul', input: ['input', 'W'], output: ['xw'] }),
+      // With sqrtInput the model is fine on non-negative inputs and gives NaN on negative ones: it passes a
+      // golden self-test and fails in service (what a soak must catch).
+      ...(options.sqrtInput ? [onnx.NodeProto.create({ opType: 'Sqrt', input: ['input'], output: ['x'] })] : []),
+      onnx.NodeProto.create({ opType: 'MatMul', input: [options.sqrtInput ? 'x' : 'input', 'W'], output: ['xw'] }),
       onnx.NodeProto.create({ opType: 'Add', input: ['xw', 'b'], output: ['logits'] }),
       onnx.NodeProto.create({
         opType: 'Softmax',
@@ -47,7 +50,12 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4): Dense
         attribute: [onnx.AttributeProto.create({ name: 'axis', i: 1, type: onnx.AttributeProto.AttributeType.INT })],
       }),
     ],
-    initializer: [tensor('W', [inputs, classes], w), tensor('b', [classes], b)],
+    // padBytes adds an unused initializer, to make artifacts as large as a test needs.
+    initializer: [
+      tensor('W', [inputs, classes], w),
+      tensor('b', [classes], b),
+      ...(options.padBytes ? [tensor('pad', [Math.ceil(options.padBytes / 4)], Float32Array.from({ length: Math.ceil(options.padBytes / 4) }, rand))] : []),
+    ],
     input: [valueInfo('input', [1, inputs])],
     output: [valueInfo('probabilities', [1, classes])],
   });
@@ -65,7 +73,7 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4): Dense
     reference(x: Float32Array): Float32Array {
       const logits = Array.from({ length: classes }, (_, k) => {
         let sum = b[k] as number;
-        for (let i = 0; i < inputs; i++) sum += (x[i] as number) * (w[i * classes + k] as number);
+        for (let i = 0; i < inputs; i++) sum += (options.sqrtInput ? Math.sqrt(x[i] as number) : (x[i] as number)) * (w[i * classes + k] as number);
         return sum;
       });
       const max = Math.max(...logits);
