@@ -50,9 +50,10 @@ export class AgentProcess {
     return agent;
   }
 
-  /** Starts the process and resolves when its local API listens. */
-  async restart(): Promise<void> {
-    const child = spawn(process.execPath, [AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */
+  async restart(failpoints: readonly string[] = []): Promise<void> {
+    const env = { ...process.env, EDGEFLEET_FAILPOINTS: failpoints.join(',') };
+    const child = spawn(process.execPath, [AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.child = child;
     await new Promise<void>((resolveStarted, reject) => {
       let buffer = '';
@@ -96,10 +97,23 @@ export class AgentProcess {
     return fetch(`${this.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
   }
 
+  /** Resolves when the process has exited (e.g. killed itself at a failpoint). */
+  async exited(timeoutMs = 30_000): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('agent did not exit')), timeoutMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
   /** kill -9 */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;

@@ -48,7 +48,7 @@ export class SlotStore {
    * Copies verified bytes into the inactive slot: the content record is removed first and written last,
    * so a slot without a record is never trusted, whatever a crash left in it.
    */
-  async stage(source: string, content: SlotContent): Promise<SlotName> {
+  async stage(source: string, content: SlotContent, afterCopy?: () => void): Promise<SlotName> {
     const slot = await this.inactiveSlot();
     const dir = join(this.root, 'slots', slot);
     await mkdir(dir, { recursive: true });
@@ -61,6 +61,7 @@ export class SlotStore {
     await handle.close();
     await rename(temp, this.modelPath(slot));
     await fsyncDirectory(dir);
+    afterCopy?.();
     await writeJsonAtomic(join(dir, 'content.json'), content);
     return slot;
   }

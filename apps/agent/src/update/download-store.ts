@@ -1,6 +1,7 @@
 import { mkdir, open, rm, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../state/atomic-file.js';
+import { failpoint } from './failpoints.js';
 
 export interface DownloadLayout {
   readonly sha256: string;
@@ -77,6 +78,7 @@ export class DownloadStore {
     }
     this.received.add(index);
     if (++this.unsaved >= saveEvery || this.complete) await this.save();
+    if (this.received.size === Math.ceil(this.layout.chunkCount / 2)) failpoint('download:chunk-written');
   }
 
   async save(): Promise<void> {

@@ -12,6 +12,7 @@ const STEP_OF_PHASE: Partial<Record<Phase, Step>> = {
   'self-testing': 'self-test',
   activating: 'activate',
   soaking: 'soak',
+  committed: 'commit', // reported, maybe not cleaned up: finishing is idempotent
 };
 
 /** What the agent has: the update in progress (persisted) and the model that serves. */

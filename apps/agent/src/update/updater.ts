@@ -10,6 +10,7 @@ import type { InferenceStats } from '../telemetry/inference-stats.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import { verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore, InsufficientDiskError } from './download-store.js';
+import { failpoint } from './failpoints.js';
 import { type LifecycleEvent, nextPhase } from './lifecycle.js';
 import { planUpdate, type Step } from './planner.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
@@ -169,20 +170,26 @@ export class Updater {
         }
         await this.report(id, 'downloading', { progress: 0 });
         await this.downloadArtifact(target);
+        failpoint('download:complete');
         await this.transition('downloaded');
         return void (await this.report(id, 'downloaded'));
       case 'verify':
         await this.verifyDownload(target);
+        failpoint('verify:done');
         await this.transition('verified');
         return void (await this.report(id, 'verified'));
       case 'stage': {
         const store = await this.openDownload(target);
-        const slot = await this.slots.stage(store.dataPath, { sha256: target.manifest.sha256, deploymentId: id, manifest: { ...target.state.manifest } });
+        const slot = await this.slots.stage(store.dataPath, { sha256: target.manifest.sha256, deploymentId: id, manifest: { ...target.state.manifest } }, () =>
+          failpoint('stage:copied'),
+        );
+        failpoint('stage:recorded');
         await this.transition('staged', { stagedSlot: slot });
         return void (await this.report(id, 'staged'));
       }
       case 'self-test':
         await this.selfTest(target);
+        failpoint('self-test:done');
         await this.transition('self-test-passed');
         return void (await this.report(id, 'self-tested'));
       case 'activate':
@@ -191,10 +198,12 @@ export class Updater {
         return void (await this.report(id, 'activated'));
       case 'soak':
         await this.soak(target);
+        failpoint('soak:passed');
         await this.transition('soak-passed', { installed: { ...this.record.installed, [target.manifest.name]: target.manifest.sequence } });
         return;
       case 'commit':
         await this.report(id, 'committed');
+        failpoint('commit:reported');
         await (await this.openDownload(target)).remove();
         this.download = undefined;
         return this.transition('done');
@@ -269,7 +278,9 @@ export class Updater {
     const session = this.staged?.slot === slot ? this.staged.session : await this.engine.load(this.slots.modelPath(slot), specOf(target.manifest));
     this.staged = undefined;
     await this.slots.activate(slot);
+    failpoint('activate:pointer-flipped');
     if (this.holder.model?.sha256 !== target.manifest.sha256) await this.holder.swap(session, servingModelOf(target.manifest));
+    failpoint('activate:swapped');
     this.stats.resetSoak(target.manifest.sha256);
   }
 
