@@ -42,6 +42,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     // Suites run in parallel on one broker: each app gets its own shared-subscription group.
     MQTT_SHARED_GROUP: `test-${randomBytes(4).toString('hex')}`,
+    MQTT_CLIENT_ID: `test-cp-${randomBytes(6).toString('hex')}`,
+    MQTT_SESSION_EXPIRY_SECONDS: '60',
     ...env,
   });
   const app = await createApp(config);

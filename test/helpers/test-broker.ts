@@ -12,6 +12,9 @@ const REPO_CONFIG = resolve('deploy/mosquitto/mosquitto.conf');
 export interface TestBroker {
   readonly url: string;
   readonly port: number;
+  /** Stops the broker process (an outage); `resume()` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,7 +30,8 @@ export async function startTestBroker(options: { dynsec?: { username: string; pa
   const base = (await readFile(REPO_CONFIG, 'utf8'))
     .split('\n')
     .filter((line) => !/^\s*(listener|allow_anonymous|persistence|persistence_location|log_dest|log_type)\b/.test(line));
-  const lines = [...base, `listener ${port} 127.0.0.1`, 'persistence false', 'log_dest none', 'user root'];
+  // Persistence on, as in production: sessions and queued messages survive pause()/resume().
+  const lines = [...base, `listener ${port} 127.0.0.1`, 'persistence true', `persistence_location ${dir}/`, 'log_dest none', 'user root'];
   if (options.dynsec) {
     const file = join(dir, 'dynamic-security.json');
     await promisify(execFile)('mosquitto_ctrl', ['dynsec', 'init', file, options.dynsec.username, options.dynsec.password]);
@@ -37,19 +41,30 @@ export async function startTestBroker(options: { dynsec?: { username: string; pa
   }
   const conf = join(dir, 'mosquitto.conf');
   await writeFile(conf, `${lines.join('\n')}\n`);
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitForPort(port, child, () => stderr);
+  const launch = async () => {
+    const process = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    process.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitForPort(port, process, () => stderr);
+    return process;
+  };
+  let child = await launch();
+  const halt = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pause: halt,
+    resume: async () => {
+      child = await launch();
+    },
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BatchWriter } from '#common';
 import { envelopeFields, type ResultsMessage } from '#protocol';
@@ -9,6 +10,7 @@ import { SessionHolder } from './engines/session-holder.js';
 import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
+import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
@@ -30,6 +32,7 @@ export class Agent {
   private readonly updater: Updater;
   private readonly api: LocalApi;
   private readonly results: BatchWriter<ResultRecord>;
+  private readonly outbox: ResultsOutbox;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
   private heartbeatTimer?: NodeJS.Timeout;
@@ -44,7 +47,10 @@ export class Agent {
     this.transport = new MqttTransport(identity, {
       onDesired: (m) => this.updater.onDesired(m),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
-      onConnectionChange: () => undefined,
+      onConnectionChange: (connected) => {
+        if (connected) this.outbox.resend(true);
+      },
+      onAck: (ids) => void this.outbox.acknowledge(ids).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) })),
       log,
     }, AGENT_VERSION);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, new OnnxEngine(), this.stats, {
@@ -53,20 +59,30 @@ export class Agent {
       log,
     });
     this.api = new LocalApi({ infer: (input, ref) => this.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    this.outbox = new ResultsOutbox(
+      join(config.stateDir, 'results-spool.jsonl'),
+      config.resultsBufferMax,
+      (id, records) => this.transport.publish('results', { ...envelopeFields(), id, records }),
+      () => this.transport.connected,
+    );
     this.results = new BatchWriter<ResultRecord>({
       maxBatch: 500,
-      flushMs: 500,
+      flushMs: 250,
       maxBuffered: config.resultsBufferMax,
-      write: (records) => this.transport.publish('results', { ...envelopeFields(), records }),
+      write: (records) => this.outbox.send(records),
       onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
     });
   }
 
   async start(): Promise<void> {
+    await this.outbox.open();
     await this.updater.start();
     this.apiPort = await this.api.listen(this.config.apiPort);
     this.transport.start();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatSeconds * 1000);
+    this.heartbeatTimer = setInterval(() => {
+      void this.heartbeat();
+      this.outbox.resend();
+    }, this.config.heartbeatSeconds * 1000);
     log('info', 'agent started', { nodeId: this.identity.nodeId, apiPort: this.apiPort, model: this.holder.model });
   }
 
@@ -105,7 +121,14 @@ export class Agent {
   }
 
   private status(): Record<string, unknown> {
-    return { nodeId: this.identity.nodeId, phase: this.updater.phase, model: this.holder.model ?? null, uptimeS: Math.round((Date.now() - this.started) / 1000), connected: this.transport.connected };
+    return {
+      nodeId: this.identity.nodeId,
+      phase: this.updater.phase,
+      model: this.holder.model ?? null,
+      uptimeS: Math.round((Date.now() - this.started) / 1000),
+      connected: this.transport.connected,
+      results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped },
+    };
   }
 
   private async heartbeat(): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { ProtocolError, type ParseResult } from './errors.js';
 import {
+  ackMessage,
   artifactRequestMessage,
   desiredStateMessage,
   errorEventMessage,
@@ -22,6 +23,7 @@ export const MESSAGE_KINDS = {
   presence: presenceMessage,
   results: resultsMessage,
   errors: errorEventMessage,
+  acks: ackMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_KINDS)[K]>;

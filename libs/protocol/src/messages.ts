@@ -97,6 +97,12 @@ export const resultsMessage = z.strictObject({
     .max(MAX_RESULTS_PER_BATCH),
 });
 
+/** CP → node: ids of results messages now stored; the node removes them from its spool. */
+export const ackMessage = z.strictObject({
+  ...base,
+  results: z.array(uuid).min(1).max(10_000),
+});
+
 /** CP → node: an error event answering an invalid message (the node learns why it was dropped). */
 export const errorEventMessage = z.strictObject({
   ...base,
@@ -113,6 +119,7 @@ export type HeartbeatMessage = z.infer<typeof heartbeatMessage>;
 export type PresenceMessage = z.infer<typeof presenceMessage>;
 export type ResultsMessage = z.infer<typeof resultsMessage>;
 export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
+export type AckMessage = z.infer<typeof ackMessage>;
 
 /** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
 export const MAX_PAYLOAD_BYTES = {
@@ -123,4 +130,5 @@ export const MAX_PAYLOAD_BYTES = {
   presence: 1024,
   results: 1024 * 1024,
   errors: 4 * 1024,
+  acks: 512 * 1024,
 } as const;

@@ -11,6 +11,8 @@ export type NodeUplinkKind = (typeof NODE_UPLINK_KINDS)[number];
 export const topics = {
   /** CP → node, retained, QoS 1: the node's signed desired state. */
   desired: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/desired`,
+  /** CP → node, QoS 1: result batches the control plane has stored (the node may forget them). */
+  acks: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/acks`,
   /** CP → node, QoS 1: an error event about something the node sent. */
   errors: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/errors`,
   /** node → CP */

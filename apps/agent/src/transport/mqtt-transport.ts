@@ -15,6 +15,8 @@ export interface TransportHandlers {
   onDesired(message: DesiredStateMessage): void;
   onChunk(sha256: string, index: number, data: Buffer): void;
   onConnectionChange(connected: boolean): void;
+  /** Results messages the control plane has stored. */
+  onAck(resultIds: string[]): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -62,7 +64,7 @@ export class MqttTransport {
       this.handlers.log('info', 'connected to the broker');
       this.handlers.onConnectionChange(true);
       void client
-        .subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), topics.repairChunks(nodeId), 'ef/v1/artifacts/+/chunks/+'], { qos: 1 })
+        .subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), topics.acks(nodeId), topics.repairChunks(nodeId), 'ef/v1/artifacts/+/chunks/+'], { qos: 1 })
         .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
         .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
     });
@@ -101,6 +103,11 @@ export class MqttTransport {
       const parsed = parseMessage('desired', payload);
       if (!parsed.ok) return this.handlers.log('warn', 'invalid desired state', { detail: parsed.error.message });
       return this.handlers.onDesired(parsed.value);
+    }
+    if (topic === topics.acks(this.identity.nodeId)) {
+      const parsed = parseMessage('acks', payload);
+      if (parsed.ok) this.handlers.onAck(parsed.value.results);
+      return;
     }
     if (topic === topics.errors(this.identity.nodeId)) {
       const parsed = parseMessage('errors', payload);

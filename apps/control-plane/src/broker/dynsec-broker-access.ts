@@ -54,6 +54,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       ...NODE_UPLINK_KINDS.map((kind) => acl('publishClientSend', topics.uplink(nodeId, kind))),
       acl('subscribeLiteral', topics.desired(nodeId)),
       acl('subscribeLiteral', topics.errors(nodeId)),
+      acl('subscribeLiteral', topics.acks(nodeId)),
       acl('subscribeLiteral', topics.repairChunks(nodeId)),
       acl('subscribeLiteral', 'ef/v1/artifacts/+/chunks/+'),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -32,6 +33,8 @@ const envSchema = z.object({
   MQTT_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).default('mqtt://127.0.0.1:1883'),
   MQTT_USERNAME: z.string().min(1).optional(),
   MQTT_PASSWORD: z.string().min(1).optional(),
+  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _, . or -').optional(),
+  MQTT_SESSION_EXPIRY_SECONDS: z.coerce.number().int().min(0).default(3600),
   MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
@@ -62,6 +65,9 @@ export interface AppConfig {
     readonly sharedGroup: string;
     /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
     readonly dynsec: boolean;
+    /** Stable per replica: its persistent session (and its share of node traffic) survives reconnects. */
+    readonly clientId: string;
+    readonly sessionExpirySeconds: number;
   };
   readonly trust: { readonly keysDir: string; readonly manifestTtlDays: number; readonly desiredStateTtlHours: number };
   readonly distribution: { readonly chunkSizeBytes: number };
@@ -98,6 +104,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
+      clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${hostname()}`.slice(0, 64),
+      sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlHours: e.DESIRED_STATE_TTL_HOURS },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES },

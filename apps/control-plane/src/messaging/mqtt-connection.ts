@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import mqtt, { type IClientPublishOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 
 export type MessageListener = (topic: string, payload: Buffer) => void;
@@ -17,10 +15,14 @@ export class MqttConnection implements OnModuleDestroy {
   private readonly client: MqttClient;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const { url, username, password } = config.mqtt;
+    const { url, username, password, clientId, sessionExpirySeconds } = config.mqtt;
+    // A persistent session under a stable client id: messages for this replica's share of the shared
+    // subscriptions are queued by the broker while it reconnects, instead of being dropped.
     this.client = mqtt.connect(url, {
       protocolVersion: 5,
-      clientId: `edgefleet-cp-${hostname()}-${randomBytes(4).toString('hex')}`,
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: sessionExpirySeconds },
       username,
       password,
       reconnectPeriod: 2000,
@@ -44,8 +46,13 @@ export class MqttConnection implements OnModuleDestroy {
    * is down at boot or restarts later does not leave the control plane deaf.
    */
   keepSubscribed(filters: string[], qos: 0 | 1 = 1): void {
+    // Always send SUBSCRIBE, even when the broker reports our session present: Mosquitto 2.0 does not
+    // restore shared subscriptions from persistence, and mqtt.js would otherwise skip topics it
+    // believes subscribed.
+    const subscriptions = Object.assign(Object.fromEntries(filters.map((f) => [f, { qos }])), { resubscribe: true }) as ISubscriptionMap;
     const subscribe = () => {
-      this.client.subscribeAsync(filters, { qos }).then(
+      // mqtt.js consumes the `resubscribe` flag: hand it a fresh copy each time.
+      this.client.subscribeAsync({ ...subscriptions }).then(
         (granted) => {
           const refused = granted.filter((g) => g.qos > 2);
           if (refused.length) this.logger.error({ topics: refused.map((g) => g.topic) }, 'broker refused subscriptions');

@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { BatchWriter } from '#common';
-import type { HeartbeatMessage, PresenceMessage, ResultsMessage, StatusMessage } from '#protocol';
+import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, topics } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
+import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { type FromNode, TelemetryRepository } from './telemetry.repository.js';
-
-type ResultRecord = ResultsMessage['records'][number];
 
 /**
  * Accepts validated node telemetry and writes it in batches (every `INGEST_FLUSH_MS` or
@@ -16,17 +15,18 @@ type ResultRecord = ResultsMessage['records'][number];
 export class TelemetryService implements OnModuleDestroy {
   private readonly logger = new Logger(TelemetryService.name);
   private readonly heartbeats: BatchWriter<FromNode<HeartbeatMessage>>;
-  private readonly results: BatchWriter<FromNode<ResultRecord>>;
+  private readonly results: BatchWriter<FromNode<ResultsMessage>>;
   private readonly statuses: BatchWriter<FromNode<StatusMessage>>;
 
   constructor(
     private readonly repository: TelemetryRepository,
     private readonly metrics: MessagingMetrics,
+    private readonly mqtt: MqttConnection,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    const writer = <T>(table: string, write: (batch: FromNode<T>[]) => Promise<number>) =>
+    const writer = <T>(table: string, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax) =>
       new BatchWriter<FromNode<T>>({
-        maxBatch: config.ingest.batchMax,
+        maxBatch,
         flushMs: config.ingest.flushMs,
         maxBuffered: config.ingest.batchMax * 100,
         write: async (batch) => void this.metrics.ingestedRows.inc({ table }, await write(batch)),
@@ -37,7 +37,8 @@ export class TelemetryService implements OnModuleDestroy {
         onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
       });
     this.heartbeats = writer('node_heartbeats', (b) => this.repository.insertHeartbeats(b));
-    this.results = writer('inference_results', (b) => this.repository.insertResults(b));
+    // Results messages hold up to 1,000 records each: batch fewer messages.
+    this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
     this.statuses = writer('deployment_status_events', (b) => this.repository.insertStatuses(b));
   }
 
@@ -46,7 +47,26 @@ export class TelemetryService implements OnModuleDestroy {
   }
 
   acceptResults(nodeId: string, message: ResultsMessage): void {
-    this.results.push(...message.records.map((record) => ({ nodeId, message: record })));
+    this.results.push({ nodeId, message });
+  }
+
+  /**
+   * Stores result records, then tells each node which of its messages are stored: the node keeps a
+   * batch until then, so results survive a broker restart or a replica crash (at-least-once delivery,
+   * made exactly-once in the table by (node_id, seq)).
+   */
+  private async writeResults(batch: FromNode<ResultsMessage>[]): Promise<number> {
+    const inserted = await this.repository.insertResults(batch.flatMap(({ nodeId, message }) => message.records.map((record) => ({ nodeId, message: record }))));
+    const byNode = new Map<string, string[]>();
+    for (const { nodeId, message } of batch) byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), message.id]);
+    await Promise.all(
+      [...byNode].map(([nodeId, ids]) =>
+        this.mqtt
+          .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), results: ids }), { qos: 1 })
+          .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not acknowledge results; the node will resend')),
+      ),
+    );
+    return inserted;
   }
 
   acceptStatus(nodeId: string, message: StatusMessage): void {

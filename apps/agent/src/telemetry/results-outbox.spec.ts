@@ -1,0 +1,51 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ResultsOutbox } from './results-outbox.js';
+
+const record = (seq: number) => ({ seq, ts: new Date().toISOString(), modelSha256: 'a'.repeat(64), topClass: 1, confidence: 0.5, latencyMs: 1 });
+
+describe('ResultsOutbox', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ef-outbox-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('keeps every batch until acknowledged, across a restart, and resends it', async () => {
+    let connected = false;
+    const sent: { id: string; seqs: number[] }[] = [];
+    const publish = async (id: string, records: { seq: number }[]) => void sent.push({ id, seqs: records.map((r) => r.seq) });
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
+    await outbox.send([record(1), record(2)]);
+    await outbox.send([record(3)]);
+    expect(sent).toEqual([]); // offline
+
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
+    await restarted.open();
+    expect(restarted.spooledRecords).toBe(3);
+    connected = true;
+    restarted.resend(true);
+    await new Promise((r) => setImmediate(r));
+    expect(sent.map((s) => s.seqs)).toEqual([[1, 2], [3]]);
+
+    await restarted.acknowledge([sent[0]!.id]);
+    expect(restarted.spooledRecords).toBe(1);
+    restarted.resend(); // the unacknowledged batch goes again, with the same id
+    await new Promise((r) => setImmediate(r));
+    expect(sent.at(-1)).toEqual(sent[1]);
+
+    const third = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
+    await third.open();
+    expect(third.spooledRecords).toBe(1);
+  });
+
+  it('drops the oldest records beyond the bound and counts them', async () => {
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 3, async () => undefined, () => false);
+    await outbox.send([record(1), record(2)]);
+    await outbox.send([record(3), record(4), record(5)]);
+    expect(outbox.dropped).toBe(2);
+    expect(outbox.spooledRecords).toBe(3);
+  });
+});
