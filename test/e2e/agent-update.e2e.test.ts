@@ -14,7 +14,12 @@ describe('agents against the real control plane over the real broker', () => {
   let agents: AgentProcess[];
   const v1 = denseSoftmaxModel(1, INPUTS);
 
-  async function upload(version: string, model: DenseSoftmaxModel, expected: number[] = Array.from(model.reference(golden))): Promise<{ id: string; sha256: string }> {
+  async function upload(
+    version: string,
+    model: DenseSoftmaxModel,
+    expected: number[] = Array.from(model.reference(golden)),
+    preprocessing: Record<string, unknown> = {},
+  ): Promise<{ id: string; sha256: string }> {
     const res = await t
       .http()
       .post('/v1/models/digits/versions')
@@ -24,6 +29,7 @@ describe('agents against the real control plane over the real broker', () => {
       .field('format', 'onnx')
       .field('engine', 'onnxruntime')
       .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: expected, tolerance: 1e-4 }))
+      .field('preprocessing', JSON.stringify(preprocessing))
       .attach('artifact', model.bytes, 'model.onnx')
       .expect(201);
     return res.body as { id: string; sha256: string };
@@ -59,8 +65,10 @@ describe('agents against the real control plane over the real broker', () => {
     await broker?.stop();
   });
 
-  it('activates a signed model on three agents, and the heartbeat names it', async () => {
-    const version = await upload('1.0.0', v1);
+  it('activates a signed model on three agents, applies its declared preprocessing, and the heartbeat names it', async () => {
+    // The manifest says: scale inputs by 0.5 before the model. Golden output and answers must reflect it.
+    const scaled = golden.map((x) => x * 0.5);
+    const version = await upload('1.0.0', v1, Array.from(v1.reference(scaled)), { scale: 0.5 });
     const deployment = await deploy(version.id);
     for (const agent of agents) {
       await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'model active');
@@ -68,7 +76,7 @@ describe('agents against the real control plane over the real broker', () => {
       const res = await agent.infer(Array.from(golden));
       expect(res.status).toBe(200);
       const body = (await res.json()) as { output: number[]; model: { sha256: string } };
-      body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(golden)[i] as number))).toBeLessThan(1e-5));
+      body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(scaled)[i] as number))).toBeLessThan(1e-5));
       for (let i = 0; i < 3; i++) await agent.infer(Array.from(golden));
     }
     await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed'), 30_000, 'all committed');

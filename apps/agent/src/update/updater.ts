@@ -5,6 +5,7 @@ import { type DeploymentState, type DesiredStateMessage, type FailureReason, toR
 import { type Envelope, type ModelManifest, type RootDocument, TrustError, verifyArtifactStream, verifyThreshold } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { InferenceEngine, InferenceSession } from '../engines/engine.js';
+import { compilePreprocessing, parsePreprocessing } from '../engines/preprocessing.js';
 import type { SessionHolder, ServingModel } from '../engines/session-holder.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
@@ -260,7 +261,7 @@ export class Updater {
   private async selfTest(target: VerifiedDesired): Promise<void> {
     const slot = this.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
-    const session = await this.engine.load(this.slots.modelPath(slot), specOf(target.manifest));
+    const session = await this.loadSession(slot, target.manifest);
     try {
       await runSelfTest(session, target.manifest.selfTest, inputSize(target.manifest));
     } catch (error) {
@@ -275,7 +276,7 @@ export class Updater {
   private async activate(target: VerifiedDesired): Promise<void> {
     const slot = this.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
-    const session = this.staged?.slot === slot ? this.staged.session : await this.engine.load(this.slots.modelPath(slot), specOf(target.manifest));
+    const session = this.staged?.slot === slot ? this.staged.session : await this.loadSession(slot, target.manifest);
     this.staged = undefined;
     await this.slots.activate(slot);
     failpoint('activate:pointer-flipped');
@@ -335,7 +336,20 @@ export class Updater {
     await pipeline(createReadStream(this.slots.modelPath(active.slot)), hash);
     if (hash.digest('hex') !== manifest.sha256) throw new Error(`active slot ${active.slot} does not match its signed manifest`);
     if (this.holder.model?.sha256 === manifest.sha256) return;
-    await this.holder.swap(await this.engine.load(this.slots.modelPath(active.slot), specOf(manifest)), servingModelOf(manifest));
+    await this.holder.swap(await this.loadSession(active.slot, manifest), servingModelOf(manifest));
+  }
+
+  /** Loads a slot's model with the manifest's preprocessing in front of it. */
+  private async loadSession(slot: SlotName, manifest: ModelManifest): Promise<InferenceSession> {
+    const spec = specOf(manifest);
+    let preprocess: (input: Float32Array) => Float32Array;
+    try {
+      preprocess = compilePreprocessing(parsePreprocessing(manifest.preprocessing), spec.inputShape);
+    } catch (error) {
+      throw new StepFailure('unsupported-engine', `unsupported preprocessing: ${(error as Error).message}`, { cause: error });
+    }
+    const session = await this.engine.load(this.slots.modelPath(slot), spec);
+    return { run: (input) => session.run(preprocess(input)), dispose: () => session.dispose() };
   }
 
   private async guardCrashLoop(): Promise<void> {
