@@ -128,6 +128,7 @@ export class Agent {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
       connected: this.transport.connected,
       results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped },
+      memoryMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     };
   }
 
