@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -121,11 +123,38 @@ describe('agents against the real control plane over the real broker', () => {
     }
   });
 
+  it('runs a TensorFlow.js version of the same weights, with outputs that agree with ONNX Runtime', async () => {
+    await tf.setBackend('cpu');
+    const layers = tf.sequential({ layers: [tf.layers.dense({ inputShape: [INPUTS], units: 4, activation: 'softmax' })] });
+    layers.setWeights([tf.tensor2d(v1.weights, [INPUTS, 4]), tf.tensor1d(v1.bias)]);
+    const scaled = golden.map((x) => x * 0.5);
+    const res = await t
+      .http()
+      .post('/v1/models/digits/versions')
+      .set(bearer(t.adminKey))
+      .field('version', '2.0.0')
+      .field('variant', 'tfjs')
+      .field('format', 'tfjs')
+      .field('engine', 'tfjs')
+      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: Array.from(v1.reference(scaled)), tolerance: 1e-4 }))
+      .field('preprocessing', JSON.stringify({ scale: 0.5 }))
+      .attach('artifact', await toTfjsBundle(layers), 'model.tfjs.json')
+      .expect(201);
+    const deployment = await deploy(res.body.id);
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed' || x === 'soaking' || x === 'activated'), 30_000, 'tfjs active');
+    for (const agent of agents) {
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === res.body.sha256, 30_000, 'tfjs model serving');
+      const body = (await (await agent.infer(Array.from(golden))).json()) as { output: number[] };
+      body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(scaled)[i] as number))).toBeLessThan(1e-5));
+    }
+  });
+
   it('rolls back when the self-test fails, and says so', async () => {
     const v3 = denseSoftmaxModel(3, INPUTS);
-    const version = await upload('1.2.0', v3, [0.25, 0.25, 0.25, 0.25]); // a golden output this model does not give
+    const before = await Promise.all(agents.map(async (a) => (await a.status()).model?.version));
+    const version = await upload('3.0.0', v3, [0.25, 0.25, 0.25, 0.25]); // a golden output this model does not give
     const deployment = await deploy(version.id);
     await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:self-test-failed'), 30_000, 'all rolled back');
-    for (const agent of agents) expect((await agent.status()).model?.version).toBe('1.0.0');
+    expect(await Promise.all(agents.map(async (a) => (await a.status()).model?.version))).toEqual(before);
   });
 });

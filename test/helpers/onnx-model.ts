@@ -5,6 +5,9 @@ const { onnx } = onnxProto;
 export interface DenseSoftmaxModel {
   /** The serialised ONNX model. */
   readonly bytes: Buffer;
+  /** The weights, [inputs × classes] row-major, and the bias: to build the same model in other formats. */
+  readonly weights: Float32Array;
+  readonly bias: Float32Array;
   readonly inputs: number;
   readonly classes: number;
   /** softmax(x·W + b), computed in JS: the reference the engines are checked against. */
@@ -68,6 +71,8 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
   const bytes = Buffer.from(onnx.ModelProto.encode(model).finish());
   return {
     bytes,
+    weights: w,
+    bias: b,
     inputs,
     classes,
     reference(x: Float32Array): Float32Array {

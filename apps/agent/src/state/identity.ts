@@ -46,7 +46,7 @@ async function hardwareProfile(stateDir: string) {
     cpuCores: Math.max(1, cpus().length),
     ramMb: Math.round(totalmem() / 1024 / 1024),
     freeDiskMb: Math.floor((disk.bavail * disk.bsize) / 1024 / 1024),
-    engines: ['onnxruntime'],
+    engines: ['onnxruntime', 'tfjs'],
     accelerators: [],
   };
 }

@@ -57,7 +57,7 @@ export class Updater {
     private readonly nodeId: string,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
-    private readonly engine: InferenceEngine,
+    private readonly engines: ReadonlyMap<string, InferenceEngine>,
     private readonly stats: InferenceStats,
     private readonly ports: UpdaterPorts,
   ) {
@@ -166,8 +166,8 @@ export class Updater {
     const id = target.state.deploymentId;
     switch (step) {
       case 'download':
-        if (target.manifest.engine !== this.engine.name) {
-          throw new StepFailure('unsupported-engine', `this agent runs ${this.engine.name}, not ${target.manifest.engine}`);
+        if (!this.engines.has(target.manifest.engine)) {
+          throw new StepFailure('unsupported-engine', `this agent runs ${[...this.engines.keys()].join(', ')}, not ${target.manifest.engine}`);
         }
         await this.report(id, 'downloading', { progress: 0 });
         await this.downloadArtifact(target);
@@ -348,7 +348,9 @@ export class Updater {
     } catch (error) {
       throw new StepFailure('unsupported-engine', `unsupported preprocessing: ${(error as Error).message}`, { cause: error });
     }
-    const session = await this.engine.load(this.slots.modelPath(slot), spec);
+    const engine = this.engines.get(manifest.engine);
+    if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
+    const session = await engine.load(this.slots.modelPath(slot), spec);
     return { run: (input) => session.run(preprocess(input)), dispose: () => session.dispose() };
   }
 
