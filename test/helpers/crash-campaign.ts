@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FAILPOINTS } from '../../apps/agent/src/update/failpoints.js';
+import { AgentProcess, waitFor } from './agent-process.js';
+import { denseSoftmaxModel } from './onnx-model.js';
+import { bearer, createEnrollmentToken, type TestApp } from './test-app.js';
+
+const INPUTS = 16;
+
+export interface CrashCampaignResult {
+  readonly runs: number;
+  readonly phasesAtKill: Record<string, number>;
+  /** Runs after which the agent did not serve exactly the previous or the new model. */
+  readonly violations: string[];
+  readonly finalVersion: string | undefined;
+}
+
+/**
+ * Releases a new model version again and again to one real agent and kills it during each update:
+ * even runs at the next named failpoint (the agent SIGKILLs itself there), odd runs with kill -9 at a
+ * random instant. After every restart the agent must settle serving the previous or the new model, the
+ * heartbeat stored in the control plane must name it, and an inference must come from it.
+ */
+export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 1024 * 1024): Promise<CrashCampaignResult> {
+  const model = `crash-${Date.now().toString(36)}`;
+  await t
+    .http()
+    .post('/v1/models')
+    .set(bearer(t.adminKey))
+    .send({ name: model, task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
+    .expect(201);
+  const { token } = await createEnrollmentToken(t);
+  const agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1_000_000, seconds: 0.3 }, heartbeatSeconds: 0.2, stallSeconds: 0.5 });
+  const versions = new Map<string, { id: string; version: string }>();
+
+  const release = async (n: number) => {
+    const m = denseSoftmaxModel(100 + n, INPUTS, 4, { padBytes });
+    const golden = Float32Array.from({ length: INPUTS }, (_, i) => i / INPUTS);
+    const res = await t
+      .http()
+      .post(`/v1/models/${model}/versions`)
+      .set(bearer(t.adminKey))
+      .field('version', `1.0.${n}`)
+      .field('variant', 'fp32')
+      .field('format', 'onnx')
+      .field('engine', 'onnxruntime')
+      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: Array.from(m.reference(golden)), tolerance: 1e-4 }))
+      .attach('artifact', m.bytes, 'model.onnx')
+      .expect(201);
+    versions.set(res.body.sha256, { id: res.body.id, version: `1.0.${n}` });
+    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: res.body.id, nodeIds: [agent.nodeId] }).expect(201);
+    return res.body.sha256 as string;
+  };
+
+  const settled = async () => {
+    const status = await waitFor(() => agent.status(), (s) => s.phase === 'idle' && s.model !== null, 30_000, 'agent settled');
+    const served = status.model?.sha256 as string;
+    await waitFor(
+      async () => (await t.db.query('SELECT current_model_version_id AS id FROM nodes WHERE id = $1', [agent.nodeId])) as { id: string | null }[],
+      (rows) => rows[0]?.id === versions.get(served)?.id,
+      10_000,
+      'heartbeat naming the served model',
+    );
+    return served;
+  };
+
+  const phasesAtKill: Record<string, number> = {};
+  const violations: string[] = [];
+  try {
+    let served = await release(0).then(() => settled());
+    for (let run = 1; run <= runs; run++) {
+      const point = run % 2 === 0 ? FAILPOINTS[(run / 2 - 1) % FAILPOINTS.length] : undefined;
+      if (point) {
+        await agent.kill();
+        await agent.restart([point]);
+      }
+      const next = await release(run);
+      let key: string;
+      if (point) {
+        await agent.exited();
+        key = point;
+      } else {
+        await new Promise((r) => setTimeout(r, Math.random() * 900));
+        const record = JSON.parse(await readFile(join(agent.stateDir, 'state', 'update.json'), 'utf8').catch(() => '{}')) as { phase?: string };
+        await agent.kill();
+        key = `random:${record.phase ?? 'none'}`;
+      }
+      phasesAtKill[key] = (phasesAtKill[key] ?? 0) + 1;
+      await agent.restart(); // it re-verifies the active slot (digest and signatures) before serving
+      const now = await settled();
+      const answer = await agent.infer(Array.from({ length: INPUTS }, () => 0.5));
+      const answeredBy = answer.status === 200 ? ((await answer.json()) as { model: { sha256: string } }).model.sha256 : `HTTP ${answer.status}`;
+      if (![served, next].includes(now) || answeredBy !== now) violations.push(`run ${run} (${key}): serving ${now}, answered by ${answeredBy}`);
+      served = now;
+    }
+    return { runs, phasesAtKill, violations, finalVersion: versions.get(served)?.version };
+  } finally {
+    await agent.remove();
+  }
+}
