@@ -19,7 +19,8 @@ import { SessionHolder } from '../apps/agent/src/engines/session-holder.js';
 import { InferenceStats } from '../apps/agent/src/telemetry/inference-stats.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { denseSoftmaxModel } from '../test/helpers/onnx-model.js';
-import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { createModel, deploy, uploadVersion } from '../test/helpers/fleet.js';
+import { createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 20_000);
@@ -111,13 +112,11 @@ try {
   const t = await startTestApp({ MQTT_URL: broker.url });
   let agent: AgentProcess | undefined;
   try {
-    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'bench', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, CLASSES] } });
+    await createModel(t, 'bench', INPUTS, CLASSES);
     const { token } = await createEnrollmentToken(t);
     agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 } });
-    const version = await t.http().post('/v1/models/bench/versions').set(bearer(t.adminKey))
-      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
-      .attach('artifact', model.bytes, 'model.onnx');
-    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [agent.nodeId] });
+    const version = await uploadVersion(t, 'bench', { version: '1.0.0' }, model.bytes);
+    await deploy(t, version.id, { nodeIds: [agent.nodeId] });
     await waitFor(() => agent!.status(), (s) => s.model !== null && s.phase === 'idle', 30_000, 'model served');
     for (let i = 0; i < 1000; i++) await agent.infer(Array.from(input));
     const status = await readFile(`/proc/${agent.child?.pid}/status`, 'utf8');

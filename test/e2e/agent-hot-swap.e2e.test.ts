@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
-import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { createModel, deploy, uploadVersion } from '../helpers/fleet.js';
+import { createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
 const INPUTS = 16;
@@ -14,30 +15,15 @@ describe('hot swap under load', () => {
   let agent: AgentProcess;
 
   async function deployVersion(n: number): Promise<string> {
-    const model = denseSoftmaxModel(500 + n, INPUTS);
-    const res = await t
-      .http()
-      .post('/v1/models/swap/versions')
-      .set(bearer(t.adminKey))
-      .field('version', `2.0.${n}`)
-      .field('variant', 'fp32')
-      .field('format', 'onnx')
-      .field('engine', 'onnxruntime')
-      .attach('artifact', model.bytes, 'model.onnx')
-      .expect(201);
-    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: res.body.id, nodeIds: [agent.nodeId] }).expect(201);
-    return res.body.sha256 as string;
+    const version = await uploadVersion(t, 'swap', { version: `2.0.${n}` }, denseSoftmaxModel(500 + n, INPUTS).bytes);
+    await deploy(t, version.id, { nodeIds: [agent.nodeId] });
+    return version.sha256;
   }
 
   beforeAll(async () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url });
-    await t
-      .http()
-      .post('/v1/models')
-      .set(bearer(t.adminKey))
-      .send({ name: 'swap', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
-      .expect(201);
+    await createModel(t, 'swap', INPUTS, 4);
     const { token } = await createEnrollmentToken(t);
     agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 20, seconds: 2 } });
   }, 60_000);

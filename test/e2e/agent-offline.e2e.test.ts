@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
-import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { createModel, deploy, uploadVersion } from '../helpers/fleet.js';
+import { createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
 const INPUTS = 16;
@@ -15,25 +16,11 @@ describe('offline: results while the broker is down', () => {
   beforeAll(async () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '20' });
-    await t
-      .http()
-      .post('/v1/models')
-      .set(bearer(t.adminKey))
-      .send({ name: 'offline', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
-      .expect(201);
+    await createModel(t, 'offline', INPUTS, 4);
     const { token } = await createEnrollmentToken(t);
     agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.2 } });
-    const res = await t
-      .http()
-      .post('/v1/models/offline/versions')
-      .set(bearer(t.adminKey))
-      .field('version', '1.0.0')
-      .field('variant', 'fp32')
-      .field('format', 'onnx')
-      .field('engine', 'onnxruntime')
-      .attach('artifact', denseSoftmaxModel(9, INPUTS).bytes, 'model.onnx')
-      .expect(201);
-    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: res.body.id, nodeIds: [agent.nodeId] }).expect(201);
+    const version = await uploadVersion(t, 'offline', { version: '1.0.0' }, denseSoftmaxModel(9, INPUTS).bytes);
+    await deploy(t, version.id, { nodeIds: [agent.nodeId] });
     await waitFor(() => agent.status(), (s) => s.model !== null && s.phase === 'idle', 30_000, 'model active');
   }, 60_000);
 

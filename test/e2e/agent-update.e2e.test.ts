@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
+import { createModel, deploy as deployTo, uploadVersion } from '../helpers/fleet.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -16,29 +17,9 @@ describe('agents against the real control plane over the real broker', () => {
   let agents: AgentProcess[];
   const v1 = denseSoftmaxModel(1, INPUTS);
 
-  async function upload(
-    version: string,
-    model: DenseSoftmaxModel,
-    expected: number[] = Array.from(model.reference(golden)),
-    preprocessing: Record<string, unknown> = {},
-  ): Promise<{ id: string; sha256: string }> {
-    const res = await t
-      .http()
-      .post('/v1/models/digits/versions')
-      .set(bearer(t.adminKey))
-      .field('version', version)
-      .field('variant', 'fp32')
-      .field('format', 'onnx')
-      .field('engine', 'onnxruntime')
-      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: expected, tolerance: 1e-4 }))
-      .field('preprocessing', JSON.stringify(preprocessing))
-      .attach('artifact', model.bytes, 'model.onnx')
-      .expect(201);
-    return res.body as { id: string; sha256: string };
-  }
-
-  const deploy = async (modelVersionId: string) =>
-    (await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId, selector: 'fleet=e2e' }).expect(201)).body as { id: string };
+  const upload = (version: string, model: DenseSoftmaxModel, expected = Array.from(model.reference(golden)), preprocessing: Record<string, unknown> = {}) =>
+    uploadVersion(t, 'digits', { version, selfTest: { input: Array.from(golden), expectedOutput: expected, tolerance: 1e-4 }, preprocessing }, model.bytes);
+  const deploy = (modelVersionId: string) => deployTo(t, modelVersionId, { selector: 'fleet=e2e' });
 
   const targetStates = async (deploymentId: string) => {
     const res = await t.http().get(`/v1/deployments/${deploymentId}`).set(bearer(t.adminKey)).expect(200);
@@ -48,12 +29,7 @@ describe('agents against the real control plane over the real broker', () => {
   beforeAll(async () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50' });
-    await t
-      .http()
-      .post('/v1/models')
-      .set(bearer(t.adminKey))
-      .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
-      .expect(201);
+    await createModel(t, 'digits', INPUTS, 4);
     const { token } = await createEnrollmentToken(t, { labels: { fleet: 'e2e' } });
     // A soak long enough for the soak test to send its failing inference first.
     agents = await Promise.all(
@@ -128,22 +104,23 @@ describe('agents against the real control plane over the real broker', () => {
     const layers = tf.sequential({ layers: [tf.layers.dense({ inputShape: [INPUTS], units: 4, activation: 'softmax' })] });
     layers.setWeights([tf.tensor2d(v1.weights, [INPUTS, 4]), tf.tensor1d(v1.bias)]);
     const scaled = golden.map((x) => x * 0.5);
-    const res = await t
-      .http()
-      .post('/v1/models/digits/versions')
-      .set(bearer(t.adminKey))
-      .field('version', '2.0.0')
-      .field('variant', 'tfjs')
-      .field('format', 'tfjs')
-      .field('engine', 'tfjs')
-      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: Array.from(v1.reference(scaled)), tolerance: 1e-4 }))
-      .field('preprocessing', JSON.stringify({ scale: 0.5 }))
-      .attach('artifact', await toTfjsBundle(layers), 'model.tfjs.json')
-      .expect(201);
-    const deployment = await deploy(res.body.id);
+    const version = await uploadVersion(
+      t,
+      'digits',
+      {
+        version: '2.0.0',
+        variant: 'tfjs',
+        format: 'tfjs',
+        engine: 'tfjs',
+        selfTest: { input: Array.from(golden), expectedOutput: Array.from(v1.reference(scaled)), tolerance: 1e-4 },
+        preprocessing: { scale: 0.5 },
+      },
+      await toTfjsBundle(layers),
+    );
+    const deployment = await deploy(version.id);
     await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed' || x === 'soaking' || x === 'activated'), 30_000, 'tfjs active');
     for (const agent of agents) {
-      await waitFor(() => agent.status(), (s) => s.model?.sha256 === res.body.sha256, 30_000, 'tfjs model serving');
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'tfjs model serving');
       const body = (await (await agent.infer(Array.from(golden))).json()) as { output: number[] };
       body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(scaled)[i] as number))).toBeLessThan(1e-5));
     }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { FAILPOINTS } from '../../apps/agent/src/update/failpoints.js';
 import { AgentProcess, waitFor } from './agent-process.js';
 import { denseSoftmaxModel } from './onnx-model.js';
-import { bearer, createEnrollmentToken, type TestApp } from './test-app.js';
+import { createModel, deploy, uploadVersion } from './fleet.js';
+import { createEnrollmentToken, type TestApp } from './test-app.js';
 
 const INPUTS = 16;
 
@@ -23,12 +24,7 @@ export interface CrashCampaignResult {
  */
 export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 1024 * 1024): Promise<CrashCampaignResult> {
   const model = `crash-${Date.now().toString(36)}`;
-  await t
-    .http()
-    .post('/v1/models')
-    .set(bearer(t.adminKey))
-    .send({ name: model, task: 'classification', inputSpec: { name: 'input', shape: [1, INPUTS] }, outputSpec: { name: 'probabilities', shape: [1, 4] } })
-    .expect(201);
+  await createModel(t, model, INPUTS, 4);
   const { token } = await createEnrollmentToken(t);
   const agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1_000_000, seconds: 0.3 }, heartbeatSeconds: 0.2, stallSeconds: 0.5 });
   const versions = new Map<string, { id: string; version: string }>();
@@ -36,20 +32,11 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
   const release = async (n: number) => {
     const m = denseSoftmaxModel(100 + n, INPUTS, 4, { padBytes });
     const golden = Float32Array.from({ length: INPUTS }, (_, i) => i / INPUTS);
-    const res = await t
-      .http()
-      .post(`/v1/models/${model}/versions`)
-      .set(bearer(t.adminKey))
-      .field('version', `1.0.${n}`)
-      .field('variant', 'fp32')
-      .field('format', 'onnx')
-      .field('engine', 'onnxruntime')
-      .field('selfTest', JSON.stringify({ input: Array.from(golden), expectedOutput: Array.from(m.reference(golden)), tolerance: 1e-4 }))
-      .attach('artifact', m.bytes, 'model.onnx')
-      .expect(201);
-    versions.set(res.body.sha256, { id: res.body.id, version: `1.0.${n}` });
-    await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: res.body.id, nodeIds: [agent.nodeId] }).expect(201);
-    return res.body.sha256 as string;
+    const selfTest = { input: Array.from(golden), expectedOutput: Array.from(m.reference(golden)), tolerance: 1e-4 };
+    const version = await uploadVersion(t, model, { version: `1.0.${n}`, selfTest }, m.bytes);
+    versions.set(version.sha256, { id: version.id, version: `1.0.${n}` });
+    await deploy(t, version.id, { nodeIds: [agent.nodeId] });
+    return version.sha256;
   };
 
   const settled = async () => {

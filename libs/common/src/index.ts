@@ -1,3 +1,4 @@
 export * from './batch-writer.js';
 export * from './errors.js';
+export * from './fs.js';
 export * from './secrets.js';

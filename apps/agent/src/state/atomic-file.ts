@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fsyncPath } from '#common';
 
 /**
  * Replaces `path` with `data` so that after a crash at any instant the file holds either the old or the
@@ -23,14 +24,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   await fsyncDirectory(dirname(path));
 }
 
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export const fsyncDirectory = fsyncPath;
 
 /** Reads a JSON file written by writeFileAtomic; undefined when it does not exist. */
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {

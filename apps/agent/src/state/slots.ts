@@ -1,4 +1,5 @@
-import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { fsyncPath } from '#common';
 import { join } from 'node:path';
 import { fsyncDirectory, readJsonFile, writeJsonAtomic } from './atomic-file.js';
 
@@ -56,9 +57,7 @@ export class SlotStore {
     await fsyncDirectory(dir);
     const temp = join(dir, 'model.bin.tmp');
     await copyFile(source, temp);
-    const handle = await open(temp, 'r');
-    await handle.sync();
-    await handle.close();
+    await fsyncPath(temp);
     await rename(temp, this.modelPath(slot));
     await fsyncDirectory(dir);
     afterCopy?.();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, open, readFile, rename } from 'node:fs/promises';
+import { appendFile, readFile, rename } from 'node:fs/promises';
+import { fsyncPath } from '#common';
 import type { ResultsMessage } from '#protocol';
 
 type ResultRecord = ResultsMessage['records'][number];
@@ -44,7 +45,7 @@ export class ResultsOutbox {
     return this.exclusive(async () => {
       const batch: PendingBatch = { id: randomUUID(), records, sentAt: 0 };
       await appendFile(this.path, `${JSON.stringify({ id: batch.id, records })}\n`, { mode: 0o600 });
-      await fsyncFile(this.path);
+      await fsyncPath(this.path);
       this.pending.push(batch);
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
       this.publishBatch(batch);
@@ -101,7 +102,7 @@ export class ResultsOutbox {
   private async rewrite(): Promise<void> {
     const temp = `${this.path}.tmp`;
     await appendFile(temp, this.pending.map((b) => `${JSON.stringify({ id: b.id, records: b.records })}\n`).join(''), { flag: 'w', mode: 0o600 });
-    await fsyncFile(temp);
+    await fsyncPath(temp);
     await rename(temp, this.path);
   }
 
@@ -124,14 +125,5 @@ export class ResultsOutbox {
           return [];
         }
       });
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PayloadTooLargeError } from '#common';
+import { fsyncPath, PayloadTooLargeError } from '#common';
 
 /** A blob written to the store's temporary area, hashed and sized, not yet addressable. */
 export interface IngestedBlob {
@@ -45,7 +45,7 @@ export class ArtifactStore {
     });
     try {
       await pipeline(source, meter, createWriteStream(tempPath, { flags: 'wx' }));
-      await fsync(tempPath);
+      await fsyncPath(tempPath);
     } catch (error) {
       await rm(tempPath, { force: true });
       throw error;
@@ -62,7 +62,7 @@ export class ArtifactStore {
     }
     await mkdir(join(target, '..'), { recursive: true });
     await rename(blob.tempPath, target);
-    await fsync(join(target, '..'));
+    await fsyncPath(join(target, '..'));
   }
 
   async discard(blob: IngestedBlob): Promise<void> {
@@ -81,15 +81,5 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
-  }
-}
-
-/** Flushes a file or a directory entry to disk, so a rename survives a power cut. */
-async function fsync(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
