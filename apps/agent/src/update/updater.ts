@@ -99,8 +99,11 @@ export class Updater {
   }
 
   private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
+    // The retained desired state of the update in progress (or just committed) comes again after every
+    // reconnect and restart: its sequence is already recorded as installed, which is no rollback.
+    const sameArtifact = this.record.desired?.artifact.sha256 === message.artifact.sha256;
     try {
-      return verifyDesired(message, this.root, this.nodeId, this.record.desired?.artifact.sha256 === message.artifact.sha256 ? {} : this.record.installed);
+      return verifyDesired(message, this.root, this.nodeId, sameArtifact ? {} : this.record.installed);
     } catch (error) {
       const reason = error instanceof TrustError ? error.reason : 'internal';
       const deploymentId = ((message.desired.signed as { deploymentId?: unknown }).deploymentId as string | undefined) ?? '00000000-0000-0000-0000-000000000000';

@@ -10,7 +10,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SigningService } from '../keys/signing.service.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { ModelVersion } from '../models/model-version.entity.js';
-import { type Labels, matchesSelector, parseLabelSelector } from '../nodes/label-selector.js';
+import { parseLabelSelector, selectorToSql } from '../nodes/label-selector.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { BrokerAccess } from '../broker/broker-access.js';
 import { DeploymentTarget } from './deployment-target.entity.js';
@@ -90,9 +90,15 @@ export class DeploymentsService {
       if (active.length !== new Set(request.nodeIds).size) throw new NotFoundError('active node', request.nodeIds.filter((id) => !active.some((n) => n.id === id)).join(','));
       return active;
     }
-    const requirements = parseLabelSelector(request.selector ?? '');
-    const candidates = await repo.createQueryBuilder('n').where(`n.status <> 'decommissioned'`).limit(MAX_TARGETS + 1).getMany();
-    return candidates.filter((n) => matchesSelector(n.labels as Labels, requirements));
+    const selector = selectorToSql(parseLabelSelector(request.selector ?? ''), 'n.labels');
+    const nodes = await repo
+      .createQueryBuilder('n')
+      .where(`n.status <> 'decommissioned'`)
+      .andWhere(selector.sql, selector.params)
+      .limit(MAX_TARGETS + 1)
+      .getMany();
+    if (nodes.length > MAX_TARGETS) throw new ValidationError(`the selector matches more than ${MAX_TARGETS} nodes; deploy in waves`);
+    return nodes;
   }
 
   private async publishDesiredStates(
