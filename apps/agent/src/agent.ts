@@ -5,9 +5,7 @@ import { BatchWriter } from '#common';
 import { envelopeFields, type ResultsMessage } from '#protocol';
 import { LocalApi, type InferenceAnswer } from './api/local-api.js';
 import type { AgentConfig } from './config.js';
-import type { InferenceEngine } from './engines/engine.js';
-import { OnnxEngine } from './engines/onnx-engine.js';
-import { TfjsEngine } from './engines/tfjs-engine.js';
+import { createEngines } from './engines/registry.js';
 import { SessionHolder } from './engines/session-holder.js';
 import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
@@ -55,8 +53,7 @@ export class Agent {
       onAck: (ids) => void this.outbox.acknowledge(ids).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) })),
       log,
     }, AGENT_VERSION);
-    const engines = new Map<string, InferenceEngine>([new OnnxEngine(), new TfjsEngine()].map((e) => [e.name, e]));
-    this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, engines, this.stats, {
+    this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,

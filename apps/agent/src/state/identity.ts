@@ -4,6 +4,7 @@ import { arch, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Envelope, type RootDocument, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
+import { engineNames } from '../engines/registry.js';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 
 /** What enrolment gave this node; kept 0600 in the state directory. */
@@ -46,7 +47,7 @@ async function hardwareProfile(stateDir: string) {
     cpuCores: Math.max(1, cpus().length),
     ramMb: Math.round(totalmem() / 1024 / 1024),
     freeDiskMb: Math.floor((disk.bavail * disk.bsize) / 1024 / 1024),
-    engines: ['onnxruntime', 'tfjs'],
+    engines: engineNames(),
     accelerators: [],
   };
 }

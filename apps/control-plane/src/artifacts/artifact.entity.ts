@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** A blob in the content-addressed store, keyed by its SHA-256: identical uploads share one row and one file. */
 @Entity({ name: 'artifacts' })
@@ -6,8 +7,7 @@ export class Artifact {
   @PrimaryColumn({ type: 'char', length: 64 })
   sha256!: string;
 
-  /** int8 comes back from pg as a string; the transformer keeps the API's number type. */
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
   sizeBytes!: number;
 
   @CreateDateColumn({ type: 'timestamptz' })

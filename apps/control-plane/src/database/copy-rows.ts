@@ -3,7 +3,6 @@ import copyStreams from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DataSource } from 'typeorm';
-import { isUniqueViolation } from './pg-errors.js';
 
 export type CopyValue = string | number | null;
 
@@ -39,14 +38,10 @@ export async function copyRowsOrFallback(
     await pipeline(Readable.from([toCsv(rows)]), copy);
     return Number(copy.rowCount);
   } catch (error) {
-    if (!isUniqueViolation(error) && !isPgUniqueViolation(error)) throw error;
+    // COPY errors come straight from the pg client (TypeORM does not wrap them).
+    if ((error as { code?: string } | null)?.code !== '23505') throw error;
     return onDuplicate();
   } finally {
     await runner.release();
   }
-}
-
-/** COPY errors come from the pg client directly, not wrapped by TypeORM. */
-function isPgUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === '23505';
 }

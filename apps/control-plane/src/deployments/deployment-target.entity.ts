@@ -2,6 +2,7 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relat
 import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Deployment } from './deployment.entity.js';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** A node in a deployment and the last state it reported (null until it reports). */
 @Entity({ name: 'deployment_targets' })
@@ -25,7 +26,7 @@ export class DeploymentTarget {
   state!: DeploymentState | null;
 
   /** The seq of the status message that set `state`: an older, redelivered status never overwrites it. */
-  @Column({ type: 'bigint', nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
   stateSeq!: number | null;
 
   @Column({ type: 'varchar', length: 50, nullable: true })

@@ -10,6 +10,7 @@ import {
 } from 'typeorm';
 import { Artifact } from '../artifacts/artifact.entity.js';
 import { Model } from './model.entity.js';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 export const MODEL_FORMATS = ['onnx', 'tflite', 'tfjs'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
@@ -59,7 +60,7 @@ export class ModelVersion {
    * Release order within the model, shared by the variants of one version. Signed into the manifest:
    * a node refuses a sequence not above the one it runs (rollback protection).
    */
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
   sequence!: number;
 
   /** The manifest signed by the release keys at upload (a libs/trust Envelope<ModelManifest>). */

@@ -1,6 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
 import { EdgeNode } from '../nodes/node.entity.js';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** A deployment state a node reported, in the closed set of libs/protocol. */
 @Entity({ name: 'deployment_status_events' })
@@ -13,7 +14,7 @@ export class DeploymentStatusEvent {
   @PrimaryColumn({ type: 'uuid' })
   nodeId!: string;
 
-  @PrimaryColumn({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })
   seq!: number;
 
   @Column({ type: 'uuid' })

@@ -1,5 +1,6 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { EdgeNode } from '../nodes/node.entity.js';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** An inference a node ran, keyed by its node-scoped sequence so a replayed batch is stored once. */
 @Entity({ name: 'inference_results' })
@@ -11,7 +12,7 @@ export class InferenceResult {
   @PrimaryColumn({ type: 'uuid' })
   nodeId!: string;
 
-  @PrimaryColumn({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })
   seq!: number;
 
   @Column({ type: 'timestamptz' })

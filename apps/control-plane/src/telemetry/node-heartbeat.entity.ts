@@ -1,7 +1,6 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { EdgeNode } from '../nodes/node.entity.js';
-
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** One heartbeat per (node, seq): the primary key makes QoS 1 redelivery harmless. */
 @Entity({ name: 'node_heartbeats' })

@@ -58,7 +58,11 @@ export class TelemetryService implements OnModuleDestroy {
   private async writeResults(batch: FromNode<ResultsMessage>[]): Promise<number> {
     const inserted = await this.repository.insertResults(batch.flatMap(({ nodeId, message }) => message.records.map((record) => ({ nodeId, message: record }))));
     const byNode = new Map<string, string[]>();
-    for (const { nodeId, message } of batch) byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), message.id]);
+    for (const { nodeId, message } of batch) {
+      const ids = byNode.get(nodeId) ?? [];
+      ids.push(message.id);
+      byNode.set(nodeId, ids);
+    }
     await Promise.all(
       [...byNode].map(([nodeId, ids]) =>
         this.mqtt
