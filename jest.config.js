@@ -9,6 +9,7 @@ export default {
     '^#common$': '<rootDir>/libs/common/src/index.ts',
     '^#trust$': '<rootDir>/libs/trust/src/index.ts',
     '^#protocol$': '<rootDir>/libs/protocol/src/index.ts',
+    '^#tflite$': '<rootDir>/libs/tflite/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
-import { denseSoftmaxModel, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
+import { denseSoftmaxModel, denseSoftmaxTflite, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
 import { createModel, deploy as deployTo, uploadVersion } from '../helpers/fleet.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -99,28 +99,36 @@ describe('agents against the real control plane over the real broker', () => {
     }
   });
 
-  it('runs a TensorFlow.js version of the same weights, with outputs that agree with ONNX Runtime', async () => {
+  const tfjsBundle = async () => {
     await tf.setBackend('cpu');
     const layers = tf.sequential({ layers: [tf.layers.dense({ inputShape: [INPUTS], units: 4, activation: 'softmax' })] });
     layers.setWeights([tf.tensor2d(v1.weights, [INPUTS, 4]), tf.tensor1d(v1.bias)]);
+    return toTfjsBundle(layers);
+  };
+  const otherEngines = [
+    { title: 'TensorFlow.js', version: '2.0.0', format: 'tfjs', engine: 'tfjs', bytes: tfjsBundle },
+    { title: 'LiteRT (TFLite)', version: '2.1.0', format: 'tflite', engine: 'litert', bytes: async () => Buffer.from(denseSoftmaxTflite(v1)) },
+  ] as const;
+
+  it.each(otherEngines)('runs a $title version of the same weights, with outputs that agree with ONNX Runtime', async ({ version: semver, format, engine, bytes }) => {
     const scaled = golden.map((x) => x * 0.5);
     const version = await uploadVersion(
       t,
       'digits',
       {
-        version: '2.0.0',
-        variant: 'tfjs',
-        format: 'tfjs',
-        engine: 'tfjs',
+        version: semver,
+        variant: format,
+        format,
+        engine,
         selfTest: { input: Array.from(golden), expectedOutput: Array.from(v1.reference(scaled)), tolerance: 1e-4 },
         preprocessing: { scale: 0.5 },
       },
-      await toTfjsBundle(layers),
+      await bytes(),
     );
     const deployment = await deploy(version.id);
-    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed' || x === 'soaking' || x === 'activated'), 30_000, 'tfjs active');
+    await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'committed' || x === 'soaking' || x === 'activated'), 30_000, `${engine} active`);
     for (const agent of agents) {
-      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'tfjs model serving');
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, `${engine} model serving`);
       const body = (await (await agent.infer(Array.from(golden))).json()) as { output: number[] };
       body.output.forEach((v, i) => expect(Math.abs(v - (v1.reference(scaled)[i] as number))).toBeLessThan(1e-5));
     }

@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import { writeTflite } from '#tflite';
 
 const { onnx } = onnxProto;
 
@@ -87,4 +88,26 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       return Float32Array.from(exp.map((e) => e / total));
     },
   };
+}
+
+/** The same dense + softmax weights as a `.tflite` flatbuffer (FULLY_CONNECTED weights are [out, in]). */
+export function denseSoftmaxTflite(model: DenseSoftmaxModel): Uint8Array {
+  const { inputs, classes, weights } = model;
+  const transposed = new Float32Array(inputs * classes);
+  for (let i = 0; i < inputs; i++) for (let k = 0; k < classes; k++) transposed[k * inputs + i] = weights[i * classes + k] as number;
+  return writeTflite({
+    tensors: [
+      { name: 'input', shape: [1, inputs], type: 'float32' },
+      { name: 'W', shape: [classes, inputs], type: 'float32', data: transposed },
+      { name: 'b', shape: [classes], type: 'float32', data: model.bias },
+      { name: 'logits', shape: [1, classes], type: 'float32' },
+      { name: 'probabilities', shape: [1, classes], type: 'float32' },
+    ],
+    operators: [
+      { op: 'FULLY_CONNECTED', inputs: [0, 1, 2], outputs: [3], activation: 'none' },
+      { op: 'SOFTMAX', inputs: [3], outputs: [4] },
+    ],
+    inputs: [0],
+    outputs: [4],
+  });
 }
