@@ -12,6 +12,10 @@ export interface AgentOptions {
   readonly soak?: { inferences: number; seconds: number };
   readonly heartbeatSeconds?: number;
   readonly stallSeconds?: number;
+  /** Extra environment for the agent process (e.g. the systemd unit's memory settings). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Flags for node itself, before the script (V8 flags NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -27,6 +31,8 @@ export class AgentProcess {
   private constructor(
     readonly stateDir: string,
     private readonly configPath: string,
+    private readonly env: Readonly<Record<string, string>>,
+    private readonly nodeArgs: readonly string[],
   ) {}
 
   static async start(options: AgentOptions): Promise<AgentProcess> {
@@ -45,15 +51,15 @@ export class AgentProcess {
         soak: options.soak ?? { inferences: 3, seconds: 1 },
       }),
     );
-    const agent = new AgentProcess(stateDir, configPath);
+    const agent = new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);
     await agent.restart();
     return agent;
   }
 
   /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */
   async restart(failpoints: readonly string[] = []): Promise<void> {
-    const env = { ...process.env, EDGEFLEET_FAILPOINTS: failpoints.join(',') };
-    const child = spawn(process.execPath, [AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const env = { ...process.env, ...this.env, EDGEFLEET_FAILPOINTS: failpoints.join(',') };
+    const child = spawn(process.execPath, [...this.nodeArgs, AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.child = child;
     await new Promise<void>((resolveStarted, reject) => {
       let buffer = '';
