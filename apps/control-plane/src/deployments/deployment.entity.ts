@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ModelVersion } from '../models/model-version.entity.js';
+import { Rollout } from '../rollouts/rollout.entity.js';
 
 /**
  * One batch of nodes told to run one model version: the unit whose artifact chunks are published once
@@ -16,6 +17,14 @@ export class Deployment {
 
   @Column({ type: 'uuid' })
   modelVersionId!: string;
+
+  /** The rollout this deployment is a wave batch, retry or revert of; null for a direct deployment. */
+  @ManyToOne(() => Rollout, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'rollout_id' })
+  rollout!: Relation<Rollout> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  rolloutId!: string | null;
 
   @Column({ type: 'integer' })
   chunkSize!: number;

@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { ValidationError } from '#common';
+import { windowOpen } from './maintenance-window.js';
+import { parseStrategy, parseVariantRules } from './strategy.js';
+
+describe('parseStrategy', () => {
+  it('fills safe defaults', () => {
+    expect(parseStrategy({})).toEqual({
+      waves: { percentages: [100] },
+      bakeSeconds: 0,
+      successThreshold: 100,
+      nodeTimeoutSeconds: 900,
+      retries: { max: 2, backoffSeconds: 60 },
+      continuous: false,
+      requireApproval: false,
+      rollbackOnHalt: false,
+    });
+  });
+
+  it('names every bad field', () => {
+    try {
+      parseStrategy({ waves: { percentages: [50, 10] }, retries: { max: -1 }, maintenanceWindow: { cron: 'every day', durationMinutes: 60, timezone: 'Mars/Olympus' }, extra: 1 });
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      const fields = (error as ValidationError).violations.map((v) => v.field).sort();
+      expect(fields).toEqual(expect.arrayContaining(['strategy', 'strategy.maintenanceWindow.cron', 'strategy.maintenanceWindow.timezone', 'strategy.retries.max']));
+    }
+  });
+
+  it('needs a count or a percentage in a failure threshold', () => {
+    expect(() => parseStrategy({ failureThreshold: { minExecuted: 5 } })).toThrow(ValidationError);
+  });
+});
+
+describe('parseVariantRules', () => {
+  it('accepts hardware and label rules, refuses a bad selector', () => {
+    const id = '6f1c2f5e-8a9b-4c3d-9e2f-1a2b3c4d5e6f';
+    expect(parseVariantRules([{ modelVersionId: id, match: { maxRamMb: 1024 } }, { modelVersionId: id }])).toHaveLength(2);
+    expect(() => parseVariantRules([{ modelVersionId: id, match: { selector: 'a in (' } }])).toThrow(ValidationError);
+    expect(() => parseVariantRules([])).toThrow(ValidationError);
+  });
+});
+
+describe('windowOpen', () => {
+  const daily = { cron: '0 2 * * *', durationMinutes: 120, timezone: 'Europe/Berlin' };
+
+  it('is open from each cron time for the duration, in the window’s time zone', () => {
+    // 02:00 Berlin in winter is 01:00 UTC.
+    expect(windowOpen(daily, new Date('2026-11-28T01:00:00Z'))).toBe(true);
+    expect(windowOpen(daily, new Date('2026-11-28T02:59:59Z'))).toBe(true);
+    expect(windowOpen(daily, new Date('2026-11-28T03:00:00Z'))).toBe(false);
+    expect(windowOpen(daily, new Date('2026-11-28T00:59:00Z'))).toBe(false);
+  });
+
+  it('is always open without a window', () => {
+    expect(windowOpen(undefined, new Date())).toBe(true);
+  });
+});
