@@ -3,7 +3,7 @@ import { decide, dispatchBudget, failureThresholdCrossed, type TickView } from '
 import { parseStrategy } from './strategy.js';
 
 const now = new Date('2026-11-28T12:00:00Z');
-const view = (over: Partial<TickView> & { strategy?: object } = {}): TickView => ({
+const view = (over: Omit<Partial<TickView>, 'strategy'> & { strategy?: object } = {}): TickView => ({
   now,
   currentWave: 0,
   waveCount: 3,

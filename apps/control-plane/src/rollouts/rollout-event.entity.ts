@@ -1,13 +1,12 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { Rollout } from './rollout.entity.js';
-import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** A rollout's history: one row per transition (started, wave advanced, node failed, halted, …). */
 @Entity({ name: 'rollout_events' })
 @Index(['rolloutId', 'id'])
 export class RolloutEvent {
-  @PrimaryGeneratedColumn({ type: 'bigint', transformer: bigintAsNumber })
-  id!: number;
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id!: string;
 
   @ManyToOne(() => Rollout, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'rollout_id' })
