@@ -44,6 +44,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     MQTT_SHARED_GROUP: `test-${randomBytes(4).toString('hex')}`,
     MQTT_CLIENT_ID: `test-cp-${randomBytes(6).toString('hex')}`,
     MQTT_SESSION_EXPIRY_SECONDS: '60',
+    // ... and its own BullMQ keys, so rollout jobs of parallel suites never meet.
+    QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+    ROLLOUT_TICK_MS: '200',
+    ROLLOUT_JOB_LOCK_MS: '3000',
     ...env,
   });
   const app = await createApp(config);

@@ -13,6 +13,7 @@ import { KeysModule } from './keys/keys.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
+import { RolloutsModule } from './rollouts/rollouts.module.js';
 
 @Module({})
 export class AppModule {
@@ -38,6 +39,7 @@ export class AppModule {
         ArtifactsModule,
         ModelsModule,
         DeploymentsModule,
+        RolloutsModule,
         GatewayModule,
         HealthModule,
       ],

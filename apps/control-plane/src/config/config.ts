@@ -48,6 +48,11 @@ const envSchema = z.object({
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   JSON_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet'),
+  ROLLOUT_WORKER: booleanFlag.default(true),
+  ROLLOUT_TICK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  ROLLOUT_WORKER_CONCURRENCY: positiveInt.default(4),
+  ROLLOUT_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -74,6 +79,16 @@ export interface AppConfig {
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
   readonly artifacts: { readonly dir: string; readonly maxBytes: number };
   readonly auth: { readonly bootstrapAdminKey?: string };
+  readonly rollouts: {
+    /** BullMQ key prefix in Redis: control planes sharing a Redis and a database share one prefix. */
+    readonly queuePrefix: string;
+    /** Whether this process runs rollout jobs (an API-only replica does not). */
+    readonly worker: boolean;
+    readonly tickMs: number;
+    readonly concurrency: number;
+    /** How long a job's lock lasts without renewal: a dead worker's job is retried after about this long. */
+    readonly jobLockMs: number;
+  };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -112,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
+    rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
   };
 }

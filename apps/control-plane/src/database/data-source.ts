@@ -14,6 +14,9 @@ import { DeploymentTarget } from '../deployments/deployment-target.entity.js';
 import { DeploymentStatusEvent } from '../telemetry/deployment-status-event.entity.js';
 import { InferenceResult } from '../telemetry/inference-result.entity.js';
 import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
+import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
+import { RolloutNode } from '../rollouts/rollout-node.entity.js';
+import { Rollout } from '../rollouts/rollout.entity.js';
 
 export const ENTITIES = [
   ApiKey,
@@ -28,6 +31,9 @@ export const ENTITIES = [
   Model,
   ModelVersion,
   NodeHeartbeat,
+  Rollout,
+  RolloutEvent,
+  RolloutNode,
 ];
 
 /** The schema comes only from the reviewed SQL in migrations/: synchronize stays off everywhere. */

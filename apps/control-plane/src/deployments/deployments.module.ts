@@ -11,6 +11,6 @@ import { DistributionService } from './distribution.service.js';
   imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
   controllers: [DeploymentsController],
   providers: [DeploymentsService, DistributionService],
-  exports: [DistributionService],
+  exports: [DistributionService, DeploymentsService],
 })
 export class DeploymentsModule {}

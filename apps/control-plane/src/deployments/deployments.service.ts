@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, In } from 'typeorm';
+import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
 import type { Envelope, ModelManifest } from '#trust';
@@ -51,25 +51,45 @@ export class DeploymentsService {
   ) {}
 
   async create(by: Principal, request: DeploymentRequest): Promise<DeploymentSummary> {
-    const version = await this.db.getRepository(ModelVersion).findOne({ where: { id: request.modelVersionId }, relations: { artifact: true } });
-    if (!version) throw new NotFoundError('model version', request.modelVersionId);
-    if (!('signed' in version.manifest)) throw new ConflictError('this version has no signed manifest; upload it again');
+    const version = await this.signedVersion(request.modelVersionId);
     const nodes = await this.resolveTargets(request);
     if (nodes.length === 0) throw new ValidationError('no active node matches the deployment target');
-
-    const chunkSize = this.config.distribution.chunkSizeBytes;
+    const nodeIds = nodes.map((n) => n.id);
     const deployment = await this.db.transaction(async (tx) => {
-      const saved = await tx.getRepository(Deployment).save(tx.getRepository(Deployment).create({ modelVersionId: version.id, chunkSize, createdBy: by.actor }));
-      await tx.getRepository(DeploymentTarget).insert(nodes.map((n) => ({ deploymentId: saved.id, nodeId: n.id, state: null, stateSeq: null, reason: null })));
+      const saved = await this.record(tx, by.actor, version.id, nodeIds, null);
       await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: version.id, nodes: nodes.length });
       return saved;
     });
+    const chunkPublishes = await this.deliver(deployment, version, nodeIds);
+    return { deployment, nodeIds, chunkCount: chunkCount(version.artifact.sizeBytes, deployment.chunkSize), chunkPublishes };
+  }
 
-    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize };
-    await this.brokerAccess.allowArtifact(nodes.map((n) => n.id), layout.sha256);
-    await this.publishDesiredStates(deployment, nodes, version.manifest as unknown as Envelope<ModelManifest>, layout);
-    const chunkPublishes = await this.distribution.broadcast(layout);
-    return { deployment, nodeIds: nodes.map((n) => n.id), chunkCount: chunkCount(layout.size, chunkSize), chunkPublishes };
+  /** A model version with its artifact, refused unless its manifest is signed. */
+  async signedVersion(id: string): Promise<ModelVersion> {
+    const version = await this.db.getRepository(ModelVersion).findOne({ where: { id }, relations: { artifact: true } });
+    if (!version) throw new NotFoundError('model version', id);
+    if (!('signed' in version.manifest)) throw new ConflictError('this version has no signed manifest; upload it again');
+    return version;
+  }
+
+  /** Records a deployment and its targets in the caller's transaction (nothing is sent yet). */
+  async record(tx: EntityManager, actor: string, modelVersionId: string, nodeIds: readonly string[], rolloutId: string | null): Promise<Deployment> {
+    const repo = tx.getRepository(Deployment);
+    const saved = await repo.save(repo.create({ modelVersionId, rolloutId, chunkSize: this.config.distribution.chunkSizeBytes, createdBy: actor }));
+    await tx.getRepository(DeploymentTarget).insert(nodeIds.map((nodeId) => ({ deploymentId: saved.id, nodeId, state: null, stateSeq: null, reason: null })));
+    return saved;
+  }
+
+  /**
+   * Sends a recorded deployment: lets the nodes read the artifact, publishes each node's signed desired
+   * state (retained) and broadcasts the chunks once. Safe to repeat: a node that already has this
+   * deployment's desired state ignores the same one again. Returns the chunk publishes made.
+   */
+  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
+    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
+    await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
+    await this.publishDesiredStates(deployment, nodeIds, version.manifest as unknown as Envelope<ModelManifest>, layout);
+    return this.distribution.broadcast(layout);
   }
 
   async get(id: string): Promise<{ deployment: Deployment; targets: DeploymentTarget[] }> {
@@ -103,7 +123,7 @@ export class DeploymentsService {
 
   private async publishDesiredStates(
     deployment: Deployment,
-    nodes: EdgeNode[],
+    nodeIds: readonly string[],
     manifest: Envelope<ModelManifest>,
     layout: { sha256: string; size: number; chunkSize: number },
   ): Promise<void> {
@@ -111,17 +131,17 @@ export class DeploymentsService {
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlHours * 3_600_000);
     const artifact = { ...layout, chunkCount: chunkCount(layout.size, layout.chunkSize) };
     await Promise.all(
-      nodes.map((node) => {
+      nodeIds.map((nodeId) => {
         const desired = this.signing.desiredState({
           type: 'desired-state',
-          nodeId: node.id,
+          nodeId,
           deploymentId: deployment.id,
           manifest,
           issued: issued.toISOString(),
           expires: expires.toISOString(),
         });
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
-        return this.mqtt.publish(topics.desired(node.id), encodeMessage('desired', message), { qos: 1, retain: true });
+        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });
       }),
     );
   }

@@ -4,5 +4,5 @@ import { AuditModule } from '../audit/audit.module.js';
 import { ModelsController } from './models.controller.js';
 import { ModelsService } from './models.service.js';
 
-@Module({ imports: [AuditModule, ArtifactsModule], controllers: [ModelsController], providers: [ModelsService] })
+@Module({ imports: [AuditModule, ArtifactsModule], controllers: [ModelsController], providers: [ModelsService], exports: [ModelsService] })
 export class ModelsModule {}

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import semver from 'semver';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import type { ModelManifest } from '#trust';
+import type { Envelope, ModelManifest } from '#trust';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
@@ -135,6 +135,32 @@ export class ModelsService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Re-signs every variant of a version under the next sequence of its model, in the caller's
+   * transaction. Nodes refuse a manifest whose sequence is not above the one they run (rollback
+   * protection), so returning a fleet to an older version is a new signed decision, as in TUF/Uptane,
+   * not a replay of the old manifest. Returns the new sequence.
+   */
+  async reissue(tx: EntityManager, modelVersionId: string): Promise<number> {
+    const target = await tx.getRepository(ModelVersion).findOneByOrFail({ id: modelVersionId });
+    await tx.getRepository(Model).findOne({ where: { id: target.modelId }, lock: { mode: 'pessimistic_write' } });
+    const rows = (await tx.query(`SELECT MAX(sequence) + 1 AS sequence FROM model_versions WHERE model_id = $1`, [target.modelId])) as { sequence: string }[];
+    const sequence = Number(rows[0]?.sequence);
+    const variants = await tx.getRepository(ModelVersion).findBy({ modelId: target.modelId, version: target.version });
+    const now = new Date();
+    for (const variant of variants) {
+      const previous = (variant.manifest as unknown as Envelope<ModelManifest>).signed;
+      const manifest: ModelManifest = {
+        ...previous,
+        sequence,
+        created: now.toISOString(),
+        expires: new Date(now.getTime() + this.config.trust.manifestTtlDays * 86_400_000).toISOString(),
+      };
+      await tx.getRepository(ModelVersion).update({ id: variant.id }, { sequence, manifest: { ...this.signing.manifest(manifest) } });
+    }
+    return sequence;
   }
 
   /** Variants of one version share its sequence; a new version takes the next one. */

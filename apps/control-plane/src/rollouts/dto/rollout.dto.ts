@@ -1,0 +1,125 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { ROLLOUT_NODE_STATES, type RolloutNodeState } from '../rollout-node.entity.js';
+import { ROLLOUT_STATES, type RolloutState } from '../rollout.entity.js';
+import type { RolloutStrategy, VariantRule } from '../strategy.js';
+
+const STRATEGY_EXAMPLE = {
+  waves: { percentages: [5, 25, 100] },
+  maxNodesPerMinute: 500,
+  bakeSeconds: 600,
+  successThreshold: 95,
+  failureThreshold: { percent: 10, minExecuted: 20 },
+  nodeTimeoutSeconds: 900,
+  retries: { max: 2, backoffSeconds: 60 },
+  maintenanceWindow: { cron: '0 2 * * *', durationMinutes: 240, timezone: 'Europe/Paris' },
+  continuous: true,
+  requireApproval: false,
+  healthGates: { windowSeconds: 300, minSamples: 50, maxLatencyP99Ratio: 1.5, maxErrorRateIncrease: 0.01, maxConfidenceDrop: 0.05 },
+  rollbackOnHalt: true,
+};
+
+export class CreateRolloutDto {
+  @ApiProperty({ example: 'digits 1.3 to the lyon line' }) @IsString() @Length(1, 200) name!: string;
+
+  @ApiPropertyOptional({ description: 'One version for every node (or give variants)' })
+  @IsOptional()
+  @IsUUID()
+  modelVersionId?: string;
+
+  @ApiPropertyOptional({
+    description: 'Variant per hardware: the first rule whose match accepts a node (labels, RAM) and whose engine the node runs gives its version',
+    example: [{ modelVersionId: '…int8…', match: { maxRamMb: 1024 } }, { modelVersionId: '…int8…', match: { selector: 'power=low' } }, { modelVersionId: '…fp32…' }],
+  })
+  @IsOptional()
+  @IsArray()
+  variants?: unknown[];
+
+  @ApiPropertyOptional({ description: "Label selector over active nodes; '' or absent = every node", example: 'site=lyon' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  selector?: string;
+
+  @ApiPropertyOptional({ description: 'Rollout strategy; every field is optional (see docs/rollouts.md)', example: STRATEGY_EXAMPLE })
+  @IsOptional()
+  @IsObject()
+  strategy?: Record<string, unknown>;
+}
+
+export class StartRolloutDto {
+  @ApiPropertyOptional({ description: 'Start at this time instead of now (ISO 8601)' }) @IsOptional() @IsISO8601() at?: string;
+}
+
+export class AbortRolloutDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 500) reason?: string;
+  @ApiPropertyOptional({ description: 'Return the nodes the rollout reached to their previous version' }) @IsOptional() @IsBoolean() rollback?: boolean;
+}
+
+export class ListRolloutsQuery {
+  @ApiPropertyOptional({ enum: ROLLOUT_STATES }) @IsOptional() @IsIn(ROLLOUT_STATES) state?: RolloutState;
+}
+
+export class RolloutNodesQuery {
+  @ApiPropertyOptional({ default: 100, maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Node id to continue after (keyset pagination)' }) @IsOptional() @IsUUID() after?: string;
+}
+
+export class RolloutDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() modelId!: string;
+  @ApiProperty({ type: 'array', items: { type: 'object' } }) variants!: VariantRule[];
+  @ApiProperty() selector!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) strategy!: RolloutStrategy;
+  @ApiProperty({ enum: ROLLOUT_STATES }) state!: RolloutState;
+  @ApiProperty({ description: '1-based' }) currentWave!: number;
+  @ApiProperty({ type: [Number] }) waveSizes!: number[];
+  @ApiProperty({ nullable: true, type: String }) bakeUntil!: string | null;
+  @ApiProperty({ nullable: true, type: String }) scheduledAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) approvedBy!: string | null;
+  @ApiProperty({ nullable: true, type: String }) haltReason!: string | null;
+  @ApiProperty() createdBy!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
+}
+
+export class RolloutEventDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() kind!: string;
+  @ApiProperty() actor!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) detail!: Record<string, unknown>;
+  @ApiProperty() at!: string;
+}
+
+export class RolloutWaveDto {
+  @ApiProperty() wave!: number;
+  @ApiProperty() planned!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'nodes by state' }) states!: Record<string, number>;
+}
+
+export class RolloutDetailDto extends RolloutDto {
+  @ApiProperty({ type: [RolloutWaveDto] }) waves!: RolloutWaveDto[];
+  @ApiProperty({ type: [RolloutEventDto] }) events!: RolloutEventDto[];
+}
+
+export class RolloutNodeDto {
+  @ApiProperty() nodeId!: string;
+  @ApiProperty() wave!: number;
+  @ApiProperty() modelVersionId!: string;
+  @ApiProperty({ nullable: true, type: String }) previousModelVersionId!: string | null;
+  @ApiProperty({ enum: ROLLOUT_NODE_STATES }) state!: RolloutNodeState;
+  @ApiProperty() attempts!: number;
+  @ApiProperty({ nullable: true, type: String }) deploymentId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty() updatedAt!: string;
+}

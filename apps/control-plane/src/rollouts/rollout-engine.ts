@@ -1,0 +1,235 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { type DataSource, type EntityManager, In } from 'typeorm';
+import { DeploymentsService } from '../deployments/deployments.service.js';
+import { Deployment } from '../deployments/deployment.entity.js';
+import { ModelsService } from '../models/models.service.js';
+import { type Counts, decide, type Step } from './decide.js';
+import { judgeGates } from './health-gate.js';
+import { windowOpen } from './maintenance-window.js';
+import { RolloutMetrics } from './rollout-metrics.js';
+import { RolloutNode } from './rollout-node.entity.js';
+import { RolloutRepository } from './rollout.repository.js';
+import { Rollout } from './rollout.entity.js';
+import { RolloutTargeting } from './rollout-targeting.js';
+
+/** What a tick leaves for the queue: run again after `nextDelayMs`, or stop (null). */
+export interface TickResult {
+  readonly seq: number;
+  readonly nextDelayMs: number | null;
+}
+
+const ENGINE = 'engine';
+
+/**
+ * Advances rollouts. One tick = one transaction holding the rollout's row lock: fold in what nodes
+ * reported, time out silent nodes, pick up newly matching nodes, then apply the one step `decide`
+ * chooses. Publishing to the broker happens after the commit, from rows marked unpublished, so a worker
+ * that dies anywhere leaves either nothing done or work the next tick finishes; every tick is idempotent.
+ */
+@Injectable()
+export class RolloutEngine {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly repository: RolloutRepository,
+    private readonly targeting: RolloutTargeting,
+    private readonly deployments: DeploymentsService,
+    private readonly models: ModelsService,
+    private readonly metrics: RolloutMetrics,
+  ) {}
+
+  async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
+    const now = new Date();
+    const result = await this.db.transaction(async (tx) => {
+      const rollout = await tx.getRepository(Rollout).findOne({ where: { id: rolloutId }, lock: { mode: 'pessimistic_write' } });
+      if (!rollout) return null;
+      // A redelivered or duplicate job: the tick it stands for already ran; say which one is due.
+      if (rollout.tickSeq !== seq) return { seq: rollout.tickSeq, nextDelayMs: mayNeedTicks(rollout) ? tickMs : null, stale: true };
+      const keepTicking = await this.advance(tx, rollout, now);
+      rollout.tickSeq += 1;
+      await tx.getRepository(Rollout).update({ id: rollout.id }, { tickSeq: rollout.tickSeq });
+      const untilStart = rollout.state === 'scheduled' && rollout.scheduledAt ? Math.min(Math.max(rollout.scheduledAt.getTime() - now.getTime(), 0), 60_000) : tickMs;
+      return { seq: rollout.tickSeq, nextDelayMs: keepTicking ? untilStart : null, stale: false };
+    });
+    if (!result) return null;
+    if (!result.stale) await this.publishPending(rolloutId);
+    return { seq: result.seq, nextDelayMs: result.nextDelayMs };
+  }
+
+  /** Starts a rollout now (state running or awaiting-approval), inside the caller's transaction. */
+  async begin(tx: EntityManager, rollout: Rollout, actor: string, now: Date): Promise<void> {
+    if (rollout.strategy.requireApproval && !rollout.approvedBy) {
+      await this.repository.transition(tx, rollout, 'awaiting-approval', actor);
+      return;
+    }
+    const planned = await this.targeting.enrol(tx, rollout);
+    rollout.waveSizes = planned.waveSizes;
+    rollout.startedAt = now;
+    await tx.getRepository(Rollout).update({ id: rollout.id }, { waveSizes: planned.waveSizes, startedAt: now, currentWave: 0, bakeUntil: null });
+    await this.repository.transition(tx, rollout, 'running', actor, { nodes: planned.nodes, waves: planned.waveSizes, unmatched: planned.unmatched });
+    await this.repository.event(tx, rollout.id, 'wave-started', actor, { wave: 1, nodes: planned.waveSizes[0] ?? 0 });
+  }
+
+  /** Halts (or aborts) and, when asked, returns every node the rollout reached to its previous version. */
+  async stop(tx: EntityManager, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean): Promise<void> {
+    rollout.haltReason = reason;
+    await tx.getRepository(Rollout).update({ id: rollout.id }, { haltReason: reason, finishedAt: new Date() });
+    await this.repository.transition(tx, rollout, to, actor, { reason, rollback });
+    if (to === 'halted') this.metrics.halts.inc();
+    if (rollback) await this.revert(tx, rollout, actor);
+  }
+
+  /** One tick's work; returns whether the rollout needs more ticks. */
+  private async advance(tx: EntityManager, rollout: Rollout, now: Date): Promise<boolean> {
+    if (rollout.state === 'scheduled') {
+      if (rollout.scheduledAt && rollout.scheduledAt <= now) await this.begin(tx, rollout, ENGINE, now);
+      return mayNeedTicks(rollout);
+    }
+    if (rollout.state === 'halted' || rollout.state === 'aborted') {
+      // Only a fleet rollback is left to follow: fold in its outcomes until no revert is open.
+      await this.foldOutcomes(tx, rollout);
+      return this.reverting(tx, rollout);
+    }
+    if (rollout.state !== 'running') return false;
+
+    await this.foldOutcomes(tx, rollout);
+    await this.timeOut(tx, rollout, now);
+    if (rollout.strategy.continuous) await this.targeting.enrolNewcomers(tx, rollout);
+    const counts = await this.repository.counts(tx, rollout.id);
+    const gates = rollout.strategy.healthGates;
+    const gate = gates ? judgeGates(gates, ...(await this.repository.gateStats(tx, rollout, gates.windowSeconds))) : null;
+    const step = decide({
+      strategy: rollout.strategy,
+      now,
+      currentWave: rollout.currentWave,
+      waveCount: rollout.waveSizes.length,
+      bakeUntil: rollout.bakeUntil,
+      overall: sum([...counts.values()]),
+      wave: counts.get(rollout.currentWave) ?? { total: 0, succeeded: 0, failed: 0, open: 0 },
+      gate,
+      windowOpen: windowOpen(rollout.strategy.maintenanceWindow, now),
+      dispatchedLastMinute: rollout.strategy.maxNodesPerMinute ? await this.repository.dispatchedSince(tx, rollout.id, new Date(now.getTime() - 60_000)) : 0,
+    });
+    await this.apply(tx, rollout, step, now);
+    return rollout.state === 'running' || (await this.reverting(tx, rollout));
+  }
+
+  private async reverting(tx: EntityManager, rollout: Rollout): Promise<boolean> {
+    return (await tx.getRepository(RolloutNode).countBy({ rolloutId: rollout.id, state: 'reverting' })) > 0;
+  }
+
+  private async apply(tx: EntityManager, rollout: Rollout, step: Step, now: Date): Promise<void> {
+    const repo = tx.getRepository(Rollout);
+    switch (step.kind) {
+      case 'halt':
+        return this.stop(tx, rollout, 'halted', step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
+      case 'complete':
+        await repo.update({ id: rollout.id }, { finishedAt: now });
+        return this.repository.transition(tx, rollout, 'completed', ENGINE);
+      case 'bake':
+        rollout.bakeUntil = step.until;
+        await repo.update({ id: rollout.id }, { bakeUntil: step.until });
+        return this.repository.event(tx, rollout.id, 'wave-passed', ENGINE, { wave: rollout.currentWave + 1, bakeUntil: step.until.toISOString() });
+      case 'advance': {
+        if (rollout.bakeUntil === null) await this.repository.event(tx, rollout.id, 'wave-passed', ENGINE, { wave: rollout.currentWave + 1 });
+        rollout.currentWave += 1;
+        rollout.bakeUntil = null;
+        await repo.update({ id: rollout.id }, { currentWave: rollout.currentWave, bakeUntil: null });
+        return this.repository.event(tx, rollout.id, 'wave-started', ENGINE, {
+          wave: rollout.currentWave + 1,
+          nodes: rollout.waveSizes[rollout.currentWave] ?? 0,
+          ...(step.note ? { note: step.note } : {}),
+        });
+      }
+      case 'dispatch':
+        return this.dispatch(tx, rollout, step.budget, now);
+      case 'wait':
+        return;
+    }
+  }
+
+  /** Sends the version to up to `budget` open nodes of the current wave: one deployment per variant. */
+  private async dispatch(tx: EntityManager, rollout: Rollout, budget: number, now: Date): Promise<void> {
+    if (budget <= 0) return;
+    const due = await this.repository.dueNodes(tx, rollout, budget, now);
+    const byVersion = groupBy(due, (n) => n.modelVersionId);
+    for (const [versionId, nodes] of byVersion) {
+      const nodeIds = nodes.map((n) => n.nodeId);
+      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
+      await this.repository.markDispatched(tx, rollout, deployment.id, nodeIds, now);
+      const retries = nodes.filter((n) => n.attempts > 0).length;
+      if (retries > 0) await this.repository.event(tx, rollout.id, 'nodes-retried', ENGINE, { nodes: retries, deploymentId: deployment.id });
+    }
+    if (due.length > 0) this.metrics.dispatched.inc(due.length);
+  }
+
+  private async foldOutcomes(tx: EntityManager, rollout: Rollout): Promise<void> {
+    const changed = await this.repository.foldOutcomes(tx, rollout.id);
+    const failed = changed.filter((c) => c.state === 'failed' || c.state === 'revert-failed');
+    for (const node of failed.slice(0, 100)) await this.repository.event(tx, rollout.id, `node-${node.state}`, ENGINE, { nodeId: node.nodeId, reason: node.reason });
+  }
+
+  private async timeOut(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+    const timedOut = await this.repository.timeOut(tx, rollout, now);
+    for (const node of timedOut.slice(0, 100)) {
+      await this.repository.event(tx, rollout.id, node.state === 'failed' ? 'node-failed' : 'node-timed-out', ENGINE, { nodeId: node.nodeId, attempts: node.attempts, reason: 'timeout' });
+    }
+  }
+
+  /**
+   * Fleet rollback: every node this rollout reached goes back to the version it ran before, re-signed
+   * under a new sequence (nodes refuse an old sequence). Nodes that rolled back by themselves already
+   * run it and answer at once; nodes without a previous version cannot be returned and are marked so.
+   */
+  private async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<void> {
+    const reached = await tx.getRepository(RolloutNode).find({ where: { rolloutId: rollout.id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
+    const toRevert = reached.filter((n) => n.attempts > 0);
+    const orphans = toRevert.filter((n) => n.previousModelVersionId === null).map((n) => n.nodeId);
+    if (orphans.length > 0) {
+      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(orphans) }, { state: 'revert-failed', reason: 'no previous version' });
+    }
+    const byVersion = groupBy(
+      toRevert.filter((n) => n.previousModelVersionId !== null),
+      (n) => n.previousModelVersionId as string,
+    );
+    for (const [versionId, nodes] of byVersion) {
+      const sequence = await this.models.reissue(tx, versionId);
+      const nodeIds = nodes.map((n) => n.nodeId);
+      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
+      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false, reason: null });
+      await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
+    }
+  }
+
+  /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */
+  private async publishPending(rolloutId: string): Promise<void> {
+    const pending = await this.db.getRepository(RolloutNode).find({ where: { rolloutId, published: false, state: In(['dispatched', 'reverting']) } });
+    for (const [deploymentId, nodes] of groupBy(pending, (n) => n.deploymentId as string)) {
+      const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
+      const version = await this.deployments.signedVersion(deployment.modelVersionId);
+      const nodeIds = nodes.map((n) => n.nodeId);
+      await this.deployments.deliver(deployment, version, nodeIds);
+      await this.db.getRepository(RolloutNode).update({ rolloutId, deploymentId, nodeId: In(nodeIds) }, { published: true });
+    }
+  }
+}
+
+/** States in which a rollout may still have work: a start to make, waves to run, or reverts to follow. */
+export function mayNeedTicks(rollout: Rollout): boolean {
+  return ['scheduled', 'running', 'halted', 'aborted'].includes(rollout.state);
+}
+
+function sum(counts: Counts[]): Counts {
+  return counts.reduce((a, c) => ({ total: a.total + c.total, succeeded: a.succeeded + c.succeeded, failed: a.failed + c.failed, open: a.open + c.open }), {
+    total: 0,
+    succeeded: 0,
+    failed: 0,
+    open: 0,
+  });
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
+}

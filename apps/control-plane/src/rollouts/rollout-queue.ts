@@ -1,0 +1,98 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { type Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { RolloutEngine } from './rollout-engine.js';
+import type { Rollout } from './rollout.entity.js';
+
+const QUEUE = 'rollouts';
+const SWEEP_EVERY_MS = 5_000;
+
+interface TickJob {
+  readonly rolloutId: string;
+  readonly seq: number;
+}
+
+/**
+ * BullMQ drives rollouts. Each tick is a job whose id names the rollout and its tick count, so adding the
+ * same tick twice is a no-op and a redelivered job (BullMQ is at-least-once; a worker killed mid-job gets
+ * its job back after the lock expires) is recognised by the engine. A sweep job every few seconds
+ * re-adds the due tick of every unfinished rollout, so a chain broken by a crash between commit and
+ * enqueue resumes by itself.
+ */
+@Injectable()
+export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RolloutQueue.name);
+  private readonly queue: Queue;
+  private readonly connections: Redis[] = [];
+  private worker?: Worker;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly engine: RolloutEngine,
+  ) {
+    this.queue = new Queue(QUEUE, { connection: this.connection(), prefix: config.rollouts.queuePrefix });
+    this.queue.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout queue error'));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { rollouts } = this.config;
+    if (!rollouts.worker) return;
+    this.worker = new Worker(QUEUE, (job: Job) => this.process(job), {
+      connection: this.connection(),
+      prefix: rollouts.queuePrefix,
+      concurrency: rollouts.concurrency,
+      lockDuration: rollouts.jobLockMs,
+      stalledInterval: rollouts.jobLockMs,
+      maxStalledCount: 1_000, // a tick is idempotent: retrying it after any number of crashes is safe
+    });
+    this.worker.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout worker error'));
+    this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: String(error) }, 'rollout job failed'));
+    await this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+  }
+
+  /** Makes sure the tick a rollout is due for is queued (after `delayMs`). */
+  async schedule(rolloutId: string, seq: number, delayMs = 0): Promise<void> {
+    await this.queue.add('tick', { rolloutId, seq } satisfies TickJob, {
+      jobId: `tick-${rolloutId}-${seq}`,
+      delay: delayMs,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 86_400 },
+    });
+  }
+
+  private async process(job: Job): Promise<void> {
+    if (job.name === 'sweep') return this.sweep();
+    const { rolloutId, seq } = job.data as TickJob;
+    const result = await this.engine.tick(rolloutId, seq, this.config.rollouts.tickMs);
+    if (result?.nextDelayMs !== null && result !== null) await this.schedule(rolloutId, result.seq, result.nextDelayMs);
+  }
+
+  private async sweep(): Promise<void> {
+    const unfinished = (await this.db.query(
+      `SELECT id, tick_seq AS "tickSeq" FROM rollouts r
+        WHERE state IN ('scheduled', 'running')
+           OR (state IN ('halted', 'aborted') AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND state = 'reverting'))`,
+    )) as Pick<Rollout, 'id' | 'tickSeq'>[];
+    for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
+  }
+
+  private connection(): Redis {
+    // BullMQ requires maxRetriesPerRequest: null on its connections; each Queue/Worker gets its own.
+    const redis = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
+    redis.on('error', () => undefined);
+    this.connections.push(redis);
+    return redis;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    for (const redis of this.connections) redis.disconnect();
+  }
+}

@@ -1,0 +1,161 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { Counts } from './decide.js';
+import type { SideStats } from './health-gate.js';
+import { RolloutEvent } from './rollout-event.entity.js';
+import { RolloutMetrics } from './rollout-metrics.js';
+import type { RolloutNodeState } from './rollout-node.entity.js';
+import { Rollout, type RolloutState } from './rollout.entity.js';
+
+export interface NodeChange {
+  readonly nodeId: string;
+  readonly state: RolloutNodeState;
+  readonly reason: string | null;
+  readonly attempts: number;
+}
+
+export interface DueNode {
+  readonly nodeId: string;
+  readonly modelVersionId: string;
+  readonly attempts: number;
+}
+
+/** The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes. */
+@Injectable()
+export class RolloutRepository {
+  constructor(private readonly metrics: RolloutMetrics) {}
+
+  /** Moves a rollout to `to` and records the event (same transaction). */
+  async transition(tx: EntityManager, rollout: Rollout, to: RolloutState, actor: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const from = rollout.state;
+    rollout.state = to;
+    await tx.getRepository(Rollout).update({ id: rollout.id }, { state: to });
+    await this.event(tx, rollout.id, to, actor, { from, ...detail });
+    this.metrics.transitions.inc({ to });
+  }
+
+  async event(tx: EntityManager, rolloutId: string, kind: string, actor: string, detail: Record<string, unknown> = {}): Promise<void> {
+    await tx.getRepository(RolloutEvent).save(tx.getRepository(RolloutEvent).create({ rolloutId, kind, actor, detail }));
+  }
+
+  /** Node counts per wave; superseded nodes left the rollout and count nowhere. */
+  async counts(tx: EntityManager, rolloutId: string): Promise<Map<number, Counts>> {
+    const rows = (await tx.query(
+      `SELECT wave,
+              count(*) FILTER (WHERE state <> 'superseded')::int AS total,
+              count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded,
+              count(*) FILTER (WHERE state = 'failed')::int AS failed,
+              count(*) FILTER (WHERE state IN ('pending', 'dispatched', 'retry-wait'))::int AS open
+         FROM rollout_nodes WHERE rollout_id = $1 GROUP BY wave`,
+      [rolloutId],
+    )) as (Counts & { wave: number })[];
+    return new Map(rows.map(({ wave, ...counts }) => [wave, counts]));
+  }
+
+  /**
+   * Folds what nodes reported (deployment_targets, kept by the telemetry path) into the rollout: a
+   * committed deployment succeeded, a failed/rolled-back/rejected one failed; the same for reverts.
+   */
+  async foldOutcomes(tx: EntityManager, rolloutId: string): Promise<NodeChange[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes rn
+          SET state = (CASE WHEN rn.state = 'dispatched' THEN (CASE WHEN t.state = 'committed' THEN 'succeeded' ELSE 'failed' END)
+                            ELSE (CASE WHEN t.state = 'committed' THEN 'reverted' ELSE 'revert-failed' END) END)::rollout_node_state,
+              reason = CASE WHEN t.state = 'committed' THEN NULL ELSE left(t.state::text || COALESCE(':' || t.reason, ''), 100) END,
+              updated_at = now()
+         FROM deployment_targets t
+        WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'reverting')
+          AND t.deployment_id = rn.deployment_id AND t.node_id = rn.node_id
+          AND t.state IN ('committed', 'failed', 'rolled-back', 'rejected')
+      RETURNING rn.node_id AS "nodeId", rn.state, rn.reason, rn.attempts`,
+      [rolloutId],
+    )) as [NodeChange[], number];
+    return rows[0];
+  }
+
+  /** Dispatched nodes past their deadline: retried after a backoff while attempts remain, else failed. */
+  async timeOut(tx: EntityManager, rollout: Rollout, now: Date): Promise<NodeChange[]> {
+    const { max, backoffSeconds } = rollout.strategy.retries;
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes
+          SET state = (CASE WHEN attempts <= $2 THEN 'retry-wait' ELSE 'failed' END)::rollout_node_state,
+              next_attempt_at = CASE WHEN attempts <= $2 THEN $4::timestamptz + make_interval(secs => $3 * power(2, attempts - 1)) END,
+              reason = 'timeout', updated_at = now()
+        WHERE rollout_id = $1 AND state = 'dispatched' AND deadline_at < $4
+      RETURNING node_id AS "nodeId", state, reason, attempts`,
+      [rollout.id, max, backoffSeconds, now],
+    )) as [NodeChange[], number];
+    return rows[0];
+  }
+
+  async dispatchedSince(tx: EntityManager, rolloutId: string, since: Date): Promise<number> {
+    const rows = (await tx.query(`SELECT count(*)::int AS n FROM rollout_nodes WHERE rollout_id = $1 AND dispatched_at > $2`, [rolloutId, since])) as { n: number }[];
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Open nodes of the waves reached so far, first-come by wave: new ones and retries whose backoff is over. */
+  async dueNodes(tx: EntityManager, rollout: Rollout, limit: number, now: Date): Promise<DueNode[]> {
+    return (await tx.query(
+      `SELECT node_id AS "nodeId", model_version_id AS "modelVersionId", attempts FROM rollout_nodes
+        WHERE rollout_id = $1 AND wave <= $2 AND (state = 'pending' OR (state = 'retry-wait' AND next_attempt_at <= $3))
+        ORDER BY wave, node_id LIMIT $4`,
+      [rollout.id, rollout.currentWave, now, Math.min(limit, 100_000)],
+    )) as DueNode[];
+  }
+
+  /**
+   * Marks nodes dispatched under a deployment (unpublished until the broker has the desired states),
+   * records what each ran before (for a fleet rollback), and supersedes them in any other rollout.
+   */
+  async markDispatched(tx: EntityManager, rollout: Rollout, deploymentId: string, nodeIds: readonly string[], now: Date): Promise<void> {
+    const deadline = new Date(now.getTime() + rollout.strategy.nodeTimeoutSeconds * 1000);
+    await tx.query(
+      `UPDATE rollout_nodes rn
+          SET state = 'dispatched', attempts = rn.attempts + 1, deployment_id = $2, published = false,
+              dispatched_at = $4, deadline_at = $5, next_attempt_at = NULL, reason = NULL, updated_at = now(),
+              previous_model_version_id = CASE WHEN rn.attempts = 0 THEN n.current_model_version_id ELSE rn.previous_model_version_id END
+         FROM nodes n
+        WHERE rn.rollout_id = $1 AND rn.node_id = ANY($3::uuid[]) AND n.id = rn.node_id`,
+      [rollout.id, deploymentId, nodeIds, now, deadline],
+    );
+    await tx.query(
+      `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by rollout ' || $1::text, 100), updated_at = now()
+        WHERE node_id = ANY($2::uuid[]) AND rollout_id <> $1 AND state IN ('pending', 'dispatched', 'retry-wait')`,
+      [rollout.id, nodeIds],
+    );
+  }
+
+  /**
+   * Model-health statistics over the last `windowSeconds`: canary = the rollout's nodes whose heartbeat
+   * names a version of this rollout; control = its nodes still on anything else.
+   */
+  async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number): Promise<[SideStats, SideStats]> {
+    const rows = (await tx.query(
+      `WITH new_versions AS (SELECT mv.artifact_sha256 AS sha FROM model_versions mv WHERE mv.id = ANY($2::uuid[])),
+            targets AS (SELECT node_id FROM rollout_nodes WHERE rollout_id = $1 AND state <> 'superseded'),
+            beats AS (
+              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms, (h.model_sha256 IN (SELECT sha FROM new_versions)) AS canary
+                FROM node_heartbeats h JOIN targets t ON t.node_id = h.node_id
+               WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL),
+            results AS (
+              SELECT r.confidence, (r.model_sha256 IN (SELECT sha FROM new_versions)) AS canary
+                FROM inference_results r JOIN targets t ON t.node_id = r.node_id
+               WHERE r.received_at > now() - make_interval(secs => $3))
+       SELECT side.canary,
+              (SELECT count(DISTINCT node_id) FROM beats b WHERE b.canary = side.canary)::int AS nodes,
+              (SELECT COALESCE(sum(inferences), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS inferences,
+              (SELECT COALESCE(sum(errors), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS errors,
+              (SELECT sum(latency_p99_ms * inferences) / NULLIF(sum(inferences) FILTER (WHERE latency_p99_ms IS NOT NULL), 0)
+                 FROM beats b WHERE b.canary = side.canary AND latency_p99_ms IS NOT NULL)::float8 AS "latencyP99Ms",
+              (SELECT avg(confidence) FROM results r WHERE r.canary = side.canary)::float8 AS "meanConfidence",
+              (SELECT count(*) FROM results r WHERE r.canary = side.canary)::int AS results
+         FROM (VALUES (true), (false)) AS side(canary)`,
+      [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds],
+    )) as (SideStats & { canary: boolean })[];
+    const side = (canary: boolean): SideStats => {
+      const { canary: _, ...stats } = rows.find((r) => r.canary === canary) as SideStats & { canary: boolean };
+      return stats;
+    };
+    return [side(true), side(false)];
+  }
+}

@@ -1,0 +1,108 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import type { Plan } from './rollout-targeting.js';
+import type { Rollout } from './rollout.entity.js';
+import { RolloutsService } from './rollouts.service.js';
+import { AbortRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, StartRolloutDto } from './dto/rollout.dto.js';
+
+const toDto = (r: Rollout): RolloutDto => ({
+  id: r.id,
+  name: r.name,
+  modelId: r.modelId,
+  variants: r.variants,
+  selector: r.selector,
+  strategy: r.strategy,
+  state: r.state,
+  currentWave: r.currentWave + 1,
+  waveSizes: r.waveSizes,
+  bakeUntil: r.bakeUntil?.toISOString() ?? null,
+  scheduledAt: r.scheduledAt?.toISOString() ?? null,
+  approvedBy: r.approvedBy,
+  haltReason: r.haltReason,
+  createdBy: r.createdBy,
+  createdAt: r.createdAt.toISOString(),
+  startedAt: r.startedAt?.toISOString() ?? null,
+  finishedAt: r.finishedAt?.toISOString() ?? null,
+});
+
+@ApiTags('rollouts')
+@ApiBearerAuth()
+@Controller('v1/rollouts')
+export class RolloutsController {
+  constructor(private readonly rollouts: RolloutsService) {}
+
+  @Post()
+  async create(@CurrentPrincipal() by: Principal, @Body() body: CreateRolloutDto): Promise<RolloutDto> {
+    return toDto(await this.rollouts.create(by, body));
+  }
+
+  /** The plan without creating anything: nodes, the variant each gets, bytes to send, waves. */
+  @Post('dry-run')
+  @HttpCode(200)
+  async dryRun(@Body() body: CreateRolloutDto): Promise<Plan> {
+    return this.rollouts.dryRun(body);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [RolloutDto] })
+  async list(@Query() query: ListRolloutsQuery): Promise<RolloutDto[]> {
+    return (await this.rollouts.list(query.state)).map(toDto);
+  }
+
+  @Get(':id')
+  async get(@Param('id', ParseUUIDPipe) id: string): Promise<RolloutDetailDto> {
+    const { rollout, waves, events } = await this.rollouts.get(id);
+    return {
+      ...toDto(rollout),
+      waves,
+      events: events.map((e) => ({ id: e.id, kind: e.kind, actor: e.actor, detail: e.detail, at: e.at.toISOString() })),
+    };
+  }
+
+  @Get(':id/nodes')
+  async nodes(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutNodesQuery): Promise<RolloutNodeDto[]> {
+    const nodes = await this.rollouts.nodes(id, query.limit ?? 100, query.after);
+    return nodes.map((n) => ({
+      nodeId: n.nodeId,
+      wave: n.wave + 1,
+      modelVersionId: n.modelVersionId,
+      previousModelVersionId: n.previousModelVersionId,
+      state: n.state,
+      attempts: n.attempts,
+      deploymentId: n.deploymentId,
+      reason: n.reason,
+      updatedAt: n.updatedAt.toISOString(),
+    }));
+  }
+
+  @Post(':id/start')
+  @HttpCode(200)
+  async start(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: StartRolloutDto): Promise<RolloutDto> {
+    return toDto(await this.rollouts.start(by, id, body.at ? new Date(body.at) : undefined));
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  async approve(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
+    return toDto(await this.rollouts.approve(by, id));
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  async pause(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
+    return toDto(await this.rollouts.pause(by, id));
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  async resume(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
+    return toDto(await this.rollouts.resume(by, id));
+  }
+
+  @Post(':id/abort')
+  @HttpCode(200)
+  async abort(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: AbortRolloutDto): Promise<RolloutDto> {
+    return toDto(await this.rollouts.abort(by, id, body.reason ?? 'aborted by an operator', body.rollback ?? false));
+  }
+}

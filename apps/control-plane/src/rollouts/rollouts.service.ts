@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { ConflictError, NotFoundError } from '#common';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { parseLabelSelector } from '../nodes/label-selector.js';
+import { RolloutEngine } from './rollout-engine.js';
+import { RolloutEvent } from './rollout-event.entity.js';
+import { RolloutNode } from './rollout-node.entity.js';
+import { RolloutQueue } from './rollout-queue.js';
+import { RolloutRepository } from './rollout.repository.js';
+import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
+import { type Plan, RolloutTargeting } from './rollout-targeting.js';
+import { parseStrategy, parseVariantRules } from './strategy.js';
+
+export interface RolloutRequest {
+  readonly name: string;
+  readonly modelVersionId?: string;
+  readonly variants?: unknown;
+  readonly selector?: string;
+  readonly strategy?: unknown;
+}
+
+export interface RolloutDetail {
+  readonly rollout: Rollout;
+  readonly waves: { wave: number; planned: number; states: Record<string, number> }[];
+  readonly events: RolloutEvent[];
+}
+
+/**
+ * The rollout lifecycle as the API sees it. Every action takes the rollout's row lock, checks the
+ * transition is allowed, writes the change, an event and an audit row in one transaction, then queues a
+ * tick: the engine does the rest.
+ */
+@Injectable()
+export class RolloutsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly targeting: RolloutTargeting,
+    private readonly engine: RolloutEngine,
+    private readonly repository: RolloutRepository,
+    private readonly queue: RolloutQueue,
+  ) {}
+
+  async create(by: Principal, request: RolloutRequest): Promise<Rollout> {
+    const fields = this.validate(request);
+    return this.db.transaction(async (tx) => {
+      const versions = await this.targeting.versions(tx, fields.variants);
+      const modelId = [...versions.values()][0]?.modelId as string;
+      const repo = tx.getRepository(Rollout);
+      const rollout = await repo.save(repo.create({ ...fields, modelId, state: 'draft', createdBy: by.actor }));
+      await this.repository.event(tx, rollout.id, 'created', by.actor, { variants: fields.variants.length });
+      await this.audit.record(tx, by, 'rollout.create', { type: 'rollout', id: rollout.id }, { name: rollout.name });
+      return rollout;
+    });
+  }
+
+  /** What a rollout would do if it started now: nodes, variant per node, bytes, waves. Writes nothing. */
+  async dryRun(request: RolloutRequest): Promise<Plan> {
+    const fields = this.validate(request);
+    return this.db.transaction('REPEATABLE READ', (tx) => this.targeting.plan(tx, fields, randomUUID()));
+  }
+
+  /** Starts now, or at `at` (state scheduled); with approval required, waits for it first. */
+  async start(by: Principal, id: string, at?: Date): Promise<Rollout> {
+    return this.act(by, id, 'start', ['draft'], async (tx, rollout) => {
+      const now = new Date();
+      if (at && at > now) {
+        rollout.scheduledAt = at;
+        await tx.getRepository(Rollout).update({ id }, { scheduledAt: at });
+        await this.repository.transition(tx, rollout, 'scheduled', by.actor, { at: at.toISOString() });
+        return;
+      }
+      await this.engine.begin(tx, rollout, by.actor, now);
+    });
+  }
+
+  async approve(by: Principal, id: string): Promise<Rollout> {
+    return this.act(by, id, 'approve', ['draft', 'scheduled', 'awaiting-approval'], async (tx, rollout) => {
+      rollout.approvedBy = by.actor;
+      await tx.getRepository(Rollout).update({ id }, { approvedBy: by.actor });
+      await this.repository.event(tx, id, 'approved', by.actor);
+      if (rollout.state === 'awaiting-approval') await this.engine.begin(tx, rollout, by.actor, new Date());
+    });
+  }
+
+  async pause(by: Principal, id: string): Promise<Rollout> {
+    return this.act(by, id, 'pause', ['running'], (tx, rollout) => this.repository.transition(tx, rollout, 'paused', by.actor));
+  }
+
+  async resume(by: Principal, id: string): Promise<Rollout> {
+    return this.act(by, id, 'resume', ['paused'], (tx, rollout) => this.repository.transition(tx, rollout, 'running', by.actor));
+  }
+
+  /** Stops for good; with `rollback`, returns the nodes it reached to their previous version. */
+  async abort(by: Principal, id: string, reason: string, rollback: boolean): Promise<Rollout> {
+    return this.act(by, id, 'abort', ['draft', 'scheduled', 'awaiting-approval', 'running', 'paused'], (tx, rollout) =>
+      this.engine.stop(tx, rollout, 'aborted', reason, by.actor, rollback),
+    );
+  }
+
+  async list(state?: RolloutState): Promise<Rollout[]> {
+    return this.db.getRepository(Rollout).find({ where: state ? { state } : {}, order: { createdAt: 'DESC' }, take: 200 });
+  }
+
+  async get(id: string): Promise<RolloutDetail> {
+    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
+    if (!rollout) throw new NotFoundError('rollout', id);
+    const rows = (await this.db.query(`SELECT wave, state, count(*)::int AS n FROM rollout_nodes WHERE rollout_id = $1 GROUP BY wave, state ORDER BY wave`, [id])) as {
+      wave: number;
+      state: string;
+      n: number;
+    }[];
+    const waves = rollout.waveSizes.map((planned, wave) => ({
+      wave: wave + 1,
+      planned,
+      states: Object.fromEntries(rows.filter((r) => r.wave === wave).map((r) => [r.state, r.n])),
+    }));
+    const events = await this.db.getRepository(RolloutEvent).find({ where: { rolloutId: id }, order: { id: 'ASC' }, take: 1000 });
+    return { rollout, waves, events };
+  }
+
+  /** Per-node progress, keyset-paginated by node id. */
+  async nodes(id: string, limit: number, after?: string): Promise<RolloutNode[]> {
+    const query = this.db.getRepository(RolloutNode).createQueryBuilder('rn').where('rn.rollout_id = :id', { id }).orderBy('rn.node_id').limit(limit);
+    if (after) query.andWhere('rn.node_id > :after', { after });
+    return query.getMany();
+  }
+
+  private validate(request: RolloutRequest): Pick<Rollout, 'name' | 'selector' | 'strategy' | 'variants'> {
+    const variants = parseVariantRules(request.variants ?? (request.modelVersionId ? [{ modelVersionId: request.modelVersionId }] : undefined));
+    const selector = request.selector ?? '';
+    parseLabelSelector(selector); // a bad selector is a 400 now, not a failed start later
+    return { name: request.name, selector, strategy: parseStrategy(request.strategy), variants };
+  }
+
+  private async act(by: Principal, id: string, action: string, from: readonly RolloutState[], change: (tx: EntityManager, rollout: Rollout) => Promise<void>): Promise<Rollout> {
+    const rollout = await this.db.transaction(async (tx) => {
+      const row = await tx.getRepository(Rollout).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!row) throw new NotFoundError('rollout', id);
+      if (!from.includes(row.state)) {
+        const why = FINAL_ROLLOUT_STATES.includes(row.state) ? 'it has finished' : `it is ${row.state}`;
+        throw new ConflictError(`cannot ${action} rollout ${id}: ${why}`);
+      }
+      await change(tx, row);
+      await this.audit.record(tx, by, `rollout.${action}`, { type: 'rollout', id }, { state: row.state });
+      return row;
+    });
+    await this.queue.schedule(rollout.id, rollout.tickSeq);
+    return rollout;
+  }
+}

@@ -1,0 +1,117 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { encodeMessage, envelopeFields, type MessageKind, type MessageOf, parseMessage, topics } from '#protocol';
+
+/** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
+export type Behaviour = 'commit' | 'fail' | 'silent';
+
+export interface ReceivedDesired {
+  readonly deploymentId: string;
+  readonly sha256: string;
+  readonly sequence: number;
+  readonly at: number;
+}
+
+interface ModelRef {
+  readonly name: string;
+  readonly version: string;
+  readonly variant: string;
+  readonly sha256: string;
+}
+
+/**
+ * Many nodes behind one MQTT connection, for rollout tests and benches on the test broker (anonymous,
+ * so one client may speak for every node). Each node answers its desired states the way `behaviour`
+ * says, with the status messages a real agent sends, and `heartbeat()` reports each node's model with a
+ * latency chosen per model. Desired states are not verified here (the agent tests do that).
+ */
+export class SimulatedFleet {
+  readonly received = new Map<string, ReceivedDesired[]>();
+  readonly running = new Map<string, ModelRef>();
+  private readonly seq = new Map<string, number>();
+  private client!: MqttClient;
+
+  private constructor(
+    private readonly nodeIds: ReadonlySet<string>,
+    private readonly behaviour: (nodeId: string, sha256: string) => Behaviour,
+  ) {}
+
+  static async start(brokerUrl: string, nodeIds: readonly string[], behaviour: (nodeId: string, sha256: string) => Behaviour = () => 'commit'): Promise<SimulatedFleet> {
+    const fleet = new SimulatedFleet(new Set(nodeIds), behaviour);
+    fleet.client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+    fleet.client.on('message', (topic, payload) => void fleet.onDesired(topic, payload));
+    await fleet.client.subscribeAsync('ef/v1/nodes/+/desired', { qos: 1 });
+    return fleet;
+  }
+
+  /** Adds a node (e.g. enrolled after the start). */
+  add(nodeId: string): void {
+    (this.nodeIds as Set<string>).add(nodeId);
+  }
+
+  /** Nodes that were sent a desired state for this artifact. */
+  receivers(sha256: string): string[] {
+    return [...this.received].filter(([, list]) => list.some((d) => d.sha256 === sha256)).map(([id]) => id);
+  }
+
+  /** One heartbeat per node naming its running model, with `inferences` inferences at `latencyMs(model)` p99. */
+  async heartbeat(latencyMs: (sha256: string | null) => number, inferences = 50): Promise<void> {
+    await Promise.all(
+      [...this.nodeIds].map((nodeId) => {
+        const model = this.running.get(nodeId) ?? null;
+        const latency = latencyMs(model?.sha256 ?? null);
+        return this.publish(nodeId, 'heartbeat', {
+          ...envelopeFields(),
+          seq: this.next(nodeId),
+          model,
+          uptimeS: 60,
+          cpu: 0.1,
+          memMb: 100,
+          freeDiskMb: 10_000,
+          inferences,
+          errors: 0,
+          latencyMs: { p50: latency / 2, p99: latency },
+        });
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync();
+  }
+
+  private async onDesired(topic: string, payload: Buffer): Promise<void> {
+    const nodeId = topic.split('/')[3] as string;
+    if (!this.nodeIds.has(nodeId) || payload.length === 0) return;
+    const parsed = parseMessage('desired', payload);
+    if (!parsed.ok) return;
+    const signed = parsed.value.desired.signed as { deploymentId: string; manifest: { signed: { name: string; version: string; variant: string; sha256: string; sequence: number } } };
+    const manifest = signed.manifest.signed;
+    const list = this.received.get(nodeId) ?? [];
+    // A retained desired state comes again on every subscription: count each deployment once.
+    if (list.some((d) => d.deploymentId === signed.deploymentId)) return;
+    list.push({ deploymentId: signed.deploymentId, sha256: manifest.sha256, sequence: manifest.sequence, at: Date.now() });
+    this.received.set(nodeId, list);
+
+    const behaviour = this.behaviour(nodeId, manifest.sha256);
+    if (behaviour === 'silent') return;
+    const status = (state: MessageOf<'status'>['state'], extra: Partial<MessageOf<'status'>> = {}) =>
+      this.publish(nodeId, 'status', { ...envelopeFields(), seq: this.next(nodeId), deploymentId: signed.deploymentId, state, ...extra });
+    await status('received');
+    if (behaviour === 'fail') {
+      await status('rolled-back', { reason: 'self-test-failed', detail: 'simulated failure' });
+      return;
+    }
+    this.running.set(nodeId, { name: manifest.name, version: manifest.version, variant: manifest.variant, sha256: manifest.sha256 });
+    await status('committed');
+  }
+
+  private next(nodeId: string): number {
+    const n = (this.seq.get(nodeId) ?? 0) + 1;
+    this.seq.set(nodeId, n);
+    return n;
+  }
+
+  private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat'), message: MessageOf<K>): Promise<unknown> {
+    return this.client.publishAsync(topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
+  }
+}

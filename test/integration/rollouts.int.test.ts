@@ -1,0 +1,219 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { waitFor } from '../helpers/agent-process.js';
+import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+import { type Behaviour, SimulatedFleet } from '../helpers/simulated-fleet.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
+import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/** Rollouts over the real stack: PostgreSQL, Redis (BullMQ), Mosquitto, with simulated nodes answering. */
+describe('rollouts', () => {
+  let broker: TestBroker;
+  let t: TestApp;
+  let v1: { id: string; sha256: string };
+  let v2: { id: string; sha256: string };
+  let fleet: SimulatedFleet | undefined;
+  let label = 0;
+
+  /** A fresh group of nodes (own label) with a fleet answering for them. */
+  const group = async (count: number, behaviour?: (nodeId: string, sha256: string) => Behaviour) => {
+    const selector = `group=g${++label}`;
+    const ids = await enrolNodes(t, count, { group: `g${label}` });
+    fleet = await SimulatedFleet.start(broker.url, ids, behaviour);
+    return { ids, selector, fleet };
+  };
+  const waitForState = (id: string, states: string[], timeoutMs = 30_000) => waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+  const dbCount = async (sql: string, params: unknown[]) => ((await t.db.query(sql, params)) as { n: number }[])[0]?.n;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    t = await startTestApp({ MQTT_URL: broker.url });
+    await createModel(t, 'digits', 8, 4);
+    v1 = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(1, 8).bytes);
+    v2 = await uploadVersion(t, 'digits', { version: '2.0.0' }, denseSoftmaxModel(2, 8).bytes);
+  }, 60_000);
+
+  afterEach(async () => {
+    await fleet?.stop();
+    fleet = undefined;
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await broker.stop();
+  });
+
+  it('advances a 3-wave rollout to 100 nodes wave by wave on success, each node deployed once', async () => {
+    const { selector, fleet } = await group(100);
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { waves: { percentages: [10, 50, 100] } } });
+    const done = await waitForState(id, ['completed', 'halted']);
+    expect(done.state).toBe('completed');
+    expect(done.waveSizes).toEqual([10, 40, 50]);
+    expect(done.waves.map((w) => w.states['succeeded'])).toEqual([10, 40, 50]);
+
+    // Wave k+1 was only recorded (and so sent) after the control plane had every commit of wave k.
+    const timeline = (await t.db.query(
+      `SELECT rn.wave, min(d.created_at) AS "firstSent", max(dt.updated_at) AS "lastCommitted"
+         FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
+         JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.state = 'committed'
+        WHERE rn.rollout_id = $1 GROUP BY rn.wave ORDER BY rn.wave`,
+      [id],
+    )) as { firstSent: Date; lastCommitted: Date }[];
+    expect(timeline).toHaveLength(3);
+    for (const wave of [0, 1]) expect(timeline[wave + 1]!.firstSent.getTime()).toBeGreaterThanOrEqual(timeline[wave]!.lastCommitted.getTime());
+    const nodes = await rolloutNodes(t, id);
+    expect(done.events.filter((e) => e.kind === 'wave-started').map((e) => e.detail['wave'])).toEqual([1, 2, 3]);
+    // Exactly one deployment per node.
+    for (const n of nodes) expect(fleet.received.get(n.nodeId)).toHaveLength(1);
+    expect(await dbCount(`SELECT count(*)::int AS n FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id WHERE d.rollout_id = $1`, [id])).toBe(100);
+  });
+
+  it('halts on failures in wave 1: no node outside wave 1 gets the version, and fleet rollback returns wave 1', async () => {
+    const { ids, selector, fleet } = await group(100, (_, sha) => (sha === v2.sha256 && failed++ < 3 ? 'fail' : 'commit'));
+    let failed = 0;
+    const base = await startRollout(t, { modelVersionId: v1.id, selector });
+    await waitForState(base, ['completed']);
+    await fleet.heartbeat(() => 10); // the nodes report v1: the control plane records it as their version
+    await waitFor(async () => dbCount(`SELECT count(*)::int AS n FROM nodes WHERE id = ANY($1) AND current_model_version_id = $2`, [ids, v1.id]), (n) => n === 100, 10_000, 'v1 everywhere');
+
+    const id = await startRollout(t, {
+      modelVersionId: v2.id,
+      selector,
+      strategy: { waves: { percentages: [10, 100] }, failureThreshold: { count: 3 }, rollbackOnHalt: true },
+    });
+    const halted = await waitForState(id, ['halted', 'completed']);
+    expect(halted.state).toBe('halted');
+    expect(halted.haltReason).toBe('failure threshold: 3 nodes failed (max 2)');
+
+    const nodes = await rolloutNodes(t, id);
+    const wave1 = new Set(nodes.filter((n) => n.wave === 1).map((n) => n.nodeId));
+    expect(wave1.size).toBe(10);
+    const gotV2 = fleet.receivers(v2.sha256);
+    expect(gotV2.length).toBeGreaterThan(0);
+    expect(gotV2.every((nodeId) => wave1.has(nodeId))).toBe(true);
+    expect(nodes.filter((n) => n.wave === 2).every((n) => n.state === 'pending')).toBe(true);
+
+    // Fleet rollback: every wave-1 node is told to run v1 again, re-signed above v2's sequence.
+    await waitFor(() => rolloutNodes(t, id), (ns) => ns.filter((n) => n.wave === 1).every((n) => n.state === 'reverted'), 20_000, 'wave 1 reverted');
+    for (const nodeId of wave1) {
+      const last = fleet.received.get(nodeId)?.at(-1);
+      expect(last?.sha256).toBe(v1.sha256);
+      expect(last?.sequence).toBeGreaterThan(2);
+      expect(fleet.running.get(nodeId)?.sha256).toBe(v1.sha256);
+    }
+    const final = await getRollout(t, id);
+    expect(final.events.map((e) => e.kind)).toEqual(expect.arrayContaining(['halted', 'rollback-started']));
+  });
+
+  it('times out a node that never answers, retries it with backoff, then marks it failed and counts it', async () => {
+    const { ids, selector } = await group(5, (nodeId) => (nodeId === silent ? 'silent' : 'commit'));
+    const silent = ids[0];
+    const id = await startRollout(t, {
+      modelVersionId: v1.id,
+      selector,
+      strategy: { nodeTimeoutSeconds: 1, retries: { max: 2, backoffSeconds: 0.2 }, successThreshold: 80 },
+    });
+    const done = await waitForState(id, ['completed', 'halted']);
+    expect(done.state).toBe('completed');
+    const node = (await rolloutNodes(t, id)).find((n) => n.nodeId === silent);
+    expect(node).toMatchObject({ state: 'failed', attempts: 3, reason: 'timeout' });
+    expect(fleet?.received.get(silent as string)).toHaveLength(3); // three deliveries, three deployments
+    expect(done.waves[0]?.states).toEqual({ succeeded: 4, failed: 1 });
+    expect(done.events.filter((e) => e.kind === 'node-timed-out')).toHaveLength(2);
+  });
+
+  it('starts a scheduled rollout at its time', async () => {
+    const { selector, fleet } = await group(3);
+    const at = new Date(Date.now() + 2500);
+    const id = await startRollout(t, { modelVersionId: v1.id, selector }, { at: at.toISOString() });
+    expect((await getRollout(t, id)).state).toBe('scheduled');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fleet.received.size).toBe(0);
+    const done = await waitForState(id, ['completed']);
+    expect(new Date(done.startedAt as string).getTime()).toBeGreaterThanOrEqual(at.getTime());
+    expect(Math.min(...[...fleet.received.values()].map((l) => l[0]?.at as number))).toBeGreaterThanOrEqual(at.getTime());
+  });
+
+  it('pauses, resumes and aborts', async () => {
+    const { selector, fleet } = await group(8);
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { waves: { exponential: { first: 1, factor: 2 } }, bakeSeconds: 1 } }, false);
+    await t.http().post(`/v1/rollouts/${id}/start`).set(bearer(t.adminKey)).send({}).expect(200);
+    await waitFor(async () => fleet.received.size, (n) => n >= 1, 10_000, 'wave 1 sent');
+    await t.http().post(`/v1/rollouts/${id}/pause`).set(bearer(t.adminKey)).expect(200);
+    const sentWhenPaused = fleet.received.size;
+    await new Promise((r) => setTimeout(r, 2500)); // longer than the bake: a running rollout would move on
+    expect(fleet.received.size).toBe(sentWhenPaused);
+    expect((await getRollout(t, id)).state).toBe('paused');
+    await t.http().post(`/v1/rollouts/${id}/pause`).set(bearer(t.adminKey)).expect(409);
+
+    await t.http().post(`/v1/rollouts/${id}/resume`).set(bearer(t.adminKey)).expect(200);
+    await waitFor(async () => fleet.received.size, (n) => n > sentWhenPaused, 10_000, 'progress after resume');
+    const aborted = await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({ reason: 'wrong model' }).expect(200);
+    expect(aborted.body).toMatchObject({ state: 'aborted', haltReason: 'wrong model' });
+    const sentWhenAborted = fleet.received.size;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(fleet.received.size).toBe(sentWhenAborted);
+    expect(sentWhenAborted).toBeLessThan(8);
+    const problem = await t.http().post(`/v1/rollouts/${id}/resume`).set(bearer(t.adminKey)).expect(409);
+    expect(problem.headers['content-type']).toMatch(/application\/problem\+json/);
+  });
+
+  it('picks up a node enrolled after the start (continuous targeting)', async () => {
+    const { selector, fleet } = await group(3);
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { continuous: true } });
+    await waitFor(async () => fleet.received.size, (n) => n === 3, 10_000, 'first nodes');
+    const [late] = await enrolNodes(t, 1, { group: selector.split('=')[1] as string });
+    fleet.add(late as string);
+    await waitFor(async () => fleet.received.get(late as string)?.length ?? 0, (n) => n === 1, 10_000, 'late node reached');
+    await waitFor(() => rolloutNodes(t, id), (ns) => ns.length === 4 && ns.every((n) => n.state === 'succeeded'), 10_000, 'four succeeded');
+    expect((await getRollout(t, id)).state).toBe('running'); // continuous: it keeps watching
+    await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({}).expect(200);
+  });
+
+  it('halts on the latency gate when the canary is 5x slower than the control nodes', async () => {
+    const { ids, selector, fleet } = await group(20);
+    const base = await startRollout(t, { modelVersionId: v1.id, selector });
+    await waitForState(base, ['completed']);
+    const latency = (sha: string | null) => (sha === v2.sha256 ? 50 : 10);
+    const beating = setInterval(() => void fleet.heartbeat(latency).catch(() => undefined), 200);
+    try {
+      const id = await startRollout(t, {
+        modelVersionId: v2.id,
+        selector,
+        strategy: { waves: { percentages: [20, 100] }, bakeSeconds: 30, healthGates: { maxLatencyP99Ratio: 2, minSamples: 100, windowSeconds: 5 } },
+      });
+      const halted = await waitForState(id, ['halted', 'completed'], 25_000);
+      expect(halted.state).toBe('halted');
+      expect(halted.haltReason).toMatch(/^latency gate: canary p99 50\.00 ms is 5\.00× control 10\.00 ms/);
+      const wave2 = (await rolloutNodes(t, id)).filter((n) => n.wave === 2).map((n) => n.nodeId);
+      expect(wave2).toHaveLength(16);
+      expect(fleet.receivers(v2.sha256).filter((n) => wave2.includes(n))).toEqual([]);
+      expect(ids.length).toBe(20);
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
+  it('plans without creating anything (dry run) and refuses bad input with RFC 7807', async () => {
+    const { selector } = await group(10);
+    const res = await t
+      .http()
+      .post('/v1/rollouts/dry-run')
+      .set(bearer(t.adminKey))
+      .send({ name: 'plan', modelVersionId: v1.id, selector, strategy: { waves: { percentages: [10, 50] } } })
+      .expect(200);
+    expect(res.body.waveSizes).toEqual([1, 4, 5]);
+    expect(res.body.nodes).toHaveLength(10);
+    expect(res.body.variants[0]).toMatchObject({ modelVersionId: v1.id, nodes: 10 });
+    expect(res.body.variants[0].bytesToNodes).toBe(10 * res.body.variants[0].artifactBytes);
+
+    const bad = await t
+      .http()
+      .post('/v1/rollouts')
+      .set(bearer(t.adminKey))
+      .send({ name: 'bad', modelVersionId: v1.id, strategy: { waves: { percentages: [50, 10] }, nodeTimeoutSeconds: 'soon' } })
+      .expect(400);
+    expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(JSON.stringify(bad.body)).toMatch(/strategy\.nodeTimeoutSeconds/);
+  });
+});
