@@ -152,10 +152,7 @@ export class RolloutRepository {
          FROM (VALUES (true), (false)) AS side(canary)`,
       [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds],
     )) as (SideStats & { canary: boolean })[];
-    const side = (canary: boolean): SideStats => {
-      const { canary: _, ...stats } = rows.find((r) => r.canary === canary) as SideStats & { canary: boolean };
-      return stats;
-    };
+    const side = (canary: boolean): SideStats => rows.find((r) => r.canary === canary) as SideStats;
     return [side(true), side(false)];
   }
 }
