@@ -9,7 +9,7 @@ export class Rollouts1764360000000 implements MigrationInterface {
   name = 'Rollouts1764360000000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`CREATE TYPE "public"."rollout_state" AS ENUM('draft', 'scheduled', 'awaiting-approval', 'running', 'paused', 'halted', 'completed', 'aborted')`);
+    await db.query(`CREATE TYPE "public"."rollout_state" AS ENUM('draft', 'scheduled', 'awaiting-approval', 'running', 'paused', 'halted', 'completed', 'aborted', 'superseded')`);
     await db.query(`
       CREATE TABLE "rollouts" (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),

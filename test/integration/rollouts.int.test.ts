@@ -4,7 +4,7 @@ import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, upload
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type Behaviour, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
-import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { bearer, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** Rollouts over the real stack: PostgreSQL, Redis (BullMQ), Mosquitto, with simulated nodes answering. */
 describe('rollouts', () => {
@@ -192,6 +192,72 @@ describe('rollouts', () => {
     } finally {
       clearInterval(beating);
     }
+  });
+
+  it('waits for approval when the strategy requires it', async () => {
+    const { selector, fleet } = await group(3);
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { requireApproval: true } });
+    expect((await getRollout(t, id)).state).toBe('awaiting-approval');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(fleet.received.size).toBe(0);
+    const approved = await t.http().post(`/v1/rollouts/${id}/approve`).set(bearer(t.adminKey)).expect(200);
+    expect(approved.body.approvedBy).toBe('bootstrap-admin');
+    expect((await waitForState(id, ['completed'])).events.map((e) => e.kind)).toEqual(['created', 'awaiting-approval', 'approved', 'running', 'wave-started', 'completed']);
+  });
+
+  it('gives each node the variant its hardware calls for: int8 under a RAM bound or labelled low-power, fp32 otherwise', async () => {
+    const fp32 = await uploadVersion(t, 'digits', { version: '3.0.0', variant: 'fp32' }, denseSoftmaxModel(31, 8).bytes);
+    const int8 = await uploadVersion(t, 'digits', { version: '3.0.0', variant: 'int8' }, denseSoftmaxModel(32, 8).bytes);
+    const small = await enrolNodes(t, 2, { group: 'variants' }, { ...hardware, ramMb: 512 });
+    const lowPower = await enrolNodes(t, 2, { group: 'variants', power: 'low' });
+    const regular = await enrolNodes(t, 2, { group: 'variants' });
+    fleet = await SimulatedFleet.start(broker.url, [...small, ...lowPower, ...regular]);
+    const variants = [{ modelVersionId: int8.id, match: { maxRamMb: 1024 } }, { modelVersionId: int8.id, match: { selector: 'power=low' } }, { modelVersionId: fp32.id }];
+    const plan = await t.http().post('/v1/rollouts/dry-run').set(bearer(t.adminKey)).send({ name: 'v3', variants, selector: 'group=variants' }).expect(200);
+    expect(plan.body.variants.map((v: { variant: string; nodes: number }) => [v.variant, v.nodes]).sort()).toEqual([['fp32', 2], ['int8', 4]]);
+    const id = await startRollout(t, { variants, selector: 'group=variants' });
+    await waitForState(id, ['completed']);
+    expect(fleet.receivers(int8.sha256).sort()).toEqual([...small, ...lowPower].sort());
+    expect(fleet.receivers(fp32.sha256).sort()).toEqual([...regular].sort());
+  });
+
+  it('dispatches nothing while the maintenance window is shut', async () => {
+    const { selector, fleet } = await group(3);
+    const shut = { cron: '0 0 1 1 *', durationMinutes: 1, timezone: 'UTC' }; // one minute on New Year's night
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { maintenanceWindow: shut } });
+    await new Promise((r) => setTimeout(r, 1500));
+    const view = await getRollout(t, id);
+    expect(view.state).toBe('running');
+    expect(view.waves[0]?.states).toEqual({ pending: 3 });
+    expect(fleet.received.size).toBe(0);
+    await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({}).expect(200);
+  });
+
+  it('lets a newer rollout supersede an older one on the same nodes, and keeps each node\'s history', async () => {
+    const { ids, selector, fleet } = await group(4, (_, sha) => (sha === v1.sha256 ? 'silent' : 'commit'));
+    const older = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { nodeTimeoutSeconds: 600 } });
+    await waitFor(async () => fleet.receivers(v1.sha256).length, (n) => n === 4, 10_000, 'older rollout sent');
+    const newer = await startRollout(t, { name: 'newer', modelVersionId: v2.id, selector });
+    await waitForState(newer, ['completed']);
+    const olderNodes = await rolloutNodes(t, older);
+    expect(olderNodes.every((n) => n.state === 'superseded' && n.reason === `superseded by rollout ${newer}`)).toBe(true);
+    const history = await t.http().get(`/v1/nodes/${ids[0]}/deployments`).set(bearer(t.adminKey)).expect(200);
+    expect(history.body.map((h: { version: string; rolloutId: string; state: string | null }) => [h.version, h.rolloutId, h.state])).toEqual([
+      ['2.0.0', newer, 'committed'],
+      ['1.0.0', older, null],
+    ]);
+    expect(history.body[0].rolloutName).toBe('newer');
+    const olderView = await waitForState(older, ['superseded']);
+    expect(olderView.haltReason).toBe('every node moved to a newer rollout');
+    await t.http().get(`/v1/nodes/00000000-0000-4000-8000-000000000000/deployments`).set(bearer(t.adminKey)).expect(404);
+  });
+
+  it('exposes rollout metrics', async () => {
+    const text = (await t.http().get('/metrics').expect(200)).text;
+    expect(text).toMatch(/edgefleet_rollout_transitions_total\{[^}]*to="completed"[^}]*\} [1-9]/);
+    expect(text).toMatch(/edgefleet_rollout_halts_total\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/edgefleet_rollout_dispatches_total\{[^}]*\} [1-9]/);
+    expect(text).toContain('# TYPE edgefleet_rollout_nodes gauge');
   });
 
   it('plans without creating anything (dry run) and refuses bad input with RFC 7807', async () => {

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Type } from 'class-transformer';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { DeploymentsService } from './deployments.service.js';
@@ -74,5 +75,43 @@ export class DeploymentsController {
       createdAt: deployment.createdAt.toISOString(),
       targets: targets.map((t) => ({ nodeId: t.nodeId, state: t.state, reason: t.reason, updatedAt: t.updatedAt.toISOString() })),
     };
+  }
+}
+
+export class NodeHistoryQuery {
+  @ApiPropertyOptional({ default: 50, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+export class NodeDeploymentDto {
+  @ApiProperty() deploymentId!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() model!: string;
+  @ApiProperty() version!: string;
+  @ApiProperty() variant!: string;
+  @ApiProperty() modelVersionId!: string;
+  @ApiProperty({ nullable: true, type: String }) rolloutId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) rolloutName!: string | null;
+  @ApiProperty({ enum: DEPLOYMENT_STATES, nullable: true }) state!: DeploymentState | null;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty() updatedAt!: string;
+}
+
+/** A node's deployment history (direct deployments and rollouts alike). */
+@ApiTags('nodes')
+@ApiBearerAuth()
+@Controller('v1/nodes')
+export class NodeDeploymentsController {
+  constructor(private readonly deployments: DeploymentsService) {}
+
+  @Get(':id/deployments')
+  async history(@Param('id', ParseUUIDPipe) id: string, @Query() query: NodeHistoryQuery): Promise<NodeDeploymentDto[]> {
+    const rows = await this.deployments.history(id, query.limit ?? 50);
+    return rows.map((r) => ({ ...r, state: r.state as DeploymentState | null, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() }));
   }
 }

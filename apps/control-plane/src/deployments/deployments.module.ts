@@ -3,13 +3,13 @@ import { ArtifactsModule } from '../artifacts/artifacts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { BrokerModule } from '../broker/broker.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
-import { DeploymentsController } from './deployments.controller.js';
+import { DeploymentsController, NodeDeploymentsController } from './deployments.controller.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DistributionService } from './distribution.service.js';
 
 @Module({
   imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
-  controllers: [DeploymentsController],
+  controllers: [DeploymentsController, NodeDeploymentsController],
   providers: [DeploymentsService, DistributionService],
   exports: [DistributionService, DeploymentsService],
 })

@@ -31,6 +31,20 @@ export interface DeploymentSummary {
   readonly chunkPublishes: number;
 }
 
+export interface NodeDeploymentRecord {
+  readonly deploymentId: string;
+  readonly createdAt: Date;
+  readonly model: string;
+  readonly version: string;
+  readonly variant: string;
+  readonly modelVersionId: string;
+  readonly rolloutId: string | null;
+  readonly rolloutName: string | null;
+  readonly state: string | null;
+  readonly reason: string | null;
+  readonly updatedAt: Date;
+}
+
 const MAX_TARGETS = 100_000;
 
 /**
@@ -97,6 +111,23 @@ export class DeploymentsService {
     if (!deployment) throw new NotFoundError('deployment', id);
     const targets = await this.db.getRepository(DeploymentTarget).find({ where: { deploymentId: id }, order: { nodeId: 'ASC' } });
     return { deployment, targets };
+  }
+
+  /** A node's deployment history, newest first: what it was told to run, by which rollout, and how it went. */
+  async history(nodeId: string, limit: number): Promise<NodeDeploymentRecord[]> {
+    if (!(await this.db.getRepository(EdgeNode).existsBy({ id: nodeId }))) throw new NotFoundError('node', nodeId);
+    return (await this.db.query(
+      `SELECT d.id AS "deploymentId", d.created_at AS "createdAt", m.name AS model, mv.version, mv.variant, mv.id AS "modelVersionId",
+              d.rollout_id AS "rolloutId", r.name AS "rolloutName", dt.state, dt.reason, dt.updated_at AS "updatedAt"
+         FROM deployment_targets dt
+         JOIN deployments d ON d.id = dt.deployment_id
+         JOIN model_versions mv ON mv.id = d.model_version_id
+         JOIN models m ON m.id = mv.model_id
+         LEFT JOIN rollouts r ON r.id = d.rollout_id
+        WHERE dt.node_id = $1
+        ORDER BY d.created_at DESC, d.id DESC LIMIT $2`,
+      [nodeId, limit],
+    )) as NodeDeploymentRecord[];
   }
 
   private async resolveTargets(request: DeploymentRequest): Promise<EdgeNode[]> {

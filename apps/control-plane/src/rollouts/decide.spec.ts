@@ -55,6 +55,10 @@ describe('decide', () => {
     expect(step).toEqual({ kind: 'advance', note: 'health gates inconclusive: need 20' });
   });
 
+  it('ends as superseded when newer rollouts took every node', () => {
+    expect(decide(view({ overall: { total: 0, succeeded: 0, failed: 0, open: 0 }, wave: { total: 0, succeeded: 0, failed: 0, open: 0 } }))).toEqual({ kind: 'superseded' });
+  });
+
   it('completes after the last wave, unless continuous', () => {
     const last = { currentWave: 2, wave: { total: 50, succeeded: 50, failed: 0, open: 0 } };
     expect(decide(view(last))).toEqual({ kind: 'complete' });

@@ -26,6 +26,7 @@ export interface TickView {
 export type Step =
   | { readonly kind: 'halt'; readonly reason: string }
   | { readonly kind: 'complete' }
+  | { readonly kind: 'superseded' }
   | { readonly kind: 'advance'; readonly note?: string }
   | { readonly kind: 'bake'; readonly until: Date }
   | { readonly kind: 'dispatch'; readonly budget: number }
@@ -60,6 +61,8 @@ export function decide(view: TickView): Step {
   const crossed = failureThresholdCrossed(view.strategy.failureThreshold, view.overall);
   if (crossed) return { kind: 'halt', reason: crossed };
   if (view.gate?.kind === 'fail') return { kind: 'halt', reason: view.gate.reason };
+  // Every node was taken over by newer rollouts: nothing is left to roll out.
+  if (view.overall.total === 0) return { kind: 'superseded' };
 
   if (view.wave.open > 0) return { kind: 'dispatch', budget: dispatchBudget(view) };
 

@@ -123,6 +123,9 @@ export class RolloutEngine {
     switch (step.kind) {
       case 'halt':
         return this.stop(tx, rollout, 'halted', step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
+      case 'superseded':
+        await repo.update({ id: rollout.id }, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
+        return this.repository.transition(tx, rollout, 'superseded', ENGINE);
       case 'complete':
         await repo.update({ id: rollout.id }, { finishedAt: now });
         return this.repository.transition(tx, rollout, 'completed', ENGINE);

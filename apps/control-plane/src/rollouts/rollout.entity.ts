@@ -2,11 +2,11 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { Model } from '../models/model.entity.js';
 import type { RolloutStrategy, VariantRule } from './strategy.js';
 
-export const ROLLOUT_STATES = ['draft', 'scheduled', 'awaiting-approval', 'running', 'paused', 'halted', 'completed', 'aborted'] as const;
+export const ROLLOUT_STATES = ['draft', 'scheduled', 'awaiting-approval', 'running', 'paused', 'halted', 'completed', 'aborted', 'superseded'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
 /** States a rollout never leaves. */
-export const FINAL_ROLLOUT_STATES: readonly RolloutState[] = ['halted', 'completed', 'aborted'];
+export const FINAL_ROLLOUT_STATES: readonly RolloutState[] = ['halted', 'completed', 'aborted', 'superseded'];
 
 /**
  * A model version (one variant per hardware rule) rolled out to the nodes a selector matches, wave by
