@@ -45,6 +45,9 @@ describe('migrations (real PostgreSQL)', () => {
       'models',
       'node_heartbeats',
       'nodes',
+      'rollout_events',
+      'rollout_nodes',
+      'rollouts',
     ]);
   });
 

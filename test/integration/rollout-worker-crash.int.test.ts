@@ -20,6 +20,8 @@ describe('rollout worker crashes', () => {
   let t: TestApp;
   let fleet: SimulatedFleet;
   let worker: ChildProcess | undefined;
+  /** Warnings and errors the worker logged, shown when the test fails. */
+  const workerProblems: string[] = [];
 
   const startWorker = () =>
     new Promise<ChildProcess>((resolveStarted, reject) => {
@@ -46,6 +48,7 @@ describe('rollout worker crashes', () => {
       });
       const timer = setTimeout(() => reject(new Error('worker did not start')), 20_000);
       child.stdout?.on('data', (data: Buffer) => {
+        for (const line of data.toString().split('\n')) if (/"level":(40|50|60)/.test(line)) workerProblems.push(line.slice(0, 300));
         if (data.toString().includes('listening on')) {
           clearTimeout(timer);
           resolveStarted(child);
@@ -77,13 +80,13 @@ describe('rollout worker crashes', () => {
     let killedWhileRunning = 0;
     for (let n = 0; ; n++) {
       worker = await startWorker();
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 1200));
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
       const state = (await getRollout(t, id)).state;
       worker.kill('SIGKILL');
       kills++;
       if (state === 'running') killedWhileRunning++;
       if (state !== 'running') break;
-      if (n > 200) throw new Error('the rollout made no progress across 200 worker lives');
+      if (n > 150) throw new Error(`the rollout did not finish across 150 worker lives; worker problems:\n${workerProblems.slice(-20).join('\n')}`);
     }
     expect(killedWhileRunning).toBeGreaterThanOrEqual(3);
 

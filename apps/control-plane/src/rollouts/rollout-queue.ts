@@ -54,9 +54,13 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     await this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
-  /** Makes sure the tick a rollout is due for is queued (after `delayMs`). */
+  /**
+   * Makes sure the tick a rollout is due for is queued (after `delayMs`). Adding an id that exists is a
+   * no-op in BullMQ, so a tick that failed all its attempts (say, the database was away) would block its
+   * rollout for good: such a job is retried instead.
+   */
   async schedule(rolloutId: string, seq: number, delayMs = 0): Promise<void> {
-    await this.queue.add('tick', { rolloutId, seq } satisfies TickJob, {
+    const job = await this.queue.add('tick', { rolloutId, seq } satisfies TickJob, {
       jobId: `tick-${rolloutId}-${seq}`,
       delay: delayMs,
       attempts: 5,
@@ -64,6 +68,7 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 86_400 },
     });
+    if (await job.isFailed()) await job.retry('failed');
   }
 
   private async process(job: Job): Promise<void> {
