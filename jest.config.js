@@ -3,7 +3,7 @@
 export default {
   testEnvironment: '<rootDir>/test/node-environment.js',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/migrations'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/migrations', '<rootDir>/pipeline'],
   testMatch: ['**/*.spec.ts', '**/*.int.test.ts', '**/*.e2e.test.ts'],
   moduleNameMapper: {
     '^#common$': '<rootDir>/libs/common/src/index.ts',

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { TfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
+
+/** The committed trained model: a TensorFlow.js bundle the agent's tfjs engine also runs as is. */
+export const FIXTURE = fileURLToPath(new URL('../fixtures/digits-cnn-v1.tfjs.json', import.meta.url).href.replace('/dist/pipeline/', '/pipeline/'));
+export const FIXTURE_META = FIXTURE.replace('.tfjs.json', '.meta.json');
+
+export interface TrainingRecord {
+  readonly version: string;
+  readonly seed: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly secondsPerEpoch: number[];
+  readonly testAccuracy: number;
+  readonly backend: string;
+  readonly trainedAt: string;
+}
+
+/** Serialises a layers model as one JSON bundle (topology, weight specs, base64 weights). */
+export async function toBundle(model: tf.LayersModel): Promise<Buffer> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!saved?.modelTopology || !saved.weightSpecs || !saved.weightData) throw new Error('the model did not serialise');
+  const data = saved.weightData instanceof ArrayBuffer ? Buffer.from(saved.weightData) : Buffer.concat(saved.weightData.map((b) => Buffer.from(b)));
+  const bundle: TfjsBundle = { format: 'edgefleet-tfjs-v1', modelTopology: saved.modelTopology, weightSpecs: saved.weightSpecs, weightData: data.toString('base64') };
+  return Buffer.from(JSON.stringify(bundle));
+}
+
+export async function loadBundle(path = FIXTURE): Promise<tf.LayersModel> {
+  const bundle = JSON.parse(await readFile(path, 'utf8')) as TfjsBundle;
+  const weights = Buffer.from(bundle.weightData, 'base64');
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: bundle.modelTopology, weightSpecs: bundle.weightSpecs, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+  );
+}
+
+export async function saveFixture(model: tf.LayersModel, record: TrainingRecord): Promise<void> {
+  await writeFile(FIXTURE, await toBundle(model));
+  await writeFile(FIXTURE_META, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+export async function readTrainingRecord(): Promise<TrainingRecord> {
+  return JSON.parse(await readFile(FIXTURE_META, 'utf8')) as TrainingRecord;
+}
