@@ -107,7 +107,7 @@ try {
       fleetNodes: f?.nodes ?? 0,
       fleet: f ? `${((f.correct / f.count) * 100).toFixed(2)}%` : 'n/a',
       sameAsOffline: f ? Math.abs(f.correct / f.count - off.accuracy) < 1e-9 && f.count === f.nodes * IMAGES : false,
-      p50ms: median(agents.filter((a) => (a.lowPower ? 'int8' : 'fp32') === variant).flatMap((a) => latencies[agents.indexOf(a)] as number[])).toFixed(2),
+      'p50 ms (HTTP, 8 in flight)': median(agents.filter((a) => (a.lowPower ? 'int8' : 'fp32') === variant).flatMap((a) => latencies[agents.indexOf(a)] as number[])).toFixed(2),
     };
   });
 
