@@ -71,7 +71,7 @@ try {
 
   step('rollout: canary wave then the rest; int8 to power=low nodes, fp32 elsewhere');
   const rolloutStart = Date.now();
-  const rollout = await api.post('/v1/rollouts', {
+  const rollout = await api.post<{ id: string }>('/v1/rollouts', {
     name: 'digits 1.0.0 to the demo fleet',
     selector: 'site=demo',
     variants: [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }],
@@ -79,11 +79,11 @@ try {
   });
   await api.post(`/v1/rollouts/${rollout.id}/start`, {});
   const done = await waitUntil(async () => {
-    const view = await api.get(`/v1/rollouts/${rollout.id}`);
+    const view = await api.get<RolloutView>(`/v1/rollouts/${rollout.id}`);
     return ['completed', 'halted', 'aborted'].includes(view.state) ? view : undefined;
   }, 180_000, 'rollout finished');
   const rolloutSeconds = (Date.now() - rolloutStart) / 1000;
-  console.log(`  ${done.state} in ${rolloutSeconds.toFixed(1)} s: ${done.events.filter((e: { kind: string }) => e.kind === 'wave-started').length} waves`);
+  console.log(`  ${done.state} in ${rolloutSeconds.toFixed(1)} s: ${done.events.filter((e) => e.kind === 'wave-started').length} waves`);
   if (done.state !== 'completed') throw new Error(`the rollout ${done.state}: ${done.haltReason}`);
   await waitUntil(async () => (await Promise.all(agents.map((a) => a.status()))).every((s) => s.phase === 'idle' && s.model), 60_000, 'agents serving');
 
@@ -117,23 +117,29 @@ try {
   await cleanup();
 }
 
+/** The admin API as the demo uses it; answers are typed by the caller (the OpenAPI document has them all). */
 interface Api {
-  get(path: string): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  post(path: string, body: unknown): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
   upload(path: string, fields: Record<string, string>, file: Uint8Array): Promise<{ id: string; sha256: string }>;
 }
 
+interface RolloutView {
+  readonly state: string;
+  readonly haltReason: string | null;
+  readonly events: { kind: string }[];
+}
+
 function apiClient(url: string, key: string): Api {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const call = async (path: string, init: RequestInit): Promise<any> => {
+  const call = async <T>(path: string, init: RequestInit): Promise<T> => {
     const res = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } });
     const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
     if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
-    return body;
+    return body as T;
   };
   return {
-    get: (path) => call(path, {}),
-    post: (path, body) => call(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    get: <T>(path: string) => call<T>(path, {}),
+    post: <T>(path: string, body: unknown) => call<T>(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
     upload: (path, fields, file) => {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -159,7 +165,7 @@ async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
   ];
   const agents: DemoAgent[] = [];
   for (const spec of specs) {
-    const token = await api.post('/v1/enrollment-tokens', { name: spec.name, maxUses: 1, expiresInSeconds: 3600, labels: { site: 'demo', ...(spec.lowPower ? { power: 'low' } : {}) } });
+    const token = await api.post<{ token: string }>('/v1/enrollment-tokens', { name: spec.name, maxUses: 1, expiresInSeconds: 3600, labels: { site: 'demo', ...(spec.lowPower ? { power: 'low' } : {}) } });
     const apiPort = await freePort();
     const dir = join(WORK, spec.name);
     await mkdir(dir, { recursive: true });
