@@ -74,7 +74,7 @@ describe('rollout worker crashes', () => {
     const version = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(5, 8).bytes);
     const ids = await enrolNodes(t, NODES, { crash: 'yes' });
     fleet = await SimulatedFleet.start(broker.url, ids);
-    const id = await startRollout(t, { modelVersionId: version.id, selector: 'crash=yes', strategy: { waves: { exponential: { first: 4, factor: 2 } }, bakeSeconds: 0.5 } });
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'crash=yes', strategy: { waves: { exponential: { first: 4, factor: 2 } }, bakeSeconds: 1.5 } });
 
     const deadline = Date.now() + 200_000;
     let kills = 0;
@@ -82,7 +82,7 @@ describe('rollout worker crashes', () => {
     // Each life: boot, then 1–3 s of work, then SIGKILL (jobs in flight stay locked until the lock expires).
     for (let n = 0; ; n++) {
       worker = await startWorker();
-      await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2000));
+      await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1500));
       const state = (await getRollout(t, id)).state;
       worker.kill('SIGKILL');
       kills++;
