@@ -134,6 +134,33 @@ describe('agents against the real control plane over the real broker', () => {
     }
   });
 
+  it('downloads and self-tests at once but activates only when the rollout\'s maintenance window opens', async () => {
+    const v4 = denseSoftmaxModel(4, INPUTS);
+    const version = await upload('4.0.0', v4);
+    const before = await Promise.all(agents.map(async (a) => (await a.status()).model?.sha256));
+    // A window opening 6 s from now (6-field cron, to the second, UTC), for one minute.
+    const opens = new Date(Math.ceil((Date.now() + 6000) / 1000) * 1000);
+    const cron = `${opens.getUTCSeconds()} ${opens.getUTCMinutes()} ${opens.getUTCHours()} ${opens.getUTCDate()} ${opens.getUTCMonth() + 1} *`;
+    const res = await t
+      .http()
+      .post('/v1/rollouts')
+      .set(bearer(t.adminKey))
+      .send({ name: 'windowed', modelVersionId: version.id, selector: 'fleet=e2e', strategy: { maintenanceWindow: { cron, durationMinutes: 1, timezone: 'UTC' } } })
+      .expect(201);
+    await t.http().post(`/v1/rollouts/${res.body.id}/start`).set(bearer(t.adminKey)).send({}).expect(200);
+    const waiting = async () =>
+      (await t.db.query(`SELECT count(DISTINCT node_id)::int AS n FROM deployment_status_events WHERE state = 'self-tested' AND detail LIKE 'waiting for the activation window%'`)) as { n: number }[];
+    await waitFor(waiting, (rows) => rows[0]?.n === 3, 20_000, 'all three self-tested and waiting');
+    expect(Date.now()).toBeLessThan(opens.getTime());
+    expect(await Promise.all(agents.map(async (a) => (await a.status()).model?.sha256))).toEqual(before); // still the old model
+    for (const agent of agents) {
+      await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256, 30_000, 'active after the window opened');
+      expect(Date.now()).toBeGreaterThanOrEqual(opens.getTime());
+      for (let i = 0; i < 3; i++) await agent.infer(Array.from(golden)); // feed the soak
+    }
+    await waitFor(async () => (await t.http().get(`/v1/rollouts/${res.body.id}`).set(bearer(t.adminKey))).body.state, (s) => s === 'completed', 30_000, 'rollout completed');
+  });
+
   it('rolls back when the self-test fails, and says so', async () => {
     const v3 = denseSoftmaxModel(3, INPUTS);
     const before = await Promise.all(agents.map(async (a) => (await a.status()).model?.version));

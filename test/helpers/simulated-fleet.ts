@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { type RecurringWindow, windowOpen } from '#common';
 import { encodeMessage, envelopeFields, type MessageKind, type MessageOf, parseMessage, topics } from '#protocol';
 
 /** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
@@ -9,6 +10,7 @@ export interface ReceivedDesired {
   readonly sha256: string;
   readonly sequence: number;
   readonly at: number;
+  readonly activationWindow?: RecurringWindow;
 }
 
 interface ModelRef {
@@ -84,12 +86,16 @@ export class SimulatedFleet {
     if (!this.nodeIds.has(nodeId) || payload.length === 0) return;
     const parsed = parseMessage('desired', payload);
     if (!parsed.ok) return;
-    const signed = parsed.value.desired.signed as { deploymentId: string; manifest: { signed: { name: string; version: string; variant: string; sha256: string; sequence: number } } };
+    const signed = parsed.value.desired.signed as {
+      deploymentId: string;
+      activationWindow?: RecurringWindow;
+      manifest: { signed: { name: string; version: string; variant: string; sha256: string; sequence: number } };
+    };
     const manifest = signed.manifest.signed;
     const list = this.received.get(nodeId) ?? [];
     // A retained desired state comes again on every subscription: count each deployment once.
     if (list.some((d) => d.deploymentId === signed.deploymentId)) return;
-    list.push({ deploymentId: signed.deploymentId, sha256: manifest.sha256, sequence: manifest.sequence, at: Date.now() });
+    list.push({ deploymentId: signed.deploymentId, sha256: manifest.sha256, sequence: manifest.sequence, at: Date.now(), activationWindow: signed.activationWindow });
     this.received.set(nodeId, list);
 
     const behaviour = this.behaviour(nodeId, manifest.sha256);
@@ -101,6 +107,8 @@ export class SimulatedFleet {
       await status('rolled-back', { reason: 'self-test-failed', detail: 'simulated failure' });
       return;
     }
+    // Like the agent: everything up to the self-test at once, activation only inside the window.
+    if (!windowOpen(signed.activationWindow, new Date())) return void (await status('self-tested', { detail: 'waiting for the activation window' }));
     this.running.set(nodeId, { name: manifest.name, version: manifest.version, variant: manifest.variant, sha256: manifest.sha256 });
     await status('committed');
   }

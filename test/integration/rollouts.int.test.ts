@@ -221,15 +221,18 @@ describe('rollouts', () => {
     expect(fleet.receivers(fp32.sha256).sort()).toEqual([...regular].sort());
   });
 
-  it('dispatches nothing while the maintenance window is shut', async () => {
+  it('lets nodes download outside the maintenance window but not activate, and counts their timeout from its opening', async () => {
     const { selector, fleet } = await group(3);
     const shut = { cron: '0 0 1 1 *', durationMinutes: 1, timezone: 'UTC' }; // one minute on New Year's night
-    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { maintenanceWindow: shut } });
-    await new Promise((r) => setTimeout(r, 1500));
+    const id = await startRollout(t, { modelVersionId: v1.id, selector, strategy: { maintenanceWindow: shut, nodeTimeoutSeconds: 1 } });
+    await waitFor(async () => fleet.received.size, (n) => n === 3, 10_000, 'desired states sent');
+    for (const [, [desired]] of fleet.received) expect(desired?.activationWindow).toEqual(shut);
+    await new Promise((r) => setTimeout(r, 2000)); // longer than the node timeout: it runs from the window's opening
     const view = await getRollout(t, id);
     expect(view.state).toBe('running');
-    expect(view.waves[0]?.states).toEqual({ pending: 3 });
-    expect(fleet.received.size).toBe(0);
+    expect(view.waves[0]?.states).toEqual({ dispatched: 3 });
+    const deadlines = (await t.db.query(`SELECT deadline_at FROM rollout_nodes WHERE rollout_id = $1`, [id])) as { deadline_at: Date }[];
+    for (const { deadline_at } of deadlines) expect(deadline_at.toISOString()).toMatch(/-01-01T00:00:01\.000Z$/);
     await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({}).expect(200);
   });
 

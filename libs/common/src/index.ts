@@ -2,3 +2,4 @@ export * from './batch-writer.js';
 export * from './errors.js';
 export * from './fs.js';
 export * from './secrets.js';
+export * from './activation-window.js';

@@ -15,6 +15,11 @@ export interface DesiredState {
   readonly manifest: Envelope<ModelManifest>;
   readonly issued: string;
   readonly expires: string;
+  /**
+   * A maintenance window: the node may download, verify, stage and self-test at any time, but activates
+   * only while the window is open (opens at each cron time in `timezone`, for `durationMinutes`).
+   */
+  readonly activationWindow?: { readonly cron: string; readonly durationMinutes: number; readonly timezone: string };
 }
 
 export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>

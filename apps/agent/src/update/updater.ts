@@ -9,6 +9,7 @@ import { compilePreprocessing, parsePreprocessing } from '../engines/preprocessi
 import type { SessionHolder, ServingModel } from '../engines/session-holder.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
+import { Superseded, waitForActivationWindow } from './activation.js';
 import { verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore, InsufficientDiskError } from './download-store.js';
 import { failpoint } from './failpoints.js';
@@ -145,6 +146,7 @@ export class Updater {
         await this.guardCrashLoop();
         await this.runStep(step, target);
       } catch (error) {
+        if (error instanceof Superseded) return; // the loop plans the newer desired state next
         const failure = error instanceof StepFailure ? error : new StepFailure('internal', (error as Error).message, { cause: error });
         this.ports.log('error', 'update step failed', { step, reason: failure.reason, detail: failure.message });
         await this.fail(failure);
@@ -194,6 +196,13 @@ export class Updater {
       case 'self-test':
         await this.selfTest(target);
         failpoint('self-test:done');
+        await waitForActivationWindow(target.state.activationWindow, {
+          stillWanted: () => this.pending === target,
+          onWaiting: async (opens) => {
+            this.ports.log('info', 'self-tested; waiting for the activation window', { opens: opens?.toISOString() ?? null });
+            await this.report(id, 'self-tested', { detail: `waiting for the activation window (opens ${opens?.toISOString() ?? 'never'})` });
+          },
+        });
         await this.transition('self-test-passed');
         return void (await this.report(id, 'self-tested'));
       case 'activate':

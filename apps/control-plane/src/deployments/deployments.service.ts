@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationError } from '#common';
+import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
 import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
 import type { Envelope, ModelManifest } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
@@ -99,10 +99,10 @@ export class DeploymentsService {
    * state (retained) and broadcasts the chunks once. Safe to repeat: a node that already has this
    * deployment's desired state ignores the same one again. Returns the chunk publishes made.
    */
-  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
+  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[], activationWindow?: RecurringWindow): Promise<number> {
     const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
-    await this.publishDesiredStates(deployment, nodeIds, version.manifest as unknown as Envelope<ModelManifest>, layout);
+    await this.publishDesiredStates(deployment, nodeIds, version.manifest as unknown as Envelope<ModelManifest>, layout, activationWindow);
     return this.distribution.broadcast(layout);
   }
 
@@ -157,6 +157,7 @@ export class DeploymentsService {
     nodeIds: readonly string[],
     manifest: Envelope<ModelManifest>,
     layout: { sha256: string; size: number; chunkSize: number },
+    activationWindow: RecurringWindow | undefined,
   ): Promise<void> {
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlHours * 3_600_000);
@@ -170,6 +171,7 @@ export class DeploymentsService {
           manifest,
           issued: issued.toISOString(),
           expires: expires.toISOString(),
+          ...(activationWindow ? { activationWindow } : {}),
         });
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
         return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });

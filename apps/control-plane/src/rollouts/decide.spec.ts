@@ -11,7 +11,6 @@ const view = (over: Omit<Partial<TickView>, 'strategy'> & { strategy?: object } 
   overall: { total: 100, succeeded: 0, failed: 0, open: 100 },
   wave: { total: 10, succeeded: 0, failed: 0, open: 10 },
   gate: null,
-  windowOpen: true,
   dispatchedLastMinute: 0,
   ...over,
   strategy: parseStrategy(over.strategy ?? {}),
@@ -22,10 +21,6 @@ describe('decide', () => {
     expect(decide(view())).toEqual({ kind: 'dispatch', budget: Number.MAX_SAFE_INTEGER });
     expect(decide(view({ strategy: { maxNodesPerMinute: 20 }, dispatchedLastMinute: 15 }))).toEqual({ kind: 'dispatch', budget: 5 });
     expect(decide(view({ strategy: { maxNodesPerMinute: 20 }, dispatchedLastMinute: 25 }))).toEqual({ kind: 'dispatch', budget: 0 });
-  });
-
-  it('dispatches nothing outside the maintenance window', () => {
-    expect(decide(view({ windowOpen: false }))).toEqual({ kind: 'dispatch', budget: 0 });
   });
 
   it('halts on the failure threshold, even mid-wave', () => {
@@ -82,8 +77,9 @@ describe('failureThresholdCrossed', () => {
 });
 
 describe('dispatchBudget', () => {
-  it('is unlimited without a rate, zero with the window shut', () => {
-    expect(dispatchBudget({ strategy: parseStrategy({}), windowOpen: true, dispatchedLastMinute: 1e6 })).toBe(Number.MAX_SAFE_INTEGER);
-    expect(dispatchBudget({ strategy: parseStrategy({}), windowOpen: false, dispatchedLastMinute: 0 })).toBe(0);
+  it('is unlimited without a rate, and a maintenance window does not hold dispatch back', () => {
+    expect(dispatchBudget({ strategy: parseStrategy({}), dispatchedLastMinute: 1e6 })).toBe(Number.MAX_SAFE_INTEGER);
+    const windowed = parseStrategy({ maintenanceWindow: { cron: '0 0 1 1 *', durationMinutes: 1 } });
+    expect(dispatchBudget({ strategy: windowed, dispatchedLastMinute: 0 })).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

@@ -19,7 +19,6 @@ export interface TickView {
   readonly overall: Counts;
   readonly wave: Counts;
   readonly gate: GateVerdict | null;
-  readonly windowOpen: boolean;
   readonly dispatchedLastMinute: number;
 }
 
@@ -45,9 +44,11 @@ export function failureThresholdCrossed(threshold: RolloutStrategy['failureThres
   return null;
 }
 
-/** How many nodes may be dispatched now under the rate limit and the maintenance window. */
-export function dispatchBudget(view: Pick<TickView, 'strategy' | 'windowOpen' | 'dispatchedLastMinute'>): number {
-  if (!view.windowOpen) return 0;
+/**
+ * How many nodes may be dispatched now under the rate limit. A maintenance window does not hold dispatch
+ * back: nodes download and self-test at once and activate only inside the window (the desired state says so).
+ */
+export function dispatchBudget(view: Pick<TickView, 'strategy' | 'dispatchedLastMinute'>): number {
   const max = view.strategy.maxNodesPerMinute;
   return max === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, max - view.dispatchedLastMinute);
 }

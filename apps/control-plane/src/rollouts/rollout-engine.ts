@@ -6,7 +6,7 @@ import { Deployment } from '../deployments/deployment.entity.js';
 import { ModelsService } from '../models/models.service.js';
 import { type Counts, decide, type Step } from './decide.js';
 import { judgeGates } from './health-gate.js';
-import { windowOpen } from './maintenance-window.js';
+import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutNode } from './rollout-node.entity.js';
 import { RolloutRepository } from './rollout.repository.js';
@@ -107,7 +107,6 @@ export class RolloutEngine {
       overall: sum([...counts.values()]),
       wave: counts.get(rollout.currentWave) ?? { total: 0, succeeded: 0, failed: 0, open: 0 },
       gate,
-      windowOpen: windowOpen(rollout.strategy.maintenanceWindow, now),
       dispatchedLastMinute: rollout.strategy.maxNodesPerMinute ? await this.repository.dispatchedSince(tx, rollout.id, new Date(now.getTime() - 60_000)) : 0,
     });
     await this.apply(tx, rollout, step, now);
@@ -159,11 +158,18 @@ export class RolloutEngine {
     for (const [versionId, nodes] of byVersion) {
       const nodeIds = nodes.map((n) => n.nodeId);
       const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
-      await this.repository.markDispatched(tx, rollout, deployment.id, nodeIds, now);
+      await this.repository.markDispatched(tx, rollout, deployment.id, nodeIds, now, this.deadline(rollout, now));
       const retries = nodes.filter((n) => n.attempts > 0).length;
       if (retries > 0) await this.repository.event(tx, rollout.id, 'nodes-retried', ENGINE, { nodes: retries, deploymentId: deployment.id });
     }
     if (due.length > 0) this.metrics.dispatched.inc(due.length);
+  }
+
+  /** A node has `nodeTimeoutSeconds` to commit, counted from when it may activate (the window's opening). */
+  private deadline(rollout: Rollout, now: Date): Date {
+    const window = rollout.strategy.maintenanceWindow;
+    const from = window && !windowOpen(window, now) ? (nextWindowOpening(window, now) ?? now) : now;
+    return new Date(from.getTime() + rollout.strategy.nodeTimeoutSeconds * 1000);
   }
 
   private async foldOutcomes(tx: EntityManager, rollout: Rollout): Promise<void> {
@@ -207,11 +213,14 @@ export class RolloutEngine {
   /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */
   private async publishPending(rolloutId: string): Promise<void> {
     const pending = await this.db.getRepository(RolloutNode).find({ where: { rolloutId, published: false, state: In(['dispatched', 'reverting']) } });
+    const rollout = pending.length > 0 ? await this.db.getRepository(Rollout).findOneBy({ id: rolloutId }) : null;
     for (const [deploymentId, nodes] of groupBy(pending, (n) => n.deploymentId as string)) {
       const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
       const version = await this.deployments.signedVersion(deployment.modelVersionId);
       const nodeIds = nodes.map((n) => n.nodeId);
-      await this.deployments.deliver(deployment, version, nodeIds);
+      // Reverts are urgent and go out without the window; rollout deliveries carry it.
+      const window = nodes[0]?.state === 'dispatched' ? rollout?.strategy.maintenanceWindow : undefined;
+      await this.deployments.deliver(deployment, version, nodeIds, window);
       await this.db.getRepository(RolloutNode).update({ rolloutId, deploymentId, nodeId: In(nodeIds) }, { published: true });
     }
   }

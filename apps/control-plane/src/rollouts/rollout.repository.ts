@@ -107,8 +107,7 @@ export class RolloutRepository {
    * Marks nodes dispatched under a deployment (unpublished until the broker has the desired states),
    * records what each ran before (for a fleet rollback), and supersedes them in any other rollout.
    */
-  async markDispatched(tx: EntityManager, rollout: Rollout, deploymentId: string, nodeIds: readonly string[], now: Date): Promise<void> {
-    const deadline = new Date(now.getTime() + rollout.strategy.nodeTimeoutSeconds * 1000);
+  async markDispatched(tx: EntityManager, rollout: Rollout, deploymentId: string, nodeIds: readonly string[], now: Date, deadline: Date): Promise<void> {
     await tx.query(
       `UPDATE rollout_nodes rn
           SET state = 'dispatched', attempts = rn.attempts + 1, deployment_id = $2, published = false,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { ValidationError } from '#common';
-import { windowOpen } from './maintenance-window.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
 
 describe('parseStrategy', () => {
@@ -39,21 +38,5 @@ describe('parseVariantRules', () => {
     expect(parseVariantRules([{ modelVersionId: id, match: { maxRamMb: 1024 } }, { modelVersionId: id }])).toHaveLength(2);
     expect(() => parseVariantRules([{ modelVersionId: id, match: { selector: 'a in (' } }])).toThrow(ValidationError);
     expect(() => parseVariantRules([])).toThrow(ValidationError);
-  });
-});
-
-describe('windowOpen', () => {
-  const daily = { cron: '0 2 * * *', durationMinutes: 120, timezone: 'Europe/Berlin' };
-
-  it('is open from each cron time for the duration, in the window’s time zone', () => {
-    // 02:00 Berlin in winter is 01:00 UTC.
-    expect(windowOpen(daily, new Date('2026-11-28T01:00:00Z'))).toBe(true);
-    expect(windowOpen(daily, new Date('2026-11-28T02:59:59Z'))).toBe(true);
-    expect(windowOpen(daily, new Date('2026-11-28T03:00:00Z'))).toBe(false);
-    expect(windowOpen(daily, new Date('2026-11-28T00:59:00Z'))).toBe(false);
-  });
-
-  it('is always open without a window', () => {
-    expect(windowOpen(undefined, new Date())).toBe(true);
   });
 });
