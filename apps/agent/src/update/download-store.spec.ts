@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DownloadStore } from './download-store.js';
@@ -15,6 +15,16 @@ describe('DownloadStore', () => {
   const bytes = randomBytes(10_000);
   const layout = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, chunkSize: 4096, chunkCount: 3 };
   const chunk = (i: number) => bytes.subarray(i * 4096, Math.min((i + 1) * 4096, bytes.length));
+
+  it('prunes the downloads of other artifacts and keeps the one asked for', async () => {
+    const other = { ...layout, sha256: 'f'.repeat(64) };
+    await (await DownloadStore.open(root, layout)).write(0, chunk(0), 1);
+    await (await DownloadStore.open(root, other)).write(0, chunk(0), 1);
+    expect(await DownloadStore.prune(root, layout.sha256)).toEqual([other.sha256]);
+    expect(await readdir(join(root, 'downloads'))).toEqual([layout.sha256]);
+    expect(await DownloadStore.prune(root, undefined)).toEqual([layout.sha256]);
+    expect(await readdir(join(root, 'downloads'))).toEqual([]);
+  });
 
   it('reassembles chunks that arrive in any order', async () => {
     const store = await DownloadStore.open(root, layout);

@@ -1,4 +1,4 @@
-import { mkdir, open, rm, statfs, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../state/atomic-file.js';
 import { failpoint } from './failpoints.js';
@@ -88,6 +88,15 @@ export class DownloadStore {
 
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Deletes the downloads of every artifact but `keep` (those of superseded or failed deployments). */
+  static async prune(root: string, keep: string | undefined): Promise<string[]> {
+    const dir = join(root, 'downloads');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const stale = names.filter((name) => name !== keep);
+    await Promise.all(stale.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+    return stale;
   }
 }
 

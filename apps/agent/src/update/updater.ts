@@ -130,7 +130,12 @@ export class Updater {
         { phase: this.record.phase, deploymentId: this.record.desired ? deploymentOf(this.record.desired) : undefined, installedSha256 },
         target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 } : undefined,
       );
-      if (steps.length === 0) return;
+      if (steps.length === 0) {
+        // Nothing in flight: partial downloads of superseded or failed deployments only take disk.
+        const pruned = await DownloadStore.prune(this.config.stateDir, target?.manifest.sha256);
+        if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
+        return;
+      }
       if (target && deploymentOf(this.record.desired) !== target.state.deploymentId) {
         await this.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: (await this.slots.active())?.slot ?? null, failure: undefined });
       }
