@@ -6,7 +6,7 @@
  * API, and the results the fleet sent back to PostgreSQL are scored per variant against the offline figures.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { createDatabase, dropDatabase } from '../../apps/control-plane/src/database/database-admin.js';
@@ -189,7 +189,6 @@ async function register(api: Api, offline: OfflineReport): Promise<{ fp32: { id:
   });
   const golden = Array.from(offline.testImagesRaw.subarray(0, PIXELS));
   const upload = async (variant: string, format: string, engine: string, check: OfflineReport['exports']['onnx']) => {
-    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(check.path);
     return api.upload(
       '/v1/models/digits/versions',
