@@ -30,6 +30,9 @@ export class SimulatedFleet {
   readonly received = new Map<string, ReceivedDesired[]>();
   readonly running = new Map<string, ModelRef>();
   private readonly seq = new Map<string, number>();
+  /** Each node's latest status until the control plane acknowledges it (re-sent every second, like the agent). */
+  private readonly unacked = new Map<string, MessageOf<'status'>>();
+  private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
   private constructor(
@@ -40,8 +43,11 @@ export class SimulatedFleet {
   static async start(brokerUrl: string, nodeIds: readonly string[], behaviour: (nodeId: string, sha256: string) => Behaviour = () => 'commit'): Promise<SimulatedFleet> {
     const fleet = new SimulatedFleet(new Set(nodeIds), behaviour);
     fleet.client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
-    fleet.client.on('message', (topic, payload) => void fleet.onDesired(topic, payload));
-    await fleet.client.subscribeAsync('ef/v1/nodes/+/desired', { qos: 1 });
+    fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload)));
+    await fleet.client.subscribeAsync(['ef/v1/nodes/+/desired', 'ef/v1/nodes/+/acks'], { qos: 1 });
+    fleet.resendTimer = setInterval(() => {
+      for (const [nodeId, status] of fleet.unacked) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
+    }, 1000);
     return fleet;
   }
 
@@ -78,7 +84,15 @@ export class SimulatedFleet {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.resendTimer);
     await this.client.endAsync();
+  }
+
+  private onAck(topic: string, payload: Buffer): void {
+    const nodeId = topic.split('/')[3] as string;
+    const parsed = parseMessage('acks', payload);
+    const last = this.unacked.get(nodeId);
+    if (parsed.ok && last && parsed.value.statusSeq !== undefined && parsed.value.statusSeq >= last.seq) this.unacked.delete(nodeId);
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {
@@ -100,8 +114,11 @@ export class SimulatedFleet {
 
     const behaviour = this.behaviour(nodeId, manifest.sha256);
     if (behaviour === 'silent') return;
-    const status = (state: MessageOf<'status'>['state'], extra: Partial<MessageOf<'status'>> = {}) =>
-      this.publish(nodeId, 'status', { ...envelopeFields(), seq: this.next(nodeId), deploymentId: signed.deploymentId, state, ...extra });
+    const status = (state: MessageOf<'status'>['state'], extra: Partial<MessageOf<'status'>> = {}) => {
+      const message = { ...envelopeFields(), seq: this.next(nodeId), deploymentId: signed.deploymentId, state, ...extra };
+      this.unacked.set(nodeId, message);
+      return this.publish(nodeId, 'status', message);
+    };
     await status('received');
     if (behaviour === 'fail') {
       await status('rolled-back', { reason: 'self-test-failed', detail: 'simulated failure' });

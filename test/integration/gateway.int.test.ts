@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { encodeMessage, envelopeFields } from '#protocol';
+import mqtt from 'mqtt';
+import { encodeMessage, envelopeFields, parseMessage, topics } from '#protocol';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
@@ -99,6 +100,32 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     node.client.stream.destroy();
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId]), (n) => n === 1);
     expect(await count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId])).toBe(1);
+  });
+
+  it('acknowledges stored statuses to the node with the highest seq, so the node can stop re-sending them', async () => {
+    const [nodeId] = await seedNodes(a, 1);
+    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
+    await node.connect();
+    const listener = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
+    const acks: number[] = [];
+    listener.on('message', (_topic, payload) => {
+      const parsed = parseMessage('acks', payload);
+      if (parsed.ok && parsed.value.statusSeq !== undefined) acks.push(parsed.value.statusSeq);
+    });
+    await listener.subscribeAsync(topics.acks(nodeId!), { qos: 1 });
+    const deploymentId = randomUUID();
+    const status = (seq: number, state: 'received' | 'committed') => ({ ...envelopeFields(), seq, deploymentId, state });
+    await node.publish('status', status(6, 'received'));
+    await node.publish('status', status(7, 'committed'));
+    const seen = await eventually(async () => acks, (list) => list.includes(7));
+    expect(Math.max(...seen)).toBe(7);
+    // The node re-sends its latest status (it had not seen the ack yet): stored once, acknowledged again.
+    const before = acks.length;
+    await node.publish('status', status(7, 'committed'));
+    await eventually(async () => acks.length, (n) => n > before);
+    expect(await count(`SELECT count(*) AS n FROM deployment_status_events WHERE node_id = $1`, [nodeId])).toBe(2);
+    await listener.endAsync();
+    await node.disconnect();
   });
 
   it('survives malformed payloads, answers them with error events and counts them in /metrics', async () => {

@@ -48,9 +48,14 @@ export class Agent {
       onDesired: (m) => this.updater.onDesired(m),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
-        if (connected) this.outbox.resend(true);
+        if (!connected) return;
+        this.outbox.resend(true);
+        void this.updater.resendUnackedStatus();
       },
-      onAck: (ids) => void this.outbox.acknowledge(ids).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) })),
+      onAck: ({ results, statusSeq }) => {
+        if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
+        if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
+      },
       log,
     }, AGENT_VERSION);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
@@ -82,6 +87,7 @@ export class Agent {
     this.heartbeatTimer = setInterval(() => {
       void this.heartbeat();
       this.outbox.resend();
+      void this.updater.resendUnackedStatus();
     }, this.config.heartbeatSeconds * 1000);
     log('info', 'agent started', { nodeId: this.identity.nodeId, apiPort: this.apiPort, model: this.holder.model });
   }

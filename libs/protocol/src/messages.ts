@@ -98,10 +98,15 @@ export const resultsMessage = z.strictObject({
 });
 
 /** CP → node: ids of results messages now stored; the node removes them from its spool. */
-export const ackMessage = z.strictObject({
-  ...base,
-  results: z.array(uuid).min(1).max(10_000),
-});
+export const ackMessage = z
+  .strictObject({
+    ...base,
+    /** Result batches stored (the node may forget them). */
+    results: z.array(uuid).min(1).max(10_000).optional(),
+    /** Every status up to this node-scoped seq is stored (the node stops re-sending its latest one). */
+    statusSeq: seq.optional(),
+  })
+  .refine((m) => m.results !== undefined || m.statusSeq !== undefined, { message: 'acknowledges nothing' });
 
 /** CP → node: an error event answering an invalid message (the node learns why it was dropped). */
 export const errorEventMessage = z.strictObject({

@@ -16,7 +16,7 @@ export interface TransportHandlers {
   onChunk(sha256: string, index: number, data: Buffer): void;
   onConnectionChange(connected: boolean): void;
   /** Results messages the control plane has stored. */
-  onAck(resultIds: string[]): void;
+  onAck(ack: { results?: string[]; statusSeq?: number }): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -106,7 +106,7 @@ export class MqttTransport {
     }
     if (topic === topics.acks(this.identity.nodeId)) {
       const parsed = parseMessage('acks', payload);
-      if (parsed.ok) this.handlers.onAck(parsed.value.results);
+      if (parsed.ok) this.handlers.onAck(parsed.value);
       return;
     }
     if (topic === topics.errors(this.identity.nodeId)) {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { DesiredStateMessage } from '#protocol';
+import type { DeploymentState, DesiredStateMessage, FailureReason } from '#protocol';
 import { readJsonFile, writeJsonAtomic } from '../state/atomic-file.js';
 import type { SlotName } from '../state/slots.js';
 import type { Phase } from './lifecycle.js';
@@ -19,6 +19,22 @@ export interface UpdateRecord {
   /** How many times the current step has been started: a guard against crash loops. */
   readonly stepStarts: number;
   readonly failure?: { readonly reason: string; readonly detail: string };
+  /**
+   * The latest status sent: re-sent (same seq) on reconnect and with heartbeats until the control plane
+   * acknowledges it, so an outcome a control-plane replica lost in a crash (after the broker's PUBACK,
+   * before its database write) still arrives. Acknowledgements are kept in memory: after a restart the
+   * agent sends it once more, which the control plane stores once (node_id, seq) and acknowledges.
+   */
+  readonly lastStatus?: ReportedStatus;
+}
+
+export interface ReportedStatus {
+  readonly deploymentId: string;
+  readonly seq: number;
+  readonly state: DeploymentState;
+  readonly reason?: FailureReason;
+  readonly detail?: string;
+  readonly progress?: number;
 }
 
 export const INITIAL_RECORD: UpdateRecord = { phase: 'idle', installed: {}, statusSeq: 0, stepStarts: 0 };

@@ -16,7 +16,7 @@ import { failpoint } from './failpoints.js';
 import { type LifecycleEvent, nextPhase } from './lifecycle.js';
 import { planUpdate, type Step } from './planner.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
-import { type UpdateRecord, UpdateRecordFile } from './update-record.js';
+import { type ReportedStatus, type UpdateRecord, UpdateRecordFile } from './update-record.js';
 
 export interface UpdaterPorts {
   /** Publishes a deployment status. */
@@ -386,10 +386,27 @@ export class Updater {
     this.record = record;
   }
 
+  private statusAckedUpTo = 0;
+
   private async report(deploymentId: string | undefined, state: DeploymentState, extra: { reason?: FailureReason; detail?: string; progress?: number } = {}): Promise<void> {
     if (!deploymentId) return;
-    const seq = this.record.statusSeq + 1;
-    await this.save({ ...this.record, statusSeq: seq });
+    const status: ReportedStatus = { deploymentId, seq: this.record.statusSeq + 1, state, ...extra };
+    await this.save({ ...this.record, statusSeq: status.seq, lastStatus: status });
+    await this.send(status);
+  }
+
+  /** The control plane stored every status up to `seq`. */
+  statusAcknowledged(seq: number): void {
+    this.statusAckedUpTo = Math.max(this.statusAckedUpTo, seq);
+  }
+
+  /** Sends the latest status again if it is still unacknowledged (on reconnect, and with heartbeats). */
+  async resendUnackedStatus(): Promise<void> {
+    const last = this.record.lastStatus;
+    if (last && last.seq > this.statusAckedUpTo) await this.send(last);
+  }
+
+  private async send({ deploymentId, seq, state, ...extra }: ReportedStatus): Promise<void> {
     await this.ports.report(deploymentId, seq, state, extra).catch((error: unknown) => this.ports.log('warn', 'could not report status', { err: String(error) }));
   }
 }

@@ -39,7 +39,7 @@ export class TelemetryService implements OnModuleDestroy {
     this.heartbeats = writer('node_heartbeats', (b) => this.repository.insertHeartbeats(b));
     // Results messages hold up to 1,000 records each: batch fewer messages.
     this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
-    this.statuses = writer('deployment_status_events', (b) => this.repository.insertStatuses(b));
+    this.statuses = writer('deployment_status_events', (b) => this.writeStatuses(b));
   }
 
   acceptHeartbeat(nodeId: string, message: HeartbeatMessage): void {
@@ -68,6 +68,24 @@ export class TelemetryService implements OnModuleDestroy {
         this.mqtt
           .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), results: ids }), { qos: 1 })
           .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not acknowledge results; the node will resend')),
+      ),
+    );
+    return inserted;
+  }
+
+  /**
+   * Stores statuses, then tells each node the highest seq now stored: the node re-sends its latest status
+   * until then, so an outcome this replica acknowledged to the broker but lost in a crash arrives again.
+   */
+  private async writeStatuses(batch: FromNode<StatusMessage>[]): Promise<number> {
+    const inserted = await this.repository.insertStatuses(batch);
+    const highest = new Map<string, number>();
+    for (const { nodeId, message } of batch) highest.set(nodeId, Math.max(highest.get(nodeId) ?? 0, message.seq));
+    await Promise.all(
+      [...highest].map(([nodeId, statusSeq]) =>
+        this.mqtt
+          .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), statusSeq }), { qos: 1 })
+          .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not acknowledge statuses; the node will resend')),
       ),
     );
     return inserted;
