@@ -40,23 +40,26 @@ export function exportOnnx(w: CnnWeights): Buffer {
   nodes.push(node('Gemm', ['hidden', constant('dense2_w', [w.dense[1].inputs, w.dense[1].outputs], w.dense[1].kernel), constant('dense2_b', [w.dense[1].outputs], w.dense[1].bias)], 'logits'));
   nodes.push(node('Softmax', ['logits'], 'probabilities', [onnx.AttributeProto.create({ name: 'axis', i: 1, type: onnx.AttributeProto.AttributeType.INT })]));
 
-  const valueInfo = (name: string, dims: number[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
-        }),
-      }),
-    });
   const graph = onnx.GraphProto.create({
     name: 'digits_cnn',
     node: nodes,
     initializer: initializers,
-    input: [valueInfo('input', [1, 28, 28, 1])],
-    output: [valueInfo('probabilities', [1, w.dense[1].outputs])],
+    input: [onnxFloatValue('input', [1, 28, 28, 1])],
+    output: [onnxFloatValue('probabilities', [1, w.dense[1].outputs])],
   });
   const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'edgefleet-pipeline', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })], graph });
   return Buffer.from(onnx.ModelProto.encode(model).finish());
+}
+
+/** A graph input or output: a float32 tensor of fixed dims. */
+export function onnxFloatValue(name: string, dims: readonly number[]): InstanceType<typeof onnx.ValueInfoProto> {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+      }),
+    }),
+  });
 }

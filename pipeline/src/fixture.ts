@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { TfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
+import { type TfjsBundle, toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 
 /** The committed trained model: a TensorFlow.js bundle the agent's tfjs engine also runs as is. */
 export const FIXTURE = fileURLToPath(new URL('../fixtures/digits-cnn-v1.tfjs.json', import.meta.url).href.replace('/dist/pipeline/', '/pipeline/'));
@@ -19,21 +19,6 @@ export interface TrainingRecord {
   readonly trainedAt: string;
 }
 
-/** Serialises a layers model as one JSON bundle (topology, weight specs, base64 weights). */
-export async function toBundle(model: tf.LayersModel): Promise<Buffer> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  if (!saved?.modelTopology || !saved.weightSpecs || !saved.weightData) throw new Error('the model did not serialise');
-  const data = saved.weightData instanceof ArrayBuffer ? Buffer.from(saved.weightData) : Buffer.concat(saved.weightData.map((b) => Buffer.from(b)));
-  const bundle: TfjsBundle = { format: 'edgefleet-tfjs-v1', modelTopology: saved.modelTopology, weightSpecs: saved.weightSpecs, weightData: data.toString('base64') };
-  return Buffer.from(JSON.stringify(bundle));
-}
-
 export async function loadBundle(path = FIXTURE): Promise<tf.LayersModel> {
   const bundle = JSON.parse(await readFile(path, 'utf8')) as TfjsBundle;
   const weights = Buffer.from(bundle.weightData, 'base64');
@@ -43,7 +28,7 @@ export async function loadBundle(path = FIXTURE): Promise<tf.LayersModel> {
 }
 
 export async function saveFixture(model: tf.LayersModel, record: TrainingRecord): Promise<void> {
-  await writeFile(FIXTURE, await toBundle(model));
+  await writeFile(FIXTURE, await toTfjsBundle(model));
   await writeFile(FIXTURE_META, `${JSON.stringify(record, null, 2)}\n`);
 }
 

@@ -6,7 +6,8 @@ import { OnnxEngine } from '../../apps/agent/src/engines/onnx-engine.js';
 import { accuracy, argmaxRows, CLASSES, predictAll, useWasmBackend } from './cnn.js';
 import { exportOnnx } from './export-onnx.js';
 import { exportTfliteFp32, exportTfliteInt8 } from './export-tflite.js';
-import { loadBundle, readTrainingRecord, toBundle, type TrainingRecord } from './fixture.js';
+import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
+import { loadBundle, readTrainingRecord, type TrainingRecord } from './fixture.js';
 import { loadMnist } from './mnist.js';
 import { calibrate, withPrunedWeights } from './optimise.js';
 import { INPUT_SHAPE, modelInputs } from './preprocessing.js';
@@ -107,7 +108,7 @@ export async function runOfflinePipeline(outDir: string, log: (line: string) => 
     exports: { onnx: strip(onnx), tfliteFp32: strip(fp32), tfliteInt8: strip(int8) },
     int8: int8Report,
     pruning,
-    tfjsBundle: await toBundle(model),
+    tfjsBundle: await toTfjsBundle(model),
     labels: test.labels,
     testImagesRaw: test.images,
   };

@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { writeTflite } from '#tflite';
+import { onnxFloatValue } from '../../pipeline/src/export-onnx.js';
 
 const { onnx } = onnxProto;
 
@@ -29,16 +30,6 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
   const b = Float32Array.from({ length: classes }, rand);
   const tensor = (name: string, dims: number[], data: Float32Array) =>
     onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
-  const valueInfo = (name: string, dims: number[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
-        }),
-      }),
-    });
   const graph = onnx.GraphProto.create({
     name: `dense-softmax-${seed}`,
     node: [
@@ -60,8 +51,8 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       tensor('b', [classes], b),
       ...(options.padBytes ? [tensor('pad', [Math.ceil(options.padBytes / 4)], Float32Array.from({ length: Math.ceil(options.padBytes / 4) }, rand))] : []),
     ],
-    input: [valueInfo('input', [1, inputs])],
-    output: [valueInfo('probabilities', [1, classes])],
+    input: [onnxFloatValue('input', [1, inputs])],
+    output: [onnxFloatValue('probabilities', [1, classes])],
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,

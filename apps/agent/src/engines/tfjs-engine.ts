@@ -61,9 +61,9 @@ export class TfjsEngine implements InferenceEngine {
   }
 }
 
-/** Serialises a layers model into the single-file bundle the engine loads. */
+/** Serialises a layers model into the single-file bundle the engine loads (on whatever backend it lives). */
 export async function toTfjsBundle(model: Tf.LayersModel): Promise<Buffer> {
-  const tf = await tensorflow();
+  const tf = await import('@tensorflow/tfjs');
   let saved: Tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     saved = artifacts;
