@@ -138,8 +138,9 @@ describe('agents against the real control plane over the real broker', () => {
     const v4 = denseSoftmaxModel(4, INPUTS);
     const version = await upload('4.0.0', v4);
     const before = await Promise.all(agents.map(async (a) => (await a.status()).model?.sha256));
-    // A window opening 6 s from now (6-field cron, to the second, UTC), for one minute.
-    const opens = new Date(Math.ceil((Date.now() + 6000) / 1000) * 1000);
+    // A window opening 15 s from now (6-field cron, to the second, UTC), for one minute: time enough for
+    // every agent to download and self-test (about a second each) even on a loaded machine.
+    const opens = new Date(Math.ceil((Date.now() + 15_000) / 1000) * 1000);
     const cron = `${opens.getUTCSeconds()} ${opens.getUTCMinutes()} ${opens.getUTCHours()} ${opens.getUTCDate()} ${opens.getUTCMonth() + 1} *`;
     const res = await t
       .http()
@@ -150,7 +151,7 @@ describe('agents against the real control plane over the real broker', () => {
     await t.http().post(`/v1/rollouts/${res.body.id}/start`).set(bearer(t.adminKey)).send({}).expect(200);
     const waiting = async () =>
       (await t.db.query(`SELECT count(DISTINCT node_id)::int AS n FROM deployment_status_events WHERE state = 'self-tested' AND detail LIKE 'waiting for the activation window%'`)) as { n: number }[];
-    await waitFor(waiting, (rows) => rows[0]?.n === 3, 20_000, 'all three self-tested and waiting');
+    await waitFor(waiting, (rows) => rows[0]?.n === 3, opens.getTime() - Date.now(), 'all three self-tested and waiting before the window opens');
     expect(Date.now()).toBeLessThan(opens.getTime());
     expect(await Promise.all(agents.map(async (a) => (await a.status()).model?.sha256))).toEqual(before); // still the old model
     for (const agent of agents) {
