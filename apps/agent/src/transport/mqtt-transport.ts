@@ -55,6 +55,9 @@ export class MqttTransport {
       properties: { sessionExpiryInterval: 7 * 24 * 3600 },
       reconnectPeriod: BASE_RECONNECT_MS,
       connectTimeout: 10_000,
+      // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 message ids (≈ 8 MB of heap on
+      // a device that sends a few messages a second).
+      writeCache: false,
       will: { topic: topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
     });
     this.client = client;
