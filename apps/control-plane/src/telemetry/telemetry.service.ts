@@ -63,13 +63,7 @@ export class TelemetryService implements OnModuleDestroy {
       ids.push(message.id);
       byNode.set(nodeId, ids);
     }
-    await Promise.all(
-      [...byNode].map(([nodeId, ids]) =>
-        this.mqtt
-          .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), results: ids }), { qos: 1 })
-          .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not acknowledge results; the node will resend')),
-      ),
-    );
+    for (const [nodeId, ids] of byNode) this.acknowledge(nodeId, { results: ids });
     return inserted;
   }
 
@@ -81,14 +75,18 @@ export class TelemetryService implements OnModuleDestroy {
     const inserted = await this.repository.insertStatuses(batch);
     const highest = new Map<string, number>();
     for (const { nodeId, message } of batch) highest.set(nodeId, Math.max(highest.get(nodeId) ?? 0, message.seq));
-    await Promise.all(
-      [...highest].map(([nodeId, statusSeq]) =>
-        this.mqtt
-          .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), statusSeq }), { qos: 1 })
-          .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not acknowledge statuses; the node will resend')),
-      ),
-    );
+    for (const [nodeId, statusSeq] of highest) this.acknowledge(nodeId, { statusSeq });
     return inserted;
+  }
+
+  /**
+   * Tells a node what is stored. Not awaited: the next batch need not wait for the broker, and an ack
+   * that is lost only makes the node send again (stored once).
+   */
+  private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number }): void {
+    this.mqtt
+      .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...ack }), { qos: 1 })
+      .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not send an ack; the node will resend'));
   }
 
   acceptStatus(nodeId: string, message: StatusMessage): void {
