@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { type TfjsBundle, toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 
 /** The committed trained model: a TensorFlow.js bundle the agent's tfjs engine also runs as is. */
-export const FIXTURE = fileURLToPath(new URL('../fixtures/digits-cnn-v1.tfjs.json', import.meta.url).href.replace('/dist/pipeline/', '/pipeline/'));
+// Paths are from the repository root, where every npm script runs (as the demo's and the tests' are).
+export const FIXTURE = resolve('pipeline/fixtures/digits-cnn-v1.tfjs.json');
 export const FIXTURE_META = FIXTURE.replace('.tfjs.json', '.meta.json');
 
 export interface TrainingRecord {

@@ -12,7 +12,7 @@ export function calibrate(model: tf.LayersModel, inputs: Float32Array, count: nu
   const probe = tf.model({ inputs: model.inputs, outputs: names.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
   const ranges = names.map((): [number, number] => [Infinity, -Infinity]);
   const logits: [number, number] = [Infinity, -Infinity];
-  const [d2] = [w.dense[1]];
+  const d2 = w.dense[1];
   for (let start = 0; start < count; start += 250) {
     const size = Math.min(250, count - start);
     const outs = tf.tidy(() => probe.predict(tf.tensor4d(inputs.subarray(start * 784, (start + size) * 784), [size, 28, 28, 1])) as tf.Tensor[]);

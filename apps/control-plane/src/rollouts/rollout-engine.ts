@@ -44,15 +44,15 @@ export class RolloutEngine {
       const rollout = await tx.getRepository(Rollout).findOne({ where: { id: rolloutId }, lock: { mode: 'pessimistic_write' } });
       if (!rollout) return null;
       // A redelivered or duplicate job: the tick it stands for already ran; say which one is due.
-      if (rollout.tickSeq !== seq) return { seq: rollout.tickSeq, nextDelayMs: mayNeedTicks(rollout) ? tickMs : null, stale: true };
+      if (rollout.tickSeq !== seq) return { rollout, seq: rollout.tickSeq, nextDelayMs: mayNeedTicks(rollout) ? tickMs : null, stale: true };
       const keepTicking = await this.advance(tx, rollout, now);
       rollout.tickSeq += 1;
       await tx.getRepository(Rollout).update({ id: rollout.id }, { tickSeq: rollout.tickSeq });
       const untilStart = rollout.state === 'scheduled' && rollout.scheduledAt ? Math.min(Math.max(rollout.scheduledAt.getTime() - now.getTime(), 0), 60_000) : tickMs;
-      return { seq: rollout.tickSeq, nextDelayMs: keepTicking ? untilStart : null, stale: false };
+      return { rollout, seq: rollout.tickSeq, nextDelayMs: keepTicking ? untilStart : null, stale: false };
     });
     if (!result) return null;
-    if (!result.stale) await this.publishPending(rolloutId);
+    if (!result.stale) await this.publishPending(result.rollout);
     return { seq: result.seq, nextDelayMs: result.nextDelayMs };
   }
 
@@ -211,15 +211,15 @@ export class RolloutEngine {
   }
 
   /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */
-  private async publishPending(rolloutId: string): Promise<void> {
+  private async publishPending(rollout: Rollout): Promise<void> {
+    const rolloutId = rollout.id;
     const pending = await this.db.getRepository(RolloutNode).find({ where: { rolloutId, published: false, state: In(['dispatched', 'reverting']) } });
-    const rollout = pending.length > 0 ? await this.db.getRepository(Rollout).findOneBy({ id: rolloutId }) : null;
     for (const [deploymentId, nodes] of groupBy(pending, (n) => n.deploymentId as string)) {
       const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
       const version = await this.deployments.signedVersion(deployment.modelVersionId);
       const nodeIds = nodes.map((n) => n.nodeId);
       // Reverts are urgent and go out without the window; rollout deliveries carry it.
-      const window = nodes[0]?.state === 'dispatched' ? rollout?.strategy.maintenanceWindow : undefined;
+      const window = nodes[0]?.state === 'dispatched' ? rollout.strategy.maintenanceWindow : undefined;
       await this.deployments.deliver(deployment, version, nodeIds, window);
       await this.db.getRepository(RolloutNode).update({ rolloutId, deploymentId, nodeId: In(nodeIds) }, { published: true });
     }

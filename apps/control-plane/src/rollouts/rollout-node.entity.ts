@@ -6,9 +6,6 @@ import { Rollout } from './rollout.entity.js';
 export const ROLLOUT_NODE_STATES = ['pending', 'dispatched', 'retry-wait', 'succeeded', 'failed', 'superseded', 'reverting', 'reverted', 'revert-failed'] as const;
 export type RolloutNodeState = (typeof ROLLOUT_NODE_STATES)[number];
 
-/** Node states that no longer change, whatever the node says later. */
-export const FINAL_NODE_STATES: readonly RolloutNodeState[] = ['succeeded', 'failed', 'superseded', 'reverted', 'revert-failed'];
-
 /** One node in one rollout: its wave, the variant it gets, and how far it got. */
 @Entity({ name: 'rollout_nodes' })
 @Index(['rolloutId', 'wave', 'state'])

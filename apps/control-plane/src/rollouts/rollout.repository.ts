@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { Counts } from './decide.js';
 import type { SideStats } from './health-gate.js';
 import { RolloutEvent } from './rollout-event.entity.js';
@@ -66,9 +67,9 @@ export class RolloutRepository {
          FROM deployment_targets t
         WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'reverting')
           AND t.deployment_id = rn.deployment_id AND t.node_id = rn.node_id
-          AND t.state IN ('committed', 'failed', 'rolled-back', 'rejected')
+          AND t.state = ANY($2::deployment_state[])
       RETURNING rn.node_id AS "nodeId", rn.state, rn.reason, rn.attempts`,
-      [rolloutId],
+      [rolloutId, TERMINAL_DEPLOYMENT_STATES],
     )) as [NodeChange[], number];
     return rows[0];
   }
