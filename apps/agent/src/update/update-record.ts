@@ -18,7 +18,7 @@ export interface UpdateRecord {
   readonly statusSeq: number;
   /** How many times the current step has been started: a guard against crash loops. */
   readonly stepStarts: number;
-  readonly failure?: { readonly reason: string; readonly detail: string };
+  readonly failure?: { readonly reason: FailureReason; readonly detail: string };
   /**
    * The latest status sent: re-sent (same seq) on reconnect and with heartbeats until the control plane
    * acknowledges it, so an outcome a control-plane replica lost in a crash (after the broker's PUBACK,

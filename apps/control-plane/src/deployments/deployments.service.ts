@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
 import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
-import type { Envelope, ModelManifest } from '#trust';
+import { type Envelope, type ModelManifest, parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -102,7 +102,7 @@ export class DeploymentsService {
   async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[], activationWindow?: RecurringWindow): Promise<number> {
     const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
-    await this.publishDesiredStates(deployment, nodeIds, version.manifest as unknown as Envelope<ModelManifest>, layout, activationWindow);
+    await this.publishDesiredStates(deployment, nodeIds, parseManifestEnvelope(version.manifest), layout, activationWindow);
     return this.distribution.broadcast(layout);
   }
 

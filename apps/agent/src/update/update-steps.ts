@@ -1,0 +1,198 @@
+import type { InferenceEngine, InferenceSession, SessionHolder } from '#inference';
+import type { AgentConfig } from '../config.js';
+import type { SlotName, SlotStore } from '../state/slots.js';
+import type { InferenceStats } from '../telemetry/inference-stats.js';
+import { delay, throwIfSuperseded } from './abort.js';
+import { waitForActivationWindow } from './activation.js';
+import type { ArtifactDownload } from './artifact-download.js';
+import type { VerifiedDesired } from './desired.js';
+import { failpoint } from './failpoints.js';
+import type { UpdateJournal } from './journal.js';
+import { inputSize, type ModelLoader, servingModelOf } from './model-loader.js';
+import type { Step } from './planner.js';
+import type { LogFn } from './ports.js';
+import { runSelfTest, SelfTestError } from './self-test.js';
+import type { StatusReporter } from './status-reporter.js';
+import { StepFailure, toStepFailure } from './step-failure.js';
+
+/** One apply: the verified target it works towards and the signal that a newer one took over. */
+export interface Apply {
+  readonly target?: VerifiedDesired;
+  readonly signal: AbortSignal;
+}
+
+type Executor = (apply: Apply) => Promise<void>;
+
+export interface StepDeps {
+  readonly config: AgentConfig;
+  readonly journal: UpdateJournal;
+  readonly reporter: StatusReporter;
+  readonly download: ArtifactDownload;
+  readonly loader: ModelLoader;
+  readonly slots: SlotStore;
+  readonly holder: SessionHolder;
+  readonly engines: ReadonlyMap<string, InferenceEngine>;
+  readonly stats: InferenceStats;
+  readonly log: LogFn;
+}
+
+const SOAK_POLL_MS = 100;
+
+/**
+ * The executor map: one function per kind of step the planner names. Each step is idempotent (a crash
+ * resumes it) and ends with a lifecycle transition, persisted before the status that announces it.
+ */
+export class UpdateSteps {
+  /** The session the self-test loaded, handed to activation so the model is loaded once. */
+  private staged?: { session: InferenceSession; slot: SlotName };
+  private readonly executors: Readonly<Record<Step, Executor>>;
+
+  constructor(private readonly d: StepDeps) {
+    this.executors = {
+      download: (a) => this.downloadStep(need(a), a.signal),
+      verify: (a) => this.verifyStep(need(a)),
+      stage: (a) => this.stageStep(need(a)),
+      'self-test': (a) => this.selfTestStep(need(a), a.signal),
+      activate: (a) => this.activateStep(need(a)),
+      soak: (a) => this.soakStep(need(a), a.signal),
+      commit: (a) => this.commitStep(need(a)),
+      rollback: () => this.rollback(),
+      'report-committed': (a) => this.d.reporter.report(a.target?.state.deploymentId, 'committed'),
+    };
+  }
+
+  /** Runs the plan in order; stops quietly when superseded, fails and rolls back on any other error. */
+  async run(steps: readonly Step[], apply: Apply): Promise<void> {
+    for (const step of steps) {
+      try {
+        throwIfSuperseded(apply.signal);
+        await this.d.journal.guardCrashLoop();
+        await this.executors[step](apply);
+      } catch (error) {
+        if (apply.signal.aborted) return; // the loop plans the newer desired state next
+        const failure = toStepFailure(error);
+        this.d.log('error', 'update step failed', { step, reason: failure.reason, detail: failure.message, ...(failure.cause instanceof Error ? { stack: failure.cause.stack } : {}) });
+        await this.fail(failure);
+        return;
+      }
+    }
+  }
+
+  private async downloadStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
+    const id = target.state.deploymentId;
+    if (!this.d.engines.has(target.manifest.engine)) {
+      throw new StepFailure('unsupported-engine', `this agent runs ${[...this.d.engines.keys()].join(', ')}, not ${target.manifest.engine}`);
+    }
+    await this.d.reporter.report(id, 'downloading', { progress: 0 });
+    await this.d.download.receive(target.message.artifact, signal);
+    failpoint('download:complete');
+    await this.d.journal.transition('downloaded');
+    await this.d.reporter.report(id, 'downloaded');
+  }
+
+  private async verifyStep(target: VerifiedDesired): Promise<void> {
+    await this.d.download.verify(target.message.artifact, target.manifest);
+    failpoint('verify:done');
+    await this.d.journal.transition('verified');
+    await this.d.reporter.report(target.state.deploymentId, 'verified');
+  }
+
+  private async stageStep(target: VerifiedDesired): Promise<void> {
+    const id = target.state.deploymentId;
+    const source = await this.d.download.dataPath(target.message.artifact);
+    const slot = await this.d.slots.stage(source, { sha256: target.manifest.sha256, deploymentId: id, manifest: target.state.manifest }, () => failpoint('stage:copied'));
+    failpoint('stage:recorded');
+    await this.d.journal.transition('staged', { stagedSlot: slot });
+    await this.d.reporter.report(id, 'staged');
+  }
+
+  private async selfTestStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
+    const id = target.state.deploymentId;
+    const slot = this.d.journal.record.stagedSlot;
+    if (!slot) throw new StepFailure('internal', 'nothing staged');
+    const session = await this.d.loader.loadSession(slot, target.manifest);
+    try {
+      await runSelfTest(session, target.manifest.selfTest, inputSize(target.manifest));
+    } catch (error) {
+      await session.dispose();
+      if (error instanceof SelfTestError) throw new StepFailure('self-test-failed', error.message, { cause: error });
+      throw error;
+    }
+    this.staged = { session, slot };
+    failpoint('self-test:done');
+    await waitForActivationWindow(target.state.activationWindow, {
+      signal,
+      onWaiting: async (opens) => {
+        this.d.log('info', 'self-tested; waiting for the activation window', { deploymentId: id, opens: opens?.toISOString() ?? null });
+        await this.d.reporter.report(id, 'self-tested', { detail: `waiting for the activation window (opens ${opens?.toISOString() ?? 'never'})` });
+      },
+    });
+    await this.d.journal.transition('self-test-passed');
+    await this.d.reporter.report(id, 'self-tested');
+  }
+
+  /** Loads and warms the new session (unless the self-test left it loaded), flips the pointer, swaps. */
+  private async activateStep(target: VerifiedDesired): Promise<void> {
+    const slot = this.d.journal.record.stagedSlot;
+    if (!slot) throw new StepFailure('internal', 'nothing staged');
+    const session = this.staged?.slot === slot ? this.staged.session : await this.d.loader.loadSession(slot, target.manifest);
+    this.staged = undefined;
+    await this.d.slots.activate(slot);
+    failpoint('activate:pointer-flipped');
+    if (this.d.holder.model?.sha256 !== target.manifest.sha256) await this.d.holder.swap(session, servingModelOf(target.manifest));
+    failpoint('activate:swapped');
+    this.d.stats.resetSoak(target.manifest.sha256);
+    await this.d.journal.transition('activated');
+    await this.d.reporter.report(target.state.deploymentId, 'activated');
+  }
+
+  /** Commits after `soak.inferences` good inferences or `soak.seconds`; any failed inference rolls back. */
+  private async soakStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.d.config.soak.seconds * 1000;
+    for (;;) {
+      const soak = this.d.stats.soak(target.manifest.sha256);
+      if (soak.errors > 0) throw new StepFailure('soak-failed', `${soak.errors} failed inference(s) during the soak`);
+      if (soak.successes >= this.d.config.soak.inferences || Date.now() >= deadline) break;
+      await delay(SOAK_POLL_MS, signal);
+    }
+    failpoint('soak:passed');
+    const { name, sequence } = target.manifest;
+    await this.d.journal.transition('soak-passed', { installed: { ...this.d.journal.record.installed, [name]: sequence } });
+  }
+
+  private async commitStep(target: VerifiedDesired): Promise<void> {
+    await this.d.reporter.report(target.state.deploymentId, 'committed');
+    failpoint('commit:reported');
+    await this.d.download.remove();
+    await this.d.journal.transition('done');
+  }
+
+  private async fail(failure: StepFailure): Promise<void> {
+    const id = this.d.journal.record.desired?.desired.signed.deploymentId;
+    await this.d.journal.transition('fail', { failure: { reason: failure.reason, detail: failure.message } });
+    await this.d.reporter.report(id, 'failed', { reason: failure.reason, detail: failure.message });
+    await this.rollback();
+  }
+
+  /** Returns to the slot that served before the update (still on disk), or to no model. */
+  private async rollback(): Promise<void> {
+    const previous = this.d.journal.record.previousSlot;
+    if (this.staged) {
+      await this.staged.session.dispose();
+      this.staged = undefined;
+    }
+    const active = await this.d.slots.active();
+    if (previous && active?.slot !== previous) await this.d.slots.activate(previous);
+    await this.d.loader.loadActive();
+    const { desired, failure } = this.d.journal.record;
+    await this.d.journal.transition('rolled-back');
+    await this.d.reporter.report(desired?.desired.signed.deploymentId, 'rolled-back', failure ? { reason: failure.reason, detail: failure.detail } : {});
+    await this.d.download.remove();
+    await this.d.journal.transition('done');
+  }
+}
+
+function need(apply: Apply): VerifiedDesired {
+  if (!apply.target) throw new StepFailure('internal', 'no desired state for this step');
+  return apply.target;
+}
