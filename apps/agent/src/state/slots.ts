@@ -48,6 +48,12 @@ export class SlotStore {
     return raw && { sha256: raw.sha256, deploymentId: raw.deploymentId, manifest: parseManifestEnvelope(raw.manifest) };
   }
 
+  /** The digests of the models on disk (active and previous slot). */
+  async heldSha256s(): Promise<string[]> {
+    const records = await Promise.all((['a', 'b'] as const).map((slot) => this.record(slot)));
+    return records.flatMap((r) => (r ? [r.sha256] : []));
+  }
+
   private record(slot: SlotName): Promise<{ sha256: string; deploymentId: string; manifest: unknown } | undefined> {
     return readJsonFile(join(this.root, 'slots', slot, 'content.json'));
   }

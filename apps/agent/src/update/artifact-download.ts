@@ -32,6 +32,11 @@ export class ArtifactDownload {
     private readonly log: LogFn,
   ) {}
 
+  /** The artifact whose chunks are accepted now, if any. */
+  get openSha256(): string | undefined {
+    return this.current?.layout.sha256;
+  }
+
   /** Opens (or reuses) the store for `layout`; from then on its chunks are written, not dropped. */
   open(layout: DownloadLayout): Promise<DownloadStore> {
     if (this.current?.layout.sha256 !== layout.sha256) {

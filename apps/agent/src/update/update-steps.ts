@@ -83,6 +83,9 @@ export class UpdateSteps {
     if (!this.d.engines.has(target.manifest.engine)) {
       throw new StepFailure('unsupported-engine', `this agent runs ${[...this.d.engines.keys()].join(', ')}, not ${target.manifest.engine}`);
     }
+    // The store is open (chunks are written, not dropped) before `downloading` tells the control plane
+    // to start the broadcast: the first broadcast is the one that counts.
+    await this.d.download.open(target.message.artifact);
     await this.d.reporter.report(id, 'downloading', { progress: 0 });
     await this.d.download.receive(target.message.artifact, signal);
     failpoint('download:complete');

@@ -33,6 +33,8 @@ export class Updater {
   private pending?: VerifiedDesired;
   private apply?: { readonly target?: VerifiedDesired; readonly controller: AbortController };
   private running?: Promise<void>;
+  /** Digests of the models in the slots (refreshed at each plan): those are never downloaded. */
+  private held = new Set<string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -59,7 +61,9 @@ export class Updater {
   async start(): Promise<void> {
     const record = await this.journal.load();
     await this.loader.loadActive();
+    this.held = new Set(await this.slots.heldSha256s());
     if (record.desired) this.pending = this.tryVerify(record.desired, false);
+    if (this.pending) this.prepareDownload(this.pending);
     this.kick();
   }
 
@@ -68,6 +72,7 @@ export class Updater {
     const verified = this.tryVerify(message, true);
     if (!verified) return;
     this.pending = verified;
+    this.prepareDownload(verified);
     const apply = this.apply;
     if (apply && apply.target?.state.deploymentId !== verified.state.deploymentId && canSupersede(this.journal.record.phase)) {
       apply.controller.abort(new Superseded());
@@ -110,6 +115,20 @@ export class Updater {
     }
   }
 
+  /**
+   * Opens the download store of a target that will be downloaded as soon as it is verified, so none of
+   * its chunks is dropped, even if they come while the loop still finishes something else. Opening
+   * is idempotent; a failure (no disk) is reported by the download step, which opens it again.
+   */
+  private prepareDownload(target: VerifiedDesired): void {
+    const record = this.journal.record;
+    const started = record.desired?.desired.signed.deploymentId === target.state.deploymentId && record.phase !== 'downloading';
+    if (started || this.held.has(target.manifest.sha256)) return;
+    this.download.open(target.message.artifact).catch((error: unknown) =>
+      this.ports.log('warn', 'could not open the download store yet', { deploymentId: target.state.deploymentId, err: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
   private kick(): void {
     if (this.running) return;
     this.running = this.loop().finally(() => {
@@ -122,14 +141,17 @@ export class Updater {
     for (;;) {
       const target = this.pending;
       const active = await this.slots.active();
+      this.held = new Set(await this.slots.heldSha256s());
       const record = this.journal.record;
       const steps = planUpdate(
         { phase: record.phase, deploymentId: record.desired?.desired.signed.deploymentId, installedSha256: active?.sha256 },
         target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 } : undefined,
       );
       if (steps.length === 0) {
+        if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
         // Nothing in flight: partial downloads of superseded or failed deployments only take disk.
-        const pruned = await DownloadStore.prune(this.config.stateDir, target?.manifest.sha256);
+        await this.download.remove();
+        const pruned = await DownloadStore.prune(this.config.stateDir, () => this.download.openSha256);
         if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
         return;
       }
