@@ -14,6 +14,7 @@ import type { LogFn } from './ports.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
 import type { StatusReporter } from './status-reporter.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
+import type { UpdateRecord } from './update-record.js';
 
 /** One apply: the verified target it works towards and the signal that a newer one took over. */
 export interface Apply {
@@ -37,6 +38,7 @@ export interface StepDeps {
 }
 
 const SOAK_POLL_MS = 100;
+const KNOWN_GOOD_MAX = 8;
 
 /**
  * The executor map: one function per kind of step the planner names. Each step is idempotent (a crash
@@ -57,7 +59,9 @@ export class UpdateSteps {
       soak: (a) => this.soakStep(need(a), a.signal),
       commit: (a) => this.commitStep(need(a)),
       rollback: () => this.rollback(),
-      'report-committed': (a) => this.d.reporter.report(a.target?.state.deploymentId, 'committed'),
+      adopt: (a) => this.adoptStep(need(a)),
+      'reuse-slot': (a) => this.reuseSlotStep(need(a)),
+      abandon: (a) => this.abandonStep(need(a)),
     };
   }
 
@@ -113,15 +117,7 @@ export class UpdateSteps {
     const id = target.state.deploymentId;
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
-    const session = await this.d.loader.loadSession(slot, target.manifest);
-    try {
-      await runSelfTest(session, target.manifest.selfTest, inputSize(target.manifest));
-    } catch (error) {
-      await session.dispose();
-      if (error instanceof SelfTestError) throw new StepFailure('self-test-failed', error.message, { cause: error });
-      throw error;
-    }
-    this.staged = { session, slot };
+    this.staged = { session: await this.testedSession(slot, target), slot };
     failpoint('self-test:done');
     await waitForActivationWindow(target.state.activationWindow, {
       signal,
@@ -142,25 +138,90 @@ export class UpdateSteps {
     this.staged = undefined;
     await this.d.slots.activate(slot);
     failpoint('activate:pointer-flipped');
-    if (this.d.holder.model?.sha256 !== target.manifest.sha256) await this.d.holder.swap(session, servingModelOf(target.manifest));
+    const serving = this.d.holder.model;
+    if (serving?.sha256 !== target.manifest.sha256 || serving.version !== target.manifest.version) await this.d.holder.swap(session, servingModelOf(target.manifest));
+    else await session.dispose(); // resumed after a crash past the swap: that model serves already
     failpoint('activate:swapped');
     this.d.stats.resetSoak(target.manifest.sha256);
     await this.d.journal.transition('activated');
     await this.d.reporter.report(target.state.deploymentId, 'activated');
   }
 
-  /** Commits after `soak.inferences` good inferences or `soak.seconds`; any failed inference rolls back. */
+  /**
+   * Commits after `soak.inferences` good inferences or `soak.seconds`; any failed inference rolls back.
+   * Bytes this node committed before (a return to the previous model) are known good here: no soak.
+   */
   private async soakStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.d.config.soak.seconds * 1000;
-    for (;;) {
+    const knownGood = this.d.journal.record.knownGood?.includes(target.manifest.sha256) ?? false;
+    if (knownGood) this.d.log('info', 'no soak: this node committed these bytes before', { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 });
+    while (!knownGood) {
       const soak = this.d.stats.soak(target.manifest.sha256);
       if (soak.errors > 0) throw new StepFailure('soak-failed', `${soak.errors} failed inference(s) during the soak`);
       if (soak.successes >= this.d.config.soak.inferences || Date.now() >= deadline) break;
       await delay(SOAK_POLL_MS, signal);
     }
     failpoint('soak:passed');
-    const { name, sequence } = target.manifest;
-    await this.d.journal.transition('soak-passed', { installed: { ...this.d.journal.record.installed, [name]: sequence } });
+    await this.d.journal.transition('soak-passed', this.installedChanges(target));
+  }
+
+  /**
+   * The bytes already serve (a new version with known bytes): the new manifest is self-tested on a fresh
+   * session (its preprocessing may differ), recorded for the active slot, and swapped in, so the node
+   * reports and serves the new version with no download and no soak (those bytes served already).
+   */
+  private async adoptStep(target: VerifiedDesired): Promise<void> {
+    const active = await this.d.slots.active();
+    if (active?.sha256 !== target.manifest.sha256) throw new StepFailure('internal', 'the bytes to adopt no longer serve');
+    const session = await this.testedSession(active.slot, target);
+    await this.d.slots.relabel(active.slot, { sha256: target.manifest.sha256, deploymentId: target.state.deploymentId, manifest: target.state.manifest });
+    await this.d.holder.swap(session, servingModelOf(target.manifest));
+    await this.d.journal.transition('adopted', this.installedChanges(target));
+    await this.d.reporter.report(target.state.deploymentId, 'activated', { detail: 'same bytes as the serving model: new manifest adopted without a download' });
+  }
+
+  /**
+   * The bytes are the previous model, still in the other slot: re-hashed there (they must still match),
+   * relabelled with the new signed manifest, then self-tested and activated as if just staged.
+   */
+  private async reuseSlotStep(target: VerifiedDesired): Promise<void> {
+    const slot = await this.d.slots.inactiveSlot();
+    if (!(await this.d.loader.slotHolds(slot, target.manifest.sha256))) throw new StepFailure('hash-mismatch', `slot ${slot} no longer holds ${target.manifest.sha256}`);
+    await this.d.slots.relabel(slot, { sha256: target.manifest.sha256, deploymentId: target.state.deploymentId, manifest: target.state.manifest });
+    await this.d.journal.transition('reused', { stagedSlot: slot });
+    await this.d.reporter.report(target.state.deploymentId, 'staged', { detail: `the previous model, still in slot ${slot}: no download` });
+  }
+
+  /**
+   * A newer deployment arrived while another activates or soaks: that one is abandoned (rolled back to
+   * the model before it, reported as rolled back, superseded) so the newer one is planned at once.
+   */
+  private async abandonStep(newer: VerifiedDesired): Promise<void> {
+    const detail = `superseded by deployment ${newer.state.deploymentId}`;
+    this.d.log('info', 'abandoning the update in progress for a newer desired state', { deploymentId: this.d.journal.record.desired?.desired.signed.deploymentId ?? null, newer: newer.state.deploymentId });
+    await this.d.journal.transition('fail', { failure: { reason: 'superseded', detail } });
+    await this.rollback();
+  }
+
+  /** Loads a slot with the target's manifest and runs its self-test; the session is the caller's. */
+  private async testedSession(slot: SlotName, target: VerifiedDesired): Promise<InferenceSession> {
+    const session = await this.d.loader.loadSession(slot, target.manifest);
+    try {
+      await runSelfTest(session, target.manifest.selfTest, inputSize(target.manifest));
+    } catch (error) {
+      await session.dispose();
+      if (error instanceof SelfTestError) throw new StepFailure('self-test-failed', error.message, { cause: error });
+      throw error;
+    }
+    return session;
+  }
+
+  /** The installed sequence raised to the target's, and its bytes remembered as known good. */
+  private installedChanges(target: VerifiedDesired): Partial<UpdateRecord> {
+    const { name, sequence, sha256 } = target.manifest;
+    const record = this.d.journal.record;
+    const knownGood = [...(record.knownGood ?? []).filter((s) => s !== sha256), sha256].slice(-KNOWN_GOOD_MAX);
+    return { installed: { ...record.installed, [name]: Math.max(sequence, record.installed[name] ?? 0) }, knownGood };
   }
 
   private async commitStep(target: VerifiedDesired): Promise<void> {

@@ -1,6 +1,6 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import { type RootDocument, TrustError } from '#trust';
+import { canonicalJson, type RootDocument, TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
@@ -9,7 +9,6 @@ import { ArtifactDownload } from './artifact-download.js';
 import { verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
-import { canSupersede } from './lifecycle.js';
 import { ModelLoader } from './model-loader.js';
 import { planUpdate } from './planner.js';
 import type { UpdaterPorts } from './ports.js';
@@ -18,6 +17,8 @@ import { trustReason } from './step-failure.js';
 import { UpdateSteps } from './update-steps.js';
 
 export type { UpdaterPorts } from './ports.js';
+
+const MAX_PLANS_PER_TARGET = 5;
 
 /**
  * Applies desired states one at a time: verifies each against the pinned root, plans with the pure
@@ -73,10 +74,10 @@ export class Updater {
     if (!verified) return;
     this.pending = verified;
     this.prepareDownload(verified);
+    // A newer deployment pre-empts the apply in progress, whatever its step: the loop then plans the
+    // newer one (abandoning an activation or soak first, which rolls back to the model before it).
     const apply = this.apply;
-    if (apply && apply.target?.state.deploymentId !== verified.state.deploymentId && canSupersede(this.journal.record.phase)) {
-      apply.controller.abort(new Superseded());
-    }
+    if (apply && apply.target?.state.deploymentId !== verified.state.deploymentId) apply.controller.abort(new Superseded());
     this.kick();
   }
 
@@ -100,11 +101,12 @@ export class Updater {
 
   private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
     // The retained desired state of the update in progress (or just committed) comes again after every
-    // reconnect and restart: its sequence is already recorded as installed, which is no rollback.
-    const record = this.journal.record;
-    const sameArtifact = record.desired?.artifact.sha256 === message.artifact.sha256;
+    // reconnect and restart: its manifest, identical to the one verified before, is already recorded as
+    // installed, which is no rollback. Any other manifest (even for the same bytes) must be newer.
+    const recorded = this.journal.record.desired?.desired.signed.manifest.signed;
+    const sameManifest = recorded !== undefined && canonicalJson(recorded) === canonicalJson(message.desired.signed.manifest.signed);
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameArtifact ? {} : record.installed);
+      return verifyDesired(message, this.root, this.nodeId, sameManifest ? {} : this.journal.record.installed);
     } catch (error) {
       const reason = error instanceof TrustError ? trustReason(error) : 'internal';
       const detail = error instanceof Error ? error.message : String(error);
@@ -131,20 +133,35 @@ export class Updater {
 
   private kick(): void {
     if (this.running) return;
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.running = this.loop()
+      .catch((error: unknown) => this.ports.log('error', 'the update loop stopped', { err: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined }))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
-  /** One apply at a time; a desired state that arrives meanwhile is planned after. */
+  /**
+   * One apply at a time, planned again after each until nothing is left to do (an abandoned update is
+   * followed by the newer one; a desired state that arrives meanwhile is planned next). A target planned
+   * too many times without finishing stops the loop rather than spinning.
+   */
   private async loop(): Promise<void> {
+    let rounds = 0;
+    let planned: VerifiedDesired | undefined;
     for (;;) {
       const target = this.pending;
+      rounds = target === planned ? rounds + 1 : 1;
+      planned = target;
+      if (rounds > MAX_PLANS_PER_TARGET) {
+        this.ports.log('error', 'the update plan does not converge; waiting for a new desired state', { deploymentId: target?.state.deploymentId ?? null, phase: this.journal.record.phase });
+        return;
+      }
       const active = await this.slots.active();
-      this.held = new Set(await this.slots.heldSha256s());
+      const held = await this.slots.heldSha256s();
+      this.held = new Set(held);
       const record = this.journal.record;
       const steps = planUpdate(
-        { phase: record.phase, deploymentId: record.desired?.desired.signed.deploymentId, installedSha256: active?.sha256 },
+        { phase: record.phase, deploymentId: record.desired?.desired.signed.deploymentId, installedSha256: active?.sha256, previousSha256: held.find((sha) => sha !== active?.sha256) },
         target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 } : undefined,
       );
       if (steps.length === 0) {
@@ -155,7 +172,8 @@ export class Updater {
         if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
         return;
       }
-      if (target && record.desired?.desired.signed.deploymentId !== target.state.deploymentId) {
+      const starting = steps[0] !== 'abandon' && steps[0] !== 'rollback'; // those finish the recorded update first
+      if (target && starting && record.desired?.desired.signed.deploymentId !== target.state.deploymentId) {
         await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: active?.slot ?? null, failure: undefined });
       }
       const controller = new AbortController();
@@ -165,7 +183,6 @@ export class Updater {
       } finally {
         this.apply = undefined;
       }
-      if (this.pending === target) return;
     }
   }
 }
