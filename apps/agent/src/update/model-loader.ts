@@ -57,7 +57,13 @@ export class ModelLoader {
     }
     const engine = this.engines.get(manifest.engine);
     if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
-    const session = await engine.load(this.slots.modelPath(slot), spec);
+    let session: InferenceSession;
+    try {
+      session = await engine.load(this.slots.modelPath(slot), spec);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
+    }
     return { run: (input) => session.run(preprocess(input)), dispose: () => session.dispose() };
   }
 }

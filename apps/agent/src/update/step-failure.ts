@@ -20,7 +20,7 @@ export function toStepFailure(error: unknown): StepFailure {
   return new StepFailure('internal', error instanceof Error ? error.message : String(error), { cause: error });
 }
 
-/** Trust failures share their names with the protocol's reasons, except a malformed document. */
+/** Trust failures share their names with the protocol's reasons; a root rotation is not an update's. */
 export function trustReason(error: TrustError): FailureReason {
-  return error.reason === 'malformed' || error.reason === 'bad-rotation' ? 'internal' : error.reason;
+  return error.reason === 'bad-rotation' ? 'internal' : error.reason;
 }
