@@ -20,6 +20,8 @@ describe('update traps on a real agent', () => {
   let t: TestApp;
   let agent: AgentProcess;
   let firstDeployment = '';
+  let sameBytesVersion = '';
+  const others: AgentProcess[] = [];
   // Padded so the artifact takes many chunks.
   const v1 = denseSoftmaxModel(1, INPUTS, 4, { padBytes: 40 * CHUNK_BYTES });
   const v2 = denseSoftmaxModel(2, INPUTS, 4, { padBytes: 40 * CHUNK_BYTES });
@@ -51,7 +53,7 @@ describe('update traps on a real agent', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await agent?.remove();
+    await Promise.all([agent, ...others].map((a) => a?.remove()));
     await t?.close();
     await broker?.stop();
   });
@@ -84,6 +86,7 @@ describe('update traps on a real agent', () => {
 
   it('activates a new version with the same bytes without downloading, and reports it as running', async () => {
     const version = await upload('1.1.0', v1.bytes);
+    sameBytesVersion = version.id;
     const deployment = await deploy(t, version.id, { nodeIds: [agent.nodeId] });
     await waitFor(() => target(deployment.id), (x) => x?.state === 'committed', 30_000, 'v1.1 committed');
     expect((await agent.status()).model?.version).toBe('1.1.0');
@@ -114,5 +117,44 @@ describe('update traps on a real agent', () => {
     expect(states).toContain('committed');
     expect(states).not.toContain('downloading');
     expect(await chunkPublishes('repair')).toBe(repairsBefore);
+  });
+
+  it('an abort with rollback after the node committed reuses the previous slot: no download, no soak', async () => {
+    const { token } = await createEnrollmentToken(t, { labels: { fleet: 'traps' } });
+    const second = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 3, seconds: 20 }, stallSeconds: 3 });
+    others.push(second);
+    const v1Sha = createHash('sha256').update(v1.bytes).digest('hex');
+    await deploy(t, sameBytesVersion, { nodeIds: [second.nodeId] });
+    await waitFor(() => second.status(), (s) => s.model?.sha256 === v1Sha, 30_000, 'second agent on 1.1.0');
+    for (let i = 0; i < 3; i++) await second.infer(golden);
+    await waitFor(
+      async () => (await t.db.query(`SELECT count(*)::int AS n FROM nodes WHERE current_model_version_id = $1`, [sameBytesVersion])) as { n: number }[],
+      (rows) => rows[0]?.n === 2,
+      30_000,
+      'both nodes on 1.1.0',
+    );
+
+    // Wave 1 (one node) gets 3.0.0 and commits; wave 2 waits for a long bake, so the rollout still runs.
+    const v3 = denseSoftmaxModel(3, INPUTS, 4, { padBytes: 40 * CHUNK_BYTES });
+    const version = await upload('3.0.0', v3.bytes, v3);
+    const rolloutId = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=traps', strategy: { waves: { exponential: { first: 1, factor: 2 } }, bakeSeconds: 600 } });
+    const reached = await waitFor(() => rolloutNodes(t, rolloutId), (nodes) => nodes.some((n) => n.state === 'dispatched'), 30_000, 'wave 1 dispatched');
+    const nodeId = reached.find((n) => n.state === 'dispatched')?.nodeId;
+    const node = [agent, second].find((a) => a.nodeId === nodeId) as AgentProcess;
+    await waitFor(() => node.status(), (s) => s.model?.sha256 === version.sha256, 30_000, '3.0.0 serving');
+    for (let i = 0; i < 3; i++) await node.infer(golden);
+    await waitFor(() => rolloutNodes(t, rolloutId), (nodes) => nodes.some((n) => n.nodeId === nodeId && n.state === 'succeeded'), 30_000, 'wave 1 committed');
+
+    const repairsBefore = await chunkPublishes('repair');
+    const logsBefore = node.logs.length;
+    await t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'test', rollback: true }).expect(200);
+    await waitFor(() => rolloutNodes(t, rolloutId), (nodes) => nodes.some((n) => n.nodeId === nodeId && n.state === 'reverted'), 30_000, 'node reverted');
+    expect((await node.status()).model).toMatchObject({ sha256: v1Sha, version: '1.1.0' });
+    const revert = (await getRollout(t, rolloutId)).events.find((e) => e.kind === 'rollback-started');
+    const states = await statesReported(String(revert?.detail['deploymentId']));
+    expect(states).toEqual(expect.arrayContaining(['staged', 'self-tested', 'activated', 'committed']));
+    expect(states).not.toContain('downloading');
+    expect(await chunkPublishes('repair')).toBe(repairsBefore);
+    expect(node.logs.slice(logsBefore).some((line) => line.includes('no soak: this node committed these bytes before'))).toBe(true);
   });
 });
