@@ -90,7 +90,7 @@ export class ArtifactDownload {
     try {
       await verifyArtifactStream(createReadStream(store.dataPath), manifest, { stallTimeoutMs: 30_000 });
     } catch (error) {
-      await this.remove();
+      await this.discard(layout.sha256);
       throw toStepFailure(error);
     }
   }
@@ -99,7 +99,7 @@ export class ArtifactDownload {
     return (await this.open(layout)).dataPath;
   }
 
-  /** Deletes the current download (committed, failed or rolled back: its bytes are no longer needed). */
+  /** Deletes the current download, whichever it is (nothing is in flight). */
   async remove(): Promise<void> {
     const current = this.current;
     this.current = undefined;
@@ -107,6 +107,16 @@ export class ArtifactDownload {
     await this.writes;
     const store = await current.store.catch(() => undefined);
     await store?.remove();
+  }
+
+  /**
+   * Deletes the download of one artifact (committed, failed or rolled back: its bytes are no longer
+   * needed), leaving alone a newer target's store that may have been opened meanwhile.
+   */
+  async discard(sha256: string | undefined): Promise<void> {
+    if (sha256 === undefined) return;
+    if (this.current?.layout.sha256 === sha256) return this.remove();
+    await DownloadStore.removeArtifact(this.settings.stateDir, sha256);
   }
 
   /** True when a chunk arrived, false after `stallSeconds` without one; Superseded when aborted. */

@@ -90,6 +90,11 @@ export class DownloadStore {
     await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** Deletes the download of one artifact, open or not. */
+  static async removeArtifact(root: string, sha256: string): Promise<void> {
+    await rm(join(root, 'downloads', sha256), { recursive: true, force: true });
+  }
+
   /**
    * Deletes the downloads of every artifact but `keep` (those of superseded or failed deployments).
    * `keep` may be a function, asked after the directory is read: a download opened meanwhile is kept.

@@ -117,7 +117,9 @@ export class UpdateSteps {
     const id = target.state.deploymentId;
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
-    this.staged = { session: await this.testedSession(slot, target), slot };
+    const session = await this.testedSession(slot, target);
+    await this.staged?.session.dispose(); // a superseded update's tested session: never to serve
+    this.staged = { session, slot };
     failpoint('self-test:done');
     await waitForActivationWindow(target.state.activationWindow, {
       signal,
@@ -227,7 +229,7 @@ export class UpdateSteps {
   private async commitStep(target: VerifiedDesired): Promise<void> {
     await this.d.reporter.report(target.state.deploymentId, 'committed');
     failpoint('commit:reported');
-    await this.d.download.remove();
+    await this.d.download.discard(target.manifest.sha256);
     await this.d.journal.transition('done');
   }
 
@@ -251,7 +253,7 @@ export class UpdateSteps {
     const { desired, failure } = this.d.journal.record;
     await this.d.journal.transition('rolled-back');
     await this.d.reporter.report(desired?.desired.signed.deploymentId, 'rolled-back', failure ? { reason: failure.reason, detail: failure.detail } : {});
-    await this.d.download.remove();
+    await this.d.download.discard(desired?.artifact.sha256);
     await this.d.journal.transition('done');
   }
 }
