@@ -178,6 +178,8 @@ export class Updater {
       }
       const controller = new AbortController();
       this.apply = { target, controller };
+      // A newer deployment that came while this plan was made found no apply to abort: abort it now.
+      if (this.pending?.state.deploymentId !== target?.state.deploymentId) controller.abort(new Superseded());
       try {
         await this.steps.run(steps, { target, signal: controller.signal });
       } finally {
