@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
 import { fleetTopics } from '#protocol';
-import { startTestBroker, type TestBroker } from '../../test/helpers/test-broker.js';
-import { clearRetained } from './retained.js';
+import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
+import { clearRetained } from '../../pipeline/src/retained.js';
 
 /** The retained topics a fresh subscriber to `filter` is handed (ended by a marker of our own). */
 async function retainedUnder(brokerUrl: string, filter: string, marker: string): Promise<string[]> {
