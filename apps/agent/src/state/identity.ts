@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isFleetNamespace } from '#protocol';
 import { type Envelope, type RootDocument, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
-import { engineNames } from '../engines/registry.js';
+import { engineNames } from '#inference';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 
 /** What enrolment gave this node; kept 0600 in the state directory. */
