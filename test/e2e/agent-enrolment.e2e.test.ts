@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -83,4 +86,24 @@ describe('agent enrolment', () => {
     const before = await heartbeats();
     await waitFor(heartbeats, (n) => n >= before + 2, 15_000, 'heartbeats after re-enrolment');
   }, 60_000);
+
+  it('`enroll` exits 75 (try again later), not 78, when the control plane cannot be reached', async () => {
+    // A port nothing listens on: bound, then released.
+    const port = await new Promise<number>((done) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => done(free));
+      });
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'ef-enroll-'));
+    const config = join(dir, 'agent.json');
+    await writeFile(config, JSON.stringify({ controlPlaneUrl: `http://127.0.0.1:${port}`, stateDir: join(dir, 'state'), enrollmentToken: 'eft_whatever' }));
+    const child = spawn(process.execPath, [resolve('dist/apps/agent/src/main.js'), 'enroll', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    await rm(dir, { recursive: true, force: true });
+    expect(code).toBe(75);
+    expect(stderr).toContain('cannot reach the control plane');
+  }, 30_000);
 });
