@@ -1,5 +1,6 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
+import type { Readable } from 'node:stream';
 import { PayloadTooLargeError, ValidationError } from '#common';
 import type { ArtifactStore, IngestedBlob } from './artifact-store.js';
 
@@ -23,20 +24,30 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes + MULTIPART_OVERHEAD_BYTES) return Promise.reject(new PayloadTooLargeError(maxBytes));
 
-  return new Promise<ReceivedUpload>((resolve, reject) => {
-    const fields: Record<string, string> = {};
-    let ingest: Promise<IngestedBlob> | undefined;
-    let failed = false;
-    const parser = busboy({
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
       headers: req.headers,
       limits: { files: 1, fields: 32, fieldSize: 64 * 1024, fileSize: maxBytes + 1, parts: 40 },
     });
+  } catch (error) {
+    // busboy throws on a content type it cannot parse (no boundary, unsupported charset).
+    return Promise.reject(new ValidationError('malformed multipart/form-data content type (is the boundary missing?)', [], { cause: error }));
+  }
+
+  return new Promise<ReceivedUpload>((resolve, reject) => {
+    const fields: Record<string, string> = {};
+    let ingest: Promise<IngestedBlob> | undefined;
+    let fileStream: Readable | undefined;
+    let failed = false;
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
       // Drain what the client still sends so it can read our answer instead of a reset connection.
       req.unpipe(parser);
       req.resume();
+      // A file part still open (the client went away mid-file) would keep the ingest waiting forever.
+      if (fileStream && !fileStream.readableEnded) fileStream.destroy(error instanceof Error ? error : new Error('upload failed'));
       if (ingest) ingest.then((blob) => store.discard(blob), () => undefined);
       reject(error);
     };
@@ -46,6 +57,7 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
         fail(new ValidationError(`unexpected file part '${name}'; send exactly one file named '${fileField}'`));
         return;
       }
+      fileStream = stream;
       ingest = store.ingest(stream, maxBytes);
       ingest.catch(fail);
     });
@@ -62,7 +74,8 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
       if (!ingest) return fail(new ValidationError(`missing file part '${fileField}'`));
       ingest.then((blob) => (failed ? store.discard(blob) : resolve({ fields, blob })), fail);
     });
-    req.on('error', fail);
+    req.on('error', (error) => fail(new ValidationError('the upload was interrupted', [], { cause: error })));
+    req.on('aborted', () => fail(new ValidationError('the upload was interrupted')));
     req.pipe(parser);
   });
 }

@@ -9,13 +9,13 @@ import {
   ValidateNested,
   IsObject,
   IsOptional,
-  IsSemVer,
   IsString,
   Length,
   Matches,
   MaxLength,
 } from 'class-validator';
 import type { Model } from '../model.entity.js';
+import { IsReleaseVersion } from './release-version.js';
 import { INFERENCE_ENGINES, type InferenceEngine, MODEL_FORMATS, type ModelFormat, type ModelVersion } from '../model-version.entity.js';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -72,7 +72,7 @@ export class SelfTestDto {
 
 /** The text fields of the multipart upload that accompanies an artifact. */
 export class UploadVersionFieldsDto {
-  @ApiProperty({ example: '1.0.0' }) @IsSemVer() @MaxLength(64) version!: string;
+  @ApiProperty({ example: '1.0.0', maxLength: 64 }) @IsReleaseVersion() version!: string;
   @ApiProperty({ example: 'fp32' }) @Matches(VARIANT, { message: 'variant must be lowercase letters, digits, - or _' }) variant!: string;
   @ApiProperty({ enum: MODEL_FORMATS }) @IsIn(MODEL_FORMATS) format!: ModelFormat;
   @ApiProperty({ enum: INFERENCE_ENGINES }) @IsIn(INFERENCE_ENGINES) engine!: InferenceEngine;
