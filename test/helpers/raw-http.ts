@@ -9,21 +9,23 @@ export interface RawAnswer {
 /**
  * One HTTP request with full control over what is sent: `body` is written as is, and with `cut` the
  * connection is destroyed after writing instead of ending the request (a client that went away
- * mid-upload). Resolves with the answer, or undefined when the connection ended without one.
+ * mid-upload). Resolves with the answer, or undefined when the connection ended (or idled past
+ * `timeoutMs`) without one.
  */
 export function rawRequest(
   baseUrl: string,
-  options: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string; cut?: boolean },
+  options: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string; cut?: boolean; timeoutMs?: number },
 ): Promise<RawAnswer | undefined> {
   const url = new URL(baseUrl);
   return new Promise((resolve) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers }, (res) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers, timeout: options.timeoutMs ?? 15_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', () => resolve(undefined));
     });
     req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
     if (options.body !== undefined) req.write(options.body);
     if (options.cut) req.destroy();
     else req.end();

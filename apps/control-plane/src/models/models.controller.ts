@@ -3,9 +3,11 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
+import { ValidationError } from '#common';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { jsonShapeViolation } from '../common/request-guards.js';
 import { toValidationError } from '../common/validation.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import {
@@ -61,11 +63,14 @@ export class ModelsController {
   async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
     await this.models.get(name); // fail fast, before reading the body
     const { fields, blob } = await receiveUpload(req, this.store, 'artifact', this.config.artifacts.maxBytes);
-    const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
-    const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
-    if (errors.length > 0) {
+    let dto: UploadVersionFieldsDto;
+    try {
+      dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
+      const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+      if (errors.length > 0) throw toValidationError(errors);
+    } catch (error) {
       await this.store.discard(blob);
-      throw toValidationError(errors);
+      throw error;
     }
     return ModelVersionDto.from(await this.models.addVersion(by, name, dto, blob), name);
   }
@@ -82,17 +87,25 @@ export class ModelsController {
   }
 }
 
-/** JSON-encoded multipart fields become values; an undecodable one is left as its string so validation names it. */
+/**
+ * JSON-encoded multipart fields become values; an undecodable one is left as its string so validation
+ * names it. Decoded values get the same depth and NUL bound as JSON bodies (see request-guards).
+ */
 function decodeJsonFields(fields: Record<string, string>): Record<string, unknown> {
   const decoded: Record<string, unknown> = { ...fields };
   for (const name of JSON_UPLOAD_FIELDS) {
     const raw = fields[name];
     if (raw === undefined) continue;
+    let value: unknown;
     try {
-      decoded[name] = JSON.parse(raw);
+      value = JSON.parse(raw);
     } catch {
       decoded[name] = raw;
+      continue;
     }
+    const violation = jsonShapeViolation(value);
+    if (violation) throw new ValidationError(`field '${name}': ${violation}`, [{ field: name, message: violation }]);
+    decoded[name] = value;
   }
   return decoded;
 }
