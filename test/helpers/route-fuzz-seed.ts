@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createModel, deploy, enrolNodes, startRollout, uploadVersion } from './fleet.js';
+import { denseSoftmaxModel } from './onnx-model.js';
 import type { FuzzContext } from './route-fuzz.js';
 import { bearer, createEnrollmentToken, type TestApp } from './test-app.js';
 
@@ -11,7 +12,7 @@ export async function seedFuzzState(t: TestApp, suffix = 'a'): Promise<FuzzConte
   const model = `fuzz-model-${suffix}`;
   const label = `fuzz-${suffix}`;
   await createModel(t, model, 4, 2);
-  const version = await uploadVersion(t, model, { version: '1.0.0' }, randomBytes(256));
+  const version = await uploadVersion(t, model, { version: '1.0.0' }, denseSoftmaxModel(1, 4, 2).bytes);
   const [deployed, other] = await enrolNodes(t, 2, { fuzz: label });
   if (!deployed || !other) throw new Error('enrolment gave no node ids');
   const deployment = await deploy(t, version.id, { nodeIds: [deployed] });
@@ -23,6 +24,7 @@ export async function seedFuzzState(t: TestApp, suffix = 'a'): Promise<FuzzConte
   const token = await createEnrollmentToken(t, { maxUses: 1000 });
   return {
     authorization: `Bearer ${t.adminKey}`,
+    artifact: denseSoftmaxModel(2, 4, 2).bytes,
     pathValues: {
       name: [model],
       version: ['1.0.0'],
@@ -43,6 +45,9 @@ export async function seedFuzzState(t: TestApp, suffix = 'a'): Promise<FuzzConte
       token: token.token,
       nodeKey: `fuzz-${randomBytes(6).toString('hex')}`,
       at: undefined,
+      '/v1/models/{name}/versions#version': '1.5.0',
+      '/v1/models/{name}/versions#selfTest': undefined,
+      '/v1/models/{name}/versions#skipSelfTest': true,
     },
   };
 }

@@ -21,6 +21,8 @@ export interface FuzzCase {
 export interface FuzzContext {
   /** `Authorization` header value of a key allowed to call every route. */
   readonly authorization: string;
+  /** The file part of valid multipart uploads (random bytes otherwise). */
+  readonly artifact?: Buffer;
   /**
    * Valid values of path parameters, by the collection before `{id}` (`nodes`, `rollouts`, ...) or by
    * the parameter's own name (`name`, `version`, `sha256`). Every value is tried: objects in several
@@ -126,7 +128,7 @@ function multipartCases(op: Operation, schema: OpenApiSchema, ctx: FuzzContext, 
     const value = fieldValue(ctx, op.path, name, property);
     if (value !== undefined) fields[name] = typeof value === 'string' ? value : JSON.stringify(value);
   }
-  const file = { name: fileField, bytes: randomBytes(4096) };
+  const file = { name: fileField, bytes: ctx.artifact ?? randomBytes(4096) };
   const body = (f: Record<string, string>, truncate = false) => multipartBody(boundary, f, file, truncate);
   const cases: FuzzCase[] = [
     { label: 'multipart valid form', method: op.method, path, headers: form, body: body(fields) },
@@ -140,7 +142,7 @@ function multipartCases(op: Operation, schema: OpenApiSchema, ctx: FuzzContext, 
     { label: 'multipart as octet-stream', method: op.method, path, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: randomBytes(1024) },
     { label: 'multipart with an extra field', method: op.method, path, headers: form, body: body({ ...fields, unexpectedField: '1' }) },
   ];
-  for (const name of Object.keys(fields)) {
+  for (const name of Object.keys(schema.properties ?? {}).filter((n) => n !== fileField)) {
     cases.push({ label: `multipart missing ${name}`, method: op.method, path, headers: form, body: body(omit(fields, name)) });
     for (const value of ['', 'x'.repeat(70_000), 'a\u0000b', '{not json', deepJson(5000), HUGE_NUMBER, '99999999999999999999.0.0', '[1,2]']) {
       cases.push({ label: `multipart ${name} = ${value.slice(0, 20)}`, method: op.method, path, headers: form, body: body({ ...fields, [name]: value }) });

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../helpers/agent-process.js';
 import { createModel, deploy, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { multipartBody, rawRequest } from '../helpers/raw-http.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -70,7 +71,7 @@ describe('bad requests are refused with 4xx problem+json, never a 500 or a crash
   });
 
   it('refuses a version the semver library cannot parse, so listing the versions keeps working', async () => {
-    await uploadVersion(t, 'robust', { version: '1.0.0' }, Buffer.from('one'));
+    await uploadVersion(t, 'robust', { version: '1.0.0' }, denseSoftmaxModel(1, 4, 2).bytes);
     for (const version of ['99999999999999999999.0.0', 'v1.0.1', '1.0.9007199254740992']) {
       const res = await t
         .http()
@@ -83,13 +84,13 @@ describe('bad requests are refused with 4xx problem+json, never a 500 or a crash
         .attach('artifact', Buffer.from('two'), 'model.bin');
       expectProblem(res, 400);
     }
-    await uploadVersion(t, 'robust', { version: '1.1.0' }, Buffer.from('three'));
+    await uploadVersion(t, 'robust', { version: '1.1.0' }, denseSoftmaxModel(3, 4, 2).bytes);
     const list = await t.http().get('/v1/models/robust/versions').set(auth()).expect(200);
     expect((list.body as { version: string }[]).map((v) => v.version)).toEqual(['1.1.0', '1.0.0']);
   });
 
   it('refuses with 409 to delete a version that has deployment history, saying why', async () => {
-    const v = await uploadVersion(t, 'robust', { version: '2.0.0' }, Buffer.from('deployed'));
+    const v = await uploadVersion(t, 'robust', { version: '2.0.0' }, denseSoftmaxModel(4, 4, 2).bytes);
     const [node] = await enrolNodes(t, 1);
     await deploy(t, v.id, { nodeIds: [node ?? ''] });
     const res = await t.http().delete('/v1/models/robust/versions/2.0.0').set(auth());
@@ -99,7 +100,7 @@ describe('bad requests are refused with 4xx problem+json, never a 500 or a crash
 
   it('refuses with 409 to delete a version a draft rollout names, so the draft stays startable', async () => {
     await createModel(t, 'drafted', 4, 2);
-    const v = await uploadVersion(t, 'drafted', { version: '1.0.0' }, Buffer.from('drafted'));
+    const v = await uploadVersion(t, 'drafted', { version: '1.0.0' }, denseSoftmaxModel(5, 4, 2).bytes);
     await enrolNodes(t, 1, { ring: 'drafted' });
     const rollout = await startRollout(t, { modelVersionId: v.id, selector: 'ring=drafted' }, false);
     const res = await t.http().delete('/v1/models/drafted/versions/1.0.0').set(auth());

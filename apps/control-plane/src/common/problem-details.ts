@@ -20,6 +20,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   conflict: 409,
   gone: 410,
   'payload-too-large': 413,
+  unprocessable: 422,
   unavailable: 503,
 };
 
@@ -34,6 +35,7 @@ const TITLE_BY_STATUS: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
+  422: 'Unprocessable Content',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

@@ -19,7 +19,8 @@ import {
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
 } from './dto/model.dto.js';
-import { ModelsService } from './models.service.js';
+import { ArtifactChecker } from './artifact-check.js';
+import { ModelsService, type NewModelVersion } from './models.service.js';
 
 @ApiTags('models')
 @ApiBearerAuth()
@@ -28,6 +29,7 @@ export class ModelsController {
   constructor(
     private readonly models: ModelsService,
     private readonly store: ArtifactStore,
+    private readonly checker: ArtifactChecker,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -61,18 +63,21 @@ export class ModelsController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadVersionBodyDto })
   async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
-    await this.models.get(name); // fail fast, before reading the body
+    const model = await this.models.get(name); // fail fast, before reading the body
     const { fields, blob } = await receiveUpload(req, this.store, 'artifact', this.config.artifacts.maxBytes);
-    let dto: UploadVersionFieldsDto;
+    let version: NewModelVersion;
     try {
-      dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
+      const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
       const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
       if (errors.length > 0) throw toValidationError(errors);
+      // Nothing is signed that its engine cannot load and run as the model declares.
+      const selfTest = await this.checker.check(model, { ...dto, path: blob.tempPath });
+      version = { ...dto, selfTest };
     } catch (error) {
       await this.store.discard(blob);
       throw error;
     }
-    return ModelVersionDto.from(await this.models.addVersion(by, name, dto, blob), name);
+    return ModelVersionDto.from(await this.models.addVersion(by, name, version, blob), name);
   }
 
   @Delete(':name/versions/:version')

@@ -12,7 +12,7 @@ import { isUniqueViolation } from '../database/pg-errors.js';
 import { SigningService } from '../keys/signing.service.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Model } from './model.entity.js';
-import { type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
 import { compareReleaseVersions } from './dto/release-version.js';
 import { versionDeleteBlocker } from './version-delete-guard.js';
 
@@ -35,8 +35,6 @@ export interface NewModelVersion {
   readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
 }
 
-/** Which engine can run which artifact format. */
-const ENGINE_FOR_FORMAT: Record<ModelFormat, InferenceEngine> = { onnx: 'onnxruntime', tflite: 'litert', tfjs: 'tfjs' };
 
 @Injectable()
 export class ModelsService {
