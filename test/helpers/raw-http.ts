@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawAnswer {
   readonly status: number;
@@ -42,4 +43,17 @@ export function multipartBody(boundary: string, fields: Record<string, string>, 
   parts.push(file.bytes);
   if (!truncate) parts.push(Buffer.from(`\r\n--${boundary}--\r\n`));
   return Buffer.concat(parts);
+}
+
+/** Writes bytes on a fresh TCP connection (no HTTP client in the way) and returns all that comes back. */
+export function rawSocket(baseUrl: string, bytes: string | Buffer, timeoutMs = 10_000): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => socket.write(bytes));
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', () => undefined);
+  });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { waitFor } from '../helpers/agent-process.js';
 import { createModel, deploy, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
-import { multipartBody, rawRequest } from '../helpers/raw-http.js';
+import { multipartBody, rawRequest, rawSocket } from '../helpers/raw-http.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -39,6 +39,16 @@ describe('bad requests are refused with 4xx problem+json, never a 500 or a crash
     await rawRequest(t.url, { method: 'POST', path: '/v1/models/robust/versions', headers: { ...headers, 'content-length': String(body.length + 4096) }, body, cut: true });
     await t.http().get('/v1/models').set(auth()).expect(200);
     await waitFor(tempFiles, (files) => files.length === 0, 10_000, 'the cut uploads to leave no temporary file');
+  });
+
+  it('answers what the HTTP parser refuses (a malformed request line, headers over the limit) as problem+json', async () => {
+    const malformed = await rawSocket(t.url, 'NOT AN HTTP REQUEST\r\n\r\n');
+    expect(malformed).toMatch(/^HTTP\/1\.1 400 /);
+    expect(malformed).toMatch(/content-type: application\/problem\+json/i);
+    const huge = await rawSocket(t.url, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Pad: ${'x'.repeat(64 * 1024)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge).toMatch(/"status":431/);
+    await t.http().get('/v1/models').set(auth()).expect(200);
   });
 
   it('refuses multipart/form-data without a boundary', async () => {

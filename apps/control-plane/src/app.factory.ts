@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { AppModule } from './app.module.js';
+import { answerClientErrorsAsProblems } from './common/client-errors.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { jsonBodyGuard, urlGuard } from './common/request-guards.js';
 import { createValidationPipe } from './common/validation.js';
@@ -41,6 +42,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  answerClientErrorsAsProblems(app.getHttpServer());
   await app.init();
   return app;
 }
