@@ -82,6 +82,19 @@ describe('uploads are checked with the engine their format names', () => {
     (res.body.manifest.signed.selfTest.expectedOutput as number[]).forEach((v, i) => expect(Math.abs(v - (reference[i] as number))).toBeLessThan(1e-5));
   });
 
+  it('takes a self-test input the size of a camera frame (224×224×3), and bounds the fields together', async () => {
+    const pixels = 224 * 224 * 3;
+    await createModel(t, 'camera', pixels, CLASSES);
+    const camera = denseSoftmaxModel(8, pixels, CLASSES);
+    const frame = Array.from({ length: pixels }, (_, i) => (i % 256) / 255);
+    const res = await upload('camera', '1.0.0', camera.bytes, { selfTest: { input: frame } }).expect(201);
+    const reference = camera.reference(Float32Array.from(frame));
+    (res.body.manifest.signed.selfTest.expectedOutput as number[]).forEach((v, i) => expect(Math.abs(v - (reference[i] as number))).toBeLessThan(1e-4));
+    const tooMuch = await upload('camera', '1.0.1', camera.bytes, { skipSelfTest: 'true', metrics: { pad: 'x'.repeat(17 * 1024 * 1024) } }).expect(400);
+    expect(tooMuch.body.detail).toMatch(/too long/);
+    expect(await tempFiles()).toEqual([]);
+  });
+
   it('needs a self-test or an explicit opt-out, not both', async () => {
     const missing = await upload('checked', '2.0.0', model.bytes).expect(400);
     expect(missing.body.errors).toEqual([{ field: 'selfTest', message: 'required unless skipSelfTest is true' }]);

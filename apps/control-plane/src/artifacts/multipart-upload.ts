@@ -9,8 +9,13 @@ export interface ReceivedUpload {
   readonly blob: IngestedBlob;
 }
 
+/**
+ * All text fields together: a self-test input is one of them, and a camera model's (224×224×3 values as
+ * JSON) is a few MB. Fields are held in memory, so the bound is on their sum, not per field.
+ */
+export const MAX_FIELD_BYTES = 16 * 1024 * 1024;
 /** Room for the form fields and part headers around the file in a multipart body. */
-const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+const MULTIPART_OVERHEAD_BYTES = MAX_FIELD_BYTES + 1024 * 1024;
 
 /**
  * Streams a multipart/form-data upload: text fields are collected, the one file part named `fileField`
@@ -28,7 +33,7 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
   try {
     parser = busboy({
       headers: req.headers,
-      limits: { files: 1, fields: 32, fieldSize: 64 * 1024, fileSize: maxBytes + 1, parts: 40 },
+      limits: { files: 1, fields: 32, fieldSize: MAX_FIELD_BYTES, fileSize: maxBytes + 1, parts: 40 },
     });
   } catch (error) {
     // busboy throws on a content type it cannot parse (no boundary, unsupported charset).
@@ -40,6 +45,7 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
     let ingest: Promise<IngestedBlob> | undefined;
     let fileStream: Readable | undefined;
     let failed = false;
+    let fieldBytes = 0;
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
@@ -62,7 +68,8 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
       ingest.catch(fail);
     });
     parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) fail(new ValidationError(`field '${name}' is too long`));
+      fieldBytes += Buffer.byteLength(value);
+      if (info.valueTruncated || fieldBytes > MAX_FIELD_BYTES) fail(new ValidationError(`field '${name}' is too long (all fields together: at most ${MAX_FIELD_BYTES} bytes)`));
       fields[name] = value;
     });
     parser.on('filesLimit', () => fail(new ValidationError(`send exactly one file named '${fileField}'`)));
