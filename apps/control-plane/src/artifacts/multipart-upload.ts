@@ -58,6 +58,11 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
       reject(error);
     };
     parser.on('file', (name, stream) => {
+      // The parser can still emit parts it had buffered when an earlier field failed the upload.
+      if (failed) {
+        stream.resume();
+        return;
+      }
       if (name !== fileField || ingest) {
         stream.resume();
         fail(new ValidationError(`unexpected file part '${name}'; send exactly one file named '${fileField}'`));
