@@ -141,6 +141,7 @@ function multipartCases(op: Operation, schema: OpenApiSchema, ctx: FuzzContext, 
     { label: 'multipart as JSON', method: op.method, path, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(fields) },
     { label: 'multipart as octet-stream', method: op.method, path, headers: { ...headers, 'content-type': 'application/octet-stream' }, body: randomBytes(1024) },
     { label: 'multipart with an extra field', method: op.method, path, headers: form, body: body({ ...fields, unexpectedField: '1' }) },
+    { label: 'multipart fields over their size limit', method: op.method, path, headers: form, body: body({ ...fields, metrics: 'x'.repeat(17 * 1024 * 1024) }) },
   ];
   for (const name of Object.keys(schema.properties ?? {}).filter((n) => n !== fileField)) {
     cases.push({ label: `multipart missing ${name}`, method: op.method, path, headers: form, body: body(omit(fields, name)) });

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitFor } from '../helpers/agent-process.js';
 import type { OpenApiDocument } from '../helpers/openapi.js';
 import { fuzzCases, runFuzz, verdictOf } from '../helpers/route-fuzz.js';
 import { seedFuzzState } from '../helpers/route-fuzz-seed.js';
@@ -32,5 +35,8 @@ describe('route fuzzer over /docs-json', () => {
     const statuses = new Set(results.map((r) => r.answer?.status));
     expect(statuses.has(200) || statuses.has(201)).toBe(true);
     await t.http().get('/health').expect(200);
+    // Refused and cut uploads leave nothing behind in the artifact store.
+    const tempFiles = () => readdir(join(t.config.artifacts.dir, 'tmp')).catch(() => [] as string[]);
+    await waitFor(tempFiles, (files) => files.length === 0, 10_000, 'no temporary upload files left');
   });
 });
