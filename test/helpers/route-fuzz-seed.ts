@@ -22,8 +22,10 @@ export async function seedFuzzState(t: TestApp, suffix = 'a'): Promise<FuzzConte
   await t.http().post(`/v1/rollouts/${aborted}/abort`).set(bearer(t.adminKey)).send({ reason: 'fuzz' }).expect(200);
   const apiKey = await t.http().post('/v1/api-keys').set(bearer(t.adminKey)).send({ name: 'fuzz-victim', role: 'viewer' }).expect(201);
   const token = await createEnrollmentToken(t, { maxUses: 1000 });
+  const viewer = await t.http().post('/v1/api-keys').set(bearer(t.adminKey)).send({ name: `fuzz-viewer-${suffix}`, role: 'viewer' }).expect(201);
   return {
     authorization: `Bearer ${t.adminKey}`,
+    viewerAuthorization: `Bearer ${(viewer.body as { key: string }).key}`,
     artifact: denseSoftmaxModel(2, 4, 2).bytes,
     pathValues: {
       name: [model],

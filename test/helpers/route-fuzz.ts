@@ -21,6 +21,8 @@ export interface FuzzCase {
 export interface FuzzContext {
   /** `Authorization` header value of a key allowed to call every route. */
   readonly authorization: string;
+  /** `Authorization` of a read-only key: every mutation must be refused with a problem. */
+  readonly viewerAuthorization?: string;
   /** The file part of valid multipart uploads (random bytes otherwise). */
   readonly artifact?: Buffer;
   /**
@@ -164,6 +166,7 @@ export function casesFor(op: Operation, ctx: FuzzContext): FuzzCase[] {
   const cases: FuzzCase[] = first ? known.map((value) => validFor({ [first]: encodeURIComponent(value) })) : [validFor({})];
   cases.push({ label: 'no credentials', method: op.method, path: fill(op, ctx), headers: {} });
   cases.push({ label: 'unknown API key', method: op.method, path: fill(op, ctx), headers: { authorization: `Bearer ${randomBytes(32).toString('hex')}` } });
+  if (ctx.viewerAuthorization) cases.push({ ...validFor({}), label: 'viewer key', headers: { ...validFor({}).headers, authorization: ctx.viewerAuthorization } });
   for (const param of op.pathParams) {
     for (const bad of BAD_SEGMENTS) cases.push({ label: `path ${param} = ${bad.slice(0, 20)}`, method: op.method, path: fill(op, ctx, { [param]: bad }), headers });
   }
