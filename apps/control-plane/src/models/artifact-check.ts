@@ -29,6 +29,8 @@ export interface CheckedSelfTest {
 /** A bound on what one check allocates: a declared input of more values is refused. */
 export const MAX_INPUT_VALUES = 4_000_000;
 export const DEFAULT_SELF_TEST_TOLERANCE = 1e-4;
+/** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
+export const CHECK_TIMEOUT_MS = 60_000;
 const MAX_DIMS = 8;
 
 /**
@@ -54,8 +56,34 @@ const sizeOf = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
  * outputs. With a self-test input, that input is the one run: its output must match the expected one
  * when given, and becomes the expected output when not. Without a self-test, the caller must opt out.
  */
-export async function checkArtifact(engines: ReadonlyMap<string, Engine>, spec: DeclaredSpec, artifact: UploadedArtifact): Promise<CheckedSelfTest | undefined> {
+export async function checkArtifact(
+  engines: ReadonlyMap<string, Engine>,
+  spec: DeclaredSpec,
+  artifact: UploadedArtifact,
+  timeoutMs = CHECK_TIMEOUT_MS,
+): Promise<CheckedSelfTest | undefined> {
+  refuseInconsistentFields(artifact);
+  const inputShape = declaredShape(spec.inputSpec, 'inputSpec');
+  const outputShape = declaredShape(spec.outputSpec, 'outputSpec');
+  const inputSize = sizeOf(inputShape);
+  if (inputSize > MAX_INPUT_VALUES) throw new UnprocessableError(`the declared input shape [${inputShape}] holds ${inputSize} values; at most ${MAX_INPUT_VALUES} are supported`);
+  const input = artifact.selfTest ? Float32Array.from(artifact.selfTest.input) : new Float32Array(inputSize);
+  if (input.length !== inputSize) throw new UnprocessableError(`the self-test input has ${input.length} values; the declared input shape [${inputShape}] takes ${inputSize}`);
+
   const { compilePreprocessing, parsePreprocessing } = await import('#inference');
+  let preprocess: (x: Float32Array) => Float32Array;
+  try {
+    preprocess = compilePreprocessing(parsePreprocessing(artifact.preprocessing), inputShape);
+  } catch (error) {
+    throw new UnprocessableError(`the preprocessing is not one nodes can apply: ${gist(error)}`, { cause: error });
+  }
+  const engine = engines.get(artifact.engine);
+  if (!engine) throw new UnprocessableError(`no engine '${artifact.engine}' to check the artifact with`);
+  const output = await within(runOnce(engine, spec, artifact, inputShape, preprocess(input)), timeoutMs, `the artifact did not load and run within ${timeoutMs / 1000} s`);
+  return verifyOutput(output, outputShape, artifact.selfTest);
+}
+
+function refuseInconsistentFields(artifact: UploadedArtifact): void {
   if (ENGINE_FOR_FORMAT[artifact.format] !== artifact.engine) {
     throw new ValidationError(`format '${artifact.format}' runs on engine '${ENGINE_FOR_FORMAT[artifact.format]}', not '${artifact.engine}'`, [
       { field: 'engine', message: `must be ${ENGINE_FOR_FORMAT[artifact.format]} for format ${artifact.format}` },
@@ -67,43 +95,34 @@ export async function checkArtifact(engines: ReadonlyMap<string, Engine>, spec: 
       { field: 'selfTest', message: 'required unless skipSelfTest is true' },
     ]);
   }
-  const inputShape = declaredShape(spec.inputSpec, 'inputSpec');
-  const outputShape = declaredShape(spec.outputSpec, 'outputSpec');
-  const inputSize = sizeOf(inputShape);
-  if (inputSize > MAX_INPUT_VALUES) throw new UnprocessableError(`the declared input shape [${inputShape}] holds ${inputSize} values; at most ${MAX_INPUT_VALUES} are supported`);
-  const input = artifact.selfTest ? Float32Array.from(artifact.selfTest.input) : new Float32Array(inputSize);
-  if (input.length !== inputSize) throw new UnprocessableError(`the self-test input has ${input.length} values; the declared input shape [${inputShape}] takes ${inputSize}`);
+}
 
-  let preprocess: (x: Float32Array) => Float32Array;
-  try {
-    preprocess = compilePreprocessing(parsePreprocessing(artifact.preprocessing), inputShape);
-  } catch (error) {
-    throw new UnprocessableError(`the preprocessing is not one nodes can apply: ${gist(error)}`, { cause: error });
-  }
-  const engine = engines.get(artifact.engine);
-  if (!engine) throw new UnprocessableError(`no engine '${artifact.engine}' to check the artifact with`);
-
+/** Load, one run, dispose: as a whole, so a run that finishes after the time bound still cleans up. */
+async function runOnce(engine: Engine, spec: DeclaredSpec, artifact: UploadedArtifact, inputShape: number[], input: Float32Array): Promise<Float32Array> {
+  const inputName = typeof spec.inputSpec['name'] === 'string' ? spec.inputSpec['name'] : undefined;
+  const outputName = typeof spec.outputSpec['name'] === 'string' ? spec.outputSpec['name'] : undefined;
   let session: InferenceSession;
   try {
-    session = await engine.load(artifact.path, {
-      engine: artifact.engine,
-      format: artifact.format,
-      inputShape,
-      inputName: typeof spec.inputSpec['name'] === 'string' ? spec.inputSpec['name'] : undefined,
-      outputName: typeof spec.outputSpec['name'] === 'string' ? spec.outputSpec['name'] : undefined,
-    });
+    session = await engine.load(artifact.path, { engine: artifact.engine, format: artifact.format, inputShape, inputName, outputName });
   } catch (error) {
     throw new UnprocessableError(`the artifact does not load as ${artifact.format} with ${artifact.engine}: ${gist(error, artifact.path)}`, { cause: error });
   }
-  let output: Float32Array;
   try {
-    output = await session.run(preprocess(input));
+    return await session.run(input);
   } catch (error) {
-    throw new UnprocessableError(`the model fails on an input of the declared shape [${inputShape}] (input '${String(spec.inputSpec['name'] ?? 'first')}', output '${String(spec.outputSpec['name'] ?? 'first')}'): ${gist(error)}`, { cause: error });
+    throw new UnprocessableError(`the model fails on an input of the declared shape [${inputShape}] (input '${inputName ?? 'first'}', output '${outputName ?? 'first'}'): ${gist(error)}`, { cause: error });
   } finally {
     await session.dispose().catch(() => undefined);
   }
-  return verifyOutput(output, outputShape, artifact.selfTest);
+}
+
+/** The engines cannot be interrupted: past the bound the upload is refused and the work finishes unheard. */
+function within<T>(work: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnprocessableError(message)), timeoutMs);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function verifyOutput(output: Float32Array, outputShape: readonly number[], selfTest: UploadedArtifact['selfTest']): CheckedSelfTest | undefined {
