@@ -41,12 +41,16 @@ try {
   await waitFor(() => node.status(), (s) => s.model?.sha256 === base.sha256, 60_000, 'base model serving');
   for (let i = 0; i < 20; i++) await node.infer(golden);
   await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'base committed');
-  await waitFor(
-    async () => (await t.db.query(`SELECT current_model_version_id AS id FROM nodes WHERE id = $1`, [node.nodeId])) as { id: string }[],
-    (rows) => rows[0]?.id === base.id,
-    30_000,
-    'heartbeat naming the base version',
-  );
+  // A rollout records each node's previous version from its heartbeats: start a round only once they
+  // name the base version again, or the revert would target the last round's version.
+  const heartbeatNamesBase = (what: string) =>
+    waitFor(
+      async () => (await t.db.query(`SELECT current_model_version_id AS id FROM nodes WHERE id = $1`, [node.nodeId])) as { id: string }[],
+      (rows) => rows[0]?.id === base.id,
+      30_000,
+      what,
+    );
+  await heartbeatNamesBase('heartbeat naming the base version');
 
   const figures: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -60,6 +64,7 @@ try {
     figures.push(seconds);
     console.log(`round ${round}: abort → reverted in ${seconds.toFixed(2)} s`);
     await waitFor(() => node.status(), (s) => s.model?.sha256 === base.sha256 && s.phase === 'idle', 60_000, `round ${round}: base serving again`);
+    await heartbeatNamesBase(`round ${round}: heartbeat naming the base version again`);
   }
   const sorted = [...figures].sort((a, b) => a - b);
   console.log(`abort with rollback → reverted, one node, ${ROUNDS} rounds: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} s, max ${sorted.at(-1)?.toFixed(2)} s (goal ≤ 5 s)`);
