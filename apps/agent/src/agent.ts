@@ -1,9 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { BatchWriter } from '#common';
 import { envelopeFields, type ResultsMessage } from '#protocol';
-import { LocalApi, type InferenceAnswer } from './api/local-api.js';
+import { InferenceService } from './api/inference-service.js';
+import { LocalApi } from './api/local-api.js';
 import type { AgentConfig } from './config.js';
 import { createEngines, SessionHolder } from '#inference';
 import type { NodeIdentity } from './state/identity.js';
@@ -30,6 +30,7 @@ export class Agent {
   private readonly transport: MqttTransport;
   private readonly updater: Updater;
   private readonly api: LocalApi;
+  private readonly inference: InferenceService;
   private readonly results: BatchWriter<ResultRecord>;
   private readonly outbox: ResultsOutbox;
   private readonly started = Date.now();
@@ -62,7 +63,13 @@ export class Agent {
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,
     });
-    this.api = new LocalApi({ infer: (input, ref) => this.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    this.inference = new InferenceService(
+      this.holder,
+      this.stats,
+      (r) => this.results.push({ seq: ++this.resultSeq, ts: new Date().toISOString(), ...r, confidence: Math.min(1, Math.max(0, r.confidence)) }),
+      config.inferTimeoutSeconds * 1000,
+    );
+    this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
@@ -97,32 +104,6 @@ export class Agent {
     await this.results.close().catch(() => undefined);
     await this.transport.stop();
     await this.holder.close();
-  }
-
-  private async infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer> {
-    const start = performance.now();
-    let answer: InferenceAnswer;
-    try {
-      const { output, model } = await this.holder.run(input);
-      if (!output.every(Number.isFinite)) throw new Error('the model produced a non-finite output');
-      let topClass = 0;
-      for (let i = 1; i < output.length; i++) if ((output[i] as number) > (output[topClass] as number)) topClass = i;
-      answer = { output: Array.from(output), topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
-    } catch (error) {
-      this.stats.record(this.holder.model?.sha256, false, performance.now() - start);
-      throw error;
-    }
-    this.stats.record(answer.model.sha256, true, answer.latencyMs);
-    this.results.push({
-      seq: ++this.resultSeq,
-      ts: new Date().toISOString(),
-      modelSha256: answer.model.sha256,
-      inputRef,
-      topClass: answer.topClass,
-      confidence: Math.min(1, Math.max(0, answer.confidence)),
-      latencyMs: answer.latencyMs,
-    });
-    return answer;
   }
 
   private status(): Record<string, unknown> {

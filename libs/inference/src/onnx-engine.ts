@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import type { InferenceEngine, InferenceSession, ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
 
 /** ONNX Runtime (CPU), the default engine. */
 export class OnnxEngine implements InferenceEngine {
@@ -11,8 +11,10 @@ export class OnnxEngine implements InferenceEngine {
     const outputName = spec.outputName ?? session.outputNames[0];
     if (!inputName || !outputName) throw new Error('the model has no input or output');
     const shape = [...spec.inputShape];
+    const expected = inputSizeOf(shape);
     return {
       async run(input: Float32Array): Promise<Float32Array> {
+        if (input.length !== expected) throw new InputSizeError(expected, input.length);
         const feeds = { [inputName]: new ort.Tensor('float32', input, shape) };
         const results = await session.run(feeds);
         const output = results[outputName];
