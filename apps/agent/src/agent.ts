@@ -1,8 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BatchWriter } from '#common';
-import { envelopeFields, type ResultsMessage } from '#protocol';
-import { InferenceService } from './api/inference-service.js';
+import { envelopeFields } from '#protocol';
+import { type InferenceRecord, InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
 import type { AgentConfig } from './config.js';
 import { createEngines, SessionHolder } from '#inference';
@@ -15,8 +15,6 @@ import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
 
 export const AGENT_VERSION = '0.1.0';
-
-type ResultRecord = ResultsMessage['records'][number];
 
 export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
@@ -31,7 +29,7 @@ export class Agent {
   private readonly updater: Updater;
   private readonly api: LocalApi;
   private readonly inference: InferenceService;
-  private readonly results: BatchWriter<ResultRecord>;
+  private readonly results: BatchWriter<{ seq: number; record: InferenceRecord }>;
   private readonly outbox: ResultsOutbox;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
@@ -66,7 +64,7 @@ export class Agent {
     this.inference = new InferenceService(
       this.holder,
       this.stats,
-      (r) => this.results.push({ seq: ++this.resultSeq, ts: new Date().toISOString(), ...r, confidence: Math.min(1, Math.max(0, r.confidence)) }),
+      (record) => this.results.push({ seq: ++this.resultSeq, record }),
       config.inferTimeoutSeconds * 1000,
     );
     this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
@@ -76,11 +74,11 @@ export class Agent {
       (id, records) => this.transport.publish('results', { ...envelopeFields(), id, records }),
       () => this.transport.connected,
     );
-    this.results = new BatchWriter<ResultRecord>({
+    this.results = new BatchWriter<{ seq: number; record: InferenceRecord }>({
       maxBatch: 500,
       flushMs: 250,
       maxBuffered: config.resultsBufferMax,
-      write: (records) => this.outbox.send(records),
+      write: (pending) => this.outbox.send(pending.map((p) => resultRecord(p.seq, p.record))),
       onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
     });
   }
@@ -101,7 +99,9 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.heartbeatTimer);
     await this.api.close();
+    this.inference.close();
     await this.results.close().catch(() => undefined);
+    await this.outbox.close().catch(() => undefined);
     await this.transport.stop();
     await this.holder.close();
   }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
+import type { ResultsMessage } from '#protocol';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 
 export interface InferenceAnswer {
@@ -10,8 +11,10 @@ export interface InferenceAnswer {
   readonly model: ServingModel;
 }
 
-/** What the results outbox keeps of one served inference. */
+/** What the results outbox keeps of one served inference (formatted for the wire only when a batch is sent). */
 export interface InferenceRecord {
+  /** Epoch milliseconds. */
+  readonly at: number;
   readonly modelSha256: string;
   readonly inputRef: string | undefined;
   readonly topClass: number;
@@ -49,6 +52,8 @@ export function isModelFailure(error: unknown): boolean {
  * stats the soak and the heartbeat read (model failures only), and handed to the results outbox.
  */
 export class InferenceService {
+  private readonly deadlines = new InferenceDeadlines();
+
   constructor(
     private readonly holder: SessionHolder,
     private readonly stats: InferenceStats,
@@ -62,7 +67,7 @@ export class InferenceService {
     const serving = this.holder.model;
     let answer: InferenceAnswer;
     try {
-      const { output, model } = await this.bounded(this.holder.run(input));
+      const { output, model } = await this.deadlines.bound(this.holder.run(input), start, this.timeoutMs);
       const topClass = argmaxOfFinite(output);
       answer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
     } catch (error) {
@@ -70,17 +75,62 @@ export class InferenceService {
       throw error;
     }
     this.stats.record(answer.model.sha256, true, answer.latencyMs);
-    this.onResult({ modelSha256: answer.model.sha256, inputRef, topClass: answer.topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
+    this.onResult({ at: Date.now(), modelSha256: answer.model.sha256, inputRef, topClass: answer.topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
     return answer;
   }
 
-  /** Engines cannot be interrupted: a late run still finishes (and releases its session), its answer is dropped. */
-  private bounded<T>(run: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new InferenceTimeoutError(this.timeoutMs)), this.timeoutMs);
+  close(): void {
+    this.deadlines.close();
+  }
+}
+
+interface Pending {
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly reject: (error: InferenceTimeoutError) => void;
+}
+
+/**
+ * Time bounds for requests in flight without a timer per request (arming and clearing one costs more
+ * than a small model's inference): one sweep, running only while requests are in flight, rejects the
+ * late ones. A request is refused at most `timeoutMs` plus one sweep period after it started. Engines
+ * cannot be interrupted: a late run still finishes (and releases its session); its answer is dropped.
+ */
+export class InferenceDeadlines {
+  private readonly pending = new Set<Pending>();
+  private sweeper?: NodeJS.Timeout;
+
+  bound<T>(run: Promise<T>, startedAt: number, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline: startedAt + timeoutMs, timeoutMs, reject };
+      this.pending.add(entry);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(1, Math.min(100, timeoutMs / 4))).unref();
+      run.then(
+        (value) => {
+          this.pending.delete(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.pending.delete(entry);
+          reject(error);
+        },
+      );
     });
-    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private sweep(): void {
+    if (this.pending.size === 0) return this.close(); // idle: no timer until the next request
+    const now = performance.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) continue;
+      this.pending.delete(entry);
+      entry.reject(new InferenceTimeoutError(entry.timeoutMs));
+    }
   }
 }
 
@@ -98,4 +148,17 @@ export function argmaxOfFinite(output: Float32Array): number {
     }
   }
   return top;
+}
+
+/** The results message's record for an inference: `seq` is node-scoped and increasing. */
+export function resultRecord(seq: number, r: InferenceRecord): ResultsMessage['records'][number] {
+  return {
+    seq,
+    ts: new Date(r.at).toISOString(),
+    modelSha256: r.modelSha256,
+    inputRef: r.inputRef,
+    topClass: r.topClass,
+    confidence: Math.min(1, Math.max(0, r.confidence)),
+    latencyMs: r.latencyMs,
+  };
 }
