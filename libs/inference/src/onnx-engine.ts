@@ -1,11 +1,25 @@
-import ort from 'onnxruntime-node';
 import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
+
+type OrtModule = typeof import('onnxruntime-node');
+
+let loading: Promise<OrtModule> | undefined;
+
+/**
+ * Loaded on first use only: an agent serving a TFLite or TensorFlow.js model does not map ONNX Runtime's
+ * native library (≈ 5 MB resident just loaded, ≈ 23 MB once a session runs) nor start its threads.
+ */
+function onnxRuntime(): Promise<OrtModule> {
+  const ort = (loading ??= import('onnxruntime-node').then((module): OrtModule => module.default));
+  ort.catch(() => (loading = undefined));
+  return ort;
+}
 
 /** ONNX Runtime (CPU), the default engine. */
 export class OnnxEngine implements InferenceEngine {
   readonly name = 'onnxruntime';
 
   async load(modelPath: string, spec: ModelSpec): Promise<InferenceSession> {
+    const ort = await onnxRuntime();
     const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
     const inputName = spec.inputName ?? session.inputNames[0];
     const outputName = spec.outputName ?? session.outputNames[0];
