@@ -61,7 +61,14 @@ export class ResultsOutbox {
       const acked = new Set(ids);
       const before = this.pending.length;
       this.pending = this.pending.filter((b) => !acked.has(b.id));
-      if (this.pending.length !== before) await this.rewrite();
+      if (this.pending.length === before) return;
+      // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
+      if (this.pending.length === 0 && this.spool) {
+        await this.spool.truncate(0);
+        await this.spool.datasync();
+        return;
+      }
+      await this.rewrite();
     });
   }
 
