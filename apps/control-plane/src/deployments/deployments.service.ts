@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
-import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
+import { chunkCount, encodeMessage, envelopeFields } from '#protocol';
 import type { Envelope, ModelManifest } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -174,7 +174,7 @@ export class DeploymentsService {
           ...(activationWindow ? { activationWindow } : {}),
         });
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
-        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });
+        return this.mqtt.publish(this.mqtt.topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });
       }),
     );
   }
