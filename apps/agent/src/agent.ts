@@ -15,6 +15,7 @@ import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
 
 export const AGENT_VERSION = '0.1.0';
+const DEFAULT_INFER_TIMEOUT_SECONDS = 10;
 
 export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
@@ -65,7 +66,7 @@ export class Agent {
       this.holder,
       this.stats,
       (record) => this.results.push({ seq: ++this.resultSeq, record }),
-      config.inferTimeoutSeconds * 1000,
+      (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
     );
     this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
     this.outbox = new ResultsOutbox(
