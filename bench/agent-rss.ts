@@ -2,7 +2,7 @@
  * Resident memory of a real agent serving the seed CNN (pipeline/fixtures) on each engine — ONNX Runtime,
  * LiteRT (TFLite fp32) and TensorFlow.js — as the systemd unit runs it (its node flags and environment,
  * read from deploy/agent/edgefleet-agent.service). One fresh agent per engine, deployed through the real
- * control plane and Mosquitto, measured after 1,000 requests. Goal: <= 100 MB for every engine.
+ * control plane and Mosquitto, sampled every 100 of 1,000 requests (max, median, min). Goal: <= 100 MB for every engine.
  *   npm run build && npm run bench:build && node dist/bench/agent-rss.js [--node-flag ...] [ENV_NAME=value ...]
  * (RSS_DETAIL=1 lists the mappings holding the most memory.)
  */
@@ -82,14 +82,21 @@ try {
     try {
       await deploy(t, version.id, { nodeIds: [agent.nodeId] });
       await waitFor(() => agent.status(), (s) => s.model?.sha256 === version.sha256 && s.phase === 'idle', 60_000, `${variant.engine} model served`);
-      for (let i = 0; i < 1000; i++) {
+      // Resident memory moves with the garbage collector: sample it after every 100 of 1,000 requests.
+      const samples: { rss: number; anon: number; file: number }[] = [];
+      for (let i = 1; i <= 1000; i++) {
         const res = await agent.infer(image);
         if (res.status !== 200) throw new Error(`${variant.engine}: HTTP ${res.status} ${await res.text()}`);
+        if (i % 100 === 0) {
+          const status = await readFile(`/proc/${agent.child?.pid}/status`, 'utf8');
+          const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+          samples.push({ rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') });
+        }
       }
-      const status = await readFile(`/proc/${agent.child?.pid}/status`, 'utf8');
-      const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+      const rss = samples.map((x) => x.rss).sort((a, b) => a - b);
+      const last = samples.at(-1);
       console.log(
-        `${variant.engine.padEnd(12)} RSS ${kb('VmRSS').toFixed(1)} MB (goal <= 100)  anonymous ${kb('RssAnon').toFixed(1)} MB, file-backed ${kb('RssFile').toFixed(1)} MB`,
+        `${variant.engine.padEnd(12)} RSS max ${(rss.at(-1) ?? 0).toFixed(1)} MB (goal <= 100), median ${(rss[Math.floor(rss.length / 2)] ?? 0).toFixed(1)}, min ${(rss[0] ?? 0).toFixed(1)}; at the end anonymous ${last?.anon.toFixed(1)} MB, file-backed ${last?.file.toFixed(1)} MB`,
       );
       if (process.env['RSS_DETAIL']) console.log(await largestMappings(agent.child?.pid ?? 0));
     } finally {
