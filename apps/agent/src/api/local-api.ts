@@ -70,22 +70,22 @@ export class LocalApi {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
-    const route = `${req.method ?? ''} ${query < 0 ? url : url.slice(0, query)}`;
-    const fail = (error: unknown) => sendProblem(req, res, problemFor(error));
+    const path = query < 0 ? url : url.slice(0, query);
     try {
-      if (route === 'POST /v1/infer') return this.infer(req, res, fail);
-      if (route === 'GET /v1/status') return send(res, 200, JSON.stringify(this.handlers.status()));
-      if (route === 'GET /v1/health') {
+      if (path === '/v1/infer' && req.method === 'POST') return this.infer(req, res);
+      if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
+      if (path === '/v1/health' && req.method === 'GET') {
         const healthy = this.handlers.healthy();
         return send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'no model' }));
       }
-      throw new HttpProblem(404, 'Not Found', `no route ${route}`);
+      throw new HttpProblem(404, 'Not Found', `no route ${req.method ?? ''} ${path}`);
     } catch (error) {
-      fail(error);
+      sendProblem(req, res, problemFor(error));
     }
   }
 
-  private infer(req: IncomingMessage, res: ServerResponse, fail: (error: unknown) => void): void {
+  private infer(req: IncomingMessage, res: ServerResponse): void {
+    const fail = (error: unknown) => sendProblem(req, res, problemFor(error));
     const type = mediaType(req.headers['content-type']);
     if (type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send application/json, not ${type || 'no content type'}`);
     readBody(req, (error, body) => {
