@@ -44,7 +44,6 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
     );
   };
   const post = (path: string, body: Record<string, unknown> = {}) => t.http().post(path).set(bearer(t.adminKey)).send(body);
-  const lastSequence = async (model: string) => Number(((await t.db.query(`SELECT last_sequence FROM models WHERE name = $1`, [model])) as { last_sequence: string }[])[0]?.last_sequence);
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -73,7 +72,6 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
     // Uploaded before the rollback and never deployed; junk uploads in between burn nothing.
     const a3 = await upload('seq-a', '3.0.0');
     for (const v of ['9.0.0', '9.0.1', '9.0.2']) await upload('seq-a', v);
-    expect(await lastSequence('seq-a')).toBe(1);
 
     const id = await startRollout(t, { modelVersionId: a2.id, selector, strategy: { failureThreshold: { count: 1 }, rollbackOnHalt: true } });
     await waitForState(id, ['halted']);
