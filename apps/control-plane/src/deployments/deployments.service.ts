@@ -213,7 +213,13 @@ export class DeploymentsService {
           ...(activationWindow ? { activationWindow } : {}),
         });
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
-        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });
+        // The broker drops a copy once the document inside has expired: a node returning to its session
+        // queue or the retained message is then never handed a document it can only refuse.
+        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), {
+          qos: 1,
+          retain: true,
+          properties: { messageExpiryInterval: this.config.trust.desiredStateTtlSeconds },
+        });
       }),
     );
     await this.db.query(`UPDATE deployment_targets SET desired_expires_at = $3 WHERE deployment_id = $1 AND node_id = ANY($2::uuid[])`, [deployment.id, nodeIds, expires]);
