@@ -122,7 +122,7 @@ export class RolloutEngine {
     const repo = tx.getRepository(Rollout);
     switch (step.kind) {
       case 'halt':
-        return this.stop(tx, rollout, 'halted', await this.withFailures(tx, rollout, step.reason), ENGINE, rollout.strategy.rollbackOnHalt);
+        return this.stop(tx, rollout, 'halted', step.byNodes ? await this.withFailures(tx, rollout, step.reason) : step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
       case 'superseded':
         await repo.update({ id: rollout.id }, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
         return this.repository.transition(tx, rollout, 'superseded', ENGINE);
