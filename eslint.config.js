@@ -19,6 +19,38 @@ export default tseslint.config(
     },
   },
   {
+    // The agent is plain Node: no Nest, no TypeORM, nothing of the control plane.
+    files: ['apps/agent/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
+            { group: ['@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis'], message: 'the agent never imports Nest, TypeORM or server-side stores' },
+            { group: ['**/control-plane/**'], message: 'apps never import each other: share through libs/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['apps/control-plane/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
+            { group: ['**/apps/agent/**', '**/agent/src/**'], message: 'apps never import each other: share through libs/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Layering: libs/common imports no app code.
     files: ['libs/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import apps' }] }] },

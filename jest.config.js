@@ -10,6 +10,7 @@ export default {
     '^#trust$': '<rootDir>/libs/trust/src/index.ts',
     '^#protocol$': '<rootDir>/libs/protocol/src/index.ts',
     '^#tflite$': '<rootDir>/libs/tflite/src/index.ts',
+    '^#inference$': '<rootDir>/libs/inference/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type TfjsBundle, toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
+import { type TfjsBundle, toTfjsBundle } from '#inference';
 
 /** The committed trained model: a TensorFlow.js bundle the agent's tfjs engine also runs as is. */
 // Paths are from the repository root, where every npm script runs (as the demo's and the tests' are).

@@ -1,12 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InferenceSession } from '../../apps/agent/src/engines/engine.js';
-import { LiteRtEngine } from '../../apps/agent/src/engines/litert-engine.js';
-import { OnnxEngine } from '../../apps/agent/src/engines/onnx-engine.js';
+import { type InferenceSession, LiteRtEngine, OnnxEngine, toTfjsBundle } from '#inference';
 import { accuracy, argmaxRows, CLASSES, predictAll, useWasmBackend } from './cnn.js';
 import { exportOnnx } from './export-onnx.js';
 import { exportTfliteFp32, exportTfliteInt8 } from './export-tflite.js';
-import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
 import { loadBundle, readTrainingRecord, type TrainingRecord } from './fixture.js';
 import { loadMnist } from './mnist.js';
 import { calibrate, withPrunedWeights } from './optimise.js';

@@ -1,4 +1,4 @@
-import { compilePreprocessing, type Preprocessing } from '../../apps/agent/src/engines/preprocessing.js';
+import { compilePreprocessing, type Preprocessing } from '#inference';
 import { PIXELS, SIDE } from './mnist.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { toTfjsBundle } from '../../apps/agent/src/engines/tfjs-engine.js';
+import { toTfjsBundle } from '#inference';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel, denseSoftmaxTflite, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
 import { createModel, deploy as deployTo, uploadVersion } from '../helpers/fleet.js';

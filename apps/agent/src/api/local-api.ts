@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { NoModelLoadedError } from '../engines/session-holder.js';
+import { NoModelLoadedError } from '#inference';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const inferRequest = z.strictObject({ input: z.array(z.number()).min(1).max(1_000_000), inputRef: z.string().max(200).optional() });

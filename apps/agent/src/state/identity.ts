@@ -4,7 +4,7 @@ import { arch, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Envelope, type RootDocument, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
-import { engineNames } from '../engines/registry.js';
+import { engineNames } from '#inference';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 
 /** What enrolment gave this node; kept 0600 in the state directory. */

@@ -1,4 +1,4 @@
-import type { InferenceSession } from '../engines/engine.js';
+import type { InferenceSession } from '#inference';
 
 export class SelfTestError extends Error {
   constructor(message: string) {

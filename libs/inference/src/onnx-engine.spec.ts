@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { denseSoftmaxModel } from '../../../../test/helpers/onnx-model.js';
+import { denseSoftmaxModel } from '../../../test/helpers/onnx-model.js';
 import { OnnxEngine } from './onnx-engine.js';
 
 describe('OnnxEngine', () => {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { denseSoftmaxModel, denseSoftmaxTflite } from '../../../../test/helpers/onnx-model.js';
+import { denseSoftmaxModel, denseSoftmaxTflite } from '../../../test/helpers/onnx-model.js';
 import { LiteRtEngine } from './litert-engine.js';
 import { OnnxEngine } from './onnx-engine.js';
 import { TfjsEngine, toTfjsBundle } from './tfjs-engine.js';
