@@ -76,6 +76,28 @@ describe('agents: rollback, re-deploys and long absences', () => {
     await runs(online, v2.sha256);
   });
 
+  it('after a fleet rollback on a failed self-test, a version uploaded before it still deploys; the halt names the failure', async () => {
+    const golden = Array.from({ length: INPUTS }, (_, i) => (i % 5) / 5);
+    const good = await upload('5.0.0', 35);
+    const newer = await upload('7.0.0', 37); // uploaded before the rollback, never deployed until the end
+    const broken = await uploadVersion(t, 'redeploy', { version: '6.0.0', selfTest: { input: golden, expectedOutput: [1, 0, 0, 0], tolerance: 1e-6 } }, denseSoftmaxModel(36, INPUTS).bytes);
+    expect(await settled((await deploy(t, good.id, { nodeIds: [online.nodeId] })).id)).toEqual(['committed']);
+    await runs(online, good.sha256);
+    await recorded(online, good.id);
+
+    const id = await startRollout(t, { modelVersionId: broken.id, selector: 'who=online', strategy: { failureThreshold: { count: 1 }, rollbackOnHalt: true } });
+    const halted = await waitFor(() => getRollout(t, id), (r) => r.state === 'halted', 60_000, 'halted');
+    expect(halted.haltReason).toMatch(/^failure threshold: 1 nodes failed \(max 0\) — node online: \S+:self-test-failed: .+/);
+    const [node] = (await t.http().get(`/v1/rollouts/${id}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string; detail: string } | null }[];
+    // The failure stays visible while the node is sent back (the revert's own deployment is its phase).
+    expect(node).toMatchObject({ failure: { reason: 'self-test-failed', detail: expect.stringContaining('golden output') } });
+    await waitFor(() => rolloutNodes(t, id), (ns) => ns[0]?.state === 'reverted', 60_000, 'reverted');
+    await runs(online, good.sha256);
+
+    expect(await settled((await deploy(t, newer.id, { nodeIds: [online.nodeId] })).id)).toEqual(['committed']);
+    await runs(online, newer.sha256);
+  });
+
   it('a node offline for longer than a desired state lives still converges when it returns, and its outcome stays', async () => {
     const v = await upload('4.0.0', 34);
     await away.stop();

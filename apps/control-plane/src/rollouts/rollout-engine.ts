@@ -232,7 +232,7 @@ export class RolloutEngine {
       const sequence = await this.models.issue(tx, versionId);
       const nodeIds = nodes.map((n) => n.nodeId);
       const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
-      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false, reason: null });
+      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false });
       await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
     }
   }

@@ -65,7 +65,9 @@ export class RolloutRepository {
       `UPDATE rollout_nodes rn
           SET state = (CASE WHEN rn.state = 'dispatched' THEN (CASE WHEN t.state = 'committed' THEN 'succeeded' ELSE 'failed' END)
                             ELSE (CASE WHEN t.state = 'committed' THEN 'reverted' ELSE 'revert-failed' END) END)::rollout_node_state,
-              reason = CASE WHEN t.state = 'committed' THEN NULL ELSE left(t.state::text || COALESCE(':' || t.reason, ''), 100) END,
+              -- A reverted node keeps the reason it was reverted with (its failure, if it had one).
+              reason = CASE WHEN t.state = 'committed' THEN (CASE WHEN rn.state = 'reverting' THEN rn.reason END)
+                            ELSE left(t.state::text || COALESCE(':' || t.reason, ''), 100) END,
               updated_at = now()
          FROM deployment_targets t
         WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'reverting')

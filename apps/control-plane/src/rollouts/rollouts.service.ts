@@ -195,12 +195,16 @@ export class RolloutsService {
     return (await this.db.query(
       `SELECT rn.node_id AS "nodeId", n.name AS "nodeName", rn.wave, rn.model_version_id AS "modelVersionId",
               rn.previous_model_version_id AS "previousModelVersionId", rn.state, rn.attempts, rn.deployment_id AS "deploymentId",
-              rn.reason, dt.state AS phase, dt.progress,
-              CASE WHEN dt.state IN ('failed', 'rolled-back', 'rejected') THEN dt.reason END AS "failureReason",
-              CASE WHEN dt.state IN ('failed', 'rolled-back', 'rejected') THEN dt.detail END AS "failureDetail",
+              rn.reason, dt.state AS phase, dt.progress, f.reason AS "failureReason", f.detail AS "failureDetail",
               GREATEST(rn.updated_at, dt.updated_at) AS "updatedAt"
          FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
          LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+         -- The node's latest failure in this rollout, while it matters: still failed, waiting for a retry,
+         -- or sent back by a rollback (whose own deployment is what 'phase' shows).
+         LEFT JOIN LATERAL (
+           SELECT ft.reason, ft.detail FROM deployment_targets ft JOIN deployments fd ON fd.id = ft.deployment_id
+            WHERE fd.rollout_id = rn.rollout_id AND ft.node_id = rn.node_id AND ft.state IN ('failed', 'rolled-back', 'rejected')
+            ORDER BY fd.created_at DESC LIMIT 1) f ON rn.state IN ('failed', 'retry-wait', 'reverting', 'reverted', 'revert-failed')
         WHERE rn.rollout_id = $1 AND ($2::uuid IS NULL OR rn.node_id > $2::uuid)
         ORDER BY rn.node_id LIMIT $3`,
       [id, after ?? null, limit],
