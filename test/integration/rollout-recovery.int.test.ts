@@ -181,6 +181,21 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
     expect(fleet.received.get(bad)?.filter((d) => d.sha256 === d2.sha256)).toHaveLength(2); // the rollout's failed attempt and the manual one
   });
 
+  it('a node a rollout waits on that is deployed another version by hand leaves the rollout as superseded', async () => {
+    await createModel(t, 'override', 8, 4);
+    const f1 = await upload('override', '1.0.0');
+    const f2 = await upload('override', '2.0.0');
+    let stuck = '';
+    const { ids, selector } = await group(3, (nodeId, sha) => (nodeId === stuck && sha === f2.sha256 ? 'silent' : 'commit'));
+    stuck = ids[0] as string;
+    const id = await startRollout(t, { modelVersionId: f2.id, selector });
+    await waitFor(() => rolloutNodes(t, id), (ns) => ns.filter((n) => n.state === 'succeeded').length === 2, 10_000, 'the others succeeded');
+    const manual = await deploy(t, f1.id, { nodeIds: [stuck] });
+    expect(await settled(manual.id)).toEqual(['committed']);
+    expect((await waitForState(id, ['completed', 'halted'], 10_000)).state).toBe('completed');
+    expect((await rolloutNodes(t, id)).find((n) => n.nodeId === stuck)).toMatchObject({ state: 'superseded', reason: `superseded by deployment ${manual.id}` });
+  });
+
   it('retries failed nodes with backoff when the strategy says so, a bounded number of times', async () => {
     await createModel(t, 'auto', 8, 4);
     const e1 = await upload('auto', '1.0.0');

@@ -77,6 +77,7 @@ export class DeploymentsService {
       // An older version (or one a rollback overtook) is re-signed under the model's next sequence here.
       const sequence = await this.models.issue(tx, request.modelVersionId);
       const saved = await this.record(tx, by.actor, request.modelVersionId, nodeIds, null);
+      await this.supersedeRolloutDeliveries(tx, saved, nodeIds);
       await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: request.modelVersionId, nodes: nodes.length, sequence });
       return saved;
     });
@@ -91,6 +92,20 @@ export class DeploymentsService {
     if (!version) throw new NotFoundError('model version', id);
     if (!('signed' in version.manifest)) throw new ConflictError('this version has no signed manifest; upload it again');
     return version;
+  }
+
+  /**
+   * A deployment by hand overrides what a rollout is sending the same nodes: a node a rollout is waiting
+   * on (or about to retry) with another version leaves that rollout as `superseded`, as when a newer
+   * rollout takes it, instead of failing or timing out there. Nodes the rollout has not reached yet keep
+   * their place; if they run the rollout's version by then, the rollout counts them as done.
+   */
+  private async supersedeRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
+    await tx.query(
+      `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by deployment ' || $1::text, 100), updated_at = now()
+        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait') AND model_version_id <> $3`,
+      [deployment.id, nodeIds, deployment.modelVersionId],
+    );
   }
 
   /** Records a deployment and its targets in the caller's transaction (nothing is sent yet). */
