@@ -102,10 +102,10 @@ describe('agents: rollback, re-deploys and long absences', () => {
     const v = await upload('4.0.0', 34);
     await away.stop();
     const deployment = await deploy(t, v.id, { nodeIds: [away.nodeId] });
-    const first = await waitFor(() => retainedDesired(broker.url, away.nodeId), (d) => d?.deploymentId === deployment.id, 10_000, 'retained desired state');
+    const first = await waitFor(() => retainedDesired({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, away.nodeId), (d) => d?.deploymentId === deployment.id, 10_000, 'retained desired state');
     expect(first && first.expires - first.issued).toBe(LIFETIME_S * 1000);
     // Still away once the document it was first sent has expired: the broker holds a re-signed one.
-    await waitFor(() => retainedDesired(broker.url, away.nodeId), (d) => d !== undefined && first !== undefined && d.issued > first.expires, 20_000, 'a re-signed desired state');
+    await waitFor(() => retainedDesired({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, away.nodeId), (d) => d !== undefined && first !== undefined && d.issued > first.expires, 20_000, 'a re-signed desired state');
 
     await away.restart();
     await runs(away, v.sha256);
@@ -114,7 +114,7 @@ describe('agents: rollback, re-deploys and long absences', () => {
     // Away again past another lifetime, then back: the outcome it reported is never overwritten.
     await away.stop();
     const stoppedAt = Date.now();
-    await waitFor(() => retainedDesired(broker.url, away.nodeId), (d) => d !== undefined && d.issued > stoppedAt + LIFETIME_S * 1000, 20_000, 'another re-signed desired state');
+    await waitFor(() => retainedDesired({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, away.nodeId), (d) => d !== undefined && d.issued > stoppedAt + LIFETIME_S * 1000, 20_000, 'another re-signed desired state');
     await away.restart();
     await waitFor(() => away.status(), (s) => s.model?.sha256 === v.sha256 && s.phase === 'idle', 30_000, 'back');
     expect(await targetStates(deployment.id)).toEqual(['committed']);

@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import { parseMessage, topics } from '#protocol';
+import { fleetTopics, parseMessage } from '#protocol';
 
 export interface RetainedDesired {
   readonly deploymentId: string;
@@ -8,9 +8,12 @@ export interface RetainedDesired {
   readonly sequence: number;
 }
 
-/** The desired state the broker retains for a node right now (undefined when none), as a fresh subscriber gets it. */
-export async function retainedDesired(brokerUrl: string, nodeId: string, timeoutMs = 2000): Promise<RetainedDesired | undefined> {
-  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+/**
+ * The desired state the broker retains for a node right now (undefined when none), as a fresh subscriber
+ * gets it. `broker.namespace` is the control plane's fleet namespace.
+ */
+export async function retainedDesired(broker: { readonly url: string; readonly namespace: string }, nodeId: string, timeoutMs = 2000): Promise<RetainedDesired | undefined> {
+  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
   try {
     const got = new Promise<RetainedDesired | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), timeoutMs);
@@ -22,7 +25,7 @@ export async function retainedDesired(brokerUrl: string, nodeId: string, timeout
         resolve({ deploymentId: signed.deploymentId, issued: Date.parse(signed.issued), expires: Date.parse(signed.expires), sequence: signed.manifest.signed.sequence });
       });
     });
-    await client.subscribeAsync(topics.desired(nodeId), { qos: 1 });
+    await client.subscribeAsync(fleetTopics(broker.namespace).desired(nodeId), { qos: 1 });
     return await got;
   } finally {
     await client.endAsync();

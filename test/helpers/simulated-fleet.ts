@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RecurringWindow, windowOpen } from '#common';
-import { encodeMessage, envelopeFields, type MessageKind, type MessageOf, parseMessage, topics } from '#protocol';
+import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, type MessageKind, type MessageOf, parseMessage } from '#protocol';
 
 /** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
 export type Behaviour = 'commit' | 'fail' | 'silent';
@@ -47,21 +47,23 @@ export class SimulatedFleet {
   private client!: MqttClient;
 
   private constructor(
+    private readonly topics: FleetTopics,
     private readonly nodeIds: ReadonlySet<string>,
     private readonly behaviour: (nodeId: string, sha256: string) => Behaviour,
     private readonly options: FleetOptions,
   ) {}
 
+  /** `broker.namespace` is the control plane's fleet namespace (`config.mqtt.fleetNamespace`). */
   static async start(
-    brokerUrl: string,
+    broker: { readonly url: string; readonly namespace: string },
     nodeIds: readonly string[],
     behaviour: (nodeId: string, sha256: string) => Behaviour = () => 'commit',
     options: FleetOptions = {},
   ): Promise<SimulatedFleet> {
-    const fleet = new SimulatedFleet(new Set(nodeIds), behaviour, options);
-    fleet.client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+    const fleet = new SimulatedFleet(fleetTopics(broker.namespace), new Set(nodeIds), behaviour, options);
+    fleet.client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
     fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload)));
-    await fleet.client.subscribeAsync(['ef/v1/nodes/+/desired', 'ef/v1/nodes/+/acks'], { qos: 1 });
+    await fleet.client.subscribeAsync([fleet.topics.desired('+'), fleet.topics.acks('+')], { qos: 1 });
     fleet.resendTimer = setInterval(() => {
       for (const [nodeId, status] of fleet.unacked) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
     }, 1000);
@@ -105,15 +107,19 @@ export class SimulatedFleet {
     await this.client.endAsync();
   }
 
+  private nodeIdOf(topic: string): string {
+    return topic.slice(this.topics.nodesPrefix.length).split('/')[0] ?? '';
+  }
+
   private onAck(topic: string, payload: Buffer): void {
-    const nodeId = topic.split('/')[3] as string;
+    const nodeId = this.nodeIdOf(topic);
     const parsed = parseMessage('acks', payload);
     const last = this.unacked.get(nodeId);
     if (parsed.ok && last && parsed.value.statusSeq !== undefined && parsed.value.statusSeq >= last.seq) this.unacked.delete(nodeId);
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {
-    const nodeId = topic.split('/')[3] as string;
+    const nodeId = this.nodeIdOf(topic);
     if (!this.nodeIds.has(nodeId) || payload.length === 0) return;
     const parsed = parseMessage('desired', payload);
     if (!parsed.ok) return;
@@ -163,6 +169,6 @@ export class SimulatedFleet {
   }
 
   private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat'), message: MessageOf<K>): Promise<unknown> {
-    return this.client.publishAsync(topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
+    return this.client.publishAsync(this.topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
   }
 }

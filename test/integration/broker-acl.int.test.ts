@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { envelopeFields, topics } from '#protocol';
+import { envelopeFields, type FleetTopics, fleetTopics } from '#protocol';
 import { verifyInitialRoot, type RootDocument } from '#trust';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
@@ -10,7 +10,7 @@ import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
 interface Enrolled {
   nodeId: string;
-  mqtt: { url: string; username: string; password: string; clientId: string };
+  mqtt: { url: string; username: string; password: string; clientId: string; namespace: string };
 }
 
 describe('node identity at the broker (Mosquitto dynamic security)', () => {
@@ -19,6 +19,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
   let root: RootDocument;
   let a: Enrolled;
   let b: Enrolled;
+  let topics: FleetTopics;
   const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
 
   beforeAll(async () => {
@@ -31,6 +32,8 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     root = verifyInitialRoot(ea.root, new Date());
     a = ea;
     b = eb;
+    // The namespace every node is told at enrolment: its topics are under it.
+    topics = fleetTopics(ea.mqtt.namespace);
   });
   afterAll(async () => {
     await t.close();
@@ -51,7 +54,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     const client = await connectAs(a);
     const own = await client.subscribeAsync([topics.desired(a.nodeId)], { qos: 1 });
     expect(own[0]?.qos).toBe(1);
-    for (const foreign of [topics.desired(b.nodeId), topics.errors(b.nodeId), topics.repairChunks(b.nodeId), 'ef/v1/#', '#']) {
+    for (const foreign of [topics.desired(b.nodeId), topics.errors(b.nodeId), topics.repairChunks(b.nodeId), topics.everything, 'ef/v1/#', '#']) {
       await expect(client.subscribeAsync(foreign, { qos: 1 })).rejects.toThrow('Not authorized');
     }
 
@@ -76,11 +79,11 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
   });
 
   it('delivers an artifact only to the nodes it is deployed to', async () => {
-    const nodeA = new SimulatedNode({ brokerUrl: broker.url, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
-    const nodeB = new SimulatedNode({ brokerUrl: broker.url, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });
+    const nodeA = new SimulatedNode({ brokerUrl: broker.url, namespace: a.mqtt.namespace, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
+    const nodeB = new SimulatedNode({ brokerUrl: broker.url, namespace: b.mqtt.namespace, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });
     await Promise.all([nodeA.connect(), nodeB.connect()]);
     const chunksSeenByB: string[] = [];
-    nodeB.client.on('message', (topic) => topic.startsWith('ef/v1/artifacts/') && chunksSeenByB.push(topic));
+    nodeB.client.on('message', (topic) => topic.startsWith(`${topics.root}/artifacts/`) && chunksSeenByB.push(topic));
 
     await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
     const artifact = randomBytes(600_000);

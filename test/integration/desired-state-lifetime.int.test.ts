@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
-import { encodeMessage, envelopeFields, topics } from '#protocol';
+import { encodeMessage, envelopeFields, fleetTopics } from '#protocol';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { waitFor } from '../helpers/agent-process.js';
 import { createModel, deploy, enrolNodes, uploadVersion } from '../helpers/fleet.js';
@@ -17,6 +17,7 @@ describe('desired-state lifetime', () => {
   let broker: TestBroker;
   let t: TestApp;
   let version: { id: string; sha256: string };
+  const where = () => ({ url: broker.url, namespace: t.config.mqtt.fleetNamespace });
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -33,17 +34,17 @@ describe('desired-state lifetime', () => {
   it('re-signs the retained desired state of an offline node before it expires, under the configured lifetime', async () => {
     const [nodeId] = await enrolNodes(t, 1);
     const deployment = await deploy(t, version.id, { nodeIds: [nodeId as string] });
-    const first = await waitFor(() => retainedDesired(broker.url, nodeId as string), (d) => d?.deploymentId === deployment.id, 5_000, 'retained desired state');
+    const first = await waitFor(() => retainedDesired(where(), nodeId as string), (d) => d?.deploymentId === deployment.id, 5_000, 'retained desired state');
     expect(first && first.expires - first.issued).toBe(LIFETIME_S * 1000);
     // Past the first document's expiry, the broker holds a newer one for the same deployment, still valid.
-    const later = await waitFor(() => retainedDesired(broker.url, nodeId as string), (d) => d !== undefined && first !== undefined && d.issued > first.expires, 20_000, 'a re-signed desired state');
+    const later = await waitFor(() => retainedDesired(where(), nodeId as string), (d) => d !== undefined && first !== undefined && d.issued > first.expires, 20_000, 'a re-signed desired state');
     expect(later?.deploymentId).toBe(deployment.id);
     expect(later && later.expires).toBeGreaterThan(Date.now());
   });
 
   it('never moves a deployment target out of a terminal state because of a refusal', async () => {
     const [nodeId] = await enrolNodes(t, 1);
-    const fleet = await SimulatedFleet.start(broker.url, [nodeId as string]);
+    const fleet = await SimulatedFleet.start(where(), [nodeId as string]);
     try {
       const deployment = await deploy(t, version.id, { nodeIds: [nodeId as string] });
       const target = async () => ((await t.http().get(`/v1/deployments/${deployment.id}`).set(bearer(t.adminKey)).expect(200)).body.targets as { state: string }[])[0];
@@ -51,7 +52,7 @@ describe('desired-state lifetime', () => {
       // The node comes back later to an old retained document and refuses it, with a newer status seq.
       const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
       const late = { ...envelopeFields(), seq: 1_000, deploymentId: deployment.id, state: 'rejected' as const, reason: 'expired' as const, detail: 'desired state expired' };
-      await client.publishAsync(topics.uplink(nodeId as string, 'status'), encodeMessage('status', late), { qos: 1 });
+      await client.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(nodeId as string, 'status'), encodeMessage('status', late), { qos: 1 });
       await client.endAsync();
       await waitFor(
         async () => ((await t.db.query(`SELECT count(*)::int AS n FROM deployment_status_events WHERE node_id = $1 AND seq = 1000`, [nodeId])) as { n: number }[])[0]?.n,

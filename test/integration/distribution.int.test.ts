@@ -34,7 +34,7 @@ describe('artifact distribution over the real broker', () => {
       expect(verifyInitialRoot(res.body.root, new Date())).toEqual(root);
     }
     // Node 0 drops its connection a quarter of the way through the broadcast.
-    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
+    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: broker.url, namespace: t.config.mqtt.fleetNamespace, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
     await Promise.all(nodes.map((n) => n.connect()));
 
     await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'big', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);

@@ -21,7 +21,7 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
   const group = async (count: number, behaviour?: (nodeId: string, sha256: string) => Behaviour) => {
     const selector = `group=r${++label}`;
     const ids = await enrolNodes(t, count, { group: `r${label}` });
-    fleet = await SimulatedFleet.start(broker.url, ids, behaviour, { antiRollback: true });
+    fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids, behaviour, { antiRollback: true });
     return { ids, selector, fleet };
   };
   const upload = (model: string, version: string) => uploadVersion(t, model, { version }, denseSoftmaxModel(++seed, 8).bytes);

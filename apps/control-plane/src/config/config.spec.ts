@@ -34,6 +34,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DESIRED_STATE_TTL_SECONDS: '1' })).toThrow('DESIRED_STATE_TTL_SECONDS');
   });
 
+  it('derives the fleet namespace from where the database is, so two installations differ and replicas agree', () => {
+    const a = loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet' }).mqtt.fleetNamespace;
+    expect(a).toMatch(/^edgefleet-[0-9a-f]{8}$/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:rotated@DB.example/edgefleet' }).mqtt.fleetNamespace).toBe(a);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet_staging' }).mqtt.fleetNamespace).not.toBe(a);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:one@other.example:5432/edgefleet' }).mqtt.fleetNamespace).not.toBe(a);
+    expect(loadConfig({ FLEET_NAMESPACE: 'plant-7' }).mqtt.fleetNamespace).toBe('plant-7');
+  });
+
+  it.each(['a/b', 'a+b', '#', 'x\u0000', '$SYS', 'x'.repeat(65)])('refuses FLEET_NAMESPACE=%j', (value) => {
+    expect(() => loadConfig({ FLEET_NAMESPACE: value })).toThrow('FLEET_NAMESPACE: one MQTT topic level');
+  });
+
   it('reports every wrong variable at once', () => {
     try {
       loadConfig({ PORT: '-1', REDIS_URL: 'x' });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
-import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
+import { chunkCount, encodeMessage, envelopeFields } from '#protocol';
 import type { Envelope, ModelManifest } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -230,7 +230,7 @@ export class DeploymentsService {
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
         // The broker drops a copy once the document inside has expired: a node returning to its session
         // queue or the retained message is then never handed a document it can only refuse.
-        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), {
+        return this.mqtt.publish(this.mqtt.topics.desired(nodeId), encodeMessage('desired', message), {
           qos: 1,
           retain: true,
           properties: { messageExpiryInterval: this.config.trust.desiredStateTtlSeconds },
