@@ -136,12 +136,10 @@ export class DeploymentsService {
   }
 
   /**
-   * Re-signs and re-publishes, before they expire, the desired states still retained for nodes (each
-   * node's newest deployment) that expire within `within` ms: a node offline for longer than the
-   * lifetime then still finds a valid command when it returns. Idempotent: a node that already has the
-   * deployment ignores the same one again. Returns how many were re-published.
+   * The desired states still retained for nodes (each active node's newest deployment) that expire
+   * within `within` ms, grouped by deployment: what the re-signing job renews.
    */
-  async refreshExpiring(within: number, limit = 10_000): Promise<number> {
+  async expiringRetained(within: number, limit = 10_000): Promise<Map<string, string[]>> {
     const due = (await this.db.query(
       `SELECT latest.deployment_id AS "deploymentId", latest.node_id AS "nodeId"
          FROM nodes n
@@ -154,13 +152,20 @@ export class DeploymentsService {
     )) as { deploymentId: string; nodeId: string }[];
     const byDeployment = new Map<string, string[]>();
     for (const { deploymentId, nodeId } of due) byDeployment.set(deploymentId, [...(byDeployment.get(deploymentId) ?? []), nodeId]);
-    for (const [deploymentId, nodeIds] of byDeployment) {
-      const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
-      const version = await this.signedVersion(deployment.modelVersionId);
-      const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
-      await this.publishDesiredStates(deployment, nodeIds, version, layout);
-    }
-    return due.length;
+    return byDeployment;
+  }
+
+  /**
+   * Re-signs and re-publishes a deployment's desired states for these nodes with a fresh lifetime: a node
+   * offline for longer than the lifetime then still finds a valid command when it returns. Idempotent:
+   * a node that already has the deployment ignores the same one again.
+   */
+  async republish(deploymentId: string, nodeIds: readonly string[]): Promise<void> {
+    const deployment = await this.db.getRepository(Deployment).findOneBy({ id: deploymentId });
+    if (!deployment) throw new NotFoundError('deployment', deploymentId);
+    const version = await this.signedVersion(deployment.modelVersionId);
+    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
+    await this.publishDesiredStates(deployment, nodeIds, version, layout);
   }
 
   async get(id: string): Promise<{ deployment: Deployment; targets: DeploymentTarget[] }> {

@@ -36,9 +36,18 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
     await this.queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
-  /** Re-signs what expires within half a lifetime. */
+  /** Re-signs what expires within half a lifetime; one deployment that cannot be re-signed holds up no other. */
   async refresh(): Promise<number> {
-    const refreshed = await this.deployments.refreshExpiring((this.config.trust.desiredStateTtlSeconds * 1000) / 2);
+    const due = await this.deployments.expiringRetained((this.config.trust.desiredStateTtlSeconds * 1000) / 2);
+    let refreshed = 0;
+    for (const [deploymentId, nodeIds] of due) {
+      try {
+        await this.deployments.republish(deploymentId, nodeIds);
+        refreshed += nodeIds.length;
+      } catch (error) {
+        this.logger.error({ err: error, deploymentId, nodes: nodeIds.length }, 'could not re-sign a retained desired state; the next run tries again');
+      }
+    }
     if (refreshed > 0) this.logger.log({ refreshed }, 're-signed retained desired states before they expire');
     return refreshed;
   }
