@@ -196,6 +196,21 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
     expect((await rolloutNodes(t, id)).find((n) => n.nodeId === stuck)).toMatchObject({ state: 'superseded', reason: `superseded by deployment ${manual.id}` });
   });
 
+  it('a rollout follows a deployment by hand of its own version to a node it waits on', async () => {
+    await createModel(t, 'follow', 8, 4);
+    const g1 = await upload('follow', '1.0.0');
+    let stuck = '';
+    let deliveries = 0;
+    const { ids, selector } = await group(2, (nodeId) => (nodeId === stuck && deliveries++ === 0 ? 'silent' : 'commit'));
+    stuck = ids[0] as string;
+    const id = await startRollout(t, { modelVersionId: g1.id, selector });
+    await waitFor(() => rolloutNodes(t, id), (ns) => ns.some((n) => n.state === 'succeeded'), 10_000, 'the other succeeded');
+    const manual = await deploy(t, g1.id, { nodeIds: [stuck] });
+    expect((await waitForState(id, ['completed', 'halted'], 10_000)).state).toBe('completed');
+    const node = (await t.http().get(`/v1/rollouts/${id}/nodes`).set(bearer(t.adminKey)).expect(200)).body.find((n: { nodeId: string }) => n.nodeId === stuck);
+    expect(node).toMatchObject({ state: 'succeeded', deploymentId: manual.id, phase: 'committed', attempts: 1 });
+  });
+
   it('retries failed nodes with backoff when the strategy says so, a bounded number of times', async () => {
     await createModel(t, 'auto', 8, 4);
     const e1 = await upload('auto', '1.0.0');

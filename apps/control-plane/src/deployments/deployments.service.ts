@@ -77,7 +77,7 @@ export class DeploymentsService {
       // An older version (or one a rollback overtook) is re-signed under the model's next sequence here.
       const sequence = await this.models.issue(tx, request.modelVersionId);
       const saved = await this.record(tx, by.actor, request.modelVersionId, nodeIds, null);
-      await this.supersedeRolloutDeliveries(tx, saved, nodeIds);
+      await this.overrideRolloutDeliveries(tx, saved, nodeIds);
       await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: request.modelVersionId, nodes: nodes.length, sequence });
       return saved;
     });
@@ -95,15 +95,26 @@ export class DeploymentsService {
   }
 
   /**
-   * A deployment by hand overrides what a rollout is sending the same nodes: a node a rollout is waiting
+   * A deployment by hand overrides what a rollout is sending the same nodes. A node a rollout is waiting
    * on (or about to retry) with another version leaves that rollout as `superseded`, as when a newer
-   * rollout takes it, instead of failing or timing out there. Nodes the rollout has not reached yet keep
-   * their place; if they run the rollout's version by then, the rollout counts them as done.
+   * rollout takes it, instead of failing or timing out there; with the same version, the rollout follows
+   * this deployment instead of its own (its outcome is the node's outcome there, under the rollout's node
+   * timeout). Nodes the rollout has not reached yet keep their place; if they run the rollout's version
+   * by then, the rollout counts them as done.
    */
-  private async supersedeRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
+  private async overrideRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
     await tx.query(
       `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by deployment ' || $1::text, 100), updated_at = now()
         WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait') AND model_version_id <> $3`,
+      [deployment.id, nodeIds, deployment.modelVersionId],
+    );
+    await tx.query(
+      `UPDATE rollout_nodes rn
+          SET state = 'dispatched', deployment_id = $1, published = true, next_attempt_at = NULL, dispatched_at = now(),
+              deadline_at = now() + make_interval(secs => (r.strategy->>'nodeTimeoutSeconds')::float8), updated_at = now()
+         FROM rollouts r
+        WHERE r.id = rn.rollout_id AND r.state IN ('running', 'paused', 'halted')
+          AND rn.node_id = ANY($2::uuid[]) AND rn.state IN ('dispatched', 'retry-wait') AND rn.model_version_id = $3`,
       [deployment.id, nodeIds, deployment.modelVersionId],
     );
   }
