@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
-import { createModel, deploy, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, getRollout, resignWithExpectedOutput, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { retainedDesired } from '../helpers/retained-desired.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -80,7 +80,10 @@ describe('agents: rollback, re-deploys and long absences', () => {
     const golden = Array.from({ length: INPUTS }, (_, i) => (i % 5) / 5);
     const good = await upload('5.0.0', 35);
     const newer = await upload('7.0.0', 37); // uploaded before the rollback, never deployed until the end
-    const broken = await uploadVersion(t, 'redeploy', { version: '6.0.0', selfTest: { input: golden, expectedOutput: [1, 0, 0, 0], tolerance: 1e-6 } }, denseSoftmaxModel(36, INPUTS).bytes);
+    const model = denseSoftmaxModel(36, INPUTS);
+    const broken = await uploadVersion(t, 'redeploy', { version: '6.0.0', selfTest: { input: golden, expectedOutput: Array.from(model.reference(Float32Array.from(golden))), tolerance: 1e-6 } }, model.bytes);
+    // A golden output this model does not give: the upload check would refuse it, so the manifest is re-signed.
+    await resignWithExpectedOutput(t, broken.id, [1, 0, 0, 0]);
     expect(await settled((await deploy(t, good.id, { nodeIds: [online.nodeId] })).id)).toEqual(['committed']);
     await runs(online, good.sha256);
     await recorded(online, good.id);

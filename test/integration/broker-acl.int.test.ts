@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { envelopeFields, type FleetTopics, fleetTopics } from '#protocol';
 import { verifyInitialRoot, type RootDocument } from '#trust';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -85,10 +86,10 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     const chunksSeenByB: string[] = [];
     nodeB.client.on('message', (topic) => topic.startsWith(`${topics.root}/artifacts/`) && chunksSeenByB.push(topic));
 
-    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
-    const artifact = randomBytes(600_000);
+    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: { shape: [1, 4] }, outputSpec: { shape: [1, 2] } }).expect(201);
+    const artifact = denseSoftmaxModel(1, 4, 2, { padBytes: 600_000 }).bytes; // real: uploads are loaded at upload
     const version = await t.http().post('/v1/models/acl/versions').set(bearer(t.adminKey))
-      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
+      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime').field('skipSelfTest', 'true')
       .attach('artifact', artifact, 'm.onnx').expect(201);
     await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [a.nodeId] }).expect(201);
 

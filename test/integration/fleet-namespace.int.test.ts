@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { verifyInitialRoot, type RootDocument } from '#trust';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { waitFor } from '../helpers/agent-process.js';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -43,7 +44,8 @@ describe('two installations on one broker', () => {
     await node.connect();
     const heard: string[] = [];
     node.client.on('message', (topic) => heard.push(topic));
-    return { t, node, heard, artifact: randomBytes(300_000) };
+    // A real model (uploads are loaded at upload), different for each installation.
+    return { t, node, heard, artifact: denseSoftmaxModel(randomBytes(4).readUInt32LE(), 4, 2, { padBytes: 300_000 }).bytes };
   };
 
   beforeAll(async () => {
@@ -66,9 +68,9 @@ describe('two installations on one broker', () => {
   it('keeps each installation’s node traffic, desired states and chunks to itself', async () => {
     for (const [n, { t, node, artifact }] of installations.entries()) {
       for (let seq = 1; seq <= 20; seq++) await node.publish('heartbeat', node.heartbeat(seq));
-      await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'ns', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
+      await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'ns', task: 'test', inputSpec: { shape: [1, 4] }, outputSpec: { shape: [1, 2] } }).expect(201);
       const version = await t.http().post('/v1/models/ns/versions').set(bearer(t.adminKey))
-        .field('version', `1.0.${n}`).field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
+        .field('version', `1.0.${n}`).field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime').field('skipSelfTest', 'true')
         .attach('artifact', artifact, 'm.onnx').expect(201);
       await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [node.nodeId] }).expect(201);
     }

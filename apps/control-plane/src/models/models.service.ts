@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import semver from 'semver';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import type { Envelope, ModelManifest } from '#trust';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
@@ -13,7 +12,9 @@ import { isUniqueViolation } from '../database/pg-errors.js';
 import { SigningService } from '../keys/signing.service.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Model } from './model.entity.js';
-import { type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import { compareReleaseVersions } from './dto/release-version.js';
+import { versionDeleteBlocker } from './version-delete-guard.js';
 
 export interface NewModel {
   readonly name: string;
@@ -36,9 +37,6 @@ export interface NewModelVersion {
 
 /** The sequence of a version not yet signed for deployment: `issue` gives it a real one first. */
 const UNISSUED = 0;
-
-/** Which engine can run which artifact format. */
-const ENGINE_FOR_FORMAT: Record<ModelFormat, InferenceEngine> = { onnx: 'onnxruntime', tflite: 'litert', tfjs: 'tfjs' };
 
 @Injectable()
 export class ModelsService {
@@ -83,7 +81,7 @@ export class ModelsService {
       where: { modelId: model.id, ...(version ? { version } : {}) },
       relations: { artifact: true },
     });
-    return rows.sort((a, b) => semver.rcompare(a.version, b.version) || a.variant.localeCompare(b.variant));
+    return rows.sort((a, b) => compareReleaseVersions(b.version, a.version) || a.variant.localeCompare(b.variant));
   }
 
   /**
@@ -205,6 +203,8 @@ export class ModelsService {
       const ids = versions.map((v) => v.id);
       const running = await tx.getRepository(EdgeNode).countBy({ currentModelVersionId: In(ids) });
       if (running > 0) throw new ConflictError(`${modelName} ${version} is still running on ${running} node(s)`);
+      const blocker = await versionDeleteBlocker(tx, ids);
+      if (blocker) throw new ConflictError(`${modelName} ${version} cannot be deleted: ${blocker}`);
       await tx.getRepository(ModelVersion).delete({ id: In(ids) });
       await this.audit.record(tx, by, 'model-version.delete', { type: 'model', id: model.id }, {
         version,
