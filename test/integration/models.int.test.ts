@@ -109,12 +109,12 @@ describe('models, versions and artifacts', () => {
     await t.http().post('/v1/models/nope/versions').set(bearer(operator)).field('version', '1.0.0').attach('artifact', Buffer.from('x'), 'm').expect(404);
   });
 
-  it('signs each version into a manifest the pinned root verifies, with a sequence shared by its variants', async () => {
+  it('signs each version into a manifest the pinned root verifies; an upload draws no sequence (0 until deployed)', async () => {
     const root = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
     const res = await t.http().get('/v1/models/digits/versions').set(bearer(viewer)).expect(200);
     const byKey = new Map((res.body as { version: string; variant: string; sequence: number; manifest: Envelope<ModelManifest>; sha256: string }[]).map((v) => [`${v.version}/${v.variant}`, v]));
     expect([...byKey.entries()].map(([k, v]) => [k, v.sequence])).toEqual(
-      expect.arrayContaining([['1.0.0/fp32', 1], ['1.1.0/fp32', 2], ['1.1.0/int8', 2]]),
+      expect.arrayContaining([['1.0.0/fp32', 0], ['1.1.0/fp32', 0], ['1.1.0/int8', 0]]),
     );
     for (const v of byKey.values()) {
       const manifest = verifyManifest(v.manifest, root, { now: new Date() });
@@ -128,7 +128,7 @@ describe('models, versions and artifacts', () => {
       .field('selfTest', JSON.stringify({ input: golden, expectedOutput, tolerance: 0.001 }))
       .field('preprocessing', JSON.stringify({ scale: 0.5 }))
       .attach('artifact', withSelfTest.bytes, 'm.onnx').expect(201);
-    expect(sizes.body.manifest.signed).toMatchObject({ sequence: 3, selfTest: { input: golden, expectedOutput, tolerance: 0.001 }, preprocessing: { scale: 0.5 } });
+    expect(sizes.body.manifest.signed).toMatchObject({ sequence: 0, selfTest: { input: golden, expectedOutput, tolerance: 0.001 }, preprocessing: { scale: 0.5 } });
     await t.http().delete('/v1/models/digits/versions/1.2.0').set(bearer(operator)).expect(204);
   });
 

@@ -27,6 +27,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(expected);
   });
 
+  it('takes the desired-state lifetime in seconds or hours (7 days by default) and re-signs at a quarter of it, at most hourly', () => {
+    expect(loadConfig({}).trust).toMatchObject({ desiredStateTtlSeconds: 7 * 86_400, desiredStateRefreshMs: 3_600_000 });
+    expect(loadConfig({ DESIRED_STATE_TTL_HOURS: '2' }).trust).toMatchObject({ desiredStateTtlSeconds: 7200, desiredStateRefreshMs: 1_800_000 });
+    expect(loadConfig({ DESIRED_STATE_TTL_SECONDS: '4', DESIRED_STATE_TTL_HOURS: '2' }).trust).toMatchObject({ desiredStateTtlSeconds: 4, desiredStateRefreshMs: 1000 });
+    expect(() => loadConfig({ DESIRED_STATE_TTL_SECONDS: '1' })).toThrow('DESIRED_STATE_TTL_SECONDS');
+  });
+
   it('derives the fleet namespace from where the database is, so two installations differ and replicas agree', () => {
     const a = loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet' }).mqtt.fleetNamespace;
     expect(a).toMatch(/^edgefleet-[0-9a-f]{8}$/);

@@ -43,7 +43,9 @@ const envSchema = z.object({
   FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
   KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
   MANIFEST_TTL_DAYS: positiveInt.default(365),
-  DESIRED_STATE_TTL_HOURS: positiveInt.default(168),
+  DESIRED_STATE_TTL_HOURS: positiveInt.optional(),
+  /** Finer than hours (tests use seconds); wins over DESIRED_STATE_TTL_HOURS. Default 7 days. */
+  DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
@@ -79,7 +81,14 @@ export interface AppConfig {
     readonly clientId: string;
     readonly sessionExpirySeconds: number;
   };
-  readonly trust: { readonly keysDir: string; readonly manifestTtlDays: number; readonly desiredStateTtlHours: number };
+  readonly trust: {
+    readonly keysDir: string;
+    readonly manifestTtlDays: number;
+    /** How long a signed desired state is valid; retained ones are re-signed before they expire. */
+    readonly desiredStateTtlSeconds: number;
+    /** How often the re-signing job looks for desired states past half their lifetime. */
+    readonly desiredStateRefreshMs: number;
+  };
   readonly distribution: { readonly chunkSizeBytes: number };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
   readonly artifacts: { readonly dir: string; readonly maxBytes: number };
@@ -113,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
   const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
   return {
     http: { host: e.HOST, port: e.PORT, jsonBodyLimitBytes: e.JSON_BODY_LIMIT_BYTES },
@@ -130,7 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64),
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
-    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlHours: e.DESIRED_STATE_TTL_HOURS },
+    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
@@ -138,6 +148,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** A quarter of the lifetime (at most hourly, at least every second): each state is re-signed at least once before it expires. */
+function refreshEvery(ttlSeconds: number): number {
+  return Math.min(Math.max((ttlSeconds * 1000) / 4, 1000), 3_600_000);
 }
 
 /**

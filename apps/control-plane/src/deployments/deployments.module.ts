@@ -5,12 +5,14 @@ import { BrokerModule } from '../broker/broker.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { DeploymentsController, NodeDeploymentsController } from './deployments.controller.js';
 import { DeploymentsService } from './deployments.service.js';
+import { DesiredStateRefresher } from './desired-state-refresher.js';
 import { DistributionService } from './distribution.service.js';
+import { ModelsModule } from '../models/models.module.js';
 
 @Module({
-  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
+  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService],
+  providers: [DeploymentsService, DistributionService, DesiredStateRefresher],
   exports: [DistributionService, DeploymentsService],
 })
 export class DeploymentsModule {}

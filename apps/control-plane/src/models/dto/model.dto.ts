@@ -138,7 +138,7 @@ export class ModelVersionDto {
   @ApiProperty() createdBy!: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
-  @ApiProperty({ description: 'Release order within the model (signed; nodes refuse lower)' }) sequence!: number;
+  @ApiProperty({ description: 'Release order within the model, signed into the manifest (nodes refuse one not above what they run); 0 until the version is first deployed, then re-issued above every other decision each time it is deployed again after one' }) sequence!: number;
   @ApiProperty({ type: Object, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
 
   static from(v: ModelVersion, modelName: string): ModelVersionDto {
