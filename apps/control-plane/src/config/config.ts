@@ -75,10 +75,18 @@ export interface AppConfig {
     readonly sharedGroup: string;
     /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
     readonly dynsec: boolean;
-    /** Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment. */
+    /**
+     * Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment.
+     * As parsed, this is FLEET_NAMESPACE or the default for a new installation; `createApp` replaces it
+     * with the namespace stored in the database (see `resolveFleetNamespace`).
+     */
     readonly fleetNamespace: string;
+    /** Whether FLEET_NAMESPACE was set: then it must agree with the stored namespace. */
+    readonly fleetNamespaceFromEnv: boolean;
     /** Stable per replica: its persistent session (and its share of node traffic) survives reconnects. */
     readonly clientId: string;
+    /** Whether MQTT_CLIENT_ID was set (otherwise the client id follows the namespace). */
+    readonly clientIdFromEnv: boolean;
     readonly sessionExpirySeconds: number;
   };
   readonly trust: {
@@ -136,8 +144,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
       fleetNamespace,
-      // Two installations on one host and one broker must not take over each other's session.
-      clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64),
+      fleetNamespaceFromEnv: e.FLEET_NAMESPACE !== undefined,
+      clientId: e.MQTT_CLIENT_ID ?? defaultClientId(fleetNamespace),
+      clientIdFromEnv: e.MQTT_CLIENT_ID !== undefined,
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
@@ -150,16 +159,28 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   };
 }
 
+/** Two installations on one host and one broker must not take over each other's session. */
+function defaultClientId(fleetNamespace: string): string {
+  return `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64);
+}
+
+/** The config with the installation's namespace (the stored one), and a default client id that follows it. */
+export function withFleetNamespace(config: AppConfig, fleetNamespace: string): AppConfig {
+  const clientId = config.mqtt.clientIdFromEnv ? config.mqtt.clientId : defaultClientId(fleetNamespace);
+  return { ...config, mqtt: { ...config.mqtt, fleetNamespace, clientId } };
+}
+
 /** A quarter of the lifetime (at most hourly, at least every second): each state is re-signed at least once before it expires. */
 function refreshEvery(ttlSeconds: number): number {
   return Math.min(Math.max((ttlSeconds * 1000) / 4, 1000), 3_600_000);
 }
 
 /**
- * An installation is its database: replicas share it, and two installations never do. So the default
- * namespace is the database name (readable in broker logs) plus a short hash of where the database is
- * (host, port, name; not the credentials, which may rotate). Replicas that reach one database by
- * different addresses, or a database that moves, need FLEET_NAMESPACE set explicitly.
+ * The namespace a new installation starts with, when FLEET_NAMESPACE is unset: the database name
+ * (readable in broker logs) plus a short hash of where the database is (host, port, name; not the
+ * credentials), so two new installations on one broker differ without being told. It is only a
+ * proposal: the first boot stores it in the database and every later boot uses the stored one, however
+ * DATABASE_URL is spelled then.
  */
 export function defaultFleetNamespace(databaseUrl: string): string {
   const url = new URL(databaseUrl);
