@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DESIRED_STATE_TTL_SECONDS: '1' })).toThrow('DESIRED_STATE_TTL_SECONDS');
   });
 
-  it('derives the fleet namespace from where the database is, so two installations differ and replicas agree', () => {
+  it('derives the default namespace of a new installation from where the database is, so two new installations differ', () => {
     const a = loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet' }).mqtt.fleetNamespace;
     expect(a).toMatch(/^edgefleet-[0-9a-f]{8}$/);
     expect(loadConfig({ DATABASE_URL: 'postgres://u:rotated@DB.example/edgefleet' }).mqtt.fleetNamespace).toBe(a);
