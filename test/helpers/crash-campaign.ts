@@ -64,7 +64,9 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
       const next = await release(run);
       let key: string;
       if (point) {
-        await agent.exited();
+        await agent.exited().catch((error: unknown) => {
+          throw new Error(`run ${run}: the agent did not reach failpoint ${point}; its last log lines:\n${agent.logs.slice(-30).join('\n')}`, { cause: error });
+        });
         key = point;
       } else {
         await new Promise((r) => setTimeout(r, Math.random() * 900));

@@ -78,7 +78,9 @@ export class Updater {
   /** A desired state from the broker: verified here, applied by the loop; refused ones are reported. */
   onDesired(message: DesiredStateMessage): void {
     const verified = this.tryVerify(message, true);
-    if (verified) {
+    // The retained copy of the deployment already pending comes again after every (re)subscribe: it
+    // must not look like a newer desired state to the apply in progress.
+    if (verified && verified.state.deploymentId !== this.pending?.state.deploymentId) {
       this.pending = verified;
       this.kick();
     }
@@ -179,6 +181,7 @@ export class Updater {
         }
         await this.report(id, 'downloading', { progress: 0 });
         await this.downloadArtifact(target);
+        if (this.pending !== target) return; // superseded while waiting for chunks: the download is not complete
         failpoint('download:complete');
         await this.transition('downloaded');
         return void (await this.report(id, 'downloaded'));
