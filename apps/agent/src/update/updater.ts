@@ -179,7 +179,6 @@ export class Updater {
         if (!this.engines.has(target.manifest.engine)) {
           throw new StepFailure('unsupported-engine', `this agent runs ${[...this.engines.keys()].join(', ')}, not ${target.manifest.engine}`);
         }
-        await this.report(id, 'downloading', { progress: 0 });
         await this.downloadArtifact(target);
         if (this.pending !== target) return; // superseded while waiting for chunks: the download is not complete
         failpoint('download:complete');
@@ -244,6 +243,8 @@ export class Updater {
       if (error instanceof InsufficientDiskError) throw new StepFailure('insufficient-disk', error.message, { cause: error });
       throw error;
     }
+    // Only now: the control plane starts the broadcast once every node has said `downloading`.
+    await this.report(target.state.deploymentId, 'downloading', { progress: 0 });
     let repairs = 0;
     while (!store.complete) {
       const arrived = await new Promise<boolean>((resolve) => {

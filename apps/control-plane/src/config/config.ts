@@ -42,6 +42,7 @@ const envSchema = z.object({
   MANIFEST_TTL_DAYS: positiveInt.default(365),
   DESIRED_STATE_TTL_HOURS: positiveInt.default(168),
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
+  BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
@@ -75,7 +76,15 @@ export interface AppConfig {
     readonly sessionExpirySeconds: number;
   };
   readonly trust: { readonly keysDir: string; readonly manifestTtlDays: number; readonly desiredStateTtlHours: number };
-  readonly distribution: { readonly chunkSizeBytes: number };
+  readonly distribution: {
+    readonly chunkSizeBytes: number;
+    /**
+     * The longest a deployment's broadcast waits for its nodes to report `downloading` (their download
+     * store is open): it starts when the last one does, or after this long, whichever is first. Keep it
+     * below the agents' `stallSeconds`, or a node may ask for repairs before the broadcast starts.
+     */
+    readonly broadcastWaitMs: number;
+  };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
   readonly artifacts: { readonly dir: string; readonly maxBytes: number };
   readonly auth: { readonly bootstrapAdminKey?: string };
@@ -123,7 +132,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlHours: e.DESIRED_STATE_TTL_HOURS },
-    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES },
+    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },

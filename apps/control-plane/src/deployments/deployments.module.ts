@@ -6,11 +6,13 @@ import { MessagingModule } from '../messaging/messaging.module.js';
 import { DeploymentsController, NodeDeploymentsController } from './deployments.controller.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DistributionService } from './distribution.service.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
 
 @Module({
   imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService],
-  exports: [DistributionService, DeploymentsService],
+  providers: [DeploymentsService, DistributionService, DeploymentTargetsRepository, BroadcastQueue],
+  exports: [DistributionService, DeploymentsService, BroadcastQueue],
 })
 export class DeploymentsModule {}
