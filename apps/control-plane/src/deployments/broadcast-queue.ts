@@ -80,17 +80,22 @@ export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * all reported. Safe to call from any replica, any number of times.
    */
   async targetsReported(deploymentIds: readonly string[]): Promise<void> {
-    const waiting = [...new Set(deploymentIds)].filter((id) => !this.started.has(id));
-    if (waiting.length === 0) return;
-    for (const deploymentId of await this.targets.allReported(waiting)) {
+    // Redis first: only deployments still in their wait cost a query of their targets.
+    const waiting = new Map<string, Job<BroadcastJob>>();
+    for (const deploymentId of new Set(deploymentIds)) {
+      if (this.started.has(deploymentId)) continue;
       const job = await this.queue.getJob(broadcastJobId(deploymentId));
-      if (job && (await job.isDelayed())) {
-        // Another replica (or the delay running out) may move it first: then it is no longer delayed.
-        await job.promote().catch(async (error: unknown) => {
-          if (await job.isDelayed()) throw error;
-        });
-        this.logger.log({ deploymentId }, 'every target is ready: broadcast starts');
-      }
+      if (job && (await job.isDelayed())) waiting.set(deploymentId, job);
+      else this.remember(deploymentId); // running, done, or never queued: nothing to start
+    }
+    if (waiting.size === 0) return;
+    for (const deploymentId of await this.targets.allReported([...waiting.keys()])) {
+      const job = waiting.get(deploymentId) as Job<BroadcastJob>;
+      // Another replica (or the end of the wait) may move it first: then it is no longer delayed.
+      await job.promote().catch(async (error: unknown) => {
+        if (await job.isDelayed()) throw error;
+      });
+      this.logger.log({ deploymentId }, 'every target is ready: the broadcast starts');
       this.remember(deploymentId);
     }
   }
