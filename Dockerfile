@@ -1,6 +1,10 @@
+# Node 20 (>= 20.19): the version CI and the test machines run (README "Requirements"). nestjs-pino and
+# file-type declare node >= 22 and print EBADENGINE warnings at install; they run on 20 (whole suite green).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# onnxruntime-node's postinstall would download CUDA libraries; the CPU binaries are in the package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev

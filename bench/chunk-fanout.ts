@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { chunkCount, encodeChunk } from '../libs/protocol/src/index.js';
+import { chunkCount, encodeChunk, fleetTopics } from '../libs/protocol/src/index.js';
 import { ArtifactStore } from '../apps/control-plane/src/artifacts/artifact-store.js';
 import { loadConfig } from '../apps/control-plane/src/config/config.js';
 import { DistributionService } from '../apps/control-plane/src/deployments/distribution.service.js';
@@ -41,16 +41,18 @@ try {
   let received = 0;
   let done: () => void = () => undefined;
   const expected = SUBSCRIBERS * CHUNKS;
+  const config = loadConfig({ MQTT_URL: broker.url });
+  const artifactChunks = fleetTopics(config.mqtt.fleetNamespace).allArtifactChunks;
   for (let i = 0; i < SUBSCRIBERS; i++) {
     const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `fanout-${i}`, reconnectPeriod: 0 });
     client.on('message', () => {
       if (++received === expected) done();
     });
-    await client.subscribeAsync(['ef/v1/artifacts/+/chunks/+', 'raw/chunks/+'], { qos: 1 });
+    await client.subscribeAsync([artifactChunks, 'raw/chunks/+'], { qos: 1 });
     subscribers.push(client);
   }
 
-  const connection = new MqttConnection(loadConfig({ MQTT_URL: broker.url }));
+  const connection = new MqttConnection(config);
   await connection.ready();
   // broadcast() reads the store and publishes; it never touches the database.
   const distribution = new DistributionService(undefined as unknown as DataSource, store, connection, new MessagingMetrics(new Registry()));

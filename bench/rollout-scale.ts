@@ -10,7 +10,7 @@
  */
 import 'reflect-metadata';
 import mqtt, { type MqttClient } from 'mqtt';
-import { decodeChunk, encodeMessage, envelopeFields, parseChunkTopic, parseMessage, topics } from '../libs/protocol/src/index.js';
+import { decodeChunk, encodeMessage, envelopeFields, type FleetTopics, fleetTopics, parseMessage } from '../libs/protocol/src/index.js';
 import { createModel, enrolNodes, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
 import { denseSoftmaxModel } from '../test/helpers/onnx-model.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
@@ -30,13 +30,14 @@ class BenchNode {
 
   constructor(
     readonly id: string,
+    private readonly topics: FleetTopics,
     private readonly onActivated: (node: BenchNode) => void,
   ) {}
 
   async connect(url: string): Promise<void> {
     this.client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `bench-${this.id}`, clean: true, reconnectPeriod: 0 });
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    await this.client.subscribeAsync([topics.desired(this.id), 'ef/v1/artifacts/+/chunks/+', `raw/nodes/${this.id}`], { qos: 1 });
+    await this.client.subscribeAsync([this.topics.desired(this.id), this.topics.allArtifactChunks, `raw/nodes/${this.id}`], { qos: 1 });
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -44,7 +45,7 @@ class BenchNode {
       void this.client.publishAsync(`raw/replies/${this.id}`, payload, { qos: 1 });
       return;
     }
-    const chunk = parseChunkTopic(topic);
+    const chunk = this.topics.parseChunk(topic);
     if (chunk) {
       const have = this.chunks.get(chunk.sha256) ?? new Set<number>();
       have.add(decodeChunk(payload).index);
@@ -69,7 +70,7 @@ class BenchNode {
   }
 
   private status(state: 'received' | 'committed', deploymentId: string): void {
-    void this.client.publishAsync(topics.uplink(this.id, 'status'), encodeMessage('status', { ...envelopeFields(), seq: ++this.seq, deploymentId, state }), { qos: 1 });
+    void this.client.publishAsync(this.topics.uplink(this.id, 'status'), encodeMessage('status', { ...envelopeFields(), seq: ++this.seq, deploymentId, state }), { qos: 1 });
   }
 }
 
@@ -89,7 +90,7 @@ try {
   const everyoneActivated = new Promise<void>((r) => (allActivated = r));
   started = Date.now();
   for (let i = 0; i < ids.length; i += 500) {
-    const batch = ids.slice(i, i + 500).map((id) => new BenchNode(id, () => ++activated === NODES && allActivated()));
+    const batch = ids.slice(i, i + 500).map((id) => new BenchNode(id, fleetTopics(t.config.mqtt.fleetNamespace), () => ++activated === NODES && allActivated()));
     await Promise.all(batch.map((n) => n.connect(broker.url)));
     nodes.push(...batch);
   }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the product locally: checks the services, installs and builds, migrates, starts the control plane.
+# Runs the product locally: starts the services when they are down, installs and builds, migrates, starts the control plane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
-bash scripts/services.sh check || { echo "start the services above, then run npm start again" >&2; exit 1; }
+bash scripts/services.sh ensure || { echo "then run npm start again" >&2; exit 1; }
 npm run --silent build
 mkdir -p .edgefleet
 if [ -z "${ADMIN_API_KEY:-}" ]; then

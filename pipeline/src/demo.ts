@@ -9,20 +9,32 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { fleetTopics } from '#protocol';
 import { createDatabase, dropDatabase } from '../../apps/control-plane/src/database/database-admin.js';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from './preprocessing.js';
 import { PIXELS } from './mnist.js';
 import { runOfflinePipeline, type OfflineReport } from './pipeline.js';
 import { type Child, freePort, spawnChild, waitUntil } from './processes.js';
+import { clearRetained } from './retained.js';
 
 const WORK = resolve('.edgefleet/demo');
 const IMAGES = Number(process.env['DEMO_IMAGES'] ?? 10_000);
 const step = (title: string) => console.log(`\n▶ ${title}`);
 const ms = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 
+// Its own namespace on the broker: the demo never meets an installation of yours there.
+const FLEET_NAMESPACE = 'edgefleet-demo';
+const BROKER_URL = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
+
 const children: Child[] = [];
 const cleanup = async () => {
   for (const child of children.reverse()) await child.stop();
+  children.length = 0;
+  // After the agents stopped (their last presence is retained too): leave nothing on the broker.
+  await clearRetained(BROKER_URL, fleetTopics(FLEET_NAMESPACE)).then(
+    (count) => console.log(`\n  cleared ${count} retained messages under ef/v1/${FLEET_NAMESPACE}/ on ${BROKER_URL}`),
+    (error: unknown) => console.error(`\n  could not clear the demo's retained messages on ${BROKER_URL}:`, error),
+  );
 };
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
@@ -50,6 +62,8 @@ try {
     ADMIN_API_KEY: adminKey,
     KEYS_DIR: keysDir,
     ARTIFACT_DIR: join(WORK, 'store'),
+    MQTT_URL: BROKER_URL,
+    FLEET_NAMESPACE,
     QUEUE_PREFIX: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
     MQTT_CLIENT_ID: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
     MQTT_SHARED_GROUP: `edgefleet-demo-${randomBytes(3).toString('hex')}`,

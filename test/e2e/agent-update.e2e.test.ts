@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { toTfjsBundle } from '#inference';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel, denseSoftmaxTflite, type DenseSoftmaxModel } from '../helpers/onnx-model.js';
-import { createModel, deploy as deployTo, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy as deployTo, resignWithExpectedOutput, uploadVersion } from '../helpers/fleet.js';
 import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -165,7 +165,9 @@ describe('agents against the real control plane over the real broker', () => {
   it('rolls back when the self-test fails, and says so', async () => {
     const v3 = denseSoftmaxModel(3, INPUTS);
     const before = await Promise.all(agents.map(async (a) => (await a.status()).model?.version));
-    const version = await upload('3.0.0', v3, [0.25, 0.25, 0.25, 0.25]); // a golden output this model does not give
+    const version = await upload('3.0.0', v3);
+    // A golden output this model does not give: the upload check refuses it, so the manifest is re-signed.
+    await resignWithExpectedOutput(t, version.id, [0.25, 0.25, 0.25, 0.25]);
     const deployment = await deploy(version.id);
     await waitFor(() => targetStates(deployment.id), (s) => s.every((x) => x === 'rolled-back:self-test-failed'), 30_000, 'all rolled back');
     expect(await Promise.all(agents.map(async (a) => (await a.status()).model?.version))).toEqual(before);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
-import { parseMessage, topics } from '#protocol';
+import { fleetTopics, parseMessage } from '#protocol';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { chunkPublishes, expandRanges } from '../helpers/chunk-metrics.js';
 import { createModel, uploadVersion } from '../helpers/fleet.js';
@@ -44,7 +44,7 @@ describe('chunk broadcast to real agents', () => {
       const parsed = parseMessage('artifact-requests', payload);
       if (parsed.ok) requests.push(expandRanges(parsed.value.missing));
     });
-    await observer.subscribeAsync(topics.uplink(lossy.nodeId, 'artifact-requests'), { qos: 1 });
+    await observer.subscribeAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(lossy.nodeId, 'artifact-requests'), { qos: 1 });
   }, 90_000);
 
   afterAll(async () => {

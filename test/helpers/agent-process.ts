@@ -36,6 +36,13 @@ export class AgentProcess {
   ) {}
 
   static async start(options: AgentOptions): Promise<AgentProcess> {
+    const agent = await AgentProcess.create(options);
+    await agent.restart();
+    return agent;
+  }
+
+  /** Writes the state directory and config without starting the process (`restart()` starts it). */
+  static async create(options: AgentOptions): Promise<AgentProcess> {
     const stateDir = await mkdtemp(join(tmpdir(), 'ef-agent-'));
     const configPath = join(stateDir, 'agent.json');
     await writeFile(
@@ -51,9 +58,7 @@ export class AgentProcess {
         soak: options.soak ?? { inferences: 3, seconds: 1 },
       }),
     );
-    const agent = new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);
-    await agent.restart();
-    return agent;
+    return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);
   }
 
   /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */

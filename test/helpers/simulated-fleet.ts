@@ -1,9 +1,17 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RecurringWindow, windowOpen } from '#common';
-import { encodeMessage, envelopeFields, type MessageKind, type MessageOf, parseMessage, topics } from '#protocol';
+import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, type MessageKind, type MessageOf, parseMessage } from '#protocol';
 
 /** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
 export type Behaviour = 'commit' | 'fail' | 'silent';
+
+export interface FleetOptions {
+  /**
+   * Refuse, as the agent does, a manifest whose sequence is not above the highest one each node committed
+   * for the model (`rejected:rollback`), unless it names the artifact of the node's latest desired state.
+   */
+  readonly antiRollback?: boolean;
+}
 
 export interface ReceivedDesired {
   readonly deploymentId: string;
@@ -30,21 +38,32 @@ export class SimulatedFleet {
   readonly received = new Map<string, ReceivedDesired[]>();
   readonly running = new Map<string, ModelRef>();
   private readonly seq = new Map<string, number>();
+  /** Per node: the highest committed sequence per model, and the artifact of its latest desired state. */
+  private readonly installed = new Map<string, Map<string, number>>();
+  private readonly lastDesiredSha = new Map<string, string>();
   /** Each node's latest status until the control plane acknowledges it (re-sent every second, like the agent). */
   private readonly unacked = new Map<string, MessageOf<'status'>>();
   private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
   private constructor(
+    private readonly topics: FleetTopics,
     private readonly nodeIds: ReadonlySet<string>,
     private readonly behaviour: (nodeId: string, sha256: string) => Behaviour,
+    private readonly options: FleetOptions,
   ) {}
 
-  static async start(brokerUrl: string, nodeIds: readonly string[], behaviour: (nodeId: string, sha256: string) => Behaviour = () => 'commit'): Promise<SimulatedFleet> {
-    const fleet = new SimulatedFleet(new Set(nodeIds), behaviour);
-    fleet.client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+  /** `broker.namespace` is the control plane's fleet namespace (`config.mqtt.fleetNamespace`). */
+  static async start(
+    broker: { readonly url: string; readonly namespace: string },
+    nodeIds: readonly string[],
+    behaviour: (nodeId: string, sha256: string) => Behaviour = () => 'commit',
+    options: FleetOptions = {},
+  ): Promise<SimulatedFleet> {
+    const fleet = new SimulatedFleet(fleetTopics(broker.namespace), new Set(nodeIds), behaviour, options);
+    fleet.client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
     fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload)));
-    await fleet.client.subscribeAsync(['ef/v1/nodes/+/desired', 'ef/v1/nodes/+/acks'], { qos: 1 });
+    await fleet.client.subscribeAsync([fleet.topics.desired('+'), fleet.topics.acks('+')], { qos: 1 });
     fleet.resendTimer = setInterval(() => {
       for (const [nodeId, status] of fleet.unacked) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
     }, 1000);
@@ -88,15 +107,19 @@ export class SimulatedFleet {
     await this.client.endAsync();
   }
 
+  private nodeIdOf(topic: string): string {
+    return topic.slice(this.topics.nodesPrefix.length).split('/')[0] ?? '';
+  }
+
   private onAck(topic: string, payload: Buffer): void {
-    const nodeId = topic.split('/')[3] as string;
+    const nodeId = this.nodeIdOf(topic);
     const parsed = parseMessage('acks', payload);
     const last = this.unacked.get(nodeId);
     if (parsed.ok && last && parsed.value.statusSeq !== undefined && parsed.value.statusSeq >= last.seq) this.unacked.delete(nodeId);
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {
-    const nodeId = topic.split('/')[3] as string;
+    const nodeId = this.nodeIdOf(topic);
     if (!this.nodeIds.has(nodeId) || payload.length === 0) return;
     const parsed = parseMessage('desired', payload);
     if (!parsed.ok) return;
@@ -119,6 +142,12 @@ export class SimulatedFleet {
       this.unacked.set(nodeId, message);
       return this.publish(nodeId, 'status', message);
     };
+    const floor = this.installed.get(nodeId)?.get(manifest.name);
+    const sameArtifact = this.lastDesiredSha.get(nodeId) === manifest.sha256;
+    if (this.options.antiRollback && floor !== undefined && !sameArtifact && manifest.sequence <= floor) {
+      return void (await status('rejected', { reason: 'rollback', detail: `sequence ${manifest.sequence} is not above the installed ${floor}` }));
+    }
+    this.lastDesiredSha.set(nodeId, manifest.sha256);
     await status('received');
     if (behaviour === 'fail') {
       await status('rolled-back', { reason: 'self-test-failed', detail: 'simulated failure' });
@@ -127,6 +156,9 @@ export class SimulatedFleet {
     // Like the agent: everything up to the self-test at once, activation only inside the window.
     if (!windowOpen(signed.activationWindow, new Date())) return void (await status('self-tested', { detail: 'waiting for the activation window' }));
     this.running.set(nodeId, { name: manifest.name, version: manifest.version, variant: manifest.variant, sha256: manifest.sha256 });
+    const installed = this.installed.get(nodeId) ?? new Map<string, number>();
+    installed.set(manifest.name, Math.max(installed.get(manifest.name) ?? 0, manifest.sequence));
+    this.installed.set(nodeId, installed);
     await status('committed');
   }
 
@@ -137,6 +169,6 @@ export class SimulatedFleet {
   }
 
   private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat'), message: MessageOf<K>): Promise<unknown> {
-    return this.client.publishAsync(topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
+    return this.client.publishAsync(this.topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
   }
 }

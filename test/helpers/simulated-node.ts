@@ -6,17 +6,19 @@ import {
   envelopeFields,
   type HeartbeatMessage,
   type MessageKind,
+  type FleetTopics,
+  fleetTopics,
   type MessageOf,
-  parseChunkTopic,
   parseMessage,
   toRanges,
-  topics,
 } from '#protocol';
 import { type DesiredState, type Envelope, type RootDocument, verifyArtifactStream, verifyDesiredState, verifyManifest } from '#trust';
 
 export interface SimulatedNodeOptions {
   readonly brokerUrl: string;
   readonly nodeId: string;
+  /** The control plane's fleet namespace (`config.mqtt.fleetNamespace`, or `mqtt.namespace` from enrolment). */
+  readonly namespace: string;
   readonly root: RootDocument;
   readonly username?: string;
   readonly password?: string;
@@ -46,8 +48,11 @@ export class SimulatedNode {
   private resolveVerified?: (bytes: Buffer) => void;
   private rejectVerified?: (error: unknown) => void;
   private statusSeq = 0;
+  private readonly topics: FleetTopics;
 
-  constructor(private readonly options: SimulatedNodeOptions) {}
+  constructor(private readonly options: SimulatedNodeOptions) {
+    this.topics = fleetTopics(options.namespace);
+  }
 
   get nodeId(): string {
     return this.options.nodeId;
@@ -62,25 +67,25 @@ export class SimulatedNode {
       username,
       password,
       reconnectPeriod: 0,
-      will: { topic: topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
+      will: { topic: this.topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
     });
     this.client.on('message', (topic, payload) => void this.onMessage(topic, payload));
-    await this.client.subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), 'ef/v1/artifacts/+/chunks/+', topics.repairChunks(nodeId)], { qos: 1 });
+    await this.client.subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.allArtifactChunks, this.topics.repairChunks(nodeId)], { qos: 1 });
   }
 
   /** Clears the presence this node left retained on the broker, then disconnects. */
   async disconnect(): Promise<void> {
     if (!this.client?.connected) return;
-    await this.client.publishAsync(topics.uplink(this.nodeId, 'presence'), '', { qos: 1, retain: true });
+    await this.client.publishAsync(this.topics.uplink(this.nodeId, 'presence'), '', { qos: 1, retain: true });
     await this.client.endAsync();
   }
 
   publish<K extends MessageKind>(kind: K & ('status' | 'heartbeat' | 'presence' | 'results' | 'artifact-requests'), message: MessageOf<K>): Promise<unknown> {
-    return this.client.publishAsync(topics.uplink(this.nodeId, kind), encodeMessage(kind, message), { qos: 1 });
+    return this.client.publishAsync(this.topics.uplink(this.nodeId, kind), encodeMessage(kind, message), { qos: 1 });
   }
 
   publishRaw(kind: 'status' | 'heartbeat' | 'presence' | 'results' | 'artifact-requests', payload: string | Buffer): Promise<unknown> {
-    return this.client.publishAsync(topics.uplink(this.nodeId, kind), payload, { qos: 1 });
+    return this.client.publishAsync(this.topics.uplink(this.nodeId, kind), payload, { qos: 1 });
   }
 
   heartbeat(seq: number): HeartbeatMessage {
@@ -110,13 +115,13 @@ export class SimulatedNode {
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
-    if (topic === topics.desired(this.nodeId)) return this.onDesired(payload);
-    if (topic === topics.errors(this.nodeId)) {
+    if (topic === this.topics.desired(this.nodeId)) return this.onDesired(payload);
+    if (topic === this.topics.errors(this.nodeId)) {
       const parsed = parseMessage('errors', payload);
       if (parsed.ok) this.errors.push(parsed.value);
       return;
     }
-    const chunkTopic = parseChunkTopic(topic);
+    const chunkTopic = this.topics.parseChunk(topic);
     if (chunkTopic && this.download?.sha256 === chunkTopic.sha256) this.onChunk(payload);
   }
 

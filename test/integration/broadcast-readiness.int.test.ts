@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { waitFor } from '../helpers/agent-process.js';
 import { chunkPublishes } from '../helpers/chunk-metrics.js';
 import { createModel, enrolNodes, uploadVersion } from '../helpers/fleet.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -52,15 +53,15 @@ describe('broadcast readiness across replicas', () => {
     const root = verifyInitialRoot(await new KeyStore(a.config.trust.keysDir).currentRoot(), new Date());
     const ids = await enrolNodes(a, NODES);
     await createModel(a, 'replicated', 4, 2);
-    const artifact = randomBytes(ARTIFACT_BYTES);
-    const version = await uploadVersion(a, 'replicated', { version: '1.0.0' }, artifact);
+    const artifact = denseSoftmaxModel(1, 4, 2, { padBytes: ARTIFACT_BYTES }).bytes;
+    const version = await uploadVersion(a, 'replicated', { version: '1.0.0', selfTest: { input: [0, 0.25, 0.5, 1] } }, artifact);
 
     const replica = b as TestApp;
     const res = await replica.http().post('/v1/deployments').set(bearer(replica.adminKey)).send({ modelVersionId: version.id, nodeIds: ids }).expect(201);
     await replica.close();
     b = undefined;
 
-    nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root }));
+    nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root, namespace: a.config.mqtt.fleetNamespace }));
     await Promise.all(nodes.map((n) => n.connect())); // each gets its retained desired state and reports downloading
     await waitFor(async () => nodes.every((n) => n.verified !== undefined), (all) => all, 30_000, 'the desired states');
     const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no broadcast within 30 s')), 30_000).unref());

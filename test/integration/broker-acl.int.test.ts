@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { envelopeFields, topics } from '#protocol';
+import { envelopeFields, type FleetTopics, fleetTopics } from '#protocol';
 import { verifyInitialRoot, type RootDocument } from '#trust';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
 interface Enrolled {
   nodeId: string;
-  mqtt: { url: string; username: string; password: string; clientId: string };
+  mqtt: { url: string; username: string; password: string; clientId: string; namespace: string };
 }
 
 describe('node identity at the broker (Mosquitto dynamic security)', () => {
@@ -19,6 +20,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
   let root: RootDocument;
   let a: Enrolled;
   let b: Enrolled;
+  let topics: FleetTopics;
   const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
 
   beforeAll(async () => {
@@ -31,6 +33,8 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     root = verifyInitialRoot(ea.root, new Date());
     a = ea;
     b = eb;
+    // The namespace every node is told at enrolment: its topics are under it.
+    topics = fleetTopics(ea.mqtt.namespace);
   });
   afterAll(async () => {
     await t.close();
@@ -51,7 +55,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     const client = await connectAs(a);
     const own = await client.subscribeAsync([topics.desired(a.nodeId)], { qos: 1 });
     expect(own[0]?.qos).toBe(1);
-    for (const foreign of [topics.desired(b.nodeId), topics.errors(b.nodeId), topics.repairChunks(b.nodeId), 'ef/v1/#', '#']) {
+    for (const foreign of [topics.desired(b.nodeId), topics.errors(b.nodeId), topics.repairChunks(b.nodeId), topics.everything, 'ef/v1/#', '#']) {
       await expect(client.subscribeAsync(foreign, { qos: 1 })).rejects.toThrow('Not authorized');
     }
 
@@ -76,16 +80,16 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
   });
 
   it('delivers an artifact only to the nodes it is deployed to', async () => {
-    const nodeA = new SimulatedNode({ brokerUrl: broker.url, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
-    const nodeB = new SimulatedNode({ brokerUrl: broker.url, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });
+    const nodeA = new SimulatedNode({ brokerUrl: broker.url, namespace: a.mqtt.namespace, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
+    const nodeB = new SimulatedNode({ brokerUrl: broker.url, namespace: b.mqtt.namespace, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });
     await Promise.all([nodeA.connect(), nodeB.connect()]);
     const chunksSeenByB: string[] = [];
-    nodeB.client.on('message', (topic) => topic.startsWith('ef/v1/artifacts/') && chunksSeenByB.push(topic));
+    nodeB.client.on('message', (topic) => topic.startsWith(`${topics.root}/artifacts/`) && chunksSeenByB.push(topic));
 
-    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
-    const artifact = randomBytes(600_000);
+    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'acl', task: 'test', inputSpec: { shape: [1, 4] }, outputSpec: { shape: [1, 2] } }).expect(201);
+    const artifact = denseSoftmaxModel(1, 4, 2, { padBytes: 600_000 }).bytes; // real: uploads are loaded at upload
     const version = await t.http().post('/v1/models/acl/versions').set(bearer(t.adminKey))
-      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
+      .field('version', '1.0.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime').field('skipSelfTest', 'true')
       .attach('artifact', artifact, 'm.onnx').expect(201);
     await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [a.nodeId] }).expect(201);
 

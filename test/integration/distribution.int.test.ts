@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -16,7 +17,8 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 describe('artifact distribution over the real broker', () => {
   let t: TestApp;
   let nodes: SimulatedNode[];
-  const artifact = randomBytes(ARTIFACT_BYTES);
+  // A real model (uploads are loaded at upload), padded to just under ARTIFACT_BYTES: CHUNKS chunks.
+  const artifact = denseSoftmaxModel(1, 4, 2, { padBytes: ARTIFACT_BYTES - 4096 }).bytes;
   let versionId: string;
   let broker: TestBroker;
 
@@ -34,10 +36,10 @@ describe('artifact distribution over the real broker', () => {
       expect(verifyInitialRoot(res.body.root, new Date())).toEqual(root);
     }
     // Node 0 drops its connection a quarter of the way through the broadcast.
-    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
+    nodes = ids.map((nodeId, i) => new SimulatedNode({ brokerUrl: broker.url, namespace: t.config.mqtt.fleetNamespace, nodeId, root, disconnectAfterChunk: i === 0 ? (n) => n === DROP_AFTER : undefined }));
     await Promise.all(nodes.map((n) => n.connect()));
 
-    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'big', task: 'test', inputSpec: {}, outputSpec: {} }).expect(201);
+    await t.http().post('/v1/models').set(bearer(t.adminKey)).send({ name: 'big', task: 'test', inputSpec: { shape: [1, 4] }, outputSpec: { shape: [1, 2] } }).expect(201);
     const up = await t
       .http()
       .post('/v1/models/big/versions')
@@ -46,6 +48,7 @@ describe('artifact distribution over the real broker', () => {
       .field('variant', 'fp32')
       .field('format', 'onnx')
       .field('engine', 'onnxruntime')
+      .field('skipSelfTest', 'true')
       .attach('artifact', artifact, 'big.onnx')
       .expect(201);
     versionId = up.body.id as string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
-import { encodeMessage, envelopeFields, parseMessage, topics } from '#protocol';
+import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#protocol';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
@@ -58,7 +58,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('stores 10,000 heartbeats from 100 nodes exactly once, split between the replicas, duplicates included', async () => {
     const ids = await seedNodes(a, 100);
-    const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root }));
+    const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId, root }));
     await Promise.all(nodes.map((n) => n.connect()));
     await Promise.all(nodes.map(async (n) => {
       for (let seq = 1; seq <= 100; seq++) await n.publish('heartbeat', n.heartbeat(seq));
@@ -82,7 +82,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('records presence and results idempotently, and offline from the last will', async () => {
     const [nodeId] = await seedNodes(a, 1);
-    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
+    const node = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: nodeId!, root });
     await node.connect();
     await node.publish('presence', { ...envelopeFields(), online: true, agentVersion: '0.1.0' });
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'online' AND agent_version = '0.1.0'`, [nodeId]), (n) => n === 1);
@@ -104,7 +104,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('acknowledges stored statuses to the node with the highest seq, so the node can stop re-sending them', async () => {
     const [nodeId] = await seedNodes(a, 1);
-    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
+    const node = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: nodeId!, root });
     await node.connect();
     const listener = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
     const acks: number[] = [];
@@ -112,7 +112,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
       const parsed = parseMessage('acks', payload);
       if (parsed.ok && parsed.value.statusSeq !== undefined) acks.push(parsed.value.statusSeq);
     });
-    await listener.subscribeAsync(topics.acks(nodeId!), { qos: 1 });
+    await listener.subscribeAsync(fleetTopics(a.config.mqtt.fleetNamespace).acks(nodeId!), { qos: 1 });
     const deploymentId = randomUUID();
     const status = (seq: number, state: 'received' | 'committed') => ({ ...envelopeFields(), seq, deploymentId, state });
     await node.publish('status', status(6, 'received'));
@@ -130,7 +130,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
 
   it('survives malformed payloads, answers them with error events and counts them in /metrics', async () => {
     const [nodeId] = await seedNodes(a, 1);
-    const node = new SimulatedNode({ brokerUrl: broker.url, nodeId: nodeId!, root });
+    const node = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: nodeId!, root });
     await node.connect();
     const before = await metric(a, /^edgefleet_mqtt_invalid_messages_total\{/) + (await metric(b, /^edgefleet_mqtt_invalid_messages_total\{/));
     await node.publishRaw('heartbeat', '{not json');
@@ -138,10 +138,10 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     await node.publishRaw('heartbeat', JSON.stringify({ ...node.heartbeat(1), cpu: 'busy' }));
     // Over the heartbeat's 4 KiB bound (the broker's own max_packet_size would cut off anything over 1 MiB).
     await node.publishRaw('heartbeat', Buffer.alloc(100 * 1024, 0x20));
-    const stranger = new SimulatedNode({ brokerUrl: broker.url, nodeId: randomUUID(), root });
+    const stranger = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: randomUUID(), root });
     await stranger.connect();
     await stranger.publish('heartbeat', stranger.heartbeat(1));
-    await node.client.publishAsync(`ef/v1/nodes/${nodeId}/heartbeat`, encodeMessage('heartbeat', node.heartbeat(2)), { qos: 1 });
+    await node.client.publishAsync(fleetTopics(a.config.mqtt.fleetNamespace).uplink(nodeId!, 'heartbeat'), encodeMessage('heartbeat', node.heartbeat(2)), { qos: 1 });
 
     const reasons = async () => {
       const text = (await a.http().get('/metrics')).text + (await b.http().get('/metrics')).text;

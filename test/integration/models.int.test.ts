@@ -5,9 +5,13 @@ import { join } from 'node:path';
 import type { Response as SuperagentResponse } from 'superagent';
 import { type Envelope, type ModelManifest, verifyInitialRoot, verifyManifest } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { bearer, createApiKey, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const MAX_BYTES = 1024 * 1024;
+const PIXELS = 784;
+/** A real ONNX classifier of the declared shapes, padded to about `bytes` to exercise the store. */
+const realModel = (seed: number, bytes = 0) => denseSoftmaxModel(seed, PIXELS, 10, { padBytes: bytes }).bytes;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('models, versions and artifacts', () => {
@@ -27,8 +31,8 @@ describe('models, versions and artifacts', () => {
         name: 'digits',
         task: 'image-classification',
         description: 'MNIST CNN',
-        inputSpec: { name: 'input', shape: [1, 28, 28, 1], dtype: 'float32' },
-        outputSpec: { name: 'probs', shape: [1, 10], dtype: 'float32' },
+        inputSpec: { name: 'input', shape: [1, PIXELS], dtype: 'float32' },
+        outputSpec: { name: 'probabilities', shape: [1, 10], dtype: 'float32' },
         classLabels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
       })
       .expect(201);
@@ -37,7 +41,8 @@ describe('models, versions and artifacts', () => {
 
   const upload = (version: string, variant: string, bytes: Buffer, extra: Record<string, string> = {}) => {
     const req = t.http().post('/v1/models/digits/versions').set(bearer(operator));
-    const fields = { version, variant, format: 'onnx', engine: 'onnxruntime', ...extra };
+    // Uploads are loaded and run at upload (issue 10, trap 7): real models, and an explicit self-test opt-out.
+    const fields = { version, variant, format: 'onnx', engine: 'onnxruntime', ...(extra['selfTest'] ? {} : { skipSelfTest: 'true' }), ...extra };
     for (const [k, v] of Object.entries(fields)) req.field(k, v);
     return req.attach('artifact', bytes, 'model.onnx');
   };
@@ -49,7 +54,7 @@ describe('models, versions and artifacts', () => {
   const tempFiles = () => readdir(join(t.config.artifacts.dir, 'tmp')).catch(() => [] as string[]);
 
   it('streams an upload to the store and serves it back whole and by range, with the same sha256', async () => {
-    const bytes = randomBytes(300_000);
+    const bytes = realModel(1, 300_000);
     const res = await upload('1.0.0', 'fp32', bytes, { metrics: JSON.stringify({ accuracy: 0.984 }) }).expect(201);
     expect(res.body).toMatchObject({ model: 'digits', version: '1.0.0', variant: 'fp32', sha256: sha256(bytes), sizeBytes: bytes.length, metrics: { accuracy: 0.984 } });
 
@@ -60,17 +65,18 @@ describe('models, versions and artifacts', () => {
 
     // Resume a download in three ranges and check the reassembled digest.
     const parts: Buffer[] = [];
-    for (const [start, end] of [[0, 99_999], [100_000, 199_999], [200_000, 299_999]]) {
+    const third = Math.ceil(bytes.length / 3);
+    for (const [start, end] of [[0, third - 1], [third, 2 * third - 1], [2 * third, bytes.length - 1]]) {
       const part = await t.http().get(res.body.downloadUrl).set(bearer(viewer)).set('Range', `bytes=${start}-${end}`).buffer(true).parse(binary).expect(206);
       expect(part.headers['content-range']).toBe(`bytes ${start}-${end}/${bytes.length}`);
       parts.push(part.body as Buffer);
     }
     expect(sha256(Buffer.concat(parts))).toBe(sha256(bytes));
-    await t.http().get(res.body.downloadUrl).set(bearer(viewer)).set('Range', 'bytes=400000-').expect(416);
+    await t.http().get(res.body.downloadUrl).set(bearer(viewer)).set('Range', `bytes=${bytes.length + 1000}-`).expect(416);
   });
 
   it('stores identical content once and lets two versions share it', async () => {
-    const bytes = randomBytes(50_000);
+    const bytes = realModel(2, 50_000);
     const before = (await storedFiles()).length;
     const a = await upload('1.1.0', 'fp32', bytes).expect(201);
     const b = await upload('1.1.0', 'int8', bytes).expect(201);
@@ -99,27 +105,30 @@ describe('models, versions and artifacts', () => {
   });
 
   it('refuses a duplicate version variant (409) and an unknown model (404)', async () => {
-    await upload('1.0.0', 'fp32', randomBytes(10)).expect(409);
+    await upload('1.0.0', 'fp32', realModel(3)).expect(409);
     await t.http().post('/v1/models/nope/versions').set(bearer(operator)).field('version', '1.0.0').attach('artifact', Buffer.from('x'), 'm').expect(404);
   });
 
-  it('signs each version into a manifest the pinned root verifies, with a sequence shared by its variants', async () => {
+  it('signs each version into a manifest the pinned root verifies; an upload draws no sequence (0 until deployed)', async () => {
     const root = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
     const res = await t.http().get('/v1/models/digits/versions').set(bearer(viewer)).expect(200);
     const byKey = new Map((res.body as { version: string; variant: string; sequence: number; manifest: Envelope<ModelManifest>; sha256: string }[]).map((v) => [`${v.version}/${v.variant}`, v]));
     expect([...byKey.entries()].map(([k, v]) => [k, v.sequence])).toEqual(
-      expect.arrayContaining([['1.0.0/fp32', 1], ['1.1.0/fp32', 2], ['1.1.0/int8', 2]]),
+      expect.arrayContaining([['1.0.0/fp32', 0], ['1.1.0/fp32', 0], ['1.1.0/int8', 0]]),
     );
     for (const v of byKey.values()) {
       const manifest = verifyManifest(v.manifest, root, { now: new Date() });
       expect(manifest).toMatchObject({ name: 'digits', version: v.version, variant: v.variant, sha256: v.sha256, sequence: v.sequence, labels: expect.any(Array) });
     }
+    const withSelfTest = denseSoftmaxModel(4, PIXELS, 10);
+    const golden = Array.from({ length: PIXELS }, (_, i) => i % 2);
+    const expectedOutput = Array.from(withSelfTest.reference(Float32Array.from(golden, (x) => x * 0.5)));
     const sizes = await t.http().post('/v1/models/digits/versions').set(bearer(operator))
       .field('version', '1.2.0').field('variant', 'fp32').field('format', 'onnx').field('engine', 'onnxruntime')
-      .field('selfTest', JSON.stringify({ input: [0, 1], expectedOutput: [0.5], tolerance: 0.001 }))
+      .field('selfTest', JSON.stringify({ input: golden, expectedOutput, tolerance: 0.001 }))
       .field('preprocessing', JSON.stringify({ scale: 0.5 }))
-      .attach('artifact', randomBytes(64), 'm.onnx').expect(201);
-    expect(sizes.body.manifest.signed).toMatchObject({ sequence: 3, selfTest: { input: [0, 1], expectedOutput: [0.5], tolerance: 0.001 }, preprocessing: { scale: 0.5 } });
+      .attach('artifact', withSelfTest.bytes, 'm.onnx').expect(201);
+    expect(sizes.body.manifest.signed).toMatchObject({ sequence: 0, selfTest: { input: golden, expectedOutput, tolerance: 0.001 }, preprocessing: { scale: 0.5 } });
     await t.http().delete('/v1/models/digits/versions/1.2.0').set(bearer(operator)).expect(204);
   });
 
@@ -129,7 +138,7 @@ describe('models, versions and artifacts', () => {
   });
 
   it('will not delete a version still running on a node, and deletes it once none runs it', async () => {
-    await upload('0.9.0', 'fp32', randomBytes(100)).expect(201);
+    await upload('0.9.0', 'fp32', realModel(5)).expect(201);
     const [version] = (await t.db.query(`SELECT id FROM model_versions WHERE version = '0.9.0'`)) as { id: string }[];
     await t.db.query(
       `INSERT INTO nodes (node_key, name, hardware, current_model_version_id) VALUES ('runner-node', 'runner', '{}', $1)`,

@@ -73,7 +73,7 @@ describe('rollout worker crashes', () => {
   it('completes with every node deployed exactly once while the worker is killed repeatedly', async () => {
     const version = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(5, 8).bytes);
     const ids = await enrolNodes(t, NODES, { crash: 'yes' });
-    fleet = await SimulatedFleet.start(broker.url, ids);
+    fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids);
     const id = await startRollout(t, { modelVersionId: version.id, selector: 'crash=yes', strategy: { waves: { exponential: { first: 4, factor: 2 } }, bakeSeconds: 1.5 } });
 
     const deadline = Date.now() + 200_000;

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
  * edgefleet-agent <enroll|run|status> --config <file>
- *   enroll  exchange the enrolment token for a node identity (idempotent)
- *   run     serve, update and report (enrols first when needed)
+ *   enroll  exchange the enrolment token for a node identity (idempotent); exit 75 if unreachable
+ *   run     serve, update and report (enrols first when needed, waiting for an unreachable control plane)
  *   status  print the node id, the update phase and the active model
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Agent, log } from './agent.js';
 import { AgentConfigError, loadAgentConfig } from './config.js';
-import { enroll, EnrollmentError, loadIdentity } from './state/identity.js';
+import { enroll, enrollWhenReachable, EnrollmentError, loadIdentity } from './state/identity.js';
 import { readJsonFile } from './state/atomic-file.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
@@ -31,14 +31,22 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ nodeId: identity?.nodeId ?? null, update: (await readJsonFile(join(config.stateDir, 'update.json'))) ?? null, active: (await readJsonFile(join(config.stateDir, 'active.json'))) ?? null }, null, 2));
     return 0;
   }
-  const identity = (await loadIdentity(config)) ?? (await enroll(config));
+  const stopping = new AbortController();
+  process.once('SIGTERM', () => stopping.abort());
+  process.once('SIGINT', () => stopping.abort());
+  const outdated = () => log('info', 'the saved identity predates fleet namespaces: enrolling again (same node key, same node)');
+  let identity = await loadIdentity(config, outdated);
+  if (!identity) {
+    try {
+      identity = await enrollWhenReachable(config, { log, signal: stopping.signal });
+    } catch (error) {
+      if (stopping.signal.aborted) return 0; // stopped while waiting for the control plane
+      throw error;
+    }
+  }
   const agent = new Agent(config, identity);
   await agent.start();
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  if (!stopping.signal.aborted) await new Promise((resolve) => stopping.signal.addEventListener('abort', resolve, { once: true }));
   await agent.stop();
   return 0;
 }
@@ -46,6 +54,12 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // 75 (EX_TEMPFAIL): `enroll` could not reach the control plane; trying later can work.
+    if (error instanceof EnrollmentError && error.retryable) {
+      log('error', error.message, { cause: error.cause instanceof Error ? error.cause.message : undefined });
+      process.exit(75);
+    }
+    // 78 (EX_CONFIG): a permanent configuration error (bad config file, token refused, wrong URL).
     if (error instanceof AgentConfigError || error instanceof EnrollmentError) {
       log('error', error.message);
       process.exit(78);

@@ -5,7 +5,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { AppModule } from './app.module.js';
+import { answerClientErrorsAsProblems } from './common/client-errors.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { jsonBodyGuard, urlGuard } from './common/request-guards.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { METRICS_REGISTRY } from './metrics/metrics.controller.js';
@@ -20,8 +22,11 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   app.useLogger(app.get(Logger));
   app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
-  // Only JSON bodies are parsed up front, with a bound; artifact uploads are streamed by their handler.
+  app.use(urlGuard);
+  // Only JSON bodies are parsed up front, bounded in size and then in depth; artifact uploads are
+  // streamed by their handler.
   app.useBodyParser('json', { limit: config.http.jsonBodyLimitBytes, strict: true });
+  app.use(jsonBodyGuard);
   app.disable('x-powered-by');
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
@@ -37,6 +42,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  answerClientErrorsAsProblems(app.getHttpServer());
   await app.init();
   return app;
 }

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'conflict'
   | 'gone'
   | 'payload-too-large'
+  | 'unprocessable'
   | 'unavailable';
 
 export interface FieldViolation {
@@ -72,6 +73,11 @@ export class PayloadTooLargeError extends EdgeFleetError {
   ) {
     super(`payload exceeds the limit of ${limitBytes} bytes`, options);
   }
+}
+
+/** Well-formed input whose content cannot be used (e.g. an artifact its declared engine cannot load). */
+export class UnprocessableError extends EdgeFleetError {
+  readonly kind = 'unprocessable';
 }
 
 export class UnavailableError extends EdgeFleetError {

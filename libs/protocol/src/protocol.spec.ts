@@ -6,12 +6,11 @@ import {
   encodeMessage,
   envelopeFields,
   type HeartbeatMessage,
-  parseChunkTopic,
+  fleetTopics,
+  InvalidFleetNamespaceError,
   parseMessage,
-  parseUplinkTopic,
   ProtocolError,
   toRanges,
-  topics,
 } from './index.js';
 
 const nodeId = randomUUID();
@@ -31,21 +30,35 @@ const heartbeat = (): HeartbeatMessage => ({
 });
 
 describe('topics', () => {
-  it('builds and parses node uplink topics', () => {
-    expect(topics.uplink(nodeId, 'heartbeat')).toBe(`ef/v1/nodes/${nodeId}/heartbeat`);
-    expect(parseUplinkTopic(topics.uplink(nodeId, 'results'))).toEqual({ nodeId, kind: 'results' });
-    expect(topics.sharedUplink('cp', 'status')).toBe('$share/cp/ef/v1/nodes/+/status');
+  const topics = fleetTopics('plant-7');
+
+  it('builds and parses node uplink topics under the fleet namespace', () => {
+    expect(topics.uplink(nodeId, 'heartbeat')).toBe(`ef/v1/plant-7/nodes/${nodeId}/heartbeat`);
+    expect(topics.parseUplink(topics.uplink(nodeId, 'results'))).toEqual({ nodeId, kind: 'results' });
+    expect(topics.sharedUplink('cp', 'status')).toBe('$share/cp/ef/v1/plant-7/nodes/+/status');
+    expect(topics.desired(nodeId)).toBe(`ef/v1/plant-7/nodes/${nodeId}/desired`);
+    expect(topics.allArtifactChunks).toBe('ef/v1/plant-7/artifacts/+/chunks/+');
   });
 
-  it.each(['ef/v1/nodes/not-a-uuid/heartbeat', `ef/v1/nodes/${nodeId}/desired`, `ef/v2/nodes/${nodeId}/heartbeat`, `ef/v1/nodes/${nodeId}/heartbeat/x`])(
-    'refuses %s as an uplink topic',
-    (topic) => expect(parseUplinkTopic(topic)).toBeNull(),
-  );
+  it.each([
+    `ef/v1/plant-7/nodes/not-a-uuid/heartbeat`,
+    `ef/v1/plant-7/nodes/${nodeId}/desired`,
+    `ef/v2/plant-7/nodes/${nodeId}/heartbeat`,
+    `ef/v1/plant-7/nodes/${nodeId}/heartbeat/x`,
+    `ef/v1/plant-8/nodes/${nodeId}/heartbeat`,
+    `ef/v1/nodes/${nodeId}/heartbeat`,
+  ])('refuses %s as an uplink topic of plant-7', (topic) => expect(topics.parseUplink(topic)).toBeNull());
 
-  it('parses broadcast and repair chunk topics', () => {
-    expect(parseChunkTopic(topics.artifactChunk(sha, 7))).toEqual({ sha256: sha, index: 7 });
-    expect(parseChunkTopic(topics.repairChunk(nodeId, sha, 3))).toEqual({ sha256: sha, index: 3 });
-    expect(parseChunkTopic('ef/v1/artifacts/xyz/chunks/1')).toBeNull();
+  it('parses broadcast and repair chunk topics of its own fleet only', () => {
+    expect(topics.parseChunk(topics.artifactChunk(sha, 7))).toEqual({ sha256: sha, index: 7 });
+    expect(topics.parseChunk(topics.repairChunk(nodeId, sha, 3))).toEqual({ sha256: sha, index: 3 });
+    expect(topics.parseChunk('ef/v1/plant-7/artifacts/xyz/chunks/1')).toBeNull();
+    expect(topics.parseChunk(fleetTopics('plant-8').artifactChunk(sha, 7))).toBeNull();
+    expect(topics.parseChunk(`ef/v1/artifacts/${sha}/chunks/7`)).toBeNull();
+  });
+
+  it.each(['', 'a/b', 'a+b', '#', 'a\u0000b', '$SYS', '.hidden', 'x'.repeat(65)])('refuses %j as a namespace', (namespace) => {
+    expect(() => fleetTopics(namespace)).toThrow(InvalidFleetNamespaceError);
   });
 });
 

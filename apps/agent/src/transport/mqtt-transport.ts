@@ -4,10 +4,10 @@ import {
   type DesiredStateMessage,
   encodeMessage,
   envelopeFields,
+  type FleetTopics,
+  fleetTopics,
   type MessageOf,
-  parseChunkTopic,
   parseMessage,
-  topics,
 } from '#protocol';
 import type { NodeIdentity } from '../state/identity.js';
 import { dropsBroadcastChunk } from './chunk-loss.js';
@@ -34,12 +34,15 @@ const MAX_RECONNECT_MS = 30_000;
 export class MqttTransport {
   private client?: MqttClient;
   private failures = 0;
+  private readonly topics: FleetTopics;
 
   constructor(
     private readonly identity: NodeIdentity,
     private readonly handlers: TransportHandlers,
     private readonly agentVersion: string,
-  ) {}
+  ) {
+    this.topics = fleetTopics(identity.mqtt.namespace);
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -59,7 +62,7 @@ export class MqttTransport {
       // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 message ids (≈ 8 MB of heap on
       // a device that sends a few messages a second).
       writeCache: false,
-      will: { topic: topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
+      will: { topic: this.topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
     });
     this.client = client;
     client.on('connect', () => {
@@ -68,7 +71,7 @@ export class MqttTransport {
       this.handlers.log('info', 'connected to the broker');
       this.handlers.onConnectionChange(true);
       void client
-        .subscribeAsync([topics.desired(nodeId), topics.errors(nodeId), topics.acks(nodeId), topics.repairChunks(nodeId), 'ef/v1/artifacts/+/chunks/+'], { qos: 1 })
+        .subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 })
         .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
         .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
     });
@@ -87,7 +90,7 @@ export class MqttTransport {
 
   async publish<K extends UplinkKind | 'presence'>(kind: K, message: MessageOf<K>, retain = false): Promise<void> {
     if (!this.client) throw new Error('transport not started');
-    await this.client.publishAsync(topics.uplink(this.identity.nodeId, kind), encodeMessage(kind, message), { qos: 1, retain });
+    await this.client.publishAsync(this.topics.uplink(this.identity.nodeId, kind), encodeMessage(kind, message), { qos: 1, retain });
   }
 
   async stop(): Promise<void> {
@@ -102,27 +105,27 @@ export class MqttTransport {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    if (topic === topics.desired(this.identity.nodeId)) {
+    if (topic === this.topics.desired(this.identity.nodeId)) {
       if (payload.length === 0) return;
       const parsed = parseMessage('desired', payload);
       if (!parsed.ok) return this.handlers.log('warn', 'invalid desired state', { detail: parsed.error.message });
       return this.handlers.onDesired(parsed.value);
     }
-    if (topic === topics.acks(this.identity.nodeId)) {
+    if (topic === this.topics.acks(this.identity.nodeId)) {
       const parsed = parseMessage('acks', payload);
       if (parsed.ok) this.handlers.onAck(parsed.value);
       return;
     }
-    if (topic === topics.errors(this.identity.nodeId)) {
+    if (topic === this.topics.errors(this.identity.nodeId)) {
       const parsed = parseMessage('errors', payload);
       return this.handlers.log('warn', 'the control plane refused a message', parsed.ok ? { code: parsed.value.code, detail: parsed.value.detail } : {});
     }
-    const chunkTopic = parseChunkTopic(topic);
+    const chunkTopic = this.topics.parseChunk(topic);
     if (!chunkTopic) return;
     try {
       const chunk = decodeChunk(payload);
       if (chunk.index !== chunkTopic.index) throw new Error('chunk index differs from its topic');
-      if (dropsBroadcastChunk(chunk.index) && topic === topics.artifactChunk(chunkTopic.sha256, chunk.index)) return;
+      if (dropsBroadcastChunk(chunk.index) && topic === this.topics.artifactChunk(chunkTopic.sha256, chunk.index)) return;
       this.handlers.onChunk(chunkTopic.sha256, chunk.index, chunk.data);
     } catch (error) {
       this.handlers.log('warn', 'invalid chunk', { topic, err: String(error) });

@@ -48,6 +48,15 @@ describe('ArtifactStore', () => {
     expect((await store.ingest(chunks(Buffer.alloc(4096)), 4096)).sizeBytes).toBe(4096);
   });
 
+  it('rejects (and does not crash) when the source fails before the store is ready to read it', async () => {
+    const source = new Readable({ read() {} });
+    const ingest = store.ingest(source, 4096);
+    // Synchronously, while ingest is still creating its directory: no pipeline listens yet.
+    source.destroy(new Error('Unexpected end of form'));
+    await expect(ingest).rejects.toThrow('Unexpected end of form');
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  });
+
   it('refuses a path for something that is not a digest', () => {
     expect(() => store.pathFor('../../etc/passwd')).toThrow('not a sha256 digest');
   });

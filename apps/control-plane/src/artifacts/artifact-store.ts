@@ -30,8 +30,20 @@ export class ArtifactStore {
   }
 
   async ingest(source: Readable, maxBytes: number): Promise<IngestedBlob> {
+    // The source can fail (a client cutting its upload) while the directory is still being made, before
+    // `pipeline` listens: an 'error' with no listener would take the whole process down.
+    let earlyError: unknown;
+    const recordEarly = (error: unknown) => (earlyError ??= error);
+    source.on('error', recordEarly);
     const tmpDir = join(this.root, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
+    try {
+      await mkdir(tmpDir, { recursive: true });
+    } catch (error) {
+      source.destroy();
+      throw error;
+    }
+    if (earlyError !== undefined) throw earlyError;
+    source.off('error', recordEarly);
     const tempPath = join(tmpDir, randomUUID());
     const hash = createHash('sha256');
     let sizeBytes = 0;

@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumberString, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { AuditEvent } from './audit-event.entity.js';
 import { AuditService } from './audit.service.js';
 
@@ -9,7 +9,10 @@ export class ListAuditEventsQuery {
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 50) targetType?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) targetId?: string;
   @ApiPropertyOptional({ default: 100 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
-  @ApiPropertyOptional({ description: 'Only events with a smaller id' }) @IsOptional() @IsNumberString() before?: string;
+  @ApiPropertyOptional({ description: 'Only events with a smaller id' })
+  @IsOptional()
+  @Matches(/^[1-9][0-9]{0,17}$/, { message: 'before must be an event id (a positive integer below 10^18)' })
+  before?: string;
 }
 
 export class AuditEventDto {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { NODE_UPLINK_KINDS, TOPIC_ROOT, topics } from '#protocol';
+import { type FleetTopics, NODE_UPLINK_KINDS } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { BrokerAccess } from './broker-access.js';
@@ -18,6 +18,7 @@ const roleOf = (nodeId: string) => `node-${nodeId}`;
 export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBootstrap {
   private readonly logger = new Logger(DynsecBrokerAccess.name);
   private readonly dynsec: DynsecClient;
+  private readonly topics: FleetTopics;
 
   constructor(
     mqtt: MqttConnection,
@@ -25,11 +26,12 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
   ) {
     super();
     this.dynsec = new DynsecClient(mqtt);
+    this.topics = mqtt.topics;
   }
 
   /**
    * The control plane's own account comes from `mosquitto_ctrl dynsec init` (admin of the plugin);
-   * here it gives itself the right to publish under ef/v1/. Idempotent.
+   * here it gives itself the right to publish under ef/v1/{fleet}/. Idempotent.
    */
   async onApplicationBootstrap(): Promise<void> {
     const username = this.config.mqtt.username;
@@ -38,7 +40,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       .execute(
         [
           { command: 'createRole', rolename: CONTROL_PLANE_ROLE },
-          { command: 'addRoleACL', rolename: CONTROL_PLANE_ROLE, acltype: 'publishClientSend', topic: `${TOPIC_ROOT}/#`, allow: true },
+          { command: 'addRoleACL', rolename: CONTROL_PLANE_ROLE, acltype: 'publishClientSend', topic: this.topics.everything, allow: true },
           { command: 'addClientRole', username, rolename: CONTROL_PLANE_ROLE },
         ],
         ['Role already exists', 'ACL with this topic already exists'],
@@ -51,14 +53,14 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
     const acl = (acltype: string, topic: string, allow = true, priority = 0) => ({ command: 'addRoleACL', rolename, acltype, topic, allow, priority });
     const commands: DynsecCommand[] = [
       { command: 'createRole', rolename, textname: `EdgeFleet node ${nodeId}` },
-      ...NODE_UPLINK_KINDS.map((kind) => acl('publishClientSend', topics.uplink(nodeId, kind))),
-      acl('subscribeLiteral', topics.desired(nodeId)),
-      acl('subscribeLiteral', topics.errors(nodeId)),
-      acl('subscribeLiteral', topics.acks(nodeId)),
-      acl('subscribeLiteral', topics.repairChunks(nodeId)),
-      acl('subscribeLiteral', 'ef/v1/artifacts/+/chunks/+'),
+      ...NODE_UPLINK_KINDS.map((kind) => acl('publishClientSend', this.topics.uplink(nodeId, kind))),
+      acl('subscribeLiteral', this.topics.desired(nodeId)),
+      acl('subscribeLiteral', this.topics.errors(nodeId)),
+      acl('subscribeLiteral', this.topics.acks(nodeId)),
+      acl('subscribeLiteral', this.topics.repairChunks(nodeId)),
+      acl('subscribeLiteral', this.topics.allArtifactChunks),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
-      acl('publishClientReceive', `${TOPIC_ROOT}/artifacts/#`, false, -1),
+      acl('publishClientReceive', this.topics.allArtifacts, false, -1),
     ];
     await this.dynsec.execute(commands, ['Role already exists', 'ACL with this topic already exists']);
     await this.dynsec.execute(
@@ -71,7 +73,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
 
   async allowArtifact(nodeIds: readonly string[], sha256: string): Promise<void> {
     await this.dynsec.execute(
-      nodeIds.map((nodeId) => ({ command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientReceive', topic: topics.artifactChunks(sha256), allow: true, priority: 10 })),
+      nodeIds.map((nodeId) => ({ command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientReceive', topic: this.topics.artifactChunks(sha256), allow: true, priority: 10 })),
       ['ACL with this topic already exists'],
     );
   }

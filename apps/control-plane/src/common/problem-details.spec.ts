@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { NotFoundException } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#common';
 import { toProblemDetails } from './problem-details.js';
 
@@ -26,6 +27,17 @@ describe('toProblemDetails', () => {
     });
     const tooLarge = Object.assign(new Error('request entity too large'), { status: 413, expose: true, type: 'entity.too.large' });
     expect(toProblemDetails(tooLarge, '/')).toMatchObject({ status: 413, detail: 'request body exceeds the size limit' });
+  });
+
+  it('maps database errors that request data can cause to 4xx, naming a referencing table', () => {
+    const pg = (fields: Record<string, string>) => new QueryFailedError('SELECT', [], Object.assign(new Error('pg'), fields));
+    expect(toProblemDetails(pg({ code: '22003' }), '/')).toMatchObject({ status: 400 });
+    expect(toProblemDetails(pg({ code: '22021' }), '/')).toMatchObject({ status: 400 });
+    expect(toProblemDetails(pg({ code: '23503', table: 'rollout_nodes' }), '/')).toMatchObject({
+      status: 409,
+      detail: 'the resource is still referenced by rollout nodes',
+    });
+    expect(toProblemDetails(pg({ code: '40P01' }), '/').status).toBe(500);
   });
 
   it('hides the details of unexpected errors', () => {

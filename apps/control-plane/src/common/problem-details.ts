@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { EdgeFleetError, type ErrorKind, type FieldViolation, ValidationError } from '#common';
+import { domainErrorFromDatabase } from '../database/pg-errors.js';
 
 /** RFC 7807 problem details, served as application/problem+json. */
 export interface ProblemDetails {
@@ -19,6 +20,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   conflict: 409,
   gone: 410,
   'payload-too-large': 413,
+  unprocessable: 422,
   unavailable: 503,
 };
 
@@ -33,6 +35,7 @@ const TITLE_BY_STATUS: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
+  422: 'Unprocessable Content',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -64,6 +67,8 @@ function httpExceptionDetail(e: HttpException): string {
 
 /** Maps any thrown value to a problem; unknown errors become a 500 that reveals nothing internal. */
 export function toProblemDetails(error: unknown, instance: string): ProblemDetails {
+  const fromDatabase = domainErrorFromDatabase(error);
+  if (fromDatabase) return toProblemDetails(fromDatabase, instance);
   if (error instanceof EdgeFleetError) {
     const p = problem(STATUS_BY_KIND[error.kind], error.message, instance);
     if (error instanceof ValidationError && error.violations.length > 0) p.errors = error.violations;

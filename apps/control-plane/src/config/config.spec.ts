@@ -30,6 +30,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(expected);
   });
 
+  it('takes the desired-state lifetime in seconds or hours (7 days by default) and re-signs at a quarter of it, at most hourly', () => {
+    expect(loadConfig({}).trust).toMatchObject({ desiredStateTtlSeconds: 7 * 86_400, desiredStateRefreshMs: 3_600_000 });
+    expect(loadConfig({ DESIRED_STATE_TTL_HOURS: '2' }).trust).toMatchObject({ desiredStateTtlSeconds: 7200, desiredStateRefreshMs: 1_800_000 });
+    expect(loadConfig({ DESIRED_STATE_TTL_SECONDS: '4', DESIRED_STATE_TTL_HOURS: '2' }).trust).toMatchObject({ desiredStateTtlSeconds: 4, desiredStateRefreshMs: 1000 });
+    expect(() => loadConfig({ DESIRED_STATE_TTL_SECONDS: '1' })).toThrow('DESIRED_STATE_TTL_SECONDS');
+  });
+
+  it('derives the fleet namespace from where the database is, so two installations differ and replicas agree', () => {
+    const a = loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet' }).mqtt.fleetNamespace;
+    expect(a).toMatch(/^edgefleet-[0-9a-f]{8}$/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:rotated@DB.example/edgefleet' }).mqtt.fleetNamespace).toBe(a);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet_staging' }).mqtt.fleetNamespace).not.toBe(a);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:one@other.example:5432/edgefleet' }).mqtt.fleetNamespace).not.toBe(a);
+    expect(loadConfig({ FLEET_NAMESPACE: 'plant-7' }).mqtt.fleetNamespace).toBe('plant-7');
+  });
+
+  it.each(['a/b', 'a+b', '#', 'x\u0000', '$SYS', 'x'.repeat(65)])('refuses FLEET_NAMESPACE=%j', (value) => {
+    expect(() => loadConfig({ FLEET_NAMESPACE: value })).toThrow('FLEET_NAMESPACE: one MQTT topic level');
+  });
+
   it('reports every wrong variable at once', () => {
     try {
       loadConfig({ PORT: '-1', REDIS_URL: 'x' });

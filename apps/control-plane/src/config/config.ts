@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { FLEET_NAMESPACE_PATTERN } from '#protocol';
 
 /**
  * The control plane's whole configuration, parsed from the environment exactly once at boot.
@@ -38,9 +40,12 @@ const envSchema = z.object({
   MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
+  FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
   KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
   MANIFEST_TTL_DAYS: positiveInt.default(365),
-  DESIRED_STATE_TTL_HOURS: positiveInt.default(168),
+  DESIRED_STATE_TTL_HOURS: positiveInt.optional(),
+  /** Finer than hours (tests use seconds); wins over DESIRED_STATE_TTL_HOURS. Default 7 days. */
+  DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
   BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   INGEST_FLUSH_MS: positiveInt.default(100),
@@ -71,11 +76,20 @@ export interface AppConfig {
     readonly sharedGroup: string;
     /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
     readonly dynsec: boolean;
+    /** Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment. */
+    readonly fleetNamespace: string;
     /** Stable per replica: its persistent session (and its share of node traffic) survives reconnects. */
     readonly clientId: string;
     readonly sessionExpirySeconds: number;
   };
-  readonly trust: { readonly keysDir: string; readonly manifestTtlDays: number; readonly desiredStateTtlHours: number };
+  readonly trust: {
+    readonly keysDir: string;
+    readonly manifestTtlDays: number;
+    /** How long a signed desired state is valid; retained ones are re-signed before they expire. */
+    readonly desiredStateTtlSeconds: number;
+    /** How often the re-signing job looks for desired states past half their lifetime. */
+    readonly desiredStateRefreshMs: number;
+  };
   readonly distribution: {
     readonly chunkSizeBytes: number;
     /**
@@ -117,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
+  const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
   return {
     http: { host: e.HOST, port: e.PORT, jsonBodyLimitBytes: e.JSON_BODY_LIMIT_BYTES },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, runMigrations: e.MIGRATIONS_RUN },
@@ -128,10 +144,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
-      clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${hostname()}`.slice(0, 64),
+      fleetNamespace,
+      // Two installations on one host and one broker must not take over each other's session.
+      clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64),
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
-    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlHours: e.DESIRED_STATE_TTL_HOURS },
+    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
@@ -139,6 +157,25 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** A quarter of the lifetime (at most hourly, at least every second): each state is re-signed at least once before it expires. */
+function refreshEvery(ttlSeconds: number): number {
+  return Math.min(Math.max((ttlSeconds * 1000) / 4, 1000), 3_600_000);
+}
+
+/**
+ * An installation is its database: replicas share it, and two installations never do. So the default
+ * namespace is the database name (readable in broker logs) plus a short hash of where the database is
+ * (host, port, name; not the credentials, which may rotate). Replicas that reach one database by
+ * different addresses, or a database that moves, need FLEET_NAMESPACE set explicitly.
+ */
+export function defaultFleetNamespace(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
+  const where = `${url.hostname.toLowerCase()}:${url.port || '5432'}/${name}`;
+  const readable = name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
+  return `${readable}-${createHash('sha256').update(where).digest('hex').slice(0, 8)}`;
 }
 
 /** Injection token for AppConfig (an interface has no runtime identity). */

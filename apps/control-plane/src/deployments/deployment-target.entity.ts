@@ -32,6 +32,18 @@ export class DeploymentTarget {
   @Column({ type: 'varchar', length: 50, nullable: true })
   reason!: string | null;
 
+  /** The detail text of the node's latest status (why it failed, what it waits for). */
+  @Column({ type: 'text', nullable: true })
+  detail!: string | null;
+
+  /** Download progress (0..1) of the node's latest status, when it gave one. */
+  @Column({ type: 'real', nullable: true })
+  progress!: number | null;
+
+  /** When the desired state retained for this node expires: a job re-signs it before then. */
+  @Column({ type: 'timestamptz', nullable: true })
+  desiredExpiresAt!: Date | null;
+
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt!: Date;
 }

@@ -1,3 +1,4 @@
+import type { RecurringWindow } from '#common';
 import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
@@ -25,6 +26,10 @@ export class Deployment {
 
   @Column({ type: 'uuid', nullable: true })
   rolloutId!: string | null;
+
+  /** The maintenance window its desired states carry (rollout deliveries; never reverts or direct ones). */
+  @Column({ type: 'jsonb', nullable: true })
+  activationWindow!: RecurringWindow | null;
 
   @Column({ type: 'integer' })
   chunkSize!: number;

@@ -38,6 +38,8 @@ export class DeploymentTargetDto {
   @ApiProperty() nodeId!: string;
   @ApiProperty({ enum: DEPLOYMENT_STATES, nullable: true }) state!: DeploymentState | null;
   @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Download progress of the latest status, 0..1' }) progress!: number | null;
+  @ApiProperty({ nullable: true, type: String, description: "The node's detail text of its latest status (why it failed, what it waits for)" }) detail!: string | null;
   @ApiProperty() updatedAt!: string;
 }
 
@@ -74,7 +76,7 @@ export class DeploymentsController {
       id: deployment.id,
       modelVersionId: deployment.modelVersionId,
       createdAt: deployment.createdAt.toISOString(),
-      targets: targets.map((t) => ({ nodeId: t.nodeId, state: t.state, reason: t.reason, updatedAt: t.updatedAt.toISOString() })),
+      targets: targets.map((t) => ({ nodeId: t.nodeId, state: t.state, reason: t.reason, progress: t.progress, detail: t.detail, updatedAt: t.updatedAt.toISOString() })),
     };
   }
 }
@@ -98,8 +100,10 @@ export class NodeDeploymentDto {
   @ApiProperty() modelVersionId!: string;
   @ApiProperty({ nullable: true, type: String }) rolloutId!: string | null;
   @ApiProperty({ nullable: true, type: String }) rolloutName!: string | null;
-  @ApiProperty({ enum: DEPLOYMENT_STATES, nullable: true }) state!: DeploymentState | null;
+  @ApiProperty({ enum: DEPLOYMENT_STATES, nullable: true, description: 'The phase the node last reported' }) state!: DeploymentState | null;
   @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Download progress, 0..1' }) progress!: number | null;
+  @ApiProperty({ nullable: true, type: String, description: "The node's detail text (why it failed, what it waits for)" }) detail!: string | null;
   @ApiProperty() updatedAt!: string;
 }
 

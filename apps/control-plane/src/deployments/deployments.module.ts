@@ -5,14 +5,16 @@ import { BrokerModule } from '../broker/broker.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { DeploymentsController, NodeDeploymentsController } from './deployments.controller.js';
 import { DeploymentsService } from './deployments.service.js';
+import { DesiredStateRefresher } from './desired-state-refresher.js';
 import { DistributionService } from './distribution.service.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
+import { ModelsModule } from '../models/models.module.js';
 
 @Module({
-  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule],
+  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService, DeploymentTargetsRepository, BroadcastQueue],
+  providers: [DeploymentsService, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue],
   exports: [DistributionService, DeploymentsService, BroadcastQueue],
 })
 export class DeploymentsModule {}

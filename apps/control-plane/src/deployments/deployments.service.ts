@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
-import { chunkCount, encodeMessage, envelopeFields, topics } from '#protocol';
+import { chunkCount, encodeMessage, envelopeFields } from '#protocol';
 import type { Envelope, ModelManifest } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -10,6 +10,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SigningService } from '../keys/signing.service.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { ModelVersion } from '../models/model-version.entity.js';
+import { ModelsService } from '../models/models.service.js';
 import { parseLabelSelector, selectorToSql } from '../nodes/label-selector.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { BrokerAccess } from '../broker/broker-access.js';
@@ -42,6 +43,8 @@ export interface NodeDeploymentRecord {
   readonly rolloutName: string | null;
   readonly state: string | null;
   readonly reason: string | null;
+  readonly progress: number | null;
+  readonly detail: string | null;
   readonly updatedAt: Date;
 }
 
@@ -61,19 +64,24 @@ export class DeploymentsService {
     private readonly mqtt: MqttConnection,
     private readonly broadcasts: BroadcastQueue,
     private readonly brokerAccess: BrokerAccess,
+    private readonly models: ModelsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(by: Principal, request: DeploymentRequest): Promise<DeploymentSummary> {
-    const version = await this.signedVersion(request.modelVersionId);
+    await this.signedVersion(request.modelVersionId);
     const nodes = await this.resolveTargets(request);
     if (nodes.length === 0) throw new ValidationError('no active node matches the deployment target');
     const nodeIds = nodes.map((n) => n.id);
     const deployment = await this.db.transaction(async (tx) => {
-      const saved = await this.record(tx, by.actor, version.id, nodeIds, null);
-      await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: version.id, nodes: nodes.length });
+      // An older version (or one a rollback overtook) is re-signed under the model's next sequence here.
+      const sequence = await this.models.issue(tx, request.modelVersionId);
+      const saved = await this.record(tx, by.actor, request.modelVersionId, nodeIds, null);
+      await this.overrideRolloutDeliveries(tx, saved, nodeIds);
+      await this.audit.record(tx, by, 'deployment.create', { type: 'deployment', id: saved.id }, { modelVersionId: request.modelVersionId, nodes: nodes.length, sequence });
       return saved;
     });
+    const version = await this.signedVersion(request.modelVersionId);
     const chunkPublishes = await this.deliver(deployment, version, nodeIds);
     return { deployment, nodeIds, chunkCount: chunkCount(version.artifact.sizeBytes, deployment.chunkSize), chunkPublishes };
   }
@@ -86,10 +94,42 @@ export class DeploymentsService {
     return version;
   }
 
+  /**
+   * A deployment by hand overrides what a rollout is sending the same nodes. A node a rollout is waiting
+   * on (or about to retry) with another version leaves that rollout as `superseded`, as when a newer
+   * rollout takes it, instead of failing or timing out there; with the same version, the rollout follows
+   * this deployment instead of its own (its outcome is the node's outcome there, under the rollout's node
+   * timeout). Nodes the rollout has not reached yet keep their place; if they run the rollout's version
+   * by then, the rollout counts them as done.
+   */
+  private async overrideRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
+    await tx.query(
+      `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by deployment ' || $1::text, 100), updated_at = now()
+        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait') AND model_version_id <> $3`,
+      [deployment.id, nodeIds, deployment.modelVersionId],
+    );
+    await tx.query(
+      `UPDATE rollout_nodes rn
+          SET state = 'dispatched', deployment_id = $1, published = true, next_attempt_at = NULL, dispatched_at = now(),
+              deadline_at = now() + make_interval(secs => (r.strategy->>'nodeTimeoutSeconds')::float8), updated_at = now()
+         FROM rollouts r
+        WHERE r.id = rn.rollout_id AND r.state IN ('running', 'paused', 'halted')
+          AND rn.node_id = ANY($2::uuid[]) AND rn.state IN ('dispatched', 'retry-wait') AND rn.model_version_id = $3`,
+      [deployment.id, nodeIds, deployment.modelVersionId],
+    );
+  }
+
   /** Records a deployment and its targets in the caller's transaction (nothing is sent yet). */
-  async record(tx: EntityManager, actor: string, modelVersionId: string, nodeIds: readonly string[], rolloutId: string | null): Promise<Deployment> {
+  async record(
+    tx: EntityManager,
+    actor: string,
+    modelVersionId: string,
+    nodeIds: readonly string[],
+    rolloutId: string | null,
+    activationWindow: RecurringWindow | null = null,
+  ): Promise<Deployment> {
     const repo = tx.getRepository(Deployment);
-    const saved = await repo.save(repo.create({ modelVersionId, rolloutId, chunkSize: this.config.distribution.chunkSizeBytes, createdBy: actor }));
+    const saved = await repo.save(repo.create({ modelVersionId, rolloutId, activationWindow, chunkSize: this.config.distribution.chunkSizeBytes, createdBy: actor }));
     await tx.getRepository(DeploymentTarget).insert(nodeIds.map((nodeId) => ({ deploymentId: saved.id, nodeId, state: null, stateSeq: null, reason: null })));
     return saved;
   }
@@ -101,13 +141,46 @@ export class DeploymentsService {
    * this deployment's desired state ignores the same one again, and the broadcast is queued once per
    * deployment. Returns the chunk publishes the broadcast makes.
    */
-  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[], activationWindow?: RecurringWindow): Promise<number> {
+  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
     const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
     // Queued first: a node's `downloading` can come back before the last desired state is out.
     await this.broadcasts.schedule(deployment.id, layout);
-    await this.publishDesiredStates(deployment, nodeIds, version.manifest as unknown as Envelope<ModelManifest>, layout, activationWindow);
+    await this.publishDesiredStates(deployment, nodeIds, version, layout);
     return chunkCount(layout.size, layout.chunkSize);
+  }
+
+  /**
+   * The desired states still retained for nodes (each active node's newest deployment) that expire
+   * within `within` ms, grouped by deployment: what the re-signing job renews.
+   */
+  async expiringRetained(within: number, limit = 10_000): Promise<Map<string, string[]>> {
+    const due = (await this.db.query(
+      `SELECT latest.deployment_id AS "deploymentId", latest.node_id AS "nodeId"
+         FROM nodes n
+         CROSS JOIN LATERAL (
+           SELECT dt.deployment_id, dt.node_id, dt.desired_expires_at FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
+            WHERE dt.node_id = n.id ORDER BY d.created_at DESC, d.id DESC LIMIT 1) latest
+        WHERE n.status <> 'decommissioned' AND latest.desired_expires_at < now() + make_interval(secs => $1)
+        LIMIT $2`,
+      [within / 1000, limit],
+    )) as { deploymentId: string; nodeId: string }[];
+    const byDeployment = new Map<string, string[]>();
+    for (const { deploymentId, nodeId } of due) byDeployment.set(deploymentId, [...(byDeployment.get(deploymentId) ?? []), nodeId]);
+    return byDeployment;
+  }
+
+  /**
+   * Re-signs and re-publishes a deployment's desired states for these nodes with a fresh lifetime: a node
+   * offline for longer than the lifetime then still finds a valid command when it returns. Idempotent:
+   * a node that already has the deployment ignores the same one again.
+   */
+  async republish(deploymentId: string, nodeIds: readonly string[]): Promise<void> {
+    const deployment = await this.db.getRepository(Deployment).findOneBy({ id: deploymentId });
+    if (!deployment) throw new NotFoundError('deployment', deploymentId);
+    const version = await this.signedVersion(deployment.modelVersionId);
+    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
+    await this.publishDesiredStates(deployment, nodeIds, version, layout);
   }
 
   async get(id: string): Promise<{ deployment: Deployment; targets: DeploymentTarget[] }> {
@@ -122,7 +195,7 @@ export class DeploymentsService {
     if (!(await this.db.getRepository(EdgeNode).existsBy({ id: nodeId }))) throw new NotFoundError('node', nodeId);
     return (await this.db.query(
       `SELECT d.id AS "deploymentId", d.created_at AS "createdAt", m.name AS model, mv.version, mv.variant, mv.id AS "modelVersionId",
-              d.rollout_id AS "rolloutId", r.name AS "rolloutName", dt.state, dt.reason, dt.updated_at AS "updatedAt"
+              d.rollout_id AS "rolloutId", r.name AS "rolloutName", dt.state, dt.reason, dt.progress, dt.detail, dt.updated_at AS "updatedAt"
          FROM deployment_targets dt
          JOIN deployments d ON d.id = dt.deployment_id
          JOIN model_versions mv ON mv.id = d.model_version_id
@@ -156,15 +229,12 @@ export class DeploymentsService {
     return nodes;
   }
 
-  private async publishDesiredStates(
-    deployment: Deployment,
-    nodeIds: readonly string[],
-    manifest: Envelope<ModelManifest>,
-    layout: { sha256: string; size: number; chunkSize: number },
-    activationWindow: RecurringWindow | undefined,
-  ): Promise<void> {
+  /** Signs and publishes (retained) each node's desired state, then records when it expires. */
+  private async publishDesiredStates(deployment: Deployment, nodeIds: readonly string[], version: ModelVersion, layout: { sha256: string; size: number; chunkSize: number }): Promise<void> {
+    const manifest = version.manifest as unknown as Envelope<ModelManifest>;
+    const activationWindow = deployment.activationWindow ?? undefined;
     const issued = new Date();
-    const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlHours * 3_600_000);
+    const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);
     const artifact = { ...layout, chunkCount: chunkCount(layout.size, layout.chunkSize) };
     await Promise.all(
       nodeIds.map((nodeId) => {
@@ -178,8 +248,15 @@ export class DeploymentsService {
           ...(activationWindow ? { activationWindow } : {}),
         });
         const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
-        return this.mqtt.publish(topics.desired(nodeId), encodeMessage('desired', message), { qos: 1, retain: true });
+        // The broker drops a copy once the document inside has expired: a node returning to its session
+        // queue or the retained message is then never handed a document it can only refuse.
+        return this.mqtt.publish(this.mqtt.topics.desired(nodeId), encodeMessage('desired', message), {
+          qos: 1,
+          retain: true,
+          properties: { messageExpiryInterval: this.config.trust.desiredStateTtlSeconds },
+        });
       }),
     );
+    await this.db.query(`UPDATE deployment_targets SET desired_expires_at = $3 WHERE deployment_id = $1 AND node_id = ANY($2::uuid[])`, [deployment.id, nodeIds, expires]);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { open } from 'node:fs/promises';
 import type { DataSource } from 'typeorm';
-import { type ArtifactRequestMessage, chunkCount, encodeChunk, topics } from '#protocol';
+import { type ArtifactRequestMessage, chunkCount, encodeChunk } from '#protocol';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
@@ -40,7 +40,7 @@ export class DistributionService {
   async broadcast(layout: ArtifactLayout): Promise<number> {
     const count = chunkCount(layout.size, layout.chunkSize);
     const indices = Array.from({ length: count }, (_, i) => i);
-    await this.publishChunks(layout, indices, 'broadcast', (i) => topics.artifactChunk(layout.sha256, i));
+    await this.publishChunks(layout, indices, 'broadcast', (i) => this.mqtt.topics.artifactChunk(layout.sha256, i));
     return count;
   }
 
@@ -53,7 +53,7 @@ export class DistributionService {
     for (const [start, end] of request.missing) {
       for (let i = start; i <= Math.min(end, count - 1) && wanted.size < MAX_REPAIR_CHUNKS; i++) wanted.add(i);
     }
-    await this.publishChunks(layout, [...wanted], 'repair', (i) => topics.repairChunk(nodeId, layout.sha256, i));
+    await this.publishChunks(layout, [...wanted], 'repair', (i) => this.mqtt.topics.repairChunk(nodeId, layout.sha256, i));
     this.logger.log({ nodeId, sha256: layout.sha256, chunks: wanted.size }, 'answered a repair request');
     return { ok: true, chunks: wanted.size };
   }

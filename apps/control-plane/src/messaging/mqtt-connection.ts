@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import mqtt, { type IClientPublishOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import { type FleetTopics, fleetTopics } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 
 export type MessageListener = (topic: string, payload: Buffer) => void;
@@ -13,8 +14,11 @@ export type MessageListener = (topic: string, payload: Buffer) => void;
 export class MqttConnection implements OnModuleDestroy {
   private readonly logger = new Logger(MqttConnection.name);
   private readonly client: MqttClient;
+  /** This installation's topics (`ef/v1/{fleet namespace}/…`): every publish and subscription uses them. */
+  readonly topics: FleetTopics;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.topics = fleetTopics(config.mqtt.fleetNamespace);
     const { url, username, password, clientId, sessionExpirySeconds } = config.mqtt;
     // A persistent session under a stable client id: messages for this replica's share of the shared
     // subscriptions are queued by the broker while it reconnects, instead of being dropped.

@@ -6,9 +6,7 @@ import {
   NODE_UPLINK_KINDS,
   type NodeUplinkKind,
   parseMessage,
-  parseUplinkTopic,
   type ProtocolError,
-  topics,
 } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DistributionService } from '../deployments/distribution.service.js';
@@ -38,14 +36,14 @@ export class UplinkGateway implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     this.mqtt.onMessage((topic, payload) => {
       // An empty payload is a retained message being cleared (presence of a removed node): nothing to do.
-      if (!topic.startsWith('ef/v1/nodes/') || payload.length === 0) return;
+      if (!topic.startsWith(this.mqtt.topics.nodesPrefix) || payload.length === 0) return;
       this.handle(topic, payload).catch((error: unknown) => this.logger.error({ err: error, topic }, 'failed to handle a node message'));
     });
-    this.mqtt.keepSubscribed(NODE_UPLINK_KINDS.map((kind) => topics.sharedUplink(this.config.mqtt.sharedGroup, kind)));
+    this.mqtt.keepSubscribed(NODE_UPLINK_KINDS.map((kind) => this.mqtt.topics.sharedUplink(this.config.mqtt.sharedGroup, kind)));
   }
 
   private async handle(topic: string, payload: Buffer): Promise<void> {
-    const target = parseUplinkTopic(topic);
+    const target = this.mqtt.topics.parseUplink(topic);
     if (!target) {
       this.metrics.invalid.inc({ kind: 'unknown', reason: 'bad-topic' });
       return;
@@ -69,7 +67,7 @@ export class UplinkGateway implements OnApplicationBootstrap {
         return this.telemetry.acceptPresence(nodeId, message as MessageOf<'presence'>);
       case 'artifact-requests': {
         const outcome = await this.distribution.repair(nodeId, message as MessageOf<'artifact-requests'>);
-        if (!outcome.ok) return this.refuse(nodeId, kind, topics.uplink(nodeId, kind), outcome.reason);
+        if (!outcome.ok) return this.refuse(nodeId, kind, this.mqtt.topics.uplink(nodeId, kind), outcome.reason);
         return;
       }
     }
@@ -81,6 +79,6 @@ export class UplinkGateway implements OnApplicationBootstrap {
     this.logger.warn({ nodeId, kind, reason, detail: error?.message }, 'refused a node message');
     if (reason === 'unknown-node') return;
     const event = { ...envelopeFields(), code: reason, detail: (error?.message ?? reason).slice(0, 1000), topic };
-    await this.mqtt.publish(topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 });
+    await this.mqtt.publish(this.mqtt.topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 });
   }
 }

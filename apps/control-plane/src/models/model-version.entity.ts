@@ -16,6 +16,8 @@ export const MODEL_FORMATS = ['onnx', 'tflite', 'tfjs'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 export const INFERENCE_ENGINES = ['onnxruntime', 'litert', 'tfjs'] as const;
 export type InferenceEngine = (typeof INFERENCE_ENGINES)[number];
+/** Which engine can run which artifact format. */
+export const ENGINE_FOR_FORMAT: Record<ModelFormat, InferenceEngine> = { onnx: 'onnxruntime', tflite: 'litert', tfjs: 'tfjs' };
 
 /**
  * One deployable build of a model: a semver version in one variant (fp32, int8, ...). The variants of

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 @Entity({ name: 'models' })
 export class Model {
@@ -22,6 +23,14 @@ export class Model {
 
   @Column({ type: 'jsonb', default: () => "'[]'" })
   classLabels!: string[];
+
+  /**
+   * The highest manifest sequence issued for this model (0: none yet). Sequences are drawn from it, under
+   * this row's lock, when a version is signed for deployment: nodes refuse a sequence not above the one
+   * they run, so every deliberate deployment must carry the newest number, and uploads burn none.
+   */
+  @Column({ type: 'bigint', default: 0, transformer: bigintAsNumber })
+  lastSequence!: number;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -3,9 +3,11 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
+import { ValidationError } from '#common';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { jsonShapeViolation } from '../common/request-guards.js';
 import { toValidationError } from '../common/validation.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import {
@@ -17,7 +19,8 @@ import {
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
 } from './dto/model.dto.js';
-import { ModelsService } from './models.service.js';
+import { ArtifactChecker } from './artifact-check.js';
+import { ModelsService, type NewModelVersion } from './models.service.js';
 
 @ApiTags('models')
 @ApiBearerAuth()
@@ -26,6 +29,7 @@ export class ModelsController {
   constructor(
     private readonly models: ModelsService,
     private readonly store: ArtifactStore,
+    private readonly checker: ArtifactChecker,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -59,15 +63,21 @@ export class ModelsController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadVersionBodyDto })
   async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
-    await this.models.get(name); // fail fast, before reading the body
+    const model = await this.models.get(name); // fail fast, before reading the body
     const { fields, blob } = await receiveUpload(req, this.store, 'artifact', this.config.artifacts.maxBytes);
-    const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
-    const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
-    if (errors.length > 0) {
+    let version: NewModelVersion;
+    try {
+      const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
+      const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+      if (errors.length > 0) throw toValidationError(errors);
+      // Nothing is signed that its engine cannot load and run as the model declares.
+      const selfTest = await this.checker.check(model, { ...dto, path: blob.tempPath });
+      version = { ...dto, selfTest };
+    } catch (error) {
       await this.store.discard(blob);
-      throw toValidationError(errors);
+      throw error;
     }
-    return ModelVersionDto.from(await this.models.addVersion(by, name, dto, blob), name);
+    return ModelVersionDto.from(await this.models.addVersion(by, name, version, blob), name);
   }
 
   @Delete(':name/versions/:version')
@@ -82,17 +92,25 @@ export class ModelsController {
   }
 }
 
-/** JSON-encoded multipart fields become values; an undecodable one is left as its string so validation names it. */
+/**
+ * JSON-encoded multipart fields become values; an undecodable one is left as its string so validation
+ * names it. Decoded values get the same depth and NUL bound as JSON bodies (see request-guards).
+ */
 function decodeJsonFields(fields: Record<string, string>): Record<string, unknown> {
   const decoded: Record<string, unknown> = { ...fields };
   for (const name of JSON_UPLOAD_FIELDS) {
     const raw = fields[name];
     if (raw === undefined) continue;
+    let value: unknown;
     try {
-      decoded[name] = JSON.parse(raw);
+      value = JSON.parse(raw);
     } catch {
       decoded[name] = raw;
+      continue;
     }
+    const violation = jsonShapeViolation(value);
+    if (violation) throw new ValidationError(`field '${name}': ${violation}`, [{ field: name, message: violation }]);
+    decoded[name] = value;
   }
   return decoded;
 }

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
+import { ArtifactChecker } from './artifact-check.js';
 import { ModelsController } from './models.controller.js';
 import { ModelsService } from './models.service.js';
 
-@Module({ imports: [AuditModule, ArtifactsModule], controllers: [ModelsController], providers: [ModelsService], exports: [ModelsService] })
+@Module({ imports: [AuditModule, ArtifactsModule], controllers: [ModelsController], providers: [ModelsService, ArtifactChecker], exports: [ModelsService] })
 export class ModelsModule {}

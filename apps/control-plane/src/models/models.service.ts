@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import semver from 'semver';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import type { Envelope, ModelManifest } from '#trust';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
@@ -13,7 +12,9 @@ import { isUniqueViolation } from '../database/pg-errors.js';
 import { SigningService } from '../keys/signing.service.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Model } from './model.entity.js';
-import { type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import { compareReleaseVersions } from './dto/release-version.js';
+import { versionDeleteBlocker } from './version-delete-guard.js';
 
 export interface NewModel {
   readonly name: string;
@@ -34,8 +35,8 @@ export interface NewModelVersion {
   readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
 }
 
-/** Which engine can run which artifact format. */
-const ENGINE_FOR_FORMAT: Record<ModelFormat, InferenceEngine> = { onnx: 'onnxruntime', tflite: 'litert', tfjs: 'tfjs' };
+/** The sequence of a version not yet signed for deployment: `issue` gives it a real one first. */
+const UNISSUED = 0;
 
 @Injectable()
 export class ModelsService {
@@ -80,7 +81,7 @@ export class ModelsService {
       where: { modelId: model.id, ...(version ? { version } : {}) },
       relations: { artifact: true },
     });
-    return rows.sort((a, b) => semver.rcompare(a.version, b.version) || a.variant.localeCompare(b.variant));
+    return rows.sort((a, b) => compareReleaseVersions(b.version, a.version) || a.variant.localeCompare(b.variant));
   }
 
   /**
@@ -101,9 +102,8 @@ export class ModelsService {
     await this.store.commit(blob);
     try {
       return await this.db.transaction(async (tx) => {
-        // Locking the model serialises uploads, so two new versions never draw the same sequence.
-        await tx.getRepository(Model).findOne({ where: { id: model.id }, lock: { mode: 'pessimistic_write' } });
-        const sequence = await this.sequenceFor(tx, model.id, input.version);
+        // No sequence yet (0): one is issued when the version is signed for deployment (`issue`).
+        const sequence = UNISSUED;
         await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
         const repo = tx.getRepository(ModelVersion);
         const saved = await repo.save(
@@ -138,17 +138,23 @@ export class ModelsService {
   }
 
   /**
-   * Re-signs every variant of a version under the next sequence of its model, in the caller's
-   * transaction. Nodes refuse a manifest whose sequence is not above the one they run (rollback
-   * protection), so returning a fleet to an older version is a new signed decision, as in TUF/Uptane,
-   * not a replay of the old manifest. Returns the new sequence.
+   * Makes a version deployable to any node, in the caller's transaction: unless its variants already
+   * carry the model's highest issued sequence, they are re-signed under the next one. Nodes refuse a
+   * manifest whose sequence is not above the one they run (rollback protection against replayed
+   * documents), so every deliberate deployment — a new version, an older one again, a fleet rollback —
+   * is a new signed decision with the newest number, as TUF/Uptane treat it. A version deployed
+   * again while it is still the newest decision keeps its sequence. Returns the sequence it carries.
    */
-  async reissue(tx: EntityManager, modelVersionId: string): Promise<number> {
-    const target = await tx.getRepository(ModelVersion).findOneByOrFail({ id: modelVersionId });
-    await tx.getRepository(Model).findOne({ where: { id: target.modelId }, lock: { mode: 'pessimistic_write' } });
-    const rows = (await tx.query(`SELECT MAX(sequence) + 1 AS sequence FROM model_versions WHERE model_id = $1`, [target.modelId])) as { sequence: string }[];
-    const sequence = Number(rows[0]?.sequence);
+  async issue(tx: EntityManager, modelVersionId: string): Promise<number> {
+    const target = await tx.getRepository(ModelVersion).findOneBy({ id: modelVersionId });
+    if (!target) throw new NotFoundError('model version', modelVersionId);
+    // The model's row lock serialises issuing: two deployments never draw the same number.
+    const model = await tx.getRepository(Model).findOne({ where: { id: target.modelId }, lock: { mode: 'pessimistic_write' } });
+    if (!model) throw new NotFoundError('model', target.modelId);
     const variants = await tx.getRepository(ModelVersion).findBy({ modelId: target.modelId, version: target.version });
+    if (model.lastSequence > 0 && variants.every((v) => v.sequence === model.lastSequence)) return model.lastSequence;
+    const sequence = model.lastSequence + 1;
+    await tx.getRepository(Model).update({ id: model.id }, { lastSequence: sequence });
     const now = new Date();
     for (const variant of variants) {
       const previous = (variant.manifest as unknown as Envelope<ModelManifest>).signed;
@@ -161,15 +167,6 @@ export class ModelsService {
       await tx.getRepository(ModelVersion).update({ id: variant.id }, { sequence, manifest: { ...this.signing.manifest(manifest) } });
     }
     return sequence;
-  }
-
-  /** Variants of one version share its sequence; a new version takes the next one. */
-  private async sequenceFor(tx: EntityManager, modelId: string, version: string): Promise<number> {
-    const rows = (await tx.query(
-      `SELECT COALESCE(MAX(sequence) FILTER (WHERE version = $2), MAX(sequence) + 1, 1) AS sequence FROM model_versions WHERE model_id = $1`,
-      [modelId, version],
-    )) as { sequence: string }[];
-    return Number(rows[0]?.sequence ?? 1);
   }
 
   private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number): ModelManifest {
@@ -206,6 +203,8 @@ export class ModelsService {
       const ids = versions.map((v) => v.id);
       const running = await tx.getRepository(EdgeNode).countBy({ currentModelVersionId: In(ids) });
       if (running > 0) throw new ConflictError(`${modelName} ${version} is still running on ${running} node(s)`);
+      const blocker = await versionDeleteBlocker(tx, ids);
+      if (blocker) throw new ConflictError(`${modelName} ${version} cannot be deleted: ${blocker}`);
       await tx.getRepository(ModelVersion).delete({ id: In(ids) });
       await this.audit.record(tx, by, 'model-version.delete', { type: 'model', id: model.id }, {
         version,

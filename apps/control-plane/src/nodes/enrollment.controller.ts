@@ -57,7 +57,7 @@ export class EnrollController {
       nodeSecret,
       labels: node.labels,
       root: { ...this.signing.root },
-      mqtt: { url: this.config.mqtt.publicUrl, username: node.id, password: nodeSecret, clientId: `node-${node.id}` },
+      mqtt: { url: this.config.mqtt.publicUrl, username: node.id, password: nodeSecret, clientId: `node-${node.id}`, namespace: this.config.mqtt.fleetNamespace },
     };
   }
 }

@@ -25,16 +25,16 @@ describe('decide', () => {
 
   it('halts on the failure threshold, even mid-wave', () => {
     const v = view({ strategy: { failureThreshold: { count: 3 } }, overall: { total: 100, succeeded: 2, failed: 3, open: 95 } });
-    expect(decide(v)).toEqual({ kind: 'halt', reason: 'failure threshold: 3 nodes failed (max 2)' });
+    expect(decide(v)).toEqual({ kind: 'halt', reason: 'failure threshold: 3 nodes failed (max 2)', byNodes: true });
   });
 
   it('halts on a failed health gate', () => {
-    expect(decide(view({ gate: { kind: 'fail', reason: 'latency gate: slow' } }))).toEqual({ kind: 'halt', reason: 'latency gate: slow' });
+    expect(decide(view({ gate: { kind: 'fail', reason: 'latency gate: slow' } }))).toEqual({ kind: 'halt', reason: 'latency gate: slow', byNodes: false });
   });
 
   it('halts when a finished wave is below the success threshold', () => {
     const step = decide(view({ strategy: { successThreshold: 90 }, wave: { total: 10, succeeded: 8, failed: 2, open: 0 } }));
-    expect(step).toEqual({ kind: 'halt', reason: 'wave 1: 80.0% succeeded, below the 90% threshold' });
+    expect(step).toEqual({ kind: 'halt', reason: 'wave 1: 80.0% succeeded, below the 90% threshold', byNodes: true });
   });
 
   it('bakes a passed wave, waits, then advances', () => {

@@ -23,7 +23,8 @@ export interface TickView {
 }
 
 export type Step =
-  | { readonly kind: 'halt'; readonly reason: string }
+  /** `byNodes`: the halt is caused by node failures (a threshold), so its reason can name them. */
+  | { readonly kind: 'halt'; readonly reason: string; readonly byNodes: boolean }
   | { readonly kind: 'complete' }
   | { readonly kind: 'superseded' }
   | { readonly kind: 'advance'; readonly note?: string }
@@ -60,8 +61,8 @@ export function dispatchBudget(view: Pick<TickView, 'strategy' | 'dispatchedLast
  */
 export function decide(view: TickView): Step {
   const crossed = failureThresholdCrossed(view.strategy.failureThreshold, view.overall);
-  if (crossed) return { kind: 'halt', reason: crossed };
-  if (view.gate?.kind === 'fail') return { kind: 'halt', reason: view.gate.reason };
+  if (crossed) return { kind: 'halt', reason: crossed, byNodes: true };
+  if (view.gate?.kind === 'fail') return { kind: 'halt', reason: view.gate.reason, byNodes: false };
   // Every node was taken over by newer rollouts: nothing is left to roll out.
   if (view.overall.total === 0) return { kind: 'superseded' };
 
@@ -69,7 +70,7 @@ export function decide(view: TickView): Step {
 
   const succeededPercent = view.wave.total === 0 ? 100 : (view.wave.succeeded / view.wave.total) * 100;
   if (succeededPercent < view.strategy.successThreshold) {
-    return { kind: 'halt', reason: `wave ${view.currentWave + 1}: ${succeededPercent.toFixed(1)}% succeeded, below the ${view.strategy.successThreshold}% threshold` };
+    return { kind: 'halt', reason: `wave ${view.currentWave + 1}: ${succeededPercent.toFixed(1)}% succeeded, below the ${view.strategy.successThreshold}% threshold`, byNodes: true };
   }
   const last = view.currentWave >= view.waveCount - 1;
   if (last) return view.strategy.continuous ? { kind: 'wait' } : { kind: 'complete' };

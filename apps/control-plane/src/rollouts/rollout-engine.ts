@@ -85,15 +85,16 @@ export class RolloutEngine {
       if (rollout.scheduledAt && rollout.scheduledAt <= now) await this.begin(tx, rollout, ENGINE, now);
       return mayNeedTicks(rollout);
     }
-    if (rollout.state === 'halted' || rollout.state === 'aborted') {
+    if (rollout.state === 'halted' || rollout.state === 'aborted' || rollout.state === 'completed') {
       // Only a fleet rollback is left to follow: fold in its outcomes until no revert is open.
-      await this.foldOutcomes(tx, rollout);
+      await this.foldOutcomes(tx, rollout, now);
       return this.reverting(tx, rollout);
     }
     if (rollout.state !== 'running') return false;
 
-    await this.foldOutcomes(tx, rollout);
+    await this.foldOutcomes(tx, rollout, now);
     await this.timeOut(tx, rollout, now);
+    await this.reflectRunning(tx, rollout);
     if (rollout.strategy.continuous) await this.targeting.enrolNewcomers(tx, rollout);
     const counts = await this.repository.counts(tx, rollout.id);
     const gates = rollout.strategy.healthGates;
@@ -121,7 +122,7 @@ export class RolloutEngine {
     const repo = tx.getRepository(Rollout);
     switch (step.kind) {
       case 'halt':
-        return this.stop(tx, rollout, 'halted', step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
+        return this.stop(tx, rollout, 'halted', step.byNodes ? await this.withFailures(tx, rollout, step.reason) : step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
       case 'superseded':
         await repo.update({ id: rollout.id }, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
         return this.repository.transition(tx, rollout, 'superseded', ENGINE);
@@ -157,7 +158,10 @@ export class RolloutEngine {
     const byVersion = groupBy(due, (n) => n.modelVersionId);
     for (const [versionId, nodes] of byVersion) {
       const nodeIds = nodes.map((n) => n.nodeId);
-      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
+      // Signed for deployment now: a version that a later decision (a rollback, another deployment)
+      // overtook is re-issued under the model's next sequence, so nodes accept it.
+      await this.models.issue(tx, versionId);
+      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id, rollout.strategy.maintenanceWindow ?? null);
       await this.repository.markDispatched(tx, rollout, deployment.id, nodeIds, now, this.deadline(rollout, now));
       const retries = nodes.filter((n) => n.attempts > 0).length;
       if (retries > 0) await this.repository.event(tx, rollout.id, 'nodes-retried', ENGINE, { nodes: retries, deploymentId: deployment.id });
@@ -172,10 +176,32 @@ export class RolloutEngine {
     return new Date(from.getTime() + rollout.strategy.nodeTimeoutSeconds * 1000);
   }
 
-  private async foldOutcomes(tx: EntityManager, rollout: Rollout): Promise<void> {
+  /** Folds node outcomes in; with `retries.onFailure`, a failed node is retried after a backoff while attempts remain. */
+  private async foldOutcomes(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
     const changed = await this.repository.foldOutcomes(tx, rollout.id);
-    const failed = changed.filter((c) => c.state === 'failed' || c.state === 'revert-failed');
+    let failed = changed.filter((c) => c.state === 'failed' || c.state === 'revert-failed');
+    if (rollout.state === 'running' && rollout.strategy.retries.onFailure) {
+      const retried = await this.repository.retryFailed(tx, rollout, failed.filter((c) => c.state === 'failed').map((c) => c.nodeId), now);
+      const again = new Set(retried.map((r) => r.nodeId));
+      for (const node of retried.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-retry-scheduled', ENGINE, { nodeId: node.nodeId, attempts: node.attempts, reason: node.reason });
+      failed = failed.filter((c) => !again.has(c.nodeId));
+    }
     for (const node of failed.slice(0, 100)) await this.repository.event(tx, rollout.id, `node-${node.state}`, ENGINE, { nodeId: node.nodeId, reason: node.reason });
+  }
+
+  /** Nodes that already run their target version (a deployment by hand, say) count as succeeded. */
+  async reflectRunning(tx: EntityManager, rollout: Rollout): Promise<void> {
+    const done = await this.repository.alreadyRunning(tx, rollout.id);
+    if (done.length > 0) await this.repository.event(tx, rollout.id, 'nodes-already-running', ENGINE, { nodes: done.length, nodeIds: done.slice(0, 100) });
+  }
+
+  /** A halt reason that names the node failures behind it (the first few), not only their count. */
+  private async withFailures(tx: EntityManager, rollout: Rollout, reason: string): Promise<string> {
+    const failures = await this.repository.failures(tx, rollout.id, 3);
+    if (failures.length === 0) return reason;
+    const named = failures.map((f) => `node ${f.name}: ${f.reason ?? 'failed'}${f.detail ? `: ${f.detail}` : ''}`);
+    const more = failures[0] && failures[0].total > failures.length ? `; and ${failures[0].total - failures.length} more` : '';
+    return `${reason} — ${named.join('; ')}${more}`;
   }
 
   private async timeOut(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
@@ -189,8 +215,9 @@ export class RolloutEngine {
    * Fleet rollback: every node this rollout reached goes back to the version it ran before, re-signed
    * under a new sequence (nodes refuse an old sequence). Nodes that rolled back by themselves already
    * run it and answer at once; nodes without a previous version cannot be returned and are marked so.
+   * Also what `POST /v1/rollouts/:id/rollback` runs for a finished rollout.
    */
-  private async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<void> {
+  async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<void> {
     const reached = await tx.getRepository(RolloutNode).find({ where: { rolloutId: rollout.id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
     const toRevert = reached.filter((n) => n.attempts > 0);
     const orphans = toRevert.filter((n) => n.previousModelVersionId === null).map((n) => n.nodeId);
@@ -202,10 +229,10 @@ export class RolloutEngine {
       (n) => n.previousModelVersionId as string,
     );
     for (const [versionId, nodes] of byVersion) {
-      const sequence = await this.models.reissue(tx, versionId);
+      const sequence = await this.models.issue(tx, versionId);
       const nodeIds = nodes.map((n) => n.nodeId);
       const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
-      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false, reason: null });
+      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false });
       await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
     }
   }
@@ -218,9 +245,8 @@ export class RolloutEngine {
       const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
       const version = await this.deployments.signedVersion(deployment.modelVersionId);
       const nodeIds = nodes.map((n) => n.nodeId);
-      // Reverts are urgent and go out without the window; rollout deliveries carry it.
-      const window = nodes[0]?.state === 'dispatched' ? rollout.strategy.maintenanceWindow : undefined;
-      await this.deployments.deliver(deployment, version, nodeIds, window);
+      // Reverts are urgent and go out without the window; rollout deliveries carry it (recorded on the deployment).
+      await this.deployments.deliver(deployment, version, nodeIds);
       await this.db.getRepository(RolloutNode).update({ rolloutId, deploymentId, nodeId: In(nodeIds) }, { published: true });
     }
   }
@@ -228,7 +254,7 @@ export class RolloutEngine {
 
 /** States in which a rollout may still have work: a start to make, waves to run, or reverts to follow. */
 export function mayNeedTicks(rollout: Rollout): boolean {
-  return ['scheduled', 'running', 'halted', 'aborted'].includes(rollout.state);
+  return ['scheduled', 'running', 'halted', 'aborted', 'completed'].includes(rollout.state);
 }
 
 function sum(counts: Counts[]): Counts {

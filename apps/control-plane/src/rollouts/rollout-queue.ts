@@ -82,7 +82,7 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const unfinished = (await this.db.query(
       `SELECT id, tick_seq AS "tickSeq" FROM rollouts r
         WHERE state IN ('scheduled', 'running')
-           OR (state IN ('halted', 'aborted') AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND state = 'reverting'))`,
+           OR (state IN ('halted', 'aborted', 'completed') AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND state = 'reverting'))`,
     )) as Pick<Rollout, 'id' | 'tickSeq'>[];
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }

@@ -5,7 +5,7 @@ import type { RolloutStrategy, VariantRule } from './strategy.js';
 export const ROLLOUT_STATES = ['draft', 'scheduled', 'awaiting-approval', 'running', 'paused', 'halted', 'completed', 'aborted', 'superseded'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
-/** States a rollout never leaves. */
+/** States in which a rollout has finished (only an operator moves it on: `resume` of a halted one). */
 export const FINAL_ROLLOUT_STATES: readonly RolloutState[] = ['halted', 'completed', 'aborted', 'superseded'];
 
 /**

@@ -8,6 +8,9 @@ import { RolloutMetrics } from './rollout-metrics.js';
 import type { RolloutNodeState } from './rollout-node.entity.js';
 import { Rollout, type RolloutState } from './rollout.entity.js';
 
+/** The reason a failed node carries once an operator asked for it to be retried. */
+const RETRY_REQUESTED = 'retry requested';
+
 export interface NodeChange {
   readonly nodeId: string;
   readonly state: RolloutNodeState;
@@ -62,7 +65,9 @@ export class RolloutRepository {
       `UPDATE rollout_nodes rn
           SET state = (CASE WHEN rn.state = 'dispatched' THEN (CASE WHEN t.state = 'committed' THEN 'succeeded' ELSE 'failed' END)
                             ELSE (CASE WHEN t.state = 'committed' THEN 'reverted' ELSE 'revert-failed' END) END)::rollout_node_state,
-              reason = CASE WHEN t.state = 'committed' THEN NULL ELSE left(t.state::text || COALESCE(':' || t.reason, ''), 100) END,
+              -- A reverted node keeps the reason it was reverted with (its failure, if it had one).
+              reason = CASE WHEN t.state = 'committed' THEN (CASE WHEN rn.state = 'reverting' THEN rn.reason END)
+                            ELSE left(t.state::text || COALESCE(':' || t.reason, ''), 100) END,
               updated_at = now()
          FROM deployment_targets t
         WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'reverting')
@@ -87,6 +92,71 @@ export class RolloutRepository {
       [rollout.id, max, backoffSeconds, now],
     )) as [NodeChange[], number];
     return rows[0];
+  }
+
+  /**
+   * Failed nodes retried after a backoff while attempts remain (`retries.onFailure`); the others stay
+   * failed. Only the given nodes (those that just failed) are considered.
+   */
+  async retryFailed(tx: EntityManager, rollout: Rollout, nodeIds: readonly string[], now: Date): Promise<NodeChange[]> {
+    if (nodeIds.length === 0) return [];
+    const { max, backoffSeconds } = rollout.strategy.retries;
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes SET state = 'retry-wait', next_attempt_at = $4::timestamptz + make_interval(secs => $3 * power(2, attempts - 1)), updated_at = now()
+        WHERE rollout_id = $1 AND node_id = ANY($5::uuid[]) AND state = 'failed' AND attempts <= $2
+      RETURNING node_id AS "nodeId", state, reason, attempts`,
+      [rollout.id, max, backoffSeconds, now, nodeIds],
+    )) as [NodeChange[], number];
+    return rows[0];
+  }
+
+  /** Failed nodes (all, or the one named) made due again at once: an operator's retry or a resume. */
+  async requeueFailed(tx: EntityManager, rolloutId: string, now: Date, nodeId?: string): Promise<string[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes SET state = 'retry-wait', next_attempt_at = $2, reason = '${RETRY_REQUESTED}', updated_at = now()
+        WHERE rollout_id = $1 AND state = 'failed' AND ($3::uuid IS NULL OR node_id = $3::uuid)
+      RETURNING node_id AS "nodeId"`,
+      [rolloutId, now, nodeId ?? null],
+    )) as [{ nodeId: string }[], number];
+    return rows[0].map((r) => r.nodeId);
+  }
+
+  /**
+   * Nodes not yet done that already run the version the rollout gives them (deployed by hand meanwhile,
+   * or before the rollout started) count as succeeded: nodes never sent anything, and failed nodes an
+   * operator asked to retry. Nodes that just failed or timed out are left alone: the version their last
+   * heartbeat named may be the one they are abandoning (a soak that fails, then a rollback).
+   */
+  async alreadyRunning(tx: EntityManager, rolloutId: string): Promise<string[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes rn SET state = 'succeeded', reason = 'already runs this version', next_attempt_at = NULL, updated_at = now()
+         FROM nodes n
+        WHERE rn.rollout_id = $1 AND (rn.state = 'pending' OR (rn.state = 'retry-wait' AND rn.reason = '${RETRY_REQUESTED}')) AND n.id = rn.node_id
+          AND n.current_model_version_id = rn.model_version_id
+      RETURNING rn.node_id AS "nodeId"`,
+      [rolloutId],
+    )) as [{ nodeId: string }[], number];
+    return rows[0].map((r) => r.nodeId);
+  }
+
+  /** Whether any node of the rollout has been sent back to its previous version. */
+  async rolledBack(tx: EntityManager, rolloutId: string): Promise<boolean> {
+    const rows = (await tx.query(`SELECT EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = $1 AND state IN ('reverting', 'reverted', 'revert-failed')) AS x`, [rolloutId])) as {
+      x: boolean;
+    }[];
+    return rows[0]?.x ?? false;
+  }
+
+  /** The first `limit` failed nodes (by name) with what they reported, and how many failed in all. */
+  async failures(tx: EntityManager, rolloutId: string, limit: number): Promise<{ name: string; reason: string | null; detail: string | null; total: number }[]> {
+    return (await tx.query(
+      `SELECT n.name, rn.reason, dt.detail, count(*) OVER ()::int AS total
+         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
+         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+        WHERE rn.rollout_id = $1 AND rn.state = 'failed'
+        ORDER BY rn.updated_at, n.name LIMIT $2`,
+      [rolloutId, limit],
+    )) as { name: string; reason: string | null; detail: string | null; total: number }[];
   }
 
   async dispatchedSince(tx: EntityManager, rolloutId: string, since: Date): Promise<number> {

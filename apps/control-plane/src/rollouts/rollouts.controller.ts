@@ -4,7 +4,7 @@ import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import type { Plan } from './rollout-targeting.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutsService } from './rollouts.service.js';
-import { AbortRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, StartRolloutDto } from './dto/rollout.dto.js';
+import { AbortRolloutDto, RollbackRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, StartRolloutDto } from './dto/rollout.dto.js';
 
 const toDto = (r: Rollout): RolloutDto => ({
   id: r.id,
@@ -65,6 +65,10 @@ export class RolloutsController {
     const nodes = await this.rollouts.nodes(id, query.limit ?? 100, query.after);
     return nodes.map((n) => ({
       nodeId: n.nodeId,
+      nodeName: n.nodeName,
+      phase: n.phase,
+      progress: n.progress,
+      failure: n.failureReason !== null || n.failureDetail !== null ? { reason: n.failureReason, detail: n.failureDetail } : null,
       wave: n.wave + 1,
       modelVersionId: n.modelVersionId,
       previousModelVersionId: n.previousModelVersionId,
@@ -98,6 +102,20 @@ export class RolloutsController {
   @HttpCode(200)
   async resume(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
     return toDto(await this.rollouts.resume(by, id));
+  }
+
+  /** Returns the nodes a finished rollout reached to the version each ran before (re-issued under a new sequence). */
+  @Post(':id/rollback')
+  @HttpCode(200)
+  async rollback(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: RollbackRolloutDto): Promise<RolloutDto> {
+    return toDto(await this.rollouts.rollback(by, id, body.reason ?? 'rolled back by an operator'));
+  }
+
+  /** Sends the version again to one failed node (due at once, or at the resume of a halted rollout). */
+  @Post(':id/nodes/:nodeId/retry')
+  @HttpCode(200)
+  async retryNode(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Param('nodeId', ParseUUIDPipe) nodeId: string): Promise<RolloutDto> {
+    return toDto(await this.rollouts.retryNode(by, id, nodeId));
   }
 
   @Post(':id/abort')

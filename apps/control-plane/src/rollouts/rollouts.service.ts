@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { ConflictError, NotFoundError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -21,6 +21,25 @@ export interface RolloutRequest {
   readonly variants?: unknown;
   readonly selector?: string;
   readonly strategy?: unknown;
+}
+
+/** One node's place in a rollout with what it last reported for its latest delivery. */
+export interface RolloutNodeProgress {
+  readonly nodeId: string;
+  readonly nodeName: string;
+  readonly wave: number;
+  readonly modelVersionId: string;
+  readonly previousModelVersionId: string | null;
+  readonly state: RolloutNode['state'];
+  readonly attempts: number;
+  readonly deploymentId: string | null;
+  readonly reason: string | null;
+  /** The deployment state the node last reported (downloading, self-tested, committed, ...). */
+  readonly phase: string | null;
+  readonly progress: number | null;
+  readonly failureReason: string | null;
+  readonly failureDetail: string | null;
+  readonly updatedAt: Date;
 }
 
 export interface RolloutDetail {
@@ -91,8 +110,55 @@ export class RolloutsService {
     return this.act(by, id, 'pause', ['running'], (tx, rollout) => this.repository.transition(tx, rollout, 'paused', by.actor));
   }
 
+  /**
+   * Resumes a paused rollout, or a halted one once its cause is fixed: its failed nodes are sent the
+   * version again (those that meanwhile run it count as succeeded) and the thresholds judge afresh.
+   * A halted rollout whose nodes were rolled back cannot resume: start a new one.
+   */
   async resume(by: Principal, id: string): Promise<Rollout> {
-    return this.act(by, id, 'resume', ['paused'], (tx, rollout) => this.repository.transition(tx, rollout, 'running', by.actor));
+    return this.act(by, id, 'resume', ['paused', 'halted'], async (tx, rollout) => {
+      if (rollout.state === 'paused') return this.repository.transition(tx, rollout, 'running', by.actor);
+      if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot resume rollout ${id}: its nodes were rolled back; start a new rollout`);
+      const retried = await this.repository.requeueFailed(tx, id, new Date());
+      rollout.haltReason = null;
+      rollout.finishedAt = null;
+      await tx.getRepository(Rollout).update({ id }, { haltReason: null, finishedAt: null });
+      await this.repository.transition(tx, rollout, 'running', by.actor, { retried: retried.length });
+      await this.engine.reflectRunning(tx, rollout);
+    });
+  }
+
+  /**
+   * Sends the version again to one failed node. While the rollout runs (or is paused) the node is due at
+   * once; in a halted rollout it waits for the resume.
+   */
+  async retryNode(by: Principal, id: string, nodeId: string): Promise<Rollout> {
+    return this.act(by, id, 'retry a node of', ['running', 'paused', 'halted'], async (tx, rollout) => {
+      const node = await tx.getRepository(RolloutNode).findOneBy({ rolloutId: id, nodeId });
+      if (!node) throw new NotFoundError('rollout node', nodeId);
+      if (node.state !== 'failed') throw new ConflictError(`cannot retry node ${nodeId}: it is ${node.state}; only a failed node can be retried`);
+      if (rollout.state === 'halted' && (await this.repository.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
+      await this.repository.requeueFailed(tx, id, new Date(), nodeId);
+      await this.repository.event(tx, id, 'node-retry-requested', by.actor, { nodeId, previousReason: node.reason });
+      if (rollout.state === 'running') await this.engine.reflectRunning(tx, rollout);
+    });
+  }
+
+  /**
+   * Returns every node a finished rollout reached to the version it ran before, each re-issued under a
+   * new sequence (the same fleet rollback a halt can trigger). Refused when there is nothing it could
+   * return: no reached node had a previous version (or those versions were deleted), or it was rolled back already.
+   */
+  async rollback(by: Principal, id: string, reason: string): Promise<Rollout> {
+    return this.act(by, id, 'roll back', ['completed', 'halted', 'aborted'], async (tx, rollout) => {
+      if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
+      const returnable = await tx.getRepository(RolloutNode).count({
+        where: { rolloutId: id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']), previousModelVersionId: Not(IsNull()), attempts: MoreThan(0) },
+      });
+      if (returnable === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
+      await this.repository.event(tx, id, 'rollback-requested', by.actor, { reason, from: rollout.state });
+      await this.engine.revert(tx, rollout, by.actor);
+    });
   }
 
   /** Stops for good; with `rollback`, returns the nodes it reached to their previous version. */
@@ -123,11 +189,26 @@ export class RolloutsService {
     return { rollout, waves, events };
   }
 
-  /** Per-node progress, keyset-paginated by node id. */
-  async nodes(id: string, limit: number, after?: string): Promise<RolloutNode[]> {
-    const query = this.db.getRepository(RolloutNode).createQueryBuilder('rn').where('rn.rollout_id = :id', { id }).orderBy('rn.node_id').limit(limit);
-    if (after) query.andWhere('rn.node_id > :after', { after });
-    return query.getMany();
+  /** Per-node progress with each node's reported phase and failure detail, keyset-paginated by node id. */
+  async nodes(id: string, limit: number, after?: string): Promise<RolloutNodeProgress[]> {
+    if (!(await this.db.getRepository(Rollout).existsBy({ id }))) throw new NotFoundError('rollout', id);
+    return (await this.db.query(
+      `SELECT rn.node_id AS "nodeId", n.name AS "nodeName", rn.wave, rn.model_version_id AS "modelVersionId",
+              rn.previous_model_version_id AS "previousModelVersionId", rn.state, rn.attempts, rn.deployment_id AS "deploymentId",
+              rn.reason, dt.state AS phase, dt.progress, f.reason AS "failureReason", f.detail AS "failureDetail",
+              GREATEST(rn.updated_at, dt.updated_at) AS "updatedAt"
+         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
+         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+         -- The node's latest failure in this rollout, while it matters: still failed, waiting for a retry,
+         -- or sent back by a rollback (whose own deployment is what 'phase' shows).
+         LEFT JOIN LATERAL (
+           SELECT ft.reason, ft.detail FROM deployment_targets ft JOIN deployments fd ON fd.id = ft.deployment_id
+            WHERE fd.rollout_id = rn.rollout_id AND ft.node_id = rn.node_id AND ft.state IN ('failed', 'rolled-back', 'rejected')
+            ORDER BY fd.created_at DESC LIMIT 1) f ON rn.state IN ('failed', 'retry-wait', 'reverting', 'reverted', 'revert-failed')
+        WHERE rn.rollout_id = $1 AND ($2::uuid IS NULL OR rn.node_id > $2::uuid)
+        ORDER BY rn.node_id LIMIT $3`,
+      [id, after ?? null, limit],
+    )) as RolloutNodeProgress[];
   }
 
   private validate(request: RolloutRequest): Pick<Rollout, 'name' | 'selector' | 'strategy' | 'variants'> {

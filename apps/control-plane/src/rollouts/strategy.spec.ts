@@ -9,7 +9,7 @@ describe('parseStrategy', () => {
       bakeSeconds: 0,
       successThreshold: 100,
       nodeTimeoutSeconds: 900,
-      retries: { max: 2, backoffSeconds: 60 },
+      retries: { max: 2, backoffSeconds: 60, onFailure: false },
       continuous: false,
       requireApproval: false,
       rollbackOnHalt: false,

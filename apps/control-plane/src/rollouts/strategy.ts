@@ -73,8 +73,13 @@ export const strategySchema = z.strictObject({
     .optional(),
   /** A node that has not committed this long after dispatch timed out (then it is retried or failed). */
   nodeTimeoutSeconds: z.number().min(0.5).max(7 * DAY).default(900),
-  /** Retries after a timeout, with exponential backoff (backoffSeconds × 2^(attempt-1)). */
-  retries: z.strictObject({ max: z.number().int().min(0).max(10).default(2), backoffSeconds: seconds(DAY).default(60) }).default({ max: 2, backoffSeconds: 60 }),
+  /**
+   * Retries after a timeout — and, with `onFailure`, after a node reports a failure — with exponential
+   * backoff (backoffSeconds × 2^(attempt-1)), at most `max` times; then the node fails for good.
+   */
+  retries: z
+    .strictObject({ max: z.number().int().min(0).max(10).default(2), backoffSeconds: seconds(DAY).default(60), onFailure: z.boolean().default(false) })
+    .default({ max: 2, backoffSeconds: 60, onFailure: false }),
   /** Nodes are dispatched only while the window is open (it opens at each cron time, for durationMinutes). */
   maintenanceWindow: z.strictObject({ cron: cronExpression, durationMinutes: z.number().int().min(1).max(7 * 1440), timezone: timezone.default('UTC') }).optional(),
   /** Nodes that match the selector later (e.g. newly enrolled) join the rollout while it runs. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { BatchWriter } from '#common';
-import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, topics } from '#protocol';
+import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { BroadcastQueue } from '../deployments/broadcast-queue.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
@@ -99,7 +99,7 @@ export class TelemetryService implements OnModuleDestroy {
    */
   private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number }): void {
     this.mqtt
-      .publish(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...ack }), { qos: 1 })
+      .publish(this.mqtt.topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...ack }), { qos: 1 })
       .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not send an ack; the node will resend'));
   }
 

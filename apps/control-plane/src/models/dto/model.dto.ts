@@ -3,19 +3,21 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsNumber,
   Min,
   ValidateNested,
   IsObject,
   IsOptional,
-  IsSemVer,
   IsString,
   Length,
   Matches,
+  Max,
   MaxLength,
 } from 'class-validator';
 import type { Model } from '../model.entity.js';
+import { IsReleaseVersion } from './release-version.js';
 import { INFERENCE_ENGINES, type InferenceEngine, MODEL_FORMATS, type ModelFormat, type ModelVersion } from '../model-version.entity.js';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -62,17 +64,33 @@ export class ModelDto {
 }
 
 /** Multipart fields that carry JSON; the controller decodes them before validation. */
-export const JSON_UPLOAD_FIELDS = ['metrics', 'preprocessing', 'selfTest'] as const;
+export const JSON_UPLOAD_FIELDS = ['metrics', 'preprocessing', 'selfTest', 'skipSelfTest'] as const;
 
 export class SelfTestDto {
-  @IsArray() @ArrayMaxSize(1_000_000) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) input!: number[];
-  @IsArray() @ArrayMaxSize(1_000_000) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) expectedOutput!: number[];
-  @IsNumber() @Min(0) tolerance!: number;
+  @ApiProperty({ type: [Number], description: 'Golden input, before the preprocessing (as clients send it)' })
+  @IsArray()
+  @ArrayMaxSize(1_000_000)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  input!: number[];
+
+  @ApiPropertyOptional({ type: [Number], description: 'Expected output; computed by running the artifact at upload when absent' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1_000_000)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  expectedOutput?: number[];
+
+  @ApiPropertyOptional({ default: 1e-4, description: 'Largest absolute difference allowed per output value' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1e6)
+  tolerance?: number;
 }
 
 /** The text fields of the multipart upload that accompanies an artifact. */
 export class UploadVersionFieldsDto {
-  @ApiProperty({ example: '1.0.0' }) @IsSemVer() @MaxLength(64) version!: string;
+  @ApiProperty({ example: '1.0.0', maxLength: 64 }) @IsReleaseVersion() version!: string;
   @ApiProperty({ example: 'fp32' }) @Matches(VARIANT, { message: 'variant must be lowercase letters, digits, - or _' }) variant!: string;
   @ApiProperty({ enum: MODEL_FORMATS }) @IsIn(MODEL_FORMATS) format!: ModelFormat;
   @ApiProperty({ enum: INFERENCE_ENGINES }) @IsIn(INFERENCE_ENGINES) engine!: InferenceEngine;
@@ -87,11 +105,20 @@ export class UploadVersionFieldsDto {
   @IsObject({ message: 'preprocessing must be a JSON object' })
   preprocessing?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: 'JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest' })
+  @ApiPropertyOptional({
+    type: SelfTestDto,
+    description:
+      'JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest. The artifact is run on the input at upload: it must reproduce expectedOutput, or gives it when absent. Required unless skipSelfTest is true.',
+  })
   @IsOptional()
   @ValidateNested()
   @Type(() => SelfTestDto)
   selfTest?: SelfTestDto;
+
+  @ApiPropertyOptional({ description: 'true: ship without a golden self-test (nodes then only check that an all-zero input gives finite outputs)' })
+  @IsOptional()
+  @IsBoolean({ message: 'skipSelfTest must be true or false' })
+  skipSelfTest?: boolean;
 }
 
 export class UploadVersionBodyDto extends UploadVersionFieldsDto {
@@ -111,7 +138,7 @@ export class ModelVersionDto {
   @ApiProperty() createdBy!: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
-  @ApiProperty({ description: 'Release order within the model (signed; nodes refuse lower)' }) sequence!: number;
+  @ApiProperty({ description: 'Release order within the model, signed into the manifest (nodes refuse one not above what they run); 0 until the version is first deployed, then re-issued above every other decision each time it is deployed again after one' }) sequence!: number;
   @ApiProperty({ type: Object, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
 
   static from(v: ModelVersion, modelName: string): ModelVersionDto {

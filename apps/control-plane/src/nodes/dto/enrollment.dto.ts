@@ -110,6 +110,8 @@ export class BrokerCredentialsDto {
   @ApiProperty({ description: 'The node id' }) username!: string;
   @ApiProperty({ description: 'The node secret' }) password!: string;
   @ApiProperty({ description: 'MQTT client id the broker expects' }) clientId!: string;
+  @ApiProperty({ example: 'edgefleet-1a2b3c4d', description: "The installation's topic namespace: every topic is under ef/v1/{namespace}/" })
+  namespace!: string;
 }
 
 export class EnrollResponseDto {

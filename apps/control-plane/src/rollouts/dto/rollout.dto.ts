@@ -112,8 +112,21 @@ export class RolloutDetailDto extends RolloutDto {
   @ApiProperty({ type: [RolloutEventDto] }) events!: RolloutEventDto[];
 }
 
+export class RollbackRolloutDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 500) reason?: string;
+}
+
+export class NodeFailureDto {
+  @ApiProperty({ description: 'Machine-readable reason the node gave (self-test-failed, hash-mismatch, ...)', nullable: true, type: String }) reason!: string | null;
+  @ApiProperty({ description: "The node's own words (e.g. the engine's error, the self-test values)", nullable: true, type: String }) detail!: string | null;
+}
+
 export class RolloutNodeDto {
   @ApiProperty() nodeId!: string;
+  @ApiProperty() nodeName!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'The deployment state the node last reported for its latest delivery' }) phase!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Download progress, 0..1' }) progress!: number | null;
+  @ApiProperty({ nullable: true, type: NodeFailureDto, description: 'Set when the node reported a failure' }) failure!: NodeFailureDto | null;
   @ApiProperty() wave!: number;
   @ApiProperty() modelVersionId!: string;
   @ApiProperty({ nullable: true, type: String }) previousModelVersionId!: string | null;

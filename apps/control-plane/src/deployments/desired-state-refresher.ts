@@ -1,0 +1,68 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DeploymentsService } from './deployments.service.js';
+
+const QUEUE = 'desired-states';
+const JOB = 'refresh';
+
+/**
+ * Keeps retained desired states valid for nodes that stay offline longer than their lifetime: a
+ * repeating BullMQ job (one scheduler for every replica, so it runs once per period across them)
+ * re-signs and re-publishes each node's retained desired state once less than half its lifetime is
+ * left. The job is idempotent: running it twice only re-signs again.
+ */
+@Injectable()
+export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(DesiredStateRefresher.name);
+  private readonly connections: Redis[] = [];
+  private queue?: Queue;
+  private worker?: Worker;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly deployments: DeploymentsService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { rollouts, trust } = this.config;
+    if (!rollouts.worker) return;
+    this.queue = new Queue(QUEUE, { connection: this.connection(), prefix: rollouts.queuePrefix });
+    this.queue.on('error', (error) => this.logger.warn({ err: error }, 'desired-state queue error'));
+    this.worker = new Worker(QUEUE, () => this.refresh(), { connection: this.connection(), prefix: rollouts.queuePrefix, concurrency: 1 });
+    this.worker.on('error', (error) => this.logger.warn({ err: error }, 'desired-state worker error'));
+    this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: error }, 'desired-state refresh failed; the next run retries'));
+    await this.queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  }
+
+  /** Re-signs what expires within half a lifetime; one deployment that cannot be re-signed holds up no other. */
+  async refresh(): Promise<number> {
+    const due = await this.deployments.expiringRetained((this.config.trust.desiredStateTtlSeconds * 1000) / 2);
+    let refreshed = 0;
+    for (const [deploymentId, nodeIds] of due) {
+      try {
+        await this.deployments.republish(deploymentId, nodeIds);
+        refreshed += nodeIds.length;
+      } catch (error) {
+        this.logger.error({ err: error, deploymentId, nodes: nodeIds.length }, 'could not re-sign a retained desired state; the next run tries again');
+      }
+    }
+    if (refreshed > 0) this.logger.log({ refreshed }, 're-signed retained desired states before they expire');
+    return refreshed;
+  }
+
+  private connection(): Redis {
+    // BullMQ requires maxRetriesPerRequest: null on its connections; the Queue and the Worker get one each.
+    const redis = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
+    redis.on('error', () => undefined);
+    this.connections.push(redis);
+    return redis;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.queue?.close();
+    for (const redis of this.connections) redis.disconnect();
+  }
+}

@@ -1,0 +1,59 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+
+export interface RawAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/**
+ * One HTTP request with full control over what is sent: `body` is written as is, and with `cut` the
+ * connection is destroyed after writing instead of ending the request (a client that went away
+ * mid-upload). Resolves with the answer, or undefined when the connection ended (or idled past
+ * `timeoutMs`) without one.
+ */
+export function rawRequest(
+  baseUrl: string,
+  options: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string; cut?: boolean; timeoutMs?: number },
+): Promise<RawAnswer | undefined> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers, timeout: options.timeoutMs ?? 15_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+    if (options.body !== undefined) req.write(options.body);
+    if (options.cut) req.destroy();
+    else req.end();
+  });
+}
+
+/** A multipart/form-data body with text fields and one file part, optionally without its closing boundary. */
+export function multipartBody(boundary: string, fields: Record<string, string>, file: { name: string; bytes: Buffer }, truncate = false): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  }
+  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="model.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+  parts.push(file.bytes);
+  if (!truncate) parts.push(Buffer.from(`\r\n--${boundary}--\r\n`));
+  return Buffer.concat(parts);
+}
+
+/** Writes bytes on a fresh TCP connection (no HTTP client in the way) and returns all that comes back. */
+export function rawSocket(baseUrl: string, bytes: string | Buffer, timeoutMs = 10_000): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => socket.write(bytes));
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', () => undefined);
+  });
+}
