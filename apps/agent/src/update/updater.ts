@@ -78,9 +78,7 @@ export class Updater {
   /** A desired state from the broker: verified here, applied by the loop; refused ones are reported. */
   onDesired(message: DesiredStateMessage): void {
     const verified = this.tryVerify(message, true);
-    // The retained copy of the deployment already pending comes again after every (re)subscribe: it
-    // must not look like a newer desired state to the apply in progress.
-    if (verified && verified.state.deploymentId !== this.pending?.state.deploymentId) {
+    if (verified) {
       this.pending = verified;
       this.kick();
     }
