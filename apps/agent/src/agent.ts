@@ -1,9 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { BatchWriter } from '#common';
-import { envelopeFields, type ResultsMessage } from '#protocol';
-import { LocalApi, type InferenceAnswer } from './api/local-api.js';
+import { envelopeFields } from '#protocol';
+import { type InferenceRecord, InferenceService, resultRecord } from './api/inference-service.js';
+import { LocalApi } from './api/local-api.js';
 import type { AgentConfig } from './config.js';
 import { createEngines, SessionHolder } from '#inference';
 import type { NodeIdentity } from './state/identity.js';
@@ -15,8 +15,7 @@ import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
 
 export const AGENT_VERSION = '0.1.0';
-
-type ResultRecord = ResultsMessage['records'][number];
+const DEFAULT_INFER_TIMEOUT_SECONDS = 10;
 
 export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
@@ -30,7 +29,8 @@ export class Agent {
   private readonly transport: MqttTransport;
   private readonly updater: Updater;
   private readonly api: LocalApi;
-  private readonly results: BatchWriter<ResultRecord>;
+  private readonly inference: InferenceService;
+  private readonly results: BatchWriter<{ seq: number; record: InferenceRecord }>;
   private readonly outbox: ResultsOutbox;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
@@ -62,18 +62,24 @@ export class Agent {
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,
     });
-    this.api = new LocalApi({ infer: (input, ref) => this.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    this.inference = new InferenceService(
+      this.holder,
+      this.stats,
+      (record) => this.results.push({ seq: ++this.resultSeq, record }),
+      (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
+    );
+    this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
       (id, records) => this.transport.publish('results', { ...envelopeFields(), id, records }),
       () => this.transport.connected,
     );
-    this.results = new BatchWriter<ResultRecord>({
+    this.results = new BatchWriter<{ seq: number; record: InferenceRecord }>({
       maxBatch: 500,
       flushMs: 250,
       maxBuffered: config.resultsBufferMax,
-      write: (records) => this.outbox.send(records),
+      write: (pending) => this.outbox.send(pending.map((p) => resultRecord(p.seq, p.record))),
       onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
     });
   }
@@ -94,35 +100,11 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.heartbeatTimer);
     await this.api.close();
+    this.inference.close();
     await this.results.close().catch(() => undefined);
+    await this.outbox.close().catch(() => undefined);
     await this.transport.stop();
     await this.holder.close();
-  }
-
-  private async infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer> {
-    const start = performance.now();
-    let answer: InferenceAnswer;
-    try {
-      const { output, model } = await this.holder.run(input);
-      if (!output.every(Number.isFinite)) throw new Error('the model produced a non-finite output');
-      let topClass = 0;
-      for (let i = 1; i < output.length; i++) if ((output[i] as number) > (output[topClass] as number)) topClass = i;
-      answer = { output: Array.from(output), topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
-    } catch (error) {
-      this.stats.record(this.holder.model?.sha256, false, performance.now() - start);
-      throw error;
-    }
-    this.stats.record(answer.model.sha256, true, answer.latencyMs);
-    this.results.push({
-      seq: ++this.resultSeq,
-      ts: new Date().toISOString(),
-      modelSha256: answer.model.sha256,
-      inputRef,
-      topClass: answer.topClass,
-      confidence: Math.min(1, Math.max(0, answer.confidence)),
-      latencyMs: answer.latencyMs,
-    });
-    return answer;
   }
 
   private status(): Record<string, unknown> {

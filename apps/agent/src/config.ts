@@ -18,6 +18,8 @@ const schema = z.strictObject({
   stallSeconds: z.number().min(0.1).default(3),
   repairAttempts: z.number().int().min(1).default(5),
   resultsBufferMax: z.number().int().min(1).default(100_000),
+  /** A local inference that takes longer answers 504 and counts as a failed inference of the model (default 10). */
+  inferTimeoutSeconds: z.number().min(0.001).max(3600).optional(),
 });
 
 export type AgentConfig = z.infer<typeof schema>;

@@ -18,3 +18,24 @@ export interface InferenceEngine {
   readonly name: string;
   load(modelPath: string, spec: ModelSpec): Promise<InferenceSession>;
 }
+
+/**
+ * An input whose length is not the model's input size: the caller's mistake, not the model's. Sessions
+ * throw it before the engine runs, so serving can answer 400 without counting a failed inference.
+ */
+export class InputSizeError extends RangeError {
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`expected ${expected} input values, got ${actual}`);
+    this.name = 'InputSizeError';
+  }
+}
+
+/** The number of values in one input of `shape`. */
+export function inputSizeOf(shape: readonly number[]): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as LiteRtModule from '@litertjs/core';
-import type { InferenceEngine, InferenceSession, ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
 
 type LiteRt = typeof LiteRtModule;
 
@@ -61,10 +61,10 @@ export class LiteRtEngine implements InferenceEngine {
     const litert = await liteRt();
     const model = await litert.loadAndCompile(new Uint8Array(await readFile(modelPath)), { accelerator: 'wasm' });
     const shape = [...spec.inputShape];
-    const expected = shape.reduce((a, d) => a * d, 1);
+    const expected = inputSizeOf(shape);
     return {
       async run(input: Float32Array): Promise<Float32Array> {
-        if (input.length !== expected) throw new RangeError(`expected ${expected} input values, got ${input.length}`);
+        if (input.length !== expected) throw new InputSizeError(expected, input.length);
         const tensor = new litert.Tensor(input, shape);
         const outputs = await model.run([tensor]).finally(() => tensor.delete());
         try {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { InputSizeError } from './engine.js';
 import { compilePreprocessing, parsePreprocessing } from './preprocessing.js';
 
 describe('preprocessing', () => {
@@ -16,6 +17,11 @@ describe('preprocessing', () => {
     const f = compilePreprocessing(parsePreprocessing({ layout: 'NCHW' }), [1, 1, 2, 2]);
     // pixels (c0,c1): (1,2) (3,4) → channel planes [1,3] [2,4]
     expect(Array.from(f(Float32Array.of(1, 2, 3, 4)))).toEqual([1, 3, 2, 4]);
+  });
+
+  it('refuses an input that is not one input shape with InputSizeError, identity or not', () => {
+    expect(() => compilePreprocessing({}, [1, 3])(Float32Array.of(1, 2))).toThrow(InputSizeError);
+    expect(() => compilePreprocessing({ scale: 2, layout: 'NCHW' }, [1, 1, 2, 2])(Float32Array.of(1, 2, 3, 4, 5))).toThrow(/expected 4 input values, got 5/);
   });
 
   it('refuses a non-positive std', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputSizeError, inputSizeOf } from './engine.js';
 
 /**
  * Input preprocessing declared in the signed manifest, applied by the agent before every inference:
@@ -19,7 +20,10 @@ export function parsePreprocessing(value: unknown): Preprocessing {
   return preprocessingSchema.parse(value ?? {});
 }
 
-/** Builds the per-input transform once per model, so the hot path does no parsing. */
+/**
+ * Builds the per-input transform once per model, so the hot path does no parsing. The transform refuses
+ * an input that is not one `inputShape` (InputSizeError) before any engine sees it.
+ */
 export function compilePreprocessing(spec: Preprocessing, inputShape: readonly number[]): (input: Float32Array) => Float32Array {
   const scale = spec.scale ?? 1;
   const channels = inputShape.at(-1) ?? 1;
@@ -28,8 +32,14 @@ export function compilePreprocessing(spec: Preprocessing, inputShape: readonly n
   const mean = perChannel(spec.mean, 0);
   const std = perChannel(spec.std, 1);
   const identity = scale === 1 && mean.every((m) => m === 0) && std.every((s) => s === 1) && spec.layout !== 'NCHW';
-  if (identity) return (input) => input;
+  const size = inputSizeOf(inputShape);
+  if (identity)
+    return (input) => {
+      if (input.length !== size) throw new InputSizeError(size, input.length);
+      return input;
+    };
   return (input) => {
+    if (input.length !== size) throw new InputSizeError(size, input.length);
     const out = new Float32Array(input.length);
     for (let i = 0; i < input.length; i++) {
       const c = i % channels;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type * as Tf from '@tensorflow/tfjs';
-import type { InferenceEngine, InferenceSession, ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
 
 type TfModule = typeof Tf;
 
@@ -45,8 +45,10 @@ export class TfjsEngine implements InferenceEngine {
       }),
     );
     const shape = [...spec.inputShape];
+    const expected = inputSizeOf(shape);
     return {
       async run(input: Float32Array): Promise<Float32Array> {
+        if (input.length !== expected) throw new InputSizeError(expected, input.length);
         const output = tf.tidy(() => model.predict(tf.tensor(input, shape)) as Tf.Tensor);
         try {
           return Float32Array.from(await output.data());

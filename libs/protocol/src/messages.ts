@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { desiredStateEnvelopeSchema } from './signed-documents.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
 /** Schema version carried by every JSON message as `v`. */
@@ -13,18 +14,12 @@ const shortText = z.string().min(1).max(200);
 /** Fields every JSON message starts with: schema version, message id (de-duplication), sent-at time. */
 const base = { v: z.literal(SCHEMA_VERSION), id: uuid, ts: z.iso.datetime({ offset: true }) };
 
-/** A signed document as libs/trust produces it; the contract carries it, the agent verifies it. */
-const signedEnvelope = z.strictObject({
-  signed: z.record(z.string(), z.unknown()),
-  signatures: z.array(z.strictObject({ keyId: sha256, sig: z.string().min(1).max(200) })).min(1).max(16),
-});
-
 export const MAX_CHUNK_BYTES = 128 * 1024;
 
-/** CP → node (retained): what to run. `desired` is a signed DesiredState; `artifact` says how to fetch it. */
+/** CP → node (retained): what to run. `desired` is a signed DesiredState (the agent verifies the signatures); `artifact` says how to fetch it. */
 export const desiredStateMessage = z.strictObject({
   ...base,
-  desired: signedEnvelope,
+  desired: desiredStateEnvelopeSchema,
   artifact: z.strictObject({
     sha256,
     size: count,

@@ -33,6 +33,8 @@ export const FAILURE_REASONS = [
   'stalled',
   'insufficient-disk',
   'unsupported-engine',
+  'model-load-failed', // the engine could not load the artifact (the engine's message is the detail)
+  'malformed', // a signed document that is not what it claims to be
   'self-test-failed',
   'soak-failed',
   'crash-loop',

@@ -1,26 +1,16 @@
+import type { DesiredStateBody } from '#protocol';
 import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
 import type { SigningKey } from './keys.js';
-import type { ModelManifest } from './manifest.js';
 import type { RootDocument } from './root.js';
 import { TrustError } from './trust-error.js';
 
 /**
  * The command to one node: run this manifest for this deployment, until it expires. Naming the node
- * and expiring stops a valid command from being replayed to another node or later.
+ * and expiring stops a valid command from being replayed to another node or later. Schema in libs/protocol;
+ * `activationWindow`: the node may download, verify, stage and self-test at any time, but activates only
+ * while the window is open (opens at each cron time in `timezone`, for `durationMinutes`).
  */
-export interface DesiredState {
-  readonly type: 'desired-state';
-  readonly nodeId: string;
-  readonly deploymentId: string;
-  readonly manifest: Envelope<ModelManifest>;
-  readonly issued: string;
-  readonly expires: string;
-  /**
-   * A maintenance window: the node may download, verify, stage and self-test at any time, but activates
-   * only while the window is open (opens at each cron time in `timezone`, for `durationMinutes`).
-   */
-  readonly activationWindow?: { readonly cron: string; readonly durationMinutes: number; readonly timezone: string };
-}
+export type DesiredState = DesiredStateBody;
 
 export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>
   signEnvelope(state, releaseKeys);

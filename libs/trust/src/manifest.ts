@@ -1,28 +1,11 @@
+import { type ModelManifestBody, manifestEnvelopeSchema } from '#protocol';
 import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
 import type { SigningKey } from './keys.js';
 import type { RootDocument } from './root.js';
 import { TrustError } from './trust-error.js';
 
-/** What a release key vouches for: one model artifact, how to run it and how to check it runs. */
-export interface ModelManifest {
-  readonly type: 'model-manifest';
-  readonly name: string;
-  readonly version: string;
-  /** Monotonic per model: a node refuses anything not above what it has installed (rollback). */
-  readonly sequence: number;
-  readonly variant: string;
-  readonly format: string;
-  readonly engine: string;
-  readonly sha256: string;
-  readonly size: number;
-  readonly inputSpec: Readonly<Record<string, unknown>>;
-  readonly outputSpec: Readonly<Record<string, unknown>>;
-  readonly preprocessing: Readonly<Record<string, unknown>>;
-  readonly labels: readonly string[];
-  readonly selfTest: { readonly input: readonly number[]; readonly expectedOutput: readonly number[]; readonly tolerance: number };
-  readonly created: string;
-  readonly expires: string;
-}
+/** What a release key vouches for: one model artifact, how to run it and how to check it runs (schema in libs/protocol). */
+export type ModelManifest = ModelManifestBody;
 
 export const signManifest = (manifest: ModelManifest, releaseKeys: readonly SigningKey[]): Envelope<ModelManifest> =>
   signEnvelope(manifest, releaseKeys);
@@ -48,4 +31,14 @@ export function verifyManifest(envelope: Envelope<ModelManifest>, root: RootDocu
     throw new TrustError('rollback', `sequence ${m.sequence} is not above the installed ${check.installedSequence}`);
   }
   return m;
+}
+
+/**
+ * Reads a stored manifest envelope (a slot's content record, a database row) into its typed shape, or
+ * refuses it as malformed. Parsing keeps every signed key, so the signatures still verify afterwards.
+ */
+export function parseManifestEnvelope(value: unknown): Envelope<ModelManifest> {
+  const parsed = manifestEnvelopeSchema.safeParse(value);
+  if (!parsed.success) throw new TrustError('malformed', `not a signed model manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  return parsed.data;
 }

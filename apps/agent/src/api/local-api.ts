@@ -1,17 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { z } from 'zod';
-import { NoModelLoadedError } from '#inference';
+import { InputSizeError, NoModelLoadedError } from '#inference';
+import { type InferenceAnswer, InferenceTimeoutError } from './inference-service.js';
+import { parseInferRequest, RequestProblem } from './infer-request.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const inferRequest = z.strictObject({ input: z.array(z.number()).min(1).max(1_000_000), inputRef: z.string().max(200).optional() });
-
-export interface InferenceAnswer {
-  readonly output: number[];
-  readonly topClass: number;
-  readonly confidence: number;
-  readonly latencyMs: number;
-  readonly model: { sha256: string; name: string; version: string; variant: string };
-}
+/** How much of a refused body is read and dropped before the connection is cut. */
+const DISCARD_BYTES = 64 * 1024 * 1024;
 
 export interface LocalApiHandlers {
   infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer>;
@@ -19,19 +13,35 @@ export interface LocalApiHandlers {
   healthy(): boolean;
 }
 
+/** An HTTP status with the RFC 7807 title it is answered with. */
 class HttpProblem extends Error {
   constructor(
     readonly status: number,
     readonly title: string,
     detail: string,
+    options?: { cause?: unknown },
   ) {
-    super(detail);
+    super(detail, options);
+    this.name = 'HttpProblem';
   }
 }
 
 /**
+ * Maps what a request ended with to its problem. Client mistakes are 4xx (and never reach or count
+ * against the model); 503 without a model; model-side failures are 500, or 504 past the time bound.
+ */
+export function problemFor(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof RequestProblem) return new HttpProblem(error.status, error.title, error.message, { cause: error });
+  if (error instanceof InputSizeError) return new HttpProblem(400, 'Bad Request', `input: ${error.message}`, { cause: error });
+  if (error instanceof NoModelLoadedError) return new HttpProblem(503, 'Service Unavailable', error.message, { cause: error });
+  if (error instanceof InferenceTimeoutError) return new HttpProblem(504, 'Gateway Timeout', error.message, { cause: error });
+  return new HttpProblem(500, 'Internal Server Error', error instanceof Error ? error.message : 'inference failed', { cause: error });
+}
+
+/**
  * The on-device API, on 127.0.0.1 only: POST /v1/infer, GET /v1/status, GET /v1/health. Bodies are
- * bounded and validated; every error is RFC 7807 problem+json.
+ * bounded and validated before any model runs; every error is RFC 7807 problem+json.
  */
 export class LocalApi {
   private server?: Server;
@@ -39,7 +49,7 @@ export class LocalApi {
   constructor(private readonly handlers: LocalApiHandlers) {}
 
   async listen(port: number): Promise<number> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 30_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -57,51 +67,104 @@ export class LocalApi {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
     try {
-      const route = `${req.method} ${new URL(req.url ?? '/', 'http://localhost').pathname}`;
-      if (route === 'POST /v1/infer') return send(res, 200, await this.infer(req));
-      if (route === 'GET /v1/status') return send(res, 200, this.handlers.status());
-      if (route === 'GET /v1/health') return send(res, this.handlers.healthy() ? 200 : 503, { status: this.handlers.healthy() ? 'ok' : 'no model' });
-      throw new HttpProblem(404, 'Not Found', `no route ${route}`);
+      if (path === '/v1/infer' && req.method === 'POST') return this.infer(req, res);
+      if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
+      if (path === '/v1/health' && req.method === 'GET') {
+        const healthy = this.handlers.healthy();
+        return send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'no model' }));
+      }
+      throw new HttpProblem(404, 'Not Found', `no route ${req.method ?? ''} ${path}`);
     } catch (error) {
-      const problem =
-        error instanceof HttpProblem
-          ? error
-          : error instanceof NoModelLoadedError
-            ? new HttpProblem(503, 'Service Unavailable', error.message)
-            : new HttpProblem(500, 'Internal Server Error', (error as Error).message);
-      res.writeHead(problem.status, { 'content-type': 'application/problem+json' });
-      res.end(JSON.stringify({ type: `urn:edgefleet:problem:${problem.title.toLowerCase().replace(/ /g, '-')}`, title: problem.title, status: problem.status, detail: problem.message, instance: req.url }));
+      sendProblem(req, res, problemFor(error));
     }
   }
 
-  private async infer(req: IncomingMessage): Promise<InferenceAnswer> {
-    const body = await readBody(req);
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw new HttpProblem(400, 'Bad Request', 'body is not JSON');
-    }
-    const parsed = inferRequest.safeParse(json);
-    if (!parsed.success) throw new HttpProblem(400, 'Bad Request', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    return this.handlers.infer(Float32Array.from(parsed.data.input), parsed.data.inputRef);
+  private infer(req: IncomingMessage, res: ServerResponse): void {
+    const fail = (error: unknown) => sendProblem(req, res, problemFor(error));
+    const type = mediaType(req.headers['content-type']);
+    if (type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send application/json, not ${type || 'no content type'}`);
+    readBody(req, (error, body) => {
+      if (error) return fail(error);
+      let answer: Promise<InferenceAnswer>;
+      try {
+        const request = parseInferRequest(body);
+        answer = this.handlers.infer(request.input, request.inputRef);
+      } catch (parseError) {
+        return fail(parseError);
+      }
+      answer.then((a) => send(res, 200, answerJson(a)), fail);
+    });
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** `application/json; charset=utf-8` → `application/json`. */
+function mediaType(header: string | undefined): string {
+  if (!header) return '';
+  const semicolon = header.indexOf(';');
+  return (semicolon < 0 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+}
+
+/**
+ * Collects the body with plain listeners (no async iterator on the request path). Past the bound it
+ * answers 413 at once and discards the rest, so the client reads the answer on a connection still open
+ * (closing it mid-upload makes clients fail with EPIPE instead); a client that keeps sending far beyond
+ * is cut off.
+ */
+function readBody(req: IncomingMessage, done: (error: HttpProblem | undefined, body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpProblem(413, 'Payload Too Large', `body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  let finished = false;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (finished) {
+      if (size > DISCARD_BYTES) req.destroy();
+      return;
+    }
+    if (size > MAX_BODY_BYTES) {
+      finished = true;
+      return done(new HttpProblem(413, 'Payload Too Large', `body over ${MAX_BODY_BYTES} bytes`), Buffer.alloc(0));
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (finished) return;
+    finished = true;
+    done(undefined, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+  });
+  req.on('error', (error) => {
+    if (finished) return;
+    finished = true;
+    done(new HttpProblem(400, 'Bad Request', 'the request body could not be read', { cause: error }), Buffer.alloc(0));
+  });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+/** The answer's JSON, written by hand: the output is a Float32Array, serialised without an intermediate array. */
+function answerJson(a: InferenceAnswer): string {
+  let output = '';
+  for (let i = 0; i < a.output.length; i++) output += i === 0 ? `${a.output[i]}` : `,${a.output[i]}`;
+  return `{"output":[${output}],"topClass":${a.topClass},"confidence":${a.confidence},"latencyMs":${a.latencyMs},"model":${JSON.stringify(a.model)}}`;
+}
+
+function send(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+function sendProblem(req: IncomingMessage, res: ServerResponse, problem: HttpProblem): void {
+  if (res.headersSent) return void res.destroy();
+  const body = JSON.stringify({
+    type: `urn:edgefleet:problem:${problem.title.toLowerCase().replace(/ /g, '-')}`,
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    instance: req.url,
+  });
+  // A body still arriving after the answer is discarded by Node before the connection's next request.
+  res.writeHead(problem.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }

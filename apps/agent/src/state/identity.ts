@@ -8,6 +8,7 @@ import { type Envelope, type RootDocument, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
 import { engineNames } from '#inference';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { postJson } from './post-json.js';
 
 /** What enrolment gave this node; kept 0600 in the state directory. */
 export interface NodeIdentity {
@@ -78,18 +79,13 @@ export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
   if (!config.enrollmentToken) throw new EnrollmentError('no enrollmentToken in the config');
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const body = { token: config.enrollmentToken, nodeKey: await nodeKey(config), name: config.name, hardware: await hardwareProfile(config.stateDir) };
-  let response: Response;
+  let response: { status: number; ok: boolean; json: unknown };
   try {
-    response = await fetch(new URL('/v1/enroll', config.controlPlaneUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
+    response = await postJson(new URL('/v1/enroll', config.controlPlaneUrl), body, 15_000);
   } catch (error) {
     throw new EnrollmentError(`cannot reach the control plane at ${config.controlPlaneUrl}`, { cause: error, retryable: true });
   }
-  const answer = (await response.json().catch(() => ({}))) as Partial<NodeIdentity> & { detail?: string };
+  const answer = (typeof response.json === 'object' && response.json !== null ? response.json : {}) as Partial<NodeIdentity> & { detail?: string };
   if (!response.ok) {
     const retryable = response.status >= 500 || response.status === 409 || response.status === 429;
     throw new EnrollmentError(`enrolment refused (${response.status}): ${answer.detail ?? 'no detail'}`, { retryable });

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlotStore } from './slots.js';
+import type { ModelManifest } from '#trust';
+import { type SlotContent, SlotStore } from './slots.js';
 
 describe('SlotStore', () => {
   let root: string;
@@ -11,7 +12,15 @@ describe('SlotStore', () => {
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
-  const content = (sha: string) => ({ sha256: sha.repeat(64), deploymentId: 'd', manifest: {} });
+  const content = (sha: string): SlotContent => {
+    const sha256 = sha.repeat(64);
+    const signed: ModelManifest = {
+      type: 'model-manifest', name: 'm', version: `${sha}.0.0`, sequence: Number(sha), variant: 'fp32', format: 'onnx', engine: 'onnxruntime', sha256, size: 3,
+      inputSpec: { shape: [1, 3] }, outputSpec: {}, preprocessing: {}, labels: [], selfTest: { input: [], expectedOutput: [], tolerance: 0 },
+      created: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z',
+    };
+    return { sha256, deploymentId: 'd', manifest: { signed, signatures: [{ keyId: 'f'.repeat(64), sig: 'c2ln' }] } };
+  };
 
   it('stages into the inactive slot and flips the pointer only on activate', async () => {
     const slots = new SlotStore(root);

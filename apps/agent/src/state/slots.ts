@@ -1,5 +1,6 @@
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { fsyncPath } from '#common';
+import { type Envelope, type ModelManifest, parseManifestEnvelope } from '#trust';
 import { join } from 'node:path';
 import { fsyncDirectory, readJsonFile, writeJsonAtomic } from './atomic-file.js';
 
@@ -9,8 +10,8 @@ export type SlotName = 'a' | 'b';
 export interface SlotContent {
   readonly sha256: string;
   readonly deploymentId: string;
-  /** The signed manifest envelope (libs/trust), kept to re-verify at every start. */
-  readonly manifest: Record<string, unknown>;
+  /** The signed manifest envelope, kept to re-verify at every start. */
+  readonly manifest: Envelope<ModelManifest>;
 }
 
 export interface ActivePointer {
@@ -41,8 +42,20 @@ export class SlotStore {
     return active ? other(active.slot) : 'a';
   }
 
+  /** The slot's content record, its manifest parsed into the signed contract (TrustError `malformed` if not). */
   async content(slot: SlotName): Promise<SlotContent | undefined> {
-    return readJsonFile<SlotContent>(join(this.root, 'slots', slot, 'content.json'));
+    const raw = await this.record(slot);
+    return raw && { sha256: raw.sha256, deploymentId: raw.deploymentId, manifest: parseManifestEnvelope(raw.manifest) };
+  }
+
+  /** The digests of the models on disk (active and previous slot). */
+  async heldSha256s(): Promise<string[]> {
+    const records = await Promise.all((['a', 'b'] as const).map((slot) => this.record(slot)));
+    return records.flatMap((r) => (r ? [r.sha256] : []));
+  }
+
+  private record(slot: SlotName): Promise<{ sha256: string; deploymentId: string; manifest: unknown } | undefined> {
+    return readJsonFile(join(this.root, 'slots', slot, 'content.json'));
   }
 
   /**
@@ -65,9 +78,19 @@ export class SlotStore {
     return slot;
   }
 
+  /**
+   * Records a newly verified manifest for the bytes a slot already holds (a new version with known
+   * bytes): one atomic write of the content record; the model file is not touched.
+   */
+  async relabel(slot: SlotName, content: SlotContent): Promise<void> {
+    const current = await this.record(slot);
+    if (current?.sha256 !== content.sha256) throw new Error(`slot ${slot} does not hold ${content.sha256}`);
+    await writeJsonAtomic(join(this.root, 'slots', slot, 'content.json'), content);
+  }
+
   /** Flips the pointer: from now on (and after any restart) `slot` is the model to serve. */
   async activate(slot: SlotName): Promise<void> {
-    const content = await this.content(slot);
+    const content = await this.record(slot);
     if (!content) throw new Error(`slot ${slot} holds no verified model`);
     await writeJsonAtomic(join(this.root, 'active.json'), { slot, sha256: content.sha256 } satisfies ActivePointer);
   }

@@ -41,6 +41,27 @@ describe('ResultsOutbox', () => {
     expect(third.spooledRecords).toBe(1);
   });
 
+  it('keeps the spool right while it stays open: emptied when all is acknowledged, rewritten when some is, appended after both', async () => {
+    const sent: string[] = [];
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async (id) => void sent.push(id), () => true, 0);
+    const reopened = async () => {
+      const other = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
+      await other.open();
+      return other.spooledRecords;
+    };
+    await outbox.send([record(1)]);
+    await outbox.send([record(2), record(3)]);
+    await outbox.acknowledge([sent[0] as string]); // some acknowledged: the rest is rewritten
+    expect(await reopened()).toBe(2);
+    await outbox.send([record(4)]); // appended to the rewritten file, not the replaced one
+    expect(await reopened()).toBe(3);
+    await outbox.acknowledge(sent.slice(1)); // all acknowledged: emptied in place
+    expect(await reopened()).toBe(0);
+    await outbox.send([record(5)]);
+    expect(await reopened()).toBe(1);
+    await outbox.close();
+  });
+
   it('drops the oldest records beyond the bound and counts them', async () => {
     const outbox = new ResultsOutbox(join(dir, 'spool'), 3, async () => undefined, () => false);
     await outbox.send([record(1), record(2)]);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, readFile, rename } from 'node:fs/promises';
+import { appendFile, type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { fsyncPath } from '#common';
 import type { ResultsMessage } from '#protocol';
 
@@ -22,6 +22,8 @@ interface PendingBatch {
 export class ResultsOutbox {
   private pending: PendingBatch[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** The spool, open for appends between rewrites (opening and closing it per batch cost more than the write). */
+  private spool?: FileHandle;
   dropped = 0;
 
   constructor(
@@ -44,8 +46,9 @@ export class ResultsOutbox {
   send(records: ResultRecord[]): Promise<void> {
     return this.exclusive(async () => {
       const batch: PendingBatch = { id: randomUUID(), records, sentAt: 0 };
-      await appendFile(this.path, `${JSON.stringify({ id: batch.id, records })}\n`, { mode: 0o600 });
-      await fsyncPath(this.path);
+      this.spool ??= await open(this.path, 'a', 0o600);
+      await this.spool.appendFile(`${JSON.stringify({ id: batch.id, records })}\n`);
+      await this.spool.datasync();
       this.pending.push(batch);
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
       this.publishBatch(batch);
@@ -58,7 +61,14 @@ export class ResultsOutbox {
       const acked = new Set(ids);
       const before = this.pending.length;
       this.pending = this.pending.filter((b) => !acked.has(b.id));
-      if (this.pending.length !== before) await this.rewrite();
+      if (this.pending.length === before) return;
+      // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
+      if (this.pending.length === 0 && this.spool) {
+        await this.spool.truncate(0);
+        await this.spool.datasync();
+        return;
+      }
+      await this.rewrite();
     });
   }
 
@@ -104,6 +114,19 @@ export class ResultsOutbox {
     await appendFile(temp, this.pending.map((b) => `${JSON.stringify({ id: b.id, records: b.records })}\n`).join(''), { flag: 'w', mode: 0o600 });
     await fsyncPath(temp);
     await rename(temp, this.path);
+    // The open handle still points at the replaced file: appends go to the new one from now on.
+    await this.closeSpool();
+  }
+
+  /** Closes the spool file (it is reopened on the next batch). */
+  close(): Promise<void> {
+    return this.exclusive(() => this.closeSpool());
+  }
+
+  private async closeSpool(): Promise<void> {
+    const spool = this.spool;
+    this.spool = undefined;
+    await spool?.close();
   }
 
   private async readSpool(): Promise<{ id: string; records: ResultRecord[] }[]> {

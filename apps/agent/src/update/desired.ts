@@ -1,5 +1,5 @@
 import type { DesiredStateMessage } from '#protocol';
-import { type DesiredState, type Envelope, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
+import { type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
   readonly message: DesiredStateMessage;
@@ -14,9 +14,8 @@ export interface VerifiedDesired {
  */
 export function verifyDesired(message: DesiredStateMessage, root: RootDocument, nodeId: string, installed: Readonly<Record<string, number>>): VerifiedDesired {
   const now = new Date();
-  const state = verifyDesiredState(message.desired as unknown as Envelope<DesiredState>, root, { nodeId, now });
-  const name = (state.manifest.signed as { name?: unknown }).name;
-  const installedSequence = typeof name === 'string' ? installed[name] : undefined;
+  const state = verifyDesiredState(message.desired, root, { nodeId, now });
+  const installedSequence = installed[state.manifest.signed.name];
   const manifest = verifyManifest(state.manifest, root, { now, installedSequence });
   if (message.artifact.sha256 !== manifest.sha256 || message.artifact.size !== manifest.size) {
     throw new TrustError('hash-mismatch', 'the artifact layout does not name the signed artifact');

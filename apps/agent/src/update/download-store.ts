@@ -90,11 +90,20 @@ export class DownloadStore {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Deletes the downloads of every artifact but `keep` (those of superseded or failed deployments). */
-  static async prune(root: string, keep: string | undefined): Promise<string[]> {
+  /** Deletes the download of one artifact, open or not. */
+  static async removeArtifact(root: string, sha256: string): Promise<void> {
+    await rm(join(root, 'downloads', sha256), { recursive: true, force: true });
+  }
+
+  /**
+   * Deletes the downloads of every artifact but `keep` (those of superseded or failed deployments).
+   * `keep` may be a function, asked after the directory is read: a download opened meanwhile is kept.
+   */
+  static async prune(root: string, keep: string | undefined | (() => string | undefined)): Promise<string[]> {
     const dir = join(root, 'downloads');
     const names = await readdir(dir).catch(() => [] as string[]);
-    const stale = names.filter((name) => name !== keep);
+    const kept = typeof keep === 'function' ? keep() : keep;
+    const stale = names.filter((name) => name !== kept);
     await Promise.all(stale.map((name) => rm(join(dir, name), { recursive: true, force: true })));
     return stale;
   }

@@ -10,6 +10,8 @@ const HAPPY: [Phase, LifecycleEvent, Phase][] = [
   ['activating', 'activated', 'soaking'],
   ['soaking', 'soak-passed', 'committed'],
   ['committed', 'done', 'idle'],
+  ['downloading', 'adopted', 'committed'],
+  ['downloading', 'reused', 'self-testing'],
 ];
 
 describe('update lifecycle transition table', () => {
@@ -49,7 +51,7 @@ describe('update lifecycle transition table', () => {
       }
     }
     // 7 happy-path steps (idle→downloading counts as a supersede) + 7 supersede + 6 fail
-    // + failed→rolled-back + rolled-back→idle
-    expect(legal).toBe(7 + 7 + 6 + 1 + 1);
+    // + failed→rolled-back + rolled-back→idle + the two known-bytes shortcuts (adopted, reused)
+    expect(legal).toBe(7 + 7 + 6 + 1 + 1 + 2);
   });
 });

@@ -5,6 +5,8 @@
  * rolls back to the previous slot, which stays on disk (and loaded) until commit.
  *
  *   idle → downloading → verifying → staging → self-testing → activating → soaking → committed → idle
+ *   known bytes: downloading → committed (adopted: they serve already)
+ *                downloading → self-testing (reused: they are in the previous slot)
  *   any step before committed → failed → rolled-back → idle
  */
 export const PHASES = [
@@ -24,6 +26,8 @@ export type Phase = (typeof PHASES)[number];
 export const EVENTS = [
   'desired', // a newer verified desired state arrived
   'downloaded', // every chunk is on disk
+  'adopted', // the bytes already serve: the new signed manifest is recorded for them (no download)
+  'reused', // the bytes are in the other slot (the previous model): re-verified and relabelled there
   'verified', // size and digest match the signed manifest
   'staged', // the verified bytes are in the inactive slot
   'self-test-passed', // the golden input gives the expected output on the staged model
@@ -42,7 +46,7 @@ const SUPERSEDABLE: readonly Phase[] = ['idle', 'downloading', 'verifying', 'sta
 
 const TABLE: Readonly<Record<Phase, Partial<Record<LifecycleEvent, Phase>>>> = {
   idle: {},
-  downloading: { downloaded: 'verifying' },
+  downloading: { downloaded: 'verifying', adopted: 'committed', reused: 'self-testing' },
   verifying: { verified: 'staging' },
   staging: { staged: 'self-testing' },
   'self-testing': { 'self-test-passed': 'activating' },

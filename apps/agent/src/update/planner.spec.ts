@@ -9,7 +9,10 @@ const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
   ['nothing desired', { phase: 'idle' }, undefined, []],
   ['a first deployment', { phase: 'idle' }, d1, FULL],
   ['a new model while idle', { phase: 'idle', installedSha256: d1.sha256 }, d2, FULL],
-  ['the model that already serves', { phase: 'idle', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['report-committed']],
+  ['the bytes that already serve, as a new version: adopt its manifest', { phase: 'idle', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['adopt', 'commit']],
+  ['a restart while adopting', { phase: 'downloading', deploymentId: 'd9', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['adopt', 'commit']],
+  ['the previous model (still in the other slot): reuse it', { phase: 'idle', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
+  ['a restart while reusing the previous slot', { phase: 'downloading', deploymentId: 'd9', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
   ['a restart mid-download', { phase: 'downloading', deploymentId: 'd1' }, d1, FULL],
   ['a restart mid-verify', { phase: 'verifying', deploymentId: 'd1' }, d1, FULL.slice(1)],
   ['a restart mid-stage', { phase: 'staging', deploymentId: 'd1' }, d1, FULL.slice(2)],
@@ -19,7 +22,8 @@ const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
   ['the same deployment, done', { phase: 'idle', deploymentId: 'd1', installedSha256: d1.sha256 }, d1, []],
   ['a crash after a failure', { phase: 'failed', deploymentId: 'd1' }, d1, ['rollback']],
   ['a newer deployment mid-download', { phase: 'downloading', deploymentId: 'd1' }, d2, FULL],
-  ['a newer deployment during the soak of another', { phase: 'soaking', deploymentId: 'd1' }, d2, ['soak', 'commit']],
+  ['a newer deployment during the soak of another: abandon it first', { phase: 'soaking', deploymentId: 'd1' }, d2, ['abandon']],
+  ['a newer deployment during the activation of another: abandon it first', { phase: 'activating', deploymentId: 'd1' }, d2, ['abandon']],
   ['a deployment after a rollback', { phase: 'rolled-back', deploymentId: 'd1' }, d2, FULL],
 ];
 

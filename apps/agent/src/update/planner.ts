@@ -1,7 +1,7 @@
 import { canSupersede, type Phase } from './lifecycle.js';
 
 /** One unit of work of an update; the executor map runs each kind. */
-export type Step = 'download' | 'verify' | 'stage' | 'self-test' | 'activate' | 'soak' | 'commit' | 'rollback' | 'report-committed';
+export type Step = 'download' | 'verify' | 'stage' | 'self-test' | 'activate' | 'soak' | 'commit' | 'rollback' | 'adopt' | 'reuse-slot' | 'abandon';
 
 /** The step each phase performs; the rest of the plan follows in this order. */
 const PIPELINE: readonly Step[] = ['download', 'verify', 'stage', 'self-test', 'activate', 'soak', 'commit'];
@@ -15,11 +15,14 @@ const STEP_OF_PHASE: Partial<Record<Phase, Step>> = {
   committed: 'commit', // reported, maybe not cleaned up: finishing is idempotent
 };
 
-/** What the agent has: the update in progress (persisted) and the model that serves. */
+/** What the agent has: the update in progress (persisted) and the models on disk. */
 export interface CurrentState {
   readonly phase: Phase;
   readonly deploymentId?: string;
+  /** The model that serves (the active slot). */
   readonly installedSha256?: string;
+  /** The model in the other slot: the previous one, still on disk. */
+  readonly previousSha256?: string;
 }
 
 /** What the control plane wants (already verified against the pinned root). */
@@ -31,24 +34,23 @@ export interface DesiredTarget {
 /**
  * Turns (current, desired) into the steps still to run, as plain data. Pure: table-driven tests cover
  * it, the executor only runs what it says.
- * - a new deployment of another model: the whole pipeline;
- * - the same deployment after a restart: resume at the recorded step;
  * - a crash after `failed`: roll back;
- * - the model that already serves: just report it committed.
+ * - the same deployment after a restart: resume at the recorded step;
+ * - another deployment while one activates or soaks: abandon that one (roll back), then plan again;
+ * - bytes that already serve: adopt the new signed manifest for them (a metadata-only swap);
+ * - bytes in the previous slot: reuse that slot (no download), then self-test, activate, soak, commit;
+ * - anything else: the whole pipeline.
  */
 export function planUpdate(current: CurrentState, desired: DesiredTarget | undefined): Step[] {
   if (current.phase === 'failed') return ['rollback'];
   if (!desired) return [];
   const resuming = current.deploymentId === desired.deploymentId;
-  if (resuming) {
+  if (!resuming && !canSupersede(current.phase)) return ['abandon'];
+  if (resuming && current.phase !== 'downloading') {
     const step = STEP_OF_PHASE[current.phase];
     return step ? PIPELINE.slice(PIPELINE.indexOf(step)) : [];
   }
-  if (!canSupersede(current.phase)) {
-    // Activation or soak of another deployment is under way: finish it first; the loop plans again after.
-    const step = STEP_OF_PHASE[current.phase];
-    return step ? PIPELINE.slice(PIPELINE.indexOf(step)) : [];
-  }
-  if (desired.sha256 === current.installedSha256) return ['report-committed'];
+  if (desired.sha256 === current.installedSha256) return ['adopt', 'commit'];
+  if (desired.sha256 === current.previousSha256) return ['reuse-slot', ...PIPELINE.slice(PIPELINE.indexOf('self-test'))];
   return [...PIPELINE];
 }

@@ -14,11 +14,13 @@ export interface UpdateRecord {
   readonly stagedSlot?: SlotName;
   /** Highest committed manifest sequence per model name: the rollback protection floor. */
   readonly installed: Readonly<Record<string, number>>;
+  /** Digests of the models this node has committed (newest last, bounded): known good here, no soak again. */
+  readonly knownGood?: readonly string[];
   /** Node-scoped status sequence, persisted so it keeps increasing across restarts. */
   readonly statusSeq: number;
   /** How many times the current step has been started: a guard against crash loops. */
   readonly stepStarts: number;
-  readonly failure?: { readonly reason: string; readonly detail: string };
+  readonly failure?: { readonly reason: FailureReason; readonly detail: string };
   /**
    * The latest status sent: re-sent (same seq) on reconnect and with heartbeats until the control plane
    * acknowledges it, so an outcome a control-plane replica lost in a crash (after the broker's PUBACK,

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
 import { chunkCount, encodeMessage, envelopeFields } from '#protocol';
-import type { Envelope, ModelManifest } from '#trust';
+import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -231,7 +231,7 @@ export class DeploymentsService {
 
   /** Signs and publishes (retained) each node's desired state, then records when it expires. */
   private async publishDesiredStates(deployment: Deployment, nodeIds: readonly string[], version: ModelVersion, layout: { sha256: string; size: number; chunkSize: number }): Promise<void> {
-    const manifest = version.manifest as unknown as Envelope<ModelManifest>;
+    const manifest = parseManifestEnvelope(version.manifest);
     const activationWindow = deployment.activationWindow ?? undefined;
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import type { Envelope, ModelManifest } from '#trust';
+import { type ModelManifest, parseManifestEnvelope } from '#trust';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
@@ -157,7 +157,7 @@ export class ModelsService {
     await tx.getRepository(Model).update({ id: model.id }, { lastSequence: sequence });
     const now = new Date();
     for (const variant of variants) {
-      const previous = (variant.manifest as unknown as Envelope<ModelManifest>).signed;
+      const previous = parseManifestEnvelope(variant.manifest).signed;
       const manifest: ModelManifest = {
         ...previous,
         sequence,

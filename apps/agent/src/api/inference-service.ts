@@ -1,0 +1,164 @@
+import { performance } from 'node:perf_hooks';
+import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
+import type { ResultsMessage } from '#protocol';
+import type { InferenceStats } from '../telemetry/inference-stats.js';
+
+export interface InferenceAnswer {
+  readonly output: Float32Array;
+  readonly topClass: number;
+  readonly confidence: number;
+  readonly latencyMs: number;
+  readonly model: ServingModel;
+}
+
+/** What the results outbox keeps of one served inference (formatted for the wire only when a batch is sent). */
+export interface InferenceRecord {
+  /** Epoch milliseconds. */
+  readonly at: number;
+  readonly modelSha256: string;
+  readonly inputRef: string | undefined;
+  readonly topClass: number;
+  readonly confidence: number;
+  readonly latencyMs: number;
+}
+
+/** The model did not answer within the per-request bound: counts against the model. */
+export class InferenceTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the model did not answer within ${timeoutMs} ms`);
+    this.name = 'InferenceTimeoutError';
+  }
+}
+
+/** The model answered nothing, NaN or ±Infinity for a valid input: counts against the model. */
+export class InvalidOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidOutputError';
+  }
+}
+
+/**
+ * Whether a failed request counts against the serving model (and so can fail its soak). A caller's
+ * input that does not fit the model, or no model at all, says nothing about the model; an engine that
+ * throws on a valid input, a non-finite output or a timeout does.
+ */
+export function isModelFailure(error: unknown): boolean {
+  return !(error instanceof InputSizeError || error instanceof NoModelLoadedError);
+}
+
+/**
+ * One inference on the serving session: bounded in time, checked for finite outputs, recorded in the
+ * stats the soak and the heartbeat read (model failures only), and handed to the results outbox.
+ */
+export class InferenceService {
+  private readonly deadlines = new InferenceDeadlines();
+
+  constructor(
+    private readonly holder: SessionHolder,
+    private readonly stats: InferenceStats,
+    private readonly onResult: (record: InferenceRecord) => void,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer> {
+    const start = performance.now();
+    // The holder picks its session synchronously when run() is called: this is the model the request runs on.
+    const serving = this.holder.model;
+    let answer: InferenceAnswer;
+    try {
+      const { output, model } = await this.deadlines.bound(this.holder.run(input), start, this.timeoutMs);
+      const topClass = argmaxOfFinite(output);
+      answer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
+    } catch (error) {
+      if (isModelFailure(error)) this.stats.record(serving?.sha256, false, performance.now() - start);
+      throw error;
+    }
+    this.stats.record(answer.model.sha256, true, answer.latencyMs);
+    this.onResult({ at: Date.now(), modelSha256: answer.model.sha256, inputRef, topClass: answer.topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
+    return answer;
+  }
+
+  close(): void {
+    this.deadlines.close();
+  }
+}
+
+interface Pending {
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly reject: (error: InferenceTimeoutError) => void;
+}
+
+/**
+ * Time bounds for requests in flight without a timer per request (arming and clearing one costs more
+ * than a small model's inference): one sweep, running only while requests are in flight, rejects the
+ * late ones. A request is refused at most `timeoutMs` plus one sweep period after it started. Engines
+ * cannot be interrupted: a late run still finishes (and releases its session); its answer is dropped.
+ */
+export class InferenceDeadlines {
+  private readonly pending = new Set<Pending>();
+  private sweeper?: NodeJS.Timeout;
+
+  bound<T>(run: Promise<T>, startedAt: number, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline: startedAt + timeoutMs, timeoutMs, reject };
+      this.pending.add(entry);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(1, Math.min(100, timeoutMs / 4))).unref();
+      run.then(
+        (value) => {
+          this.pending.delete(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.pending.delete(entry);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private sweep(): void {
+    if (this.pending.size === 0) return this.close(); // idle: no timer until the next request
+    const now = performance.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) continue;
+      this.pending.delete(entry);
+      entry.reject(new InferenceTimeoutError(entry.timeoutMs));
+    }
+  }
+}
+
+/** The index of the largest output; throws InvalidOutputError on an empty output or NaN or ±Infinity anywhere. */
+export function argmaxOfFinite(output: Float32Array): number {
+  if (output.length === 0) throw new InvalidOutputError('the model produced an empty output');
+  let top = 0;
+  let best = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < output.length; i++) {
+    const v = output[i] as number;
+    if (!Number.isFinite(v)) throw new InvalidOutputError('the model produced a non-finite output');
+    if (v > best) {
+      best = v;
+      top = i;
+    }
+  }
+  return top;
+}
+
+/** The results message's record for an inference: `seq` is node-scoped and increasing. */
+export function resultRecord(seq: number, r: InferenceRecord): ResultsMessage['records'][number] {
+  return {
+    seq,
+    ts: new Date(r.at).toISOString(),
+    modelSha256: r.modelSha256,
+    inputRef: r.inputRef,
+    topClass: r.topClass,
+    confidence: Math.min(1, Math.max(0, r.confidence)),
+    latencyMs: r.latencyMs,
+  };
+}

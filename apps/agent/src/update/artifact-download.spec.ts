@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArtifactDownload } from './artifact-download.js';
+
+const CHUNK = 1024;
+const bytes = randomBytes(CHUNK * 5 + 100);
+const layout = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, chunkSize: CHUNK, chunkCount: 6 };
+const chunk = (i: number) => bytes.subarray(i * CHUNK, Math.min((i + 1) * CHUNK, bytes.length));
+
+/** Waits (bounded) until `condition` holds. */
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ArtifactDownload', () => {
+  let dir: string;
+  let requests: [number, number][][];
+  let download: ArtifactDownload;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ef-download-'));
+    requests = [];
+    download = new ArtifactDownload({ stateDir: dir, stallSeconds: 0.1, repairAttempts: 3 }, async (_, missing) => void requests.push(missing), () => undefined);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes chunks that arrive while its store is still opening (none dropped), so nothing is asked again', async () => {
+    const opening = download.open(layout);
+    for (let i = 0; i < layout.chunkCount; i++) download.onChunk(layout.sha256, i, chunk(i)); // before the open resolves
+    await opening;
+    await download.receive(layout, new AbortController().signal);
+    expect(requests).toEqual([]);
+    expect((await readFile(await download.dataPath(layout))).equals(bytes)).toBe(true);
+  });
+
+  it('drops chunks of an artifact it was not opened for', async () => {
+    download.onChunk(layout.sha256, 0, chunk(0));
+    await download.open(layout);
+    for (let i = 1; i < layout.chunkCount; i++) download.onChunk(layout.sha256, i, chunk(i));
+    const receiving = download.receive(layout, new AbortController().signal);
+    await until(() => requests.length > 0);
+    expect(requests).toEqual([[[0, 0]]]); // only the one really missed
+    download.onChunk(layout.sha256, 0, chunk(0));
+    await receiving;
+  });
+
+  it('asks only for the chunks really missed after a stall, then completes with the repairs', async () => {
+    await download.open(layout);
+    for (const i of [0, 2, 3, 5]) download.onChunk(layout.sha256, i, chunk(i));
+    const receiving = download.receive(layout, new AbortController().signal);
+    await until(() => requests.length > 0);
+    expect(requests[0]).toEqual([[1, 1], [4, 4]]);
+    download.onChunk(layout.sha256, 1, chunk(1));
+    download.onChunk(layout.sha256, 4, chunk(4));
+    await receiving;
+    expect((await readFile(await download.dataPath(layout))).equals(bytes)).toBe(true);
+  });
+
+  it('fails as stalled after the bounded number of repair requests', async () => {
+    await download.open(layout);
+    await expect(download.receive(layout, new AbortController().signal)).rejects.toMatchObject({ reason: 'stalled' });
+    expect(requests).toHaveLength(3);
+  });
+});

@@ -1,0 +1,142 @@
+import { createReadStream } from 'node:fs';
+import { toRanges } from '#protocol';
+import { type ModelManifest, verifyArtifactStream } from '#trust';
+import { Superseded, throwIfSuperseded } from './abort.js';
+import { type DownloadLayout, DownloadStore, InsufficientDiskError } from './download-store.js';
+import type { LogFn, UpdaterPorts } from './ports.js';
+import { StepFailure, toStepFailure } from './step-failure.js';
+
+export interface DownloadSettings {
+  readonly stateDir: string;
+  /** A download with no new chunk for this long asks for the missing ones. */
+  readonly stallSeconds: number;
+  /** After this many repair requests without completion the download fails (`stalled`). */
+  readonly repairAttempts: number;
+}
+
+const MAX_RANGES_PER_REQUEST = 1024;
+
+/**
+ * One artifact being received: chunks from the broadcast (or repairs) are written to its download store
+ * in arrival order; when they stop coming, the missing ones are asked for, a bounded number of times.
+ * The store of the artifact being applied is the only one chunks are accepted for.
+ */
+export class ArtifactDownload {
+  private current?: { readonly layout: DownloadLayout; readonly store: Promise<DownloadStore> };
+  private writes: Promise<void> = Promise.resolve();
+  private chunkArrived?: () => void;
+
+  constructor(
+    private readonly settings: DownloadSettings,
+    private readonly requestChunks: UpdaterPorts['requestChunks'],
+    private readonly log: LogFn,
+  ) {}
+
+  /** The artifact whose chunks are accepted now, if any. */
+  get openSha256(): string | undefined {
+    return this.current?.layout.sha256;
+  }
+
+  /** Opens (or reuses) the store for `layout`; from then on its chunks are written, not dropped. */
+  open(layout: DownloadLayout): Promise<DownloadStore> {
+    if (this.current?.layout.sha256 !== layout.sha256) {
+      const store = DownloadStore.open(this.settings.stateDir, layout);
+      store.catch(() => undefined); // the step that awaits it reports the failure
+      this.current = { layout, store };
+    }
+    return this.current.store.catch((error: unknown) => {
+      if (this.current?.layout.sha256 === layout.sha256) this.current = undefined; // a later open tries again
+      if (error instanceof InsufficientDiskError) throw new StepFailure('insufficient-disk', error.message, { cause: error });
+      throw error;
+    });
+  }
+
+  onChunk(sha256: string, index: number, data: Buffer): void {
+    const current = this.current;
+    if (!current || current.layout.sha256 !== sha256) return;
+    this.writes = this.writes
+      .then(async () => {
+        const store = await current.store;
+        if (store.has(index)) return;
+        await store.write(index, data);
+        this.chunkArrived?.();
+      })
+      .catch((error: unknown) => this.log('warn', 'could not write a chunk', { sha256, index, err: error instanceof Error ? error.message : String(error) }));
+  }
+
+  /** Waits for every chunk; asks for the missing ones after each stall, at most `repairAttempts` times. */
+  async receive(layout: DownloadLayout, signal: AbortSignal): Promise<void> {
+    const store = await this.open(layout);
+    let repairs = 0;
+    try {
+      while (!store.complete) {
+        const arrived = await this.nextChunk(signal);
+        await this.writes;
+        if (arrived || store.complete) continue;
+        if (++repairs > this.settings.repairAttempts) throw new StepFailure('stalled', `no progress after ${repairs - 1} repair requests (${store.missing().length} of ${layout.chunkCount} chunks missing)`);
+        const missing = toRanges(store.missing());
+        this.log('info', 'asking for missing chunks', { sha256: layout.sha256, chunks: store.missing().length, attempt: repairs });
+        await this.requestChunks(layout.sha256, missing.slice(0, MAX_RANGES_PER_REQUEST));
+      }
+    } finally {
+      this.chunkArrived = undefined;
+    }
+    await store.save();
+  }
+
+  /** Verifies the downloaded bytes against the signed manifest; bytes that fail are deleted, never reused. */
+  async verify(layout: DownloadLayout, manifest: ModelManifest): Promise<void> {
+    const store = await this.open(layout);
+    try {
+      await verifyArtifactStream(createReadStream(store.dataPath), manifest, { stallTimeoutMs: 30_000 });
+    } catch (error) {
+      await this.discard(layout.sha256);
+      throw toStepFailure(error);
+    }
+  }
+
+  async dataPath(layout: DownloadLayout): Promise<string> {
+    return (await this.open(layout)).dataPath;
+  }
+
+  /** Deletes the current download, whichever it is (nothing is in flight). */
+  async remove(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    if (!current) return;
+    await this.writes;
+    const store = await current.store.catch(() => undefined);
+    await store?.remove();
+  }
+
+  /**
+   * Deletes the download of one artifact (committed, failed or rolled back: its bytes are no longer
+   * needed), leaving alone a newer target's store that may have been opened meanwhile.
+   */
+  async discard(sha256: string | undefined): Promise<void> {
+    if (sha256 === undefined) return;
+    if (this.current?.layout.sha256 === sha256) return this.remove();
+    await DownloadStore.removeArtifact(this.settings.stateDir, sha256);
+  }
+
+  /** True when a chunk arrived, false after `stallSeconds` without one; Superseded when aborted. */
+  private nextChunk(signal: AbortSignal): Promise<boolean> {
+    throwIfSuperseded(signal);
+    return new Promise<boolean>((resolve, reject) => {
+      const done = (arrived: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.chunkArrived = undefined;
+        resolve(arrived);
+      };
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.chunkArrived = undefined;
+        reject(new Superseded());
+      };
+      const timer = setTimeout(() => done(false), this.settings.stallSeconds * 1000);
+      this.chunkArrived = () => done(true);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { compilePreprocessing, type InferenceEngine, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
+import { type ModelManifest, type RootDocument, verifyThreshold } from '#trust';
+import type { SlotName, SlotStore } from '../state/slots.js';
+import { StepFailure } from './step-failure.js';
+
+export class ActiveSlotError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ActiveSlotError';
+  }
+}
+
+/** Loads models from the slots: the active one re-verified before it serves, any slot with its preprocessing. */
+export class ModelLoader {
+  constructor(
+    private readonly root: RootDocument,
+    private readonly slots: SlotStore,
+    private readonly holder: SessionHolder,
+    private readonly engines: ReadonlyMap<string, InferenceEngine>,
+  ) {}
+
+  /** Serves the active slot after re-verifying it: release signatures, and bytes that hash to the manifest. */
+  async loadActive(): Promise<void> {
+    const active = await this.slots.active();
+    if (!active) return;
+    const content = await this.slots.content(active.slot);
+    if (!content) throw new ActiveSlotError(`active slot ${active.slot} has no content record`);
+    verifyThreshold(content.manifest, this.root.roles.release, this.root.keys, this.root.revokedKeyIds);
+    const manifest = content.manifest.signed;
+    if (!(await this.slotHolds(active.slot, manifest.sha256))) throw new ActiveSlotError(`active slot ${active.slot} does not match its signed manifest`);
+    if (this.holder.model?.sha256 === manifest.sha256 && this.holder.model.version === manifest.version) return;
+    await this.holder.swap(await this.loadSession(active.slot, manifest), servingModelOf(manifest));
+  }
+
+  /** True when the slot's model file hashes to `sha256`. */
+  async slotHolds(slot: SlotName, sha256: string): Promise<boolean> {
+    const hash = createHash('sha256');
+    try {
+      await pipeline(createReadStream(this.slots.modelPath(slot)), hash);
+    } catch {
+      return false; // no file: it holds nothing
+    }
+    return hash.digest('hex') === sha256;
+  }
+
+  /** Loads a slot's model with the manifest's preprocessing in front of it. */
+  async loadSession(slot: SlotName, manifest: ModelManifest): Promise<InferenceSession> {
+    const spec = specOf(manifest);
+    let preprocess: (input: Float32Array) => Float32Array;
+    try {
+      preprocess = compilePreprocessing(parsePreprocessing(manifest.preprocessing), spec.inputShape);
+    } catch (error) {
+      throw new StepFailure('unsupported-engine', `unsupported preprocessing: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const engine = this.engines.get(manifest.engine);
+    if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
+    let session: InferenceSession;
+    try {
+      session = await engine.load(this.slots.modelPath(slot), spec);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
+    }
+    return { run: (input) => session.run(preprocess(input)), dispose: () => session.dispose() };
+  }
+}
+
+/** How many values the model takes: the product of its input shape (dynamic axes count as 1). */
+export function inputSize(manifest: ModelManifest): number {
+  return (manifest.inputSpec.shape ?? []).reduce((a, b) => a * Math.max(1, b), 1);
+}
+
+export function specOf(manifest: ModelManifest): ModelSpec {
+  const { shape, name } = manifest.inputSpec;
+  return { engine: manifest.engine, format: manifest.format, inputShape: shape ?? [1, inputSize(manifest)], inputName: name, outputName: manifest.outputSpec.name };
+}
+
+export const servingModelOf = (m: ModelManifest): ServingModel => ({ sha256: m.sha256, name: m.name, version: m.version, variant: m.variant });

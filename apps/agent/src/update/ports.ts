@@ -1,0 +1,18 @@
+import type { DeploymentState, FailureReason } from '#protocol';
+
+export type LogFn = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export interface StatusExtra {
+  readonly reason?: FailureReason;
+  readonly detail?: string;
+  readonly progress?: number;
+}
+
+/** What the updater needs from the rest of the agent: the uplink and the log. */
+export interface UpdaterPorts {
+  /** Publishes a deployment status. */
+  report(deploymentId: string, seq: number, state: DeploymentState, extra?: StatusExtra): Promise<void>;
+  /** Asks the control plane for missing chunks. */
+  requestChunks(sha256: string, missing: [number, number][]): Promise<void>;
+  log: LogFn;
+}

@@ -1,0 +1,185 @@
+/**
+ * The agent's POST /v1/infer against a raw server (bench/raw-infer-server.ts: node:http + onnxruntime-node,
+ * the same model, the same preprocessing, JSON in and out), in one run with alternating rounds:
+ *   - the seed CNN (pipeline/fixtures, exported to ONNX as the pipeline does) deployed to a real agent
+ *     through the real control plane and Mosquitto; both processes run as the systemd unit runs the agent
+ *     (its NODE_OPTIONS and MALLOC_ARENA_MAX);
+ *   - concurrency 1 and 4 over keep-alive connections; p50, p99, throughput and CPU per request (from
+ *     /proc) of each, and agent/raw ratios (goals: p50 <= 1.10, p99 <= 1.25, throughput >= 0.9).
+ *   npm run build && npm run bench:build && node dist/bench/agent-http.js [rounds=20] [requestsPerRound=400]
+ * With PROFILE_DIR=<dir>, both servers write a V8 CPU profile there (open in Chrome DevTools or speedscope).
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
+import { exportOnnx } from '../pipeline/src/export-onnx.js';
+import { loadBundle } from '../pipeline/src/fixture.js';
+import { DIGITS_PREPROCESSING, INPUT_SHAPE } from '../pipeline/src/preprocessing.js';
+import { cnnWeights } from '../pipeline/src/weights.js';
+import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
+import { deploy, uploadVersion } from '../test/helpers/fleet.js';
+import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { startTestBroker } from '../test/helpers/test-broker.js';
+
+const ROUNDS = Number(process.argv[2] ?? 20);
+const PER_ROUND = Number(process.argv[3] ?? 400);
+const CONCURRENCY = [1, 4];
+const PIXELS = 28 * 28;
+const CLK_TCK = 100; // Linux USER_HZ
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+
+/** The unit's environment and node flags, read from the unit file so the figures are the shipped ones. */
+async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArgs: string[] }> {
+  const unit = await readFile('deploy/agent/edgefleet-agent.service', 'utf8');
+  const env = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  const nodeArgs = /^ExecStart=\S+node((?: --\S+)*) /m.exec(unit)?.[1]?.trim().split(' ').filter(Boolean) ?? [];
+  return { env, nodeArgs };
+}
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+}
+
+async function startRawServer(modelPath: string, env: Record<string, string>, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/bench/raw-infer-server.js', modelPath, JSON.stringify(INPUT_SHAPE)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`raw server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+interface Target {
+  readonly name: 'raw' | 'agent';
+  readonly port: number;
+  readonly pid: number;
+}
+
+interface Tally {
+  latencies: number[];
+  seconds: number;
+  cpu: number;
+  requests: number;
+}
+
+/** `count` POSTs from `concurrency` workers over keep-alive connections; per-request latency in ms. */
+async function round(target: Target, body: Buffer, count: number, concurrency: number, agent: HttpAgent, tally: Tally): Promise<void> {
+  const once = () =>
+    new Promise<number>((resolve, reject) => {
+      const t = performance.now();
+      const req = request(
+        { host: '127.0.0.1', port: target.port, path: '/v1/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${target.name}: HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  const cpu0 = await cpuSeconds(target.pid);
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) tally.latencies.push(await once());
+    }),
+  );
+  tally.seconds += (performance.now() - t0) / 1000;
+  tally.cpu += (await cpuSeconds(target.pid)) - cpu0;
+  tally.requests += count;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'ef-agent-http-'));
+const unitRun = await unitEnvironment();
+const env = unitRun.env;
+const profileDir = process.env['PROFILE_DIR'];
+const nodeArgs = profileDir ? [...unitRun.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : unitRun.nodeArgs;
+const broker = await startTestBroker();
+const t = await startTestApp({ MQTT_URL: broker.url });
+let agentProcess: AgentProcess | undefined;
+let raw: ChildProcess | undefined;
+try {
+  // The seed CNN as the pipeline exports it to ONNX; input: raw grey bytes, the manifest scales them.
+  const bytes = exportOnnx(cnnWeights(await loadBundle()));
+  const modelPath = join(dir, 'digits.onnx');
+  await writeFile(modelPath, bytes);
+  const image = Array.from({ length: PIXELS }, (_, i) => ((i * 37) % 256) * Number(i % 28 > 6 && i % 28 < 22));
+  const body = Buffer.from(JSON.stringify({ input: image }));
+  const reference = await ort.InferenceSession.create(modelPath);
+  const expected = (await reference.run({ [reference.inputNames[0] as string]: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [...INPUT_SHAPE]) }))[reference.outputNames[0] as string]?.data as Float32Array;
+  await reference.release();
+
+  await t
+    .http()
+    .post('/v1/models')
+    .set(bearer(t.adminKey))
+    .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [...INPUT_SHAPE] }, outputSpec: { name: 'probabilities', shape: [1, 10] } })
+    .expect(201);
+  const version = await uploadVersion(t, 'digits', { version: '1.0.0', preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } }, bytes);
+  const { token } = await createEnrollmentToken(t);
+  agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 10, env, nodeArgs });
+  const deployed = agentProcess;
+  await deploy(t, version.id, { nodeIds: [deployed.nodeId] });
+  await waitFor(() => deployed.status(), (s) => s.model?.sha256 === version.sha256 && s.phase === 'idle', 60_000, 'model served');
+  const rawServer = await startRawServer(modelPath, env, nodeArgs);
+  raw = rawServer.child;
+
+  const targets: Target[] = [
+    { name: 'raw', port: rawServer.port, pid: rawServer.child.pid ?? 0 },
+    { name: 'agent', port: deployed.apiPort, pid: deployed.child?.pid ?? 0 },
+  ];
+  console.log(`seed CNN (ONNX, ${bytes.length} bytes), ${ROUNDS} alternating rounds of ${PER_ROUND} requests per target and concurrency`);
+  console.log(`both servers run as the systemd unit runs the agent: ${[...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
+  for (const concurrency of CONCURRENCY) {
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+    const fresh = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, requests: 0 });
+    for (const target of targets) await round(target, body, PER_ROUND, concurrency, agent, fresh()); // warm-up
+    const rounds: Record<Target['name'], Tally>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const pair = { raw: fresh(), agent: fresh() };
+      for (const target of r % 2 === 0 ? targets : [...targets].reverse()) await round(target, body, PER_ROUND, concurrency, agent, pair[target.name]);
+      rounds.push(pair);
+    }
+    agent.destroy();
+    const summary = (tallies: Tally[]) => {
+      const sorted = tallies.flatMap((x) => x.latencies).sort((a, b) => a - b);
+      const sum = (f: (x: Tally) => number) => tallies.reduce((n, x) => n + f(x), 0);
+      return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), throughput: sum((x) => x.requests) / sum((x) => x.seconds), cpuMs: (sum((x) => x.cpu) * 1000) / sum((x) => x.requests) };
+    };
+    const [r, a] = [summary(rounds.map((x) => x.raw)), summary(rounds.map((x) => x.agent))];
+    // The machine is shared: a burst of load hits one round, not both of a pair. Ratios within each pair,
+    // then their median and interquartile range, say more than one ratio of pooled figures.
+    const pairs = rounds.map((x) => [summary([x.raw]), summary([x.agent])] as const);
+    const ratio = (f: (s: typeof r) => number) => {
+      const values = pairs.map(([raw, ag]) => f(ag) / f(raw)).sort((x, y) => x - y);
+      return `${quantile(values, 0.5).toFixed(2)}x [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
+    };
+    const line = (name: string, s: typeof r) =>
+      `  ${name.padEnd(6)} p50 ${s.p50.toFixed(3)} ms  p99 ${s.p99.toFixed(3)} ms  ${s.throughput.toFixed(0).padStart(5)} req/s  ${s.cpuMs.toFixed(3)} ms CPU/request`;
+    console.log(`concurrency ${concurrency} (all rounds pooled)`);
+    console.log(line('raw', r));
+    console.log(line('agent', a));
+    console.log(
+      `  agent/raw pooled:              p50 ${(a.p50 / r.p50).toFixed(2)}x  p99 ${(a.p99 / r.p99).toFixed(2)}x  throughput ${(a.throughput / r.throughput).toFixed(2)}x  CPU ${(a.cpuMs / r.cpuMs).toFixed(2)}x`,
+    );
+    console.log(
+      `  agent/raw per round, median [IQR]: p50 ${ratio((s) => s.p50)} (goal <= 1.10)  p99 ${ratio((s) => s.p99)} (goal <= 1.25)  throughput ${ratio((s) => s.throughput)} (goal >= 0.9)  CPU ${ratio((s) => s.cpuMs)}`,
+    );
+  }
+} finally {
+  raw?.kill(profileDir ? 'SIGINT' : 'SIGKILL');
+  if (profileDir) await agentProcess?.stop(); // a clean exit writes the profile
+  await agentProcess?.remove();
+  await t.close();
+  await broker.stop();
+  await rm(dir, { recursive: true, force: true });
+}

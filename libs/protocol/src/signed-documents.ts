@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/**
+ * The signed documents the control plane sends to nodes (libs/trust signs and verifies them). The
+ * objects are loose on purpose: a signature covers every key of `signed`, so parsing must keep keys a
+ * newer signer added (a strict or stripping schema would change the bytes and break the signature).
+ */
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+const text = z.string().min(1).max(200);
+const isoTime = z.string().min(1).max(40);
+
+/** A tensor named in the manifest: the engines feed and read it by name and shape. */
+export const tensorSpecSchema = z.looseObject({
+  name: z.string().max(200).optional(),
+  shape: z.array(z.number().int().min(-1)).max(16).optional(),
+  dtype: z.string().max(20).optional(),
+});
+
+/** What a release key vouches for: one model artifact, how to run it and how to check it runs. */
+export const modelManifestSchema = z.looseObject({
+  type: z.literal('model-manifest'),
+  name: text,
+  version: text,
+  /** Monotonic per model: a node refuses anything not above what it has installed (rollback). */
+  sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  variant: text,
+  format: text,
+  engine: text,
+  sha256,
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  inputSpec: tensorSpecSchema,
+  outputSpec: tensorSpecSchema,
+  preprocessing: z.record(z.string(), z.unknown()),
+  labels: z.array(z.string()),
+  selfTest: z.looseObject({ input: z.array(z.number()), expectedOutput: z.array(z.number()), tolerance: z.number().min(0) }),
+  created: isoTime,
+  expires: isoTime,
+});
+
+const signatures = z.array(z.strictObject({ keyId: sha256, sig: z.string().min(1).max(200) })).min(1).max(16).readonly();
+
+/** A signed document, TUF style: the payload and detached signatures over its canonical bytes. */
+export const envelopeSchema = <T extends z.ZodType>(body: T) => z.strictObject({ signed: body, signatures });
+
+export const manifestEnvelopeSchema = envelopeSchema(modelManifestSchema);
+
+/** The command to one node: run this manifest for this deployment, until it expires. */
+export const desiredStateSchema = z.looseObject({
+  type: z.literal('desired-state'),
+  nodeId: text,
+  deploymentId: text,
+  manifest: manifestEnvelopeSchema,
+  issued: isoTime,
+  expires: isoTime,
+  /** Activate only while this recurring window is open (a rollout's maintenance window). */
+  activationWindow: z.strictObject({ cron: z.string().min(1).max(200), durationMinutes: z.number().positive(), timezone: z.string().min(1).max(100) }).optional(),
+});
+
+export const desiredStateEnvelopeSchema = envelopeSchema(desiredStateSchema);
+
+export type TensorSpec = z.infer<typeof tensorSpecSchema>;
+export type ModelManifestBody = z.infer<typeof modelManifestSchema>;
+export type DesiredStateBody = z.infer<typeof desiredStateSchema>;
+export type SignedEnvelope<T> = { readonly signed: T; readonly signatures: readonly { readonly keyId: string; readonly sig: string }[] };
