@@ -4,7 +4,8 @@
  *   npm run build && npm run bench:build && node dist/bench/chunk-repair.js [agents=5] [sizeMiB=5]
  * Rounds, in one run:
  *   1. baseline: the broadcast starts as soon as the desired states are out (BROADCAST_WAIT_MS=0, what the
- *      control plane did before): agents whose download store is not open yet drop chunks, then repair;
+ *      control plane did before): it races the agents opening their download stores (chunks that come
+ *      first are dropped, then repaired); how often it loses depends on the agent and the machine's load;
  *   2. the broadcast waits until every agent reports `downloading` (default BROADCAST_WAIT_MS);
  *   3. as 2, with one agent losing every 10th broadcast chunk (fault injection): it repairs only those.
  * Goal: repair publishes = 0 in round 2, = the lost chunks in round 3. Agents run with the default
@@ -79,7 +80,7 @@ try {
 
   const before = await fleet(broker, { BROADCAST_WAIT_MS: '0' });
   try {
-    rounds.push(await deployRound(before.t, 'broadcast at once (as before)', before.agents));
+    rounds.push(await deployRound(before.t, 'broadcast at once (BROADCAST_WAIT_MS=0)', before.agents));
   } finally {
     await before.close();
   }
@@ -99,7 +100,7 @@ try {
     console.log(`${r.label.padEnd(62)} ${String(r.broadcast).padStart(9)}  ${String(r.repair).padStart(6)}  ${String(r.lost).padStart(4)}  ${r.seconds.toFixed(1).padStart(10)} s`);
   }
   const [baseline, ready, lossy] = rounds;
-  console.log(`repair publishes: ${baseline?.repair} before, ${ready?.repair} now (goal 0); lossy agent: ${lossy?.repair} re-sent for ${lossy?.lost} lost (goal equal)`);
+  console.log(`repair publishes: ${baseline?.repair} at once, ${ready?.repair} after readiness (goal 0); lossy agent: ${lossy?.repair} re-sent for ${lossy?.lost} lost (goal equal)`);
   process.exitCode = ready?.repair === 0 && lossy?.repair === lossy?.lost ? 0 : 1;
 } finally {
   await broker.stop();
