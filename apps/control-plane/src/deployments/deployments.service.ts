@@ -96,7 +96,7 @@ export class DeploymentsService {
 
   /**
    * A deployment by hand overrides what a rollout is sending the same nodes. A node a rollout is waiting
-   * on (or about to retry) with another version leaves that rollout as `superseded`, as when a newer
+   * on (or about to retry, or that failed there) with another version leaves that rollout as `superseded`, as when a newer
    * rollout takes it, instead of failing or timing out there; with the same version, the rollout follows
    * this deployment instead of its own (its outcome is the node's outcome there, under the rollout's node
    * timeout). Nodes the rollout has not reached yet keep their place; if they run the rollout's version
@@ -105,7 +105,7 @@ export class DeploymentsService {
   private async overrideRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
     await tx.query(
       `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by deployment ' || $1::text, 100), updated_at = now()
-        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait') AND model_version_id <> $3`,
+        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait', 'failed') AND model_version_id <> $3`,
       [deployment.id, nodeIds, deployment.modelVersionId],
     );
     await tx.query(
