@@ -113,22 +113,23 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     const [nodeId] = await seedNodes(a, 1);
     const node = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: nodeId!, root });
     await node.connect();
-    const record = (seq: number, version?: string) => ({
+    const record = (seq: number, version?: string, sha256 = first.sha256) => ({
       seq,
       ts: new Date().toISOString(),
-      modelSha256: first.sha256,
+      modelSha256: sha256,
       ...(version ? { model: { name: 'same-bytes', version, variant: 'fp32' } } : {}),
       topClass: 1,
       confidence: 0.8,
       latencyMs: 0.5,
     });
-    // Two results served with 1.0.0, three with 1.0.7, one from an agent that names no version.
+    // Two results served with 1.0.0, three with 1.0.7, one from an agent that names no version, and one
+    // naming 1.0.7 with other bytes than 1.0.7 has (not that version: stored without one).
     await node.publish('results', { ...envelopeFields(), records: [record(1, '1.0.0'), record(2, '1.0.0'), record(3, '1.0.7')] });
-    await node.publish('results', { ...envelopeFields(), records: [record(4, '1.0.7'), record(5, '1.0.7'), record(6)] });
+    await node.publish('results', { ...envelopeFields(), records: [record(4, '1.0.7'), record(5, '1.0.7'), record(6), record(7, '1.0.7', 'd'.repeat(64))] });
     await eventually(async () => {
       await flushBoth();
       return count(`SELECT count(*) AS n FROM inference_results WHERE node_id = $1`, [nodeId]);
-    }, (n) => n === 6);
+    }, (n) => n === 7);
     const perVersion = (await a.db.query(
       `SELECT r.seq::int AS seq, mv.version FROM inference_results r LEFT JOIN model_versions mv ON mv.id = r.model_version_id
         WHERE r.node_id = $1 ORDER BY r.seq`,
@@ -141,6 +142,7 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
       { seq: 4, version: '1.0.7' },
       { seq: 5, version: '1.0.7' },
       { seq: 6, version: null },
+      { seq: 7, version: null },
     ]);
     await node.disconnect();
   });
