@@ -60,16 +60,17 @@ describe('an upload check that runs past its time bound', () => {
   it('is killed and refused with 422 naming the bound, while /health answers; the next check then runs', async () => {
     const checker = t.app.get(ArtifactChecker);
     const started = once(checker.events, 'started') as Promise<[number]>;
-    let uploadSettled = false;
-    const refused = upload('slow', '1.0.0', slow, { format: 'tfjs', engine: 'tfjs', skipSelfTest: 'true' }).then((res) => {
-      uploadSettled = true;
-      return res;
-    });
+    let checkEnded = false;
+    checker.events.once('exited', () => (checkEnded = true));
+    // `.then` sends the request now (a supertest request starts only once awaited).
+    const refused = upload('slow', '1.0.0', slow, { format: 'tfjs', engine: 'tfjs', skipSelfTest: 'true' }).then((res) => res);
     const [pid] = await started;
 
     const health = await t.http().get('/health');
     expect(health.status).toBe(200);
-    expect(uploadSettled).toBe(false); // answered while the check was still running
+    // Answered while the check still ran (in-process, /health waited for the whole check: ~55 s here).
+    expect(checkEnded).toBe(false);
+    await once(checker.events, 'exited');
 
     const res = await refused;
     expect(res.status).toBe(422);
