@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     expect(config.http.port).toBe(3000);
     expect(config.database.runMigrations).toBe(true);
+    expect(config.distribution.broadcastWaitMs).toBe(2000);
   });
 
   it('bounds the upload check at 60 s and a 2 GiB heap unless told otherwise', () => {
@@ -29,6 +30,8 @@ describe('loadConfig', () => {
     ['MIGRATIONS_RUN', 'yes', 'MIGRATIONS_RUN'],
     ['ARTIFACT_CHECK_TIMEOUT_MS', '50', 'ARTIFACT_CHECK_TIMEOUT_MS'],
     ['ARTIFACT_CHECK_MAX_HEAP_MB', '16', 'ARTIFACT_CHECK_MAX_HEAP_MB'],
+    ['BROADCAST_WAIT_MS', '60001', 'BROADCAST_WAIT_MS'],
+    ['BROADCAST_WAIT_MS', '-1', 'BROADCAST_WAIT_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);
