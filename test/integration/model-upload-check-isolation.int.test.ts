@@ -84,3 +84,32 @@ describe('an upload check that runs past its time bound', () => {
     await upload('quick', '1.0.0', Buffer.from(denseSoftmaxModel(3, 16, CLASSES).bytes), { format: 'onnx', engine: 'onnxruntime', skipSelfTest: 'true' }).expect(201);
   });
 });
+
+describe('an upload check that runs out of memory', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ ARTIFACT_CHECK_MAX_HEAP_MB: '64' });
+    await createModel(t, 'bloated', 16, CLASSES);
+  });
+  afterAll(() => t.close());
+
+  it('is refused with 422 naming the memory limit, and the control plane keeps serving', async () => {
+    // A TF.js bundle is read and parsed as one string: 96 MB of it cannot fit a 64 MB heap.
+    const head = Buffer.from('{"format":"edgefleet-tfjs-v1","modelTopology":{},"weightSpecs":[],"weightData":"');
+    const bundle = Buffer.concat([head, Buffer.alloc(96 * 1024 * 1024, 'A'), Buffer.from('"}')]);
+    const res = await t
+      .http()
+      .post('/v1/models/bloated/versions')
+      .set(bearer(t.adminKey))
+      .field('version', '1.0.0')
+      .field('variant', 'fp32')
+      .field('format', 'tfjs')
+      .field('engine', 'tfjs')
+      .field('skipSelfTest', 'true')
+      .attach('artifact', bundle, 'model.bin');
+    expect(res.status).toBe(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.detail).toMatch(/the model check ran out of memory \(heap limit 64 MB\)/);
+    await t.http().get('/health').expect(200);
+  });
+});
