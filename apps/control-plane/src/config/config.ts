@@ -52,6 +52,10 @@ const envSchema = z.object({
   INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
+  /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
+  ARTIFACT_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** V8 heap of the check's child process; a TF.js bundle is parsed as JSON, so about 3× the artifact. */
+  ARTIFACT_CHECK_MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(2048),
   JSON_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet'),
@@ -108,7 +112,14 @@ export interface AppConfig {
     readonly broadcastWaitMs: number;
   };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
-  readonly artifacts: { readonly dir: string; readonly maxBytes: number };
+  readonly artifacts: {
+    readonly dir: string;
+    readonly maxBytes: number;
+    /** Past this, the upload's check (a child process) is SIGKILLed and the upload refused. */
+    readonly checkTimeoutMs: number;
+    /** --max-old-space-size of the check's child process. */
+    readonly checkMaxHeapMb: number;
+  };
   readonly auth: { readonly bootstrapAdminKey?: string };
   readonly rollouts: {
     /** BullMQ key prefix in Redis: control planes sharing a Redis and a database share one prefix. */
@@ -161,7 +172,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
-    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
+    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
