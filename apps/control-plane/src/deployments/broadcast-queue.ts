@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
 import { type ArtifactLayout, DistributionService } from './distribution.service.js';
+import { BullConnections } from '../queues/bull-connections.js';
 
 const QUEUE = 'distribution';
 const BROADCAST_JOB = 'broadcast';
@@ -31,8 +31,8 @@ export const broadcastJobId = (deploymentId: string): string => `broadcast-${dep
 @Injectable()
 export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(BroadcastQueue.name);
+  private readonly connections: BullConnections;
   private readonly queue: Queue<BroadcastJob>;
-  private readonly connections: Redis[] = [];
   private readonly started = new Set<string>();
   private worker?: Worker<BroadcastJob>;
 
@@ -41,13 +41,14 @@ export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly targets: DeploymentTargetsRepository,
     private readonly distribution: DistributionService,
   ) {
-    this.queue = new Queue<BroadcastJob>(QUEUE, { connection: this.connection(), prefix: config.rollouts.queuePrefix });
+    this.connections = new BullConnections(config.redis.url);
+    this.queue = new Queue<BroadcastJob>(QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'broadcast queue error'));
   }
 
   onApplicationBootstrap(): void {
     this.worker = new Worker<BroadcastJob>(QUEUE, (job: Job<BroadcastJob>) => this.run(job), {
-      connection: this.connection(),
+      connection: this.connections.open(),
       prefix: this.config.rollouts.queuePrefix,
       concurrency: 2,
       maxStalledCount: 100, // publishing a broadcast again is harmless
@@ -112,17 +113,10 @@ export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.started.add(deploymentId);
   }
 
-  private connection(): Redis {
-    // BullMQ requires maxRetriesPerRequest: null on its connections; the queue and the worker get one each.
-    const redis = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined);
-    this.connections.push(redis);
-    return redis;
-  }
 
   async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
-    for (const redis of this.connections) redis.disconnect();
+    this.connections.disconnectAll();
   }
 }

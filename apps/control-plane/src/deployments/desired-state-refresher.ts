@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DeploymentsService } from './deployments.service.js';
+import { BullConnections } from '../queues/bull-connections.js';
 
 const QUEUE = 'desired-states';
 const JOB = 'refresh';
@@ -16,21 +16,23 @@ const JOB = 'refresh';
 @Injectable()
 export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DesiredStateRefresher.name);
-  private readonly connections: Redis[] = [];
+  private readonly connections: BullConnections;
   private queue?: Queue;
   private worker?: Worker;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly deployments: DeploymentsService,
-  ) {}
+  ) {
+    this.connections = new BullConnections(config.redis.url);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const { rollouts, trust } = this.config;
     if (!rollouts.worker) return;
-    this.queue = new Queue(QUEUE, { connection: this.connection(), prefix: rollouts.queuePrefix });
+    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'desired-state queue error'));
-    this.worker = new Worker(QUEUE, () => this.refresh(), { connection: this.connection(), prefix: rollouts.queuePrefix, concurrency: 1 });
+    this.worker = new Worker(QUEUE, () => this.refresh(), { connection: this.connections.open(), prefix: rollouts.queuePrefix, concurrency: 1 });
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'desired-state worker error'));
     this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: error }, 'desired-state refresh failed; the next run retries'));
     await this.queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } });
@@ -52,17 +54,10 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
     return refreshed;
   }
 
-  private connection(): Redis {
-    // BullMQ requires maxRetriesPerRequest: null on its connections; the Queue and the Worker get one each.
-    const redis = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined);
-    this.connections.push(redis);
-    return redis;
-  }
 
   async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
     await this.queue?.close();
-    for (const redis of this.connections) redis.disconnect();
+    this.connections.disconnectAll();
   }
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RolloutEngine } from './rollout-engine.js';
 import type { Rollout } from './rollout.entity.js';
+import { BullConnections } from '../queues/bull-connections.js';
 
 const QUEUE = 'rollouts';
 const SWEEP_EVERY_MS = 5_000;
@@ -25,8 +25,8 @@ interface TickJob {
 @Injectable()
 export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RolloutQueue.name);
+  private readonly connections: BullConnections;
   private readonly queue: Queue;
-  private readonly connections: Redis[] = [];
   private worker?: Worker;
 
   constructor(
@@ -34,7 +34,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     @InjectDataSource() private readonly db: DataSource,
     private readonly engine: RolloutEngine,
   ) {
-    this.queue = new Queue(QUEUE, { connection: this.connection(), prefix: config.rollouts.queuePrefix });
+    this.connections = new BullConnections(config.redis.url);
+    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout queue error'));
   }
 
@@ -42,7 +43,7 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const { rollouts } = this.config;
     if (!rollouts.worker) return;
     this.worker = new Worker(QUEUE, (job: Job) => this.process(job), {
-      connection: this.connection(),
+      connection: this.connections.open(),
       prefix: rollouts.queuePrefix,
       concurrency: rollouts.concurrency,
       lockDuration: rollouts.jobLockMs,
@@ -87,17 +88,10 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }
 
-  private connection(): Redis {
-    // BullMQ requires maxRetriesPerRequest: null on its connections; each Queue/Worker gets its own.
-    const redis = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined);
-    this.connections.push(redis);
-    return redis;
-  }
 
   async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
-    for (const redis of this.connections) redis.disconnect();
+    this.connections.disconnectAll();
   }
 }
