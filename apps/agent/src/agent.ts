@@ -1,8 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BatchWriter } from '#common';
-import { envelopeFields } from '#protocol';
-import { type InferenceRecord, InferenceService, resultRecord } from './api/inference-service.js';
+import { encodeResultsMessage, envelopeFields } from '#protocol';
+import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
 import type { AgentConfig } from './config.js';
 import { createEngines, SessionHolder } from '#inference';
@@ -10,6 +9,7 @@ import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
+import { ResultsRing } from './telemetry/results-ring.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
@@ -30,7 +30,7 @@ export class Agent {
   private readonly updater: Updater;
   private readonly api: LocalApi;
   private readonly inference: InferenceService;
-  private readonly results: BatchWriter<{ seq: number; record: InferenceRecord }>;
+  private readonly results: ResultsRing;
   private readonly outbox: ResultsOutbox;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
@@ -65,22 +65,24 @@ export class Agent {
     this.inference = new InferenceService(
       this.holder,
       this.stats,
-      (record) => this.results.push({ seq: ++this.resultSeq, record }),
+      (record) => this.results.push(++this.resultSeq, record),
       (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
     );
     this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
-      (id, records) => this.transport.publish('results', { ...envelopeFields(), id, records }),
+      (id, records) => this.transport.publishEncoded('results', encodeResultsMessage(id, records)),
       () => this.transport.connected,
     );
-    this.results = new BatchWriter<{ seq: number; record: InferenceRecord }>({
+    this.results = new ResultsRing({
+      encode: resultRecord,
+      write: (records) => this.outbox.send(records),
       maxBatch: 500,
       flushMs: 250,
-      maxBuffered: config.resultsBufferMax,
-      write: (pending) => this.outbox.send(pending.map((p) => resultRecord(p.seq, p.record))),
+      maxRecords: config.resultsBufferMax,
       onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
+      onError: (error, count) => log('warn', 'could not spool results; kept for a retry', { count, err: error instanceof Error ? error.message : String(error) }),
     });
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InputSizeError, inputSizeOf } from './engine.js';
+import { type InferenceSession, InputSizeError, inputSizeOf } from './engine.js';
 
 /**
  * Input preprocessing declared in the signed manifest, applied by the agent before every inference:
@@ -22,9 +22,11 @@ export function parsePreprocessing(value: unknown): Preprocessing {
 
 /**
  * Builds the per-input transform once per model, so the hot path does no parsing. The transform refuses
- * an input that is not one `inputShape` (InputSizeError) before any engine sees it.
+ * an input that is not one `inputShape` (InputSizeError) before any engine sees it. With `into` (an array
+ * of the input's size), the result is written there rather than to a new array; an identity transform
+ * still returns `input` itself.
  */
-export function compilePreprocessing(spec: Preprocessing, inputShape: readonly number[]): (input: Float32Array) => Float32Array {
+export function compilePreprocessing(spec: Preprocessing, inputShape: readonly number[]): (input: Float32Array, into?: Float32Array) => Float32Array {
   const scale = spec.scale ?? 1;
   const channels = inputShape.at(-1) ?? 1;
   const perChannel = (v: number | number[] | undefined, fallback: number) =>
@@ -38,20 +40,54 @@ export function compilePreprocessing(spec: Preprocessing, inputShape: readonly n
       if (input.length !== size) throw new InputSizeError(size, input.length);
       return input;
     };
-  return (input) => {
+  const nchw = spec.layout === 'NCHW';
+  return (input, into) => {
     if (input.length !== size) throw new InputSizeError(size, input.length);
-    const out = new Float32Array(input.length);
-    for (let i = 0; i < input.length; i++) {
+    const out = !nchw && into?.length === size ? into : new Float32Array(size);
+    for (let i = 0; i < size; i++) {
       const c = i % channels;
       out[i] = ((input[i] as number) * scale - (mean[c] as number)) / (std[c] as number);
     }
-    return spec.layout === 'NCHW' ? toChannelsFirst(out, inputShape) : out;
+    return nchw ? toChannelsFirst(out, inputShape, into?.length === size ? into : new Float32Array(size)) : out;
   };
 }
 
-function toChannelsFirst(nhwc: Float32Array, shape: readonly number[]): Float32Array {
+/**
+ * `session` with `preprocess` in front of it. Preprocessed inputs are written to buffers reused across
+ * requests instead of a new array per inference (one buffer per request in flight; at most
+ * `KEPT_BUFFERS` kept): a buffer is reused only after the engine's run on it has settled — a request
+ * refused by a timeout leaves its buffer with the engine until then. Every engine copies its input.
+ */
+export function preprocessedSession(session: InferenceSession, preprocess: (input: Float32Array, into?: Float32Array) => Float32Array, inputSize: number): InferenceSession {
+  const free: Float32Array[] = [];
+  const release = (buffer: Float32Array) => {
+    if (free.length < KEPT_BUFFERS) free.push(buffer);
+  };
+  return {
+    run: async (input) => {
+      const buffer = free.pop() ?? new Float32Array(inputSize);
+      let prepared: Float32Array;
+      try {
+        prepared = preprocess(input, buffer);
+      } catch (error) {
+        release(buffer);
+        throw error;
+      }
+      if (prepared !== buffer) release(buffer); // an identity transform: the engine reads the caller's input
+      try {
+        return await session.run(prepared);
+      } finally {
+        if (prepared === buffer) release(buffer);
+      }
+    },
+    dispose: () => session.dispose(),
+  };
+}
+
+const KEPT_BUFFERS = 8;
+
+function toChannelsFirst(nhwc: Float32Array, shape: readonly number[], out: Float32Array): Float32Array {
   const [n = 1, h = 1, w = 1, c = 1] = shape;
-  const out = new Float32Array(nhwc.length);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < h; y++)
       for (let x = 0; x < w; x++)

@@ -5,3 +5,4 @@ export * from './messages.js';
 export * from './signed-documents.js';
 export * from './status.js';
 export * from './topics.js';
+export * from './results-encoding.js';

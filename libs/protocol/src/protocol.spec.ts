@@ -4,6 +4,10 @@ import {
   decodeChunk,
   encodeChunk,
   encodeMessage,
+  encodeResultRecord,
+  encodeResultsMessage,
+  MAX_RESULTS_PER_BATCH,
+  UnencodableMessageError,
   envelopeFields,
   type HeartbeatMessage,
   fleetTopics,
@@ -107,6 +111,37 @@ describe('parseMessage', () => {
     expect(parseMessage('results', results({ ...served, version: 'v'.repeat(65) })).ok).toBe(false);
     expect(parseMessage('results', results({ ...served, variant: 'x'.repeat(33) })).ok).toBe(false);
     expect(parseMessage('results', results({ name: 'digits', version: '1.0.7' })).ok).toBe(false);
+  });
+
+  describe('results builders (the agent publishes these without a schema pass)', () => {
+    const fields = { seq: 7, at: Date.UTC(2026, 11, 1), modelSha256: sha, model: { name: 'digits', version: '1.0.7', variant: 'fp32' }, topClass: 3, confidence: 0.9, latencyMs: 0.4 };
+    const parsedBatch = (records: string[]) => parseMessage('results', encodeResultsMessage(randomUUID(), records));
+
+    it('build messages the schema accepts, with the same values a parse would give', () => {
+      const parsed = parsedBatch([encodeResultRecord(fields), encodeResultRecord({ ...fields, seq: 8, inputRef: 'cam-1/"frame"', confidence: 1.2 })]);
+      expect(parsed.ok && parsed.value.records).toEqual([
+        { seq: 7, ts: '2026-12-01T00:00:00.000Z', modelSha256: sha, model: fields.model, topClass: 3, confidence: 0.9, latencyMs: 0.4 },
+        { seq: 8, ts: '2026-12-01T00:00:00.000Z', modelSha256: sha, model: fields.model, inputRef: 'cam-1/"frame"', topClass: 3, confidence: 1, latencyMs: 0.4 },
+      ]);
+    });
+
+    it.each([
+      ['a negative seq', { seq: -1 }],
+      ['a fractional topClass', { topClass: 1.5 }],
+      ['a NaN latency', { latencyMs: Number.NaN }],
+      ['a NaN confidence', { confidence: Number.NaN }],
+      ['an uppercase sha256', { modelSha256: sha.toUpperCase() }],
+      ['an empty model name', { model: { ...fields.model, name: '' } }],
+      ['a model variant past 32 characters', { model: { ...fields.model, variant: 'x'.repeat(33) } }],
+      ['an inputRef past 200 characters', { inputRef: 'r'.repeat(201) }],
+    ])('refuse a record with %s (the schema would too)', (_name, change) => {
+      expect(() => encodeResultRecord({ ...fields, ...change })).toThrow(UnencodableMessageError);
+    });
+
+    it('refuse an empty batch and one past the per-batch bound', () => {
+      expect(() => encodeResultsMessage(randomUUID(), [])).toThrow(UnencodableMessageError);
+      expect(() => encodeResultsMessage(randomUUID(), Array.from({ length: MAX_RESULTS_PER_BATCH + 1 }, () => encodeResultRecord(fields)))).toThrow(UnencodableMessageError);
+    });
   });
 
   it('refuses inverted repair ranges', () => {

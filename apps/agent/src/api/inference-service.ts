@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
-import type { ResultsMessage } from '#protocol';
+import { encodeResultRecord } from '#protocol';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 
 export interface InferenceAnswer {
@@ -151,16 +151,7 @@ export function argmaxOfFinite(output: Float32Array): number {
   return top;
 }
 
-/** The results message's record for an inference: `seq` is node-scoped and increasing. */
-export function resultRecord(seq: number, r: InferenceRecord): ResultsMessage['records'][number] {
-  return {
-    seq,
-    ts: new Date(r.at).toISOString(),
-    modelSha256: r.model.sha256,
-    model: { name: r.model.name, version: r.model.version, variant: r.model.variant },
-    inputRef: r.inputRef,
-    topClass: r.topClass,
-    confidence: Math.min(1, Math.max(0, r.confidence)),
-    latencyMs: r.latencyMs,
-  };
+/** The results message's record for an inference, as JSON text: `seq` is node-scoped and increasing. */
+export function resultRecord(seq: number, r: InferenceRecord): string {
+  return encodeResultRecord({ seq, at: r.at, modelSha256: r.model.sha256, model: r.model, inputRef: r.inputRef, topClass: r.topClass, confidence: r.confidence, latencyMs: r.latencyMs });
 }

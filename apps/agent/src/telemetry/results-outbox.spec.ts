@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeResultRecord } from '#protocol';
 import { ResultsOutbox } from './results-outbox.js';
 
-const record = (seq: number) => ({ seq, ts: new Date().toISOString(), modelSha256: 'a'.repeat(64), topClass: 1, confidence: 0.5, latencyMs: 1 });
+const model = { name: 'digits', version: '1.0.0', variant: 'onnx' };
+const record = (seq: number) => encodeResultRecord({ seq, at: Date.now(), modelSha256: 'a'.repeat(64), model, topClass: 1, confidence: 0.5, latencyMs: 1 });
+const seqOf = (encoded: string) => (JSON.parse(encoded) as { seq: number }).seq;
 
 describe('ResultsOutbox', () => {
   let dir: string;
@@ -16,7 +19,7 @@ describe('ResultsOutbox', () => {
   it('keeps every batch until acknowledged, across a restart, and resends it', async () => {
     let connected = false;
     const sent: { id: string; seqs: number[] }[] = [];
-    const publish = async (id: string, records: { seq: number }[]) => void sent.push({ id, seqs: records.map((r) => r.seq) });
+    const publish = async (id: string, records: readonly string[]) => void sent.push({ id, seqs: records.map(seqOf) });
     const outbox = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
     await outbox.send([record(1), record(2)]);
     await outbox.send([record(3)]);
@@ -68,5 +71,19 @@ describe('ResultsOutbox', () => {
     await outbox.send([record(3), record(4), record(5)]);
     expect(outbox.dropped).toBe(2);
     expect(outbox.spooledRecords).toBe(3);
+  });
+
+  it('skips spool lines it would not publish after a restart: torn, not a batch, or a record outside the contract', async () => {
+    const sent: number[][] = [];
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
+    await outbox.send([record(1)]);
+    await outbox.close();
+    const bad = JSON.stringify({ id: '00000000-0000-4000-8000-000000000000', records: [{ ...JSON.parse(record(2)), confidence: 7 }] });
+    await appendFile(join(dir, 'spool'), `${bad}\n{"id":"x","records":[]}\n{"id":"torn`);
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (_id, records) => void sent.push(records.map(seqOf)), () => true);
+    await restarted.open();
+    restarted.resend(true);
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([[1]]);
   });
 });

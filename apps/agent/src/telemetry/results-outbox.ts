@@ -1,22 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { fsyncPath } from '#common';
-import type { ResultsMessage } from '#protocol';
+import { resultsMessage } from '#protocol';
 
-type ResultRecord = ResultsMessage['records'][number];
+/** A result record as JSON text (`encodeResultRecord`): encoded once, then spooled and published as is. */
+type EncodedRecord = string;
 
 interface PendingBatch {
   readonly id: string;
-  readonly records: ResultRecord[];
+  readonly records: EncodedRecord[];
   sentAt: number;
 }
+
+const spooledRecord = resultsMessage.shape.records.element;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Result batches on their way to the control plane. Each batch is written to an on-disk spool (JSON
  * lines, fsynced) before it is published, and leaves the spool only when the control plane acknowledges
  * it has stored it; unacknowledged batches are published again (after reconnects and every `resendMs`).
  * A broker PUBACK is not enough: Mosquitto drops messages for shared subscriptions it lost in a restart.
- * Records carry node-scoped sequence numbers, so a batch stored twice is stored once. The spool is
+ * Records arrive encoded (JSON text, checked by construction) and are never re-encoded: the spool line and
+ * the published message are built from the same text. Records carry node-scoped sequence numbers, so a batch stored twice is stored once. The spool is
  * bounded: past `maxRecords` the oldest records are dropped and counted.
  */
 export class ResultsOutbox {
@@ -24,32 +29,36 @@ export class ResultsOutbox {
   private queue: Promise<unknown> = Promise.resolve();
   /** The spool, open for appends between rewrites (opening and closing it per batch cost more than the write). */
   private spool?: FileHandle;
+  /** Records in `pending`, kept as a count (read on every batch and by the status endpoint). */
+  private spooled = 0;
   dropped = 0;
 
   constructor(
     private readonly path: string,
     private readonly maxRecords: number,
-    private readonly publish: (id: string, records: ResultRecord[]) => Promise<void>,
+    private readonly publish: (id: string, records: readonly EncodedRecord[]) => Promise<void>,
     private readonly isConnected: () => boolean,
     private readonly resendMs = 5000,
   ) {}
 
   async open(): Promise<void> {
     this.pending = (await this.readSpool()).map((b) => ({ ...b, sentAt: 0 }));
+    this.spooled = this.pending.reduce((n, b) => n + b.records.length, 0);
   }
 
   get spooledRecords(): number {
-    return this.pending.reduce((n, b) => n + b.records.length, 0);
+    return this.spooled;
   }
 
   /** Spools a batch durably, then publishes it if connected. */
-  send(records: ResultRecord[]): Promise<void> {
+  send(records: EncodedRecord[]): Promise<void> {
     return this.exclusive(async () => {
       const batch: PendingBatch = { id: randomUUID(), records, sentAt: 0 };
       this.spool ??= await open(this.path, 'a', 0o600);
-      await this.spool.appendFile(`${JSON.stringify({ id: batch.id, records })}\n`);
+      await this.spool.appendFile(spoolLine(batch));
       await this.spool.datasync();
       this.pending.push(batch);
+      this.spooled += records.length;
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
       this.publishBatch(batch);
     });
@@ -62,6 +71,7 @@ export class ResultsOutbox {
       const before = this.pending.length;
       this.pending = this.pending.filter((b) => !acked.has(b.id));
       if (this.pending.length === before) return;
+      this.spooled = this.pending.reduce((n, b) => n + b.records.length, 0);
       // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
       if (this.pending.length === 0 && this.spool) {
         await this.spool.truncate(0);
@@ -98,10 +108,12 @@ export class ResultsOutbox {
       const oldest = this.pending[0] as PendingBatch;
       if (oldest.records.length <= excess) {
         this.pending.shift();
+        this.spooled -= oldest.records.length;
         this.dropped += oldest.records.length;
         excess -= oldest.records.length;
       } else {
         this.pending[0] = { ...oldest, records: oldest.records.slice(excess) };
+        this.spooled -= excess;
         this.dropped += excess;
         excess = 0;
       }
@@ -111,7 +123,7 @@ export class ResultsOutbox {
 
   private async rewrite(): Promise<void> {
     const temp = `${this.path}.tmp`;
-    await appendFile(temp, this.pending.map((b) => `${JSON.stringify({ id: b.id, records: b.records })}\n`).join(''), { flag: 'w', mode: 0o600 });
+    await appendFile(temp, this.pending.map(spoolLine).join(''), { flag: 'w', mode: 0o600 });
     await fsyncPath(temp);
     await rename(temp, this.path);
     // The open handle still points at the replaced file: appends go to the new one from now on.
@@ -129,7 +141,7 @@ export class ResultsOutbox {
     await spool?.close();
   }
 
-  private async readSpool(): Promise<{ id: string; records: ResultRecord[] }[]> {
+  private async readSpool(): Promise<{ id: string; records: EncodedRecord[] }[]> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -137,16 +149,25 @@ export class ResultsOutbox {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    // A torn last line (power cut during an append) is skipped.
+    // A torn last line (power cut during an append) is skipped; so is a line that is not a batch we would
+    // send (records are published without a second check, so they are checked against the contract here).
     return text
       .split('\n')
       .filter(Boolean)
       .flatMap((line) => {
         try {
-          return [JSON.parse(line) as { id: string; records: ResultRecord[] }];
+          const batch = JSON.parse(line) as { id?: unknown; records?: unknown };
+          if (typeof batch.id !== 'string' || !UUID.test(batch.id) || !Array.isArray(batch.records) || batch.records.length === 0) return [];
+          const records = batch.records.map((r) => JSON.stringify(spooledRecord.parse(r)));
+          return [{ id: batch.id, records }];
         } catch {
           return [];
         }
       });
   }
+}
+
+/** The spool's line for a batch: the records' own text, not re-encoded. */
+function spoolLine(batch: { readonly id: string; readonly records: readonly EncodedRecord[] }): string {
+  return `{"id":${JSON.stringify(batch.id)},"records":[${batch.records.join(',')}]}\n`;
 }

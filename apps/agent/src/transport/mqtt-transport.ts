@@ -90,7 +90,13 @@ export class MqttTransport {
 
   async publish<K extends UplinkKind | 'presence'>(kind: K, message: MessageOf<K>, retain = false): Promise<void> {
     if (!this.client) throw new Error('transport not started');
-    await this.client.publishAsync(this.topics.uplink(this.identity.nodeId, kind), encodeMessage(kind, message), { qos: 1, retain });
+    await this.publishEncoded(kind, encodeMessage(kind, message), retain);
+  }
+
+  /** A payload already encoded by one of the protocol's typed builders (e.g. `encodeResultsMessage`). */
+  async publishEncoded(kind: UplinkKind | 'presence', payload: Buffer, retain = false): Promise<void> {
+    if (!this.client) throw new Error('transport not started');
+    await this.client.publishAsync(this.topics.uplink(this.identity.nodeId, kind), payload, { qos: 1, retain });
   }
 
   async stop(): Promise<void> {

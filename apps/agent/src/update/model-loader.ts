@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { compilePreprocessing, type InferenceEngine, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
+import { compilePreprocessing, type InferenceEngine, inputSizeOf, preprocessedSession, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
 import { type ModelManifest, type RootDocument, verifyThreshold } from '#trust';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import { StepFailure } from './step-failure.js';
@@ -49,7 +49,7 @@ export class ModelLoader {
   /** Loads a slot's model with the manifest's preprocessing in front of it. */
   async loadSession(slot: SlotName, manifest: ModelManifest): Promise<InferenceSession> {
     const spec = specOf(manifest);
-    let preprocess: (input: Float32Array) => Float32Array;
+    let preprocess: (input: Float32Array, into?: Float32Array) => Float32Array;
     try {
       preprocess = compilePreprocessing(parsePreprocessing(manifest.preprocessing), spec.inputShape);
     } catch (error) {
@@ -64,7 +64,7 @@ export class ModelLoader {
       const message = error instanceof Error ? error.message : String(error);
       throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
     }
-    return { run: (input) => session.run(preprocess(input)), dispose: () => session.dispose() };
+    return preprocessedSession(session, preprocess, inputSizeOf(spec.inputShape));
   }
 }
 

@@ -1,0 +1,77 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import type { InferenceRecord } from '../api/inference-service.js';
+import { ResultsRing } from './results-ring.js';
+
+const model = { sha256: 'a'.repeat(64), name: 'digits', version: '1.0.0', variant: 'onnx' };
+const record = (topClass: number, inputRef?: string): InferenceRecord => ({ at: 1_700_000_000_000, model, inputRef, topClass, confidence: 0.5, latencyMs: 1 });
+const encode = (seq: number, r: InferenceRecord) => `${seq}:${r.topClass}:${r.inputRef ?? ''}:${r.model.version}`;
+
+function ring(options: { maxBatch?: number; maxRecords?: number; fail?: () => boolean } = {}) {
+  const written: string[][] = [];
+  const drops: number[] = [];
+  const results = new ResultsRing({
+    encode,
+    write: async (records) => {
+      if (options.fail?.()) throw new Error('disk full');
+      written.push(records);
+    },
+    maxBatch: options.maxBatch ?? 3,
+    flushMs: 250,
+    maxRecords: options.maxRecords ?? 10_000,
+    onDrop: (count) => drops.push(count),
+  });
+  return { results, written, drops };
+}
+
+describe('ResultsRing', () => {
+  it('writes records in order, in batches of at most maxBatch once that many wait, and a smaller rest after flushMs', async () => {
+    jest.useFakeTimers();
+    try {
+      const { results, written } = ring();
+      for (let i = 1; i <= 4; i++) results.push(i, record(i, i === 2 ? 'frame-2' : undefined));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(written).toEqual([['1:1::1.0.0', '2:2:frame-2:1.0.0', '3:3::1.0.0'], ['4:4::1.0.0']]);
+      results.push(5, record(5));
+      await jest.advanceTimersByTimeAsync(200);
+      expect(written).toHaveLength(2);
+      await jest.advanceTimersByTimeAsync(50);
+      expect(written.at(-1)).toEqual(['5:5::1.0.0']);
+      expect(results.pending).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('keeps order across growth past its first capacity while the ring has wrapped', async () => {
+    const { results, written } = ring({ maxBatch: 5000 });
+    for (let i = 0; i < 700; i++) results.push(i, record(i));
+    await results.flush(); // head now at 700 of 1024: the next records wrap, then grow
+    for (let i = 700; i < 3000; i++) results.push(i, record(i));
+    await results.close();
+    expect(written.flat().map((s) => Number(s.split(':')[0]))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  });
+
+  it('drops the oldest past maxRecords and reports how many once per write, not per request', async () => {
+    let failing = true;
+    const { results, written, drops } = ring({ maxBatch: 2000, maxRecords: 1500, fail: () => failing });
+    for (let i = 0; i < 2000; i++) results.push(i, record(i));
+    await results.flush();
+    failing = false;
+    await results.close();
+    expect(written.flat().map((s) => Number(s.split(':')[0]))).toEqual(Array.from({ length: 1500 }, (_, i) => i + 500));
+    expect(drops.reduce((a, b) => a + b, 0)).toBe(500);
+  });
+
+  it('writes a failed batch again before anything newer', async () => {
+    let failures = 1;
+    const { results, written } = ring({ maxBatch: 2, fail: () => failures-- > 0 });
+    results.push(1, record(1));
+    results.push(2, record(2));
+    await results.flush();
+    expect(written).toEqual([]);
+    expect(results.pending).toBe(2);
+    results.push(3, record(3));
+    await results.close();
+    expect(written).toEqual([['1:1::1.0.0', '2:2::1.0.0'], ['3:3::1.0.0']]);
+  });
+});
