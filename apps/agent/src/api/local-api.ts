@@ -45,6 +45,8 @@ export function problemFor(error: unknown): HttpProblem {
  */
 export class LocalApi {
   private server?: Server;
+  /** `127.0.0.1:<port>`, `localhost:<port>`, `[::1]:<port>`: the only Host values answered (set once listening). */
+  private allowedHosts = new Set<string>();
 
   constructor(private readonly handlers: LocalApiHandlers) {}
 
@@ -57,7 +59,9 @@ export class LocalApi {
       server.listen(port, '127.0.0.1', () => resolve());
     });
     const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
+    const bound = typeof address === 'object' && address ? address.port : port;
+    this.allowedHosts = new Set([`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`]);
+    return bound;
   }
 
   async close(): Promise<void> {
@@ -72,6 +76,7 @@ export class LocalApi {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     try {
+      this.refuseForeignCallers(req);
       if (path === '/v1/infer' && req.method === 'POST') return this.infer(req, res);
       if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
       if (path === '/v1/health' && req.method === 'GET') {
@@ -82,6 +87,18 @@ export class LocalApi {
     } catch (error) {
       sendProblem(req, res, problemFor(error));
     }
+  }
+
+  /**
+   * Listening on 127.0.0.1 is not enough: a web page the device's browser opens can reach it, either
+   * cross-origin (the browser sends Origin) or through DNS rebinding (its own name resolving to
+   * 127.0.0.1, so the Host header names it). Only local processes naming a loopback host are answered;
+   * these refusals come before any route, so they never reach or count against the model.
+   */
+  private refuseForeignCallers(req: IncomingMessage): void {
+    if (req.headers.origin !== undefined) throw new HttpProblem(403, 'Forbidden', 'requests from web pages (with an Origin header) are not served');
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!this.allowedHosts.has(host)) throw new HttpProblem(421, 'Misdirected Request', 'the Host header must be 127.0.0.1, localhost or [::1] with this port');
   }
 
   private infer(req: IncomingMessage, res: ServerResponse): void {
