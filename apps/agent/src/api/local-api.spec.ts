@@ -30,11 +30,11 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
   let api: LocalApi;
   let url: string;
 
-  const start = async (engine: (input: Float32Array) => Promise<Float32Array>, timeoutMs = 10_000) => {
+  const start = async (engine: (input: Float32Array) => Promise<Float32Array>, timeoutMs = 10_000, maxInFlight = 16) => {
     const s = session(engine);
     await holder.swap(s.session, MODEL);
     stats.resetSoak(MODEL.sha256);
-    const service = new InferenceService(holder, stats, (r) => results.push(r), timeoutMs);
+    const service = new InferenceService(holder, stats, (r) => results.push(r), { timeoutMs, maxInFlight, concurrentRuns: 1 });
     api = new LocalApi({ infer: (input, ref) => service.infer(input, ref), status: () => ({}), healthy: () => holder.model !== undefined });
     url = `http://127.0.0.1:${await api.listen(0)}/v1/infer`;
     return s;
@@ -166,6 +166,23 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
     const port = new URL(url).port;
     const res = await raw('/v1/infer', 'POST', { host: host.replace('PORT', port), 'content-type': 'application/json' }, inferBody);
     expect(res.status).toBe(200);
+    expect(stats.soak(MODEL.sha256)).toEqual({ successes: 1, errors: 0 });
+  });
+
+  it('refuses a request past the in-flight cap with 503 and Retry-After, not counted, and serves again once below it', async () => {
+    let finish: (output: Float32Array) => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    await start(() => new Promise<Float32Array>((resolve) => { finish = resolve; started(); }), 10_000, 1);
+    const first = post(inferBody);
+    await running; // the one admitted request is in the engine
+    const refused = await post(inferBody);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(/in flight/);
+    finish(Float32Array.of(1));
+    expect((await first).status).toBe(200);
     expect(stats.soak(MODEL.sha256)).toEqual({ successes: 1, errors: 0 });
   });
 });

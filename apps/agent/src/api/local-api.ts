@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputSizeError, NoModelLoadedError } from '#inference';
-import { type InferenceAnswer, InferenceTimeoutError } from './inference-service.js';
+import { type InferenceAnswer, InferenceOverloadedError, InferenceTimeoutError } from './inference-service.js';
 import { parseInferRequest, RequestProblem } from './infer-request.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -15,26 +15,30 @@ export interface LocalApiHandlers {
 
 /** An HTTP status with the RFC 7807 title it is answered with. */
 class HttpProblem extends Error {
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly status: number,
     readonly title: string,
     detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(detail, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
     this.name = 'HttpProblem';
   }
 }
 
 /**
  * Maps what a request ended with to its problem. Client mistakes are 4xx (and never reach or count
- * against the model); 503 without a model; model-side failures are 500, or 504 past the time bound.
+ * against the model); 503 without a model or past the in-flight cap (with Retry-After); model-side failures are 500, or 504 past the time bound.
  */
 export function problemFor(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof RequestProblem) return new HttpProblem(error.status, error.title, error.message, { cause: error });
   if (error instanceof InputSizeError) return new HttpProblem(400, 'Bad Request', `input: ${error.message}`, { cause: error });
   if (error instanceof NoModelLoadedError) return new HttpProblem(503, 'Service Unavailable', error.message, { cause: error });
+  if (error instanceof InferenceOverloadedError) return new HttpProblem(503, 'Service Unavailable', error.message, { cause: error, retryAfterSeconds: error.retryAfterSeconds });
   if (error instanceof InferenceTimeoutError) return new HttpProblem(504, 'Gateway Timeout', error.message, { cause: error });
   return new HttpProblem(500, 'Internal Server Error', error instanceof Error ? error.message : 'inference failed', { cause: error });
 }
@@ -182,6 +186,8 @@ function sendProblem(req: IncomingMessage, res: ServerResponse, problem: HttpPro
     instance: req.url,
   });
   // A body still arriving after the answer is discarded by Node before the connection's next request.
-  res.writeHead(problem.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  const headers: Record<string, string | number> = { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) };
+  if (problem.retryAfterSeconds !== undefined) headers['retry-after'] = problem.retryAfterSeconds;
+  res.writeHead(problem.status, headers);
   res.end(body);
 }
