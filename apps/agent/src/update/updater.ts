@@ -1,12 +1,12 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import { canonicalJson, type RootDocument, TrustError } from '#trust';
+import { type RootDocument, TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
-import { verifyDesired, type VerifiedDesired } from './desired.js';
+import { isRecordedDesiredState, verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
@@ -102,11 +102,13 @@ export class Updater {
   private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
     // The retained desired state of the update in progress (or just committed) comes again after every
     // reconnect and restart: its manifest, identical to the one verified before, is already recorded as
-    // installed, which is no rollback. Any other manifest (even for the same bytes) must be newer.
-    const recorded = this.journal.record.desired?.desired.signed.manifest.signed;
-    const sameManifest = recorded !== undefined && canonicalJson(recorded) === canonicalJson(message.desired.signed.manifest.signed);
+    // installed, which is no rollback. Only that desired state (same deployment, same manifest) is
+    // exempt; any other (an older deployment of the same manifest included) must carry a newer sequence.
+    const recorded = this.journal.record.desired?.desired.signed;
+    const incoming = message.desired.signed;
+    const sameDesired = isRecordedDesiredState(recorded && { deploymentId: recorded.deploymentId, manifest: recorded.manifest.signed }, { deploymentId: incoming.deploymentId, manifest: incoming.manifest.signed });
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameManifest ? {} : this.journal.record.installed);
+      return verifyDesired(message, this.root, this.nodeId, sameDesired ? {} : this.journal.record.installed);
     } catch (error) {
       const reason = error instanceof TrustError ? trustReason(error) : 'internal';
       const detail = error instanceof Error ? error.message : String(error);
