@@ -11,6 +11,7 @@ import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
 import { planUpdate } from './planner.js';
+import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
 import { trustReason } from './step-failure.js';
@@ -160,11 +161,19 @@ export class Updater {
       }
       const active = await this.slots.active();
       const held = await this.slots.heldSha256s();
+      // A slot record that no longer parses leaves the serving key unknown: no adopt, the whole pipeline.
+      const activeContent = active && (await this.slots.content(active.slot).catch(() => undefined));
       this.held = new Set(held);
       const record = this.journal.record;
       const steps = planUpdate(
-        { phase: record.phase, deploymentId: record.desired?.desired.signed.deploymentId, installedSha256: active?.sha256, previousSha256: held.find((sha) => sha !== active?.sha256) },
-        target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 } : undefined,
+        {
+          phase: record.phase,
+          deploymentId: record.desired?.desired.signed.deploymentId,
+          installedSha256: active?.sha256,
+          installedServingKey: activeContent && activeContent.sha256 === active?.sha256 ? servingKey(activeContent.manifest.signed) : undefined,
+          previousSha256: held.find((sha) => sha !== active?.sha256),
+        },
+        target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256, servingKey: servingKey(target.manifest) } : undefined,
       );
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
