@@ -2,8 +2,8 @@
  * The crash campaign of test/e2e/agent-crash.e2e.test.ts at a larger scale: a real agent, a real control
  * plane and broker, N updates each interrupted by kill -9 (half at named failpoints, half at random).
  *   npm run bench:build && node dist/bench/agent-crash.js [runs=200]
- * Prints where the kills landed and any run after which the agent did not serve the previous or the new
- * model; exits 1 if there was one.
+ * Prints where the kills landed, any run after which the agent did not serve the previous or the new
+ * model, and any update that failed; exits 1 if there was one.
  */
 import 'reflect-metadata';
 import { runCrashCampaign } from '../test/helpers/crash-campaign.js';
@@ -19,7 +19,8 @@ try {
   console.log(`kill -9 runs: ${result.runs} in ${((Date.now() - started) / 1000).toFixed(0)} s; final version ${result.finalVersion}`);
   console.log(`phase at the kill: ${JSON.stringify(result.phasesAtKill)}`);
   console.log(`violations: ${result.violations.length}${result.violations.length ? `\n  ${result.violations.join('\n  ')}` : ''}`);
-  process.exitCode = result.violations.length ? 1 : 0;
+  console.log(`failed updates: ${result.failedUpdates.length}${result.failedUpdates.length ? `\n  ${result.failedUpdates.join('\n  ')}` : ''}`);
+  process.exitCode = result.violations.length || result.failedUpdates.length ? 1 : 0;
 } finally {
   await t.close();
   await broker.stop();

@@ -250,7 +250,7 @@ async function fleetAccuracy(databaseUrl: string, labels: Uint8Array, expected: 
   try {
     await waitUntil(async () => Number((await client.query('SELECT count(*) AS n FROM inference_results')).rows[0].n) >= expected, 120_000, 'results stored');
     const { rows } = await client.query<{ variant: string; node_id: string; input_ref: string; top_class: number }>(
-      `SELECT mv.variant, r.node_id, r.input_ref, r.top_class FROM inference_results r JOIN model_versions mv ON mv.artifact_sha256 = r.model_sha256`,
+      `SELECT mv.variant, r.node_id, r.input_ref, r.top_class FROM inference_results r JOIN model_versions mv ON mv.id = r.model_version_id`,
     );
     const out = new Map<string, { nodes: Set<string>; count: number; correct: number }>();
     for (const row of rows) {

@@ -23,5 +23,6 @@ describe(`fault injection: kill -9 at every step of an update and at random inst
     const result = await runCrashCampaign(t, RUNS);
     console.log(`kill -9 runs: ${result.runs}; phase at the kill: ${JSON.stringify(result.phasesAtKill)}; final ${result.finalVersion}`);
     expect(result.violations).toEqual([]);
+    expect(result.failedUpdates).toEqual([]);
   }, 600_000);
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { createModel, deploy, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
@@ -99,6 +100,25 @@ describe('update traps on a real agent', () => {
       10_000,
       'heartbeats naming v1.1',
     );
+    // The results name the version that answered them, though both versions have the same bytes:
+    // the three soak inferences on 1.0.0, the one above on 1.1.0.
+    const perVersion = await waitFor(
+      async () => {
+        await t.app.get(TelemetryService).flush();
+        return (await t.db.query(
+          `SELECT mv.version, count(*)::int AS n FROM inference_results r LEFT JOIN model_versions mv ON mv.id = r.model_version_id
+            WHERE r.node_id = $1 GROUP BY mv.version ORDER BY mv.version`,
+          [agent.nodeId],
+        )) as { version: string | null; n: number }[];
+      },
+      (rows) => rows.reduce((sum, r) => sum + r.n, 0) >= 4,
+      10_000,
+      'results of both versions stored',
+    );
+    expect(perVersion).toEqual([
+      { version: '1.0.0', n: 3 },
+      { version: '1.1.0', n: 1 },
+    ]);
   });
 
   it('an abort with rollback during the soak returns the node to the slot it still has: no download, no second soak', async () => {

@@ -13,6 +13,8 @@ export interface CrashCampaignResult {
   readonly phasesAtKill: Record<string, number>;
   /** Runs after which the agent did not serve exactly the previous or the new model. */
   readonly violations: string[];
+  /** Updates the agent gave up on (its `update step failed` log lines): a kill must never make one fail. */
+  readonly failedUpdates: string[];
   readonly finalVersion: string | undefined;
 }
 
@@ -20,13 +22,14 @@ export interface CrashCampaignResult {
  * Releases a new model version again and again to one real agent and kills it during each update:
  * even runs at the next named failpoint (the agent SIGKILLs itself there), odd runs with kill -9 at a
  * random instant. After every restart the agent must settle serving the previous or the new model, the
- * heartbeat stored in the control plane must name it, and an inference must come from it.
+ * heartbeat stored in the control plane must name it, and an inference must come from it; and no update
+ * may fail because of a kill (each step resumes).
  */
 export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 1024 * 1024): Promise<CrashCampaignResult> {
   const model = `crash-${Date.now().toString(36)}`;
   await createModel(t, model, INPUTS, 4);
   const { token } = await createEnrollmentToken(t);
-  const agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1_000_000, seconds: 0.3 }, heartbeatSeconds: 0.2, stallSeconds: 0.5 });
+  const agent = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1_000_000, seconds: 0.3 }, heartbeatSeconds: 0.2, stallSeconds: 1 });
   const versions = new Map<string, { id: string; version: string }>();
 
   const release = async (n: number) => {
@@ -64,7 +67,9 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
       const next = await release(run);
       let key: string;
       if (point) {
-        await agent.exited();
+        await agent.exited().catch((error: unknown) => {
+          throw new Error(`run ${run}: the agent did not reach failpoint ${point}; its last log lines:\n${agent.logs.slice(-30).join('\n')}`, { cause: error });
+        });
         key = point;
       } else {
         await new Promise((r) => setTimeout(r, Math.random() * 900));
@@ -80,7 +85,8 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
       if (![served, next].includes(now) || answeredBy !== now) violations.push(`run ${run} (${key}): serving ${now}, answered by ${answeredBy}`);
       served = now;
     }
-    return { runs, phasesAtKill, violations, finalVersion: versions.get(served)?.version };
+    const failedUpdates = agent.logs.filter((line) => line.includes('"msg":"update step failed"'));
+    return { runs, phasesAtKill, violations, failedUpdates, finalVersion: versions.get(served)?.version };
   } finally {
     await agent.remove();
   }

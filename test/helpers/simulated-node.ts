@@ -139,7 +139,8 @@ export class SimulatedNode {
       this.resolveVerified = resolve;
       this.rejectVerified = reject;
     });
-    void this.status('received');
+    // Like the agent: `downloading` once chunks are accepted (the control plane's broadcast waits for it).
+    void this.status('received').then(() => this.status('downloading'));
   }
 
   private onChunk(payload: Buffer): void {

@@ -5,6 +5,8 @@ import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#proto
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { createModel, uploadVersion } from '../helpers/fleet.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -100,6 +102,49 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     node.client.stream.destroy();
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId]), (n) => n === 1);
     expect(await count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId])).toBe(1);
+  });
+
+  it('attributes each result to the version it was served with when two versions have the same bytes', async () => {
+    await createModel(a, 'same-bytes', 4, 2);
+    const bytes = denseSoftmaxModel(11, 4, 2).bytes;
+    const first = await uploadVersion(a, 'same-bytes', { version: '1.0.0' }, bytes);
+    const second = await uploadVersion(a, 'same-bytes', { version: '1.0.7' }, bytes);
+    expect(second.sha256).toBe(first.sha256);
+    const [nodeId] = await seedNodes(a, 1);
+    const node = new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId: nodeId!, root });
+    await node.connect();
+    const record = (seq: number, version?: string, sha256 = first.sha256) => ({
+      seq,
+      ts: new Date().toISOString(),
+      modelSha256: sha256,
+      ...(version ? { model: { name: 'same-bytes', version, variant: 'fp32' } } : {}),
+      topClass: 1,
+      confidence: 0.8,
+      latencyMs: 0.5,
+    });
+    // Two results served with 1.0.0, three with 1.0.7, one from an agent that names no version, and one
+    // naming 1.0.7 with other bytes than 1.0.7 has (not that version: stored without one).
+    await node.publish('results', { ...envelopeFields(), records: [record(1, '1.0.0'), record(2, '1.0.0'), record(3, '1.0.7')] });
+    await node.publish('results', { ...envelopeFields(), records: [record(4, '1.0.7'), record(5, '1.0.7'), record(6), record(7, '1.0.7', 'd'.repeat(64))] });
+    await eventually(async () => {
+      await flushBoth();
+      return count(`SELECT count(*) AS n FROM inference_results WHERE node_id = $1`, [nodeId]);
+    }, (n) => n === 7);
+    const perVersion = (await a.db.query(
+      `SELECT r.seq::int AS seq, mv.version FROM inference_results r LEFT JOIN model_versions mv ON mv.id = r.model_version_id
+        WHERE r.node_id = $1 ORDER BY r.seq`,
+      [nodeId],
+    )) as { seq: number; version: string | null }[];
+    expect(perVersion).toEqual([
+      { seq: 1, version: '1.0.0' },
+      { seq: 2, version: '1.0.0' },
+      { seq: 3, version: '1.0.7' },
+      { seq: 4, version: '1.0.7' },
+      { seq: 5, version: '1.0.7' },
+      { seq: 6, version: null },
+      { seq: 7, version: null },
+    ]);
+    await node.disconnect();
   });
 
   it('acknowledges stored statuses to the node with the highest seq, so the node can stop re-sending them', async () => {

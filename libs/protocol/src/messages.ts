@@ -72,6 +72,16 @@ export const presenceMessage = z.strictObject({
 
 export const MAX_RESULTS_PER_BATCH = 1000;
 
+/**
+ * The model version a result was served with. Identical bytes can be several versions, so the digest
+ * alone cannot say which; the bounds are those of `models.name`, `model_versions.version` and `.variant`.
+ */
+export const servedModel = z.strictObject({
+  name: z.string().min(1).max(100),
+  version: z.string().min(1).max(64),
+  variant: z.string().min(1).max(32),
+});
+
 /** node → CP: inference results in batches; `seq` is node-scoped and makes replays idempotent. */
 export const resultsMessage = z.strictObject({
   ...base,
@@ -81,6 +91,8 @@ export const resultsMessage = z.strictObject({
         seq,
         ts: z.iso.datetime({ offset: true }),
         modelSha256: sha256,
+        /** Absent from agents older than this field: their results are stored unattributed to a version. */
+        model: servedModel.optional(),
         inputRef: z.string().max(200).optional(),
         topClass: z.number().int().min(0).max(1_000_000),
         confidence: z.number().min(0).max(1),

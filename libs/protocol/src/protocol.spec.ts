@@ -98,6 +98,17 @@ describe('parseMessage', () => {
     expect(parseMessage('results', JSON.stringify({ ...envelopeFields(), records: [] })).ok).toBe(false);
   });
 
+  it('accepts result records with or without the served model version, within the columns bounds', () => {
+    const record = { seq: 1, ts: new Date().toISOString(), modelSha256: sha, topClass: 3, confidence: 0.9, latencyMs: 0.4 };
+    const served = { name: 'digits', version: '1.0.7', variant: 'fp32' };
+    const results = (model: Record<string, string>) => JSON.stringify({ ...envelopeFields(), records: [{ ...record, model }] });
+    expect(parseMessage('results', results(served)).ok).toBe(true);
+    expect(parseMessage('results', results({ ...served, name: 'n'.repeat(101) })).ok).toBe(false);
+    expect(parseMessage('results', results({ ...served, version: 'v'.repeat(65) })).ok).toBe(false);
+    expect(parseMessage('results', results({ ...served, variant: 'x'.repeat(33) })).ok).toBe(false);
+    expect(parseMessage('results', results({ name: 'digits', version: '1.0.7' })).ok).toBe(false);
+  });
+
   it('refuses inverted repair ranges', () => {
     const msg = { ...envelopeFields(), sha256: sha, missing: [[5, 2]] };
     expect(parseMessage('artifact-requests', JSON.stringify(msg)).ok).toBe(false);

@@ -15,7 +15,8 @@ export interface InferenceAnswer {
 export interface InferenceRecord {
   /** Epoch milliseconds. */
   readonly at: number;
-  readonly modelSha256: string;
+  /** The model the answer came from (digest, name, version, variant): the same bytes can be several versions. */
+  readonly model: ServingModel;
   readonly inputRef: string | undefined;
   readonly topClass: number;
   readonly confidence: number;
@@ -116,7 +117,7 @@ export class InferenceService {
       throw error;
     }
     this.stats.record(answer.model.sha256, true, answer.latencyMs);
-    this.onResult({ at: Date.now(), modelSha256: answer.model.sha256, inputRef, topClass: answer.topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
+    this.onResult({ at: Date.now(), model: answer.model, inputRef, topClass: answer.topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
     return answer;
   }
 
@@ -196,7 +197,8 @@ export function resultRecord(seq: number, r: InferenceRecord): ResultsMessage['r
   return {
     seq,
     ts: new Date(r.at).toISOString(),
-    modelSha256: r.modelSha256,
+    modelSha256: r.model.sha256,
+    model: { name: r.model.name, version: r.model.version, variant: r.model.variant },
     inputRef: r.inputRef,
     topClass: r.topClass,
     confidence: Math.min(1, Math.max(0, r.confidence)),

@@ -63,7 +63,7 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
     expect(body.model).toEqual(MODEL);
     expect(Array.from(s.calls[0] ?? [])).toEqual([1, 2, 3, 4]);
     expect(stats.soak(MODEL.sha256)).toEqual({ successes: 1, errors: 0 });
-    expect(results).toMatchObject([{ modelSha256: MODEL.sha256, inputRef: 'r1', topClass: 1 }]);
+    expect(results).toMatchObject([{ model: MODEL, inputRef: 'r1', topClass: 1 }]);
   });
 
   it.each([

@@ -10,6 +10,7 @@ import {
   parseMessage,
 } from '#protocol';
 import type { NodeIdentity } from '../state/identity.js';
+import { dropsBroadcastChunk } from './chunk-loss.js';
 
 export interface TransportHandlers {
   onDesired(message: DesiredStateMessage): void;
@@ -124,6 +125,7 @@ export class MqttTransport {
     try {
       const chunk = decodeChunk(payload);
       if (chunk.index !== chunkTopic.index) throw new Error('chunk index differs from its topic');
+      if (dropsBroadcastChunk(chunk.index) && topic === this.topics.artifactChunk(chunkTopic.sha256, chunk.index)) return;
       this.handlers.onChunk(chunkTopic.sha256, chunk.index, chunk.data);
     } catch (error) {
       this.handlers.log('warn', 'invalid chunk', { topic, err: String(error) });

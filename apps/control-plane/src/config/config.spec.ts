@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     expect(config.http.port).toBe(3000);
     expect(config.database.runMigrations).toBe(true);
+    expect(config.distribution.broadcastWaitMs).toBe(2000);
   });
 
   it('treats an empty variable as unset', () => {
@@ -22,6 +23,8 @@ describe('loadConfig', () => {
     ['ADMIN_API_KEY', 'short', 'ADMIN_API_KEY: must be at least 32 characters'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
     ['MIGRATIONS_RUN', 'yes', 'MIGRATIONS_RUN'],
+    ['BROADCAST_WAIT_MS', '60001', 'BROADCAST_WAIT_MS'],
+    ['BROADCAST_WAIT_MS', '-1', 'BROADCAST_WAIT_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);

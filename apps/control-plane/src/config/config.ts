@@ -47,6 +47,7 @@ const envSchema = z.object({
   /** Finer than hours (tests use seconds); wins over DESIRED_STATE_TTL_HOURS. Default 7 days. */
   DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
+  BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
@@ -89,7 +90,15 @@ export interface AppConfig {
     /** How often the re-signing job looks for desired states past half their lifetime. */
     readonly desiredStateRefreshMs: number;
   };
-  readonly distribution: { readonly chunkSizeBytes: number };
+  readonly distribution: {
+    readonly chunkSizeBytes: number;
+    /**
+     * The longest a deployment's broadcast waits for its nodes to report `downloading` (their download
+     * store is open): it starts when the last one does, or after this long, whichever is first. Keep it
+     * below the agents' `stallSeconds`, or a node may ask for repairs before the broadcast starts.
+     */
+    readonly broadcastWaitMs: number;
+  };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
   readonly artifacts: { readonly dir: string; readonly maxBytes: number };
   readonly auth: { readonly bootstrapAdminKey?: string };
@@ -141,7 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
-    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES },
+    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },

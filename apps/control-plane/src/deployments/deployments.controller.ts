@@ -30,7 +30,8 @@ export class DeploymentDto {
   @ApiProperty() createdAt!: string;
   @ApiProperty() nodeCount!: number;
   @ApiProperty() chunkCount!: number;
-  @ApiProperty({ description: 'Chunk publishes made for the broadcast' }) chunkPublishes!: number;
+  @ApiProperty({ description: 'Chunk publishes the broadcast makes, one per chunk for the whole batch (it starts once every node has opened its download, or after BROADCAST_WAIT_MS)' })
+  chunkPublishes!: number;
 }
 
 export class DeploymentTargetDto {

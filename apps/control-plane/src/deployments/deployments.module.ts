@@ -7,12 +7,14 @@ import { DeploymentsController, NodeDeploymentsController } from './deployments.
 import { DeploymentsService } from './deployments.service.js';
 import { DesiredStateRefresher } from './desired-state-refresher.js';
 import { DistributionService } from './distribution.service.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
 import { ModelsModule } from '../models/models.module.js';
 
 @Module({
   imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService, DesiredStateRefresher],
-  exports: [DistributionService, DeploymentsService],
+  providers: [DeploymentsService, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue],
+  exports: [DistributionService, DeploymentsService, BroadcastQueue],
 })
 export class DeploymentsModule {}

@@ -16,7 +16,7 @@ import { EdgeNode } from '../nodes/node.entity.js';
 import { BrokerAccess } from '../broker/broker-access.js';
 import { DeploymentTarget } from './deployment-target.entity.js';
 import { Deployment } from './deployment.entity.js';
-import { DistributionService } from './distribution.service.js';
+import { BroadcastQueue } from './broadcast-queue.js';
 
 export interface DeploymentRequest {
   readonly modelVersionId: string;
@@ -28,7 +28,7 @@ export interface DeploymentSummary {
   readonly deployment: Deployment;
   readonly nodeIds: string[];
   readonly chunkCount: number;
-  /** Chunk publishes the broadcast took: one per chunk, whatever the number of nodes. */
+  /** Chunk publishes the broadcast makes: one per chunk, whatever the number of nodes. */
   readonly chunkPublishes: number;
 }
 
@@ -53,7 +53,7 @@ const MAX_TARGETS = 100_000;
 /**
  * Tells a batch of nodes to run one model version: records the deployment, publishes each node's
  * signed desired state (retained), lets the nodes read the artifact's chunks, and broadcasts the
- * chunks once for the whole batch.
+ * chunks once for the whole batch (as soon as the batch is ready for them).
  */
 @Injectable()
 export class DeploymentsService {
@@ -62,7 +62,7 @@ export class DeploymentsService {
     private readonly audit: AuditService,
     private readonly signing: SigningService,
     private readonly mqtt: MqttConnection,
-    private readonly distribution: DistributionService,
+    private readonly broadcasts: BroadcastQueue,
     private readonly brokerAccess: BrokerAccess,
     private readonly models: ModelsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -96,7 +96,7 @@ export class DeploymentsService {
 
   /**
    * A deployment by hand overrides what a rollout is sending the same nodes. A node a rollout is waiting
-   * on (or about to retry) with another version leaves that rollout as `superseded`, as when a newer
+   * on (or about to retry, or that failed there) with another version leaves that rollout as `superseded`, as when a newer
    * rollout takes it, instead of failing or timing out there; with the same version, the rollout follows
    * this deployment instead of its own (its outcome is the node's outcome there, under the rollout's node
    * timeout). Nodes the rollout has not reached yet keep their place; if they run the rollout's version
@@ -105,7 +105,7 @@ export class DeploymentsService {
   private async overrideRolloutDeliveries(tx: EntityManager, deployment: Deployment, nodeIds: readonly string[]): Promise<void> {
     await tx.query(
       `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by deployment ' || $1::text, 100), updated_at = now()
-        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait') AND model_version_id <> $3`,
+        WHERE node_id = ANY($2::uuid[]) AND state IN ('dispatched', 'retry-wait', 'failed') AND model_version_id <> $3`,
       [deployment.id, nodeIds, deployment.modelVersionId],
     );
     await tx.query(
@@ -135,15 +135,19 @@ export class DeploymentsService {
   }
 
   /**
-   * Sends a recorded deployment: lets the nodes read the artifact, publishes each node's signed desired
-   * state (retained) and broadcasts the chunks once. Safe to repeat: a node that already has this
-   * deployment's desired state ignores the same one again. Returns the chunk publishes made.
+   * Sends a recorded deployment: lets the nodes read the artifact, queues the broadcast of its chunks
+   * (once, when every node has opened its download or after `BROADCAST_WAIT_MS`; see BroadcastQueue)
+   * and publishes each node's signed desired state (retained). Safe to repeat: a node that already has
+   * this deployment's desired state ignores the same one again, and the broadcast is queued once per
+   * deployment. Returns the chunk publishes the broadcast makes.
    */
   async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
     const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
+    // Queued first: a node's `downloading` can come back before the last desired state is out.
+    await this.broadcasts.schedule(deployment.id, layout);
     await this.publishDesiredStates(deployment, nodeIds, version, layout);
-    return this.distribution.broadcast(layout);
+    return chunkCount(layout.size, layout.chunkSize);
   }
 
   /**

@@ -9,7 +9,7 @@ import { judgeGates } from './health-gate.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutNode } from './rollout-node.entity.js';
-import { RolloutRepository } from './rollout.repository.js';
+import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
 import { Rollout } from './rollout.entity.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 
@@ -215,9 +215,14 @@ export class RolloutEngine {
    * Fleet rollback: every node this rollout reached goes back to the version it ran before, re-signed
    * under a new sequence (nodes refuse an old sequence). Nodes that rolled back by themselves already
    * run it and answer at once; nodes without a previous version cannot be returned and are marked so.
-   * Also what `POST /v1/rollouts/:id/rollback` runs for a finished rollout.
+   * Also what `POST /v1/rollouts/:id/rollback` runs for a finished rollout. Nodes a newer rollout or a
+   * deployment by hand has taken over are left alone (marked superseded): returning them would undo that.
+   * Answers how many nodes were sent back and which were taken over.
    */
-  async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<void> {
+  async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<{ reverting: number; takenOver: TakenOver[] }> {
+    const takenOver = await this.repository.supersedeTakenOver(tx, rollout.id, ['dispatched', 'retry-wait', 'succeeded', 'failed']);
+    if (takenOver.length > 0) await this.repository.event(tx, rollout.id, 'nodes-taken-over', actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
+    let reverting = 0;
     const reached = await tx.getRepository(RolloutNode).find({ where: { rolloutId: rollout.id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
     const toRevert = reached.filter((n) => n.attempts > 0);
     const orphans = toRevert.filter((n) => n.previousModelVersionId === null).map((n) => n.nodeId);
@@ -234,7 +239,9 @@ export class RolloutEngine {
       const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
       await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false });
       await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
+      reverting += nodeIds.length;
     }
+    return { reverting, takenOver };
   }
 
   /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */

@@ -24,6 +24,21 @@ export interface DueNode {
   readonly attempts: number;
 }
 
+/** A node something newer took over: what it runs now and where that came from. */
+export interface TakenOver {
+  nodeId: string;
+  nodeName: string;
+  version: string;
+  rolloutId: string | null;
+  deploymentId: string;
+}
+
+/** "node cam-7 now runs 1.0.7 from rollout <id>: roll back or deploy from there" */
+export function describeTakeover(t: TakenOver): string {
+  const source = t.rolloutId ? `rollout ${t.rolloutId}` : `deployment ${t.deploymentId}`;
+  return `node ${t.nodeName} now runs ${t.version} from ${source}: roll back or deploy from there`;
+}
+
 /** The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes. */
 @Injectable()
 export class RolloutRepository {
@@ -110,6 +125,32 @@ export class RolloutRepository {
     return rows[0];
   }
 
+  /**
+   * Nodes of this rollout (in `states`, or only the one named) that something newer has taken over: their
+   * latest deployment came from another rollout or by hand, and they no longer run this rollout's version.
+   * A rollout must not revert, retry or resume them (that would silently undo the newer decision, re-issued
+   * under a higher sequence so the node accepts it): they are marked `superseded`, naming what they run now.
+   */
+  async supersedeTakenOver(tx: EntityManager, rolloutId: string, states: readonly RolloutNodeState[], nodeId?: string): Promise<TakenOver[]> {
+    const rows = (await tx.query(
+      `WITH latest AS (
+         SELECT DISTINCT ON (dt.node_id) dt.node_id, d.id AS deployment_id, d.rollout_id, d.model_version_id
+           FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
+          WHERE dt.node_id IN (SELECT node_id FROM rollout_nodes WHERE rollout_id = $1 AND state::text = ANY($2::text[]))
+          ORDER BY dt.node_id, d.created_at DESC, d.id)
+       UPDATE rollout_nodes rn
+          SET state = 'superseded', next_attempt_at = NULL, updated_at = now(),
+              reason = left('superseded: now runs ' || mv.version || ' from ' ||
+                            CASE WHEN l.rollout_id IS NULL THEN 'deployment ' || l.deployment_id::text ELSE 'rollout ' || l.rollout_id::text END, 100)
+         FROM latest l JOIN nodes n ON n.id = l.node_id JOIN model_versions mv ON mv.id = l.model_version_id
+        WHERE rn.rollout_id = $1 AND rn.state::text = ANY($2::text[]) AND ($3::uuid IS NULL OR rn.node_id = $3::uuid) AND l.node_id = rn.node_id
+          AND l.rollout_id IS DISTINCT FROM $1::uuid AND n.current_model_version_id IS DISTINCT FROM rn.model_version_id
+      RETURNING rn.node_id AS "nodeId", n.name AS "nodeName", mv.version, l.rollout_id AS "rolloutId", l.deployment_id AS "deploymentId"`,
+      [rolloutId, states, nodeId ?? null],
+    )) as [TakenOver[], number];
+    return rows[0];
+  }
+
   /** Failed nodes (all, or the one named) made due again at once: an operator's retry or a resume. */
   async requeueFailed(tx: EntityManager, rolloutId: string, now: Date, nodeId?: string): Promise<string[]> {
     const rows = (await tx.query(
@@ -176,7 +217,8 @@ export class RolloutRepository {
 
   /**
    * Marks nodes dispatched under a deployment (unpublished until the broker has the desired states),
-   * records what each ran before (for a fleet rollback), and supersedes them in any other rollout.
+   * records what each ran before (for a fleet rollback), and supersedes them in any other rollout
+   * (failed ones too: a later resume or retry there must not undo this delivery).
    */
   async markDispatched(tx: EntityManager, rollout: Rollout, deploymentId: string, nodeIds: readonly string[], now: Date, deadline: Date): Promise<void> {
     await tx.query(
@@ -190,7 +232,7 @@ export class RolloutRepository {
     );
     await tx.query(
       `UPDATE rollout_nodes SET state = 'superseded', reason = left('superseded by rollout ' || $1::text, 100), updated_at = now()
-        WHERE node_id = ANY($2::uuid[]) AND rollout_id <> $1 AND state IN ('pending', 'dispatched', 'retry-wait')`,
+        WHERE node_id = ANY($2::uuid[]) AND rollout_id <> $1 AND state IN ('pending', 'dispatched', 'retry-wait', 'failed')`,
       [rollout.id, nodeIds],
     );
   }

@@ -47,7 +47,7 @@ export class RolloutsController {
   @Get()
   @ApiOkResponse({ type: [RolloutDto] })
   async list(@Query() query: ListRolloutsQuery): Promise<RolloutDto[]> {
-    return (await this.rollouts.list(query.state)).map(toDto);
+    return (await this.rollouts.list(query.limit ?? 200, query.state, query.after)).map(toDto);
   }
 
   @Get(':id')

@@ -10,7 +10,7 @@ import { RolloutEngine } from './rollout-engine.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutNode } from './rollout-node.entity.js';
 import { RolloutQueue } from './rollout-queue.js';
-import { RolloutRepository } from './rollout.repository.js';
+import { describeTakeover, RolloutRepository } from './rollout.repository.js';
 import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
@@ -47,6 +47,9 @@ export interface RolloutDetail {
   readonly waves: { wave: number; planned: number; states: Record<string, number> }[];
   readonly events: RolloutEvent[];
 }
+
+/** States a rollout has not finished in: stopping one (with a rollback) is `abort`'s job. */
+const UNFINISHED: readonly RolloutState[] = ['draft', 'scheduled', 'awaiting-approval', 'running', 'paused'];
 
 /**
  * The rollout lifecycle as the API sees it. Every action takes the rollout's row lock, checks the
@@ -119,6 +122,14 @@ export class RolloutsService {
     return this.act(by, id, 'resume', ['paused', 'halted'], async (tx, rollout) => {
       if (rollout.state === 'paused') return this.repository.transition(tx, rollout, 'running', by.actor);
       if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot resume rollout ${id}: its nodes were rolled back; start a new rollout`);
+      // Failed nodes a newer rollout or a deployment by hand has fixed since must not get this version again.
+      const takenOver = await this.repository.supersedeTakenOver(tx, id, ['failed']);
+      const [first] = takenOver;
+      if (first) {
+        const open = await tx.getRepository(RolloutNode).count({ where: { rolloutId: id, state: In(['pending', 'dispatched', 'retry-wait', 'failed']) } });
+        if (open === 0) throw new ConflictError(`cannot resume rollout ${id}: nothing is left to send; ${describeTakeover(first)}`);
+        await this.repository.event(tx, id, 'nodes-taken-over', by.actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
+      }
       const retried = await this.repository.requeueFailed(tx, id, new Date());
       rollout.haltReason = null;
       rollout.finishedAt = null;
@@ -138,6 +149,8 @@ export class RolloutsService {
       if (!node) throw new NotFoundError('rollout node', nodeId);
       if (node.state !== 'failed') throw new ConflictError(`cannot retry node ${nodeId}: it is ${node.state}; only a failed node can be retried`);
       if (rollout.state === 'halted' && (await this.repository.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
+      const [takenOver] = await this.repository.supersedeTakenOver(tx, id, ['failed'], nodeId);
+      if (takenOver) throw new ConflictError(`cannot retry node ${nodeId} in rollout ${id}: ${describeTakeover(takenOver)}`);
       await this.repository.requeueFailed(tx, id, new Date(), nodeId);
       await this.repository.event(tx, id, 'node-retry-requested', by.actor, { nodeId, previousReason: node.reason });
       if (rollout.state === 'running') await this.engine.reflectRunning(tx, rollout);
@@ -150,14 +163,19 @@ export class RolloutsService {
    * return: no reached node had a previous version (or those versions were deleted), or it was rolled back already.
    */
   async rollback(by: Principal, id: string, reason: string): Promise<Rollout> {
-    return this.act(by, id, 'roll back', ['completed', 'halted', 'aborted'], async (tx, rollout) => {
+    return this.act(by, id, 'roll back', ['completed', 'halted', 'aborted', ...UNFINISHED], async (tx, rollout) => {
+      if (UNFINISHED.includes(rollout.state)) {
+        throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true}`);
+      }
       if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
       const returnable = await tx.getRepository(RolloutNode).count({
         where: { rolloutId: id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']), previousModelVersionId: Not(IsNull()), attempts: MoreThan(0) },
       });
       if (returnable === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
       await this.repository.event(tx, id, 'rollback-requested', by.actor, { reason, from: rollout.state });
-      await this.engine.revert(tx, rollout, by.actor);
+      const { reverting, takenOver } = await this.engine.revert(tx, rollout, by.actor);
+      const [first] = takenOver;
+      if (reverting === 0 && first) throw new ConflictError(`cannot roll back rollout ${id}: ${describeTakeover(first)}`);
     });
   }
 
@@ -168,8 +186,16 @@ export class RolloutsService {
     );
   }
 
-  async list(state?: RolloutState): Promise<Rollout[]> {
-    return this.db.getRepository(Rollout).find({ where: state ? { state } : {}, order: { createdAt: 'DESC' }, take: 200 });
+  /** Newest first, keyset-paginated: `after` is the last rollout of the previous page. */
+  async list(limit: number, state?: RolloutState, after?: string): Promise<Rollout[]> {
+    const qb = this.db.getRepository(Rollout).createQueryBuilder('r').orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').take(limit);
+    if (state) qb.andWhere('r.state = :state', { state });
+    if (after) {
+      if (!(await this.db.getRepository(Rollout).existsBy({ id: after }))) throw new NotFoundError('rollout', after);
+      // Compared in SQL: timestamptz has microseconds, a JS Date only milliseconds.
+      qb.andWhere('(r.created_at, r.id) < (SELECT a.created_at, a.id FROM rollouts a WHERE a.id = :after)', { after });
+    }
+    return qb.getMany();
   }
 
   async get(id: string): Promise<RolloutDetail> {

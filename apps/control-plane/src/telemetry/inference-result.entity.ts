@@ -1,4 +1,5 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { ModelVersion } from '../models/model-version.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 
@@ -20,6 +21,20 @@ export class InferenceResult {
 
   @Column({ type: 'char', length: 64 })
   modelSha256!: string;
+
+  /**
+   * The version the node served the result with, resolved at ingest from the name, version and variant
+   * it reported (identical bytes can be several versions, so `modelSha256` alone cannot say which).
+   * Null for agents that do not report them, for a version unknown here, and once the version is deleted:
+   * results never stop a version from being deleted.
+   */
+  @ManyToOne(() => ModelVersion, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'model_version_id' })
+  modelVersion!: Relation<ModelVersion> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  @Index()
+  modelVersionId!: string | null;
 
   @Column({ type: 'varchar', length: 200, nullable: true })
   inputRef!: string | null;

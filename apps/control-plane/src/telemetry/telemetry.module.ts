@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 import { TelemetryService } from './telemetry.service.js';
 
-@Module({ imports: [MessagingModule], providers: [TelemetryService, TelemetryRepository], exports: [TelemetryService] })
+@Module({ imports: [MessagingModule, DeploymentsModule], providers: [TelemetryService, TelemetryRepository], exports: [TelemetryService] })
 export class TelemetryModule {}

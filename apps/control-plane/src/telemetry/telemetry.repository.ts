@@ -111,12 +111,20 @@ export class TelemetryRepository {
     for (const [id, m] of rows) this.touched.set(id, { at: now, sha256: m.model?.sha256 ?? null });
   }
 
+  /**
+   * Stores result records, each attributed to the model version the node served it with: resolved here
+   * from the reported name, version and variant, and only when that version has the reported digest
+   * (null otherwise, and for agents that report no version).
+   */
   async insertResults(batch: readonly FromNode<ResultRecord>[]): Promise<number> {
     const cols = columns(batch, ({ nodeId, message: r }) => [
       nodeId,
       r.seq,
       r.ts,
       r.modelSha256,
+      r.model?.name ?? null,
+      r.model?.version ?? null,
+      r.model?.variant ?? null,
       r.inputRef ?? null,
       r.topClass,
       r.confidence,
@@ -124,8 +132,13 @@ export class TelemetryRepository {
       r.output ? JSON.stringify(r.output) : null,
     ]);
     const inserted = (await this.db.query(
-      `INSERT INTO inference_results (node_id, seq, at, model_sha256, input_ref, top_class, confidence, latency_ms, output)
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::varchar[], $6::int[], $7::real[], $8::real[], $9::jsonb[])
+      `INSERT INTO inference_results (node_id, seq, at, model_sha256, model_version_id, input_ref, top_class, confidence, latency_ms, output)
+       SELECT u.node_id, u.seq, u.at, u.sha, mv.id, u.input_ref, u.top_class, u.confidence, u.latency_ms, u.output
+         FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::varchar[], $6::varchar[], $7::varchar[],
+                     $8::varchar[], $9::int[], $10::real[], $11::real[], $12::jsonb[])
+                AS u(node_id, seq, at, sha, model, version, variant, input_ref, top_class, confidence, latency_ms, output)
+         LEFT JOIN models m ON m.name = u.model
+         LEFT JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
        ON CONFLICT DO NOTHING RETURNING 1`,
       cols,
     )) as unknown[];

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { BatchWriter } from '#common';
 import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { BroadcastQueue } from '../deployments/broadcast-queue.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { type FromNode, TelemetryRepository } from './telemetry.repository.js';
@@ -22,6 +23,7 @@ export class TelemetryService implements OnModuleDestroy {
     private readonly repository: TelemetryRepository,
     private readonly metrics: MessagingMetrics,
     private readonly mqtt: MqttConnection,
+    private readonly broadcasts: BroadcastQueue,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     const writer = <T>(table: string, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax) =>
@@ -76,7 +78,19 @@ export class TelemetryService implements OnModuleDestroy {
     const highest = new Map<string, number>();
     for (const { nodeId, message } of batch) highest.set(nodeId, Math.max(highest.get(nodeId) ?? 0, message.seq));
     for (const [nodeId, statusSeq] of highest) this.acknowledge(nodeId, { statusSeq });
+    this.startReadyBroadcasts(batch);
     return inserted;
+  }
+
+  /**
+   * A node reports `downloading` once its download store accepts chunks (any later state means it needs
+   * none): the deployments whose nodes are now all ready get their broadcast at once. Not awaited; if
+   * this fails, the broadcast starts when its bounded wait runs out.
+   */
+  private startReadyBroadcasts(batch: readonly FromNode<StatusMessage>[]): void {
+    const reported = batch.filter(({ message }) => message.state !== 'received').map(({ message }) => message.deploymentId);
+    if (reported.length === 0) return;
+    this.broadcasts.targetsReported(reported).catch((error: unknown) => this.logger.warn({ err: error }, 'could not start the broadcasts of ready deployments'));
   }
 
   /**

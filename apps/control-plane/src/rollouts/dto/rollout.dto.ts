@@ -59,6 +59,16 @@ export class AbortRolloutDto {
 
 export class ListRolloutsQuery {
   @ApiPropertyOptional({ enum: ROLLOUT_STATES }) @IsOptional() @IsIn(ROLLOUT_STATES) state?: RolloutState;
+
+  @ApiPropertyOptional({ default: 200, minimum: 1, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Id of the last rollout of the previous page (keyset pagination, newest first)' }) @IsOptional() @IsUUID() after?: string;
 }
 
 export class RolloutNodesQuery {
