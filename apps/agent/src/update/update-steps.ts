@@ -159,7 +159,7 @@ export class UpdateSteps {
   private async soakStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.d.config.soak.seconds * 1000;
     const knownGood = this.d.journal.record.knownGood?.includes(servingKey(target.manifest)) ?? false;
-    if (knownGood) this.d.log('info', 'no soak: this node committed these bytes with this manifest before', { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 });
+    if (knownGood) this.d.log('info', 'no soak: this node committed these bytes before, with the same serving manifest', { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 });
     while (!knownGood) {
       const soak = this.d.stats.soak(target.manifest.sha256);
       if (soak.errors > 0) throw new StepFailure('soak-failed', `${soak.errors} failed inference(s) during the soak`);
