@@ -3,10 +3,15 @@ import { InitialSchema1764340000000 } from './1764340000000-initial-schema.js';
 import { FleetWire1764350000000 } from './1764350000000-fleet-wire.js';
 import { Rollouts1764360000000 } from './1764360000000-rollouts.js';
 import { DeployTimeSequence1764380000000 } from './1764380000000-deploy-time-sequence.js';
+import { InstallationSettings1764390000000 } from './1764390000000-installation-settings.js';
 import { ResultModelVersion1764400000000 } from './1764400000000-result-model-version.js';
 
-/** Every migration in order. Migrations are never edited once landed: add a new one instead. */
+/**
+ * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
+ * TypeORM's (by timestamp), which is the order a fresh database applies them in; a database that already
+ * applied a later one still gets an earlier one that is new to it (pending is decided by name).
+ */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1764340000000, FleetWire1764350000000, Rollouts1764360000000, DeployTimeSequence1764380000000,
-  ResultModelVersion1764400000000,
+  InstallationSettings1764390000000, ResultModelVersion1764400000000,
 ];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../apps/control-plane/src/app.factory.js';
-import { type AppConfig, loadConfig } from '../../apps/control-plane/src/config/config.js';
+import { APP_CONFIG, type AppConfig, loadConfig } from '../../apps/control-plane/src/config/config.js';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { createTestDatabase } from './test-database.js';
 
@@ -52,11 +52,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
+  // The config the app runs with: its fleet namespace is the one stored in the database.
+  const resolved = app.get<AppConfig>(APP_CONFIG);
   const address = app.getHttpServer().address() as { port: number };
   const db = app.get(DataSource);
   return {
     app,
-    config,
+    config: resolved,
     adminKey,
     db,
     url: `http://127.0.0.1:${address.port}`,

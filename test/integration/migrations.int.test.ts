@@ -40,6 +40,7 @@ describe('migrations (real PostgreSQL)', () => {
       'deployments',
       'enrollment_tokens',
       'inference_results',
+      'installation_settings',
       'migrations',
       'model_versions',
       'models',

@@ -10,11 +10,17 @@ import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { jsonBodyGuard, urlGuard } from './common/request-guards.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
+import { prepareInstallation } from './database/installation-settings.js';
 import { METRICS_REGISTRY } from './metrics/metrics.controller.js';
 import { httpMetricsMiddleware } from './metrics/metrics.js';
 
-/** Builds the fully configured HTTP app (used by main and by the integration tests alike). */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+/**
+ * Builds the fully configured HTTP app (used by main and by the integration tests alike). The app runs
+ * with `config` as resolved against the database (the installation's stored fleet namespace): read it
+ * back with `app.get(APP_CONFIG)`. Throws a ConfigError when FLEET_NAMESPACE contradicts the stored one.
+ */
+export async function createApp(parsed: AppConfig): Promise<NestExpressApplication> {
+  const config = await prepareInstallation(parsed);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,

@@ -5,7 +5,13 @@ import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { BrokerAccess } from './broker-access.js';
 import { type DynsecCommand, DynsecClient } from './dynsec.client.js';
 
-const CONTROL_PLANE_ROLE = 'edgefleet-control-plane';
+/**
+ * Before 0.1 every installation on a broker added its namespace to this one role, so each control plane
+ * could publish into every other's namespace. Each installation now has its own role and drops this one.
+ */
+const SHARED_CONTROL_PLANE_ROLE = 'edgefleet-control-plane';
+/** One role per installation: it grants publishing under that installation's namespace only. */
+export const controlPlaneRoleOf = (fleetNamespace: string) => `edgefleet-control-plane-${fleetNamespace}`;
 const roleOf = (nodeId: string) => `node-${nodeId}`;
 
 /**
@@ -31,21 +37,27 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
 
   /**
    * The control plane's own account comes from `mosquitto_ctrl dynsec init` (admin of the plugin);
-   * here it gives itself the right to publish under ef/v1/{fleet}/. Idempotent.
+   * here it gives itself the right to publish under ef/v1/{fleet}/ through a role of its own
+   * namespace (never a role other installations on the broker also hold). Idempotent.
    */
   async onApplicationBootstrap(): Promise<void> {
     const username = this.config.mqtt.username;
     if (!username) throw new Error('MQTT_DYNSEC=true needs MQTT_USERNAME and MQTT_PASSWORD (the dynamic security admin)');
+    const rolename = controlPlaneRoleOf(this.config.mqtt.fleetNamespace);
     await this.dynsec
       .execute(
         [
-          { command: 'createRole', rolename: CONTROL_PLANE_ROLE },
-          { command: 'addRoleACL', rolename: CONTROL_PLANE_ROLE, acltype: 'publishClientSend', topic: this.topics.everything, allow: true },
-          { command: 'addClientRole', username, rolename: CONTROL_PLANE_ROLE },
+          { command: 'createRole', rolename, textname: `EdgeFleet control plane of ${this.config.mqtt.fleetNamespace}` },
+          { command: 'addRoleACL', rolename, acltype: 'publishClientSend', topic: this.topics.everything, allow: true },
+          { command: 'addClientRole', username, rolename },
         ],
         ['Role already exists', 'ACL with this topic already exists'],
       )
       .catch((error: unknown) => this.logger.error({ err: error }, 'could not set up the control plane role at the broker'));
+    // The shared role of earlier versions would still let this account publish into other namespaces.
+    await this.dynsec
+      .execute([{ command: 'removeClientRole', username, rolename: SHARED_CONTROL_PLANE_ROLE }], ['Role not found', 'Client not found'])
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'could not remove the shared edgefleet-control-plane role from this account'));
   }
 
   async registerNode(nodeId: string, secret: string): Promise<void> {

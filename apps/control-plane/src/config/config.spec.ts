@@ -12,6 +12,11 @@ describe('loadConfig', () => {
     expect(config.distribution.broadcastWaitMs).toBe(2000);
   });
 
+  it('bounds the upload check at 60 s and a 2 GiB heap unless told otherwise', () => {
+    expect(loadConfig({}).artifacts).toMatchObject({ checkTimeoutMs: 60_000, checkMaxHeapMb: 2048 });
+    expect(loadConfig({ ARTIFACT_CHECK_TIMEOUT_MS: '2000', ARTIFACT_CHECK_MAX_HEAP_MB: '512' }).artifacts).toMatchObject({ checkTimeoutMs: 2000, checkMaxHeapMb: 512 });
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
   });
@@ -23,6 +28,8 @@ describe('loadConfig', () => {
     ['ADMIN_API_KEY', 'short', 'ADMIN_API_KEY: must be at least 32 characters'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
     ['MIGRATIONS_RUN', 'yes', 'MIGRATIONS_RUN'],
+    ['ARTIFACT_CHECK_TIMEOUT_MS', '50', 'ARTIFACT_CHECK_TIMEOUT_MS'],
+    ['ARTIFACT_CHECK_MAX_HEAP_MB', '16', 'ARTIFACT_CHECK_MAX_HEAP_MB'],
     ['BROADCAST_WAIT_MS', '60001', 'BROADCAST_WAIT_MS'],
     ['BROADCAST_WAIT_MS', '-1', 'BROADCAST_WAIT_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
@@ -37,7 +44,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DESIRED_STATE_TTL_SECONDS: '1' })).toThrow('DESIRED_STATE_TTL_SECONDS');
   });
 
-  it('derives the fleet namespace from where the database is, so two installations differ and replicas agree', () => {
+  it('derives the default namespace of a new installation from where the database is, so two new installations differ', () => {
     const a = loadConfig({ DATABASE_URL: 'postgres://u:one@db.example:5432/edgefleet' }).mqtt.fleetNamespace;
     expect(a).toMatch(/^edgefleet-[0-9a-f]{8}$/);
     expect(loadConfig({ DATABASE_URL: 'postgres://u:rotated@DB.example/edgefleet' }).mqtt.fleetNamespace).toBe(a);

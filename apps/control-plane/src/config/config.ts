@@ -52,6 +52,10 @@ const envSchema = z.object({
   INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
+  /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
+  ARTIFACT_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** V8 heap of the check's child process; a TF.js bundle is parsed as JSON, so about 3× the artifact. */
+  ARTIFACT_CHECK_MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(2048),
   JSON_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet'),
@@ -76,10 +80,18 @@ export interface AppConfig {
     readonly sharedGroup: string;
     /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
     readonly dynsec: boolean;
-    /** Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment. */
+    /**
+     * Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment.
+     * As parsed, this is FLEET_NAMESPACE or the default for a new installation; `createApp` replaces it
+     * with the namespace stored in the database (see `resolveFleetNamespace`).
+     */
     readonly fleetNamespace: string;
+    /** Whether FLEET_NAMESPACE was set: then it must agree with the stored namespace. */
+    readonly fleetNamespaceFromEnv: boolean;
     /** Stable per replica: its persistent session (and its share of node traffic) survives reconnects. */
     readonly clientId: string;
+    /** Whether MQTT_CLIENT_ID was set (otherwise the client id follows the namespace). */
+    readonly clientIdFromEnv: boolean;
     readonly sessionExpirySeconds: number;
   };
   readonly trust: {
@@ -100,7 +112,14 @@ export interface AppConfig {
     readonly broadcastWaitMs: number;
   };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
-  readonly artifacts: { readonly dir: string; readonly maxBytes: number };
+  readonly artifacts: {
+    readonly dir: string;
+    readonly maxBytes: number;
+    /** Past this, the upload's check (a child process) is SIGKILLed and the upload refused. */
+    readonly checkTimeoutMs: number;
+    /** --max-old-space-size of the check's child process. */
+    readonly checkMaxHeapMb: number;
+  };
   readonly auth: { readonly bootstrapAdminKey?: string };
   readonly rollouts: {
     /** BullMQ key prefix in Redis: control planes sharing a Redis and a database share one prefix. */
@@ -145,18 +164,30 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
       fleetNamespace,
-      // Two installations on one host and one broker must not take over each other's session.
-      clientId: e.MQTT_CLIENT_ID ?? `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64),
+      fleetNamespaceFromEnv: e.FLEET_NAMESPACE !== undefined,
+      clientId: e.MQTT_CLIENT_ID ?? defaultClientId(fleetNamespace),
+      clientIdFromEnv: e.MQTT_CLIENT_ID !== undefined,
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
-    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES },
+    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** Two installations on one host and one broker must not take over each other's session. */
+function defaultClientId(fleetNamespace: string): string {
+  return `edgefleet-cp-${fleetNamespace}-${hostname()}`.slice(0, 64);
+}
+
+/** The config with the installation's namespace (the stored one), and a default client id that follows it. */
+export function withFleetNamespace(config: AppConfig, fleetNamespace: string): AppConfig {
+  const clientId = config.mqtt.clientIdFromEnv ? config.mqtt.clientId : defaultClientId(fleetNamespace);
+  return { ...config, mqtt: { ...config.mqtt, fleetNamespace, clientId } };
 }
 
 /** A quarter of the lifetime (at most hourly, at least every second): each state is re-signed at least once before it expires. */
@@ -165,10 +196,11 @@ function refreshEvery(ttlSeconds: number): number {
 }
 
 /**
- * An installation is its database: replicas share it, and two installations never do. So the default
- * namespace is the database name (readable in broker logs) plus a short hash of where the database is
- * (host, port, name; not the credentials, which may rotate). Replicas that reach one database by
- * different addresses, or a database that moves, need FLEET_NAMESPACE set explicitly.
+ * The namespace a new installation starts with, when FLEET_NAMESPACE is unset: the database name
+ * (readable in broker logs) plus a short hash of where the database is (host, port, name; not the
+ * credentials), so two new installations on one broker differ without being told. It is only a
+ * proposal: the first boot stores it in the database and every later boot uses the stored one, however
+ * DATABASE_URL is spelled then.
  */
 export function defaultFleetNamespace(databaseUrl: string): string {
   const url = new URL(databaseUrl);

@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import type { InferenceEngine as Engine, InferenceSession } from '#inference';
 import { UnprocessableError, ValidationError } from '#common';
 import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat } from './model-version.entity.js';
@@ -29,7 +28,7 @@ export interface CheckedSelfTest {
 /** A bound on what one check allocates: a declared input of more values is refused. */
 export const MAX_INPUT_VALUES = 4_000_000;
 export const DEFAULT_SELF_TEST_TOLERANCE = 1e-4;
-/** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
+/** The default bound of a direct call; the upload path's bound is `config.artifacts.checkTimeoutMs`. */
 export const CHECK_TIMEOUT_MS = 60_000;
 const MAX_DIMS = 8;
 
@@ -83,7 +82,8 @@ export async function checkArtifact(
   return verifyOutput(output, outputShape, artifact.selfTest);
 }
 
-function refuseInconsistentFields(artifact: UploadedArtifact): void {
+/** The checks on the fields alone: cheap, so the upload path runs them before starting a child process. */
+export function refuseInconsistentFields(artifact: UploadedArtifact): void {
   if (ENGINE_FOR_FORMAT[artifact.format] !== artifact.engine) {
     throw new ValidationError(`format '${artifact.format}' runs on engine '${ENGINE_FOR_FORMAT[artifact.format]}', not '${artifact.engine}'`, [
       { field: 'engine', message: `must be ${ENGINE_FOR_FORMAT[artifact.format]} for format ${artifact.format}` },
@@ -141,26 +141,4 @@ function verifyOutput(output: Float32Array, outputShape: readonly number[], self
     throw new UnprocessableError(`the artifact does not reproduce the self-test's expected output: it differs by ${worst} (tolerance ${tolerance})`);
   }
   return { input: selfTest.input, expectedOutput: expected, tolerance };
-}
-
-/**
- * The upload path's entry to `checkArtifact`. Engines load on the first upload only (onnxruntime-node
- * is heavy), and checks run one at a time so concurrent uploads cannot multiply the memory they take.
- */
-@Injectable()
-export class ArtifactChecker {
-  private engines: Promise<ReadonlyMap<string, Engine>> | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  check(spec: DeclaredSpec, artifact: UploadedArtifact): Promise<CheckedSelfTest | undefined> {
-    const run = this.queue.then(async () => checkArtifact(await this.loadEngines(), spec, artifact));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private loadEngines(): Promise<ReadonlyMap<string, Engine>> {
-    this.engines ??= import('#inference').then((inference) => inference.createEngines());
-    this.engines.catch(() => (this.engines = undefined));
-    return this.engines;
-  }
 }

@@ -19,7 +19,7 @@ import {
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
 } from './dto/model.dto.js';
-import { ArtifactChecker } from './artifact-check.js';
+import { ArtifactChecker } from './artifact-checker.js';
 import { ModelsService, type NewModelVersion } from './models.service.js';
 
 @ApiTags('models')

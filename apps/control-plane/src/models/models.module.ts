@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
-import { ArtifactChecker } from './artifact-check.js';
+import { ArtifactChecker } from './artifact-checker.js';
 import { ModelsController } from './models.controller.js';
 import { ModelsService } from './models.service.js';
 
