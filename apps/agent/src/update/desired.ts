@@ -1,5 +1,5 @@
 import type { DesiredStateMessage } from '#protocol';
-import { type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
+import { canonicalJson, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
   readonly message: DesiredStateMessage;
@@ -21,4 +21,21 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     throw new TrustError('hash-mismatch', 'the artifact layout does not name the signed artifact');
   }
   return { message, state, manifest };
+}
+
+/** What identifies a desired state for the anti-rollback exemption: its deployment and its signed manifest. */
+export interface DesiredIdentity {
+  readonly deploymentId: string;
+  readonly manifest: unknown;
+}
+
+/**
+ * Whether an incoming desired state is the one recorded (the retained message coming again after a
+ * reconnect or restart): same deployment and the same signed manifest. Only that one is exempt from
+ * the sequence check; an older deployment carrying the same manifest is not (it could replay an
+ * earlier rollout), nor is another manifest for the same deployment.
+ */
+export function isRecordedDesiredState(recorded: DesiredIdentity | undefined, incoming: DesiredIdentity): boolean {
+  if (!recorded || recorded.deploymentId !== incoming.deploymentId) return false;
+  return canonicalJson(recorded.manifest) === canonicalJson(incoming.manifest);
 }
