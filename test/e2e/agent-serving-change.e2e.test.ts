@@ -63,4 +63,16 @@ describe('same bytes, other serving manifest, on a real agent', () => {
     await waitFor(() => target(second.id), (x) => x?.state === 'committed', 30_000, '1.1.0 committed');
     expect((await agent.status()).model?.version).toBe('1.1.0');
   });
+
+  it('commits a second deployment of the version the node already runs (no rollback refusal)', async () => {
+    const versions = (await t.http().get('/v1/models/serving-change/versions').set(bearer(t.adminKey)).expect(200)).body as { id: string; version: string }[];
+    const running = versions.find((v) => v.version === '1.1.0');
+    expect(running).toBeDefined();
+    const again = await deploy(t, running?.id ?? '', { nodeIds: [agent.nodeId] });
+    const outcome = await waitFor(() => target(again.id), (x) => x?.state === 'committed' || x?.state === 'rejected' || x?.state === 'failed', 30_000, 'the second deployment settled').catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${agent.logs.slice(-15).join('\n')}`);
+    });
+    expect(outcome?.state).toBe('committed');
+    expect((await agent.status()).model?.version).toBe('1.1.0');
+  });
 });

@@ -39,3 +39,27 @@ export function isRecordedDesiredState(recorded: DesiredIdentity | undefined, in
   if (!recorded || recorded.deploymentId !== incoming.deploymentId) return false;
   return canonicalJson(recorded.manifest) === canonicalJson(incoming.manifest);
 }
+
+/** The signed manifest fields that say which model, bytes and release a node serves. */
+export interface ManifestIdentity {
+  readonly name: string;
+  readonly version: string;
+  readonly variant: string;
+  readonly sha256: string;
+  readonly sequence: number;
+}
+
+/**
+ * Whether an incoming manifest is the release this node serves and committed (same model, version,
+ * variant, bytes and sequence): a deployment that asks for what already runs, e.g. a second deployment
+ * of the same version. Applying it changes nothing, so it cannot roll anything back; it is only
+ * reported committed. Any other manifest must carry a sequence above the installed one.
+ */
+export function asksForServingRelease(
+  serving: Omit<ManifestIdentity, 'sequence'> | undefined,
+  installed: Readonly<Record<string, number>>,
+  incoming: ManifestIdentity,
+): boolean {
+  if (!serving || installed[incoming.name] !== incoming.sequence) return false;
+  return serving.name === incoming.name && serving.version === incoming.version && serving.variant === incoming.variant && serving.sha256 === incoming.sha256;
+}

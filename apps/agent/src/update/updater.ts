@@ -6,7 +6,7 @@ import type { SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
-import { isRecordedDesiredState, verifyDesired, type VerifiedDesired } from './desired.js';
+import { asksForServingRelease, isRecordedDesiredState, verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
@@ -43,7 +43,7 @@ export class Updater {
     private readonly root: RootDocument,
     private readonly nodeId: string,
     private readonly slots: SlotStore,
-    holder: SessionHolder,
+    private readonly holder: SessionHolder,
     engines: ReadonlyMap<string, InferenceEngine>,
     stats: InferenceStats,
     private readonly ports: UpdaterPorts,
@@ -104,12 +104,15 @@ export class Updater {
     // The retained desired state of the update in progress (or just committed) comes again after every
     // reconnect and restart: its manifest, identical to the one verified before, is already recorded as
     // installed, which is no rollback. Only that desired state (same deployment, same manifest) is
-    // exempt; any other (an older deployment of the same manifest included) must carry a newer sequence.
+    // exempt, and so is a manifest for exactly the release that serves now (asking for it changes
+    // nothing); any other (an older deployment of another release included) must carry a newer sequence.
     const recorded = this.journal.record.desired?.desired.signed;
     const incoming = message.desired.signed;
     const sameDesired = isRecordedDesiredState(recorded && { deploymentId: recorded.deploymentId, manifest: recorded.manifest.signed }, { deploymentId: incoming.deploymentId, manifest: incoming.manifest.signed });
+    const installed = this.journal.record.installed;
+    const servesIt = asksForServingRelease(this.holder.model, installed, incoming.manifest.signed);
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameDesired ? {} : this.journal.record.installed);
+      return verifyDesired(message, this.root, this.nodeId, sameDesired || servesIt ? {} : installed);
     } catch (error) {
       const reason = error instanceof TrustError ? trustReason(error) : 'internal';
       const detail = error instanceof Error ? error.message : String(error);
