@@ -21,7 +21,7 @@ export interface ReceivedDesired {
   readonly activationWindow?: RecurringWindow;
 }
 
-interface ModelRef {
+export interface ModelRef {
   readonly name: string;
   readonly version: string;
   readonly variant: string;
@@ -80,12 +80,19 @@ export class SimulatedFleet {
     return [...this.received].filter(([, list]) => list.some((d) => d.sha256 === sha256)).map(([id]) => id);
   }
 
-  /** One heartbeat per node naming its running model, with `inferences` inferences at `latencyMs(model)` p99. */
-  async heartbeat(latencyMs: (sha256: string | null) => number, inferences = 50): Promise<void> {
+  /**
+   * One heartbeat per node naming its running model, with `inferences` inferences at `latencyMs(sha256, model)`
+   * p99 and `errors(model)` errors. Identical bytes can be several versions: pick by `model.version` to tell them apart.
+   */
+  async heartbeat(
+    latencyMs: (sha256: string | null, model: ModelRef | null) => number,
+    inferences = 50,
+    errors: (model: ModelRef | null) => number = () => 0,
+  ): Promise<void> {
     await Promise.all(
       [...this.nodeIds].map((nodeId) => {
         const model = this.running.get(nodeId) ?? null;
-        const latency = latencyMs(model?.sha256 ?? null);
+        const latency = latencyMs(model?.sha256 ?? null, model);
         return this.publish(nodeId, 'heartbeat', {
           ...envelopeFields(),
           seq: this.next(nodeId),
@@ -95,7 +102,7 @@ export class SimulatedFleet {
           memMb: 100,
           freeDiskMb: 10_000,
           inferences,
-          errors: 0,
+          errors: errors(model),
           latencyMs: { p50: latency / 2, p99: latency },
         });
       }),
