@@ -109,6 +109,27 @@ export class SimulatedFleet {
     );
   }
 
+  /** One results batch per node running a model: `count` records served with it, each of confidence `confidence(model)`. */
+  async results(confidence: (model: ModelRef) => number, count = 30): Promise<void> {
+    await Promise.all(
+      [...this.nodeIds].map((nodeId) => {
+        const model = this.running.get(nodeId);
+        if (!model) return undefined;
+        const { sha256, ...served } = model;
+        const records = Array.from({ length: count }, () => ({
+          seq: this.next(nodeId),
+          ts: new Date().toISOString(),
+          modelSha256: sha256,
+          model: served,
+          topClass: 0,
+          confidence: confidence(model),
+          latencyMs: 1,
+        }));
+        return this.publish(nodeId, 'results', { ...envelopeFields(), records });
+      }),
+    );
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.resendTimer);
     await this.client.endAsync();
@@ -175,7 +196,7 @@ export class SimulatedFleet {
     return n;
   }
 
-  private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat'), message: MessageOf<K>): Promise<unknown> {
+  private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat' | 'results'), message: MessageOf<K>): Promise<unknown> {
     return this.client.publishAsync(this.topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
   }
 }

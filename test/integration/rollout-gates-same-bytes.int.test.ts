@@ -32,10 +32,14 @@ describe('rollout health gates when the new version has the bytes of the old one
     healthGates: Record<string, number>,
     latencyMs: (model: ModelRef | null) => number,
     errors: (model: ModelRef | null) => number,
+    confidence: (model: ModelRef) => number = () => 0.9,
   ) => {
     const { selector, fleet } = await group(20);
     await waitForState(await startRollout(t, { modelVersionId: v1.id, selector }), ['completed']);
-    const beating = setInterval(() => void fleet.heartbeat((_sha, model) => latencyMs(model), 50, errors).catch(() => undefined), 200);
+    const beating = setInterval(() => {
+      void fleet.heartbeat((_sha, model) => latencyMs(model), 50, errors).catch(() => undefined);
+      void fleet.results(confidence).catch(() => undefined);
+    }, 200);
     try {
       const id = await startRollout(t, {
         modelVersionId: v1b.id,
@@ -79,5 +83,11 @@ describe('rollout health gates when the new version has the bytes of the old one
     const { settled } = await gatedRollout({ maxErrorRateIncrease: 0.05 }, () => 10, (m) => (onNewVersion(m) ? 10 : 0));
     expect(settled.state).toBe('halted');
     expect(settled.haltReason).toMatch(/^error-rate gate: canary 20\.00% vs control 0\.00%/);
+  });
+
+  it('halts on the confidence gate: results count for the version they were served with (model_version_id), not their digest', async () => {
+    const { settled } = await gatedRollout({ maxConfidenceDrop: 0.1 }, () => 10, () => 0, (m) => (onNewVersion(m) ? 0.5 : 0.9));
+    expect(settled.state).toBe('halted');
+    expect(settled.haltReason).toMatch(/^confidence gate: canary mean 0\.500 vs control 0\.900/);
   });
 });
