@@ -27,6 +27,9 @@ const HEARTBEAT_COLUMNS = [
   'errors',
   'latency_p50_ms',
   'latency_p99_ms',
+  'model_name',
+  'model_version',
+  'model_variant',
 ] as const;
 
 /**
@@ -55,12 +58,15 @@ export class TelemetryRepository {
       m.errors,
       m.latencyMs?.p50 ?? null,
       m.latencyMs?.p99 ?? null,
+      m.model?.name ?? null,
+      m.model?.version ?? null,
+      m.model?.variant ?? null,
     ]);
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                              $9::bigint[], $10::bigint[], $11::real[], $12::real[])
+                              $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[])
          ON CONFLICT DO NOTHING RETURNING 1`,
         columns(rows, (r) => r),
       )) as unknown[];
