@@ -5,6 +5,7 @@ import { Rollouts1764360000000 } from './1764360000000-rollouts.js';
 import { DeployTimeSequence1764380000000 } from './1764380000000-deploy-time-sequence.js';
 import { InstallationSettings1764390000000 } from './1764390000000-installation-settings.js';
 import { ResultModelVersion1764400000000 } from './1764400000000-result-model-version.js';
+import { HeartbeatModelVersion1764410000000 } from './1764410000000-heartbeat-model-version.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -13,5 +14,5 @@ import { ResultModelVersion1764400000000 } from './1764400000000-result-model-ve
  */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1764340000000, FleetWire1764350000000, Rollouts1764360000000, DeployTimeSequence1764380000000,
-  InstallationSettings1764390000000, ResultModelVersion1764400000000,
+  InstallationSettings1764390000000, ResultModelVersion1764400000000, HeartbeatModelVersion1764410000000,
 ];

@@ -21,7 +21,7 @@ export interface ReceivedDesired {
   readonly activationWindow?: RecurringWindow;
 }
 
-interface ModelRef {
+export interface ModelRef {
   readonly name: string;
   readonly version: string;
   readonly variant: string;
@@ -80,12 +80,19 @@ export class SimulatedFleet {
     return [...this.received].filter(([, list]) => list.some((d) => d.sha256 === sha256)).map(([id]) => id);
   }
 
-  /** One heartbeat per node naming its running model, with `inferences` inferences at `latencyMs(model)` p99. */
-  async heartbeat(latencyMs: (sha256: string | null) => number, inferences = 50): Promise<void> {
+  /**
+   * One heartbeat per node naming its running model, with `inferences` inferences at `latencyMs(sha256, model)`
+   * p99 and `errors(model)` errors. Identical bytes can be several versions: pick by `model.version` to tell them apart.
+   */
+  async heartbeat(
+    latencyMs: (sha256: string | null, model: ModelRef | null) => number,
+    inferences = 50,
+    errors: (model: ModelRef | null) => number = () => 0,
+  ): Promise<void> {
     await Promise.all(
       [...this.nodeIds].map((nodeId) => {
         const model = this.running.get(nodeId) ?? null;
-        const latency = latencyMs(model?.sha256 ?? null);
+        const latency = latencyMs(model?.sha256 ?? null, model);
         return this.publish(nodeId, 'heartbeat', {
           ...envelopeFields(),
           seq: this.next(nodeId),
@@ -95,9 +102,30 @@ export class SimulatedFleet {
           memMb: 100,
           freeDiskMb: 10_000,
           inferences,
-          errors: 0,
+          errors: errors(model),
           latencyMs: { p50: latency / 2, p99: latency },
         });
+      }),
+    );
+  }
+
+  /** One results batch per node running a model: `count` records served with it, each of confidence `confidence(model)`. */
+  async results(confidence: (model: ModelRef) => number, count = 30): Promise<void> {
+    await Promise.all(
+      [...this.nodeIds].map((nodeId) => {
+        const model = this.running.get(nodeId);
+        if (!model) return undefined;
+        const { sha256, ...served } = model;
+        const records = Array.from({ length: count }, () => ({
+          seq: this.next(nodeId),
+          ts: new Date().toISOString(),
+          modelSha256: sha256,
+          model: served,
+          topClass: 0,
+          confidence: confidence(model),
+          latencyMs: 1,
+        }));
+        return this.publish(nodeId, 'results', { ...envelopeFields(), records });
       }),
     );
   }
@@ -168,7 +196,7 @@ export class SimulatedFleet {
     return n;
   }
 
-  private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat'), message: MessageOf<K>): Promise<unknown> {
+  private publish<K extends MessageKind>(nodeId: string, kind: K & ('status' | 'heartbeat' | 'results'), message: MessageOf<K>): Promise<unknown> {
     return this.client.publishAsync(this.topics.uplink(nodeId, kind), encodeMessage(kind, message), { qos: 1 });
   }
 }

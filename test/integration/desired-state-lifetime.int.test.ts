@@ -66,4 +66,17 @@ describe('desired-state lifetime', () => {
       await fleet.stop();
     }
   });
+
+  it('shows a refusal on a target that has no outcome yet', async () => {
+    const [nodeId] = await enrolNodes(t, 1);
+    // No simulated node answers: the target has no state until the refusal arrives.
+    const deployment = await deploy(t, version.id, { nodeIds: [nodeId as string] });
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+    const refusal = { ...envelopeFields(), seq: 1, deploymentId: deployment.id, state: 'rejected' as const, reason: 'rollback' as const, detail: 'sequence 2 is not above the installed 2' };
+    await client.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(nodeId as string, 'status'), encodeMessage('status', refusal), { qos: 1 });
+    await client.endAsync();
+    const target = async () => ((await t.http().get(`/v1/deployments/${deployment.id}`).set(bearer(t.adminKey)).expect(200)).body.targets as { state: string | null }[])[0];
+    const shown = await waitFor(target, (x) => x?.state === 'rejected', 10_000, 'the refusal on the target');
+    expect(shown).toMatchObject({ state: 'rejected', reason: 'rollback', detail: 'sequence 2 is not above the installed 2' });
+  });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { encodeResultsMessage, envelopeFields } from '#protocol';
 import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, DEFAULT_INFER_CONCURRENT_RUNS, DEFAULT_INFER_MAX_IN_FLIGHT } from './config.js';
 import { createEngines, SessionHolder } from '#inference';
 import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
@@ -66,7 +66,11 @@ export class Agent {
       this.holder,
       this.stats,
       (record) => this.results.push(++this.resultSeq, record),
-      (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
+      {
+        timeoutMs: (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
+        maxInFlight: config.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT,
+        concurrentRuns: config.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS,
+      },
     );
     this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
     this.outbox = new ResultsOutbox(

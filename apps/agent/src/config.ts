@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+export const DEFAULT_INFER_MAX_IN_FLIGHT = 16;
+export const DEFAULT_INFER_CONCURRENT_RUNS = 4;
+
 /** The agent's one config file (JSON), validated once at start. */
 const schema = z.strictObject({
   controlPlaneUrl: z.url(),
@@ -20,7 +23,11 @@ const schema = z.strictObject({
   resultsBufferMax: z.number().int().min(1).default(100_000),
   /** A local inference that takes longer answers 504 and counts as a failed inference of the model (default 10). */
   inferTimeoutSeconds: z.number().min(0.001).max(3600).optional(),
-});
+  /** Local requests admitted at once (running or waiting for the engine); beyond, 503 with Retry-After, not counted (default 16). */
+  inferMaxInFlight: z.number().int().min(1).max(1024).optional(),
+  /** Engine runs at once; the time bound of an admitted request starts only when its run starts (default 4, at most inferMaxInFlight). */
+  inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
+}).refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
 
 export type AgentConfig = z.infer<typeof schema>;
 

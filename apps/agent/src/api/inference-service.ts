@@ -1,7 +1,7 @@
-import { performance } from 'node:perf_hooks';
 import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
 import { encodeResultRecord } from '#protocol';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
+import { RunSlots } from './run-slots.js';
 
 export interface InferenceAnswer {
   readonly output: Float32Array;
@@ -31,6 +31,26 @@ export class InferenceTimeoutError extends Error {
   }
 }
 
+/** Too many requests already admitted: refused at once, never counted against the model. */
+export class InferenceOverloadedError extends Error {
+  constructor(
+    readonly maxInFlight: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`${maxInFlight} requests already in flight; retry later`);
+    this.name = 'InferenceOverloadedError';
+  }
+}
+
+export interface InferenceLimits {
+  /** A run not answered within this (counted from when its engine run starts) is a failed inference. */
+  readonly timeoutMs: number;
+  /** Requests admitted at once (running or waiting for an engine slot); beyond, 503. */
+  readonly maxInFlight: number;
+  /** Engine runs at once; admitted requests beyond wait, their time bound not yet started. */
+  readonly concurrentRuns: number;
+}
+
 /** The model answered nothing, NaN or ±Infinity for a valid input: counts against the model. */
 export class InvalidOutputError extends Error {
   constructor(message: string) {
@@ -45,30 +65,51 @@ export class InvalidOutputError extends Error {
  * throws on a valid input, a non-finite output or a timeout does.
  */
 export function isModelFailure(error: unknown): boolean {
-  return !(error instanceof InputSizeError || error instanceof NoModelLoadedError);
+  return !(error instanceof InputSizeError || error instanceof NoModelLoadedError || error instanceof InferenceOverloadedError);
 }
 
 /**
- * One inference on the serving session: bounded in time, checked for finite outputs, recorded in the
+ * One inference on the serving session: admitted only below the in-flight cap (a local flood is
+ * refused, not queued into timeouts that would fail a soak), bounded in time from when its engine run
+ * starts, checked for finite outputs, recorded in the
  * stats the soak and the heartbeat read (model failures only), and handed to the results outbox.
  */
 export class InferenceService {
   private readonly deadlines = new InferenceDeadlines();
+  private readonly slots: RunSlots;
+  private inFlight = 0;
 
   constructor(
     private readonly holder: SessionHolder,
     private readonly stats: InferenceStats,
     private readonly onResult: (record: InferenceRecord) => void,
-    private readonly timeoutMs: number,
-  ) {}
+    private readonly limits: InferenceLimits,
+  ) {
+    this.slots = new RunSlots(limits.concurrentRuns);
+  }
 
   async infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer> {
+    if (this.inFlight >= this.limits.maxInFlight) throw new InferenceOverloadedError(this.limits.maxInFlight, 1);
+    this.inFlight++;
+    try {
+      await this.slots.acquire();
+      return await this.runInSlot(input, inputRef);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Runs with an engine slot held; the slot is released when the engine run ends, even after a timeout. */
+  private async runInSlot(input: Float32Array, inputRef: string | undefined): Promise<InferenceAnswer> {
     const start = performance.now();
     // The holder picks its session synchronously when run() is called: this is the model the request runs on.
     const serving = this.holder.model;
+    const run = this.holder.run(input);
+    const release = () => this.slots.release();
+    run.then(release, release);
     let answer: InferenceAnswer;
     try {
-      const { output, model } = await this.deadlines.bound(this.holder.run(input), start, this.timeoutMs);
+      const { output, model } = await this.deadlines.bound(run, start, this.limits.timeoutMs);
       const topClass = argmaxOfFinite(output);
       answer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
     } catch (error) {

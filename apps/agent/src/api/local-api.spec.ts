@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { compilePreprocessing, type InferenceSession, SessionHolder } from '#inference';
 import { InferenceStats } from '../telemetry/inference-stats.js';
@@ -29,11 +30,11 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
   let api: LocalApi;
   let url: string;
 
-  const start = async (engine: (input: Float32Array) => Promise<Float32Array>, timeoutMs = 10_000) => {
+  const start = async (engine: (input: Float32Array) => Promise<Float32Array>, timeoutMs = 10_000, maxInFlight = 16) => {
     const s = session(engine);
     await holder.swap(s.session, MODEL);
     stats.resetSoak(MODEL.sha256);
-    const service = new InferenceService(holder, stats, (r) => results.push(r), timeoutMs);
+    const service = new InferenceService(holder, stats, (r) => results.push(r), { timeoutMs, maxInFlight, concurrentRuns: 1 });
     api = new LocalApi({ infer: (input, ref) => service.infer(input, ref), status: () => ({}), healthy: () => holder.model !== undefined });
     url = `http://127.0.0.1:${await api.listen(0)}/v1/infer`;
     return s;
@@ -125,5 +126,63 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
     expect((await post('not json')).status).toBe(400);
     expect((await post(JSON.stringify({ input: [1, 2, 3, 4] }))).status).toBe(200);
     expect((await fetch(url.replace('/v1/infer', '/v1/nowhere'))).status).toBe(404);
+  });
+
+  /** A raw request (fetch does not let a test pick the Host header). */
+  const raw = (path: string, method: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+      const req = request(url.replace('/v1/infer', path), { method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const inferBody = JSON.stringify({ input: [1, 2, 3, 4], inputRef: 'x' });
+
+  it.each([
+    ['a foreign host name (DNS rebinding)', { host: 'attacker.example:PORT' }, 421],
+    ['a foreign host without a port', { host: 'attacker.example' }, 421],
+    ['localhost on another port', { host: 'localhost:1' }, 421],
+    ['an Origin header (a web page)', { host: '127.0.0.1:PORT', origin: 'http://attacker.example' }, 403],
+    ['a null Origin', { host: 'localhost:PORT', origin: 'null' }, 403],
+  ])('refuses %s on every route, before any model runs, counting nothing', async (_what, headers, status) => {
+    const s = await start(async () => Float32Array.of(1));
+    const port = new URL(url).port;
+    const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('PORT', port)]));
+    const infer = await raw('/v1/infer', 'POST', { ...h, 'content-type': 'application/json' }, inferBody);
+    expect(infer.status).toBe(status);
+    expect(infer.type).toBe('application/problem+json');
+    expect((await raw('/v1/status', 'GET', h)).status).toBe(status);
+    expect((await raw('/v1/health', 'GET', h)).status).toBe(status);
+    expect(s.calls).toHaveLength(0);
+    expect(stats.takeWindow()).toMatchObject({ inferences: 0, errors: 0 });
+    expect(results).toEqual([]);
+  });
+
+  it.each(['127.0.0.1:PORT', 'localhost:PORT', 'LocalHost:PORT', '[::1]:PORT'])('serves a request whose Host is %s', async (host) => {
+    await start(async () => Float32Array.of(1));
+    const port = new URL(url).port;
+    const res = await raw('/v1/infer', 'POST', { host: host.replace('PORT', port), 'content-type': 'application/json' }, inferBody);
+    expect(res.status).toBe(200);
+    expect(stats.soak(MODEL.sha256)).toEqual({ successes: 1, errors: 0 });
+  });
+
+  it('refuses a request past the in-flight cap with 503 and Retry-After, not counted, and serves again once below it', async () => {
+    let finish: (output: Float32Array) => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    await start(() => new Promise<Float32Array>((resolve) => { finish = resolve; started(); }), 10_000, 1);
+    const first = post(inferBody);
+    await running; // the one admitted request is in the engine
+    const refused = await post(inferBody);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(/in flight/);
+    finish(Float32Array.of(1));
+    expect((await first).status).toBe(200);
+    expect(stats.soak(MODEL.sha256)).toEqual({ successes: 1, errors: 0 });
   });
 });

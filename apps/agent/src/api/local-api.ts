@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputSizeError, NoModelLoadedError } from '#inference';
-import { type InferenceAnswer, InferenceTimeoutError } from './inference-service.js';
+import { type InferenceAnswer, InferenceOverloadedError, InferenceTimeoutError } from './inference-service.js';
 import { parseInferRequest, RequestProblem } from './infer-request.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -15,26 +15,30 @@ export interface LocalApiHandlers {
 
 /** An HTTP status with the RFC 7807 title it is answered with. */
 class HttpProblem extends Error {
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly status: number,
     readonly title: string,
     detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(detail, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
     this.name = 'HttpProblem';
   }
 }
 
 /**
  * Maps what a request ended with to its problem. Client mistakes are 4xx (and never reach or count
- * against the model); 503 without a model; model-side failures are 500, or 504 past the time bound.
+ * against the model); 503 without a model or past the in-flight cap (with Retry-After); model-side failures are 500, or 504 past the time bound.
  */
 export function problemFor(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof RequestProblem) return new HttpProblem(error.status, error.title, error.message, { cause: error });
   if (error instanceof InputSizeError) return new HttpProblem(400, 'Bad Request', `input: ${error.message}`, { cause: error });
   if (error instanceof NoModelLoadedError) return new HttpProblem(503, 'Service Unavailable', error.message, { cause: error });
+  if (error instanceof InferenceOverloadedError) return new HttpProblem(503, 'Service Unavailable', error.message, { cause: error, retryAfterSeconds: error.retryAfterSeconds });
   if (error instanceof InferenceTimeoutError) return new HttpProblem(504, 'Gateway Timeout', error.message, { cause: error });
   return new HttpProblem(500, 'Internal Server Error', error instanceof Error ? error.message : 'inference failed', { cause: error });
 }
@@ -45,6 +49,8 @@ export function problemFor(error: unknown): HttpProblem {
  */
 export class LocalApi {
   private server?: Server;
+  /** `127.0.0.1:<port>`, `localhost:<port>`, `[::1]:<port>`: the only Host values answered (set once listening). */
+  private allowedHosts = new Set<string>();
 
   constructor(private readonly handlers: LocalApiHandlers) {}
 
@@ -57,7 +63,9 @@ export class LocalApi {
       server.listen(port, '127.0.0.1', () => resolve());
     });
     const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
+    const bound = typeof address === 'object' && address ? address.port : port;
+    this.allowedHosts = new Set([`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`]);
+    return bound;
   }
 
   async close(): Promise<void> {
@@ -72,6 +80,7 @@ export class LocalApi {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     try {
+      this.refuseForeignCallers(req);
       if (path === '/v1/infer' && req.method === 'POST') return this.infer(req, res);
       if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
       if (path === '/v1/health' && req.method === 'GET') {
@@ -82,6 +91,18 @@ export class LocalApi {
     } catch (error) {
       sendProblem(req, res, problemFor(error));
     }
+  }
+
+  /**
+   * Listening on 127.0.0.1 is not enough: a web page the device's browser opens can reach it, either
+   * cross-origin (the browser sends Origin) or through DNS rebinding (its own name resolving to
+   * 127.0.0.1, so the Host header names it). Only local processes naming a loopback host are answered;
+   * these refusals come before any route, so they never reach or count against the model.
+   */
+  private refuseForeignCallers(req: IncomingMessage): void {
+    if (req.headers.origin !== undefined) throw new HttpProblem(403, 'Forbidden', 'requests from web pages (with an Origin header) are not served');
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!this.allowedHosts.has(host)) throw new HttpProblem(421, 'Misdirected Request', 'the Host header must be 127.0.0.1, localhost or [::1] with this port');
   }
 
   private infer(req: IncomingMessage, res: ServerResponse): void {
@@ -165,6 +186,8 @@ function sendProblem(req: IncomingMessage, res: ServerResponse, problem: HttpPro
     instance: req.url,
   });
   // A body still arriving after the answer is discarded by Node before the connection's next request.
-  res.writeHead(problem.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  const headers: Record<string, string | number> = { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) };
+  if (problem.retryAfterSeconds !== undefined) headers['retry-after'] = problem.retryAfterSeconds;
+  res.writeHead(problem.status, headers);
   res.end(body);
 }

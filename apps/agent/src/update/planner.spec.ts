@@ -2,17 +2,19 @@ import { describe, expect, it } from '@jest/globals';
 import { type CurrentState, type DesiredTarget, planUpdate, type Step } from './planner.js';
 
 const FULL: Step[] = ['download', 'verify', 'stage', 'self-test', 'activate', 'soak', 'commit'];
-const d1: DesiredTarget = { deploymentId: 'd1', sha256: 'a'.repeat(64) };
-const d2: DesiredTarget = { deploymentId: 'd2', sha256: 'b'.repeat(64) };
+const d1: DesiredTarget = { deploymentId: 'd1', sha256: 'a'.repeat(64), servingKey: 'a:serve1' };
+const d2: DesiredTarget = { deploymentId: 'd2', sha256: 'b'.repeat(64), servingKey: 'b:serve1' };
 
 const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
   ['nothing desired', { phase: 'idle' }, undefined, []],
   ['a first deployment', { phase: 'idle' }, d1, FULL],
   ['a new model while idle', { phase: 'idle', installedSha256: d1.sha256 }, d2, FULL],
-  ['the bytes that already serve, as a new version: adopt its manifest', { phase: 'idle', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['adopt', 'commit']],
-  ['a restart while adopting', { phase: 'downloading', deploymentId: 'd9', installedSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['adopt', 'commit']],
-  ['the previous model (still in the other slot): reuse it', { phase: 'idle', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
-  ['a restart while reusing the previous slot', { phase: 'downloading', deploymentId: 'd9', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { deploymentId: 'd9', sha256: d1.sha256 }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
+  ['the bytes that already serve, as a new version serving alike: adopt its manifest', { phase: 'idle', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9' }, ['adopt', 'commit']],
+  ['a restart while adopting', { phase: 'downloading', deploymentId: 'd9', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9' }, ['adopt', 'commit']],
+  ['the bytes that already serve with other preprocessing, specs or labels: the whole pipeline, soak included', { phase: 'idle', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servingKey: 'a:serve2' }, FULL],
+  ['the bytes that already serve, the serving manifest unknown: the whole pipeline', { phase: 'idle', installedSha256: d1.sha256 }, { ...d1, deploymentId: 'd9' }, FULL],
+  ['the previous model (still in the other slot): reuse it', { phase: 'idle', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { ...d1, deploymentId: 'd9' }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
+  ['a restart while reusing the previous slot', { phase: 'downloading', deploymentId: 'd9', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { ...d1, deploymentId: 'd9' }, ['reuse-slot', 'self-test', 'activate', 'soak', 'commit']],
   ['a restart mid-download', { phase: 'downloading', deploymentId: 'd1' }, d1, FULL],
   ['a restart mid-verify', { phase: 'verifying', deploymentId: 'd1' }, d1, FULL.slice(1)],
   ['a restart mid-stage', { phase: 'staging', deploymentId: 'd1' }, d1, FULL.slice(2)],

@@ -21,6 +21,8 @@ export interface CurrentState {
   readonly deploymentId?: string;
   /** The model that serves (the active slot). */
   readonly installedSha256?: string;
+  /** The serving model's bytes plus its serving-relevant manifest fields (see servingKey). */
+  readonly installedServingKey?: string;
   /** The model in the other slot: the previous one, still on disk. */
   readonly previousSha256?: string;
 }
@@ -29,6 +31,7 @@ export interface CurrentState {
 export interface DesiredTarget {
   readonly deploymentId: string;
   readonly sha256: string;
+  readonly servingKey: string;
 }
 
 /**
@@ -37,7 +40,9 @@ export interface DesiredTarget {
  * - a crash after `failed`: roll back;
  * - the same deployment after a restart: resume at the recorded step;
  * - another deployment while one activates or soaks: abandon that one (roll back), then plan again;
- * - bytes that already serve: adopt the new signed manifest for them (a metadata-only swap);
+ * - bytes that already serve, with the same preprocessing, specs and labels: adopt the new signed
+ *   manifest for them (a metadata-only swap); with other ones, the whole pipeline (they must soak, and
+ *   a rollback must find the old manifest in the other slot);
  * - bytes in the previous slot: reuse that slot (no download), then self-test, activate, soak, commit;
  * - anything else: the whole pipeline.
  */
@@ -50,7 +55,7 @@ export function planUpdate(current: CurrentState, desired: DesiredTarget | undef
     const step = STEP_OF_PHASE[current.phase];
     return step ? PIPELINE.slice(PIPELINE.indexOf(step)) : [];
   }
-  if (desired.sha256 === current.installedSha256) return ['adopt', 'commit'];
+  if (desired.sha256 === current.installedSha256 && desired.servingKey === current.installedServingKey) return ['adopt', 'commit'];
   if (desired.sha256 === current.previousSha256) return ['reuse-slot', ...PIPELINE.slice(PIPELINE.indexOf('self-test'))];
   return [...PIPELINE];
 }

@@ -14,7 +14,11 @@ export interface UpdateRecord {
   readonly stagedSlot?: SlotName;
   /** Highest committed manifest sequence per model name: the rollback protection floor. */
   readonly installed: Readonly<Record<string, number>>;
-  /** Digests of the models this node has committed (newest last, bounded): known good here, no soak again. */
+  /**
+   * Serving keys (`<sha256>:<digest of the serving-relevant manifest fields>`, see servingKey) of the
+   * models this node has committed (newest last, bounded): known good here, no soak again. Entries from
+   * older agents (a bare sha256) never match, which costs at most one more soak.
+   */
   readonly knownGood?: readonly string[];
   /** Node-scoped status sequence, persisted so it keeps increasing across restarts. */
   readonly statusSeq: number;

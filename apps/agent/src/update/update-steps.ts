@@ -12,6 +12,7 @@ import { inputSize, type ModelLoader, servingModelOf } from './model-loader.js';
 import type { Step } from './planner.js';
 import type { LogFn } from './ports.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
+import { servingKey } from './serving-key.js';
 import type { StatusReporter } from './status-reporter.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
 import type { UpdateRecord } from './update-record.js';
@@ -151,12 +152,14 @@ export class UpdateSteps {
 
   /**
    * Commits after `soak.inferences` good inferences or `soak.seconds`; any failed inference rolls back.
-   * Bytes this node committed before (a return to the previous model) are known good here: no soak.
+   * Bytes this node committed before with the same serving-relevant manifest fields (a return to the
+   * previous model) are known good here: no soak. The same bytes with other preprocessing, specs or
+   * labels soak again.
    */
   private async soakStep(target: VerifiedDesired, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.d.config.soak.seconds * 1000;
-    const knownGood = this.d.journal.record.knownGood?.includes(target.manifest.sha256) ?? false;
-    if (knownGood) this.d.log('info', 'no soak: this node committed these bytes before', { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 });
+    const knownGood = this.d.journal.record.knownGood?.includes(servingKey(target.manifest)) ?? false;
+    if (knownGood) this.d.log('info', 'no soak: this node committed these bytes before, with the same serving manifest', { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 });
     while (!knownGood) {
       const soak = this.d.stats.soak(target.manifest.sha256);
       if (soak.errors > 0) throw new StepFailure('soak-failed', `${soak.errors} failed inference(s) during the soak`);
@@ -218,11 +221,12 @@ export class UpdateSteps {
     return session;
   }
 
-  /** The installed sequence raised to the target's, and its bytes remembered as known good. */
+  /** The installed sequence raised to the target's, and its serving key remembered as known good. */
   private installedChanges(target: VerifiedDesired): Partial<UpdateRecord> {
-    const { name, sequence, sha256 } = target.manifest;
+    const { name, sequence } = target.manifest;
+    const key = servingKey(target.manifest);
     const record = this.d.journal.record;
-    const knownGood = [...(record.knownGood ?? []).filter((s) => s !== sha256), sha256].slice(-KNOWN_GOOD_MAX);
+    const knownGood = [...(record.knownGood ?? []).filter((k) => k !== key), key].slice(-KNOWN_GOOD_MAX);
     return { installed: { ...record.installed, [name]: Math.max(sequence, record.installed[name] ?? 0) }, knownGood };
   }
 

@@ -1,16 +1,17 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import { canonicalJson, type RootDocument, TrustError } from '#trust';
+import { type RootDocument, TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
-import { verifyDesired, type VerifiedDesired } from './desired.js';
+import { asksForServingRelease, isRecordedDesiredState, verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
 import { planUpdate } from './planner.js';
+import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
 import { trustReason } from './step-failure.js';
@@ -42,7 +43,7 @@ export class Updater {
     private readonly root: RootDocument,
     private readonly nodeId: string,
     private readonly slots: SlotStore,
-    holder: SessionHolder,
+    private readonly holder: SessionHolder,
     engines: ReadonlyMap<string, InferenceEngine>,
     stats: InferenceStats,
     private readonly ports: UpdaterPorts,
@@ -102,11 +103,16 @@ export class Updater {
   private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
     // The retained desired state of the update in progress (or just committed) comes again after every
     // reconnect and restart: its manifest, identical to the one verified before, is already recorded as
-    // installed, which is no rollback. Any other manifest (even for the same bytes) must be newer.
-    const recorded = this.journal.record.desired?.desired.signed.manifest.signed;
-    const sameManifest = recorded !== undefined && canonicalJson(recorded) === canonicalJson(message.desired.signed.manifest.signed);
+    // installed, which is no rollback. Only that desired state (same deployment, same manifest) is
+    // exempt, and so is a manifest for exactly the release that serves now (asking for it changes
+    // nothing); any other (an older deployment of another release included) must carry a newer sequence.
+    const recorded = this.journal.record.desired?.desired.signed;
+    const incoming = message.desired.signed;
+    const sameDesired = isRecordedDesiredState(recorded && { deploymentId: recorded.deploymentId, manifest: recorded.manifest.signed }, { deploymentId: incoming.deploymentId, manifest: incoming.manifest.signed });
+    const installed = this.journal.record.installed;
+    const servesIt = asksForServingRelease(this.holder.model, installed, incoming.manifest.signed);
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameManifest ? {} : this.journal.record.installed);
+      return verifyDesired(message, this.root, this.nodeId, sameDesired || servesIt ? {} : installed);
     } catch (error) {
       const reason = error instanceof TrustError ? trustReason(error) : 'internal';
       const detail = error instanceof Error ? error.message : String(error);
@@ -158,11 +164,19 @@ export class Updater {
       }
       const active = await this.slots.active();
       const held = await this.slots.heldSha256s();
+      // A slot record that no longer parses leaves the serving key unknown: no adopt, the whole pipeline.
+      const activeContent = active && (await this.slots.content(active.slot).catch(() => undefined));
       this.held = new Set(held);
       const record = this.journal.record;
       const steps = planUpdate(
-        { phase: record.phase, deploymentId: record.desired?.desired.signed.deploymentId, installedSha256: active?.sha256, previousSha256: held.find((sha) => sha !== active?.sha256) },
-        target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256 } : undefined,
+        {
+          phase: record.phase,
+          deploymentId: record.desired?.desired.signed.deploymentId,
+          installedSha256: active?.sha256,
+          installedServingKey: activeContent && activeContent.sha256 === active?.sha256 ? servingKey(activeContent.manifest.signed) : undefined,
+          previousSha256: held.find((sha) => sha !== active?.sha256),
+        },
+        target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256, servingKey: servingKey(target.manifest) } : undefined,
       );
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it

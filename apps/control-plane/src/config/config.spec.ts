@@ -17,6 +17,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ARTIFACT_CHECK_TIMEOUT_MS: '2000', ARTIFACT_CHECK_MAX_HEAP_MB: '512' }).artifacts).toMatchObject({ checkTimeoutMs: 2000, checkMaxHeapMb: 512 });
   });
 
+  it('takes the broker packet limit the repo ships (1 MiB) as the MQTT message bound unless told otherwise', () => {
+    expect(loadConfig({}).mqtt.maxMessageBytes).toBe(1024 * 1024);
+    expect(loadConfig({ MQTT_MAX_MESSAGE_BYTES: '262144' }).mqtt.maxMessageBytes).toBe(262_144);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
   });
@@ -32,6 +37,9 @@ describe('loadConfig', () => {
     ['ARTIFACT_CHECK_MAX_HEAP_MB', '16', 'ARTIFACT_CHECK_MAX_HEAP_MB'],
     ['BROADCAST_WAIT_MS', '60001', 'BROADCAST_WAIT_MS'],
     ['BROADCAST_WAIT_MS', '-1', 'BROADCAST_WAIT_MS'],
+    ['MQTT_MAX_MESSAGE_BYTES', '65536', 'MQTT_MAX_MESSAGE_BYTES'],
+    ['MQTT_MAX_MESSAGE_BYTES', '268435456', 'MQTT_MAX_MESSAGE_BYTES'],
+    ['MQTT_MAX_MESSAGE_BYTES', 'a lot', 'MQTT_MAX_MESSAGE_BYTES'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);

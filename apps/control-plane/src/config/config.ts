@@ -37,6 +37,9 @@ const envSchema = z.object({
   MQTT_PASSWORD: z.string().min(1).optional(),
   MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _, . or -').optional(),
   MQTT_SESSION_EXPIRY_SECONDS: z.coerce.number().int().min(0).default(3600),
+  // The broker's max_packet_size (deploy/mosquitto/mosquitto.conf ships 1 MiB). At least what the
+  // largest artifact chunk needs (128 KiB + header + topic); at most MQTT's own packet limit (256 MiB).
+  MQTT_MAX_MESSAGE_BYTES: z.coerce.number().int().min(132 * 1024).max(268_435_455).default(1024 * 1024),
   MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
@@ -93,6 +96,11 @@ export interface AppConfig {
     /** Whether MQTT_CLIENT_ID was set (otherwise the client id follows the namespace). */
     readonly clientIdFromEnv: boolean;
     readonly sessionExpirySeconds: number;
+    /**
+     * The largest MQTT packet the broker takes (its `max_packet_size`): an upload whose signed desired
+     * state would not fit is refused, since it could never be delivered.
+     */
+    readonly maxMessageBytes: number;
   };
   readonly trust: {
     readonly keysDir: string;
@@ -168,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       clientId: e.MQTT_CLIENT_ID ?? defaultClientId(fleetNamespace),
       clientIdFromEnv: e.MQTT_CLIENT_ID !== undefined,
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
+      maxMessageBytes: e.MQTT_MAX_MESSAGE_BYTES,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },

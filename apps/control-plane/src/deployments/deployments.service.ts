@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
-import { chunkCount, encodeMessage, envelopeFields } from '#protocol';
+import { chunkCount } from '#protocol';
 import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -17,6 +17,7 @@ import { BrokerAccess } from '../broker/broker-access.js';
 import { DeploymentTarget } from './deployment-target.entity.js';
 import { Deployment } from './deployment.entity.js';
 import { BroadcastQueue } from './broadcast-queue.js';
+import { encodeDesiredState } from './desired-state-message.js';
 
 export interface DeploymentRequest {
   readonly modelVersionId: string;
@@ -235,22 +236,12 @@ export class DeploymentsService {
     const activationWindow = deployment.activationWindow ?? undefined;
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);
-    const artifact = { ...layout, chunkCount: chunkCount(layout.size, layout.chunkSize) };
     await Promise.all(
       nodeIds.map((nodeId) => {
-        const desired = this.signing.desiredState({
-          type: 'desired-state',
-          nodeId,
-          deploymentId: deployment.id,
-          manifest,
-          issued: issued.toISOString(),
-          expires: expires.toISOString(),
-          ...(activationWindow ? { activationWindow } : {}),
-        });
-        const message = { ...envelopeFields(issued), desired: { signed: { ...desired.signed }, signatures: [...desired.signatures] }, artifact };
+        const message = encodeDesiredState((state) => this.signing.desiredState(state), { nodeId, deploymentId: deployment.id, manifest, issued, expires, activationWindow }, layout);
         // The broker drops a copy once the document inside has expired: a node returning to its session
         // queue or the retained message is then never handed a document it can only refuse.
-        return this.mqtt.publish(this.mqtt.topics.desired(nodeId), encodeMessage('desired', message), {
+        return this.mqtt.publish(this.mqtt.topics.desired(nodeId), message, {
           qos: 1,
           retain: true,
           properties: { messageExpiryInterval: this.config.trust.desiredStateTtlSeconds },

@@ -15,6 +15,7 @@ import { Model } from './model.entity.js';
 import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
 import { compareReleaseVersions } from './dto/release-version.js';
 import { versionDeleteBlocker } from './version-delete-guard.js';
+import { assertDeliverable } from './desired-state-fit.js';
 
 export interface NewModel {
   readonly name: string;
@@ -99,11 +100,22 @@ export class ModelsService {
       await this.store.discard(blob);
       throw error;
     });
+    // No sequence yet (0): one is issued when the version is signed for deployment (`issue`).
+    const sequence = UNISSUED;
+    const manifest = this.buildManifest(model, input, blob, sequence);
+    try {
+      assertDeliverable(manifest, this.signing, {
+        maxMessageBytes: this.config.mqtt.maxMessageBytes,
+        fleetNamespace: this.config.mqtt.fleetNamespace,
+        chunkSizeBytes: this.config.distribution.chunkSizeBytes,
+      });
+    } catch (error) {
+      await this.store.discard(blob);
+      throw error;
+    }
     await this.store.commit(blob);
     try {
       return await this.db.transaction(async (tx) => {
-        // No sequence yet (0): one is issued when the version is signed for deployment (`issue`).
-        const sequence = UNISSUED;
         await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
         const repo = tx.getRepository(ModelVersion);
         const saved = await repo.save(
@@ -116,7 +128,7 @@ export class ModelsService {
             artifactSha256: blob.sha256,
             metrics: input.metrics ?? {},
             sequence,
-            manifest: { ...this.signing.manifest(this.buildManifest(model, input, blob, sequence)) },
+            manifest: { ...this.signing.manifest(manifest) },
             createdBy: by.actor,
           }),
         );

@@ -239,18 +239,40 @@ export class RolloutRepository {
 
   /**
    * Model-health statistics over the last `windowSeconds`: canary = the rollout's nodes whose heartbeat
-   * names a version of this rollout; control = its nodes still on anything else.
+   * names a version of this rollout; control = its nodes still on anything else. Attributed by model version, never by digest alone:
+   * identical bytes can be deployed as a new version (new preprocessing or labels), and its nodes are the
+   * canary while the nodes on the old version of the same bytes are the control. A result carries its
+   * resolved `model_version_id`; a heartbeat the name, version and variant the node reported. A row
+   * without a version (older agents, rows stored before versions were recorded) falls back to its digest
+   * only when that digest is no other version's: otherwise it cannot be attributed and counts on neither
+   * side (its `canary` is null).
    */
   async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number): Promise<[SideStats, SideStats]> {
     const rows = (await tx.query(
-      `WITH new_versions AS (SELECT mv.artifact_sha256 AS sha FROM model_versions mv WHERE mv.id = ANY($2::uuid[])),
+      `WITH new_versions AS (
+              SELECT mv.id, mv.artifact_sha256 AS sha, m.name, mv.version, mv.variant
+                FROM model_versions mv JOIN models m ON m.id = mv.model_id WHERE mv.id = ANY($2::uuid[])),
+            -- Digests of the new versions that no other version shares: only these attribute a row without a version.
+            unambiguous AS (
+              SELECT nv.sha FROM new_versions nv
+               WHERE NOT EXISTS (SELECT 1 FROM model_versions o WHERE o.artifact_sha256 = nv.sha AND o.id <> ALL($2::uuid[]))),
             targets AS (SELECT node_id FROM rollout_nodes WHERE rollout_id = $1 AND state <> 'superseded'),
             beats AS (
-              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms, (h.model_sha256 IN (SELECT sha FROM new_versions)) AS canary
+              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms,
+                     CASE WHEN h.model_version IS NOT NULL
+                            THEN EXISTS (SELECT 1 FROM new_versions nv WHERE nv.sha = h.model_sha256 AND nv.name = h.model_name
+                                                                          AND nv.version = h.model_version AND nv.variant = h.model_variant)
+                          WHEN h.model_sha256 IN (SELECT sha FROM unambiguous) THEN true
+                          WHEN h.model_sha256 IN (SELECT sha FROM new_versions) THEN NULL
+                          ELSE false END AS canary
                 FROM node_heartbeats h JOIN targets t ON t.node_id = h.node_id
                WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL),
             results AS (
-              SELECT r.confidence, (r.model_sha256 IN (SELECT sha FROM new_versions)) AS canary
+              SELECT r.confidence,
+                     CASE WHEN r.model_version_id IS NOT NULL THEN r.model_version_id IN (SELECT id FROM new_versions)
+                          WHEN r.model_sha256 IN (SELECT sha FROM unambiguous) THEN true
+                          WHEN r.model_sha256 IN (SELECT sha FROM new_versions) THEN NULL
+                          ELSE false END AS canary
                 FROM inference_results r JOIN targets t ON t.node_id = r.node_id
                WHERE r.received_at > now() - make_interval(secs => $3))
        SELECT side.canary,

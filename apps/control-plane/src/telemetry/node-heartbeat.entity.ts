@@ -24,6 +24,16 @@ export class NodeHeartbeat {
   @Column({ type: 'char', length: 64, nullable: true })
   modelSha256!: string | null;
 
+  /** The model name, version and variant as the node reported them (matched to a version when read). */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  modelName!: string | null;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  modelVersion!: string | null;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  modelVariant!: string | null;
+
   @Column({ type: 'bigint', transformer: bigintAsNumber })
   uptimeS!: number;
 

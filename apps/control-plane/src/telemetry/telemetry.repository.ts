@@ -27,6 +27,9 @@ const HEARTBEAT_COLUMNS = [
   'errors',
   'latency_p50_ms',
   'latency_p99_ms',
+  'model_name',
+  'model_version',
+  'model_variant',
 ] as const;
 
 /**
@@ -55,12 +58,15 @@ export class TelemetryRepository {
       m.errors,
       m.latencyMs?.p50 ?? null,
       m.latencyMs?.p99 ?? null,
+      m.model?.name ?? null,
+      m.model?.version ?? null,
+      m.model?.variant ?? null,
     ]);
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                              $9::bigint[], $10::bigint[], $11::real[], $12::real[])
+                              $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[])
          ON CONFLICT DO NOTHING RETURNING 1`,
         columns(rows, (r) => r),
       )) as unknown[];
@@ -156,12 +162,13 @@ export class TelemetryRepository {
     )) as unknown[];
     // A refusal never moves a target out of a terminal state: a late `rejected:expired` (a node that
     // came back to an old retained desired state) says nothing about the outcome it already reported.
+    // A target with no state yet does take it (`NULL = ANY(…)` is NULL, hence the explicit test).
     await this.db.query(
       `UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
        FROM (SELECT DISTINCT ON (node_id, deployment_id) * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
                AS u(node_id, seq, deployment_id, state, progress, reason, detail) ORDER BY node_id, deployment_id, seq DESC) v
        WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
-         AND NOT (v.state = 'rejected' AND t.state = ANY($8::deployment_state[]))`,
+         AND NOT (v.state = 'rejected' AND t.state IS NOT NULL AND t.state = ANY($8::deployment_state[]))`,
       [cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], TERMINAL_DEPLOYMENT_STATES],
     );
     return inserted.length;
