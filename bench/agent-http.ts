@@ -3,7 +3,7 @@
  * the same model, the same preprocessing, JSON in and out), in one run with alternating rounds:
  *   - the seed CNN (pipeline/fixtures, exported to ONNX as the pipeline does) deployed to a real agent
  *     through the real control plane and Mosquitto; both processes run as the systemd unit runs the agent
- *     (its NODE_OPTIONS and MALLOC_ARENA_MAX);
+ *     (its NODE_OPTIONS and malloc settings, every Environment= line);
  *   - concurrency 1 and 4 over keep-alive connections; p50, p99, throughput and CPU per request (from
  *     /proc) of each, and agent/raw ratios (goals: p50 <= 1.10, p99 <= 1.25, throughput >= 0.9).
  *   npm run build && npm run bench:build && node dist/bench/agent-http.js [rounds=20] [requestsPerRound=400]
