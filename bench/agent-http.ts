@@ -11,25 +11,21 @@
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import ort from 'onnxruntime-node';
-import { exportOnnx } from '../pipeline/src/export-onnx.js';
-import { loadBundle } from '../pipeline/src/fixture.js';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from '../pipeline/src/preprocessing.js';
-import { cnnWeights } from '../pipeline/src/weights.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, uploadVersion } from '../test/helpers/fleet.js';
-import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
+import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
 const ROUNDS = Number(process.argv[2] ?? 20);
 const PER_ROUND = Number(process.argv[3] ?? 400);
 const CONCURRENCY = [1, 4];
-const PIXELS = 28 * 28;
 const CLK_TCK = 100; // Linux USER_HZ
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -108,22 +104,9 @@ const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
 let raw: ChildProcess | undefined;
 try {
-  // The seed CNN as the pipeline exports it to ONNX; input: raw grey bytes, the manifest scales them.
-  const bytes = exportOnnx(cnnWeights(await loadBundle()));
-  const modelPath = join(dir, 'digits.onnx');
-  await writeFile(modelPath, bytes);
-  const image = Array.from({ length: PIXELS }, (_, i) => ((i * 37) % 256) * Number(i % 28 > 6 && i % 28 < 22));
+  const { onnxBytes: bytes, onnxPath: modelPath, image, expected } = await seedCnn(dir);
   const body = Buffer.from(JSON.stringify({ input: image }));
-  const reference = await ort.InferenceSession.create(modelPath);
-  const expected = (await reference.run({ [reference.inputNames[0] as string]: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [...INPUT_SHAPE]) }))[reference.outputNames[0] as string]?.data as Float32Array;
-  await reference.release();
-
-  await t
-    .http()
-    .post('/v1/models')
-    .set(bearer(t.adminKey))
-    .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [...INPUT_SHAPE] }, outputSpec: { name: 'probabilities', shape: [1, 10] } })
-    .expect(201);
+  await createDigitsModel(t);
   const version = await uploadVersion(t, 'digits', { version: '1.0.0', preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } }, bytes);
   const { token } = await createEnrollmentToken(t);
   agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 10, env, nodeArgs });

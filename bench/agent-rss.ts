@@ -8,21 +8,18 @@
  */
 import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportOnnx } from '../pipeline/src/export-onnx.js';
 import { exportTfliteFp32 } from '../pipeline/src/export-tflite.js';
-import { FIXTURE, loadBundle } from '../pipeline/src/fixture.js';
-import { DIGITS_PREPROCESSING, INPUT_SHAPE } from '../pipeline/src/preprocessing.js';
-import { cnnWeights } from '../pipeline/src/weights.js';
+import { FIXTURE } from '../pipeline/src/fixture.js';
+import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, uploadVersion } from '../test/helpers/fleet.js';
-import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
+import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
-const PIXELS = 28 * 28;
 
 /** The mappings holding the most resident memory (RSS_DETAIL=1), to see where it goes. */
 async function largestMappings(pid: number): Promise<string> {
@@ -51,19 +48,8 @@ const dir = await mkdtemp(join(tmpdir(), 'ef-agent-rss-'));
 const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 try {
-  const weights = cnnWeights(await loadBundle());
-  const onnxBytes = exportOnnx(weights);
-  const image = Array.from({ length: PIXELS }, (_, i) => ((i * 37) % 256) * Number(i % 28 > 6 && i % 28 < 22));
-  await writeFile(join(dir, 'digits.onnx'), onnxBytes);
-  const reference = await ort.InferenceSession.create(join(dir, 'digits.onnx'));
-  const expected = (await reference.run({ [reference.inputNames[0] as string]: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [...INPUT_SHAPE]) }))[reference.outputNames[0] as string]?.data as Float32Array;
-  await reference.release();
-  await t
-    .http()
-    .post('/v1/models')
-    .set(bearer(t.adminKey))
-    .send({ name: 'digits', task: 'classification', inputSpec: { name: 'input', shape: [...INPUT_SHAPE] }, outputSpec: { name: 'probabilities', shape: [1, 10] } })
-    .expect(201);
+  const { weights, onnxBytes, image, expected } = await seedCnn(dir);
+  await createDigitsModel(t);
   const variants = [
     { engine: 'onnxruntime', format: 'onnx', version: '1.0.0', bytes: onnxBytes },
     { engine: 'litert', format: 'tflite', version: '1.0.1', bytes: Buffer.from(exportTfliteFp32(weights)) },

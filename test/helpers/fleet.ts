@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Envelope, ModelManifest } from '#trust';
 import { SigningService } from '../../apps/control-plane/src/keys/signing.service.js';
+import { waitFor } from './agent-process.js';
+import type { SimulatedFleet } from './simulated-fleet.js';
 import { bearer, createEnrollmentToken, hardware, type TestApp } from './test-app.js';
 
 /** Registers a classifier model taking a [1, inputs] float input and giving [1, classes] probabilities. */
@@ -108,4 +110,21 @@ export async function resignWithExpectedOutput(t: TestApp, modelVersionId: strin
   if (!row) throw new Error(`no model version ${modelVersionId}`);
   const signed: ModelManifest = { ...row.manifest.signed, selfTest: { ...row.manifest.signed.selfTest, expectedOutput } };
   await t.db.query(`UPDATE model_versions SET manifest = $2 WHERE id = $1`, [modelVersionId, JSON.stringify(t.app.get(SigningService).manifest(signed))]);
+}
+
+/** Waits until the rollout is in one of `states`; returns it. */
+export const waitForRolloutState = (t: TestApp, id: string, states: string[], timeoutMs = 30_000): Promise<RolloutView> =>
+  waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+
+/** Heartbeats until the control plane records `versionId` as the current version of every node named. */
+export async function reportRunning(t: TestApp, fleet: SimulatedFleet, ids: string[], versionId: string): Promise<void> {
+  await waitFor(
+    async () => {
+      await fleet.heartbeat(() => 10);
+      return ((await t.db.query(`SELECT count(*)::int AS n FROM nodes WHERE id = ANY($1) AND current_model_version_id = $2`, [ids, versionId])) as { n: number }[])[0]?.n;
+    },
+    (n) => n === ids.length,
+    10_000,
+    'current version recorded',
+  );
 }

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { waitFor } from '../helpers/agent-process.js';
-import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, enrolNodes, rolloutNodes, startRollout, uploadVersion, waitForRolloutState } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type ModelRef, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -24,7 +23,7 @@ describe('rollout health gates when the new version has the bytes of the old one
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids);
     return { selector: `group=same${label}`, fleet };
   };
-  const waitForState = (id: string, states: string[], timeoutMs = 30_000) => waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+  const waitForState = (id: string, states: string[], timeoutMs?: number) => waitForRolloutState(t, id, states, timeoutMs);
   const onNewVersion = (model: ModelRef | null) => model?.version === '1.1.0';
 
   /** Starts the gated rollout of v1b over nodes on v1 while they heartbeat; resolves with the rollout once it settles. */

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, deploy, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion, waitForRolloutState, reportRunning as reportRunningOf } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type Behaviour, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -25,24 +25,13 @@ describe('rollout recovery: rollback, re-deploys, retries', () => {
     return { ids, selector, fleet };
   };
   const upload = (model: string, version: string) => uploadVersion(t, model, { version }, denseSoftmaxModel(++seed, 8).bytes);
-  const waitForState = (id: string, states: string[], timeoutMs = 30_000) => waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+  const waitForState = (id: string, states: string[], timeoutMs?: number) => waitForRolloutState(t, id, states, timeoutMs);
   const targetStates = async (deploymentId: string) =>
     ((await t.http().get(`/v1/deployments/${deploymentId}`).set(bearer(t.adminKey)).expect(200)).body.targets as { state: string | null; reason: string | null }[]).map(
       (x) => `${x.state}${x.reason ? `:${x.reason}` : ''}`,
     );
   const settled = (deploymentId: string) => waitFor(() => targetStates(deploymentId), (s) => s.every((x) => x !== 'null' && x !== 'received'), 20_000, 'targets settled');
-  /** Heartbeats until the control plane records `versionId` as every node's current version. */
-  const reportRunning = async (f: SimulatedFleet, ids: string[], versionId: string) => {
-    await waitFor(
-      async () => {
-        await f.heartbeat(() => 10);
-        return ((await t.db.query(`SELECT count(*)::int AS n FROM nodes WHERE id = ANY($1) AND current_model_version_id = $2`, [ids, versionId])) as { n: number }[])[0]?.n;
-      },
-      (n) => n === ids.length,
-      10_000,
-      'current version recorded',
-    );
-  };
+  const reportRunning = (f: SimulatedFleet, ids: string[], versionId: string) => reportRunningOf(t, f, ids, versionId);
   const post = (path: string, body: Record<string, unknown> = {}) => t.http().post(path).set(bearer(t.adminKey)).send(body);
 
   beforeAll(async () => {

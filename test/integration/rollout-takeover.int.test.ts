@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, deploy, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion, waitForRolloutState, reportRunning as reportRunningOf } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type Behaviour, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -28,23 +28,12 @@ describe('rollout takeover: old rollouts leave nodes that newer decisions took',
     return { a, b, all: [...a, ...b], selector: `grp=${grp}`, selectorA: `grp=${grp},part=a`, fleet };
   };
   const upload = (model: string, version: string) => uploadVersion(t, model, { version }, denseSoftmaxModel(++seed, 8).bytes);
-  const waitForState = (id: string, states: string[], timeoutMs = 30_000) => waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+  const waitForState = (id: string, states: string[], timeoutMs?: number) => waitForRolloutState(t, id, states, timeoutMs);
   const committed = async (deploymentId: string, count: number) => {
     const states = async () => ((await t.http().get(`/v1/deployments/${deploymentId}`).set(bearer(t.adminKey)).expect(200)).body.targets as { state: string | null }[]).map((x) => x.state);
     await waitFor(states, (s) => s.length === count && s.every((x) => x === 'committed'), 20_000, 'committed');
   };
-  /** Heartbeats until the control plane records `versionId` as the current version of every node named. */
-  const reportRunning = async (f: SimulatedFleet, ids: string[], versionId: string) => {
-    await waitFor(
-      async () => {
-        await f.heartbeat(() => 10);
-        return ((await t.db.query(`SELECT count(*)::int AS n FROM nodes WHERE id = ANY($1) AND current_model_version_id = $2`, [ids, versionId])) as { n: number }[])[0]?.n;
-      },
-      (n) => n === ids.length,
-      10_000,
-      'current version recorded',
-    );
-  };
+  const reportRunning = (f: SimulatedFleet, ids: string[], versionId: string) => reportRunningOf(t, f, ids, versionId);
   const post = (path: string, body: Record<string, unknown> = {}) => t.http().post(path).set(bearer(t.adminKey)).send(body);
   const node = async (rolloutId: string, nodeId: string) => (await rolloutNodes(t, rolloutId)).find((n) => n.nodeId === nodeId);
 

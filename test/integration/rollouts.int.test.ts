@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion, waitForRolloutState } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type Behaviour, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -22,7 +22,7 @@ describe('rollouts', () => {
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids, behaviour);
     return { ids, selector, fleet };
   };
-  const waitForState = (id: string, states: string[], timeoutMs = 30_000) => waitFor(() => getRollout(t, id), (r) => states.includes(r.state), timeoutMs, `rollout ${states.join('|')}`);
+  const waitForState = (id: string, states: string[], timeoutMs?: number) => waitForRolloutState(t, id, states, timeoutMs);
   const dbCount = async (sql: string, params: unknown[]) => ((await t.db.query(sql, params)) as { n: number }[])[0]?.n;
 
   beforeAll(async () => {
