@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, statfs } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
@@ -17,6 +18,8 @@ export interface NodeIdentity {
   readonly root: Envelope<RootDocument>;
   /** `namespace`: the installation's topic namespace (`ef/v1/{namespace}/…`), told at enrolment. */
   readonly mqtt: { readonly url: string; readonly username: string; readonly password: string; readonly clientId: string; readonly namespace: string };
+  /** The node's Ed25519 private key registered at enrolment (signs re-enrolment proofs and attestation reports). */
+  readonly signingKey?: KeyObject;
 }
 
 /**

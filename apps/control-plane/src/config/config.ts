@@ -52,6 +52,8 @@ const envSchema = z.object({
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
   BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   INGEST_FLUSH_MS: positiveInt.default(100),
+  /** How long an attestation nonce is current; reports over the current or the previous one are judged. */
+  ATTESTATION_NONCE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   INGEST_BATCH_MAX: positiveInt.default(1000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
@@ -120,6 +122,7 @@ export interface AppConfig {
     readonly broadcastWaitMs: number;
   };
   readonly ingest: { readonly flushMs: number; readonly batchMax: number };
+  readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
     readonly dir: string;
     readonly maxBytes: number;
@@ -181,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
+    attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
