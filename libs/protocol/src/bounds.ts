@@ -54,3 +54,11 @@ export function fitsReal(value: number): boolean {
  * (2026-02-30); PostgreSQL also refuses year 0000, which the ISO format allows.
  */
 export const timestamp = z.iso.datetime({ offset: true }).refine((s) => !s.startsWith('0000'), 'year 0000 does not exist (PostgreSQL refuses it)');
+
+/**
+ * Free text a sender builds from elsewhere (an engine's error message) made to fit `safeText(max)`:
+ * NUL becomes U+FFFD and the rest is cut, so a report is never refused for its wording.
+ */
+export function toSafeText(text: string, max: number): string {
+  return text.replaceAll(NUL, '\uFFFD').slice(0, max);
+}
