@@ -18,7 +18,7 @@ export interface IngestBacklog {
 export type IngestTable = 'node_heartbeats' | 'inference_results' | 'deployment_status_events';
 
 /** The node an item came from, for the log line of a set-aside item. */
-const describe = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }) => nodeId);
+const nodeIdsOf = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }) => nodeId);
 
 /**
  * Accepts validated node telemetry and writes it in batches (every `INGEST_FLUSH_MS` or
@@ -58,7 +58,7 @@ export class TelemetryService implements OnModuleDestroy {
         },
         onPoison: (items, error) => {
           this.metrics.ingestPoisonRows.inc({ table }, items.length);
-          this.logger.error({ err: error, table, nodeIds: describe(items) }, 'PostgreSQL refused a telemetry item for its data; set aside, not retried');
+          this.logger.error({ err: error, table, nodeIds: nodeIdsOf(items) }, 'PostgreSQL refused a telemetry item for its data; set aside, not retried');
         },
         onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
       });
