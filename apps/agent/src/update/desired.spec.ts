@@ -39,8 +39,12 @@ function desired(deploymentId: string, m: ModelManifest, issued: Date, keys = re
 }
 
 function refusal(message: DesiredStateMessage, floor: DesiredFloor): DesiredStateRefused {
+  return verifyAt(message, floor, NOW);
+}
+
+function verifyAt(message: DesiredStateMessage, floor: DesiredFloor, now: Date): DesiredStateRefused {
   try {
-    verifyDesired(message, root, 'node-a', floor, NOW);
+    verifyDesired(message, root, 'node-a', floor, now);
   } catch (error) {
     if (error instanceof DesiredStateRefused) return error;
     throw error;
@@ -83,6 +87,12 @@ describe('verifyDesired: replays after a fleet rollback', () => {
   it('refuses, and reports, a newer document whose sequence is not above the installed one', () => {
     const lower = desired('d5', manifest('2.0.0', 2, 'b'), at(-1));
     expect(refusal(lower, inFlight)).toMatchObject({ kind: 'refused', deploymentId: 'd5', reportable: true, cause: { reason: 'rollback' } });
+  });
+
+  it('logs only, and does not report, an expired copy of the deployment in flight (its outcome is the node\'s own statuses)', () => {
+    const copy = desired('d4', manifest('3.0.0', 4, 'c'), at(-1));
+    const late = verifyAt(copy, inFlight, new Date(LATER.getTime() + 1000));
+    expect(late).toMatchObject({ kind: 'known-deployment', deploymentId: 'd4', reportable: false, cause: { reason: 'expired' } });
   });
 
   it('a node with no freshness floor yet (an older agent) still refuses lower sequences', () => {

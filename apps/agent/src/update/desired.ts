@@ -34,10 +34,12 @@ export interface DesiredFloor {
  * How a refused desired state is answered. `unverified`: its signatures do not verify, so nothing in it
  * (the deployment it names included) may be believed — logged, never reported against a deployment.
  * `stale`: genuine but older than a desired state already accepted (a replay) — logged only, or a replayed
- * copy could mark the deployment in progress `rejected`. `refused`: genuine and current but unusable
+ * copy could mark the deployment in progress `rejected`. `known-deployment`: genuine, newer, but unusable
+ * (e.g. expired in transit) and for the deployment the node already recorded — logged only: the node's
+ * own statuses tell that deployment's outcome. `refused`: genuine, current, another deployment, unusable
  * (another node's, expired, a lower sequence, a bad manifest) — reported `rejected` for its deployment.
  */
-export type RefusalKind = 'unverified' | 'stale' | 'refused';
+export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'refused';
 
 export class DesiredStateRefused extends Error {
   /** Whether the node reports it (`rejected`) against the deployment it names. */
@@ -60,7 +62,8 @@ export class DesiredStateRefused extends Error {
  * signed by the release threshold (else `unverified`); not older than the newest desired state accepted,
  * unless it is the recorded document itself (else `stale`); for this node, not expired, carrying a
  * manifest signed by the release threshold whose sequence is above what this node committed for the
- * model (see sequenceExempt), and whose artifact layout matches the manifest (else `refused`).
+ * model (see sequenceExempt), and whose artifact layout matches the manifest (else `refused`, or
+ * `known-deployment` for a copy of the recorded deployment).
  */
 export function verifyDesired(message: DesiredStateMessage, root: RootDocument, nodeId: string, floor: DesiredFloor, now = new Date()): VerifiedDesired {
   let state: DesiredState;
@@ -85,7 +88,8 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     return { message, state, manifest, issuedAt };
   } catch (error) {
     if (error instanceof DesiredStateRefused) throw error;
-    throw new DesiredStateRefused('refused', state.deploymentId, asTrustError(error));
+    const known = floor.recorded?.signed.deploymentId === state.deploymentId;
+    throw new DesiredStateRefused(known ? 'known-deployment' : 'refused', state.deploymentId, asTrustError(error));
   }
 }
 
