@@ -22,9 +22,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ MQTT_MAX_MESSAGE_BYTES: '262144' }).mqtt.maxMessageBytes).toBe(262_144);
   });
 
-  it('limits repairs per node by default: a burst of 10 requests, 12 a minute, a 2 s resend window, 2x the artifact', () => {
-    expect(loadConfig({}).distribution.repair).toEqual({ requestBurst: 10, requestsPerMinute: 12, resendWindowMs: 2000, maxArtifactMultiple: 2 });
-    expect(loadConfig({ REPAIR_MAX_ARTIFACT_MULTIPLE: '1.5', REPAIR_RESEND_WINDOW_MS: '500' }).distribution.repair).toMatchObject({ maxArtifactMultiple: 1.5, resendWindowMs: 500 });
+  it('limits repairs per node by default: a burst of 10 requests, 12 a minute, a 0.5 s resend window, 2x the artifact', () => {
+    expect(loadConfig({}).distribution.repair).toEqual({ requestBurst: 10, requestsPerMinute: 12, resendWindowMs: 500, maxArtifactMultiple: 2 });
+    expect(loadConfig({ REPAIR_MAX_ARTIFACT_MULTIPLE: '1.5', REPAIR_RESEND_WINDOW_MS: '2000' }).distribution.repair).toMatchObject({ maxArtifactMultiple: 1.5, resendWindowMs: 2000 });
   });
 
   it('treats an empty variable as unset', () => {

@@ -54,8 +54,11 @@ const envSchema = z.object({
   /** A real agent asks at most `repairAttempts` (5) times per download: a burst of 10 never holds it back. */
   REPAIR_REQUEST_BURST: z.coerce.number().int().min(1).max(10_000).default(10),
   REPAIR_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(60_000).default(12),
-  /** Below the agents' `stallSeconds` (3 s): a node that asks again after a stall gets its answer. */
-  REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
+  /**
+   * Well below the agents' `stallSeconds` (3 s; the test agents' 1 s): a node asks again only after a
+   * stall, counted from its last chunk, and must then be answered. A flood arrives within milliseconds.
+   */
+  REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(500),
   REPAIR_MAX_ARTIFACT_MULTIPLE: z.coerce.number().min(1).max(100).default(2),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
