@@ -35,11 +35,13 @@ const total = (outcomes: Record<string, number>) => Object.values(outcomes).redu
  * One node floods the control plane with repair requests for the same and overlapping chunks (hole 5 of
  * issue 11: 60 requests used to give 480 chunk publishes). Repairs are de-duplicated per node and
  * artifact, rate-limited per node and capped in bytes per node and deployment; another node's repairs
- * go through untouched.
+ * go through untouched. Two replicas split the node traffic (one shared subscription): the limits hold
+ * for the pair, not for each.
  */
 describe('repair requests are merged, rate-limited and capped per node', () => {
   let broker: TestBroker;
   let t: TestApp;
+  let replica: TestApp;
   let topics: FleetTopics;
   let flooder: SimulatedNode;
   let honest: SimulatedNode;
@@ -57,7 +59,20 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
       REPAIR_RESEND_WINDOW_MS: String(RESEND_WINDOW_MS),
       REPAIR_MAX_ARTIFACT_MULTIPLE: String(MULTIPLE),
     });
-    topics = fleetTopics(t.config.mqtt.fleetNamespace);
+    const { database, trust, mqtt, artifacts, rollouts } = t.config;
+    replica = await startTestApp({
+      MQTT_URL: broker.url,
+      DATABASE_URL: database.url,
+      KEYS_DIR: trust.keysDir,
+      ARTIFACT_DIR: artifacts.dir,
+      MQTT_SHARED_GROUP: mqtt.sharedGroup,
+      QUEUE_PREFIX: rollouts.queuePrefix,
+      REPAIR_REQUEST_BURST: String(BURST),
+      REPAIR_REQUESTS_PER_MINUTE: '120',
+      REPAIR_RESEND_WINDOW_MS: String(RESEND_WINDOW_MS),
+      REPAIR_MAX_ARTIFACT_MULTIPLE: String(MULTIPLE),
+    });
+    topics = fleetTopics(mqtt.fleetNamespace);
     const root: RootDocument = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
     const [a, b] = await enrolNodes(t, 2, { fleet: 'repair' });
     const node = (nodeId: string) => new SimulatedNode({ brokerUrl: broker.url, namespace: t.config.mqtt.fleetNamespace, nodeId, root });
@@ -78,15 +93,24 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
     honestRepairs = countRepairs(honest, topics);
   }, 120_000);
 
+  /** Repair chunk publishes and request outcomes, summed over both replicas (each has its own /metrics). */
+  const repairPublishes = async () => (await Promise.all([t, replica].map(chunkPublishes))).reduce((sum, p) => sum + p.repair, 0);
+  const bothOutcomes = async () => {
+    const sum: Record<string, number> = {};
+    for (const outcomes of await Promise.all([t, replica].map(repairOutcomes))) for (const [k, n] of Object.entries(outcomes)) sum[k] = (sum[k] ?? 0) + n;
+    return sum;
+  };
+
   afterAll(async () => {
     await Promise.all([flooder?.disconnect(), honest?.disconnect()]);
+    await replica?.close();
     await t?.close();
     await broker?.stop();
   });
 
   it('answers 60 requests for the same and overlapping chunks with each chunk at most once, and refuses the excess with an error event', async () => {
     const sha256 = flooder.download?.sha256 as string;
-    const before = await chunkPublishes(t);
+    const before = await repairPublishes();
     // Every third request asks for everything; the others for overlapping windows of five chunks.
     const requests = Array.from({ length: 60 }, (_, i) => ({
       ...envelopeFields(),
@@ -95,12 +119,14 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
     }));
     await Promise.all(requests.map((r) => flooder.publish('artifact-requests', r)));
 
-    const outcomes = await waitFor(() => repairOutcomes(t), (o) => total(o) >= 60, 30_000, 'all 60 repair requests handled').catch(async (error: unknown) => {
-      console.log(`repair flood: 60 requests -> ${(await chunkPublishes(t)).repair - before.repair} chunk publishes, no outcome counted`);
+    const outcomes = await waitFor(() => bothOutcomes(), (o) => total(o) >= 60, 30_000, 'all 60 repair requests handled').catch(async (error: unknown) => {
+      console.log(`repair flood: 60 requests -> ${(await repairPublishes()) - before} chunk publishes, no outcome counted`);
       throw error;
     });
-    const repairs = (await chunkPublishes(t)).repair - before.repair;
+    const repairs = (await repairPublishes()) - before;
     console.log(`repair flood: 60 requests -> ${repairs} chunk publishes; outcomes ${JSON.stringify(outcomes)}`);
+    // Both replicas answered part of the flood: the limits below are shared, not per replica.
+    for (const app of [t, replica]) expect(total(await repairOutcomes(app))).toBeGreaterThan(0);
     // Within the resend window a chunk goes out once, however often and in whatever overlap it is asked for.
     expect(repairs).toBeLessThanOrEqual(chunkCount);
     // A burst of BURST requests passes (plus what the bucket refills meanwhile); the rest are refused.
@@ -111,10 +137,10 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
   }, 60_000);
 
   it("answers another node's repair request in full while the flooder is limited", async () => {
-    const before = await repairOutcomes(t);
+    const before = await bothOutcomes();
     await honest.publish('artifact-requests', { ...envelopeFields(), sha256: honest.download?.sha256 as string, missing: [[2, 5], [9, 9]] });
     await waitFor(async () => honestRepairs.messages, (n) => n >= 5, 10_000, "the honest node's 5 chunks");
-    const after = await repairOutcomes(t);
+    const after = await bothOutcomes();
     expect((after['answered'] ?? 0) - (before['answered'] ?? 0)).toBe(1);
     expect(honestRepairs.messages).toBe(5);
     expect(honest.errors).toEqual([]);
@@ -122,8 +148,8 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
 
   it('caps what one node can get by repair at a small multiple of the artifact, then tells it so', async () => {
     const sha256 = flooder.download?.sha256 as string;
-    const before = await chunkPublishes(t);
-    const outcomesBefore = await repairOutcomes(t);
+    const before = await repairPublishes();
+    const outcomesBefore = await bothOutcomes();
     // The node keeps asking for everything, at the pace the rate limit allows, until it is told it is over its cap.
     const every = [[0, chunkCount - 1]] as [number, number][];
     let sent = 0;
@@ -137,13 +163,13 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
       6 * RESEND_WINDOW_MS + 10_000,
       'the repair cap error event',
     );
-    await waitFor(async () => total(await repairOutcomes(t)) - total(outcomesBefore), (n) => n >= sent, 10_000, 'every request handled');
-    const outcomes = await repairOutcomes(t);
+    await waitFor(async () => total(await bothOutcomes()) - total(outcomesBefore), (n) => n >= sent, 10_000, 'every request handled');
+    const outcomes = await bothOutcomes();
     expect((outcomes['cap-exceeded'] ?? 0) + (outcomes['partial'] ?? 0)).toBeGreaterThanOrEqual(1);
-    const published = (await chunkPublishes(t)).repair;
+    const published = await repairPublishes();
     await waitFor(async () => flooderRepairs.messages + honestRepairs.messages, (n) => n === published, 10_000, 'every repair chunk delivered');
     const data = flooderRepairs.bytes - flooderRepairs.messages * CHUNK_HEADER_BYTES;
-    console.log(`repair cap: ${sent} more requests -> ${published - before.repair} chunk publishes; flooder got ${flooderRepairs.messages} chunks, ${data} bytes (artifact ${size})`);
+    console.log(`repair cap: ${sent} more requests -> ${published - before} chunk publishes; flooder got ${flooderRepairs.messages} chunks, ${data} bytes (artifact ${size})`);
     // Everything the flooder was sent by repair for this deployment (the flood above included) stays within the cap...
     expect(data).toBeLessThanOrEqual(MULTIPLE * size);
     // ...which still lets at least one whole artifact through (a node that lost everything completes).
