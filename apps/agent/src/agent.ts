@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeResultsMessage, envelopeFields } from '#protocol';
+import { encodeResultsMessage, envelopeFields, toSafeText } from '#protocol';
 import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
 import { type AgentConfig, DEFAULT_INFER_CONCURRENT_RUNS, DEFAULT_INFER_MAX_IN_FLIGHT } from './config.js';
@@ -58,7 +58,9 @@ export class Agent {
       log,
     }, AGENT_VERSION);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
-      report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
+      // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
+      report: (deploymentId, seq, state, extra) =>
+        this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,
     });

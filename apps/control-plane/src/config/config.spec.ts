@@ -27,6 +27,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ REPAIR_MAX_ARTIFACT_MULTIPLE: '1.5', REPAIR_RESEND_WINDOW_MS: '2000' }).distribution.repair).toMatchObject({ maxArtifactMultiple: 1.5, resendWindowMs: 2000 });
   });
 
+  it('lets ingest lag 30 s before /health says degraded unless told otherwise', () => {
+    expect(loadConfig({}).ingest.maxLagMs).toBe(30_000);
+    expect(loadConfig({ INGEST_MAX_LAG_MS: '5000' }).ingest.maxLagMs).toBe(5000);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
   });
@@ -49,6 +54,8 @@ describe('loadConfig', () => {
     ['REPAIR_REQUESTS_PER_MINUTE', '1.5', 'REPAIR_REQUESTS_PER_MINUTE'],
     ['REPAIR_RESEND_WINDOW_MS', '50', 'REPAIR_RESEND_WINDOW_MS'],
     ['REPAIR_MAX_ARTIFACT_MULTIPLE', '0.5', 'REPAIR_MAX_ARTIFACT_MULTIPLE'],
+    ['INGEST_MAX_LAG_MS', '99', 'INGEST_MAX_LAG_MS'],
+    ['INGEST_MAX_LAG_MS', 'soon', 'INGEST_MAX_LAG_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);
