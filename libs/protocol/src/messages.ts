@@ -136,6 +136,14 @@ export const errorEventMessage = z.strictObject({
   refId: uuid.optional(),
 });
 
+/**
+ * The `code` of an error event answering a repair request that was refused, wholly or in part: the
+ * artifact is not deployed to the node, the node asks too often, or it has had its share of repair bytes
+ * for the deployment (docs/protocol.md).
+ */
+export const REPAIR_REFUSALS = ['not-assigned', 'repair-rate-limited', 'repair-cap-exceeded'] as const;
+export type RepairRefusal = (typeof REPAIR_REFUSALS)[number];
+
 export type DesiredStateMessage = z.infer<typeof desiredStateMessage>;
 export type ArtifactRequestMessage = z.infer<typeof artifactRequestMessage>;
 export type StatusMessage = z.infer<typeof statusMessage>;
