@@ -150,4 +150,20 @@ describe('node identity: no readable node keys, proof of possession for re-enrol
     expect((audit.body as { action: string }[]).map((e) => e.action)).toEqual(expect.arrayContaining(['node.enroll', 'node.reset-identity', 'node.re-enroll']));
     expect(JSON.stringify(audit.body)).not.toContain(nodeKey);
   });
+
+  it('keeps a node enrolled without a key (an older agent) from being re-keyed by token and node key; a reset lets it register one', async () => {
+    const { token } = await createEnrollmentToken(t, { maxUses: 1 });
+    const nodeKey = newNodeKey();
+    const enrolled = (await enroll({ token, nodeKey }).expect(200)).body as Enrolled;
+    await t.http().post('/v1/enroll/challenge').send({ nodeKey }).expect(409);
+    const res = await enroll({ token, nodeKey, publicKey: generateSigningKey().publicKey }).expect(401);
+    expect(res.body.detail).toContain('reset-identity');
+    expect(await canConnect(enrolled)).toBe(true);
+
+    const reset = await t.http().post(`/v1/nodes/${enrolled.nodeId}/reset-identity`).set(bearer(t.adminKey)).expect(200);
+    const key = generateSigningKey();
+    const again = (await enroll({ token: reset.body.token, nodeKey, publicKey: key.publicKey }).expect(200)).body as Enrolled;
+    expect(again.nodeId).toBe(enrolled.nodeId);
+    expect(await canConnect(again)).toBe(true);
+  });
 });

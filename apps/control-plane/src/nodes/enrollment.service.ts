@@ -49,6 +49,9 @@ export interface IdentityReset {
   readonly expiresAt: Date;
 }
 
+const NO_REGISTERED_KEY =
+  'this node has no registered key: it re-enrols only with the token of an identity reset (POST /v1/nodes/{id}/reset-identity, admin) and a publicKey';
+
 /** The node and key a proof of possession was checked against, before the enrolment transaction. */
 interface ProvenKey {
   readonly nodeId: string;
@@ -154,7 +157,6 @@ export class EnrollmentService {
 
   private async createNode(tx: EntityManager, request: EnrollmentRequest): Promise<Enrollment> {
     const token = await this.spendToken(tx, request.token);
-    if (token.nodeId) throw new ForbiddenError('this token comes from an identity reset: it re-enrols only that node');
     const nodeSecret = generateSecret('efn');
     const nodes = tx.getRepository(EdgeNode);
     const id = randomUUID();
@@ -184,10 +186,8 @@ export class EnrollmentService {
 
   /** A node without a registered key (enrolled before keys, or reset): only its reset token re-enrols it. */
   private async registerAfterReset(tx: EntityManager, node: EdgeNode, request: EnrollmentRequest): Promise<Enrollment> {
-    const noKey = 'this node has no registered key: it re-enrols only with the token of an identity reset (POST /v1/nodes/{id}/reset-identity, admin) and a publicKey';
-    if (!request.token || !request.publicKey) throw new UnauthenticatedError(noKey);
-    const token = await this.spendToken(tx, request.token);
-    if (token.nodeId !== node.id) throw new ForbiddenError(noKey);
+    if (!request.token || !request.publicKey) throw new UnauthenticatedError(NO_REGISTERED_KEY);
+    const token = await this.spendToken(tx, request.token, node.id);
     node.publicKey = request.publicKey;
     return this.rekey(tx, node, request, `enrollment-token:${token.id}`, 'identity-reset-token');
   }
@@ -201,12 +201,18 @@ export class EnrollmentService {
     return { node: saved, nodeSecret };
   }
 
-  /** The row lock serialises enrolments on one token, so `uses` never exceeds `max_uses`. */
-  private async spendToken(tx: EntityManager, secret: string | undefined): Promise<EnrollmentToken> {
+  /**
+   * Spends one use of a token that is for this purpose: an ordinary token creates a node; a reset token
+   * (`forNode`) re-enrols only the node it was issued for. The row lock serialises enrolments on one
+   * token, so `uses` never exceeds `max_uses`.
+   */
+  private async spendToken(tx: EntityManager, secret: string | undefined, forNode: string | null = null): Promise<EnrollmentToken> {
     if (!secret) throw new UnauthenticatedError('an enrolment token is required to enrol a new node');
     const repo = tx.getRepository(EnrollmentToken);
     const token = await repo.findOne({ where: { tokenHash: hashSecret(secret) }, lock: { mode: 'pessimistic_write' } });
     if (!token || token.revokedAt) throw new UnauthenticatedError('unknown or revoked enrolment token');
+    if (forNode && token.nodeId !== forNode) throw new UnauthenticatedError(NO_REGISTERED_KEY);
+    if (!forNode && token.nodeId) throw new ForbiddenError('this token comes from an identity reset: it re-enrols only that node');
     if (token.expiresAt.getTime() <= Date.now()) throw new ForbiddenError('enrolment token has expired');
     if (token.uses >= token.maxUses) throw new ForbiddenError('enrolment token has no uses left');
     token.uses += 1;
