@@ -74,6 +74,7 @@ describe('agent identity: key pair at enrolment, re-enrolment by proof, no token
     expect(agent.nodeId).toBe(nodeId);
     const renewed = JSON.parse(await readFile(identityPath, 'utf8')) as { nodeSecret: string };
     expect(renewed.nodeSecret).not.toBe(saved.nodeSecret);
+    expect(Object.keys(renewed)).not.toContain('signingKey'); // the private key stays in its own 0600 file
     await keepsReporting(nodeId);
     const audit = await t.http().get('/v1/audit-events').query({ targetType: 'node', targetId: nodeId }).set(bearer(t.adminKey)).expect(200);
     expect(audit.body).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'node.re-enroll', actor: `node:${nodeId}`, details: { by: 'proof' } })]));

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdir, readFile, statfs } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,12 @@ export interface NodeIdentity {
   readonly root: Envelope<RootDocument>;
   /** `namespace`: the installation's topic namespace (`ef/v1/{namespace}/…`), told at enrolment. */
   readonly mqtt: { readonly url: string; readonly username: string; readonly password: string; readonly clientId: string; readonly namespace: string };
+  /**
+   * The node's Ed25519 private key registered at enrolment (signs re-enrolment proofs and attestation
+   * reports). Read from `enrolment-key.pem`, never written into `identity.json`; absent for a node
+   * enrolled before key pairs existed.
+   */
+  readonly signingKey?: KeyObject;
 }
 
 /**
@@ -47,7 +53,10 @@ export async function loadIdentity(config: AgentConfig, onOutdated?: () => void)
     onOutdated?.();
     return undefined;
   }
-  return saved;
+  if (!saved) return undefined;
+  // Serving does not need the key: an unreadable one is reported by the next enrolment, which does.
+  const key = await readEnrolmentKey(config).catch(() => undefined);
+  return key ? { ...saved, signingKey: key.privateKey } : saved;
 }
 
 /** The node key is generated once and kept: it makes a retried enrolment return the same node. */
@@ -80,16 +89,31 @@ async function hardwareProfile(stateDir: string) {
  * it. Lose this file and only an administrator's identity reset lets the node enrol again as itself.
  */
 async function enrolmentKey(config: AgentConfig): Promise<SigningKey> {
-  const path = join(config.stateDir, 'enrolment-key.pem');
-  try {
-    return importPrivateKey(await readFile(path, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new EnrollmentError(`cannot read the node's key ${path}`, { cause: error });
-  }
+  const existing = await readEnrolmentKey(config);
+  if (existing) return existing;
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  await writeFileAtomic(path, pem);
+  await writeFileAtomic(enrolmentKeyPath(config), pem);
   return importPrivateKey(pem);
+}
+
+const enrolmentKeyPath = (config: AgentConfig) => join(config.stateDir, 'enrolment-key.pem');
+
+/** The saved key pair; undefined when there is none yet. A file that does not parse is an error, not a new key. */
+async function readEnrolmentKey(config: AgentConfig): Promise<SigningKey | undefined> {
+  const path = enrolmentKeyPath(config);
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new EnrollmentError(`cannot read the node's key ${path}`, { cause: error });
+  }
+  try {
+    return importPrivateKey(pem);
+  } catch (error) {
+    throw new EnrollmentError(`the node's key ${path} does not parse: an administrator must reset this node's identity before it can enrol again`, { cause: error });
+  }
 }
 
 type Answer = Record<string, unknown> & { detail?: string };
@@ -149,7 +173,7 @@ export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
     mqtt: { ...answer.mqtt, url: config.brokerUrl ?? answer.mqtt.url },
   };
   await writeJsonAtomic(identityPath(config), identity);
-  return identity;
+  return { ...identity, signingKey: key.privateKey };
 }
 
 export interface EnrollmentRetry {
