@@ -22,6 +22,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ MQTT_MAX_MESSAGE_BYTES: '262144' }).mqtt.maxMessageBytes).toBe(262_144);
   });
 
+  it('lets ingest lag 30 s before /health says degraded unless told otherwise', () => {
+    expect(loadConfig({}).ingest.maxLagMs).toBe(30_000);
+    expect(loadConfig({ INGEST_MAX_LAG_MS: '5000' }).ingest.maxLagMs).toBe(5000);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
   });
@@ -40,6 +45,8 @@ describe('loadConfig', () => {
     ['MQTT_MAX_MESSAGE_BYTES', '65536', 'MQTT_MAX_MESSAGE_BYTES'],
     ['MQTT_MAX_MESSAGE_BYTES', '268435456', 'MQTT_MAX_MESSAGE_BYTES'],
     ['MQTT_MAX_MESSAGE_BYTES', 'a lot', 'MQTT_MAX_MESSAGE_BYTES'],
+    ['INGEST_MAX_LAG_MS', '99', 'INGEST_MAX_LAG_MS'],
+    ['INGEST_MAX_LAG_MS', 'soon', 'INGEST_MAX_LAG_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);

@@ -53,6 +53,8 @@ const envSchema = z.object({
   BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
+  /** /health fails its `ingest` check when telemetry has waited this long unwritten (a stuck or failing database). */
+  INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
@@ -119,7 +121,12 @@ export interface AppConfig {
      */
     readonly broadcastWaitMs: number;
   };
-  readonly ingest: { readonly flushMs: number; readonly batchMax: number };
+  readonly ingest: {
+    readonly flushMs: number;
+    readonly batchMax: number;
+    /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
+    readonly maxLagMs: number;
+  };
   readonly artifacts: {
     readonly dir: string;
     readonly maxBytes: number;
@@ -180,7 +187,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
-    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
+    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
