@@ -1,0 +1,49 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
+import { ModelVersion } from '../models/model-version.entity.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+
+/**
+ * One model version on one node in one minute (of receipt at the control plane): maintained at ingest by
+ * set-based upserts, read by the stats route, so no query scans raw result rows. Heartbeats feed
+ * `inferences`, `errors` and `latencyHist`; results feed `results`, `confidenceSum` and `confidenceHist`.
+ */
+@Entity({ name: 'model_version_rollups' })
+export class ModelVersionRollup {
+  @ManyToOne(() => ModelVersion, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'model_version_id' })
+  modelVersion!: Relation<ModelVersion>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  modelVersionId!: string;
+
+  @PrimaryColumn({ type: 'timestamptz' })
+  minute!: Date;
+
+  @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'node_id' })
+  node!: Relation<EdgeNode>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  nodeId!: string;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  inferences!: number;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  errors!: number;
+
+  /** Dense, in the shared latency layout (libs/protocol latency-histogram.ts). */
+  @Column({ type: 'bigint', array: true })
+  latencyHist!: string[];
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  results!: number;
+
+  @Column({ type: 'double precision' })
+  confidenceSum!: number;
+
+  /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width. */
+  @Column({ type: 'bigint', array: true })
+  confidenceHist!: string[];
+}

@@ -1,0 +1,63 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Per-version model health (issue 12).
+ *
+ * - `node_heartbeats.latency_hist`: the heartbeat's latency histogram, dense in the shared layout
+ *   (libs/protocol latency-histogram.ts); null for agents that report only p50/p99.
+ * - `model_version_rollups`: per version, node and minute (of receipt), the counters the stats route and
+ *   the Prometheus series read, kept up to date at ingest so no query scans raw result rows.
+ * - `inference_feedback`: ground truth joined to the stored result it labels (one row per result).
+ * - `inference_results.input_ref` is indexed for that join.
+ * - `ef_hist_add` / `ef_hist_sum`: bucket-by-bucket addition of histograms (upserts and merges).
+ */
+export class ModelHealth1764510000000 implements MigrationInterface {
+  name = 'ModelHealth1764510000000';
+
+  async up(db: QueryRunner): Promise<void> {
+    // unnest of two arrays pads the shorter with nulls, in element order.
+    await db.query(`
+      CREATE FUNCTION ef_hist_add(a bigint[], b bigint[]) RETURNS bigint[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+      $$ SELECT COALESCE(array_agg(COALESCE(x, 0) + COALESCE(y, 0)), '{}') FROM unnest(a, b) AS t(x, y) $$`);
+    await db.query(`CREATE AGGREGATE ef_hist_sum(bigint[]) (SFUNC = ef_hist_add, STYPE = bigint[], INITCOND = '{}', PARALLEL = SAFE)`);
+    await db.query(`ALTER TABLE "node_heartbeats" ADD "latency_hist" bigint array`);
+    await db.query(`
+      CREATE TABLE "model_version_rollups" (
+        "model_version_id" uuid NOT NULL,
+        "minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "node_id" uuid NOT NULL,
+        "inferences" bigint NOT NULL,
+        "errors" bigint NOT NULL,
+        "latency_hist" bigint array NOT NULL,
+        "results" bigint NOT NULL,
+        "confidence_sum" double precision NOT NULL,
+        "confidence_hist" bigint array NOT NULL,
+        CONSTRAINT "model_version_rollups_pkey" PRIMARY KEY ("model_version_id", "minute", "node_id"),
+        CONSTRAINT "model_version_rollups_model_version_id_fkey" FOREIGN KEY ("model_version_id") REFERENCES "model_versions"("id") ON DELETE CASCADE ON UPDATE NO ACTION,
+        CONSTRAINT "model_version_rollups_node_id_fkey" FOREIGN KEY ("node_id") REFERENCES "nodes"("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
+    await db.query(`
+      CREATE TABLE "inference_feedback" (
+        "node_id" uuid NOT NULL,
+        "seq" bigint NOT NULL,
+        "model_version_id" uuid NOT NULL,
+        "input_ref" character varying(200) NOT NULL,
+        "label" integer NOT NULL,
+        "correct" boolean NOT NULL,
+        "result_at" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "received_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        CONSTRAINT "inference_feedback_pkey" PRIMARY KEY ("node_id", "seq"),
+        CONSTRAINT "inference_feedback_node_id_fkey" FOREIGN KEY ("node_id") REFERENCES "nodes"("id") ON DELETE CASCADE ON UPDATE NO ACTION,
+        CONSTRAINT "inference_feedback_model_version_id_fkey" FOREIGN KEY ("model_version_id") REFERENCES "model_versions"("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
+    await db.query(`CREATE INDEX "inference_feedback_model_version_id_result_at_idx" ON "inference_feedback" ("model_version_id", "result_at")`);
+    await db.query(`CREATE INDEX "inference_results_input_ref_idx" ON "inference_results" ("input_ref") WHERE "input_ref" IS NOT NULL`);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP INDEX "inference_results_input_ref_idx"`);
+    await db.query(`DROP TABLE "inference_feedback"`);
+    await db.query(`DROP TABLE "model_version_rollups"`);
+    await db.query(`ALTER TABLE "node_heartbeats" DROP COLUMN "latency_hist"`);
+    await db.query(`DROP AGGREGATE ef_hist_sum(bigint[])`);
+    await db.query(`DROP FUNCTION ef_hist_add(bigint[], bigint[])`);
+  }
+}
