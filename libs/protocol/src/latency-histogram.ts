@@ -95,3 +95,22 @@ export const CONFIDENCE_BOUNDS: readonly number[] = Array.from({ length: CONFIDE
 export function confidenceBucket(confidence: number): number {
   return Math.min(CONFIDENCE_BUCKET_COUNT - 1, Math.max(0, Math.ceil(confidence * CONFIDENCE_BUCKET_COUNT) - 1));
 }
+
+export interface LatencyPercentiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+}
+
+/**
+ * p50/p90/p99 of a dense latency histogram, each the upper bound of its bucket; a percentile in the
+ * overflow bucket reads as LATENCY_MAX_MS (at least that much: JSON has no Infinity). Null when empty.
+ */
+export function latencyPercentiles(counts: readonly number[]): LatencyPercentiles | null {
+  const at = (q: number) => {
+    const v = histogramQuantile(counts, q);
+    return v === null ? null : Math.min(v, LATENCY_MAX_MS);
+  };
+  const [p50, p90, p99] = [at(0.5), at(0.9), at(0.99)];
+  return p50 === null || p90 === null || p99 === null ? null : { p50, p90, p99 };
+}

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { SideStats } from './health-gate.js';
+import { RolloutSideDto, RolloutStatsDto, RolloutStatsQuery } from './dto/rollout-stats.dto.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import type { Plan } from './rollout-targeting.js';
 import type { Rollout } from './rollout.entity.js';
@@ -26,6 +28,17 @@ const toDto = (r: Rollout): RolloutDto => ({
   finishedAt: r.finishedAt?.toISOString() ?? null,
 });
 
+const toSideDto = (s: SideStats): RolloutSideDto => ({
+  nodes: s.nodes,
+  inferences: s.inferences,
+  errors: s.errors,
+  errorRate: s.inferences > 0 ? s.errors / s.inferences : null,
+  latencyMs: s.latencyMs,
+  latencyP99Ms: s.latencyP99Ms,
+  results: s.results,
+  meanConfidence: s.meanConfidence,
+});
+
 @ApiTags('rollouts')
 @ApiBearerAuth()
 @Controller('v1/rollouts')
@@ -48,6 +61,17 @@ export class RolloutsController {
   @ApiOkResponse({ type: [RolloutDto] })
   async list(@Query() query: ListRolloutsQuery): Promise<RolloutDto[]> {
     return (await this.rollouts.list(query.limit ?? 200, query.state, query.after)).map(toDto);
+  }
+
+  @Get(':id/stats')
+  @ApiOperation({
+    summary: 'Canary vs control of a rollout',
+    description: 'What the model-health gates compare: nodes of the rollout on its versions (canary) and those still on another (control), over the window.',
+  })
+  @ApiOkResponse({ type: RolloutStatsDto })
+  async stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutStatsQuery): Promise<RolloutStatsDto> {
+    const { windowSeconds, canary, control } = await this.rollouts.stats(id, query.windowSeconds);
+    return { windowSeconds, canary: toSideDto(canary), control: toSideDto(control) };
   }
 
   @Get(':id')
