@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Gauge, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { latencyPercentiles } from '#protocol';
+import { LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
 
 /** The trailing window the per-version series describe. */
@@ -17,7 +18,7 @@ interface VersionRow {
   readonly errors: number;
   readonly results: number;
   readonly confidenceSum: number;
-  readonly latencyHist: number[];
+  readonly latencyHist: string;
 }
 
 /**
@@ -34,7 +35,7 @@ export class ModelHealthMetrics {
       (rows ??= (
         db.query(
           `SELECT m.name AS model, mv.version, mv.variant, sum(r.inferences)::float8 AS inferences, sum(r.errors)::float8 AS errors,
-                  sum(r.results)::float8 AS results, sum(r.confidence_sum)::float8 AS "confidenceSum", ef_hist_sum(r.latency_hist)::float8[] AS "latencyHist"
+                  sum(r.results)::float8 AS results, sum(r.confidence_sum)::float8 AS "confidenceSum", sum(r.latency_hist)::text AS "latencyHist"
              FROM model_version_rollups r JOIN model_versions mv ON mv.id = r.model_version_id JOIN models m ON m.id = mv.model_id
             WHERE r.minute >= date_trunc('minute', now() - make_interval(secs => $1))
             GROUP BY m.name, mv.version, mv.variant`,
@@ -61,7 +62,7 @@ export class ModelHealthMetrics {
     gauge('edgefleet_model_results_5m', 'Inference results stored per model version in the last 5 minutes', (r) => r.results);
     gauge('edgefleet_model_mean_confidence_5m', 'Mean top-class confidence per model version in the last 5 minutes', (r) => (r.results > 0 ? r.confidenceSum / r.results : null));
     gauge('edgefleet_model_latency_ms_5m', 'Latency percentiles per model version in the last 5 minutes, from the merged histograms (bucket upper bounds)', () => null, ['quantile'], (r) => {
-      const p = latencyPercentiles(r.latencyHist);
+      const p = latencyPercentiles(unpackHistogram(r.latencyHist, LATENCY_BUCKET_COUNT));
       return p ? [[{ quantile: '0.5' }, p.p50], [{ quantile: '0.9' }, p.p90], [{ quantile: '0.99' }, p.p99]] : [];
     });
   }

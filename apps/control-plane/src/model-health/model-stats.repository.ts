@@ -3,16 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { StatsGrouping } from './stats-query.js';
 
-/** One group's sums from the rollups (histograms dense, possibly shorter than their layout). */
+/** One group's sums from the rollups (histograms packed: telemetry/packed-histogram.ts; null without rows). */
 export interface RollupSums {
   readonly key: string | null;
   readonly total: boolean;
   readonly inferences: number;
   readonly errors: number;
-  readonly latencyHist: number[];
+  readonly latencyHist: string | null;
   readonly results: number;
   readonly confidenceSum: number;
-  readonly confidenceHist: number[];
+  readonly confidenceHist: string | null;
 }
 
 export interface FeedbackSums {
@@ -68,9 +68,9 @@ export class ModelStatsRepository {
     return (await this.db.query(
       `SELECT ${key} AS key, GROUPING(${key}) = 1 AS total,
               COALESCE(sum(r.inferences), 0)::float8 AS inferences, COALESCE(sum(r.errors), 0)::float8 AS errors,
-              COALESCE(ef_hist_sum(r.latency_hist), '{}')::float8[] AS "latencyHist",
+              sum(r.latency_hist)::text AS "latencyHist",
               COALESCE(sum(r.results), 0)::float8 AS results, COALESCE(sum(r.confidence_sum), 0)::float8 AS "confidenceSum",
-              COALESCE(ef_hist_sum(r.confidence_hist), '{}')::float8[] AS "confidenceHist"
+              sum(r.confidence_hist)::text AS "confidenceHist"
          FROM model_version_rollups r ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = r.node_id' : ''}
         WHERE r.model_version_id = ANY($1::uuid[]) AND r.minute >= date_trunc('minute', now() - make_interval(secs => $2))
         GROUP BY GROUPING SETS ((${key}), ())`,

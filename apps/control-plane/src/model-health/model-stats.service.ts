@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '#common';
-import { CONFIDENCE_BOUNDS, CONFIDENCE_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { CONFIDENCE_BOUNDS, CONFIDENCE_BUCKET_COUNT, LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import type { FeedbackDto, FeedbackResultDto, GroupStatsDto, ModelStatsDto, ModelStatsQuery } from './dto/model-stats.dto.js';
 import { FeedbackRepository } from './feedback.repository.js';
 import { type FeedbackSums, ModelStatsRepository, type RollupSums } from './model-stats.repository.js';
@@ -14,14 +15,14 @@ function groupStats(key: string | null, sums: RollupSums | undefined, feedback: 
   const inferences = sums?.inferences ?? 0;
   const errors = sums?.errors ?? 0;
   const results = sums?.results ?? 0;
-  const confidence = sums?.confidenceHist ?? [];
+  const confidence = unpackHistogram(sums?.confidenceHist ?? null, CONFIDENCE_BUCKET_COUNT);
   const [labelled, correct] = [feedback?.labelled ?? 0, feedback?.correct ?? 0];
   return {
     key,
     inferences,
     errors,
     errorRate: rate(errors, inferences),
-    latencyMs: latencyPercentiles(sums?.latencyHist ?? []),
+    latencyMs: latencyPercentiles(unpackHistogram(sums?.latencyHist ?? null, LATENCY_BUCKET_COUNT)),
     results,
     meanConfidence: rate(sums?.confidenceSum ?? 0, results),
     confidence: Array.from({ length: CONFIDENCE_BUCKET_COUNT }, (_, i) => ({ le: CONFIDENCE_BOUNDS[i] as number, count: confidence[i] ?? 0 })),

@@ -33,9 +33,9 @@ export class ModelVersionRollup {
   @Column({ type: 'bigint', transformer: bigintAsNumber })
   errors!: number;
 
-  /** Dense, in the shared latency layout (libs/protocol latency-histogram.ts). */
-  @Column({ type: 'bigint', array: true })
-  latencyHist!: string[];
+  /** Packed (telemetry/packed-histogram.ts), in the shared latency layout (libs/protocol latency-histogram.ts). */
+  @Column({ type: 'numeric' })
+  latencyHist!: string;
 
   @Column({ type: 'bigint', transformer: bigintAsNumber })
   results!: number;
@@ -43,7 +43,7 @@ export class ModelVersionRollup {
   @Column({ type: 'double precision' })
   confidenceSum!: number;
 
-  /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width. */
-  @Column({ type: 'bigint', array: true })
-  confidenceHist!: string[];
+  /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width, packed. */
+  @Column({ type: 'numeric' })
+  confidenceHist!: string;
 }

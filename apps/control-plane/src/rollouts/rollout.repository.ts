@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { Counts } from './decide.js';
-import { latencyPercentiles } from '#protocol';
+import { LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import type { SideStats } from './health-gate.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutMetrics } from './rollout-metrics.js';
@@ -284,7 +285,7 @@ export class RolloutRepository {
               (SELECT count(DISTINCT node_id) FROM beats b WHERE b.canary = side.canary)::int AS nodes,
               (SELECT COALESCE(sum(inferences), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS inferences,
               (SELECT COALESCE(sum(errors), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS errors,
-              (SELECT ef_hist_sum(latency_hist) FROM beats b WHERE b.canary = side.canary AND latency_hist IS NOT NULL)::float8[] AS "latencyHist",
+              (SELECT sum(latency_hist) FROM beats b WHERE b.canary = side.canary)::text AS "latencyHist",
               (SELECT sum(latency_p99_ms * inferences) / NULLIF(sum(inferences) FILTER (WHERE latency_p99_ms IS NOT NULL), 0)
                  FROM beats b WHERE b.canary = side.canary AND latency_p99_ms IS NOT NULL AND latency_hist IS NULL)::float8 AS "legacyP99Ms",
               (SELECT avg(confidence) FROM results r WHERE r.canary = side.canary)::float8 AS "meanConfidence",
@@ -299,12 +300,13 @@ export class RolloutRepository {
 
 interface SideRow extends Omit<SideStats, 'latencyP99Ms' | 'latencyMs'> {
   readonly canary: boolean;
-  readonly latencyHist: number[] | null;
+  /** Packed (telemetry/packed-histogram.ts); null when no heartbeat of the side carried one. */
+  readonly latencyHist: string | null;
   readonly legacyP99Ms: number | null;
 }
 
 /** The percentiles of a side's merged histogram, or its legacy p99 mean when none of its heartbeats had one. */
 function sideStats({ canary: _canary, latencyHist, legacyP99Ms, ...counts }: SideRow): SideStats {
-  const latencyMs = latencyHist ? latencyPercentiles(latencyHist) : null;
+  const latencyMs = latencyHist === null ? null : latencyPercentiles(unpackHistogram(latencyHist, LATENCY_BUCKET_COUNT));
   return { ...counts, latencyMs, latencyP99Ms: latencyMs ? latencyMs.p99 : legacyP99Ms };
 }

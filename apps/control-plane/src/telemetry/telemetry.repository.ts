@@ -76,9 +76,9 @@ export class TelemetryRepository {
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
-         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist::bigint[]
+         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::text[])
+                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[])
                 AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
