@@ -13,6 +13,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { envelopeFields, type HeartbeatMessage, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, type ResultsMessage, sparseHistogram } from '../libs/protocol/src/index.js';
 import { packedBucketSql } from '../apps/control-plane/src/telemetry/packed-histogram.js';
+import { ROLLUP_TIERS } from '../apps/control-plane/src/telemetry/rollup-sql.js';
 import { TelemetryRepository } from '../apps/control-plane/src/telemetry/telemetry.repository.js';
 import { createModel, enrolNodes, uploadVersion } from '../test/helpers/fleet.js';
 import { denseSoftmaxModel } from '../test/helpers/onnx-model.js';
@@ -91,19 +92,21 @@ async function generate(t: TestApp, nodeIds: string[], versions: Version[]): Pro
     );
   }
   const generated = seconds(start);
+  for (const tier of ROLLUP_TIERS) {
   await t.db.query(
-    `INSERT INTO model_version_rollups (model_version_id, minute, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist)
-     SELECT model_version_id, minute, node_id, sum(n) + sum(n) / 100, sum(n) / 100,
-            sum(${packedBucketSql('n', 'lb')}) FILTER (WHERE kind = 'l'), sum(n) FILTER (WHERE kind = 'l'), sum(s) FILTER (WHERE kind = 'l'),
-            sum(${packedBucketSql('n', 'cb')}) FILTER (WHERE kind = 'c')
-       FROM (SELECT model_version_id, date_trunc('minute', received_at) AS minute, node_id, 'l' AS kind, greatest(ceil(log(2, latency_ms::numeric / 0.05) * 4)::int, 0) AS lb, 0 AS cb, count(*) AS n, sum(confidence::float8) AS s
-               FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 5
-             UNION ALL
-             SELECT model_version_id, date_trunc('minute', received_at), node_id, 'c', 0, least(greatest(ceil(confidence::float8 * 20)::int - 1, 0), 19), count(*), 0
-               FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 6) AS b
-      GROUP BY model_version_id, minute, node_id
-     ON CONFLICT (model_version_id, minute, node_id) DO NOTHING`,
-  );
+      `INSERT INTO ${tier.table} (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist)
+       SELECT model_version_id, minute, node_id, sum(n) + sum(n) / 100, sum(n) / 100,
+              sum(${packedBucketSql('n', 'lb')}) FILTER (WHERE kind = 'l'), sum(n) FILTER (WHERE kind = 'l'), sum(s) FILTER (WHERE kind = 'l'),
+              sum(${packedBucketSql('n', 'cb')}) FILTER (WHERE kind = 'c')
+         FROM (SELECT model_version_id, date_trunc('${tier.unit}', received_at) AS minute, node_id, 'l' AS kind, greatest(ceil(log(2, latency_ms::numeric / 0.05) * 4)::int, 0) AS lb, 0 AS cb, count(*) AS n, sum(confidence::float8) AS s
+                 FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 5
+               UNION ALL
+               SELECT model_version_id, date_trunc('${tier.unit}', received_at), node_id, 'c', 0, least(greatest(ceil(confidence::float8 * 20)::int - 1, 0), 19), count(*), 0
+                 FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 6) AS b
+        GROUP BY model_version_id, minute, node_id
+       ON CONFLICT (model_version_id, ${tier.column}, node_id) DO NOTHING`,
+    );
+  }
   await t.db.query('ANALYZE');
   const [{ n } = { n: 0 }] = (await t.db.query(`SELECT count(*)::int AS n FROM model_version_rollups`)) as { n: number }[];
   console.log(`generated ${ROWS} result rows in ${generated.toFixed(0)} s; ${n} rollup rows (version × node × minute) in ${(seconds(start) - generated).toFixed(0)} s`);

@@ -1,12 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+const ROLLUP_TABLES = [['model_version_rollups', 'minute'], ['model_version_hourly_rollups', 'hour']] as const;
+
 /**
  * Per-version model health (issue 12).
  *
  * - `node_heartbeats.latency_hist`: the heartbeat's latency histogram, dense in the shared layout
  *   (libs/protocol latency-histogram.ts); null for agents that report only p50/p99.
- * - `model_version_rollups`: per version, node and minute (of receipt), the counters the stats route and
- *   the Prometheus series read, kept up to date at ingest so no query scans raw result rows.
+ * - `model_version_rollups` / `model_version_hourly_rollups`: per version, node and minute / hour (of
+ *   receipt), the counters the stats route and the Prometheus series read, kept up to date at ingest so
+ *   no query scans raw result rows.
  * - `inference_feedback`: ground truth joined to the stored result it labels (one row per result).
  * - `inference_results.input_ref` is indexed for that join.
  *
@@ -18,10 +21,11 @@ export class ModelHealth1764510000000 implements MigrationInterface {
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`ALTER TABLE "node_heartbeats" ADD "latency_hist" numeric`);
-    await db.query(`
-      CREATE TABLE "model_version_rollups" (
+    for (const [table, column] of ROLLUP_TABLES) {
+      await db.query(`
+      CREATE TABLE "${table}" (
         "model_version_id" uuid NOT NULL,
-        "minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "${column}" TIMESTAMP WITH TIME ZONE NOT NULL,
         "node_id" uuid NOT NULL,
         "inferences" bigint NOT NULL,
         "errors" bigint NOT NULL,
@@ -29,9 +33,10 @@ export class ModelHealth1764510000000 implements MigrationInterface {
         "results" bigint NOT NULL,
         "confidence_sum" double precision NOT NULL,
         "confidence_hist" numeric NOT NULL,
-        CONSTRAINT "model_version_rollups_pkey" PRIMARY KEY ("model_version_id", "minute", "node_id"),
-        CONSTRAINT "model_version_rollups_model_version_id_fkey" FOREIGN KEY ("model_version_id") REFERENCES "model_versions"("id") ON DELETE CASCADE ON UPDATE NO ACTION,
-        CONSTRAINT "model_version_rollups_node_id_fkey" FOREIGN KEY ("node_id") REFERENCES "nodes"("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
+        CONSTRAINT "${table}_pkey" PRIMARY KEY ("model_version_id", "${column}", "node_id"),
+        CONSTRAINT "${table}_model_version_id_fkey" FOREIGN KEY ("model_version_id") REFERENCES "model_versions"("id") ON DELETE CASCADE ON UPDATE NO ACTION,
+        CONSTRAINT "${table}_node_id_fkey" FOREIGN KEY ("node_id") REFERENCES "nodes"("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
+    }
     await db.query(`
       CREATE TABLE "inference_feedback" (
         "node_id" uuid NOT NULL,
@@ -52,7 +57,7 @@ export class ModelHealth1764510000000 implements MigrationInterface {
   async down(db: QueryRunner): Promise<void> {
     await db.query(`DROP INDEX "inference_results_input_ref_idx"`);
     await db.query(`DROP TABLE "inference_feedback"`);
-    await db.query(`DROP TABLE "model_version_rollups"`);
+    for (const [table] of ROLLUP_TABLES) await db.query(`DROP TABLE "${table}"`);
     await db.query(`ALTER TABLE "node_heartbeats" DROP COLUMN "latency_hist"`);
   }
 }

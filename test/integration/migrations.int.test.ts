@@ -45,6 +45,7 @@ describe('migrations (real PostgreSQL)', () => {
       'inference_results',
       'installation_settings',
       'migrations',
+      'model_version_hourly_rollups',
       'model_version_rollups',
       'model_versions',
       'models',

@@ -171,6 +171,11 @@ describe('per-version model health', () => {
           expect(g).toMatchObject({ inferences: refNode.inferences, errors: refNode.errors, results: mine.length, confidence: refNode.confidence });
         }
       }
+      // Long windows read the hourly rollups: the same figures (every row is recent).
+      for (const version of ['1.0.0', '2.0.0']) {
+        const [hour, week] = await Promise.all(['1h', '7d'].map((w) => get<{ total: GroupStats }>(`/v1/models/health/versions/${version}/stats?window=${w}`)));
+        expect(week?.total).toEqual(hour?.total);
+      }
       // The slower version is slower where it counts.
       const [a, b] = await Promise.all(['1.0.0', '2.0.0'].map((v) => get<{ total: GroupStats }>(`/v1/models/health/versions/${v}/stats`)));
       expect((b?.total.latencyMs?.p50 ?? 0) > (a?.total.latencyMs?.p50 ?? 0)).toBe(true);

@@ -16,7 +16,7 @@ import { DeploymentStatusEvent } from '../telemetry/deployment-status-event.enti
 import { InferenceResult } from '../telemetry/inference-result.entity.js';
 import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
 import { InferenceFeedback } from '../model-health/inference-feedback.entity.js';
-import { ModelVersionRollup } from '../model-health/model-version-rollup.entity.js';
+import { ModelVersionHourlyRollup, ModelVersionRollup } from '../model-health/model-version-rollup.entity.js';
 import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
@@ -36,6 +36,7 @@ export const ENTITIES = [
   Model,
   ModelVersion,
   ModelVersionRollup,
+  ModelVersionHourlyRollup,
   NodeHeartbeat,
   Rollout,
   RolloutEvent,

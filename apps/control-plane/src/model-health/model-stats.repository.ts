@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ROLLUP_TIERS, type RollupTier } from '../telemetry/rollup-sql.js';
 import type { StatsGrouping } from './stats-query.js';
+
+/** Windows longer than this read the hourly rollups (a day: 24 rows per node instead of 1,440). */
+export const HOURLY_FROM_SECONDS = 6 * 3600;
+
+export const windowTier = (windowSeconds: number): RollupTier => (windowSeconds > HOURLY_FROM_SECONDS ? ROLLUP_TIERS[1] : ROLLUP_TIERS[0]);
 
 /** One group's sums from the rollups (histograms packed: telemetry/packed-histogram.ts; null without rows). */
 export interface RollupSums {
@@ -62,17 +68,21 @@ export class ModelStatsRepository {
     )) as VersionRef[];
   }
 
-  /** The total (`total: true`) and, when grouped, one row per group. */
+  /**
+   * The total (`total: true`) and, when grouped, one row per group. Windows over HOURLY_FROM_SECONDS
+   * read the hourly rollups, from the start of the hour the window starts in (up to 59 minutes more).
+   */
   async rollups(ids: readonly string[], windowSeconds: number, grouping: StatsGrouping): Promise<RollupSums[]> {
     const key = groupKey(grouping, 'r');
+    const tier = windowTier(windowSeconds);
     return (await this.db.query(
       `SELECT ${key} AS key, GROUPING(${key}) = 1 AS total,
               COALESCE(sum(r.inferences), 0)::float8 AS inferences, COALESCE(sum(r.errors), 0)::float8 AS errors,
               sum(r.latency_hist)::text AS "latencyHist",
               COALESCE(sum(r.results), 0)::float8 AS results, COALESCE(sum(r.confidence_sum), 0)::float8 AS "confidenceSum",
               sum(r.confidence_hist)::text AS "confidenceHist"
-         FROM model_version_rollups r ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = r.node_id' : ''}
-        WHERE r.model_version_id = ANY($1::uuid[]) AND r.minute >= date_trunc('minute', now() - make_interval(secs => $2))
+         FROM ${tier.table} r ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = r.node_id' : ''}
+        WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= date_trunc('${tier.unit}', now() - make_interval(secs => $2))
         GROUP BY GROUPING SETS ((${key}), ())`,
       params(ids, windowSeconds, grouping),
     )) as RollupSums[];

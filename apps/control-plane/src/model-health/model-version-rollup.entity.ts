@@ -4,21 +4,18 @@ import { ModelVersion } from '../models/model-version.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 
 /**
- * One model version on one node in one minute (of receipt at the control plane): maintained at ingest by
+ * One model version on one node in one period (of receipt at the control plane): maintained at ingest by
  * set-based upserts, read by the stats route, so no query scans raw result rows. Heartbeats feed
  * `inferences`, `errors` and `latencyHist`; results feed `results`, `confidenceSum` and `confidenceHist`.
+ * Kept per minute and per hour (telemetry/rollup-sql.ts).
  */
-@Entity({ name: 'model_version_rollups' })
-export class ModelVersionRollup {
+abstract class RollupColumns {
   @ManyToOne(() => ModelVersion, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'model_version_id' })
   modelVersion!: Relation<ModelVersion>;
 
   @PrimaryColumn({ type: 'uuid' })
   modelVersionId!: string;
-
-  @PrimaryColumn({ type: 'timestamptz' })
-  minute!: Date;
 
   @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'node_id' })
@@ -46,4 +43,16 @@ export class ModelVersionRollup {
   /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width, packed. */
   @Column({ type: 'numeric' })
   confidenceHist!: string;
+}
+
+@Entity({ name: 'model_version_rollups' })
+export class ModelVersionRollup extends RollupColumns {
+  @PrimaryColumn({ type: 'timestamptz' })
+  minute!: Date;
+}
+
+@Entity({ name: 'model_version_hourly_rollups' })
+export class ModelVersionHourlyRollup extends RollupColumns {
+  @PrimaryColumn({ type: 'timestamptz' })
+  hour!: Date;
 }

@@ -9,9 +9,13 @@ export const PACKED_DIGITS = 20;
 
 /** Dense counts → the numeric's decimal text ('0' for an empty histogram). */
 export function packHistogram(counts: readonly number[]): string {
-  let packed = 0n;
-  for (let i = counts.length - 1; i >= 0; i--) packed = packed * 10n ** BigInt(PACKED_DIGITS) + BigInt(counts[i] ?? 0);
-  return packed.toString();
+  // Text, not BigInt arithmetic: each bucket is its count left-padded to 20 digits (the ingest path packs every heartbeat).
+  let top = counts.length - 1;
+  while (top >= 0 && !counts[top]) top--;
+  if (top < 0) return '0';
+  let text = String(counts[top]);
+  for (let i = top - 1; i >= 0; i--) text += String(counts[i] ?? 0).padStart(PACKED_DIGITS, '0');
+  return text;
 }
 
 /** The numeric's text (as the pg driver returns it; null for none) → `length` dense counts. */

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
-import { insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
+import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
@@ -97,14 +97,9 @@ export class TelemetryRepository {
    * between the two loses that batch's rollup (the retried batch is all duplicates), never double-counts.
    */
   private async rollUpHeartbeats(stored: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
-    const withModel = stored.filter(({ message }) => message.model !== null);
-    if (withModel.length === 0) return;
-    await this.db.query(
-      UPSERT_HEARTBEAT_ROLLUPS,
-      columns(withModel, ({ nodeId, message: m }) => [
-        nodeId, m.model?.name, m.model?.version, m.model?.variant, m.model?.sha256, m.inferences, m.errors, latencyHistLiteral(m),
-      ]),
-    );
+    const params = heartbeatRollupColumns(stored);
+    if ((params[0] ?? []).length === 0) return;
+    await this.db.query(UPSERT_HEARTBEAT_ROLLUPS, params);
   }
 
   /**
