@@ -12,7 +12,7 @@ import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
-import { verifyInitialRoot } from '#trust';
+import { TrustedRoot } from './state/trusted-root.js';
 
 export const AGENT_VERSION = '0.1.0';
 const DEFAULT_INFER_TIMEOUT_SECONDS = 10;
@@ -37,14 +37,21 @@ export class Agent {
   private heartbeatTimer?: NodeJS.Timeout;
   apiPort = 0;
 
-  constructor(
+  /** Opens the node's root of trust (pinned at enrolment, then every newer root it verified) and builds the agent. */
+  static async open(config: AgentConfig, identity: NodeIdentity): Promise<Agent> {
+    return new Agent(config, identity, await TrustedRoot.open(config.stateDir, identity.root, log));
+  }
+
+  private constructor(
     private readonly config: AgentConfig,
     private readonly identity: NodeIdentity,
+    private readonly trust: TrustedRoot,
   ) {
-    const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
     this.slots = new SlotStore(config.stateDir);
     this.transport = new MqttTransport(identity, {
-      onDesired: (m) => this.updater.onDesired(m),
+      // A desired state is verified only after every root that came before it is walked to (and stored).
+      onDesired: (m) => void this.trust.settled().then(() => this.updater.onDesired(m)),
+      onRoot: (envelope) => this.trust.offer(envelope),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
         if (!connected) return;
@@ -57,7 +64,7 @@ export class Agent {
       },
       log,
     }, AGENT_VERSION);
-    this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
+    this.updater = new Updater(config, trust, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,
@@ -72,7 +79,12 @@ export class Agent {
         concurrentRuns: config.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS,
       },
     );
-    this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    trust.onAdvanced(() => this.updater.retryUnderNewRoot());
+    this.api = new LocalApi({
+      infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(),
+      healthy: () => this.holder.model !== undefined,
+      warnings: () => (this.trust.expired ? ['root-expired'] : []),
+    });
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
@@ -96,6 +108,7 @@ export class Agent {
     this.apiPort = await this.api.listen(this.config.apiPort);
     this.transport.start();
     this.heartbeatTimer = setInterval(() => {
+      this.trust.checkExpiry();
       void this.heartbeat();
       this.outbox.resend();
       void this.updater.resendUnackedStatus();
@@ -120,6 +133,7 @@ export class Agent {
       model: this.holder.model ?? null,
       uptimeS: Math.round((Date.now() - this.started) / 1000),
       connected: this.transport.connected,
+      trust: { rootVersion: this.trust.current.version, rootExpires: this.trust.current.expires, rootExpired: this.trust.expired },
       results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped },
       memoryMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     };

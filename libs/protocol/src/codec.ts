@@ -12,6 +12,7 @@ import {
   resultsMessage,
   SCHEMA_VERSION,
   statusMessage,
+  trustRootMessage,
 } from './messages.js';
 
 /** Each JSON message kind: its schema and its payload bound. */
@@ -24,6 +25,7 @@ export const MESSAGE_KINDS = {
   results: resultsMessage,
   errors: errorEventMessage,
   acks: ackMessage,
+  'trust-root': trustRootMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_KINDS)[K]>;

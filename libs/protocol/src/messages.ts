@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { desiredStateEnvelopeSchema } from './signed-documents.js';
+import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
 /** Schema version carried by every JSON message as `v`. */
@@ -26,6 +26,15 @@ export const desiredStateMessage = z.strictObject({
     chunkSize: z.number().int().min(1024).max(MAX_CHUNK_BYTES),
     chunkCount: z.number().int().min(0).max(1_000_000),
   }),
+});
+
+/**
+ * CP → every node (retained, one topic per root version): a signed root. Nodes walk from the root they
+ * trust to the newest one, one version at a time; the signatures, not the topic, make it trusted.
+ */
+export const trustRootMessage = z.strictObject({
+  ...base,
+  root: rootEnvelopeSchema,
 });
 
 /** node → CP: chunks the node is missing, as inclusive index ranges. No cap on the artifact's size. */
@@ -132,6 +141,7 @@ export type PresenceMessage = z.infer<typeof presenceMessage>;
 export type ResultsMessage = z.infer<typeof resultsMessage>;
 export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
+export type TrustRootMessage = z.infer<typeof trustRootMessage>;
 
 /** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
 export const MAX_PAYLOAD_BYTES = {
@@ -143,4 +153,5 @@ export const MAX_PAYLOAD_BYTES = {
   results: 1024 * 1024,
   errors: 4 * 1024,
   acks: 512 * 1024,
+  'trust-root': 64 * 1024,
 } as const;

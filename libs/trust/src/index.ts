@@ -5,4 +5,5 @@ export * from './envelope.js';
 export * from './keys.js';
 export * from './manifest.js';
 export * from './root.js';
+export * from './root-chain.js';
 export * from './trust-error.js';

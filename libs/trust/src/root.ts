@@ -65,9 +65,19 @@ export function verifyInitialRoot(envelope: Envelope<RootDocument>, now: Date): 
 
 /**
  * Moves from `trusted` to the next root: exactly one version up, signed by a threshold of the trusted
- * root's keys (so a stolen minority cannot rotate) and of its own keys (so it is usable).
+ * root's keys (so a stolen minority cannot rotate) and of its own keys (so it is usable), not expired.
  */
 export function rotateRoot(trusted: RootDocument, envelope: Envelope<RootDocument>, now: Date): RootDocument {
+  const next = verifyRootStep(trusted, envelope);
+  assertNotExpired(next.expires, now, 'root');
+  return next;
+}
+
+/**
+ * The signature half of `rotateRoot`, without the expiry: a node walking several versions accepts an
+ * expired intermediate root (as TUF does) and judges only the newest one's expiry.
+ */
+export function verifyRootStep(trusted: RootDocument, envelope: Envelope<RootDocument>): RootDocument {
   const next = envelope.signed;
   assertWellFormed(next);
   if (next.version !== trusted.version + 1) {
@@ -83,6 +93,13 @@ export function rotateRoot(trusted: RootDocument, envelope: Envelope<RootDocumen
   } catch (error) {
     throw new TrustError('bad-rotation', 'new root is not signed by its own threshold', { cause: error });
   }
-  assertNotExpired(next.expires, now, 'root');
+  const unrevoked = trusted.revokedKeyIds.filter((id) => !next.revokedKeyIds.includes(id));
+  if (unrevoked.length > 0) throw new TrustError('bad-rotation', `root version ${next.version} un-revokes key(s) ${unrevoked.join(', ')}`);
   return next;
+}
+
+/** True once the root's expiry has passed (or it has none that parses): it then vouches for no new update. */
+export function isRootExpired(root: RootDocument, now: Date): boolean {
+  const at = Date.parse(root.expires);
+  return !Number.isFinite(at) || at <= now.getTime();
 }

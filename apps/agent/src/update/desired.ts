@@ -1,5 +1,5 @@
 import type { DesiredStateMessage } from '#protocol';
-import { canonicalJson, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
+import { assertNotExpired, canonicalJson, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredState, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
   readonly message: DesiredStateMessage;
@@ -10,10 +10,12 @@ export interface VerifiedDesired {
 /**
  * Verifies a desired-state message against the pinned root: signed by the release threshold, for this
  * node, not expired, carrying a manifest signed by the release threshold whose sequence is above what
- * this node committed for the model, and whose artifact layout matches the manifest.
+ * this node committed for the model, and whose artifact layout matches the manifest. The root itself
+ * must not have expired (an expired root vouches for nothing new: indefinite freeze).
  */
 export function verifyDesired(message: DesiredStateMessage, root: RootDocument, nodeId: string, installed: Readonly<Record<string, number>>): VerifiedDesired {
   const now = new Date();
+  assertNotExpired(root.expires, now, `trusted root version ${root.version}`);
   const state = verifyDesiredState(message.desired, root, { nodeId, now });
   const installedSequence = installed[state.manifest.signed.name];
   const manifest = verifyManifest(state.manifest, root, { now, installedSequence });

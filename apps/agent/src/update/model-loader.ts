@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { compilePreprocessing, type InferenceEngine, inputSizeOf, preprocessedSession, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
-import { type ModelManifest, type RootDocument, verifyThreshold } from '#trust';
+import type { ModelManifest } from '#trust';
+import type { TrustSource } from '../state/trusted-root.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import { StepFailure } from './step-failure.js';
 
@@ -16,19 +17,22 @@ export class ActiveSlotError extends Error {
 /** Loads models from the slots: the active one re-verified before it serves, any slot with its preprocessing. */
 export class ModelLoader {
   constructor(
-    private readonly root: RootDocument,
+    private readonly trust: TrustSource,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
     private readonly engines: ReadonlyMap<string, InferenceEngine>,
   ) {}
 
-  /** Serves the active slot after re-verifying it: release signatures, and bytes that hash to the manifest. */
+  /**
+   * Serves the active slot after re-verifying it: release signatures (under the root it was installed
+   * with or a newer one, never with a revoked key), and bytes that hash to the manifest.
+   */
   async loadActive(): Promise<void> {
     const active = await this.slots.active();
     if (!active) return;
     const content = await this.slots.content(active.slot);
     if (!content) throw new ActiveSlotError(`active slot ${active.slot} has no content record`);
-    verifyThreshold(content.manifest, this.root.roles.release, this.root.keys, this.root.revokedKeyIds);
+    this.trust.verifyInstalled(content.manifest);
     const manifest = content.manifest.signed;
     if (!(await this.slotHolds(active.slot, manifest.sha256))) throw new ActiveSlotError(`active slot ${active.slot} does not match its signed manifest`);
     if (this.holder.model?.sha256 === manifest.sha256 && this.holder.model.version === manifest.version) return;

@@ -1,8 +1,9 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import { type RootDocument, TrustError } from '#trust';
+import { TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
+import type { TrustSource } from '../state/trusted-root.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
@@ -20,6 +21,8 @@ import { UpdateSteps } from './update-steps.js';
 export type { UpdaterPorts } from './ports.js';
 
 const MAX_PLANS_PER_TARGET = 5;
+/** Refusals a newer root can turn into acceptance: the new root lists the signing keys, or replaces an expired root. */
+const ROOT_DEPENDENT_REFUSALS: ReadonlySet<string> = new Set(['bad-signature', 'threshold', 'revoked-key', 'expired']);
 
 /**
  * Applies desired states one at a time: verifies each against the pinned root, plans with the pure
@@ -37,10 +40,12 @@ export class Updater {
   private running?: Promise<void>;
   /** Digests of the models in the slots (refreshed at each plan): those are never downloaded. */
   private held = new Set<string>();
+  /** The latest desired state refused for a reason a newer root can change (signatures, expiry). */
+  private refusedUnderRoot?: DesiredStateMessage;
 
   constructor(
     private readonly config: AgentConfig,
-    private readonly root: RootDocument,
+    private readonly trust: TrustSource,
     private readonly nodeId: string,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
@@ -51,7 +56,7 @@ export class Updater {
     this.journal = new UpdateJournal(config.stateDir, nodeId, ports.log);
     this.reporter = new StatusReporter(this.journal, ports.report, ports.log);
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
-    this.loader = new ModelLoader(root, slots, holder, engines);
+    this.loader = new ModelLoader(trust, slots, holder, engines);
     this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, log: ports.log });
   }
 
@@ -80,6 +85,16 @@ export class Updater {
     const apply = this.apply;
     if (apply && apply.target?.state.deploymentId !== verified.state.deploymentId) apply.controller.abort(new Superseded());
     this.kick();
+  }
+
+  /**
+   * The root moved on: a desired state refused under the old root (signed by keys only the new one
+   * lists, or refused because the old root had expired) is verified again.
+   */
+  retryUnderNewRoot(): void {
+    const message = this.refusedUnderRoot;
+    this.refusedUnderRoot = undefined;
+    if (message) this.onDesired(message);
   }
 
   onChunk(sha256: string, index: number, data: Buffer): void {
@@ -112,12 +127,13 @@ export class Updater {
     const installed = this.journal.record.installed;
     const servesIt = asksForServingRelease(this.holder.model, installed, incoming.manifest.signed);
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameDesired || servesIt ? {} : installed);
+      return verifyDesired(message, this.trust.current, this.nodeId, sameDesired || servesIt ? {} : installed);
     } catch (error) {
       const reason = error instanceof TrustError ? trustReason(error) : 'internal';
       const detail = error instanceof Error ? error.message : String(error);
       const deploymentId = message.desired.signed.deploymentId;
-      this.ports.log('warn', 'refused a desired state', { nodeId: this.nodeId, deploymentId, model: message.desired.signed.manifest.signed.name, version: message.desired.signed.manifest.signed.version, reason, detail });
+      if (ROOT_DEPENDENT_REFUSALS.has(reason)) this.refusedUnderRoot = message;
+      this.ports.log(this.trust.expired ? 'error' : 'warn', 'refused a desired state', { nodeId: this.nodeId, deploymentId, model: message.desired.signed.manifest.signed.name, version: message.desired.signed.manifest.signed.version, reason, detail });
       if (reportRefusal) void this.reporter.report(deploymentId, 'rejected', { reason, detail });
       return undefined;
     }
