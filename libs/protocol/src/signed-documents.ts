@@ -72,7 +72,8 @@ export const rootDocumentSchema = z.looseObject({
   version: z.number().int().min(1).max(999_999_999),
   expires: isoTime,
   keys: z.record(keyId, z.string().min(1).max(200)),
-  roles: z.looseObject({ root: role, release: role }),
+  /** `director` (optional): signs desired states, so `release` (manifests) can be held by publishers alone. */
+  roles: z.looseObject({ root: role, release: role, director: role.optional() }),
   revokedKeyIds: z.array(keyId).max(1000).readonly(),
 });
 

@@ -1,7 +1,7 @@
 import type { DesiredStateBody } from '#protocol';
 import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
 import type { SigningKey } from './keys.js';
-import type { RootDocument } from './root.js';
+import { desiredStateRole, type RootDocument } from './root.js';
 import { TrustError } from './trust-error.js';
 
 /**
@@ -12,13 +12,13 @@ import { TrustError } from './trust-error.js';
  */
 export type DesiredState = DesiredStateBody;
 
-export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>
-  signEnvelope(state, releaseKeys);
+/** Signed by the director keys (or, in a root without a director role, the release keys). */
+export const signDesiredState = (state: DesiredState, keys: readonly SigningKey[]): Envelope<DesiredState> => signEnvelope(state, keys);
 
 export function verifyDesiredState(envelope: Envelope<DesiredState>, root: RootDocument, check: { nodeId: string; now: Date }): DesiredState {
   const state = envelope.signed;
   if (state.type !== 'desired-state' || typeof state.nodeId !== 'string') throw new TrustError('malformed', 'not a desired state');
-  verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+  verifyThreshold(envelope, desiredStateRole(root), root.keys, root.revokedKeyIds);
   if (state.nodeId !== check.nodeId) throw new TrustError('wrong-target', `desired state is for node ${state.nodeId}`);
   assertNotExpired(state.expires, check.now, 'desired state');
   return state;

@@ -1,6 +1,12 @@
 /**
  * Operator key management (keys live in files, never in the database):
  *   keys.js init   [--dir D] [--root-keys 3 --root-threshold 2 --release-keys 3 --release-threshold 2] [--expires-days 365]
+ *                  [--publisher-signed --release-dir P [--director-keys 1 --director-threshold 1]]
+ *       publisher-signed: the release keys go to P (the model publishers'), a director role signs desired
+ *       states, and the control plane holds no release key (it cannot ship a model on its own)
+ *   keys.js sign-release FILE --key PRIVATE_KEY_FILE [--sequence N] [--expires-days 365]
+ *       adds a release signature to a version's manifest (FILE: the `manifest` of GET /v1/models/{name}/versions);
+ *       --sequence sets the release's sequence and lifetime first (dropping earlier signatures)
  *   keys.js rotate --role root|release [--dir D]      (root keys in D sign the new root)
  *   keys.js revoke --key KEY_ID [--dir D]             (likewise; a fresh key replaces the revoked one)
  * Root keys kept offline (each on its own machine):
@@ -14,8 +20,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Envelope, exportPrivateKey, exportPublicKey, generateSigningKey, importPrivateKey, importPublicKey, type RootDocument, signEnvelope } from '#trust';
-import { KeyStore } from '../keys/key-store.js';
+import { type Envelope, exportPrivateKey, exportPublicKey, generateSigningKey, importPrivateKey, importPublicKey, type ModelManifest, type RootDocument, signEnvelope, signManifest } from '#trust';
+import { type InitOptions, KeyStore } from '../keys/key-store.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -32,13 +38,18 @@ const { positionals, values } = parseArgs({
     'release-keys': { type: 'string', default: '3' },
     'release-threshold': { type: 'string' },
     'expires-days': { type: 'string', default: '365' },
+    'publisher-signed': { type: 'boolean', default: false },
+    'release-dir': { type: 'string' },
+    'director-keys': { type: 'string', default: '1' },
+    'director-threshold': { type: 'string', default: '1' },
+    sequence: { type: 'string' },
   },
 });
 
 const store = new KeyStore(values.dir);
 const expiresDays = Number(values['expires-days']);
 const optionalInt = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-const usage = 'usage: keys.js init | rotate --role root|release | revoke --key KEY_ID | generate --out FILE | root propose --out FILE | root sign FILE --key FILE | root publish FILE   [--dir DIR]';
+const usage = 'usage: keys.js init | rotate --role root|release | revoke --key KEY_ID | generate --out FILE | root propose --out FILE | root sign FILE --key FILE | root publish FILE | sign-release FILE --key FILE   [--dir DIR]';
 
 /** Adds a signature to a proposed root; a second signature by the same key replaces the first. */
 async function signProposal(file: string, keyFile: string): Promise<RootDocument> {
@@ -70,11 +81,32 @@ async function rootCommand(sub: string | undefined, file: string | undefined): P
   return undefined;
 }
 
+/** A publisher's release signature on a version's manifest (FILE holds the envelope, signed or not yet). */
+async function signRelease(file: string, keyFile: string): Promise<ModelManifest> {
+  const stored = JSON.parse(await readFile(file, 'utf8')) as Envelope<ModelManifest>;
+  const key = importPrivateKey(await readFile(keyFile, 'utf8'));
+  const sequence = optionalInt(values.sequence);
+  const now = new Date();
+  const signed: ModelManifest =
+    sequence === undefined ? stored.signed : { ...stored.signed, sequence, created: now.toISOString(), expires: new Date(now.getTime() + expiresDays * 86_400_000).toISOString() };
+  const kept = sequence === undefined ? stored.signatures.filter((s) => s.keyId !== key.keyId) : [];
+  const envelope = { signed, signatures: [...kept, ...signManifest(signed, [key]).signatures] };
+  await writeFile(file, `${JSON.stringify(envelope, null, 2)}\n`);
+  console.error(`signed ${signed.name} ${signed.version} (${signed.variant}) sequence ${signed.sequence} by ${key.keyId} (${envelope.signatures.length} signature(s))`);
+  return signed;
+}
+
 async function generate(out: string): Promise<{ keyId: string }> {
   const key = generateSigningKey();
   await writeFile(out, exportPrivateKey(key), { mode: 0o600, flag: 'wx' });
   await writeFile(`${out}.pub`, exportPublicKey(key), { flag: 'wx' });
   return { keyId: key.keyId };
+}
+
+function publisherSigned(): InitOptions['publisherSigned'] {
+  if (!values['publisher-signed']) return undefined;
+  if (!values['release-dir']) throw new Error('--publisher-signed needs --release-dir: where the publishers\' release keys are written (not --dir)');
+  return { releaseDir: values['release-dir'], directorKeys: Number(values['director-keys']), directorThreshold: Number(values['director-threshold']) };
 }
 
 async function run(command: string | undefined): Promise<unknown> {
@@ -86,7 +118,10 @@ async function run(command: string | undefined): Promise<unknown> {
         releaseKeys: Number(values['release-keys']),
         releaseThreshold: optionalInt(values['release-threshold']) ?? 2,
         expiresDays,
+        publisherSigned: publisherSigned(),
       });
+    case 'sign-release':
+      return positionals[1] && values.key ? signRelease(positionals[1], values.key) : undefined;
     case 'rotate':
       return values.role === 'root' || values.role === 'release' ? store.rotate(values.role, expiresDays) : undefined;
     case 'revoke':

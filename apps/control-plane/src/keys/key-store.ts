@@ -15,6 +15,15 @@ import {
 } from '#trust';
 import { nextRoot, type RootChange } from './root-change.js';
 
+export interface InitOptions {
+  readonly rootKeys: number;
+  readonly rootThreshold: number;
+  readonly releaseKeys: number;
+  readonly releaseThreshold: number;
+  readonly expiresDays: number;
+  readonly publisherSigned?: { readonly releaseDir: string; readonly directorKeys: number; readonly directorThreshold: number };
+}
+
 /** The key directory cannot do what was asked (a key file missing, a root that would not verify). */
 export class KeyStoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -33,13 +42,20 @@ export class KeyStoreError extends Error {
 export class KeyStore {
   constructor(private readonly dir: string) {}
 
-  async init(options: { rootKeys: number; rootThreshold: number; releaseKeys: number; releaseThreshold: number; expiresDays: number }): Promise<RootDocument> {
+  /**
+   * The first root. With `publisherSigned`, the root gets a director role (its keys here: the control
+   * plane signs desired states) and the release keys go to `publisherSigned.releaseDir` — for the model
+   * publishers, never this directory: the control plane then cannot sign a manifest.
+   */
+  async init(options: InitOptions): Promise<RootDocument> {
     await mkdir(join(this.dir, 'keys'), { recursive: true, mode: 0o700 });
     await chmod(join(this.dir, 'keys'), 0o700);
     if (await this.currentRoot().then(() => true, () => false)) throw new KeyStoreError(`a root already exists in ${this.dir}; use rotate`);
+    const publisher = options.publisherSigned;
     const rootKeys = await this.newKeys(options.rootKeys);
-    const releaseKeys = await this.newKeys(options.releaseKeys);
-    const root = buildRoot({ version: 1, expires: daysFromNow(options.expiresDays), rootKeys, rootThreshold: options.rootThreshold, releaseKeys, releaseThreshold: options.releaseThreshold });
+    const releaseKeys = await this.newKeys(options.releaseKeys, publisher?.releaseDir);
+    const director = publisher ? { keys: await this.newKeys(publisher.directorKeys), threshold: publisher.directorThreshold } : undefined;
+    const root = buildRoot({ version: 1, expires: daysFromNow(options.expiresDays), rootKeys, rootThreshold: options.rootThreshold, releaseKeys, releaseThreshold: options.releaseThreshold, director });
     const envelope = signRoot(root, rootKeys);
     verifyInitialRoot(envelope, new Date());
     await this.saveRoot(envelope);
@@ -56,7 +72,8 @@ export class KeyStore {
   /** Revokes one key; a fresh replacement keeps its role at full strength. */
   async revoke(keyId: string, expiresDays: number): Promise<RootDocument> {
     const current = (await this.currentRoot()).signed;
-    if (!current.roles.root.keyIds.includes(keyId) && !current.roles.release.keyIds.includes(keyId)) throw new KeyStoreError(`key ${keyId} is not in the current root`);
+    const roles = [current.roles.root, current.roles.release, current.roles.director];
+    if (!roles.some((role) => role?.keyIds.includes(keyId))) throw new KeyStoreError(`key ${keyId} is not in the current root`);
     const [replacement] = await this.newKeys(1);
     const change = { expiresDays, revoke: [keyId], replacements: replacement ? [replacement] : [] };
     return this.signAndPublish(current, change, current.roles.root.keyIds.includes(keyId) && replacement ? [replacement] : []);
@@ -129,6 +146,24 @@ export class KeyStore {
     return held.slice(0, role.threshold);
   }
 
+  /**
+   * What the control plane signs with: desired states with the director keys (the release keys in a
+   * root without a director role), manifests with the release keys — none when publishers hold them.
+   */
+  async signingKeys(): Promise<{ director: SigningKey[]; release: SigningKey[] }> {
+    const root = (await this.currentRoot()).signed;
+    if (!root.roles.director) {
+      const release = await this.releaseKeys();
+      return { director: release, release };
+    }
+    const director = await this.heldKeys(root.roles.director.keyIds.filter((id) => !root.revokedKeyIds.includes(id)));
+    if (director.length < root.roles.director.threshold) {
+      throw new KeyStoreError(`${director.length} of the ${root.roles.director.threshold} director keys the threshold needs are in ${join(this.dir, 'keys')}`);
+    }
+    const release = await this.releaseKeys().catch(() => []);
+    return { director: director.slice(0, root.roles.director.threshold), release };
+  }
+
   /** Signs a change with the root keys held here (old ones, and new ones it introduces) and publishes it. */
   private async signAndPublish(current: RootDocument, change: RootChange, newRootKeys: SigningKey[]): Promise<RootDocument> {
     const next = nextRoot(current, change);
@@ -145,10 +180,10 @@ export class KeyStore {
     return keys.filter((k) => k !== undefined);
   }
 
-  private async newKeys(count: number): Promise<SigningKey[]> {
-    await mkdir(join(this.dir, 'keys'), { recursive: true, mode: 0o700 });
+  private async newKeys(count: number, dir = join(this.dir, 'keys')): Promise<SigningKey[]> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const keys = Array.from({ length: count }, generateSigningKey);
-    for (const key of keys) await writeFile(join(this.dir, 'keys', `${key.keyId}.pem`), exportPrivateKey(key), { mode: 0o600, flag: 'wx' });
+    for (const key of keys) await writeFile(join(dir, `${key.keyId}.pem`), exportPrivateKey(key), { mode: 0o600, flag: 'wx' });
     return keys;
   }
 

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { UnavailableError } from '#common';
+import { ConflictError, UnavailableError } from '#common';
 import {
   assertNotExpired,
   type DesiredState,
   type Envelope,
+  generateSigningKey,
   type ModelManifest,
   type RootDocument,
   signDesiredState,
@@ -21,6 +22,9 @@ export type RootChangeListener = (root: Envelope<RootDocument>) => Promise<void>
 
 interface LoadedKeys {
   readonly root: Envelope<RootDocument>;
+  /** Sign desired states: the director role's keys, or the release keys in a root without one. */
+  readonly directorKeys: SigningKey[];
+  /** Sign manifests; empty when publishers hold the release keys (publisher-signed releases). */
   readonly releaseKeys: SigningKey[];
 }
 
@@ -90,8 +94,30 @@ export class SigningService implements OnModuleInit, OnModuleDestroy {
     return this.reloading;
   }
 
+  /** False in publisher-signed mode: manifests come signed by their publishers, never from here. */
+  get holdsReleaseKeys(): boolean {
+    return this.loaded !== undefined && this.loaded.releaseKeys.length > 0;
+  }
+
   manifest(manifest: ModelManifest): Envelope<ModelManifest> {
-    return signManifest(manifest, this.keys);
+    if (!this.holdsReleaseKeys) throw new ConflictError('this control plane holds no release key: manifests are signed by their publishers (`keys sign-release`)');
+    return signManifest(manifest, this.loaded?.releaseKeys ?? []);
+  }
+
+  /**
+   * A manifest signed as nodes will receive it, for sizing only: with throwaway keys (as many as the
+   * release threshold; Ed25519 signatures all have one size) when publishers hold the release keys.
+   */
+  manifestForSizing(manifest: ModelManifest): Envelope<ModelManifest> {
+    if (this.holdsReleaseKeys) return this.manifest(manifest);
+    return signManifest(manifest, Array.from({ length: this.root.signed.roles.release.threshold }, generateSigningKey));
+  }
+
+  /** Refuses (TrustError) a publisher-signed manifest the current root's release threshold does not vouch for. */
+  verifyRelease(envelope: Envelope<ModelManifest>): void {
+    const root = this.root.signed;
+    verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+    assertNotExpired(envelope.signed.expires, new Date(), 'manifest');
   }
 
   /**
@@ -104,17 +130,14 @@ export class SigningService implements OnModuleInit, OnModuleDestroy {
       verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
       return envelope;
     } catch {
-      return this.manifest(envelope.signed);
+      // Publisher-signed: only the publishers can sign it again; nodes will say why they refuse it.
+      return this.holdsReleaseKeys ? this.manifest(envelope.signed) : envelope;
     }
   }
 
   desiredState(state: DesiredState): Envelope<DesiredState> {
-    return signDesiredState(state, this.keys);
-  }
-
-  private get keys(): SigningKey[] {
     if (!this.loaded) throw new UnavailableError('signing keys are not loaded');
-    return this.loaded.releaseKeys;
+    return signDesiredState(state, this.loaded.directorKeys);
   }
 
   private async reloadOnce(): Promise<{ version: number; changed: boolean }> {
@@ -138,7 +161,8 @@ export class SigningService implements OnModuleInit, OnModuleDestroy {
 
   private async load(): Promise<LoadedKeys> {
     try {
-      return { root: await this.store.currentRoot(), releaseKeys: await this.store.releaseKeys() };
+      const { director, release } = await this.store.signingKeys();
+      return { root: await this.store.currentRoot(), directorKeys: director, releaseKeys: release };
     } catch (error) {
       throw new UnavailableError(
         `no usable keys in ${this.config.trust.keysDir}: create them with \`npm run keys -- init --dir ${this.config.trust.keysDir}\``,
