@@ -11,7 +11,7 @@
  *   keys.js revoke --key KEY_ID [--dir D]             (likewise; a fresh key replaces the revoked one)
  * Root keys kept offline (each on its own machine):
  *   keys.js generate --out FILE                       a key pair: FILE (private, 0600) and FILE.pub
- *   keys.js root propose --out FILE [--rotate-release] [--revoke KEY_ID]... [--root-key PUB_FILE]...
+ *   keys.js root propose --out FILE [--rotate-release | --release-key PUB_FILE...] [--revoke KEY_ID]... [--root-key PUB_FILE]...
  *                        [--root-threshold N] [--release-threshold N] [--dir D]
  *   keys.js root sign FILE --key PRIVATE_KEY_FILE     adds one signature (on the machine holding the key)
  *   keys.js root publish FILE [--dir D]               checks the thresholds as nodes will, installs it
@@ -32,6 +32,7 @@ const { positionals, values } = parseArgs({
     out: { type: 'string' },
     revoke: { type: 'string', multiple: true },
     'root-key': { type: 'string', multiple: true },
+    'release-key': { type: 'string', multiple: true },
     'rotate-release': { type: 'boolean', default: false },
     'root-keys': { type: 'string', default: '3' },
     'root-threshold': { type: 'string' },
@@ -64,12 +65,15 @@ async function signProposal(file: string, keyFile: string): Promise<RootDocument
 
 async function rootCommand(sub: string | undefined, file: string | undefined): Promise<RootDocument | undefined> {
   if (sub === 'propose' && values.out) {
-    const rootKeys = await Promise.all((values['root-key'] ?? []).map(async (f) => importPublicKey(await readFile(f, 'utf8'))));
+    const publicKeys = (files: string[] | undefined) => Promise.all((files ?? []).map(async (f) => importPublicKey(await readFile(f, 'utf8'))));
+    const rootKeys = await publicKeys(values['root-key']);
+    const releaseKeys = await publicKeys(values['release-key']);
     const proposal = await store.propose({
       expiresDays,
       rotateRelease: values['rotate-release'],
       revoke: values.revoke,
       rootKeys: rootKeys.length > 0 ? rootKeys : undefined,
+      releaseKeys: releaseKeys.length > 0 ? releaseKeys : undefined,
       rootThreshold: optionalInt(values['root-threshold']),
       releaseThreshold: optionalInt(values['release-threshold']),
     });

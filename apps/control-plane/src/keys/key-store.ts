@@ -65,6 +65,9 @@ export class KeyStore {
   /** Replaces every key of a role with fresh ones, as root version + 1, signed with the root keys held here. */
   async rotate(role: 'root' | 'release', expiresDays: number): Promise<RootDocument> {
     const current = (await this.currentRoot()).signed;
+    if (role === 'release' && current.roles.director) {
+      throw new KeyStoreError('the publishers hold the release keys: they make new ones (`keys generate`) and you propose them (`keys root propose --release-key PUB`)');
+    }
     const fresh = await this.newKeys(current.roles[role].keyIds.length);
     return this.signAndPublish(current, { expiresDays, ...(role === 'root' ? { rootKeys: fresh } : { releaseKeys: fresh }) }, role === 'root' ? fresh : []);
   }
@@ -74,20 +77,25 @@ export class KeyStore {
     const current = (await this.currentRoot()).signed;
     const roles = [current.roles.root, current.roles.release, current.roles.director];
     if (!roles.some((role) => role?.keyIds.includes(keyId))) throw new KeyStoreError(`key ${keyId} is not in the current root`);
-    const [replacement] = await this.newKeys(1);
+    // Publishers' release keys are not replaced here (that would put a release key in this directory).
+    const publishers = current.roles.director !== undefined && current.roles.release.keyIds.includes(keyId);
+    const [replacement] = publishers ? [] : await this.newKeys(1);
     const change = { expiresDays, revoke: [keyId], replacements: replacement ? [replacement] : [] };
     return this.signAndPublish(current, change, current.roles.root.keyIds.includes(keyId) && replacement ? [replacement] : []);
   }
 
   /**
-   * The next root, unsigned, for root keys that live offline: new release keys it names are created
-   * here (the control plane holds them); new root keys are given as public keys.
+   * The next root, unsigned, for root keys that live offline: new root keys are given as public keys;
+   * new release keys too when publishers hold them (a root with a director role), otherwise
+   * `rotateRelease` and revoked release keys' replacements are created here (the control plane signs).
    */
-  async propose(change: Omit<RootChange, 'releaseKeys' | 'replacements'> & { rotateRelease?: boolean }): Promise<Envelope<RootDocument>> {
+  async propose(change: Omit<RootChange, 'replacements'> & { rotateRelease?: boolean }): Promise<Envelope<RootDocument>> {
     const current = (await this.currentRoot()).signed;
-    const releaseKeys = change.rotateRelease ? await this.newKeys(current.roles.release.keyIds.length) : undefined;
+    const publishersHoldRelease = current.roles.director !== undefined;
+    if (publishersHoldRelease && change.rotateRelease) throw new KeyStoreError('the publishers hold the release keys: give their new public keys (--release-key) instead of --rotate-release');
+    const releaseKeys = change.rotateRelease ? await this.newKeys(current.roles.release.keyIds.length) : change.releaseKeys;
     const revokesRelease = (change.revoke ?? []).filter((id) => current.roles.release.keyIds.includes(id));
-    const replacements = await this.newKeys(revokesRelease.length);
+    const replacements = publishersHoldRelease ? [] : await this.newKeys(revokesRelease.length);
     return { signed: nextRoot(current, { ...change, releaseKeys, replacements }), signatures: [] };
   }
 
