@@ -85,7 +85,7 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).desired(agent.nodeId), forged, { qos: 1 });
     await admin.endAsync();
     const refusal = await waitFor(
-      async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; reason?: string; detail?: string }).find((l) => l.msg === 'refused a desired state' && l.deploymentId === deploymentId),
+      async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; claimedDeploymentId?: string; reason?: string }).find((l) => l.msg === 'refused a desired state' && (l.deploymentId ?? l.claimedDeploymentId) === deploymentId),
       (l) => l !== undefined,
       10_000,
       'the forged desired state refused',

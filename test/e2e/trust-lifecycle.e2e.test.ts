@@ -107,7 +107,7 @@ describe('trust lifecycle: rotation and revocation reach running agents', () => 
     await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).desired(target.nodeId), forged, { qos: 1 });
     await admin.endAsync();
     const refusal = await waitFor(
-      async () => target.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; reason?: string }).find((l) => l.msg === 'refused a desired state' && l.deploymentId === forgedId),
+      async () => target.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; claimedDeploymentId?: string; reason?: string }).find((l) => l.msg === 'refused a desired state' && (l.deploymentId ?? l.claimedDeploymentId) === forgedId),
       (l) => l !== undefined,
       10_000,
       'the forged desired state refused',

@@ -16,6 +16,8 @@ export interface AgentOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Flags for node itself, before the script (V8 flags NODE_OPTIONS refuses). */
   readonly nodeArgs?: readonly string[];
+  /** More agent.json keys (e.g. the local API's socket and token file), over the defaults above. */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -56,6 +58,7 @@ export class AgentProcess {
         heartbeatSeconds: options.heartbeatSeconds ?? 0.5,
         stallSeconds: options.stallSeconds ?? 1,
         soak: options.soak ?? { inferences: 3, seconds: 1 },
+        ...options.config,
       }),
     );
     return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);

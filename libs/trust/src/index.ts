@@ -7,3 +7,4 @@ export * from './manifest.js';
 export * from './root.js';
 export * from './root-chain.js';
 export * from './trust-error.js';
+export * from './enrolment-proof.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DesiredStateMessage, envelopeFields } from '#protocol';
 import { buildRoot, type Envelope, generateSigningKey, type ModelManifest, type RootDocument, type SigningKey, signDesiredState, signManifest, signRoot, TrustError } from '#trust';
-import { verifyDesired } from '../update/desired.js';
+import { DesiredStateRefused, verifyDesired } from '../update/desired.js';
 import { TrustedRoot } from './trusted-root.js';
 
 const DAY = 86_400_000;
@@ -73,7 +73,7 @@ describe('TrustedRoot: the node walks to newer roots and keeps them', () => {
 
     const reopened = await TrustedRoot.open(dir, v1.envelope, log);
     expect(reopened.current.version).toBe(3);
-    expect(verifyDesired(desiredMessage(v3.releaseKeys.slice(0, 2)), reopened.current, 'n1', {}).state.deploymentId).toBe('d1');
+    expect(verifyDesired(desiredMessage(v3.releaseKeys.slice(0, 2)), reopened.current, 'n1', { installed: {} }).state.deploymentId).toBe('d1');
   });
 
   it('refuses a root signed by one root key of two needed, and a tampered stored root is not trusted at start', async () => {
@@ -102,13 +102,14 @@ describe('TrustedRoot: the node walks to newer roots and keeps them', () => {
     expect(logs.some((l) => l.level === 'error' && /trusted root has expired/.test(l.message))).toBe(true);
     const refused = (() => {
       try {
-        verifyDesired(desiredMessage(v1.releaseKeys.slice(0, 2)), trust.current, 'n1', {});
+        verifyDesired(desiredMessage(v1.releaseKeys.slice(0, 2)), trust.current, 'n1', { installed: {} });
       } catch (error) {
         return error;
       }
     })();
-    expect(refused).toBeInstanceOf(TrustError);
-    expect((refused as TrustError).reason).toBe('expired');
+    expect(refused).toBeInstanceOf(DesiredStateRefused);
+    expect((refused as DesiredStateRefused).cause).toBeInstanceOf(TrustError);
+    expect((refused as DesiredStateRefused).cause.reason).toBe('expired');
   });
 
   it('keeps trusting an installed model after a rotation, but not one signed by keys revoked since', async () => {
