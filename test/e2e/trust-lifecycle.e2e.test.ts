@@ -29,6 +29,8 @@ describe('trust lifecycle: rotation and revocation reach running agents', () => 
   let keysDir: string;
   let store: KeyStore;
   let agents: AgentProcess[];
+  /** Root keys made "offline" in the root rotation test: only their public halves reach KEYS_DIR's host. */
+  const offline = [generateSigningKey(), generateSigningKey(), generateSigningKey()];
   const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
 
   const trustOf = async (agent: AgentProcess): Promise<AgentTrust> => ((await (await fetch(`${agent.url}/v1/status`)).json()) as { trust: AgentTrust }).trust;
@@ -121,8 +123,6 @@ describe('trust lifecycle: rotation and revocation reach running agents', () => 
 
   it('walks a root rotation signed offline (propose, sign on two machines, publish); a restarted agent still trusts the new root', async () => {
     const current = (await store.currentRoot()).signed;
-    // Three new root keys made "offline": only their public halves reach the key directory's host.
-    const offline = [generateSigningKey(), generateSigningKey(), generateSigningKey()];
     const proposal = await store.propose({ expiresDays: 30, rootKeys: offline.map((k) => importPublicKey(exportPublicKey(k))) });
     expect(proposal.signatures).toEqual([]);
     expect(proposal.signed.version).toBe(current.version + 1);
@@ -146,4 +146,30 @@ describe('trust lifecycle: rotation and revocation reach running agents', () => 
     // Updates keep flowing under the new root.
     await committedOnAll((await upload('3.0.0', 3)).id);
   }, 180_000);
+
+  /** The release keys that signed the manifest of the model an agent's active slot holds. */
+  const activeSigners = async (agent: AgentProcess): Promise<string[]> => {
+    const state = join(agent.stateDir, 'state');
+    const { slot } = JSON.parse(await readFile(join(state, 'active.json'), 'utf8')) as { slot: string };
+    const content = JSON.parse(await readFile(join(state, 'slots', slot, 'content.json'), 'utf8')) as { manifest: Envelope<unknown> };
+    return content.manifest.signatures.map((s) => s.keyId);
+  };
+
+  it('revoking a key the serving model was signed with: agents take the re-signed copy, and a restarted agent serves its model', async () => {
+    const current = (await store.currentRoot()).signed;
+    const serving = await (agents[2] as AgentProcess).status();
+    const [revoked] = await activeSigners(agents[2] as AgentProcess);
+    expect(current.roles.release.keyIds).toContain(revoked);
+    // The root keys are offline since the previous test: propose, sign with two of them, publish.
+    const proposal = await store.propose({ expiresDays: 30, revoke: [revoked as string] });
+    await store.publish({ signed: proposal.signed, signatures: offline.slice(0, 2).flatMap((k) => signEnvelope(proposal.signed, [k]).signatures) });
+    await allAt(current.version + 1, 'after revoking a key of the serving model');
+    for (const agent of agents) await waitFor(() => activeSigners(agent), (ids) => !ids.includes(revoked as string), 10_000, 'the re-signed manifest in the active slot');
+
+    const restarted = agents[2] as AgentProcess;
+    await restarted.stop();
+    await restarted.restart();
+    expect((await restarted.status()).model?.sha256).toBe(serving.model?.sha256);
+    expect((await restarted.infer(golden)).status).toBe(200);
+  }, 120_000);
 });

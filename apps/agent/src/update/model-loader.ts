@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { compilePreprocessing, type InferenceEngine, inputSizeOf, preprocessedSession, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
-import type { ModelManifest } from '#trust';
+import { canonicalJson, type Envelope, type ModelManifest } from '#trust';
 import type { TrustSource } from '../state/trusted-root.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import { StepFailure } from './step-failure.js';
@@ -37,6 +37,26 @@ export class ModelLoader {
     if (!(await this.slotHolds(active.slot, manifest.sha256))) throw new ActiveSlotError(`active slot ${active.slot} does not match its signed manifest`);
     if (this.holder.model?.sha256 === manifest.sha256 && this.holder.model.version === manifest.version) return;
     await this.holder.swap(await this.loadSession(active.slot, manifest), servingModelOf(manifest));
+  }
+
+  /**
+   * Takes the signatures of a manifest just verified (a copy the control plane re-signed after a
+   * rotation or revocation) into the active slot's record when it is the same manifest for the same
+   * bytes and the recorded signatures no longer verify: the model then stays trusted across restarts.
+   * Serves it if it was not served for that reason. True when the record changed.
+   */
+  async adoptSignatures(manifest: Envelope<ModelManifest>): Promise<boolean> {
+    const active = await this.slots.active();
+    const content = active && (await this.slots.content(active.slot).catch(() => undefined));
+    if (!active || !content || content.sha256 !== manifest.signed.sha256 || canonicalJson(content.manifest.signed) !== canonicalJson(manifest.signed)) return false;
+    try {
+      this.trust.verifyInstalled(content.manifest);
+      return false; // still trusted: keep the record as it is
+    } catch {
+      await this.slots.relabel(active.slot, { ...content, manifest });
+      await this.loadActive();
+      return true;
+    }
   }
 
   /** True when the slot's model file hashes to `sha256`. */

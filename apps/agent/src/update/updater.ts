@@ -1,5 +1,6 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
+import { TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
 import type { TrustSource } from '../state/trusted-root.js';
@@ -67,7 +68,12 @@ export class Updater {
   async start(): Promise<void> {
     const record = await this.journal.load();
     this.newestIssued = record.newestIssued ?? recordedIssued(record.desired);
-    await this.loader.loadActive();
+    await this.loader.loadActive().catch((error: unknown) => {
+      // A key the active model's manifest needed was revoked: not served, but the agent keeps running,
+      // so the re-signed copy the control plane publishes can restore it (adoptSignatures).
+      if (!(error instanceof TrustError)) throw error;
+      this.ports.log('error', 'the active model is no longer trusted under the current root; not serving it until a re-signed copy arrives', { reason: error.reason, detail: error.message });
+    });
     this.held = new Set(await this.slots.heldSha256s());
     if (record.desired) this.pending = this.tryVerify(record.desired, false);
     if (this.pending) this.prepareDownload(this.pending);
@@ -126,6 +132,7 @@ export class Updater {
     try {
       const verified = verifyDesired(message, this.trust.current, this.nodeId, floor);
       this.newestIssued = Math.max(verified.issuedAt, this.newestIssued ?? verified.issuedAt);
+      this.adoptSignatures(verified);
       return verified;
     } catch (error) {
       // A newer root can turn these into acceptance: keys only it lists, or it replaces an expired root.
@@ -156,6 +163,16 @@ export class Updater {
       detail: error instanceof Error ? error.message : String(error),
       reported,
     });
+  }
+
+  /** A verified copy of the serving release re-signed under a newer root refreshes the active slot's record. */
+  private adoptSignatures(verified: VerifiedDesired): void {
+    this.loader.adoptSignatures(verified.state.manifest).then(
+      (adopted) => {
+        if (adopted) this.ports.log('info', 'the active model’s record now carries signatures the current root accepts', { deploymentId: verified.state.deploymentId, model: verified.manifest.name, version: verified.manifest.version });
+      },
+      (error: unknown) => this.ports.log('warn', 'could not refresh the active model’s signatures', { err: error instanceof Error ? error.message : String(error) }),
+    );
   }
 
   /**
