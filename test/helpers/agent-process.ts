@@ -12,6 +12,10 @@ export interface AgentOptions {
   readonly soak?: { inferences: number; seconds: number };
   readonly heartbeatSeconds?: number;
   readonly stallSeconds?: number;
+  /** The CA the agent pins for a TLS broker (its config's `mqttCaFile`). */
+  readonly mqttCaFile?: string;
+  /** Overrides the broker URL enrolment hands out (its config's `brokerUrl`). */
+  readonly brokerUrl?: string;
   /** Extra environment for the agent process (e.g. the systemd unit's memory settings). */
   readonly env?: Readonly<Record<string, string>>;
   /** Flags for node itself, before the script (V8 flags NODE_OPTIONS refuses). */
@@ -56,6 +60,8 @@ export class AgentProcess {
         heartbeatSeconds: options.heartbeatSeconds ?? 0.5,
         stallSeconds: options.stallSeconds ?? 1,
         soak: options.soak ?? { inferences: 3, seconds: 1 },
+        mqttCaFile: options.mqttCaFile,
+        brokerUrl: options.brokerUrl,
       }),
     );
     return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);

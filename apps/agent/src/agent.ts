@@ -56,7 +56,7 @@ export class Agent {
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
-    }, AGENT_VERSION);
+    }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),

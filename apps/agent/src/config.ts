@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BrokerCaError, readBrokerCaFile } from '#common';
 
 export const DEFAULT_INFER_MAX_IN_FLIGHT = 16;
 export const DEFAULT_INFER_CONCURRENT_RUNS = 4;
@@ -13,6 +14,12 @@ const schema = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   /** Overrides the broker URL the control plane hands out at enrolment. */
   brokerUrl: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL').optional(),
+  /**
+   * PEM file of the CA the broker's TLS certificate must chain to (the operator's ca.crt from
+   * scripts/make-tls.sh). With it, the agent connects only over TLS (mqtts:// or wss://) and only to
+   * a broker certified by this CA. Without it, a TLS broker must have a certificate the system trusts.
+   */
+  mqttCaFile: z.string().min(1).optional(),
   apiPort: z.number().int().min(0).max(65535).default(8421),
   heartbeatSeconds: z.number().min(0.1).max(3600).default(10),
   /** Commit after this many good inferences or this many healthy seconds, whichever comes first. */
@@ -29,7 +36,8 @@ const schema = z.strictObject({
   inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
 }).refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
 
-export type AgentConfig = z.infer<typeof schema>;
+/** `mqttCa`: the PEM of `mqttCaFile`, read and checked once at start. */
+export type AgentConfig = z.infer<typeof schema> & { readonly mqttCa?: string };
 
 export class AgentConfigError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -49,5 +57,15 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   if (!parsed.success) {
     throw new AgentConfigError(`invalid config ${path}:\n  ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
   }
-  return { ...parsed.data, stateDir: resolve(parsed.data.stateDir) };
+  const mqttCaFile = parsed.data.mqttCaFile === undefined ? undefined : resolve(parsed.data.mqttCaFile);
+  return { ...parsed.data, stateDir: resolve(parsed.data.stateDir), mqttCaFile, mqttCa: mqttCaFile === undefined ? undefined : readPinnedCa(path, mqttCaFile) };
+}
+
+function readPinnedCa(configPath: string, caFile: string): string {
+  try {
+    return readBrokerCaFile(caFile);
+  } catch (error) {
+    if (!(error instanceof BrokerCaError)) throw error;
+    throw new AgentConfigError(`invalid config ${configPath}:\n  mqttCaFile: ${error.message}`, { cause: error });
+  }
 }
