@@ -96,9 +96,13 @@ describe('MQTT over TLS: agents pin the broker CA', () => {
     expect(agent.logs.some((line) => line.includes('connected to the broker'))).toBe(false);
   }, 60_000);
 
-  it('refuses plain MQTT when it pins a CA: exits with a configuration error instead of sending its password in the clear', async () => {
+  it('refuses plain MQTT when it pins a CA (exit 78, not its password in the clear); brokerUrl then moves the enrolled node to TLS', async () => {
     const agent = await start({ mqttCaFile: caFile, brokerUrl: `mqtt://127.0.0.1:${broker.port}` });
     await expect(agent.restart()).rejects.toThrow(/agent exited with 78/);
     expect(agent.logs.join('\n')).toContain('mqttCaFile is set but the broker URL mqtt://127.0.0.1');
+    // Enrolled already (identity.json holds the plain URL): the operator's fix applies without re-enrolment.
+    await agent.updateConfig({ brokerUrl: broker.url });
+    await agent.restart();
+    await waitFor(() => agent.status() as Promise<{ connected?: boolean }>, (s) => s.connected === true, 20_000, 'agent connected over TLS');
   }, 60_000);
 });

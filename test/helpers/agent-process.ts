@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -65,6 +65,12 @@ export class AgentProcess {
       }),
     );
     return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);
+  }
+
+  /** Changes keys of the agent's config file (takes effect at the next `restart()`). */
+  async updateConfig(patch: Record<string, unknown>): Promise<void> {
+    const current = JSON.parse(await readFile(this.configPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(this.configPath, JSON.stringify({ ...current, ...patch }));
   }
 
   /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */

@@ -43,7 +43,9 @@ export class Agent {
   ) {
     const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
     this.slots = new SlotStore(config.stateDir);
-    this.transport = new MqttTransport(identity, {
+    // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
+    const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
+    this.transport = new MqttTransport(broker, {
       onDesired: (m) => this.updater.onDesired(m),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
