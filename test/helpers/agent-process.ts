@@ -20,6 +20,8 @@ export interface AgentOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Flags for node itself, before the script (V8 flags NODE_OPTIONS refuses). */
   readonly nodeArgs?: readonly string[];
+  /** More agent.json keys (e.g. the local API's socket and token file), over the defaults above. */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -62,6 +64,7 @@ export class AgentProcess {
         soak: options.soak ?? { inferences: 3, seconds: 1 },
         mqttCaFile: options.mqttCaFile,
         brokerUrl: options.brokerUrl,
+        ...options.config,
       }),
     );
     return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);

@@ -31,3 +31,27 @@ export async function retainedDesired(broker: { readonly url: string; readonly n
     await client.endAsync();
   }
 }
+
+/**
+ * The exact bytes of the desired-state message the broker retains for a node once it names
+ * `deploymentId`: a genuine signed document, captured to be replayed later (as an attacker with the
+ * broker's powers could).
+ */
+export async function captureRetainedDesired(broker: { readonly url: string; readonly namespace: string }, nodeId: string, deploymentId: string, timeoutMs = 10_000): Promise<Buffer> {
+  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+  try {
+    const got = new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no retained desired state naming deployment ${deploymentId} within ${timeoutMs} ms`)), timeoutMs);
+      client.on('message', (_topic, payload) => {
+        const parsed = parseMessage('desired', payload);
+        if (!parsed.ok || (parsed.value.desired.signed as { deploymentId: string }).deploymentId !== deploymentId) return;
+        clearTimeout(timer);
+        resolve(Buffer.from(payload));
+      });
+    });
+    await client.subscribeAsync(fleetTopics(broker.namespace).desired(nodeId), { qos: 1 });
+    return await got;
+  } finally {
+    await client.endAsync();
+  }
+}

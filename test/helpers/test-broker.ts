@@ -24,8 +24,8 @@ export interface TestBroker {
 
 /**
  * A real Mosquitto of its own for one suite, configured from the repo's deploy/mosquitto/mosquitto.conf
- * (queue limits, packet size) on a free port: heavy traffic in one suite cannot overflow another's
- * queues on the shared broker. With `dynsec`, the dynamic security plugin is loaded and the given user
+ * (per-client queue limits in messages and bytes, packet size) on a free port: heavy traffic in one
+ * suite cannot overflow another's queues on the shared broker. With `dynsec`, the dynamic security plugin is loaded and the given user
  * is its admin (what `mosquitto_ctrl dynsec init` creates in production). With `tls`, its one listener
  * is the TLS listener of deploy/mosquitto/mosquitto-tls.conf, with a CA and certificate made for it by
  * scripts/make-tls.sh in its temp directory.
@@ -38,6 +38,10 @@ export async function startTestBroker(options: { dynsec?: { username: string; pa
   const base = (await readFile(REPO_CONFIG, 'utf8'))
     .split('\n')
     .filter((line) => !/^\s*(listener|allow_anonymous|persistence|persistence_location|log_dest|log_type)\b/.test(line));
+  // Tests must run under the per-client queue bounds production has (an unbounded queue hides floods).
+  for (const limit of ['max_queued_messages', 'max_queued_bytes']) {
+    if (!base.some((line) => new RegExp(`^\\s*${limit}\\s+[1-9]\\d*\\s*$`).test(line))) throw new Error(`${REPO_CONFIG} must set ${limit}`);
+  }
   // Persistence on, as in production: sessions and queued messages survive pause()/resume().
   const lines = [...base, ...listener, 'persistence true', `persistence_location ${dir}/`, 'log_dest none', 'user root'];
   if (options.dynsec) {

@@ -111,7 +111,7 @@ describe('admin API: access, validation, audit, docs, health, metrics', () => {
     await t.http().get('/docs').expect(200);
   });
 
-  it('reports PostgreSQL, Redis and the broker on /health', async () => {
+  it('reports PostgreSQL, Redis, the broker and telemetry ingest on /health', async () => {
     // The MQTT client connects in the background; give it a moment.
     let res = await t.http().get('/health');
     for (let i = 0; i < 50 && res.status !== 200; i++) {
@@ -123,6 +123,7 @@ describe('admin API: access, validation, audit, docs, health, metrics', () => {
       postgres: expect.objectContaining({ status: 'up' }),
       redis: expect.objectContaining({ status: 'up' }),
       mqtt: expect.objectContaining({ status: 'up' }),
+      ingest: expect.objectContaining({ status: 'up', maxLagMs: 30_000 }),
     });
   });
 

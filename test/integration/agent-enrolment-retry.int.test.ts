@@ -5,10 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enrollWhenReachable, EnrollmentError } from '../../apps/agent/src/state/identity.js';
 
-/** A stand-in control plane that answers POST /v1/enroll with the given statuses, in order. */
+/**
+ * A stand-in control plane that answers POST /v1/enroll with the given statuses, in order. It knows no
+ * node, so the challenge a node asks for first is a 404 (the node then enrols with its token).
+ */
 async function answering(statuses: number[]): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let requests = 0;
   const server = createServer((req, res) => {
+    if (req.url === '/v1/enroll/challenge') {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ status: 404, detail: 'no enrolled node has this node key' }));
+      return;
+    }
     const status = statuses[Math.min(requests++, statuses.length - 1)] ?? 500;
     req.resume();
     res.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ status, detail: `status ${status}` }));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hashSecret } from '#common';
+import { generateSigningKey, signEnrolmentProof } from '#trust';
 import { bearer, createEnrollmentToken, hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe('node enrolment', () => {
@@ -53,10 +54,14 @@ describe('node enrolment', () => {
     expect(row?.uses).toBe(5);
   });
 
-  it('treats a retried enrolment with the same node key as the same node, rotating its secret without spending a use', async () => {
+  it('treats a retried enrolment (the node never saw the answer) as the same node when it proves its key, rotating its secret without spending a use', async () => {
     const { id, token } = await createEnrollmentToken(t, { maxUses: 1 });
-    const first = await enroll(token, 'node-key-retry-0001').expect(200);
-    const retry = await enroll(token, 'node-key-retry-0001').expect(200);
+    const key = generateSigningKey();
+    const nodeKey = 'node-key-retry-0001';
+    const first = await enroll(token, nodeKey, { publicKey: key.publicKey }).expect(200);
+    const { nonce } = (await t.http().post('/v1/enroll/challenge').send({ nodeKey }).expect(200)).body as { nonce: string };
+    const proof = { nonce, signature: signEnrolmentProof(key.privateKey, { nonce, nodeKey, publicKey: key.publicKey }) };
+    const retry = await enroll(token, nodeKey, { publicKey: key.publicKey, proof }).expect(200);
     expect(retry.body.nodeId).toBe(first.body.nodeId);
     expect(retry.body.nodeSecret).not.toBe(first.body.nodeSecret);
     const [token_] = (await t.db.query('SELECT uses FROM enrollment_tokens WHERE id = $1', [id])) as { uses: number }[];
@@ -65,11 +70,12 @@ describe('node enrolment', () => {
     expect(node?.secret_hash).toBe(hashSecret(retry.body.nodeSecret));
   });
 
-  it('refuses a node key already enrolled with another token', async () => {
+  it('refuses a node key already enrolled, with its own token or another, without a proof (401)', async () => {
     const a = await createEnrollmentToken(t);
     const b = await createEnrollmentToken(t);
     await enroll(a.token, 'node-key-taken-0001').expect(200);
-    await enroll(b.token, 'node-key-taken-0001').expect(409);
+    await enroll(a.token, 'node-key-taken-0001').expect(401);
+    await enroll(b.token, 'node-key-taken-0001').expect(401);
   });
 
   it('refuses unknown and revoked tokens', async () => {

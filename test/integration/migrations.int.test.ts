@@ -38,6 +38,7 @@ describe('migrations (real PostgreSQL)', () => {
       'deployment_status_events',
       'deployment_targets',
       'deployments',
+      'enrollment_challenges',
       'enrollment_tokens',
       'inference_results',
       'installation_settings',

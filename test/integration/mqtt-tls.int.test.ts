@@ -45,6 +45,15 @@ describe('MQTT over TLS: the control plane', () => {
     for (const key of ['ca.key', 'server.key']) expect(((await stat(join(files.dir, key))).mode & 0o777).toString(8)).toBe('600');
   });
 
+  it('mosquitto-tls.conf is mosquitto-dynsec.conf with a TLS listener instead of the plain one: no limit drifts apart', async () => {
+    const settings = async (file: string) =>
+      (await readFile(`deploy/mosquitto/${file}`, 'utf8'))
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#') && !/^(listener|certfile|keyfile|tls_version|require_certificate)\b/.test(line));
+    expect(await settings('mosquitto-tls.conf')).toEqual(await settings('mosquitto-dynsec.conf'));
+  });
+
   it('connects to the broker over mqtts:// when MQTT_CA_FILE names the broker CA', async () => {
     if (!broker.tls) throw new Error('the test broker has no TLS files');
     const t = await startTestApp({ MQTT_URL: broker.url, MQTT_CA_FILE: broker.tls.caFile });

@@ -1,9 +1,16 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeResultsMessage, envelopeFields } from '#protocol';
+import { encodeResultsMessage, envelopeFields, toSafeText } from '#protocol';
 import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
-import { type AgentConfig, DEFAULT_INFER_CONCURRENT_RUNS, DEFAULT_INFER_MAX_IN_FLIGHT } from './config.js';
+import { issueLocalApiToken } from './api/local-api-token.js';
+import {
+  type AgentConfig,
+  DEFAULT_INFER_CONCURRENT_RUNS,
+  DEFAULT_INFER_MAX_IN_FLIGHT,
+  DEFAULT_LOCAL_API_SOCKET_MODE,
+  DEFAULT_LOCAL_API_TOKEN_FILE_MODE,
+} from './config.js';
 import { createEngines, SessionHolder } from '#inference';
 import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
@@ -60,7 +67,9 @@ export class Agent {
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
-      report: (deploymentId, seq, state, extra) => this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra }),
+      // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
+      report: (deploymentId, seq, state, extra) =>
+        this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       log,
     });
@@ -95,14 +104,28 @@ export class Agent {
   async start(): Promise<void> {
     await this.outbox.open();
     await this.updater.start();
-    this.apiPort = await this.api.listen(this.config.apiPort);
+    await this.startLocalApi();
     this.transport.start();
     this.heartbeatTimer = setInterval(() => {
       void this.heartbeat();
       this.outbox.resend();
       void this.updater.resendUnackedStatus();
     }, this.config.heartbeatSeconds * 1000);
-    log('info', 'agent started', { nodeId: this.identity.nodeId, apiPort: this.apiPort, model: this.holder.model });
+    log('info', 'agent started', {
+      nodeId: this.identity.nodeId,
+      apiPort: this.apiPort,
+      apiSocket: this.config.localApiSocket ?? null,
+      apiToken: this.config.localApiTokenFile ? 'required' : 'off',
+      model: this.holder.model,
+    });
+  }
+
+  /** The token (written before anything listens, so no request is ever served without it), then the listeners. */
+  private async startLocalApi(): Promise<void> {
+    const { localApiTokenFile, localApiSocket, apiPort } = this.config;
+    if (localApiTokenFile) this.api.requireToken(await issueLocalApiToken(localApiTokenFile, this.config.localApiTokenFileMode ?? DEFAULT_LOCAL_API_TOKEN_FILE_MODE));
+    if (apiPort !== null) this.apiPort = await this.api.listen(apiPort);
+    if (localApiSocket) await this.api.listenOnSocket(localApiSocket, this.config.localApiSocketMode ?? DEFAULT_LOCAL_API_SOCKET_MODE);
   }
 
   async stop(): Promise<void> {

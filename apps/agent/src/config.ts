@@ -5,6 +5,16 @@ import { BrokerCaError, readBrokerCaFile } from '#common';
 
 export const DEFAULT_INFER_MAX_IN_FLIGHT = 16;
 export const DEFAULT_INFER_CONCURRENT_RUNS = 4;
+export const DEFAULT_LOCAL_API_SOCKET_MODE = 0o660;
+export const DEFAULT_LOCAL_API_TOKEN_FILE_MODE = 0o640;
+/** sun_path is 108 bytes on Linux, with the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** A file mode written as an octal string, as in chmod: "0640" or "640". */
+const fileMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0640"')
+  .transform((mode) => Number.parseInt(mode, 8));
 
 /** The agent's one config file (JSON), validated once at start. */
 const schema = z.strictObject({
@@ -20,7 +30,16 @@ const schema = z.strictObject({
    * a broker certified by this CA. Without it, a TLS broker must have a certificate the system trusts.
    */
   mqttCaFile: z.string().min(1).optional(),
-  apiPort: z.number().int().min(0).max(65535).default(8421),
+  /** The local API's TCP port on 127.0.0.1 (0: any free port); null: no TCP listener (Unix socket only). */
+  apiPort: z.number().int().min(0).max(65535).nullable().default(8421),
+  /** A Unix domain socket the local API also (or only) listens on; its file gets `localApiSocketMode`. */
+  localApiSocket: z.string().min(1).optional(),
+  /** Default 0660: the agent's user and group may connect (connecting needs write permission). */
+  localApiSocketMode: fileMode.optional(),
+  /** When set, every local API request must carry `Authorization: Bearer <token>`; the token is written here at start. */
+  localApiTokenFile: z.string().min(1).optional(),
+  /** Default 0640: the agent's group (the on-device app's user is a member) may read it. */
+  localApiTokenFileMode: fileMode.refine((mode) => (mode & 0o007) === 0, 'must not give other users access (the token would protect nothing)').optional(),
   heartbeatSeconds: z.number().min(0.1).max(3600).default(10),
   /** Commit after this many good inferences or this many healthy seconds, whichever comes first. */
   soak: z.strictObject({ inferences: z.number().int().min(1).default(20), seconds: z.number().min(0).default(30) }).default({ inferences: 20, seconds: 30 }),
@@ -34,7 +53,9 @@ const schema = z.strictObject({
   inferMaxInFlight: z.number().int().min(1).max(1024).optional(),
   /** Engine runs at once; the time bound of an admitted request starts only when its run starts (default 4, at most inferMaxInFlight). */
   inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
-}).refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
+})
+  .refine((c) => c.apiPort !== null || c.localApiSocket !== undefined, { message: 'null needs localApiSocket: the local API must listen somewhere', path: ['apiPort'] })
+  .refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
 
 /** `mqttCa`: the PEM of `mqttCaFile`, read and checked once at start. */
 export type AgentConfig = z.infer<typeof schema> & { readonly mqttCa?: string };
@@ -57,8 +78,19 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   if (!parsed.success) {
     throw new AgentConfigError(`invalid config ${path}:\n  ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
   }
-  const mqttCaFile = parsed.data.mqttCaFile === undefined ? undefined : resolve(parsed.data.mqttCaFile);
-  return { ...parsed.data, stateDir: resolve(parsed.data.stateDir), mqttCaFile, mqttCa: mqttCaFile === undefined ? undefined : readPinnedCa(path, mqttCaFile) };
+  const c = parsed.data;
+  const socket = c.localApiSocket === undefined ? undefined : resolve(c.localApiSocket);
+  if (socket !== undefined && Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+    throw new AgentConfigError(`invalid config ${path}:\n  localApiSocket: ${socket} is longer than a Unix socket path can be (${MAX_SOCKET_PATH_BYTES} bytes)`);
+  }
+  const mqttCaFile = c.mqttCaFile === undefined ? undefined : resolve(c.mqttCaFile);
+  return {
+    ...c,
+    stateDir: resolve(c.stateDir),
+    ...(socket === undefined ? {} : { localApiSocket: socket }),
+    ...(c.localApiTokenFile === undefined ? {} : { localApiTokenFile: resolve(c.localApiTokenFile) }),
+    ...(mqttCaFile === undefined ? {} : { mqttCaFile, mqttCa: readPinnedCa(path, mqttCaFile) }),
+  };
 }
 
 function readPinnedCa(configPath: string, caFile: string): string {

@@ -8,12 +8,21 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Agent, log } from './agent.js';
-import { AgentConfigError, loadAgentConfig } from './config.js';
+import { type AgentConfig, AgentConfigError, loadAgentConfig } from './config.js';
 import { enroll, enrollWhenReachable, EnrollmentError, loadIdentity } from './state/identity.js';
 import { readJsonFile } from './state/atomic-file.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
 const command = positionals[0];
+
+/**
+ * The token is never stored in the state directory nor logged, and never needed again: later enrolments
+ * prove the node's key pair. The config file is the operator's, so the agent does not rewrite it; it says
+ * the token can go.
+ */
+function tokenNoLongerNeeded(config: AgentConfig): void {
+  if (config.enrollmentToken) log('info', 'enrolled: the enrollmentToken in the config is no longer needed and can be removed (re-enrolment uses the node key pair)');
+}
 
 async function main(): Promise<number> {
   if (!values.config || !['enroll', 'run', 'status'].includes(command ?? '')) {
@@ -23,6 +32,7 @@ async function main(): Promise<number> {
   const config = await loadAgentConfig(values.config);
   if (command === 'enroll') {
     const identity = await enroll(config);
+    tokenNoLongerNeeded(config);
     console.log(JSON.stringify({ nodeId: identity.nodeId, broker: identity.mqtt.url }));
     return 0;
   }
@@ -34,11 +44,12 @@ async function main(): Promise<number> {
   const stopping = new AbortController();
   process.once('SIGTERM', () => stopping.abort());
   process.once('SIGINT', () => stopping.abort());
-  const outdated = () => log('info', 'the saved identity predates fleet namespaces: enrolling again (same node key, same node)');
+  const outdated = () => log('info', 'the saved identity predates fleet namespaces: enrolling again (same node key and key pair, same node)');
   let identity = await loadIdentity(config, outdated);
   if (!identity) {
     try {
       identity = await enrollWhenReachable(config, { log, signal: stopping.signal });
+      tokenNoLongerNeeded(config);
     } catch (error) {
       if (stopping.signal.aborted) return 0; // stopped while waiting for the control plane
       throw error;

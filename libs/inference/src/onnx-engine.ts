@@ -27,13 +27,14 @@ export class OnnxEngine implements InferenceEngine {
     const shape = [...spec.inputShape];
     const expected = inputSizeOf(shape);
     return {
-      async run(input: Float32Array): Promise<Float32Array> {
-        if (input.length !== expected) throw new InputSizeError(expected, input.length);
-        const feeds = { [inputName]: new ort.Tensor('float32', input, shape) };
-        const results = await session.run(feeds);
-        const output = results[outputName];
-        if (!output) throw new Error(`the model produced no '${outputName}'`);
-        return output.data as Float32Array;
+      // `then` rather than async/await: one promise and microtask turn fewer on every request.
+      run(input: Float32Array): Promise<Float32Array> {
+        if (input.length !== expected) return Promise.reject(new InputSizeError(expected, input.length));
+        return session.run({ [inputName]: new ort.Tensor('float32', input, shape) }).then((results) => {
+          const output = results[outputName];
+          if (!output) throw new Error(`the model produced no '${outputName}'`);
+          return output.data as Float32Array;
+        });
       },
       dispose: () => session.release(),
     };

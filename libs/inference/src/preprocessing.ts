@@ -64,21 +64,29 @@ export function preprocessedSession(session: InferenceSession, preprocess: (inpu
     if (free.length < KEPT_BUFFERS) free.push(buffer);
   };
   return {
-    run: async (input) => {
+    // `then` rather than async/await: one promise and microtask turn fewer on every request.
+    run: (input) => {
       const buffer = free.pop() ?? new Float32Array(inputSize);
       let prepared: Float32Array;
+      let running: Promise<Float32Array>;
       try {
         prepared = preprocess(input, buffer);
       } catch (error) {
         release(buffer);
-        throw error;
+        return Promise.reject(error);
       }
-      if (prepared !== buffer) release(buffer); // an identity transform: the engine reads the caller's input
+      if (prepared !== buffer) {
+        release(buffer); // an identity transform: the engine reads the caller's input
+        return session.run(prepared);
+      }
       try {
-        return await session.run(prepared);
-      } finally {
-        if (prepared === buffer) release(buffer);
+        running = session.run(prepared);
+      } catch (error) {
+        running = Promise.reject(error);
       }
+      const settled = () => release(buffer);
+      running.then(settled, settled);
+      return running;
     },
     dispose: () => session.dispose(),
   };

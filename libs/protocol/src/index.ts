@@ -6,3 +6,4 @@ export * from './signed-documents.js';
 export * from './status.js';
 export * from './topics.js';
 export * from './results-encoding.js';
+export * from './bounds.js';

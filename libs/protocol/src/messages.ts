@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema } from './signed-documents.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
@@ -7,14 +8,23 @@ export const SCHEMA_VERSION = 1;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
 const uuid = z.uuid();
+/**
+ * Every field of every message is bounded to the column that stores it (see bounds.ts and the table in
+ * docs/protocol.md): `bigint` columns take any safe integer, `integer` ones int32, `real` ones real(),
+ * text has its column's length and no NUL.
+ */
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const shortText = z.string().min(1).max(200);
+const shortText = safeText(200, 1);
 
 /** Fields every JSON message starts with: schema version, message id (de-duplication), sent-at time. */
-const base = { v: z.literal(SCHEMA_VERSION), id: uuid, ts: z.iso.datetime({ offset: true }) };
+const base = { v: z.literal(SCHEMA_VERSION), id: uuid, ts: timestamp };
 
 export const MAX_CHUNK_BYTES = 128 * 1024;
+/** The most chunks one artifact is cut into (a desired state's `chunkCount`). */
+export const MAX_CHUNK_COUNT = 1_000_000;
+/** An index into an artifact's chunks. */
+const chunkIndex = z.number().int().min(0).max(MAX_CHUNK_COUNT - 1);
 
 /** CP → node (retained): what to run. `desired` is a signed DesiredState (the agent verifies the signatures); `artifact` says how to fetch it. */
 export const desiredStateMessage = z.strictObject({
@@ -24,16 +34,16 @@ export const desiredStateMessage = z.strictObject({
     sha256,
     size: count,
     chunkSize: z.number().int().min(1024).max(MAX_CHUNK_BYTES),
-    chunkCount: z.number().int().min(0).max(1_000_000),
+    chunkCount: z.number().int().min(0).max(MAX_CHUNK_COUNT),
   }),
 });
 
-/** node → CP: chunks the node is missing, as inclusive index ranges. No cap on the artifact's size. */
+/** node → CP: chunks the node is missing, as inclusive index ranges of chunk indices. */
 export const artifactRequestMessage = z.strictObject({
   ...base,
   sha256,
   missing: z
-    .array(z.tuple([z.number().int().min(0), z.number().int().min(0)]).refine(([a, b]) => a <= b, 'range start after end'))
+    .array(z.tuple([chunkIndex, chunkIndex]).refine(([a, b]) => a <= b, 'range start after end'))
     .min(1)
     .max(1024),
 });
@@ -44,9 +54,9 @@ export const statusMessage = z.strictObject({
   seq,
   deploymentId: uuid,
   state: z.enum(DEPLOYMENT_STATES),
-  progress: z.number().min(0).max(1).optional(),
+  progress: real(0, 1).optional(),
   reason: z.enum(FAILURE_REASONS).optional(),
-  detail: z.string().max(1000).optional(),
+  detail: safeText(1000).optional(),
 });
 
 /** node → CP: periodic health, counters since the previous heartbeat. */
@@ -55,19 +65,20 @@ export const heartbeatMessage = z.strictObject({
   seq,
   model: z.strictObject({ name: shortText, version: shortText, variant: shortText, sha256 }).nullable(),
   uptimeS: count,
-  cpu: z.number().min(0).max(1024),
-  memMb: count,
-  freeDiskMb: count,
+  cpu: real(0, 1024),
+  /** `integer` columns: up to 2 PiB, beyond any edge device. */
+  memMb: int32(),
+  freeDiskMb: int32(),
   inferences: count,
   errors: count,
-  latencyMs: z.strictObject({ p50: z.number().min(0), p99: z.number().min(0) }).nullable(),
+  latencyMs: z.strictObject({ p50: real(0, PG_REAL_MAX), p99: real(0, PG_REAL_MAX) }).nullable(),
 });
 
 /** node → CP (retained; the last will says offline). */
 export const presenceMessage = z.strictObject({
   ...base,
   online: z.boolean(),
-  agentVersion: z.string().max(50).optional(),
+  agentVersion: safeText(50).optional(),
 });
 
 export const MAX_RESULTS_PER_BATCH = 1000;
@@ -77,9 +88,9 @@ export const MAX_RESULTS_PER_BATCH = 1000;
  * alone cannot say which; the bounds are those of `models.name`, `model_versions.version` and `.variant`.
  */
 export const servedModel = z.strictObject({
-  name: z.string().min(1).max(100),
-  version: z.string().min(1).max(64),
-  variant: z.string().min(1).max(32),
+  name: safeText(100, 1),
+  version: safeText(64, 1),
+  variant: safeText(32, 1),
 });
 
 /** node → CP: inference results in batches; `seq` is node-scoped and makes replays idempotent. */
@@ -89,14 +100,15 @@ export const resultsMessage = z.strictObject({
     .array(
       z.strictObject({
         seq,
-        ts: z.iso.datetime({ offset: true }),
+        ts: timestamp,
         modelSha256: sha256,
         /** Absent from agents older than this field: their results are stored unattributed to a version. */
         model: servedModel.optional(),
-        inputRef: z.string().max(200).optional(),
-        topClass: z.number().int().min(0).max(1_000_000),
-        confidence: z.number().min(0).max(1),
-        latencyMs: z.number().min(0),
+        inputRef: safeText(200).optional(),
+        topClass: int32(0, 1_000_000),
+        confidence: real(0, 1),
+        latencyMs: real(0, PG_REAL_MAX),
+        /** Stored as jsonb, which holds any finite number (JSON.parse turns 1e400 into Infinity, refused). */
         output: z.array(z.number()).max(1000).optional(),
       }),
     )
@@ -118,11 +130,19 @@ export const ackMessage = z
 /** CP → node: an error event answering an invalid message (the node learns why it was dropped). */
 export const errorEventMessage = z.strictObject({
   ...base,
-  code: z.string().max(50),
-  detail: z.string().max(1000),
-  topic: z.string().max(300),
+  code: safeText(50),
+  detail: safeText(1000),
+  topic: safeText(300),
   refId: uuid.optional(),
 });
+
+/**
+ * The `code` of an error event answering a repair request that was refused, wholly or in part: the
+ * artifact is not deployed to the node, the node asks too often, or it has had its share of repair bytes
+ * for the deployment (docs/protocol.md).
+ */
+export const REPAIR_REFUSALS = ['not-assigned', 'repair-rate-limited', 'repair-cap-exceeded'] as const;
+export type RepairRefusal = (typeof REPAIR_REFUSALS)[number];
 
 export type DesiredStateMessage = z.infer<typeof desiredStateMessage>;
 export type ArtifactRequestMessage = z.infer<typeof artifactRequestMessage>;

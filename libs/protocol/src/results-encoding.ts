@@ -1,3 +1,4 @@
+import { fitsReal, PG_REAL_MAX } from './bounds.js';
 import { envelopeFields } from './codec.js';
 import { MAX_PAYLOAD_BYTES, MAX_RESULTS_PER_BATCH } from './messages.js';
 
@@ -17,7 +18,7 @@ export interface ResultRecordFields {
   readonly model: { readonly name: string; readonly version: string; readonly variant: string };
   readonly inputRef?: string | undefined;
   readonly topClass: number;
-  /** Clamped to [0, 1] here, as the wire contract wants a probability. */
+  /** Clamped to [0, 1] here, as the wire contract wants a probability (and 0 below what a `real` holds). */
   readonly confidence: number;
   readonly latencyMs: number;
 }
@@ -34,6 +35,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 function text(value: string, min: number, max: number, field: string): string {
   if (typeof value !== 'string' || value.length < min || value.length > max) throw new UnencodableMessageError(`${field}: expected ${min}–${max} characters`);
+  if (value.includes('\u0000')) throw new UnencodableMessageError(`${field}: contains the NUL character`);
   return JSON.stringify(value);
 }
 
@@ -41,13 +43,15 @@ function text(value: string, min: number, max: number, field: string): string {
 export function encodeResultRecord(r: ResultRecordFields): string {
   if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw new UnencodableMessageError(`seq ${r.seq}`);
   if (!Number.isSafeInteger(r.topClass) || r.topClass < 0 || r.topClass > 1_000_000) throw new UnencodableMessageError(`topClass ${r.topClass}`);
-  if (!(r.latencyMs >= 0 && Number.isFinite(r.latencyMs))) throw new UnencodableMessageError(`latencyMs ${r.latencyMs}`);
+  if (!(r.latencyMs >= 0 && r.latencyMs <= PG_REAL_MAX && fitsReal(r.latencyMs))) throw new UnencodableMessageError(`latencyMs ${r.latencyMs}`);
   if (!Number.isFinite(r.confidence)) throw new UnencodableMessageError(`confidence ${r.confidence}`);
   if (!SHA256.test(r.modelSha256)) throw new UnencodableMessageError('modelSha256: expected a lowercase hex sha256');
   const ts = new Date(r.at).toISOString(); // throws RangeError on an invalid time
+  if (!/^\d{4}-/.test(ts) || ts.startsWith('0000')) throw new UnencodableMessageError(`at ${ts}: outside years 0001–9999`);
   const model = `{"name":${text(r.model.name, 1, 100, 'model.name')},"version":${text(r.model.version, 1, 64, 'model.version')},"variant":${text(r.model.variant, 1, 32, 'model.variant')}}`;
   const inputRef = r.inputRef === undefined ? '' : `,"inputRef":${text(r.inputRef, 0, 200, 'inputRef')}`;
-  const confidence = Math.min(1, Math.max(0, r.confidence));
+  const clamped = Math.min(1, Math.max(0, r.confidence));
+  const confidence = fitsReal(clamped) ? clamped : 0;
   return `{"seq":${r.seq},"ts":"${ts}","modelSha256":"${r.modelSha256}","model":${model}${inputRef},"topClass":${r.topClass},"confidence":${confidence},"latencyMs":${r.latencyMs}}`;
 }
 

@@ -19,6 +19,17 @@ export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
 
 export const TERMINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = ['committed', 'failed', 'rolled-back', 'rejected'];
 
+/**
+ * Whether a status a node reports may replace a deployment target's state (null: none yet). An outcome
+ * is final: nothing moves a target out of a terminal state — not a late or forged `rejected`, not a
+ * replay that starts over — except the rollback that follows a failure, which refines `failed` into
+ * `rolled-back` (the agent reports both, in that order). The control plane's SQL mirrors this rule.
+ */
+export function replacesDeploymentState(current: DeploymentState | null, incoming: DeploymentState): boolean {
+  if (current === null || !TERMINAL_DEPLOYMENT_STATES.includes(current)) return true;
+  return current === 'failed' && incoming === 'rolled-back';
+}
+
 /** Why a node refused or abandoned a deployment: machine-readable, one per check. */
 export const FAILURE_REASONS = [
   'bad-signature',

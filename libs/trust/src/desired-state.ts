@@ -15,10 +15,29 @@ export type DesiredState = DesiredStateBody;
 export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>
   signEnvelope(state, releaseKeys);
 
-export function verifyDesiredState(envelope: Envelope<DesiredState>, root: RootDocument, check: { nodeId: string; now: Date }): DesiredState {
+/**
+ * Only the signatures (release threshold, unrevoked keys): nothing in a document that fails here may be
+ * believed, not even the deployment it names. A caller that needs the other checks in between (the
+ * agent's freshness rule) runs this, then `verifyDesiredState`.
+ */
+export function verifyDesiredSignature(envelope: Envelope<DesiredState>, root: RootDocument): DesiredState {
   const state = envelope.signed;
   if (state.type !== 'desired-state' || typeof state.nodeId !== 'string') throw new TrustError('malformed', 'not a desired state');
   verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+  return state;
+}
+
+export function verifyDesiredState(envelope: Envelope<DesiredState>, root: RootDocument, check: DesiredStateCheck): DesiredState {
+  return checkDesiredState(verifyDesiredSignature(envelope, root), check);
+}
+
+export interface DesiredStateCheck {
+  readonly nodeId: string;
+  readonly now: Date;
+}
+
+/** The checks after the signatures: meant for this node, not expired. */
+export function checkDesiredState(state: DesiredState, check: DesiredStateCheck): DesiredState {
   if (state.nodeId !== check.nodeId) throw new TrustError('wrong-target', `desired state is for node ${state.nodeId}`);
   assertNotExpired(state.expires, check.now, 'desired state');
   return state;

@@ -6,3 +6,4 @@ export * from './keys.js';
 export * from './manifest.js';
 export * from './root.js';
 export * from './trust-error.js';
+export * from './enrolment-proof.js';

@@ -49,6 +49,8 @@ export function parseInferRequest(body: Buffer): InferRequest {
     values[i] = v;
   }
   if (inputRef !== undefined && (typeof inputRef !== 'string' || inputRef.length > MAX_INPUT_REF)) throw bad(`inputRef: expected a string of at most ${MAX_INPUT_REF} characters`);
+  // The wire contract refuses NUL (PostgreSQL cannot store it): refused here, the caller learns why.
+  if (inputRef?.includes('\u0000')) throw bad('inputRef: must not contain the NUL character (\\u0000)');
   return inputRef === undefined ? { input: values } : { input: values, inputRef };
 }
 

@@ -75,6 +75,7 @@ describe('the local API classifies failures: client mistakes are 4xx and never c
     ['a value beyond float32', '{"input": [1, 2, 3, 1e39]}', 'application/json', 400, /input\.3: expected a number that fits float32/],
     ['an unknown key', JSON.stringify({ input: [1, 2, 3, 4], extra: 1 }), 'application/json', 400, /unknown key/],
     ['a non-string inputRef', JSON.stringify({ input: [1, 2, 3, 4], inputRef: 5 }), 'application/json', 400, /inputRef/],
+    ['a NUL in inputRef (the control plane cannot store it)', JSON.stringify({ input: [1, 2, 3, 4], inputRef: 'r\u0000' }), 'application/json', 400, /inputRef: must not contain the NUL/],
     ['text/plain', JSON.stringify({ input: [1, 2, 3, 4] }), 'text/plain', 415, /application\/json/],
     ['a body over 4 MiB', JSON.stringify({ input: Array.from({ length: 1_000_000 }, () => 0.123456) }), 'application/json', 413, /body over/],
   ])('refuses %s: a 4xx problem, no engine run, nothing counted', async (_what, body, contentType, status, detail) => {

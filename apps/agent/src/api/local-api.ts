@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { InputSizeError, NoModelLoadedError } from '#inference';
 import { type InferenceAnswer, InferenceOverloadedError, InferenceTimeoutError } from './inference-service.js';
 import { parseInferRequest, RequestProblem } from './infer-request.js';
+import type { LocalApiToken } from './local-api-token.js';
+import { listenOnUnixSocket } from './local-api-socket.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** How much of a refused body is read and dropped before the connection is cut. */
@@ -16,18 +18,24 @@ export interface LocalApiHandlers {
 /** An HTTP status with the RFC 7807 title it is answered with. */
 class HttpProblem extends Error {
   readonly retryAfterSeconds: number | undefined;
+  /** The WWW-Authenticate challenge of a 401. */
+  readonly challenge: string | undefined;
 
   constructor(
     readonly status: number,
     readonly title: string,
     detail: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryAfterSeconds?: number; challenge?: string },
   ) {
     super(detail, options);
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.challenge = options?.challenge;
     this.name = 'HttpProblem';
   }
 }
+
+/** How a request reached the API: a browser can reach TCP on 127.0.0.1, never a Unix socket. */
+type Listener = 'tcp' | 'unix-socket';
 
 /**
  * Maps what a request ended with to its problem. Client mistakes are 4xx (and never reach or count
@@ -44,20 +52,26 @@ export function problemFor(error: unknown): HttpProblem {
 }
 
 /**
- * The on-device API, on 127.0.0.1 only: POST /v1/infer, GET /v1/status, GET /v1/health. Bodies are
- * bounded and validated before any model runs; every error is RFC 7807 problem+json.
+ * The on-device API, on 127.0.0.1 and/or a Unix domain socket: POST /v1/infer, GET /v1/status,
+ * GET /v1/health. Bodies are bounded and validated before any model runs; every error is RFC 7807
+ * problem+json.
  */
 export class LocalApi {
-  private server?: Server;
+  private readonly servers: Server[] = [];
   /** `127.0.0.1:<port>`, `localhost:<port>`, `[::1]:<port>`: the only Host values answered (set once listening). */
   private allowedHosts = new Set<string>();
+  private token?: LocalApiToken;
 
   constructor(private readonly handlers: LocalApiHandlers) {}
 
+  /** From now on every request must carry `Authorization: Bearer <token>`. */
+  requireToken(token: LocalApiToken): void {
+    this.token = token;
+  }
+
+  /** Listens on 127.0.0.1:`port` (0: any free port); resolves with the port bound. */
   async listen(port: number): Promise<number> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 30_000;
-    this.server = server;
+    const server = this.createServer('tcp');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -68,19 +82,36 @@ export class LocalApi {
     return bound;
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  /** Listens on a Unix domain socket at `path` with file mode `mode` (beside or instead of TCP). */
+  async listenOnSocket(path: string, mode: number): Promise<void> {
+    await listenOnUnixSocket(this.createServer('unix-socket'), path, mode);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  async close(): Promise<void> {
+    const servers = this.servers.splice(0);
+    await Promise.all(
+      servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      }),
+    );
+  }
+
+  private createServer(via: Listener): Server {
+    const server = createServer((req, res) => this.handle(req, res, via));
+    server.keepAliveTimeout = 30_000;
+    this.servers.push(server);
+    return server;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, via: Listener): void {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     try {
-      this.refuseForeignCallers(req);
+      this.refuseForeignCallers(req, via);
+      this.requireCredentials(req);
+      requireJsonBody(req);
       if (path === '/v1/infer' && req.method === 'POST') return this.infer(req, res);
       if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
       if (path === '/v1/health' && req.method === 'GET') {
@@ -97,18 +128,27 @@ export class LocalApi {
    * Listening on 127.0.0.1 is not enough: a web page the device's browser opens can reach it, either
    * cross-origin (the browser sends Origin) or through DNS rebinding (its own name resolving to
    * 127.0.0.1, so the Host header names it). Only local processes naming a loopback host are answered;
-   * these refusals come before any route, so they never reach or count against the model.
+   * these refusals come before any route, so they never reach or count against the model. A CORS
+   * preflight carries an Origin too, so no page is ever told it may call. Over the Unix socket no
+   * browser can connect and clients name whatever host they like, so Host is not checked there.
    */
-  private refuseForeignCallers(req: IncomingMessage): void {
+  private refuseForeignCallers(req: IncomingMessage, via: Listener): void {
     if (req.headers.origin !== undefined) throw new HttpProblem(403, 'Forbidden', 'requests from web pages (with an Origin header) are not served');
+    if (via === 'unix-socket') return;
     const host = (req.headers.host ?? '').toLowerCase();
     if (!this.allowedHosts.has(host)) throw new HttpProblem(421, 'Misdirected Request', 'the Host header must be 127.0.0.1, localhost or [::1] with this port');
   }
 
+  /** With a token configured, only callers that could read the token file are served. */
+  private requireCredentials(req: IncomingMessage): void {
+    if (!this.token || this.token.matches(req.headers.authorization)) return;
+    throw new HttpProblem(401, 'Unauthorized', 'send Authorization: Bearer <token>, the token being the content of the local API token file (re-read it after the agent restarts)', {
+      challenge: 'Bearer realm="edgefleet-agent"',
+    });
+  }
+
   private infer(req: IncomingMessage, res: ServerResponse): void {
     const fail = (error: unknown) => sendProblem(req, res, problemFor(error));
-    const type = mediaType(req.headers['content-type']);
-    if (type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send application/json, not ${type || 'no content type'}`);
     readBody(req, (error, body) => {
       if (error) return fail(error);
       let answer: Promise<InferenceAnswer>;
@@ -121,6 +161,16 @@ export class LocalApi {
       answer.then((a) => send(res, 200, answerJson(a)), fail);
     });
   }
+}
+
+/**
+ * Every request but GET and HEAD must declare application/json, on every route: a web page can send
+ * text/plain or a form without a CORS preflight, never application/json.
+ */
+function requireJsonBody(req: IncomingMessage): void {
+  if (req.method === 'GET' || req.method === 'HEAD') return;
+  const type = mediaType(req.headers['content-type']);
+  if (type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send application/json, not ${type || 'no content type'}`);
 }
 
 /** `application/json; charset=utf-8` → `application/json`. */
@@ -188,6 +238,7 @@ function sendProblem(req: IncomingMessage, res: ServerResponse, problem: HttpPro
   // A body still arriving after the answer is discarded by Node before the connection's next request.
   const headers: Record<string, string | number> = { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) };
   if (problem.retryAfterSeconds !== undefined) headers['retry-after'] = problem.retryAfterSeconds;
+  if (problem.challenge !== undefined) headers['www-authenticate'] = problem.challenge;
   res.writeHead(problem.status, headers);
   res.end(body);
 }

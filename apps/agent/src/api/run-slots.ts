@@ -11,11 +11,15 @@ export class RunSlots {
     this.free = size;
   }
 
+  /** Takes a slot if one is free and nobody waits: the common case needs no promise. */
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
   acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 

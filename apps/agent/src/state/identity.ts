@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdir, readFile, statfs } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isFleetNamespace } from '#protocol';
-import { type Envelope, type RootDocument, verifyInitialRoot } from '#trust';
+import { type Envelope, importPrivateKey, type RootDocument, type SigningKey, signEnrolmentProof, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
 import { engineNames } from '#inference';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
@@ -17,6 +17,12 @@ export interface NodeIdentity {
   readonly root: Envelope<RootDocument>;
   /** `namespace`: the installation's topic namespace (`ef/v1/{namespace}/…`), told at enrolment. */
   readonly mqtt: { readonly url: string; readonly username: string; readonly password: string; readonly clientId: string; readonly namespace: string };
+  /**
+   * The node's Ed25519 private key registered at enrolment (signs re-enrolment proofs and attestation
+   * reports). Read from `enrolment-key.pem`, never written into `identity.json`; absent for a node
+   * enrolled before key pairs existed.
+   */
+  readonly signingKey?: KeyObject;
 }
 
 /**
@@ -39,7 +45,7 @@ const identityPath = (config: AgentConfig) => join(config.stateDir, 'identity.js
 /**
  * The identity saved at enrolment, or undefined when there is none. An identity saved before fleet
  * namespaces existed has no `mqtt.namespace`: no topic it knows is used any more, so it counts as none
- * and the node enrols again (same node key, same token: the same node, a fresh secret).
+ * and the node enrols again (same node key, proven by its key pair: the same node, a fresh secret).
  */
 export async function loadIdentity(config: AgentConfig, onOutdated?: () => void): Promise<NodeIdentity | undefined> {
   const saved = await readJsonFile<NodeIdentity>(identityPath(config));
@@ -47,7 +53,10 @@ export async function loadIdentity(config: AgentConfig, onOutdated?: () => void)
     onOutdated?.();
     return undefined;
   }
-  return saved;
+  if (!saved) return undefined;
+  // Serving does not need the key: an unreadable one is reported by the next enrolment, which does.
+  const key = await readEnrolmentKey(config).catch(() => undefined);
+  return key ? { ...saved, signingKey: key.privateKey } : saved;
 }
 
 /** The node key is generated once and kept: it makes a retried enrolment return the same node. */
@@ -74,22 +83,86 @@ async function hardwareProfile(stateDir: string) {
   };
 }
 
-/** Enrols with the control plane (idempotent per node key) and pins the root it hands out. */
-export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
-  if (!config.enrollmentToken) throw new EnrollmentError('no enrollmentToken in the config');
-  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-  const body = { token: config.enrollmentToken, nodeKey: await nodeKey(config), name: config.name, hardware: await hardwareProfile(config.stateDir) };
+/**
+ * The node's Ed25519 key pair, generated at its first enrolment and kept (private key PKCS#8 PEM, 0600):
+ * the control plane registers the public key, and every later enrolment of this node must be signed by
+ * it. Lose this file and only an administrator's identity reset lets the node enrol again as itself.
+ */
+async function enrolmentKey(config: AgentConfig): Promise<SigningKey> {
+  const existing = await readEnrolmentKey(config);
+  if (existing) return existing;
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await writeFileAtomic(enrolmentKeyPath(config), pem);
+  return importPrivateKey(pem);
+}
+
+const enrolmentKeyPath = (config: AgentConfig) => join(config.stateDir, 'enrolment-key.pem');
+
+/** The saved key pair; undefined when there is none yet. A file that does not parse is an error, not a new key. */
+async function readEnrolmentKey(config: AgentConfig): Promise<SigningKey | undefined> {
+  const path = enrolmentKeyPath(config);
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new EnrollmentError(`cannot read the node's key ${path}`, { cause: error });
+  }
+  try {
+    return importPrivateKey(pem);
+  } catch (error) {
+    throw new EnrollmentError(`the node's key ${path} does not parse: an administrator must reset this node's identity before it can enrol again`, { cause: error });
+  }
+}
+
+type Answer = Record<string, unknown> & { detail?: string };
+
+async function post(config: AgentConfig, path: string, body: unknown): Promise<{ status: number; ok: boolean; answer: Answer }> {
   let response: { status: number; ok: boolean; json: unknown };
   try {
-    response = await postJson(new URL('/v1/enroll', config.controlPlaneUrl), body, 15_000);
+    response = await postJson(new URL(path, config.controlPlaneUrl), body, 15_000);
   } catch (error) {
     throw new EnrollmentError(`cannot reach the control plane at ${config.controlPlaneUrl}`, { cause: error, retryable: true });
   }
-  const answer = (typeof response.json === 'object' && response.json !== null ? response.json : {}) as Partial<NodeIdentity> & { detail?: string };
-  if (!response.ok) {
-    const retryable = response.status >= 500 || response.status === 409 || response.status === 429;
-    throw new EnrollmentError(`enrolment refused (${response.status}): ${answer.detail ?? 'no detail'}`, { retryable });
-  }
+  const answer = (typeof response.json === 'object' && response.json !== null ? response.json : {}) as Answer;
+  return { status: response.status, ok: response.ok, answer };
+}
+
+const refused = (status: number, answer: Answer, what = 'enrolment') =>
+  new EnrollmentError(`${what} refused (${status}): ${answer.detail ?? 'no detail'}`, { retryable: status >= 500 || status === 409 || status === 429 });
+
+/**
+ * A signed challenge when the control plane knows this node and its key; undefined when the node is not
+ * enrolled yet (404) or has no registered key (409: enrolled before keys existed, or an identity reset),
+ * in which case it enrols with its token.
+ */
+async function proofOfKey(config: AgentConfig, nodeKey: string, key: SigningKey): Promise<{ nonce: string; signature: string } | undefined> {
+  const { status, ok, answer } = await post(config, '/v1/enroll/challenge', { nodeKey });
+  if (status === 404 || status === 409) return undefined;
+  if (!ok) throw refused(status, answer, 'challenge');
+  if (typeof answer['nonce'] !== 'string') throw new EnrollmentError('challenge answer has no nonce');
+  const nonce = answer['nonce'];
+  return { nonce, signature: signEnrolmentProof(key.privateKey, { nonce, nodeKey, publicKey: key.publicKey }) };
+}
+
+/**
+ * Enrols with the control plane and pins the root it hands out. A node the control plane already knows
+ * proves it holds its registered key (a signed challenge) and needs no token; only a new node (or one
+ * whose identity an administrator reset) spends `enrollmentToken`. The token is never written to the
+ * state directory.
+ */
+export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const nodeKeyValue = await nodeKey(config);
+  const key = await enrolmentKey(config);
+  const proof = await proofOfKey(config, nodeKeyValue, key);
+  if (!proof && !config.enrollmentToken) throw new EnrollmentError('no enrollmentToken in the config, and the control plane does not know this node by its key');
+  const credential = proof ? { proof } : { token: config.enrollmentToken };
+  const body = { ...credential, nodeKey: nodeKeyValue, publicKey: key.publicKey, name: config.name, hardware: await hardwareProfile(config.stateDir) };
+  const { status, ok, answer: raw } = await post(config, '/v1/enroll', body);
+  if (!ok) throw refused(status, raw);
+  const answer = raw as Partial<NodeIdentity> & Answer;
   if (!answer.nodeId || !answer.nodeSecret || !answer.root || !answer.mqtt) throw new EnrollmentError('enrolment answer is incomplete');
   if (!isFleetNamespace(answer.mqtt.namespace)) throw new EnrollmentError('enrolment answer names no fleet namespace: the control plane is older than this agent');
   verifyInitialRoot(answer.root, new Date()); // a root that does not verify is not pinned
@@ -100,7 +173,7 @@ export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
     mqtt: { ...answer.mqtt, url: config.brokerUrl ?? answer.mqtt.url },
   };
   await writeJsonAtomic(identityPath(config), identity);
-  return identity;
+  return { ...identity, signingKey: key.privateKey };
 }
 
 export interface EnrollmentRetry {

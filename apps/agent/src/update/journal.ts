@@ -1,7 +1,7 @@
 import type { LogFn } from './ports.js';
 import { type LifecycleEvent, nextPhase } from './lifecycle.js';
 import { StepFailure } from './step-failure.js';
-import { INITIAL_RECORD, type UpdateRecord, UpdateRecordFile } from './update-record.js';
+import { INITIAL_RECORD, mergeRecord, type UpdateRecord, UpdateRecordFile } from './update-record.js';
 
 const MAX_STEP_STARTS = 3;
 
@@ -30,8 +30,9 @@ export class UpdateJournal {
     return this.current;
   }
 
+  /** Writes the changes atomically; the rollback floors (installed sequences, newest issued) only rise. */
   async save(changes: Partial<UpdateRecord>): Promise<void> {
-    const next = { ...this.current, ...changes };
+    const next = mergeRecord(this.current, changes);
     await this.file.save(next);
     this.current = next;
   }

@@ -27,6 +27,9 @@ const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
   ['a newer deployment during the soak of another: abandon it first', { phase: 'soaking', deploymentId: 'd1' }, d2, ['abandon']],
   ['a newer deployment during the activation of another: abandon it first', { phase: 'activating', deploymentId: 'd1' }, d2, ['abandon']],
   ['a deployment after a rollback', { phase: 'rolled-back', deploymentId: 'd1' }, d2, FULL],
+  ['another deployment of the release that serves and is committed, nothing in flight: report only', { phase: 'idle', deploymentId: 'd1', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, ['confirm']],
+  ['that deployment again once recorded: nothing', { phase: 'idle', deploymentId: 'd9', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, []],
+  ['the release that serves while another update is in flight: not report-only', { phase: 'self-testing', deploymentId: 'd2', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, ['adopt', 'commit']],
 ];
 
 describe('planUpdate', () => {

@@ -1,7 +1,7 @@
 import { canSupersede, type Phase } from './lifecycle.js';
 
 /** One unit of work of an update; the executor map runs each kind. */
-export type Step = 'download' | 'verify' | 'stage' | 'self-test' | 'activate' | 'soak' | 'commit' | 'rollback' | 'adopt' | 'reuse-slot' | 'abandon';
+export type Step = 'download' | 'verify' | 'stage' | 'self-test' | 'activate' | 'soak' | 'commit' | 'rollback' | 'adopt' | 'reuse-slot' | 'abandon' | 'confirm';
 
 /** The step each phase performs; the rest of the plan follows in this order. */
 const PIPELINE: readonly Step[] = ['download', 'verify', 'stage', 'self-test', 'activate', 'soak', 'commit'];
@@ -32,6 +32,8 @@ export interface DesiredTarget {
   readonly deploymentId: string;
   readonly sha256: string;
   readonly servingKey: string;
+  /** It asks for exactly the release that serves and is committed (see asksForServingRelease). */
+  readonly servesAlready?: boolean;
 }
 
 /**
@@ -40,6 +42,8 @@ export interface DesiredTarget {
  * - a crash after `failed`: roll back;
  * - the same deployment after a restart: resume at the recorded step;
  * - another deployment while one activates or soaks: abandon that one (roll back), then plan again;
+ * - exactly the release that serves and is committed, with nothing in flight: only confirm it (record
+ *   the deployment, report it committed) — a report-only plan changes no phase and re-runs nothing;
  * - bytes that already serve, with the same preprocessing, specs and labels: adopt the new signed
  *   manifest for them (a metadata-only swap); with other ones, the whole pipeline (they must soak, and
  *   a rollback must find the old manifest in the other slot);
@@ -55,6 +59,7 @@ export function planUpdate(current: CurrentState, desired: DesiredTarget | undef
     const step = STEP_OF_PHASE[current.phase];
     return step ? PIPELINE.slice(PIPELINE.indexOf(step)) : [];
   }
+  if (!resuming && current.phase === 'idle' && desired.servesAlready) return ['confirm'];
   if (desired.sha256 === current.installedSha256 && desired.servingKey === current.installedServingKey) return ['adopt', 'commit'];
   if (desired.sha256 === current.previousSha256) return ['reuse-slot', ...PIPELINE.slice(PIPELINE.indexOf('self-test'))];
   return [...PIPELINE];

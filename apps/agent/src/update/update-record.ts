@@ -12,8 +12,13 @@ export interface UpdateRecord {
   /** The slot that served before this update (the rollback target); null when none did. */
   readonly previousSlot?: SlotName | null;
   readonly stagedSlot?: SlotName;
-  /** Highest committed manifest sequence per model name: the rollback protection floor. */
+  /** Highest committed manifest sequence per model name: the rollback protection floor (never lowered). */
   readonly installed: Readonly<Record<string, number>>;
+  /**
+   * The newest `issued` (ms since the epoch) of any desired state this node accepted: the freshness
+   * floor, never lowered. Absent in records of older agents: the recorded desired state's `issued` stands in.
+   */
+  readonly newestIssued?: number;
   /**
    * Serving keys (`<sha256>:<digest of the serving-relevant manifest fields>`, see servingKey) of the
    * models this node has committed (newest last, bounded): known good here, no soak again. Entries from
@@ -59,4 +64,16 @@ export class UpdateRecordFile {
   save(record: UpdateRecord): Promise<void> {
     return writeJsonAtomic(this.path, record);
   }
+}
+
+/**
+ * The record after `changes`, with its floors kept: an installed sequence or the newest accepted
+ * `issued` is never written lower than the one recorded, whatever a caller passes. Pure.
+ */
+export function mergeRecord(current: UpdateRecord, changes: Partial<UpdateRecord>): UpdateRecord {
+  const next = { ...current, ...changes };
+  const installed: Record<string, number> = { ...current.installed };
+  for (const [name, sequence] of Object.entries(next.installed)) installed[name] = Math.max(sequence, installed[name] ?? sequence);
+  const issued = [current.newestIssued, next.newestIssued].filter((at): at is number => at !== undefined);
+  return { ...next, installed, ...(issued.length > 0 ? { newestIssued: Math.max(...issued) } : {}) };
 }

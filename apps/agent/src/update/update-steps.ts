@@ -63,6 +63,7 @@ export class UpdateSteps {
       adopt: (a) => this.adoptStep(need(a)),
       'reuse-slot': (a) => this.reuseSlotStep(need(a)),
       abandon: (a) => this.abandonStep(need(a)),
+      confirm: (a) => this.confirmStep(need(a)),
     };
   }
 
@@ -195,6 +196,15 @@ export class UpdateSteps {
     await this.d.slots.relabel(slot, { sha256: target.manifest.sha256, deploymentId: target.state.deploymentId, manifest: target.state.manifest });
     await this.d.journal.transition('reused', { stagedSlot: slot });
     await this.d.reporter.report(target.state.deploymentId, 'staged', { detail: `the previous model, still in slot ${slot}: no download` });
+  }
+
+  /**
+   * A deployment of exactly the release that serves and is committed (a second deployment of it): the
+   * deployment is recorded and reported committed, and nothing else changes — no phase, no slot, no swap.
+   */
+  private async confirmStep(target: VerifiedDesired): Promise<void> {
+    await this.d.journal.save({ desired: target.message, failure: undefined });
+    await this.d.reporter.report(target.state.deploymentId, 'committed', { detail: 'this release already serves here and is committed' });
   }
 
   /**

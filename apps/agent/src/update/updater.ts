@@ -1,12 +1,12 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import { type RootDocument, TrustError } from '#trust';
+import type { RootDocument } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
-import { asksForServingRelease, isRecordedDesiredState, verifyDesired, type VerifiedDesired } from './desired.js';
+import { asksForServingRelease, DesiredStateRefused, issuedTime, verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
@@ -37,6 +37,8 @@ export class Updater {
   private running?: Promise<void>;
   /** Digests of the models in the slots (refreshed at each plan): those are never downloaded. */
   private held = new Set<string>();
+  /** The freshness floor in memory, raised as soon as a desired state is accepted (persisted by the loop). */
+  private newestIssued?: number;
 
   constructor(
     private readonly config: AgentConfig,
@@ -62,6 +64,7 @@ export class Updater {
   /** Loads the persisted record and the active model (re-verified), then resumes any update. */
   async start(): Promise<void> {
     const record = await this.journal.load();
+    this.newestIssued = record.newestIssued ?? recordedIssued(record.desired);
     await this.loader.loadActive();
     this.held = new Set(await this.slots.heldSha256s());
     if (record.desired) this.pending = this.tryVerify(record.desired, false);
@@ -100,27 +103,44 @@ export class Updater {
     while (this.running) await this.running;
   }
 
+  /**
+   * Verifies against the pinned root and this node's floor (see verifyDesired): only the recorded
+   * document itself skips the freshness and sequence checks. A refusal is reported against its
+   * deployment only when the document is genuine and current; a forged or replayed one is only logged.
+   */
   private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
-    // The retained desired state of the update in progress (or just committed) comes again after every
-    // reconnect and restart: its manifest, identical to the one verified before, is already recorded as
-    // installed, which is no rollback. Only that desired state (same deployment, same manifest) is
-    // exempt, and so is a manifest for exactly the release that serves now (asking for it changes
-    // nothing); any other (an older deployment of another release included) must carry a newer sequence.
-    const recorded = this.journal.record.desired?.desired.signed;
-    const incoming = message.desired.signed;
-    const sameDesired = isRecordedDesiredState(recorded && { deploymentId: recorded.deploymentId, manifest: recorded.manifest.signed }, { deploymentId: incoming.deploymentId, manifest: incoming.manifest.signed });
-    const installed = this.journal.record.installed;
-    const servesIt = asksForServingRelease(this.holder.model, installed, incoming.manifest.signed);
+    const record = this.journal.record;
+    const floor = { recorded: record.desired?.desired, newestIssued: this.newestIssued, installed: record.installed, serving: this.holder.model };
     try {
-      return verifyDesired(message, this.root, this.nodeId, sameDesired || servesIt ? {} : installed);
+      const verified = verifyDesired(message, this.root, this.nodeId, floor);
+      this.newestIssued = Math.max(verified.issuedAt, this.newestIssued ?? verified.issuedAt);
+      return verified;
     } catch (error) {
-      const reason = error instanceof TrustError ? trustReason(error) : 'internal';
-      const detail = error instanceof Error ? error.message : String(error);
-      const deploymentId = message.desired.signed.deploymentId;
-      this.ports.log('warn', 'refused a desired state', { nodeId: this.nodeId, deploymentId, model: message.desired.signed.manifest.signed.name, version: message.desired.signed.manifest.signed.version, reason, detail });
-      if (reportRefusal) void this.reporter.report(deploymentId, 'rejected', { reason, detail });
+      const report = reportRefusal && error instanceof DesiredStateRefused && error.reportable;
+      this.logRefusal(message, error, report);
+      if (report) {
+        void this.reporter.report(error.deploymentId, 'rejected', { reason: trustReason(error.cause), detail: error.message });
+      }
       return undefined;
     }
+  }
+
+  /** What the document claims is logged as claimed: an unverified one may name anything. */
+  private logRefusal(message: DesiredStateMessage, error: unknown, reported: boolean): void {
+    const claimed = message.desired.signed;
+    const kind = error instanceof DesiredStateRefused ? error.kind : 'refused';
+    const reason = error instanceof DesiredStateRefused ? trustReason(error.cause) : 'internal';
+    const names = kind === 'unverified' ? { claimedDeploymentId: claimed.deploymentId } : { deploymentId: claimed.deploymentId };
+    this.ports.log('warn', 'refused a desired state', {
+      nodeId: this.nodeId,
+      ...names,
+      model: claimed.manifest.signed.name,
+      version: claimed.manifest.signed.version,
+      kind,
+      reason,
+      detail: error instanceof Error ? error.message : String(error),
+      reported,
+    });
   }
 
   /**
@@ -167,6 +187,8 @@ export class Updater {
       // A slot record that no longer parses leaves the serving key unknown: no adopt, the whole pipeline.
       const activeContent = active && (await this.slots.content(active.slot).catch(() => undefined));
       this.held = new Set(held);
+      // The freshness floor is on disk before anything is done for the target it admitted.
+      if (target && target.issuedAt > (this.journal.record.newestIssued ?? -Infinity)) await this.journal.save({ newestIssued: target.issuedAt });
       const record = this.journal.record;
       const steps = planUpdate(
         {
@@ -176,7 +198,14 @@ export class Updater {
           installedServingKey: activeContent && activeContent.sha256 === active?.sha256 ? servingKey(activeContent.manifest.signed) : undefined,
           previousSha256: held.find((sha) => sha !== active?.sha256),
         },
-        target ? { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256, servingKey: servingKey(target.manifest) } : undefined,
+        target
+          ? {
+              deploymentId: target.state.deploymentId,
+              sha256: target.manifest.sha256,
+              servingKey: servingKey(target.manifest),
+              servesAlready: asksForServingRelease(this.holder.model, record.installed, target.manifest),
+            }
+          : undefined,
       );
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
@@ -186,7 +215,8 @@ export class Updater {
         if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
         return;
       }
-      const starting = steps[0] !== 'abandon' && steps[0] !== 'rollback'; // those finish the recorded update first
+      // `abandon` and `rollback` finish the recorded update first; `confirm` only reports (no phase change).
+      const starting = steps[0] !== 'abandon' && steps[0] !== 'rollback' && steps[0] !== 'confirm';
       if (target && starting && record.desired?.desired.signed.deploymentId !== target.state.deploymentId) {
         await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: active?.slot ?? null, failure: undefined });
       }
@@ -200,5 +230,15 @@ export class Updater {
         this.apply = undefined;
       }
     }
+  }
+}
+
+/** The floor an older agent's record implies: the `issued` of the desired state it recorded. */
+function recordedIssued(desired: DesiredStateMessage | undefined): number | undefined {
+  if (!desired) return undefined;
+  try {
+    return issuedTime(desired.desired.signed);
+  } catch {
+    return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import busboy from 'busboy';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { PayloadTooLargeError, ValidationError } from '#common';
 import type { ArtifactStore, IngestedBlob } from './artifact-store.js';
@@ -22,12 +22,15 @@ const MULTIPART_OVERHEAD_BYTES = MAX_FIELD_BYTES + 1024 * 1024;
  * goes straight into the artifact store (hashed, counted and cut off at `maxBytes`). Fields may come
  * before or after the file.
  */
-export function receiveUpload(req: Request, store: ArtifactStore, fileField: string, maxBytes: number): Promise<ReceivedUpload> {
+export function receiveUpload(req: IncomingMessage, store: ArtifactStore, fileField: string, maxBytes: number): Promise<ReceivedUpload> {
   if (!req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
     return Promise.reject(new ValidationError('expected a multipart/form-data body'));
   }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes + MULTIPART_OVERHEAD_BYTES) return Promise.reject(new PayloadTooLargeError(maxBytes));
+  // The caller may have awaited something (the model lookup) while the client went away: its 'aborted'
+  // has fired already, and piping a destroyed request would leave the upload pending for ever.
+  if (req.destroyed) return Promise.reject(new ValidationError('the upload was interrupted'));
 
   let parser: busboy.Busboy;
   try {
@@ -52,8 +55,12 @@ export function receiveUpload(req: Request, store: ArtifactStore, fileField: str
       // Drain what the client still sends so it can read our answer instead of a reset connection.
       req.unpipe(parser);
       req.resume();
-      // A file part still open (the client went away mid-file) would keep the ingest waiting forever.
-      if (fileStream && !fileStream.readableEnded) fileStream.destroy(error instanceof Error ? error : new Error('upload failed'));
+      // A file part still open (the client went away mid-file) would keep the ingest, its temp file and
+      // its descriptor waiting for ever; destroying it makes the store remove the file. The parser goes
+      // too: it holds the part it was in the middle of and would emit parts nobody wants.
+      const reason = error instanceof Error ? error : new Error('upload failed');
+      if (fileStream && !fileStream.readableEnded) fileStream.destroy(reason);
+      parser.destroy();
       if (ingest) ingest.then((blob) => store.discard(blob), () => undefined);
       reject(error);
     };

@@ -22,6 +22,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ MQTT_MAX_MESSAGE_BYTES: '262144' }).mqtt.maxMessageBytes).toBe(262_144);
   });
 
+  it('limits repairs per node by default: a burst of 10 requests, 12 a minute, a 0.5 s resend window, 2x the artifact', () => {
+    expect(loadConfig({}).distribution.repair).toEqual({ requestBurst: 10, requestsPerMinute: 12, resendWindowMs: 500, maxArtifactMultiple: 2 });
+    expect(loadConfig({ REPAIR_MAX_ARTIFACT_MULTIPLE: '1.5', REPAIR_RESEND_WINDOW_MS: '2000' }).distribution.repair).toMatchObject({ maxArtifactMultiple: 1.5, resendWindowMs: 2000 });
+  });
+
+  it('lets ingest lag 30 s before /health says degraded unless told otherwise', () => {
+    expect(loadConfig({}).ingest.maxLagMs).toBe(30_000);
+    expect(loadConfig({ INGEST_MAX_LAG_MS: '5000' }).ingest.maxLagMs).toBe(5000);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ADMIN_API_KEY: '' }).auth.bootstrapAdminKey).toBeUndefined();
   });
@@ -40,6 +50,12 @@ describe('loadConfig', () => {
     ['MQTT_MAX_MESSAGE_BYTES', '65536', 'MQTT_MAX_MESSAGE_BYTES'],
     ['MQTT_MAX_MESSAGE_BYTES', '268435456', 'MQTT_MAX_MESSAGE_BYTES'],
     ['MQTT_MAX_MESSAGE_BYTES', 'a lot', 'MQTT_MAX_MESSAGE_BYTES'],
+    ['REPAIR_REQUEST_BURST', '0', 'REPAIR_REQUEST_BURST'],
+    ['REPAIR_REQUESTS_PER_MINUTE', '1.5', 'REPAIR_REQUESTS_PER_MINUTE'],
+    ['REPAIR_RESEND_WINDOW_MS', '50', 'REPAIR_RESEND_WINDOW_MS'],
+    ['REPAIR_MAX_ARTIFACT_MULTIPLE', '0.5', 'REPAIR_MAX_ARTIFACT_MULTIPLE'],
+    ['INGEST_MAX_LAG_MS', '99', 'INGEST_MAX_LAG_MS'],
+    ['INGEST_MAX_LAG_MS', 'soon', 'INGEST_MAX_LAG_MS'],
   ])('names the variable when %s is wrong', (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);

@@ -54,8 +54,19 @@ const envSchema = z.object({
   DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
   CHUNK_SIZE_BYTES: z.coerce.number().int().min(1024).max(128 * 1024).default(128 * 1024),
   BROADCAST_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  /** A real agent asks at most `repairAttempts` (5) times per download: a burst of 10 never holds it back. */
+  REPAIR_REQUEST_BURST: z.coerce.number().int().min(1).max(10_000).default(10),
+  REPAIR_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(60_000).default(12),
+  /**
+   * Well below the agents' `stallSeconds` (3 s; the test agents' 1 s): a node asks again only after a
+   * stall, counted from its last chunk, and must then be answered. A flood arrives within milliseconds.
+   */
+  REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(500),
+  REPAIR_MAX_ARTIFACT_MULTIPLE: z.coerce.number().min(1).max(100).default(2),
   INGEST_FLUSH_MS: positiveInt.default(100),
   INGEST_BATCH_MAX: positiveInt.default(1000),
+  /** /health fails its `ingest` check when telemetry has waited this long unwritten (a stuck or failing database). */
+  INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
@@ -71,6 +82,18 @@ const envSchema = z.object({
   ROLLOUT_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
+
+/** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
+export interface RepairLimits {
+  /** Token bucket per node, shared by every replica through Redis: its size... */
+  readonly requestBurst: number;
+  /** ...and how many requests per minute refill it. */
+  readonly requestsPerMinute: number;
+  /** A chunk sent to a node (or being sent) is not sent to it again for this long, whoever asks. */
+  readonly resendWindowMs: number;
+  /** Repair bytes per node and deployment are capped at this multiple of the artifact's size. */
+  readonly maxArtifactMultiple: number;
+}
 
 export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number; readonly jsonBodyLimitBytes: number };
@@ -126,8 +149,14 @@ export interface AppConfig {
      * below the agents' `stallSeconds`, or a node may ask for repairs before the broadcast starts.
      */
     readonly broadcastWaitMs: number;
+    readonly repair: RepairLimits;
   };
-  readonly ingest: { readonly flushMs: number; readonly batchMax: number };
+  readonly ingest: {
+    readonly flushMs: number;
+    readonly batchMax: number;
+    /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
+    readonly maxLagMs: number;
+  };
   readonly artifacts: {
     readonly dir: string;
     readonly maxBytes: number;
@@ -192,8 +221,17 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       maxMessageBytes: e.MQTT_MAX_MESSAGE_BYTES,
     },
     trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
-    distribution: { chunkSizeBytes: e.CHUNK_SIZE_BYTES, broadcastWaitMs: e.BROADCAST_WAIT_MS },
-    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX },
+    distribution: {
+      chunkSizeBytes: e.CHUNK_SIZE_BYTES,
+      broadcastWaitMs: e.BROADCAST_WAIT_MS,
+      repair: {
+        requestBurst: e.REPAIR_REQUEST_BURST,
+        requestsPerMinute: e.REPAIR_REQUESTS_PER_MINUTE,
+        resendWindowMs: e.REPAIR_RESEND_WINDOW_MS,
+        maxArtifactMultiple: e.REPAIR_MAX_ARTIFACT_MULTIPLE,
+      },
+    },
+    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },

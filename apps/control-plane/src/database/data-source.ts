@@ -6,6 +6,7 @@ import { AuditEvent } from '../audit/audit-event.entity.js';
 import type { AppConfig } from '../config/config.js';
 import { Model } from '../models/model.entity.js';
 import { ModelVersion } from '../models/model-version.entity.js';
+import { EnrollmentChallenge } from '../nodes/enrollment-challenge.entity.js';
 import { EnrollmentToken } from '../nodes/enrollment-token.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
@@ -26,6 +27,7 @@ export const ENTITIES = [
   DeploymentStatusEvent,
   DeploymentTarget,
   EnrollmentToken,
+  EnrollmentChallenge,
   EdgeNode,
   InferenceResult,
   Model,

@@ -31,3 +31,21 @@ export function domainErrorFromDatabase(error: unknown): EdgeFleetError | undefi
   if (code === '23505') return new ConflictError('the resource already exists', { cause: error });
   return undefined;
 }
+
+/**
+ * Whether PostgreSQL refused a statement for the data in it: SQLSTATE class 22 (data exception: a number
+ * out of range, a NUL byte, a string too long) or 23 (integrity constraint violation). Retrying the same
+ * rows fails the same way, unlike a lost connection or a timeout. COPY errors come straight from the pg
+ * client; others arrive wrapped in TypeORM's QueryFailedError.
+ */
+export function isDataException(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
+function sqlState(error: unknown): string | undefined {
+  const source = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
+  const code = (source as { code?: unknown } | null)?.code;
+  // SQLSTATEs are five characters; Node's own errors (ECONNRESET) have codes too, never of this shape.
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}

@@ -10,11 +10,14 @@ import { DistributionService } from './distribution.service.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
 import { ModelsModule } from '../models/models.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RepairLedger } from './repair-ledger.js';
+import { RepairService } from './repair.service.js';
 
 @Module({
-  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule],
+  imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule, QueuesModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue],
-  exports: [DistributionService, DeploymentsService, BroadcastQueue],
+  providers: [DeploymentsService, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue, RepairLedger, RepairService],
+  exports: [DistributionService, DeploymentsService, BroadcastQueue, RepairService],
 })
 export class DeploymentsModule {}

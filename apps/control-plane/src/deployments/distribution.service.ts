@@ -1,24 +1,20 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { open } from 'node:fs/promises';
 import type { DataSource } from 'typeorm';
-import { type ArtifactRequestMessage, chunkCount, encodeChunk } from '#protocol';
+import { chunkCount, encodeChunk } from '#protocol';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 
 /** Publishes in flight at once: enough to keep the broker busy without flooding mqtt.js's queue. */
 const PUBLISH_WINDOW = 16;
-/** Chunks answered per repair request; a node asks again for the rest. */
-const MAX_REPAIR_CHUNKS = 8192;
 
 export interface ArtifactLayout {
   readonly sha256: string;
   readonly size: number;
   readonly chunkSize: number;
 }
-
-export type RepairOutcome = { readonly ok: true; readonly chunks: number } | { readonly ok: false; readonly reason: 'not-assigned' };
 
 /**
  * Artifact bytes over MQTT. A deployment's chunks are published once on the artifact's broadcast topic
@@ -27,8 +23,6 @@ export type RepairOutcome = { readonly ok: true; readonly chunks: number } | { r
  */
 @Injectable()
 export class DistributionService {
-  private readonly logger = new Logger(DistributionService.name);
-
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly store: ArtifactStore,
@@ -44,40 +38,33 @@ export class DistributionService {
     return count;
   }
 
-  /** Re-sends the chunks a node names, only for an artifact deployed to that node. */
-  async repair(nodeId: string, request: ArtifactRequestMessage): Promise<RepairOutcome> {
-    const layout = await this.assignedLayout(nodeId, request.sha256);
-    if (!layout) return { ok: false, reason: 'not-assigned' };
-    const count = chunkCount(layout.size, layout.chunkSize);
-    const wanted = new Set<number>();
-    for (const [start, end] of request.missing) {
-      for (let i = start; i <= Math.min(end, count - 1) && wanted.size < MAX_REPAIR_CHUNKS; i++) wanted.add(i);
-    }
-    await this.publishChunks(layout, [...wanted], 'repair', (i) => this.mqtt.topics.repairChunk(nodeId, layout.sha256, i));
-    this.logger.log({ nodeId, sha256: layout.sha256, chunks: wanted.size }, 'answered a repair request');
-    return { ok: true, chunks: wanted.size };
+  /** Sends chunks to one node, on its own topic (the repair path: `RepairService` decides which). */
+  async sendRepair(nodeId: string, layout: ArtifactLayout, indices: readonly number[]): Promise<void> {
+    await this.publishChunks(layout, indices, 'repair', (i) => this.mqtt.topics.repairChunk(nodeId, layout.sha256, i));
   }
 
-  private async assignedLayout(nodeId: string, sha256: string): Promise<ArtifactLayout | undefined> {
+  /** The artifact's layout in the node's latest deployment of it, and that deployment (repair budgets are per deployment). */
+  async assignedArtifact(nodeId: string, sha256: string): Promise<{ layout: ArtifactLayout; deploymentId: string } | undefined> {
     const rows = (await this.db.query(
-      `SELECT d.chunk_size, a.size_bytes FROM deployment_targets t
+      `SELECT d.id, d.chunk_size, a.size_bytes FROM deployment_targets t
          JOIN deployments d ON d.id = t.deployment_id
          JOIN model_versions mv ON mv.id = d.model_version_id
          JOIN artifacts a ON a.sha256 = mv.artifact_sha256
        WHERE t.node_id = $1 AND mv.artifact_sha256 = $2
        ORDER BY d.created_at DESC LIMIT 1`,
       [nodeId, sha256],
-    )) as { chunk_size: number; size_bytes: string }[];
+    )) as { id: string; chunk_size: number; size_bytes: string }[];
     const row = rows[0];
-    return row ? { sha256, size: Number(row.size_bytes), chunkSize: row.chunk_size } : undefined;
+    return row ? { layout: { sha256, size: Number(row.size_bytes), chunkSize: row.chunk_size }, deploymentId: row.id } : undefined;
   }
 
   private async publishChunks(
     layout: ArtifactLayout,
-    indices: number[],
+    indices: readonly number[],
     mode: 'broadcast' | 'repair',
     topicFor: (index: number) => string,
   ): Promise<void> {
+    if (indices.length === 0) return;
     const count = chunkCount(layout.size, layout.chunkSize);
     const file = await open(this.store.pathFor(layout.sha256), 'r');
     try {

@@ -9,7 +9,7 @@ import {
   type ProtocolError,
 } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { DistributionService } from '../deployments/distribution.service.js';
+import { RepairService } from '../deployments/repair.service.js';
 import { NodeDirectory } from '../nodes/node-directory.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { MessagingMetrics } from './messaging.metrics.js';
@@ -28,7 +28,7 @@ export class UplinkGateway implements OnApplicationBootstrap {
     private readonly mqtt: MqttConnection,
     private readonly nodes: NodeDirectory,
     private readonly telemetry: TelemetryService,
-    private readonly distribution: DistributionService,
+    private readonly repairs: RepairService,
     private readonly metrics: MessagingMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -49,7 +49,7 @@ export class UplinkGateway implements OnApplicationBootstrap {
       return;
     }
     const parsed = parseMessage(target.kind, payload);
-    if (!parsed.ok) return this.refuse(target.nodeId, target.kind, topic, parsed.error.reason, parsed.error);
+    if (!parsed.ok) return this.refuse(target.nodeId, target.kind, topic, parsed.error.reason, { error: parsed.error });
     if (!(await this.nodes.isActive(target.nodeId))) return this.refuse(target.nodeId, target.kind, topic, 'unknown-node');
     this.metrics.received.inc({ kind: target.kind });
     await this.dispatch(target.nodeId, target.kind, parsed.value);
@@ -66,19 +66,27 @@ export class UplinkGateway implements OnApplicationBootstrap {
       case 'presence':
         return this.telemetry.acceptPresence(nodeId, message as MessageOf<'presence'>);
       case 'artifact-requests': {
-        const outcome = await this.distribution.repair(nodeId, message as MessageOf<'artifact-requests'>);
-        if (!outcome.ok) return this.refuse(nodeId, kind, this.mqtt.topics.uplink(nodeId, kind), outcome.reason);
+        const request = message as MessageOf<'artifact-requests'>;
+        const outcome = await this.repairs.repair(nodeId, request);
+        if ('refusal' in outcome) return this.refuse(nodeId, kind, this.mqtt.topics.uplink(nodeId, kind), outcome.refusal, { detail: outcome.detail, refId: request.id });
         return;
       }
     }
   }
 
   /** Counts and logs the refusal, and tells the node why (unless the node itself is unknown). */
-  private async refuse(nodeId: string, kind: NodeUplinkKind, topic: string, reason: string, error?: ProtocolError): Promise<void> {
+  private async refuse(
+    nodeId: string,
+    kind: NodeUplinkKind,
+    topic: string,
+    reason: string,
+    about: { readonly error?: ProtocolError; readonly detail?: string; readonly refId?: string } = {},
+  ): Promise<void> {
+    const detail = about.detail ?? about.error?.message ?? reason;
     this.metrics.invalid.inc({ kind, reason });
-    this.logger.warn({ nodeId, kind, reason, detail: error?.message }, 'refused a node message');
+    this.logger.warn({ nodeId, kind, reason, detail }, 'refused a node message');
     if (reason === 'unknown-node') return;
-    const event = { ...envelopeFields(), code: reason, detail: (error?.message ?? reason).slice(0, 1000), topic };
+    const event = { ...envelopeFields(), code: reason, detail: detail.slice(0, 1000), topic, ...(about.refId ? { refId: about.refId } : {}) };
     await this.mqtt.publish(this.mqtt.topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 });
   }
 }

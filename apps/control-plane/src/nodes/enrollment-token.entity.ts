@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { EdgeNode } from './node.entity.js';
 import type { Labels } from './label-selector.js';
 
 @Entity({ name: 'enrollment_tokens' })
@@ -34,4 +35,15 @@ export class EnrollmentToken {
 
   @Column({ type: 'timestamptz', nullable: true })
   revokedAt!: Date | null;
+
+  /**
+   * Set on the token an identity reset issues: it re-enrols only this (existing) node and registers its
+   * new key; it never creates a node. Null for ordinary tokens, which never re-enrol an existing node.
+   */
+  @ManyToOne(() => EdgeNode, { nullable: true, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'node_id' })
+  node!: Relation<EdgeNode> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  nodeId!: string | null;
 }

@@ -6,11 +6,15 @@ import { CurrentPrincipal, type Principal, Public, RequireRole } from '../auth/p
 import {
   CreatedEnrollmentTokenDto,
   CreateEnrollmentTokenDto,
+  EnrollChallengeDto,
+  EnrollChallengeResponseDto,
   EnrollDto,
   EnrollmentTokenDto,
   EnrollResponseDto,
 } from './dto/enrollment.dto.js';
 import { EnrollmentService } from './enrollment.service.js';
+import { NodeIdentityService } from './node-identity.service.js';
+import { DEFAULT_TOKEN_LIFETIME_SECONDS, DEFAULT_TOKEN_USES } from './token-policy.js';
 
 @ApiTags('enrollment')
 @ApiBearerAuth()
@@ -21,7 +25,12 @@ export class EnrollmentTokensController {
 
   @Post()
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateEnrollmentTokenDto): Promise<CreatedEnrollmentTokenDto> {
-    const { record, token } = await this.enrollment.createToken(by, { ...body, labels: body.labels ?? {} });
+    const { record, token } = await this.enrollment.createToken(by, {
+      name: body.name,
+      labels: body.labels ?? {},
+      expiresInSeconds: body.expiresInSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS,
+      maxUses: body.maxUses ?? DEFAULT_TOKEN_USES,
+    });
     return { ...EnrollmentTokenDto.from(record), token };
   }
 
@@ -37,12 +46,16 @@ export class EnrollmentTokensController {
   }
 }
 
-/** Nodes call this themselves: the enrolment token in the body is the credential. */
+/**
+ * Nodes call these themselves. A new node's credential is the enrolment token; an enrolled node's is a
+ * signature by its registered key over a challenge from `POST /v1/enroll/challenge`.
+ */
 @ApiTags('enrollment')
 @Controller('v1/enroll')
 export class EnrollController {
   constructor(
     private readonly enrollment: EnrollmentService,
+    private readonly identity: NodeIdentityService,
     private readonly signing: SigningService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -59,5 +72,13 @@ export class EnrollController {
       root: { ...this.signing.root },
       mqtt: { url: this.config.mqtt.publicUrl, username: node.id, password: nodeSecret, clientId: `node-${node.id}`, namespace: this.config.mqtt.fleetNamespace },
     };
+  }
+
+  @Public()
+  @Post('challenge')
+  @HttpCode(200)
+  async challenge(@Body() body: EnrollChallengeDto): Promise<EnrollChallengeResponseDto> {
+    const { nonce, expiresAt } = await this.identity.challenge(body.nodeKey);
+    return { nonce, expiresAt: expiresAt.toISOString() };
   }
 }

@@ -20,9 +20,20 @@ export class EdgeNode {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
-  /** Stable identifier the node generates for itself; makes a retried enrolment idempotent. */
+  /**
+   * Stable identifier the node generates for itself. Never returned or logged: with the enrolment token it
+   * used to be enough to take the node over; now re-enrolment also needs a signature by `publicKey`.
+   */
   @Column({ type: 'varchar', length: 200, unique: true })
   nodeKey!: string;
+
+  /**
+   * Base64 SPKI DER of the Ed25519 key the node registered at enrolment; re-enrolment must be signed by it.
+   * Null for a node enrolled without one (before this existed) or after an admin reset of its identity:
+   * such a node re-enrols only with a token bound to it by the reset.
+   */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  publicKey!: string | null;
 
   @Column({ type: 'varchar', length: 100 })
   name!: string;

@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { BrokerModule } from '../broker/broker.module.js';
 import { EnrollController, EnrollmentTokensController } from './enrollment.controller.js';
+import { EnrollmentChallengeRepository } from './enrollment-challenges.repository.js';
 import { EnrollmentService } from './enrollment.service.js';
+import { NodeIdentityService } from './node-identity.service.js';
 import { NodesController } from './nodes.controller.js';
 import { NodeDirectory } from './node-directory.js';
 import { NodesService } from './nodes.service.js';
@@ -10,7 +12,7 @@ import { NodesService } from './nodes.service.js';
 @Module({
   imports: [AuditModule, BrokerModule],
   controllers: [NodesController, EnrollmentTokensController, EnrollController],
-  providers: [NodesService, EnrollmentService, NodeDirectory],
+  providers: [NodesService, EnrollmentService, NodeIdentityService, EnrollmentChallengeRepository, NodeDirectory],
   exports: [NodesService, NodeDirectory],
 })
 export class NodesModule {}

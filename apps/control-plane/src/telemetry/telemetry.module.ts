@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
+import { IngestBacklogMetrics } from './ingest-backlog.metrics.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 import { TelemetryService } from './telemetry.service.js';
 
-@Module({ imports: [MessagingModule, DeploymentsModule], providers: [TelemetryService, TelemetryRepository], exports: [TelemetryService] })
+@Module({ imports: [MessagingModule, DeploymentsModule], providers: [TelemetryService, TelemetryRepository, IngestBacklogMetrics], exports: [TelemetryService] })
 export class TelemetryModule {}

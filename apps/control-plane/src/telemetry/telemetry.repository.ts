@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
+import { targetStatuses } from './status-outcome.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
 export interface FromNode<T> {
@@ -151,7 +152,7 @@ export class TelemetryRepository {
     return inserted.length;
   }
 
-  /** Stores status events and moves each deployment target to its newest reported state. */
+  /** Stores status events and moves each deployment target to the state they leave it in (an outcome is final). */
   async insertStatuses(batch: readonly FromNode<StatusMessage>[]): Promise<number> {
     const cols = columns(batch, ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null, s.ts]);
     const inserted = (await this.db.query(
@@ -160,16 +161,19 @@ export class TelemetryRepository {
        ON CONFLICT DO NOTHING RETURNING 1`,
       cols,
     )) as unknown[];
-    // A refusal never moves a target out of a terminal state: a late `rejected:expired` (a node that
-    // came back to an old retained desired state) says nothing about the outcome it already reported.
-    // A target with no state yet does take it (`NULL = ANY(…)` is NULL, hence the explicit test).
+    // An outcome is final (replacesDeploymentState): no later status — a late `rejected:expired`, a
+    // refusal of a forged document from an older agent, a replay that starts over — moves a target out
+    // of a terminal state, except `failed` → `rolled-back`. The batch is folded under the same rule
+    // first, so statuses flushed together act as if they came one by one. A target with no state yet
+    // takes any (`NULL = ANY(…)` is NULL, hence the explicit test).
+    const outcome = columns(targetStatuses(batch), ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null]);
     await this.db.query(
       `UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
-       FROM (SELECT DISTINCT ON (node_id, deployment_id) * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
-               AS u(node_id, seq, deployment_id, state, progress, reason, detail) ORDER BY node_id, deployment_id, seq DESC) v
+       FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
+              AS v(node_id, seq, deployment_id, state, progress, reason, detail)
        WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
-         AND NOT (v.state = 'rejected' AND t.state IS NOT NULL AND t.state = ANY($8::deployment_state[]))`,
-      [cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], TERMINAL_DEPLOYMENT_STATES],
+         AND (t.state IS NULL OR NOT (t.state = ANY($8::deployment_state[])) OR (t.state = 'failed' AND v.state = 'rolled-back'))`,
+      [...outcome, TERMINAL_DEPLOYMENT_STATES],
     );
     return inserted.length;
   }

@@ -2,15 +2,33 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { BatchWriter } from '#common';
 import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { isDataException } from '../database/pg-errors.js';
 import { BroadcastQueue } from '../deployments/broadcast-queue.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { type FromNode, TelemetryRepository } from './telemetry.repository.js';
 
+/** One telemetry stream's backlog: items not yet written and how long the oldest has waited. */
+export interface IngestBacklog {
+  readonly table: IngestTable;
+  readonly depth: number;
+  readonly oldestAgeMs: number;
+}
+
+export type IngestTable = 'node_heartbeats' | 'inference_results' | 'deployment_status_events';
+
+/** The node an item came from, for the log line of a set-aside item. */
+const nodeIdsOf = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }) => nodeId);
+
 /**
  * Accepts validated node telemetry and writes it in batches (every `INGEST_FLUSH_MS` or
  * `INGEST_BATCH_MAX` rows). Messages are acknowledged to the broker on receipt, so a replica that
  * crashes loses at most what it buffered (one flush interval); a graceful stop writes everything.
+ *
+ * A batch PostgreSQL refuses for its data (a row no column can hold got past the schema) is split until
+ * that row is alone; it is set aside (counted, logged with its node) and the rest is written. Without
+ * this, the batch went back to the front of the queue and every later batch from every node failed with
+ * it. Any other failure (connection, timeout) is retried as before.
  */
 @Injectable()
 export class TelemetryService implements OnModuleDestroy {
@@ -18,6 +36,7 @@ export class TelemetryService implements OnModuleDestroy {
   private readonly heartbeats: BatchWriter<FromNode<HeartbeatMessage>>;
   private readonly results: BatchWriter<FromNode<ResultsMessage>>;
   private readonly statuses: BatchWriter<FromNode<StatusMessage>>;
+  private readonly streams: ReadonlyMap<IngestTable, Pick<BatchWriter<unknown>, 'pending' | 'oldestAgeMs'>>;
 
   constructor(
     private readonly repository: TelemetryRepository,
@@ -26,15 +45,20 @@ export class TelemetryService implements OnModuleDestroy {
     private readonly broadcasts: BroadcastQueue,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    const writer = <T>(table: string, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax) =>
+    const writer = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax) =>
       new BatchWriter<FromNode<T>>({
         maxBatch,
         flushMs: config.ingest.flushMs,
         maxBuffered: config.ingest.batchMax * 100,
         write: async (batch) => void this.metrics.ingestedRows.inc({ table }, await write(batch)),
+        isDataError: isDataException,
         onError: (error, size) => {
           this.metrics.ingestFailures.inc({ table });
           this.logger.error({ err: error, table, size }, 'ingest batch failed; will retry');
+        },
+        onPoison: (items, error) => {
+          this.metrics.ingestPoisonRows.inc({ table }, items.length);
+          this.logger.error({ err: error, table, nodeIds: nodeIdsOf(items) }, 'PostgreSQL refused a telemetry item for its data; set aside, not retried');
         },
         onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
       });
@@ -42,6 +66,16 @@ export class TelemetryService implements OnModuleDestroy {
     // Results messages hold up to 1,000 records each: batch fewer messages.
     this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
     this.statuses = writer('deployment_status_events', (b) => this.writeStatuses(b));
+    this.streams = new Map<IngestTable, Pick<BatchWriter<unknown>, 'pending' | 'oldestAgeMs'>>([
+      ['node_heartbeats', this.heartbeats],
+      ['inference_results', this.results],
+      ['deployment_status_events', this.statuses],
+    ]);
+  }
+
+  /** Each stream's backlog, for /health and /metrics: a stuck or failing write shows here first. */
+  backlog(now: number = Date.now()): IngestBacklog[] {
+    return [...this.streams].map(([table, w]) => ({ table, depth: w.pending, oldestAgeMs: w.oldestAgeMs(now) }));
   }
 
   acceptHeartbeat(nodeId: string, message: HeartbeatMessage): void {

@@ -15,6 +15,7 @@ import {
 import type { EnrollmentToken } from '../enrollment-token.entity.js';
 import type { Labels } from '../label-selector.js';
 import { IsLabelMap } from './labels.validator.js';
+import { DEFAULT_TOKEN_LIFETIME_SECONDS, DEFAULT_TOKEN_USES, MAX_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_USES } from '../token-policy.js';
 
 export class CreateEnrollmentTokenDto {
   @ApiProperty({ example: 'lyon-line-3' }) @IsString() @Length(1, 100) name!: string;
@@ -24,13 +25,19 @@ export class CreateEnrollmentTokenDto {
   @IsLabelMap()
   labels?: Labels;
 
-  @ApiProperty({ minimum: 60, maximum: 31536000, example: 86400 })
+  @ApiPropertyOptional({ minimum: 60, maximum: MAX_TOKEN_LIFETIME_SECONDS, default: DEFAULT_TOKEN_LIFETIME_SECONDS, description: 'Short-lived by default (24 h)' })
+  @IsOptional()
   @IsInt()
   @Min(60)
-  @Max(31_536_000)
-  expiresInSeconds!: number;
+  @Max(MAX_TOKEN_LIFETIME_SECONDS)
+  expiresInSeconds?: number;
 
-  @ApiProperty({ minimum: 1, maximum: 100000, example: 50 }) @IsInt() @Min(1) @Max(100_000) maxUses!: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TOKEN_USES, default: DEFAULT_TOKEN_USES, description: 'Single-use by default; say more explicitly for mass provisioning' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TOKEN_USES)
+  maxUses?: number;
 }
 
 export class EnrollmentTokenDto {
@@ -43,6 +50,8 @@ export class EnrollmentTokenDto {
   @ApiProperty() createdBy!: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Set on a token issued by an identity reset: it re-enrols only this node' })
+  nodeId!: string | null;
 
   static from(t: EnrollmentToken): EnrollmentTokenDto {
     return {
@@ -55,6 +64,7 @@ export class EnrollmentTokenDto {
       createdBy: t.createdBy,
       createdAt: t.createdAt.toISOString(),
       revokedAt: t.revokedAt?.toISOString() ?? null,
+      nodeId: t.nodeId,
     };
   }
 }
@@ -88,14 +98,48 @@ export class HardwareProfileDto {
   accelerators!: string[];
 }
 
-export class EnrollDto {
-  @ApiProperty({ description: 'Enrolment token from an administrator' }) @IsString() @Length(1, 200) token!: string;
+const NODE_KEY = /^[A-Za-z0-9._:-]+$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-  @ApiProperty({ description: 'Stable identifier the node generates once; a retry with the same key is idempotent' })
+export class EnrolmentProofDto {
+  @ApiProperty({ description: 'The nonce from POST /v1/enroll/challenge (single use, short-lived)' })
+  @IsString()
+  @Length(16, 128)
+  @Matches(/^[A-Za-z0-9_-]+$/)
+  nonce!: string;
+
+  @ApiProperty({ description: 'Base64 Ed25519 signature, by the registered key, of "edgefleet-enrolment-proof/v1\\n{nonce}\\n{nodeKey}\\n{publicKey}"' })
+  @IsString()
+  @Length(1, 200)
+  @Matches(BASE64)
+  signature!: string;
+}
+
+export class EnrollDto {
+  @ApiPropertyOptional({ description: 'Enrolment token from an administrator: needed to create a node, or after an identity reset; not for a re-enrolment with a proof' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  token?: string;
+
+  @ApiProperty({ description: 'Stable identifier the node generates once and keeps secret' })
   @IsString()
   @Length(8, 200)
-  @Matches(/^[A-Za-z0-9._:-]+$/)
+  @Matches(NODE_KEY)
   nodeKey!: string;
+
+  @ApiPropertyOptional({ description: "Base64 SPKI DER of the node's Ed25519 public key; registered at enrolment, it must sign every re-enrolment" })
+  @IsOptional()
+  @IsString()
+  @Length(16, 200)
+  @Matches(BASE64)
+  publicKey?: string;
+
+  @ApiPropertyOptional({ type: EnrolmentProofDto, description: 'Required to re-enrol a node that has a registered key' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EnrolmentProofDto)
+  proof?: EnrolmentProofDto;
 
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 100) name?: string;
 
@@ -103,6 +147,26 @@ export class EnrollDto {
   @ValidateNested()
   @Type(() => HardwareProfileDto)
   hardware!: HardwareProfileDto;
+}
+
+export class EnrollChallengeDto {
+  @ApiProperty({ description: 'The node key of an enrolled node' })
+  @IsString()
+  @Length(8, 200)
+  @Matches(NODE_KEY)
+  nodeKey!: string;
+}
+
+export class EnrollChallengeResponseDto {
+  @ApiProperty({ description: 'Sign it (see EnrolmentProofDto) and send it with POST /v1/enroll; single use' }) nonce!: string;
+  @ApiProperty() expiresAt!: string;
+}
+
+export class IdentityResetDto {
+  @ApiProperty() nodeId!: string;
+  @ApiProperty({ description: 'A single-use enrolment token bound to this node: put it in the node’s agent.json. Shown only here.' })
+  token!: string;
+  @ApiProperty() expiresAt!: string;
 }
 
 export class BrokerCredentialsDto {
@@ -116,7 +180,7 @@ export class BrokerCredentialsDto {
 
 export class EnrollResponseDto {
   @ApiProperty() nodeId!: string;
-  @ApiProperty({ description: 'Per-node secret. Stored hashed by the control plane; a retried enrolment rotates it.' })
+  @ApiProperty({ description: 'Per-node secret. Stored hashed by the control plane; every re-enrolment rotates it.' })
   nodeSecret!: string;
   @ApiProperty({ type: Object }) labels!: Labels;
   @ApiProperty({ type: Object, description: 'The signed root of trust (libs/trust Envelope<RootDocument>) the node pins' })

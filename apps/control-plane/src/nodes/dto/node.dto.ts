@@ -32,9 +32,9 @@ export class UpdateNodeDto {
   labels!: Record<string, string | null>;
 }
 
+/** What anyone with read access sees. Never the node key: it is half of what re-enrols a node. */
 export class NodeDto {
   @ApiProperty() id!: string;
-  @ApiProperty() nodeKey!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ type: Object }) labels!: Labels;
   @ApiProperty({ type: Object }) hardware!: HardwareProfile;
@@ -47,7 +47,6 @@ export class NodeDto {
   static from(n: EdgeNode): NodeDto {
     return {
       id: n.id,
-      nodeKey: n.nodeKey,
       name: n.name,
       labels: n.labels,
       hardware: n.hardware,

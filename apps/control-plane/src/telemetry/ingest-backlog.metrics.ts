@@ -1,0 +1,32 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Gauge, type Registry } from 'prom-client';
+import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
+import { TelemetryService } from './telemetry.service.js';
+
+/**
+ * Ingest lag per stream, read from the batch writers at scrape time (nothing to keep up to date): the
+ * age of the oldest unwritten item and how many wait. A lag that grows is a write that fails or hangs.
+ */
+@Injectable()
+export class IngestBacklogMetrics {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, telemetry: TelemetryService) {
+    new Gauge({
+      name: 'edgefleet_ingest_queue_depth',
+      help: 'Telemetry items received but not yet written, by table',
+      labelNames: ['table'],
+      registers: [registry],
+      collect() {
+        for (const { table, depth } of telemetry.backlog()) this.set({ table }, depth);
+      },
+    });
+    new Gauge({
+      name: 'edgefleet_ingest_lag_seconds',
+      help: 'Age of the oldest telemetry item not yet written, by table (0 when none waits)',
+      labelNames: ['table'],
+      registers: [registry],
+      collect() {
+        for (const { table, oldestAgeMs } of telemetry.backlog()) this.set({ table }, oldestAgeMs / 1000);
+      },
+    });
+  }
+}
