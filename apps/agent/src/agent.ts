@@ -17,6 +17,7 @@ import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
+import { Attestor } from './telemetry/attestor.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
 import { verifyInitialRoot } from '#trust';
@@ -42,6 +43,7 @@ export class Agent {
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
   private heartbeatTimer?: NodeJS.Timeout;
+  private readonly attestor: Attestor;
   apiPort = 0;
 
   constructor(
@@ -50,6 +52,7 @@ export class Agent {
   ) {
     const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
     this.slots = new SlotStore(config.stateDir);
+    this.attestor = new Attestor(identity.nodeId, identity.signingKey);
     // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
     const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
     this.transport = new MqttTransport(broker, {
@@ -60,6 +63,7 @@ export class Agent {
         this.outbox.resend(true);
         void this.updater.resendUnackedStatus();
       },
+      onAttestationNonce: (nonce) => this.attestor.heardNonce(nonce),
       onAck: ({ results, statusSeq }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
@@ -167,6 +171,7 @@ export class Agent {
         inferences: window.inferences,
         errors: window.errors,
         latencyMs: window.latencyMs,
+        attestation: this.attestor.report(this.holder.loadedSha256),
       })
       .catch((error: unknown) => log('warn', 'heartbeat failed', { err: String(error) }));
   }

@@ -45,6 +45,8 @@ export interface FleetTopics {
   acks(nodeId: string): string;
   /** CP → node, QoS 1: an error event about something the node sent. */
   errors(nodeId: string): string;
+  /** CP → every node of the fleet, retained, QoS 1: the nonce attestation reports sign. */
+  readonly attestationNonce: string;
   /** node → CP */
   uplink(nodeId: string, kind: NodeUplinkKind): string;
   /** CP → every node of a deployment batch, QoS 1: one chunk of an artifact, published once per batch. */
@@ -87,6 +89,7 @@ export function fleetTopics(namespace: string): FleetTopics {
     desired: (nodeId) => `${node(nodeId)}/desired`,
     acks: (nodeId) => `${node(nodeId)}/acks`,
     errors: (nodeId) => `${node(nodeId)}/errors`,
+    attestationNonce: `${root}/attestation/nonce`,
     uplink: (nodeId, kind) => `${node(nodeId)}/${kind}`,
     artifactChunk: (sha256, index) => `${root}/artifacts/${sha256}/chunks/${index}`,
     artifactChunks: (sha256) => `${root}/artifacts/${sha256}/chunks/+`,

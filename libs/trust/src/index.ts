@@ -6,4 +6,5 @@ export * from './keys.js';
 export * from './manifest.js';
 export * from './root.js';
 export * from './trust-error.js';
+export * from './attestation.js';
 export * from './enrolment-proof.js';

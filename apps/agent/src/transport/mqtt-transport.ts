@@ -20,6 +20,8 @@ export interface TransportHandlers {
   onConnectionChange(connected: boolean): void;
   /** Results messages the control plane has stored. */
   onAck(ack: { results?: string[]; statusSeq?: number }): void;
+  /** The control plane's current attestation nonce (retained; rotated). */
+  onAttestationNonce(nonce: string): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -83,6 +85,13 @@ export class MqttTransport {
         .subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 })
         .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
         .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
+      // Apart: a broker role from before attestation refuses this one topic, and that must not cost the others.
+      void client
+        .subscribeAsync(this.topics.attestationNonce, { qos: 1 })
+        .then((granted) => {
+          if (granted.some((g) => g.qos > 2)) this.handlers.log('warn', 'the broker refused the attestation nonce topic; re-enrol this node to attest', {});
+        })
+        .catch((error: unknown) => this.handlers.log('warn', 'subscribe to the attestation nonce failed', { err: String(error) }));
     });
     client.on('close', () => {
       this.handlers.onConnectionChange(false);
@@ -139,6 +148,12 @@ export class MqttTransport {
       const parsed = parseMessage('acks', payload);
       if (parsed.ok) this.handlers.onAck(parsed.value);
       return;
+    }
+    if (topic === this.topics.attestationNonce) {
+      if (payload.length === 0) return;
+      const parsed = parseMessage('attestation-nonce', payload);
+      if (!parsed.ok) return this.handlers.log('warn', 'invalid attestation nonce', { detail: parsed.error.message });
+      return this.handlers.onAttestationNonce(parsed.value.nonce);
     }
     if (topic === this.topics.errors(this.identity.nodeId)) {
       const parsed = parseMessage('errors', payload);

@@ -71,6 +71,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       acl('subscribeLiteral', this.topics.acks(nodeId)),
       acl('subscribeLiteral', this.topics.repairChunks(nodeId)),
       acl('subscribeLiteral', this.topics.allArtifactChunks),
+      acl('subscribeLiteral', this.topics.attestationNonce),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
       acl('publishClientReceive', this.topics.allArtifacts, false, -1),
     ];

@@ -64,6 +64,8 @@ const envSchema = z.object({
   REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(500),
   REPAIR_MAX_ARTIFACT_MULTIPLE: z.coerce.number().min(1).max(100).default(2),
   INGEST_FLUSH_MS: positiveInt.default(100),
+  /** How long an attestation nonce is current; reports over the current or the previous one are judged. */
+  ATTESTATION_NONCE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   INGEST_BATCH_MAX: positiveInt.default(1000),
   /** /health fails its `ingest` check when telemetry has waited this long unwritten (a stuck or failing database). */
   INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
@@ -157,6 +159,7 @@ export interface AppConfig {
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;
   };
+  readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
     readonly dir: string;
     readonly maxBytes: number;
@@ -232,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       },
     },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS },
+    attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
