@@ -7,6 +7,7 @@ import { InstallationSettings1764390000000 } from './1764390000000-installation-
 import { ResultModelVersion1764400000000 } from './1764400000000-result-model-version.js';
 import { HeartbeatModelVersion1764410000000 } from './1764410000000-heartbeat-model-version.js';
 import { NodeIdentity1764420000000 } from './1764420000000-node-identity.js';
+import { Attestation1764490000000 } from './1764490000000-attestation.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -17,4 +18,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1764340000000, FleetWire1764350000000, Rollouts1764360000000, DeployTimeSequence1764380000000,
   InstallationSettings1764390000000, ResultModelVersion1764400000000, HeartbeatModelVersion1764410000000,
   NodeIdentity1764420000000,
+  Attestation1764490000000,
 ];

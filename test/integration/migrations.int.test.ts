@@ -34,6 +34,7 @@ describe('migrations (real PostgreSQL)', () => {
     expect(await tables(ds)).toEqual([
       'api_keys',
       'artifacts',
+      'attestation_nonces',
       'audit_events',
       'deployment_status_events',
       'deployment_targets',

@@ -17,6 +17,7 @@ import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
+import { Attestor } from './telemetry/attestor.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
 import { TrustedRoot } from './state/trusted-root.js';
@@ -42,6 +43,7 @@ export class Agent {
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
   private heartbeatTimer?: NodeJS.Timeout;
+  private readonly attestor: Attestor;
   apiPort = 0;
 
   /** Opens the node's root of trust (pinned at enrolment, then every newer root it verified) and builds the agent. */
@@ -55,7 +57,10 @@ export class Agent {
     private readonly trust: TrustedRoot,
   ) {
     this.slots = new SlotStore(config.stateDir);
-    this.transport = new MqttTransport(identity, {
+    this.attestor = new Attestor(identity.nodeId, identity.signingKey);
+    // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
+    const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
+    this.transport = new MqttTransport(broker, {
       // A desired state is verified only after every root that came before it is walked to (and stored).
       onDesired: (m) => void this.trust.settled().then(() => this.updater.onDesired(m)),
       onRoot: (envelope) => this.trust.offer(envelope),
@@ -65,12 +70,13 @@ export class Agent {
         this.outbox.resend(true);
         void this.updater.resendUnackedStatus();
       },
+      onAttestationNonce: (nonce) => this.attestor.heardNonce(nonce),
       onAck: ({ results, statusSeq }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
-    }, AGENT_VERSION);
+    }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
     this.updater = new Updater(config, trust, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
       report: (deploymentId, seq, state, extra) =>
@@ -179,6 +185,7 @@ export class Agent {
         inferences: window.inferences,
         errors: window.errors,
         latencyMs: window.latencyMs,
+        attestation: this.attestor.report(this.holder.loadedSha256),
       })
       .catch((error: unknown) => log('warn', 'heartbeat failed', { err: String(error) }));
   }

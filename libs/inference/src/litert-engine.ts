@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as LiteRtModule from '@litertjs/core';
-import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, modelBytes, type ModelSource, type ModelSpec } from './engine.js';
 
 type LiteRt = typeof LiteRtModule;
 
@@ -57,9 +56,9 @@ function liteRt(): Promise<LiteRt> {
 export class LiteRtEngine implements InferenceEngine {
   readonly name = 'litert';
 
-  async load(modelPath: string, spec: ModelSpec): Promise<InferenceSession> {
+  async load(source: ModelSource, spec: ModelSpec): Promise<InferenceSession> {
     const litert = await liteRt();
-    const model = await litert.loadAndCompile(new Uint8Array(await readFile(modelPath)), { accelerator: 'wasm' });
+    const model = await litert.loadAndCompile(await modelBytes(source), { accelerator: 'wasm' });
     const shape = [...spec.inputShape];
     const expected = inputSizeOf(shape);
     return {

@@ -1,4 +1,4 @@
-import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSource, type ModelSpec } from './engine.js';
 
 type OrtModule = typeof import('onnxruntime-node');
 
@@ -18,9 +18,10 @@ function onnxRuntime(): Promise<OrtModule> {
 export class OnnxEngine implements InferenceEngine {
   readonly name = 'onnxruntime';
 
-  async load(modelPath: string, spec: ModelSpec): Promise<InferenceSession> {
+  async load(model: ModelSource, spec: ModelSpec): Promise<InferenceSession> {
     const ort = await onnxRuntime();
-    const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' } as const;
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
     const inputName = spec.inputName ?? session.inputNames[0];
     const outputName = spec.outputName ?? session.outputNames[0];
     if (!inputName || !outputName) throw new Error('the model has no input or output');

@@ -33,6 +33,11 @@ export class SessionHolder {
     return this.current?.model;
   }
 
+  /** The digest of the bytes the serving session's engine loaded (what the node attests), when known. */
+  get loadedSha256(): string | undefined {
+    return this.current?.session.loadedSha256;
+  }
+
   /**
    * Runs `input` on the current session. Written with `then` rather than async/await: this is every
    * request's path, and each async layer costs a promise and a microtask turn.

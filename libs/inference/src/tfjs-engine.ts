@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type * as Tf from '@tensorflow/tfjs';
-import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, type ModelSpec } from './engine.js';
+import { type InferenceEngine, type InferenceSession, InputSizeError, inputSizeOf, modelBytes, type ModelSource, type ModelSpec } from './engine.js';
 
 type TfModule = typeof Tf;
 
@@ -32,9 +31,9 @@ function tensorflow(): Promise<TfModule> {
 export class TfjsEngine implements InferenceEngine {
   readonly name = 'tfjs';
 
-  async load(modelPath: string, spec: ModelSpec): Promise<InferenceSession> {
+  async load(source: ModelSource, spec: ModelSpec): Promise<InferenceSession> {
     const tf = await tensorflow();
-    const bundle = JSON.parse(await readFile(modelPath, 'utf8')) as TfjsBundle;
+    const bundle = JSON.parse(Buffer.from(await modelBytes(source)).toString('utf8')) as TfjsBundle;
     if (bundle.format !== 'edgefleet-tfjs-v1') throw new Error('not an EdgeFleet TensorFlow.js bundle');
     const weights = Buffer.from(bundle.weightData, 'base64');
     const model = await tf.loadLayersModel(

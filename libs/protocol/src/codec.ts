@@ -4,6 +4,7 @@ import { ProtocolError, type ParseResult } from './errors.js';
 import {
   ackMessage,
   artifactRequestMessage,
+  attestationNonceMessage,
   desiredStateMessage,
   errorEventMessage,
   heartbeatMessage,
@@ -26,6 +27,7 @@ export const MESSAGE_KINDS = {
   errors: errorEventMessage,
   acks: ackMessage,
   'trust-root': trustRootMessage,
+  'attestation-nonce': attestationNonceMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_KINDS)[K]>;

@@ -16,6 +16,8 @@ const uuid = z.uuid();
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const shortText = safeText(200, 1);
+/** base64url, as the control plane makes it (32 random bytes). */
+const attestationNonce = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'a base64url nonce');
 
 /** Fields every JSON message starts with: schema version, message id (de-duplication), sent-at time. */
 const base = { v: z.literal(SCHEMA_VERSION), id: uuid, ts: timestamp };
@@ -81,6 +83,12 @@ export const heartbeatMessage = z.strictObject({
   inferences: count,
   errors: count,
   latencyMs: z.strictObject({ p50: real(0, PG_REAL_MAX), p99: real(0, PG_REAL_MAX) }).nullable(),
+  /**
+   * The digest of the model bytes the engine loaded, signed with the node's enrolment key over the
+   * control plane's current attestation nonce (libs/trust `attestationMessage`). Absent without a model,
+   * before the node has heard a nonce, or from agents without a key pair.
+   */
+  attestation: z.strictObject({ nonce: attestationNonce, sha256, sig: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature') }).optional(),
 });
 
 /** node → CP (retained; the last will says offline). */
@@ -136,6 +144,9 @@ export const ackMessage = z
   })
   .refine((m) => m.results !== undefined || m.statusSeq !== undefined, { message: 'acknowledges nothing' });
 
+/** CP → every node (retained): the nonce attestation reports must sign; rotated by the control plane. */
+export const attestationNonceMessage = z.strictObject({ ...base, nonce: attestationNonce });
+
 /** CP → node: an error event answering an invalid message (the node learns why it was dropped). */
 export const errorEventMessage = z.strictObject({
   ...base,
@@ -162,6 +173,7 @@ export type ResultsMessage = z.infer<typeof resultsMessage>;
 export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
 export type TrustRootMessage = z.infer<typeof trustRootMessage>;
+export type AttestationNonceMessage = z.infer<typeof attestationNonceMessage>;
 
 /** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
 export const MAX_PAYLOAD_BYTES = {
@@ -174,4 +186,5 @@ export const MAX_PAYLOAD_BYTES = {
   errors: 4 * 1024,
   acks: 512 * 1024,
   'trust-root': 64 * 1024,
+  'attestation-nonce': 1024,
 } as const;

@@ -51,6 +51,8 @@ export interface FleetTopics {
   readonly allTrustRoots: string;
   /** Reads a trust root topic of this fleet into its version; null when it is not one. */
   parseTrustRoot(topic: string): number | null;
+  /** CP → every node of the fleet, retained, QoS 1: the nonce attestation reports sign. */
+  readonly attestationNonce: string;
   /** node → CP */
   uplink(nodeId: string, kind: NodeUplinkKind): string;
   /** CP → every node of a deployment batch, QoS 1: one chunk of an artifact, published once per batch. */
@@ -94,6 +96,7 @@ export function fleetTopics(namespace: string): FleetTopics {
     desired: (nodeId) => `${node(nodeId)}/desired`,
     acks: (nodeId) => `${node(nodeId)}/acks`,
     errors: (nodeId) => `${node(nodeId)}/errors`,
+    attestationNonce: `${root}/attestation/nonce`,
     uplink: (nodeId, kind) => `${node(nodeId)}/${kind}`,
     trustRoot: (version) => `${root}/trust/root/${version}`,
     allTrustRoots: `${root}/trust/root/+`,

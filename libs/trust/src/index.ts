@@ -7,4 +7,5 @@ export * from './manifest.js';
 export * from './root.js';
 export * from './root-chain.js';
 export * from './trust-error.js';
+export * from './attestation.js';
 export * from './enrolment-proof.js';

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxEngine, SessionHolder } from '#inference';
+import { denseSoftmaxModel } from '../../../../test/helpers/onnx-model.js';
 import type { ModelManifest } from '#trust';
 import type { TrustSource } from '../state/trusted-root.js';
 import { SlotStore } from '../state/slots.js';
@@ -38,13 +40,32 @@ describe('ModelLoader', () => {
     ['preprocessing it cannot apply', { preprocessing: { layout: 'NCDHW' } }, 'unsupported-engine', /unsupported preprocessing/, true],
   ];
 
+  const sha256 = (bytes: string | Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const README = 'this is a README, not a model';
+
   it.each(CASES)('refuses %s with its own reason and a detail', async (_, overrides, reason, detail, hasCause) => {
-    await writeFile(slots.modelPath('a'), 'this is a README, not a model');
-    const error = await loader().loadSession('a', { ...manifest, ...overrides }).then(() => undefined, (e: unknown) => e);
+    await writeFile(slots.modelPath('a'), README);
+    const error = await loader().loadSession('a', { ...manifest, sha256: sha256(README), ...overrides }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(StepFailure);
     expect((error as StepFailure).reason).toBe(reason);
     expect((error as StepFailure).message).toMatch(detail);
     expect((error as StepFailure).cause !== undefined).toBe(hasCause);
+  });
+
+  it('refuses a slot whose bytes are not the signed ones before any engine sees them', async () => {
+    await writeFile(slots.modelPath('a'), README);
+    const error = await loader().loadSession('a', manifest).then(() => undefined, (e: unknown) => e);
+    expect((error as StepFailure).reason).toBe('hash-mismatch');
+    expect((error as StepFailure).message).toContain(sha256(README));
+  });
+
+  it('loads the bytes it hashed and says which (what the node attests)', async () => {
+    const model = denseSoftmaxModel(3);
+    await writeFile(slots.modelPath('a'), model.bytes);
+    const session = await loader().loadSession('a', { ...manifest, sha256: sha256(model.bytes), inputSpec: { shape: [1, model.inputs] }, outputSpec: {} });
+    expect(session.loadedSha256).toBe(sha256(model.bytes));
+    expect(await session.run(new Float32Array(model.inputs))).toHaveLength(model.classes);
+    await session.dispose();
   });
 
   it('says whether a slot still holds the bytes of a digest', async () => {

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { compilePreprocessing, type InferenceEngine, inputSizeOf, preprocessedSession, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
@@ -34,9 +35,15 @@ export class ModelLoader {
     if (!content) throw new ActiveSlotError(`active slot ${active.slot} has no content record`);
     this.trust.verifyInstalled(content.manifest);
     const manifest = content.manifest.signed;
-    if (!(await this.slotHolds(active.slot, manifest.sha256))) throw new ActiveSlotError(`active slot ${active.slot} does not match its signed manifest`);
     if (this.holder.model?.sha256 === manifest.sha256 && this.holder.model.version === manifest.version) return;
-    await this.holder.swap(await this.loadSession(active.slot, manifest), servingModelOf(manifest));
+    let session: InferenceSession;
+    try {
+      session = await this.loadSession(active.slot, manifest);
+    } catch (error) {
+      if (error instanceof StepFailure && error.reason === 'hash-mismatch') throw new ActiveSlotError(`active slot ${active.slot} does not match its signed manifest`, { cause: error });
+      throw error;
+    }
+    await this.holder.swap(session, servingModelOf(manifest));
   }
 
   /**
@@ -70,7 +77,12 @@ export class ModelLoader {
     return hash.digest('hex') === sha256;
   }
 
-  /** Loads a slot's model with the manifest's preprocessing in front of it. */
+  /**
+   * Loads a slot's model with the manifest's preprocessing in front of it. The file is read once: the
+   * bytes are hashed and must be the manifest's, and the engine gets those very bytes, so nothing can
+   * change the file between the check and the load, and the session's `loadedSha256` (which the node
+   * attests) is the digest of what the engine really loaded.
+   */
   async loadSession(slot: SlotName, manifest: ModelManifest): Promise<InferenceSession> {
     const spec = specOf(manifest);
     let preprocess: (input: Float32Array, into?: Float32Array) => Float32Array;
@@ -81,14 +93,19 @@ export class ModelLoader {
     }
     const engine = this.engines.get(manifest.engine);
     if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
+    const bytes = await readFile(this.slots.modelPath(slot)).catch((error: unknown) => {
+      throw new StepFailure('hash-mismatch', `slot ${slot} holds no readable model`, { cause: error });
+    });
+    const loadedSha256 = createHash('sha256').update(bytes).digest('hex');
+    if (loadedSha256 !== manifest.sha256) throw new StepFailure('hash-mismatch', `slot ${slot} holds ${loadedSha256}, not the signed ${manifest.sha256}`);
     let session: InferenceSession;
     try {
-      session = await engine.load(this.slots.modelPath(slot), spec);
+      session = await engine.load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), spec);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
     }
-    return preprocessedSession(session, preprocess, inputSizeOf(spec.inputShape));
+    return { ...preprocessedSession(session, preprocess, inputSizeOf(spec.inputShape)), loadedSha256 };
   }
 }
 

@@ -73,6 +73,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       acl('subscribeLiteral', this.topics.allArtifactChunks),
       // Every root version (public data, retained): how rotations and revocations reach the node.
       acl('subscribeLiteral', this.topics.allTrustRoots),
+      acl('subscribeLiteral', this.topics.attestationNonce),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
       acl('publishClientReceive', this.topics.allArtifacts, false, -1),
     ];

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BrokerCaError, isTlsBrokerUrl, readBrokerCaFile } from '#common';
 import { FLEET_NAMESPACE_PATTERN } from '#protocol';
 
 /**
@@ -41,6 +42,8 @@ const envSchema = z.object({
   // largest artifact chunk needs (128 KiB + header + topic); at most MQTT's own packet limit (256 MiB).
   MQTT_MAX_MESSAGE_BYTES: z.coerce.number().int().min(132 * 1024).max(268_435_455).default(1024 * 1024),
   MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
+  /** PEM file of the CA the broker's TLS certificate must chain to (scripts/make-tls.sh writes ca.crt). */
+  MQTT_CA_FILE: z.string().min(1).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
   FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
@@ -63,6 +66,8 @@ const envSchema = z.object({
   REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(500),
   REPAIR_MAX_ARTIFACT_MULTIPLE: z.coerce.number().min(1).max(100).default(2),
   INGEST_FLUSH_MS: positiveInt.default(100),
+  /** How long an attestation nonce is current; reports over the current or the previous one are judged. */
+  ATTESTATION_NONCE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   INGEST_BATCH_MAX: positiveInt.default(1000),
   /** /health fails its `ingest` check when telemetry has waited this long unwritten (a stuck or failing database). */
   INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
@@ -102,6 +107,11 @@ export interface AppConfig {
     readonly url: string;
     readonly username?: string;
     readonly password?: string;
+    /**
+     * With an `mqtts://` or `wss://` URL: the broker's certificate must chain to these CA certificates
+     * (PEM, read from MQTT_CA_FILE at boot), or to the system's trusted CAs when unset.
+     */
+    readonly ca?: string;
     /** What nodes connect to (defaults to `url`). */
     readonly publicUrl: string;
     /** Shared-subscription group: replicas in one group split node traffic between them. */
@@ -153,6 +163,7 @@ export interface AppConfig {
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;
   };
+  readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
     readonly dir: string;
     readonly maxBytes: number;
@@ -176,8 +187,11 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  constructor(
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`, options);
     this.name = 'ConfigError';
   }
 }
@@ -191,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const ca = e.MQTT_CA_FILE === undefined ? undefined : readBrokerCa(e.MQTT_CA_FILE, e.MQTT_URL);
   const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
   const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
   return {
@@ -201,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       url: e.MQTT_URL,
       username: e.MQTT_USERNAME,
       password: e.MQTT_PASSWORD,
+      ca,
       publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
@@ -223,11 +239,27 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       },
     },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS },
+    attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * The CA certificates of MQTT_CA_FILE as PEM. Refused when the URL is not TLS (a CA with a plain URL
+ * means the operator believes the link is protected when it is not), when the file cannot be read, or
+ * when it holds no valid CA certificate.
+ */
+function readBrokerCa(file: string, mqttUrl: string): string {
+  if (!isTlsBrokerUrl(mqttUrl)) throw new ConfigError([`MQTT_CA_FILE: is set but MQTT_URL ${mqttUrl} is not TLS (use mqtts:// or wss://)`]);
+  try {
+    return readBrokerCaFile(file);
+  } catch (error) {
+    if (!(error instanceof BrokerCaError)) throw error;
+    throw new ConfigError([`MQTT_CA_FILE: ${error.message}`], { cause: error });
+  }
 }
 
 /** Two installations on one host and one broker must not take over each other's session. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AttestationModule } from '../attestation/attestation.module.js';
 import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
@@ -6,5 +7,5 @@ import { MessagingModule } from './messaging.module.js';
 import { UplinkGateway } from './uplink.gateway.js';
 
 /** Node → control-plane traffic: the gateway depends on the domains it feeds, not the other way round. */
-@Module({ imports: [MessagingModule, TelemetryModule, DeploymentsModule, NodesModule], providers: [UplinkGateway] })
+@Module({ imports: [MessagingModule, TelemetryModule, AttestationModule, DeploymentsModule, NodesModule], providers: [UplinkGateway] })
 export class GatewayModule {}

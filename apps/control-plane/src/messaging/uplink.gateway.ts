@@ -11,6 +11,7 @@ import {
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RepairService } from '../deployments/repair.service.js';
 import { NodeDirectory } from '../nodes/node-directory.js';
+import { AttestationService } from '../attestation/attestation.service.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { MessagingMetrics } from './messaging.metrics.js';
 import { MqttConnection } from './mqtt-connection.js';
@@ -28,6 +29,7 @@ export class UplinkGateway implements OnApplicationBootstrap {
     private readonly mqtt: MqttConnection,
     private readonly nodes: NodeDirectory,
     private readonly telemetry: TelemetryService,
+    private readonly attestation: AttestationService,
     private readonly repairs: RepairService,
     private readonly metrics: MessagingMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,6 +60,7 @@ export class UplinkGateway implements OnApplicationBootstrap {
   private async dispatch(nodeId: string, kind: NodeUplinkKind, message: MessageOf<NodeUplinkKind>): Promise<void> {
     switch (kind) {
       case 'heartbeat':
+        this.attestation.accept(nodeId, message as MessageOf<'heartbeat'>);
         return this.telemetry.acceptHeartbeat(nodeId, message as MessageOf<'heartbeat'>);
       case 'results':
         return this.telemetry.acceptResults(nodeId, message as MessageOf<'results'>);

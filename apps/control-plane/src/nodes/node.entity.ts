@@ -3,6 +3,14 @@ import { ModelVersion } from '../models/model-version.entity.js';
 import { EnrollmentToken } from './enrollment-token.entity.js';
 import type { Labels } from './label-selector.js';
 
+/**
+ * The verdict on a node's latest attestation report: `verified` (signed by the node's key, over a current
+ * nonce, for the bytes of the release it was assigned), `mismatch` (signed, but for other bytes than it
+ * was assigned or than it says it serves), `invalid` (the signature does not verify).
+ */
+export const ATTESTATION_VERDICTS = ['verified', 'mismatch', 'invalid'] as const;
+export type AttestationVerdict = (typeof ATTESTATION_VERDICTS)[number];
+
 export const NODE_STATUSES = ['offline', 'online', 'decommissioned'] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
@@ -81,4 +89,15 @@ export class EdgeNode {
 
   @Column({ type: 'timestamptz', nullable: true })
   decommissionedAt!: Date | null;
+
+  /** Null until the node sends a report that can be judged (it needs a registered key and a current nonce). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  attestation!: AttestationVerdict | null;
+
+  /** The digest of the model bytes the node's engine loaded, as its latest judged report says. */
+  @Column({ type: 'char', length: 64, nullable: true })
+  attestedSha256!: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  attestedAt!: Date | null;
 }

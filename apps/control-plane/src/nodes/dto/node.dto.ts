@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import type { Labels } from '../label-selector.js';
-import { type EdgeNode, type HardwareProfile, NODE_STATUSES, type NodeStatus } from '../node.entity.js';
+import { ATTESTATION_VERDICTS, type AttestationVerdict, type EdgeNode, type HardwareProfile, NODE_STATUSES, type NodeStatus } from '../node.entity.js';
 import { IsLabelMap } from './labels.validator.js';
 
 export class ListNodesQuery {
@@ -32,6 +32,13 @@ export class UpdateNodeDto {
   labels!: Record<string, string | null>;
 }
 
+export class AttestationDto {
+  @ApiProperty({ enum: ATTESTATION_VERDICTS, description: 'verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify' })
+  verdict!: AttestationVerdict;
+  @ApiProperty({ nullable: true, type: String, description: 'sha256 of the model bytes the engine loaded, as reported' }) sha256!: string | null;
+  @ApiProperty() at!: string;
+}
+
 /** What anyone with read access sees. Never the node key: it is half of what re-enrols a node. */
 export class NodeDto {
   @ApiProperty() id!: string;
@@ -43,6 +50,8 @@ export class NodeDto {
   @ApiProperty() enrolledAt!: string;
   @ApiProperty({ nullable: true, type: String }) lastSeenAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) decommissionedAt!: string | null;
+  @ApiProperty({ nullable: true, type: AttestationDto, description: 'The latest attestation report judged (docs/security.md#attestation); null before the first' })
+  attestation!: AttestationDto | null;
 
   static from(n: EdgeNode): NodeDto {
     return {
@@ -55,6 +64,7 @@ export class NodeDto {
       enrolledAt: n.enrolledAt.toISOString(),
       lastSeenAt: n.lastSeenAt?.toISOString() ?? null,
       decommissionedAt: n.decommissionedAt?.toISOString() ?? null,
+      attestation: n.attestation && n.attestedAt ? { verdict: n.attestation, sha256: n.attestedSha256, at: n.attestedAt.toISOString() } : null,
     };
   }
 }
