@@ -76,7 +76,28 @@ describe('roots published and keys reloaded without a restart', () => {
     await t.http().get('/v1/trust/root/one').expect(400);
   });
 
-  it('root keys kept offline: propose, sign with the CLI on two machines, publish; the control plane reloads on POST /v1/trust/reload and publishes v2 retained', async () => {
+  it('every replica reloads on its own within TRUST_RELOAD_MS after `keys rotate`, without a restart', async () => {
+    const replicas = await Promise.all(
+      [0, 1].map(() => startTestApp({ MQTT_URL: broker.url, DATABASE_URL: t.config.database.url, KEYS_DIR: keysDir, MQTT_SHARED_GROUP: t.config.mqtt.sharedGroup, TRUST_RELOAD_MS: '300' })),
+    );
+    try {
+      const before = (await new KeyStore(keysDir).currentRoot()).signed.version;
+      const rotate = await keysCli('rotate', '--role', 'release', '--dir', keysDir);
+      expect(rotate.code).toBe(0);
+      for (const replica of replicas) {
+        await waitFor(async () => replica.app.get(SigningService).root.signed.version, (v) => v === before + 1, 5_000, 'the replica on the new root');
+      }
+      const v = (await new KeyStore(keysDir).currentRoot()).signed;
+      for (const replica of replicas) {
+        const signed = replica.app.get(SigningService).desiredState({ type: 'desired-state', nodeId: 'n', deploymentId: 'd', issued: '', expires: '' } as never);
+        verifyThreshold(signed, v.roles.release, v.keys, v.revokedKeyIds);
+      }
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+
+  it('root keys kept offline: propose, sign with the CLI on two machines, publish; the control plane reloads on POST /v1/trust/reload and publishes the new root retained', async () => {
     const offlineDir = await mkdtemp(join(tmpdir(), 'ef-offline-'));
     try {
       // Move the root keys out of the key directory, as an operator keeping them offline would.
@@ -89,7 +110,7 @@ describe('roots published and keys reloaded without a restart', () => {
       expect(rotate.code).toBe(1);
       expect(rotate.stderr).toMatch(/root keys kept offline\?\): use `keys root propose`/);
 
-      const proposal = join(offlineDir, 'root-2.json');
+      const proposal = join(offlineDir, 'root-next.json');
       expect((await keysCli('root', 'propose', '--out', proposal, '--rotate-release', '--dir', keysDir)).code).toBe(0);
       const unsigned = await keysCli('root', 'publish', proposal, '--dir', keysDir);
       expect(unsigned.code).toBe(1);
@@ -100,16 +121,17 @@ describe('roots published and keys reloaded without a restart', () => {
       expect((await keysCli('root', 'sign', proposal, '--key', join(offlineDir, `${root.roles.root.keyIds[1]}.pem`))).code).toBe(0);
       const published = await keysCli('root', 'publish', proposal, '--dir', keysDir);
       expect(published.code).toBe(0);
-      expect((await readdir(join(keysDir, 'root-history'))).sort()).toEqual(['1.json', '2.json']);
+      const next = root.version + 1;
+      expect((await readdir(join(keysDir, 'root-history'))).sort()).toEqual(Array.from({ length: next }, (_, i) => `${i + 1}.json`));
 
       const viewer = await createApiKey(t, 'viewer');
       await t.http().post('/v1/trust/reload').set(bearer(viewer)).expect(403);
       const reloaded = await t.http().post('/v1/trust/reload').set(bearer(t.adminKey)).expect(200);
-      expect(reloaded.body).toEqual({ rootVersion: 2, changed: true });
-      expect(t.app.get(SigningService).root.signed.version).toBe(2);
-      const roots = await waitFor(() => retainedRoots(broker.url, t.config.mqtt.fleetNamespace, 2), (r) => r.size === 2, 10_000, 'two retained roots');
-      expect([...roots.keys()].sort()).toEqual([1, 2]);
-      const v2 = (roots.get(2) as Envelope<RootDocument>).signed;
+      expect(reloaded.body).toEqual({ rootVersion: next, changed: true });
+      expect(t.app.get(SigningService).root.signed.version).toBe(next);
+      const roots = await waitFor(() => retainedRoots(broker.url, t.config.mqtt.fleetNamespace, next), (r) => r.size === next, 10_000, 'every root retained');
+      expect([...roots.keys()].sort()).toEqual(Array.from({ length: next }, (_, i) => i + 1));
+      const v2 = (roots.get(next) as Envelope<RootDocument>).signed;
       const signed = t.app.get(SigningService).desiredState({ type: 'desired-state', nodeId: 'n', deploymentId: 'd', issued: '', expires: '' } as never);
       verifyThreshold(signed, v2.roles.release, v2.keys, v2.revokedKeyIds);
     } finally {
