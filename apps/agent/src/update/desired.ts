@@ -36,10 +36,14 @@ export interface DesiredFloor {
  * `stale`: genuine but older than a desired state already accepted (a replay) — logged only, or a replayed
  * copy could mark the deployment in progress `rejected`. `known-deployment`: genuine, newer, but unusable
  * (e.g. expired in transit) and for the deployment the node already recorded — logged only: the node's
- * own statuses tell that deployment's outcome. `refused`: genuine, current, another deployment, unusable
- * (another node's, expired, a lower sequence, a bad manifest) — reported `rejected` for its deployment.
+ * own statuses tell that deployment's outcome. `expired`: genuine but past its lifetime, whichever
+ * deployment it names — logged only: the control plane re-signs desired states before they expire, so a
+ * node that was away longer gets a fresh copy next (the retained message is replaced); reporting it would
+ * end a deployment `rejected` that the node is about to apply. `refused`: genuine, current, another
+ * deployment, unusable (another node's, a lower sequence, a bad manifest) — reported `rejected` for its
+ * deployment.
  */
-export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'refused';
+export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'expired' | 'refused';
 
 export class DesiredStateRefused extends Error {
   /** Whether the node reports it (`rejected`) against the deployment it names. */
@@ -90,8 +94,9 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     return { message, state, manifest, issuedAt };
   } catch (error) {
     if (error instanceof DesiredStateRefused) throw error;
+    const cause = asTrustError(error);
     const known = floor.recorded?.signed.deploymentId === state.deploymentId;
-    throw new DesiredStateRefused(known ? 'known-deployment' : 'refused', state.deploymentId, asTrustError(error));
+    throw new DesiredStateRefused(known ? 'known-deployment' : cause.reason === 'expired' ? 'expired' : 'refused', state.deploymentId, cause);
   }
 }
 
