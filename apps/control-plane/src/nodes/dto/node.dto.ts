@@ -33,7 +33,7 @@ export class UpdateNodeDto {
 }
 
 export class AttestationDto {
-  @ApiProperty({ enum: ATTESTATION_VERDICTS, description: 'verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify' })
+  @ApiProperty({ enum: ATTESTATION_VERDICTS, description: 'verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify; stale: no report judged for two nonce epochs' })
   verdict!: AttestationVerdict;
   @ApiProperty({ nullable: true, type: String, description: 'sha256 of the model bytes the engine loaded, as reported' }) sha256!: string | null;
   @ApiProperty() at!: string;
