@@ -1,5 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiRead } from '../common/openapi.js';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { AuditEvent } from './audit-event.entity.js';
@@ -36,6 +37,9 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
+  @ApiDoc('List audit events', 'Every mutation, newest first: who did what to which target. Filter by target; page with `before` (the smallest id of the previous page).')
+  @ApiOkResponse({ type: [AuditEventDto] })
+  @ApiRead()
   async list(@Query() q: ListAuditEventsQuery): Promise<AuditEventDto[]> {
     const events = await this.audit.list({ targetType: q.targetType, targetId: q.targetId, before: q.before, limit: q.limit ?? 100 });
     return events.map((e) => AuditEventDto.from(e));
