@@ -12,6 +12,6 @@ const HEADER = `/**
 
 /** The TypeScript types of the document, as the checked-in file holds them. */
 export async function generateApiSchema(document: unknown): Promise<string> {
-  const ast = await openapiTS(document as OpenAPI3, { alphabetize: true });
+  const ast = await openapiTS(document as OpenAPI3, { alphabetize: true, defaultNonNullable: false });
   return HEADER + astToString(ast);
 }

@@ -686,7 +686,9 @@ export interface components {
             action: string;
             actor: string;
             at: string;
-            details: Record<string, never>;
+            details: {
+                [key: string]: unknown;
+            };
             id: string;
             targetId: string;
             targetType: string;
@@ -730,7 +732,9 @@ export interface components {
             createdBy: string;
             expiresAt: string;
             id: string;
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
             maxUses: number;
             name: string;
             /** @description Set on a token issued by an identity reset: it re-enrols only this node */
@@ -752,19 +756,21 @@ export interface components {
              * @description Short-lived by default (24 h)
              * @default 86400
              */
-            expiresInSeconds: number;
+            expiresInSeconds?: number;
             /**
              * @description Labels given to every node enrolled with this token
              * @example {
              *       "site": "lyon"
              *     }
              */
-            labels?: Record<string, never>;
+            labels?: {
+                [key: string]: string;
+            };
             /**
              * @description Single-use by default; say more explicitly for mass provisioning
              * @default 1
              */
-            maxUses: number;
+            maxUses?: number;
             /** @example lyon-line-3 */
             name: string;
         };
@@ -790,7 +796,9 @@ export interface components {
              *       "dtype": "float32"
              *     }
              */
-            inputSpec: Record<string, never>;
+            inputSpec: {
+                [key: string]: unknown;
+            };
             /** @example digits-cnn */
             name: string;
             /**
@@ -803,7 +811,9 @@ export interface components {
              *       "dtype": "float32"
              *     }
              */
-            outputSpec: Record<string, never>;
+            outputSpec: {
+                [key: string]: unknown;
+            };
             /** @example image-classification */
             task: string;
         };
@@ -856,7 +866,9 @@ export interface components {
              *       "rollbackOnHalt": true
              *     }
              */
-            strategy?: Record<string, never>;
+            strategy?: {
+                [key: string]: unknown;
+            };
             /**
              * @description Variant per hardware: the first rule whose match accepts a node (labels, RAM) and whose engine the node runs gives its version
              * @example [
@@ -931,7 +943,9 @@ export interface components {
             createdBy: string;
             expiresAt: string;
             id: string;
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
             maxUses: number;
             name: string;
             /** @description Set on a token issued by an identity reset: it re-enrols only this node */
@@ -940,13 +954,17 @@ export interface components {
             uses: number;
         };
         EnrollResponseDto: {
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
             mqtt: components["schemas"]["BrokerCredentialsDto"];
             nodeId: string;
             /** @description Per-node secret. Stored hashed by the control plane; every re-enrolment rotates it. */
             nodeSecret: string;
             /** @description The signed root of trust (libs/trust Envelope<RootDocument>) the node pins */
-            root: Record<string, never>;
+            root: {
+                [key: string]: unknown;
+            };
         };
         EnrolmentProofDto: {
             /** @description The nonce from POST /v1/enroll/challenge (single use, short-lived) */
@@ -994,9 +1012,13 @@ export interface components {
             createdAt: string;
             description: string;
             id: string;
-            inputSpec: Record<string, never>;
+            inputSpec: {
+                [key: string]: unknown;
+            };
             name: string;
-            outputSpec: Record<string, never>;
+            outputSpec: {
+                [key: string]: unknown;
+            };
             task: string;
         };
         ModelVersionDto: {
@@ -1010,8 +1032,12 @@ export interface components {
             format: "onnx" | "tflite" | "tfjs";
             id: string;
             /** @description The manifest signed by the release keys */
-            manifest: Record<string, never>;
-            metrics: Record<string, never>;
+            manifest: {
+                [key: string]: unknown;
+            };
+            metrics: {
+                [key: string]: unknown;
+            };
             model: string;
             /** @description Release order within the model, signed into the manifest (nodes refuse one not above what they run); 0 until the version is first deployed, then re-issued above every other decision each time it is deployed again after one */
             sequence: number;
@@ -1047,9 +1073,13 @@ export interface components {
             currentModelVersionId: string | null;
             decommissionedAt: string | null;
             enrolledAt: string;
-            hardware: Record<string, never>;
+            hardware: {
+                [key: string]: unknown;
+            };
             id: string;
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
             lastSeenAt: string | null;
             name: string;
             /** @enum {string} */
@@ -1220,7 +1250,7 @@ export interface components {
              * @description Largest absolute difference allowed per output value
              * @default 0.0001
              */
-            tolerance: number;
+            tolerance?: number;
         };
         StartRolloutDto: {
             /** @description Start at this time instead of now (ISO 8601) */
@@ -1234,7 +1264,9 @@ export interface components {
              *       "obsolete": null
              *     }
              */
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string | null;
+            };
         };
         UploadVersionBodyDto: {
             /** Format: binary */

@@ -23,7 +23,7 @@ export class AuditEventDto {
   @ApiProperty() action!: string;
   @ApiProperty() targetType!: string;
   @ApiProperty() targetId!: string;
-  @ApiProperty({ type: Object }) details!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) details!: Record<string, unknown>;
 
   static from(e: AuditEvent): AuditEventDto {
     return { id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, targetType: e.targetType, targetId: e.targetId, details: e.details };

@@ -53,7 +53,7 @@ export class CreateRolloutDto {
   @Length(0, 2000)
   selector?: string;
 
-  @ApiPropertyOptional({ description: 'Rollout strategy; every field is optional (see docs/rollouts.md)', example: STRATEGY_EXAMPLE })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Rollout strategy; every field is optional (see docs/rollouts.md)', example: STRATEGY_EXAMPLE })
   @IsOptional()
   @IsObject()
   strategy?: Record<string, unknown>;
