@@ -16,6 +16,16 @@ const MODEL_COLUMNS: Column<Schemas['ModelDto']>[] = [
   { header: 'CREATED', value: (m) => m.createdAt },
 ];
 
+const VERSION_COLUMNS: Column<Schemas['ModelVersionDto']>[] = [
+  { header: 'ID', value: (v) => v.id },
+  { header: 'VERSION', value: (v) => v.version },
+  { header: 'VARIANT', value: (v) => v.variant },
+  { header: 'FORMAT', value: (v) => v.format },
+  { header: 'BYTES', value: (v) => v.sizeBytes },
+  { header: 'SHA256', value: (v) => v.sha256.slice(0, 12) },
+  { header: 'CREATED', value: (v) => v.createdAt },
+];
+
 interface CreateOptions {
   name: string;
   task: string;
@@ -45,6 +55,13 @@ export function registerModels(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const ctx = await commandContext(command);
       printRows(unwrap(await ctx.api.GET('/v1/models')), MODEL_COLUMNS, ctx.output);
+    });
+  models
+    .command('versions <name>')
+    .description("list a model's versions and variants")
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const ctx = await commandContext(command);
+      printRows(unwrap(await ctx.api.GET('/v1/models/{name}/versions', { params: { path: { name } } })), VERSION_COLUMNS, ctx.output);
     });
   models
     .command('create')
