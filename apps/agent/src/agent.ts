@@ -53,7 +53,9 @@ export class Agent {
     const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
     this.slots = new SlotStore(config.stateDir);
     this.attestor = new Attestor(identity.nodeId, identity.signingKey);
-    this.transport = new MqttTransport(identity, {
+    // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
+    const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
+    this.transport = new MqttTransport(broker, {
       onDesired: (m) => this.updater.onDesired(m),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
@@ -67,7 +69,7 @@ export class Agent {
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
-    }, AGENT_VERSION);
+    }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
     this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
       report: (deploymentId, seq, state, extra) =>

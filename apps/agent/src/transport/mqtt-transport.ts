@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { tlsTrustFailure } from '#common';
 import {
   decodeChunk,
   type DesiredStateMessage,
@@ -10,6 +11,7 @@ import {
   parseMessage,
 } from '#protocol';
 import type { NodeIdentity } from '../state/identity.js';
+import { type BrokerTlsOptions, brokerTlsOptions, type PinnedCa } from './broker-tls.js';
 import { dropsBroadcastChunk } from './chunk-loss.js';
 
 export interface TransportHandlers {
@@ -31,19 +33,25 @@ const MAX_RECONNECT_MS = 30_000;
 /**
  * The node's MQTT session: its own credentials, a persistent session (chunks published while it is
  * briefly away are queued for it), a retained last will that says offline, and reconnects with capped,
- * jittered exponential backoff so a fleet does not reconnect in lockstep after a broker restart.
+ * jittered exponential backoff so a fleet does not reconnect in lockstep after a broker restart. Over
+ * TLS, the broker's certificate must chain to the pinned CA (`mqttCaFile`); a broker that fails this is
+ * treated as any unreachable broker (logged, retried with backoff), never connected to.
  */
 export class MqttTransport {
   private client?: MqttClient;
   private failures = 0;
   private readonly topics: FleetTopics;
+  private readonly tls: BrokerTlsOptions;
 
+  /** Throws an AgentConfigError when a CA is pinned but the broker URL is not TLS. */
   constructor(
     private readonly identity: NodeIdentity,
     private readonly handlers: TransportHandlers,
     private readonly agentVersion: string,
+    private readonly pinnedCa?: PinnedCa,
   ) {
     this.topics = fleetTopics(identity.mqtt.namespace);
+    this.tls = brokerTlsOptions(identity.mqtt.url, pinnedCa);
   }
 
   get connected(): boolean {
@@ -64,6 +72,7 @@ export class MqttTransport {
       // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 message ids (≈ 8 MB of heap on
       // a device that sends a few messages a second).
       writeCache: false,
+      ...this.tls,
       will: { topic: this.topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
     });
     this.client = client;
@@ -89,11 +98,7 @@ export class MqttTransport {
       const backoff = Math.min(MAX_RECONNECT_MS, BASE_RECONNECT_MS * 2 ** this.failures++);
       client.options.reconnectPeriod = Math.round(backoff * (0.5 + Math.random()));
     });
-    client.on('error', (error) => {
-      const code = (error as { code?: number }).code;
-      const refused = code === 134 || code === 135 || code === 4 || code === 5;
-      this.handlers.log(refused ? 'error' : 'warn', refused ? 'the broker refused this node’s credentials' : 'broker connection error', { err: error.message });
-    });
+    client.on('error', (error) => this.onConnectionError(error));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
@@ -117,6 +122,19 @@ export class MqttTransport {
   /** Simulates a network loss (tests): drops the socket without the clean disconnect. */
   drop(): void {
     this.client?.stream.destroy();
+  }
+
+  private onConnectionError(error: Error): void {
+    const untrusted = tlsTrustFailure(error);
+    if (untrusted) {
+      // Not transient, but retried like any other failure: the operator may be replacing the certificate.
+      const code = (error as NodeJS.ErrnoException).code;
+      const pinned = this.pinnedCa?.file ?? 'system CAs';
+      return this.handlers.log('error', `the broker’s TLS certificate is not trusted: ${untrusted}; not connecting`, { url: this.identity.mqtt.url, code, caFile: pinned, err: error.message });
+    }
+    const code = (error as { code?: number }).code;
+    const refused = code === 134 || code === 135 || code === 4 || code === 5;
+    this.handlers.log(refused ? 'error' : 'warn', refused ? 'the broker refused this node’s credentials' : 'broker connection error', { err: error.message });
   }
 
   private onMessage(topic: string, payload: Buffer): void {
