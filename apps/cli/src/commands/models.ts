@@ -108,9 +108,10 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
   let selfTest: SelfTest | undefined;
   if (o.selfTest !== 'none') selfTest = await runLocally(check, o.selfTest === 'auto' ? { input: autoSelfTestInput(inputSize) } : await readSelfTest(o.selfTest));
   else await runLocally(check, { input: new Array<number>(inputSize).fill(0) });
-  progressNote(ctx, `${file}: ${detected.format} on ${detected.engine}, loads and runs locally${selfTest ? ', self-test output computed' : ''}`);
+  const selfTestNote = o.selfTest === 'none' ? 'no self-test' : o.selfTest === 'auto' ? 'self-test output computed' : 'self-test checked';
+  progressNote(ctx, `${file}: ${detected.format} on ${detected.engine}, loads and runs locally, ${selfTestNote}`);
   const bar = ctx.output.json ? undefined : new SingleBar({ format: 'upload [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000, hideCursor: true });
-  bar?.start(1, 0);
+  let started = false;
   try {
     return await uploadVersion({
       baseUrl: ctx.url,
@@ -118,10 +119,8 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
       model: o.name,
       filePath: file,
       fields: { version: o.version, variant: o.variant, ...detected, preprocessing: o.preprocessing, metrics: o.metrics, selfTest, skipSelfTest: selfTest ? undefined : true },
-      onProgress: (sent, total) => {
-        bar?.setTotal(total);
-        bar?.update(sent);
-      },
+      // Started on the first bytes: the total (fields + file + trailer) is known only then.
+      onProgress: (sent, total) => (started ? bar?.update(sent) : (bar?.start(total, sent), (started = true))),
     });
   } finally {
     bar?.stop();
