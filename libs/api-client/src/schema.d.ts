@@ -300,6 +300,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/versions/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a publisher-signed version
+         * @description Publisher-signed releases: attaches the manifest as its publishers signed it (`keys sign-release`): the uploaded manifest with their sequence and lifetime, signed by the release threshold. The version becomes deployable; 422 when the signatures do not verify under the current root.
+         */
+        post: operations["ModelsController_release"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{name}/versions/{version}": {
         parameters: {
             query?: never;
@@ -646,6 +666,66 @@ export interface paths {
          * @description The same body as POST /v1/rollouts. Answers which nodes the rollout would reach, the variant each gets, the bytes it would send and the wave sizes; nothing is stored.
          */
         post: operations["RolloutsController_dryRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/trust/reload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reload the signing keys
+         * @description Admin only. Makes this replica read the key directory now instead of at its next periodic check (TRUST_RELOAD_MS).
+         */
+        post: operations["TrustController_reload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/trust/root": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current root of trust
+         * @description The signed root this replica signs under now: public keys, role thresholds and revocations. Public; nodes verify it against the root they pin.
+         */
+        get: operations["TrustController_current"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/trust/root/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One root version
+         * @description A root of the chain by its version, for a node (or an auditor) walking from the root it pins to the current one over HTTP.
+         */
+        get: operations["TrustController_version"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1140,6 +1220,12 @@ export interface components {
              */
             type: string;
         };
+        ReleaseVersionDto: {
+            /** @description The signed manifest envelope {signed, signatures}: the uploaded manifest with the publisher's sequence and lifetime, signed by the release threshold */
+            manifest: {
+                [key: string]: unknown;
+            };
+        };
         RollbackRolloutDto: {
             reason?: string;
         };
@@ -1252,9 +1338,28 @@ export interface components {
              */
             tolerance?: number;
         };
+        SignatureDto: {
+            /** @description sha256 of the signing key's SPKI */
+            keyId: string;
+            /** @description Ed25519 signature over the canonical JSON of `signed`, base64 */
+            sig: string;
+        };
+        SignedEnvelopeDto: {
+            signatures: components["schemas"]["SignatureDto"][];
+            /** @description The signed document (a root, a manifest, ...) */
+            signed: {
+                [key: string]: unknown;
+            };
+        };
         StartRolloutDto: {
             /** @description Start at this time instead of now (ISO 8601) */
             at?: string;
+        };
+        TrustReloadDto: {
+            /** @description Whether the key directory held a change */
+            changed: boolean;
+            /** @description The root version this replica signs under after the reload */
+            rootVersion: number;
         };
         UpdateNodeDto: {
             /**
@@ -2230,6 +2335,86 @@ export interface operations {
             };
             /** @description The body exceeds its size limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The input is well-formed but cannot be accepted (e.g. an artifact its engine cannot load and run) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    ModelsController_release: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseVersionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3419,6 +3604,101 @@ export interface operations {
             };
             /** @description The key's role is below what the route needs (viewer < operator < admin) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    TrustController_reload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustReloadDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    TrustController_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedEnvelopeDto"];
+                };
+            };
+        };
+    };
+    TrustController_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedEnvelopeDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

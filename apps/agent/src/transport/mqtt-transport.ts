@@ -16,6 +16,8 @@ import { dropsBroadcastChunk } from './chunk-loss.js';
 
 export interface TransportHandlers {
   onDesired(message: DesiredStateMessage): void;
+  /** A signed root from the trust topic (not yet verified: the handler walks the chain). */
+  onRoot(envelope: unknown): void;
   onChunk(sha256: string, index: number, data: Buffer): void;
   onConnectionChange(connected: boolean): void;
   /** Results messages the control plane has stored. */
@@ -81,8 +83,19 @@ export class MqttTransport {
       client.options.reconnectPeriod = BASE_RECONNECT_MS;
       this.handlers.log('info', 'connected to the broker');
       this.handlers.onConnectionChange(true);
+      // Roots first, in a SUBSCRIBE of their own: the broker sends their retained messages before it
+      // acknowledges the next subscription, so a desired state signed under a newer root finds it walked to.
       void client
-        .subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 })
+        .subscribeAsync(this.topics.allTrustRoots, { qos: 1 })
+        .then(
+          (granted) => granted.every((g) => g.qos <= 2),
+          () => false,
+        )
+        .then((subscribed) => {
+          // A broker role from before the trust topic refuses it: the node keeps its root until re-enrolled.
+          if (!subscribed) this.handlers.log('warn', 'the broker refused the trust root topic; re-enrol this node to follow key rotations', {});
+          return client.subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 });
+        })
         .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
         .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
       // Apart: a broker role from before attestation refuses this one topic, and that must not cost the others.
@@ -143,6 +156,12 @@ export class MqttTransport {
       const parsed = parseMessage('desired', payload);
       if (!parsed.ok) return this.handlers.log('warn', 'invalid desired state', { detail: parsed.error.message });
       return this.handlers.onDesired(parsed.value);
+    }
+    if (this.topics.parseTrustRoot(topic) !== null) {
+      if (payload.length === 0) return;
+      const parsed = parseMessage('trust-root', payload);
+      if (!parsed.ok) return this.handlers.log('warn', 'invalid root message', { detail: parsed.error.message });
+      return this.handlers.onRoot(parsed.value.root);
     }
     if (topic === this.topics.acks(this.identity.nodeId)) {
       const parsed = parseMessage('acks', payload);

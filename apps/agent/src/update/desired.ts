@@ -1,5 +1,5 @@
 import type { DesiredStateMessage } from '#protocol';
-import { canonicalJson, checkDesiredState, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredSignature, verifyManifest } from '#trust';
+import { assertNotExpired, canonicalJson, checkDesiredState, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredSignature, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
   readonly message: DesiredStateMessage;
@@ -58,8 +58,9 @@ export class DesiredStateRefused extends Error {
 }
 
 /**
- * Verifies a desired-state message against the pinned root and this node's floor, in this order:
- * signed by the release threshold (else `unverified`); not older than the newest desired state accepted,
+ * Verifies a desired-state message against the newest verified root and this node's floor, in this order:
+ * signed by the release threshold, or the director's (else `unverified`); the root not expired (an expired
+ * root vouches for nothing new: indefinite freeze); not older than the newest desired state accepted,
  * unless it is the recorded document itself (else `stale`); for this node, not expired, carrying a
  * manifest signed by the release threshold whose sequence is above what this node committed for the
  * model (see sequenceExempt), and whose artifact layout matches the manifest (else `refused`, or
@@ -74,6 +75,7 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
   }
   const recorded = isRecordedDocument(floor.recorded, message.desired);
   try {
+    assertNotExpired(root.expires, now, `trusted root version ${root.version}`);
     const issuedAt = issuedTime(state);
     if (!recorded && isStale(floor.newestIssued, issuedAt)) {
       const stale = new TrustError('rollback', `issued ${state.issued}, before the newest desired state this node accepted (${new Date(floor.newestIssued ?? 0).toISOString()})`);

@@ -16,6 +16,17 @@ export class ProblemDto {
   @ApiPropertyOptional({ type: [FieldViolationDto], description: 'Each invalid field (400 only)' }) errors?: FieldViolationDto[];
 }
 
+export class SignatureDto {
+  @ApiProperty({ description: 'sha256 of the signing key\'s SPKI' }) keyId!: string;
+  @ApiProperty({ description: 'Ed25519 signature over the canonical JSON of `signed`, base64' }) sig!: string;
+}
+
+/** A signed document, TUF style: the payload and detached signatures over its canonical bytes. */
+export class SignedEnvelopeDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The signed document (a root, a manifest, ...)' }) signed!: Record<string, unknown>;
+  @ApiProperty({ type: [SignatureDto] }) signatures!: SignatureDto[];
+}
+
 /** The problems a route can answer, with what each means in general; `ApiProblems` documents them. */
 const PROBLEMS = {
   400: 'The input is invalid: `detail` says why and `errors` names each field',

@@ -49,6 +49,8 @@ const envSchema = z.object({
   FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
   KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
   MANIFEST_TTL_DAYS: positiveInt.default(365),
+  /** How often each replica looks for a new root in KEYS_DIR (and reloads its signing keys). */
+  TRUST_RELOAD_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   DESIRED_STATE_TTL_HOURS: positiveInt.optional(),
   /** Finer than hours (tests use seconds); wins over DESIRED_STATE_TTL_HOURS. Default 7 days. */
   DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
@@ -138,6 +140,8 @@ export interface AppConfig {
   readonly trust: {
     readonly keysDir: string;
     readonly manifestTtlDays: number;
+    /** How often this replica re-reads the key directory: a rotation or revocation takes effect within it. */
+    readonly reloadMs: number;
     /** How long a signed desired state is valid; retained ones are re-signed before they expire. */
     readonly desiredStateTtlSeconds: number;
     /** How often the re-signing job looks for desired states past half their lifetime. */
@@ -223,7 +227,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
       maxMessageBytes: e.MQTT_MAX_MESSAGE_BYTES,
     },
-    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
+    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, reloadMs: e.TRUST_RELOAD_MS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: {
       chunkSizeBytes: e.CHUNK_SIZE_BYTES,
       broadcastWaitMs: e.BROADCAST_WAIT_MS,

@@ -90,6 +90,12 @@ export class MqttConnection implements OnModuleDestroy {
     if (this.client.connected) subscribe();
   }
 
+  /** Runs `listener` now if connected and after every (re)connect (e.g. to publish retained state again). */
+  whenConnected(listener: () => void): void {
+    this.client.on('connect', listener);
+    if (this.client.connected) listener();
+  }
+
   async publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
     await this.client.publishAsync(topic, payload, options);
   }

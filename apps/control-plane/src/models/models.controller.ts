@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { ValidationError } from '#common';
+import { parseManifestEnvelope, TrustError } from '#trust';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
@@ -16,6 +17,7 @@ import {
   DeleteVersionQuery,
   ModelDto,
   ModelVersionDto,
+  ReleaseVersionDto,
   UploadVersionBodyDto,
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
@@ -100,6 +102,26 @@ export class ModelsController {
       throw error;
     }
     return ModelVersionDto.from(await this.models.addVersion(by, name, version, blob), name);
+  }
+
+  /** Publisher-signed releases: attaches the publishers' release signatures; the version becomes deployable. */
+  @Post(':name/versions/:id/release')
+  @HttpCode(200)
+  @ApiDoc(
+    'Release a publisher-signed version',
+    'Publisher-signed releases: attaches the manifest as its publishers signed it (`keys sign-release`): the uploaded manifest with their sequence and lifetime, signed by the release threshold. The version becomes deployable; 422 when the signatures do not verify under the current root.',
+  )
+  @ApiOkResponse({ type: ModelVersionDto })
+  @ApiWrite(404, 409, 422)
+  async release(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Param('id', ParseUUIDPipe) id: string, @Body() body: ReleaseVersionDto): Promise<ModelVersionDto> {
+    let envelope;
+    try {
+      envelope = parseManifestEnvelope(body.manifest);
+    } catch (error) {
+      if (!(error instanceof TrustError)) throw error;
+      throw new ValidationError(error.message, [{ field: 'manifest', message: 'a signed model manifest {signed, signatures}' }], { cause: error });
+    }
+    return ModelVersionDto.from(await this.models.release(by, name, id, envelope), name);
   }
 
   @Delete(':name/versions/:version')
