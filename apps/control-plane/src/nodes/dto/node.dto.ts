@@ -27,7 +27,7 @@ export class ListNodesQuery {
 }
 
 export class UpdateNodeDto {
-  @ApiProperty({ type: Object, example: { tier: 'canary', obsolete: null }, description: 'Merge patch: null removes a label' })
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string', nullable: true }, example: { tier: 'canary', obsolete: null }, description: 'Merge patch: null removes a label' })
   @IsLabelMap({ allowNull: true })
   labels!: Record<string, string | null>;
 }
@@ -43,8 +43,8 @@ export class AttestationDto {
 export class NodeDto {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
-  @ApiProperty({ type: Object }) labels!: Labels;
-  @ApiProperty({ type: Object }) hardware!: HardwareProfile;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Labels;
+  @ApiProperty({ type: 'object', additionalProperties: true }) hardware!: HardwareProfile;
   @ApiProperty({ enum: NODE_STATUSES }) status!: NodeStatus;
   @ApiProperty({ nullable: true, type: String }) currentModelVersionId!: string | null;
   @ApiProperty() enrolledAt!: string;
