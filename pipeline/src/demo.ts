@@ -4,17 +4,23 @@
  * three agents are started as real processes, fp32 and int8 are registered as variants of one version,
  * rolled out (int8 to the node labelled power=low), the 10,000 test images go through each agent's local
  * API, and the results the fleet sent back to PostgreSQL are scored per variant against the offline figures.
+ *
+ * `npm run demo -- --tls` (or DEMO_TLS=1): the same over MQTT with TLS, on a private Mosquitto with the
+ * TLS listener of deploy/mosquitto/mosquitto-tls.conf and a CA made by scripts/make-tls.sh, which the
+ * control plane (MQTT_CA_FILE) and the agents (mqttCaFile) pin.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fleetTopics } from '#protocol';
 import { createDatabase, dropDatabase } from '../../apps/control-plane/src/database/database-admin.js';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from './preprocessing.js';
 import { PIXELS } from './mnist.js';
 import { runOfflinePipeline, type OfflineReport } from './pipeline.js';
+import { startPrivateTlsBroker } from './private-broker.js';
 import { type Child, freePort, spawnChild, waitUntil } from './processes.js';
 import { clearRetained } from './retained.js';
+import { edgefleetCli } from './demo-cli.js';
 
 const WORK = resolve('.edgefleet/demo');
 const IMAGES = Number(process.env['DEMO_IMAGES'] ?? 10_000);
@@ -23,12 +29,15 @@ const ms = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 
 // Its own namespace on the broker: the demo never meets an installation of yours there.
 const FLEET_NAMESPACE = 'edgefleet-demo';
+const TLS = process.argv.includes('--tls') || process.env['DEMO_TLS'] === '1';
 const BROKER_URL = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 
 const children: Child[] = [];
 const cleanup = async () => {
   for (const child of children.reverse()) await child.stop();
   children.length = 0;
+  // The private TLS broker is gone with its messages (no persistence); the shared one keeps them.
+  if (TLS) return;
   // After the agents stopped (their last presence is retained too): leave nothing on the broker.
   await clearRetained(BROKER_URL, fleetTopics(FLEET_NAMESPACE)).then(
     (count) => console.log(`\n  cleared ${count} retained messages under ef/v1/${FLEET_NAMESPACE}/ on ${BROKER_URL}`),
@@ -44,6 +53,8 @@ try {
 
   step('offline pipeline: trained CNN → ONNX, TFLite, int8, pruning (10,000 MNIST test images)');
   const offline = await runOfflinePipeline(join(WORK, 'artifacts'), (line) => console.log(`  ${line}`));
+
+  const broker = TLS ? await startTlsBroker() : { url: BROKER_URL, caFile: undefined };
 
   step('control plane and three agents');
   const base = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/edgefleet';
@@ -61,7 +72,8 @@ try {
     ADMIN_API_KEY: adminKey,
     KEYS_DIR: keysDir,
     ARTIFACT_DIR: join(WORK, 'store'),
-    MQTT_URL: BROKER_URL,
+    MQTT_URL: broker.url,
+    ...(broker.caFile ? { MQTT_CA_FILE: broker.caFile } : {}),
     FLEET_NAMESPACE,
     QUEUE_PREFIX: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
     MQTT_CLIENT_ID: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
@@ -71,30 +83,31 @@ try {
   });
   children.push(cp);
   const api = apiClient(url, adminKey);
+  // The operator's steps go through the CLI, as a user would run them; the demo's own checks use the API.
+  const cliConfig = join(WORK, 'edgefleet.json');
+  const edgefleet = edgefleetCli(cliConfig);
   await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'control plane healthy');
-  console.log(`  control plane ${url} (database edgefleet_demo)`);
+  console.log(`  control plane ${url} (database edgefleet_demo), broker ${broker.url}${broker.caFile ? ' (TLS, CA pinned by the control plane and the agents)' : ''}`);
 
-  const agents = await startAgents(api, url);
+  const agents = await startAgents(api, url, broker.caFile);
   children.push(...agents.map((a) => a.child));
   console.log(`  agents: ${agents.map((a) => `${a.name}${a.lowPower ? ' (power=low)' : ''} → 127.0.0.1:${a.apiPort}`).join(', ')}`);
 
   step('register fp32 (ONNX) and int8 (TFLite) as variants of digits 1.0.0, signed');
-  const versions = await register(api, offline);
+  await edgefleet(['login', '--url', url], { EDGEFLEET_API_KEY: adminKey });
+  const versions = await register(edgefleet, offline);
   console.log(`  fp32 ${versions.fp32.sha256.slice(0, 12)}… ${offline.exports.onnx.bytes} B, int8 ${versions.int8.sha256.slice(0, 12)}… ${offline.exports.tfliteInt8.bytes} B`);
 
   step('rollout: canary wave then the rest; int8 to power=low nodes, fp32 elsewhere');
   const rolloutStart = Date.now();
-  const rollout = await api.post<{ id: string }>('/v1/rollouts', {
-    name: 'digits 1.0.0 to the demo fleet',
-    selector: 'site=demo',
-    variants: [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }],
-    strategy: { waves: { percentages: [34, 100] }, bakeSeconds: 1, failureThreshold: { count: 1 }, nodeTimeoutSeconds: 120 },
-  });
-  await api.post(`/v1/rollouts/${rollout.id}/start`, {});
-  const done = await waitUntil(async () => {
-    const view = await api.get<RolloutView>(`/v1/rollouts/${rollout.id}`);
-    return ['completed', 'halted', 'aborted'].includes(view.state) ? view : undefined;
-  }, 180_000, 'rollout finished');
+  const variants = [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }];
+  const strategy = { waves: { percentages: [34, 100] }, bakeSeconds: 1, failureThreshold: { count: 1 }, nodeTimeoutSeconds: 120 };
+  const rollout = JSON.parse(
+    await edgefleet(['rollouts', 'create', '--name', 'digits 1.0.0 to the demo fleet', '-l', 'site=demo', '--variants', JSON.stringify(variants), '--strategy', JSON.stringify(strategy), '--start', '--json']),
+  ) as { id: string };
+  // watch exits non-zero when the rollout halts: the demo stops there with the reason printed.
+  await edgefleet(['rollouts', 'watch', rollout.id, '--timeout', '180']);
+  const done = await api.get<RolloutView>(`/v1/rollouts/${rollout.id}`);
   const rolloutSeconds = (Date.now() - rolloutStart) / 1000;
   console.log(`  ${done.state} in ${rolloutSeconds.toFixed(1)} s: ${done.events.filter((e) => e.kind === 'wave-started').length} waves`);
   if (done.state !== 'completed') throw new Error(`the rollout ${done.state}: ${done.haltReason}`);
@@ -170,7 +183,16 @@ interface DemoAgent {
   status(): Promise<{ phase: string; model: unknown }>;
 }
 
-async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
+/** The TLS demo's own broker: a child stopped last, at cleanup. */
+async function startTlsBroker(): Promise<{ url: string; caFile: string }> {
+  step('private Mosquitto with the TLS listener of deploy/mosquitto/mosquitto-tls.conf; CA and certificate by scripts/make-tls.sh');
+  const broker = await startPrivateTlsBroker(join(WORK, 'broker'));
+  children.push(broker.child);
+  console.log(`  ${broker.url}, CA ${broker.caFile}`);
+  return broker;
+}
+
+async function startAgents(api: Api, url: string, mqttCaFile: string | undefined): Promise<DemoAgent[]> {
   const specs = [
     { name: 'camera-1', lowPower: false },
     { name: 'camera-2', lowPower: false },
@@ -183,7 +205,7 @@ async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
     const dir = join(WORK, spec.name);
     await mkdir(dir, { recursive: true });
     const config = join(dir, 'agent.json');
-    await writeFile(config, JSON.stringify({ controlPlaneUrl: url, stateDir: join(dir, 'state'), enrollmentToken: token.token, name: spec.name, apiPort, heartbeatSeconds: 2, soak: { inferences: 1, seconds: 1 } }));
+    await writeFile(config, JSON.stringify({ controlPlaneUrl: url, stateDir: join(dir, 'state'), enrollmentToken: token.token, name: spec.name, apiPort, heartbeatSeconds: 2, soak: { inferences: 1, seconds: 1 }, mqttCaFile }));
     const child = await spawnChild(spec.name, process.execPath, ['dist/apps/agent/src/main.js', 'run', '--config', config], {});
     const status = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/v1/status`)).json()) as { phase: string; model: unknown };
     await waitUntil(async () => (await status()).phase !== undefined, 30_000, `${spec.name} up`);
@@ -192,33 +214,27 @@ async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
   return agents;
 }
 
-async function register(api: Api, offline: OfflineReport): Promise<{ fp32: { id: string; sha256: string }; int8: { id: string; sha256: string } }> {
-  await api.post('/v1/models', {
-    name: 'digits',
-    task: 'classification',
-    inputSpec: { name: 'input', shape: [...INPUT_SHAPE], dtype: 'float32' },
-    outputSpec: { name: 'probabilities', shape: [1, 10] },
-    classLabels: Array.from({ length: 10 }, (_, i) => String(i)),
-  });
+/** `models create`, then `models push` per variant with its golden self-test; the versions' ids from `models versions`. */
+async function register(edgefleet: ReturnType<typeof edgefleetCli>, offline: OfflineReport): Promise<{ fp32: { id: string; sha256: string }; int8: { id: string; sha256: string } }> {
+  const labels = Array.from({ length: 10 }, (_, i) => String(i)).join(',');
+  await edgefleet(['models', 'create', '--name', 'digits', '--task', 'classification', '--input-shape', INPUT_SHAPE.join(','), '--output-shape', '1,10', '--input-name', 'input', '--output-name', 'probabilities', '--labels', labels]);
   const golden = Array.from(offline.testImagesRaw.subarray(0, PIXELS));
-  const upload = async (variant: string, format: string, engine: string, check: OfflineReport['exports']['onnx']) => {
-    const bytes = await readFile(check.path);
-    return api.upload(
-      '/v1/models/digits/versions',
-      {
-        version: '1.0.0',
-        variant,
-        format,
-        engine,
-        preprocessing: JSON.stringify(DIGITS_PREPROCESSING),
-        // The golden test: test image 0 must come out as this variant gave it offline.
-        selfTest: JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }),
-        metrics: JSON.stringify({ accuracy: check.accuracy, maxAbsDiff: check.maxAbsDiff }),
-      },
-      bytes,
-    );
+  const push = async (variant: string, check: OfflineReport['exports']['onnx']) => {
+    // The golden test: test image 0 must come out as this variant gave it offline.
+    const selfTestFile = join(WORK, `self-test-${variant}.json`);
+    await writeFile(selfTestFile, JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }));
+    const metrics = JSON.stringify({ accuracy: check.accuracy, maxAbsDiff: check.maxAbsDiff });
+    await edgefleet(['models', 'push', check.path, '--name', 'digits', '--version', '1.0.0', '--variant', variant, '--self-test', selfTestFile, '--preprocessing', JSON.stringify(DIGITS_PREPROCESSING), '--metrics', metrics]);
   };
-  return { fp32: await upload('fp32', 'onnx', 'onnxruntime', offline.exports.onnx), int8: await upload('int8', 'tflite', 'litert', offline.exports.tfliteInt8) };
+  await push('fp32', offline.exports.onnx);
+  await push('int8', offline.exports.tfliteInt8);
+  const versions = JSON.parse(await edgefleet(['models', 'versions', 'digits', '--json'])) as { id: string; sha256: string; variant: string }[];
+  const find = (variant: string) => {
+    const found = versions.find((v) => v.variant === variant);
+    if (!found) throw new Error(`digits 1.0.0 ${variant} is not listed after its push`);
+    return found;
+  };
+  return { fp32: find('fp32'), int8: find('int8') };
 }
 
 /** Sends `count` test images (raw bytes: the agent applies the manifest's preprocessing), 8 at a time. */
@@ -292,5 +308,9 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/docs   the admin API (OpenAPI)   ·   /metrics   Prometheus`);
   console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
+  console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');
+  console.log('    alias edgefleet="node dist/apps/cli/src/main.js"; EDGEFLEET_API_KEY=<admin key> edgefleet login --url http://127.0.0.1:3000');
+  console.log('    edgefleet nodes ls   ·   edgefleet models ls   ·   edgefleet models versions digits   ·   edgefleet rollouts ls');
+  console.log('    edgefleet rollouts dry-run --name try --model digits --version 1.0.0 -l site=demo   ·   edgefleet rollouts watch <id>');
   console.log('  the demo database edgefleet_demo keeps the rollout, results and audit rows for inspection');
 }

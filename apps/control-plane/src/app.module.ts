@@ -10,6 +10,7 @@ import { DeploymentsModule } from './deployments/deployments.module.js';
 import { GatewayModule } from './messaging/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { KeysModule } from './keys/keys.module.js';
+import { TrustModule } from './keys/trust.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelHealthModule } from './model-health/model-health.module.js';
 import { ModelsModule } from './models/models.module.js';
@@ -34,6 +35,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         MetricsModule,
         KeysModule,
+        TrustModule,
         AuditModule,
         AuthModule,
         NodesModule,
