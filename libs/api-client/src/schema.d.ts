@@ -757,7 +757,7 @@ export interface components {
             /** @description sha256 of the model bytes the engine loaded, as reported */
             sha256: string | null;
             /**
-             * @description verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify
+             * @description verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify; stale: no report judged for two nonce epochs
              * @enum {string}
              */
             verdict: "verified" | "mismatch" | "invalid";
