@@ -847,7 +847,7 @@ export interface components {
              * @description verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify; stale: no report judged for two nonce epochs
              * @enum {string}
              */
-            verdict: "verified" | "mismatch" | "invalid";
+            verdict: "verified" | "mismatch" | "invalid" | "stale";
         };
         AuditEventDto: {
             action: string;
