@@ -31,19 +31,21 @@ describe('publisher-signed releases: the control plane holds no release key', ()
   let t: TestApp;
   let keysDir: string;
   let releaseDir: string;
+  let rootDir: string;
   let agent: AgentProcess;
   const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
 
   beforeAll(async () => {
     keysDir = await mkdtemp(join(tmpdir(), 'ef-keys-'));
     releaseDir = await mkdtemp(join(tmpdir(), 'ef-publisher-'));
+    rootDir = await mkdtemp(join(tmpdir(), 'ef-root-')); // offline: the control plane never reads it
     await new KeyStore(keysDir).init({
       rootKeys: 3,
       rootThreshold: 2,
       releaseKeys: 3,
       releaseThreshold: 2,
       expiresDays: 30,
-      publisherSigned: { releaseDir, directorKeys: 1, directorThreshold: 1 },
+      publisherSigned: { releaseDir, rootDir, directorKeys: 1, directorThreshold: 1 },
     });
     broker = await startTestBroker({ dynsec: cp });
     t = await startTestApp({ MQTT_URL: broker.url, MQTT_USERNAME: cp.username, MQTT_PASSWORD: cp.password, MQTT_DYNSEC: 'true', KEYS_DIR: keysDir });
@@ -58,6 +60,7 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     await broker?.stop();
     await rm(keysDir, { recursive: true, force: true });
     await rm(releaseDir, { recursive: true, force: true });
+    await rm(rootDir, { recursive: true, force: true });
   });
 
   it('with only the control plane’s keys an attacker cannot get a node to run an unreleased model; the publishers’ release commits', async () => {
@@ -69,9 +72,9 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     const refused = await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.id, nodeIds: [agent.nodeId] }).expect(409);
     expect(refused.body.detail).toMatch(/not released/);
 
-    // The attacker owns the control plane's host: every key in KEYS_DIR (root keys, director key).
+    // The attacker owns the control plane's host: every key in KEYS_DIR (the director key; the root keys are offline).
     const stolen = await keysIn(join(keysDir, 'keys'));
-    expect(stolen.length).toBe(4);
+    expect(stolen.length).toBe(1);
     const forgedManifest = signManifest({ ...uploaded.signed, sequence: 1 }, stolen);
     await t.http().post(`/v1/models/digits/versions/${version.id}/release`).set(bearer(t.adminKey)).send({ manifest: forgedManifest }).expect(422);
     const deploymentId = randomUUID();
