@@ -6,10 +6,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { fleetTopics } from '#protocol';
-import { type Envelope, importPrivateKey, type ModelManifest, signDesiredState, signManifest, type SigningKey } from '#trust';
+import { encodeMessage, envelopeFields, fleetTopics, rootEnvelopeSchema } from '#protocol';
+import { type Envelope, importPrivateKey, type ModelManifest, type RootDocument, signDesiredState, signEnvelope, signManifest, type SigningKey } from '#trust';
 import { encodeDesiredState } from '../../apps/control-plane/src/deployments/desired-state-message.js';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
+import { nextRoot } from '../../apps/control-plane/src/keys/root-change.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { createModel, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
@@ -86,7 +87,18 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     );
     const admin = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `attacker-${randomBytes(3).toString('hex')}`, username: cp.username, password: cp.password, reconnectPeriod: 0 });
     await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).desired(agent.nodeId), forged, { qos: 1 });
+    // Nor can it rotate the root to a release key of its own: the root keys are not in KEYS_DIR.
+    const current = (await new KeyStore(keysDir).currentRoot()).signed;
+    const rogue: Envelope<RootDocument> = signEnvelope(nextRoot(current, { expiresDays: 30, releaseKeys: stolen, releaseThreshold: 1 }), stolen);
+    await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).trustRoot(current.version + 1), encodeMessage('trust-root', { ...envelopeFields(), root: rootEnvelopeSchema.parse(rogue) }), { qos: 1 });
     await admin.endAsync();
+    const rootRefusal = await waitFor(
+      async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; refusedVersion?: number; reason?: string }).find((l) => l.msg === 'refused a root' && l.refusedVersion === current.version + 1),
+      (l) => l !== undefined,
+      10_000,
+      'the rogue root refused',
+    );
+    expect(rootRefusal?.reason).toBe('bad-rotation'); // the old root's threshold is not met
     const refusal = await waitFor(
       async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; claimedDeploymentId?: string; reason?: string }).find((l) => l.msg === 'refused a desired state' && (l.deploymentId ?? l.claimedDeploymentId) === deploymentId),
       (l) => l !== undefined,
