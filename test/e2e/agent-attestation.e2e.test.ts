@@ -124,4 +124,9 @@ describe('attestation on a real agent', () => {
     await admin.publishAsync(topics.uplink(agent.nodeId, 'heartbeat'), heartbeat(nonce, signAttestation(forger, { nodeId: agent.nodeId, nonce, sha256: v2Sha })), { qos: 1 });
     await waitFor(attestation, (a) => a?.verdict === 'invalid', 15_000, 'invalid');
   });
+
+  it('does not keep a verdict for a node that stops attesting', async () => {
+    // The agent is stopped: no report for two nonce epochs (2 s each) turns the last verdict stale.
+    await waitFor(attestation, (a) => a?.verdict === 'stale', 30_000, 'stale');
+  });
 });
