@@ -46,7 +46,7 @@ describe('rollout worker crashes', () => {
           LOG_LEVEL: 'info',
         },
       });
-      const timer = setTimeout(() => reject(new Error('worker did not start')), 20_000);
+      const timer = setTimeout(() => reject(new Error('worker did not start')), 60_000);
       child.stdout?.on('data', (data: Buffer) => {
         for (const line of data.toString().split('\n')) if (/"level":(40|50|60)/.test(line)) workerProblems.push(line.slice(0, 300));
         if (data.toString().includes('listening on')) {
@@ -61,7 +61,7 @@ describe('rollout worker crashes', () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, ROLLOUT_WORKER: 'false' });
     await createModel(t, 'digits', 8, 4);
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     worker?.kill('SIGKILL');
