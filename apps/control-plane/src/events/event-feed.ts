@@ -40,6 +40,11 @@ export class EventFeed implements OnApplicationBootstrap, OnModuleDestroy {
     return this.cursor;
   }
 
+  /** The id the feed holds at (an open transaction drew it), if any: for /metrics-style introspection and tests. */
+  get waitingFor(): bigint | null {
+    return this.gap?.expected ?? null;
+  }
+
   subscribe(listener: FeedListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -54,7 +54,7 @@ export class EventsRepository {
     if (filter.since) add((n) => `created_at >= $${n}`, filter.since);
     if (filter.until) add((n) => `created_at < $${n}`, filter.until);
     params.push(limit);
-    const rows = (await this.db.query(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`, params)) as EventRow[];
+    const rows = (await this.db.query(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY events.id LIMIT $${params.length}`, params)) as EventRow[];
     return rows.map(toView);
   }
 
@@ -64,7 +64,7 @@ export class EventsRepository {
       `WITH s AS (SELECT pg_current_snapshot() AS snap)
        SELECT pg_snapshot_xmin(s.snap)::text AS xmin, pg_snapshot_xmax(s.snap)::text AS xmax,
               (SELECT coalesce(json_agg(e ORDER BY e.id::bigint), '[]'::json)
-                 FROM (${SELECT} WHERE id > $1 ORDER BY id LIMIT $2) e) AS rows
+                 FROM (${SELECT} WHERE id > $1 ORDER BY events.id LIMIT $2) e) AS rows
          FROM s`,
       [after.toString(), limit],
     )) as { xmin: string; xmax: string; rows: EventRow[] }[];
