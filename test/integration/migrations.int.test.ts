@@ -41,6 +41,7 @@ describe('migrations (real PostgreSQL)', () => {
       'deployments',
       'enrollment_challenges',
       'enrollment_tokens',
+      'events',
       'inference_results',
       'installation_settings',
       'migrations',
@@ -51,6 +52,9 @@ describe('migrations (real PostgreSQL)', () => {
       'rollout_events',
       'rollout_nodes',
       'rollouts',
+      'webhook_deliveries',
+      'webhook_dispatch_cursor',
+      'webhooks',
     ]);
   });
 
