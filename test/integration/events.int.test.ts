@@ -144,6 +144,53 @@ describe('live events', () => {
     }
   }, 60_000);
 
+  it('records a halt by node failures with the failures, and the gate verdict that halts a gated rollout', async () => {
+    const v2 = await uploadVersion(a, 'digits', { version: '2.0.0' }, denseSoftmaxModel(2, 8).bytes);
+    const v1 = ((await a.db.query(`SELECT id FROM model_versions WHERE version = '1.0.0'`)) as { id: string }[])[0]?.id as string;
+
+    const failing = await enrolNodes(a, 2, { group: 'failing-nodes' });
+    const failingFleet = await SimulatedFleet.start({ url: broker.url, namespace: a.config.mqtt.fleetNamespace }, failing, () => 'fail');
+    try {
+      const halted = await startRollout(a, { modelVersionId: v2.id, selector: 'group=failing-nodes', strategy: { failureThreshold: { count: 1 } } });
+      expect((await waitForRolloutState(a, halted, ['halted', 'completed'])).state).toBe('halted');
+      const events = await waitFor(() => list(b, { rollout: halted, limit: 1000 }), (p) => p.items.some((e) => e.type === 'rollout.halted'), 10_000, 'rollout.halted');
+      const halt = events.items.find((e) => e.type === 'rollout.halted');
+      expect(halt?.payload).toMatchObject({ actor: 'engine', reason: expect.stringMatching(/fail/) });
+      const failed = events.items.filter((e) => e.type === 'node.failed');
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed.every((e) => failing.includes(e.nodeId ?? '') && e.modelVersionId === v2.id && ['failed', 'rolled-back'].includes(String(e.payload['state'])))).toBe(true);
+      expect(new Set(failed.map((e) => e.nodeId)).size).toBe(failed.length); // once per node
+    } finally {
+      await failingFleet.stop();
+    }
+
+    // Gated: canaries on v2 answer 5× slower than the control nodes still on v1.
+    const gated = await enrolNodes(a, 10, { group: 'gated' });
+    const fleet = await SimulatedFleet.start({ url: broker.url, namespace: a.config.mqtt.fleetNamespace }, gated);
+    try {
+      await waitForRolloutState(a, await startRollout(a, { modelVersionId: v1, selector: 'group=gated' }), ['completed']);
+      const beating = setInterval(() => void fleet.heartbeat((_sha, model) => (model?.version === '2.0.0' ? 50 : 10), 50).catch(() => undefined), 200);
+      try {
+        const id = await startRollout(a, {
+          modelVersionId: v2.id,
+          selector: 'group=gated',
+          strategy: { waves: { percentages: [20, 100] }, bakeSeconds: 30, healthGates: { minSamples: 100, windowSeconds: 5, maxLatencyP99Ratio: 2 } },
+        });
+        expect((await waitForRolloutState(a, id, ['halted', 'completed'], 25_000)).state).toBe('halted');
+        const types = (await list(b, { rollout: id, type: 'rollout.gate-verdict,rollout.halted' })).items;
+        expect(types.map((e) => [e.type, e.payload['verdict'] ?? null])).toEqual([
+          ['rollout.gate-verdict', 'fail'],
+          ['rollout.halted', null],
+        ]);
+        expect(types[0]?.payload).toMatchObject({ wave: 1, reason: expect.stringMatching(/^latency gate/) });
+      } finally {
+        clearInterval(beating);
+      }
+    } finally {
+      await fleet.stop();
+    }
+  }, 90_000);
+
   it('resumes an SSE stream on another replica after a disconnect without losing or repeating an event, across out-of-order commits', async () => {
     const first = await openStream(b.url, viewerKey);
     const before = await enrolNodes(a, 3, { group: 'sse1' });

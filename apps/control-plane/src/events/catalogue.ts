@@ -14,7 +14,7 @@ export interface EventPayloads {
   'node.online': Record<string, never>;
   'node.offline': Record<string, never>;
   'node.committed': { readonly deploymentId: string };
-  'node.failed': { readonly deploymentId: string; readonly reason: string | null };
+  'node.failed': { readonly deploymentId: string; readonly state: 'failed' | 'rolled-back' | 'rejected'; readonly reason: string | null };
   'node.attestation-mismatch': { readonly verdict: 'mismatch' | 'invalid'; readonly loadedSha256: string; readonly assignedSha256: string | null };
   /** Not emitted yet: the key rotation code is being rebuilt (issue 12 closing note). */
   'key.rotated': { readonly role: string; readonly keyIds: readonly string[] };

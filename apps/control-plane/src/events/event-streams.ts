@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { TooManyRequestsError } from '#common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -24,6 +24,7 @@ export const formatSse = (e: EventView): string => `id: ${e.id}\nevent: ${e.type
  */
 @Injectable()
 export class EventStreams {
+  private readonly logger = new Logger(EventStreams.name);
   private readonly open = new Map<string, number>();
 
   constructor(
@@ -52,6 +53,17 @@ export class EventStreams {
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write('retry: 2000\n\n');
+    try {
+      connection.goLive(await this.replay(connection, filter, lastEventId));
+    } catch (error) {
+      // Headers are sent: no problem document can follow. The client reconnects with Last-Event-ID.
+      this.logger.warn({ err: error }, 'event stream replay failed; closing the stream');
+      res.end();
+    }
+  }
+
+  /** Sends the stored events after `lastEventId` up to the feed's watermark; returns where live delivery starts. */
+  private async replay(connection: StreamConnection, filter: EventFilter, lastEventId: bigint | null): Promise<bigint> {
     const watermark = this.feed.watermark;
     let last = lastEventId ?? watermark;
     while (lastEventId !== null && last < watermark && !connection.closed) {
@@ -59,7 +71,7 @@ export class EventStreams {
       connection.replay(page);
       last = page.length === REPLAY_PAGE ? BigInt(page[page.length - 1]?.id ?? watermark) : watermark;
     }
-    connection.goLive(last);
+    return last;
   }
 }
 

@@ -175,22 +175,29 @@ export class TelemetryRepository {
     // first, so statuses flushed together act as if they came one by one. A target with no state yet
     // takes any (`NULL = ANY(…)` is NULL, hence the explicit test).
     const outcome = columns(targetStatuses(batch), ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null]);
-    // A target reaching committed or failed is an event (node.committed / node.failed), written by the same
-    // statement: set-based, and exactly once per target since an outcome is final.
+    // A target reaching committed, or a failure (failed, rolled-back, rejected), is an event (node.committed /
+    // node.failed) written by the same statement: set-based, and once per target, since an outcome is final
+    // (failed → rolled-back, the one move between outcomes, is not a second failure). The targets are read
+    // locked, in key order, so concurrent batches agree on the state each moved from.
     await this.db.query(
-      `WITH moved AS (
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
+                  AS v(node_id, seq, deployment_id, state, progress, reason, detail)),
+       old AS (
+         SELECT t.node_id, t.deployment_id, t.state FROM deployment_targets t JOIN v ON t.node_id = v.node_id AND t.deployment_id = v.deployment_id
+          ORDER BY t.deployment_id, t.node_id FOR UPDATE OF t),
+       moved AS (
          UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
-         FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
-                AS v(node_id, seq, deployment_id, state, progress, reason, detail)
+         FROM v JOIN old ON old.node_id = v.node_id AND old.deployment_id = v.deployment_id
          WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
            AND (t.state IS NULL OR NOT (t.state = ANY($8::deployment_state[])) OR (t.state = 'failed' AND v.state = 'rolled-back'))
-         RETURNING t.node_id, t.deployment_id, t.state, t.reason)
+         RETURNING t.node_id, t.deployment_id, t.state, t.reason, old.state AS was)
        INSERT INTO events (type, rollout_id, node_id, model_version_id, payload)
        SELECT CASE WHEN m.state = 'committed' THEN $9 ELSE $10 END, d.rollout_id, m.node_id, d.model_version_id,
               CASE WHEN m.state = 'committed' THEN jsonb_build_object('deploymentId', m.deployment_id)
-                   ELSE jsonb_build_object('deploymentId', m.deployment_id, 'reason', m.reason) END
+                   ELSE jsonb_build_object('deploymentId', m.deployment_id, 'state', m.state, 'reason', m.reason) END
          FROM moved m JOIN deployments d ON d.id = m.deployment_id
-        WHERE m.state IN ('committed', 'failed')
+        WHERE m.state = 'committed' OR (m.state IN ('failed', 'rolled-back', 'rejected') AND m.was IS DISTINCT FROM 'failed')
         ORDER BY m.node_id`,
       [...outcome, TERMINAL_DEPLOYMENT_STATES, 'node.committed' satisfies EventType, 'node.failed' satisfies EventType],
     );
