@@ -4,6 +4,10 @@
  * three agents are started as real processes, fp32 and int8 are registered as variants of one version,
  * rolled out (int8 to the node labelled power=low), the 10,000 test images go through each agent's local
  * API, and the results the fleet sent back to PostgreSQL are scored per variant against the offline figures.
+ *
+ * `npm run demo -- --tls` (or DEMO_TLS=1): the same over MQTT with TLS, on a private Mosquitto with the
+ * TLS listener of deploy/mosquitto/mosquitto-tls.conf and a CA made by scripts/make-tls.sh, which the
+ * control plane (MQTT_CA_FILE) and the agents (mqttCaFile) pin.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +18,7 @@ import { createDatabase, dropDatabase } from '../../apps/control-plane/src/datab
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from './preprocessing.js';
 import { PIXELS } from './mnist.js';
 import { runOfflinePipeline, type OfflineReport } from './pipeline.js';
+import { startPrivateTlsBroker } from './private-broker.js';
 import { type Child, freePort, spawnChild, waitUntil } from './processes.js';
 import { clearRetained } from './retained.js';
 
@@ -24,12 +29,15 @@ const ms = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 
 // Its own namespace on the broker: the demo never meets an installation of yours there.
 const FLEET_NAMESPACE = 'edgefleet-demo';
+const TLS = process.argv.includes('--tls') || process.env['DEMO_TLS'] === '1';
 const BROKER_URL = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 
 const children: Child[] = [];
 const cleanup = async () => {
   for (const child of children.reverse()) await child.stop();
   children.length = 0;
+  // The private TLS broker is gone with its messages (no persistence); the shared one keeps them.
+  if (TLS) return;
   // After the agents stopped (their last presence is retained too): leave nothing on the broker.
   await clearRetained(BROKER_URL, fleetTopics(FLEET_NAMESPACE)).then(
     (count) => console.log(`\n  cleared ${count} retained messages under ef/v1/${FLEET_NAMESPACE}/ on ${BROKER_URL}`),
@@ -45,6 +53,8 @@ try {
 
   step('offline pipeline: trained CNN → ONNX, TFLite, int8, pruning (10,000 MNIST test images)');
   const offline = await runOfflinePipeline(join(WORK, 'artifacts'), (line) => console.log(`  ${line}`));
+
+  const broker = TLS ? await startTlsBroker() : { url: BROKER_URL, caFile: undefined };
 
   step('control plane and three agents');
   const base = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/edgefleet';
@@ -62,7 +72,8 @@ try {
     ADMIN_API_KEY: adminKey,
     KEYS_DIR: keysDir,
     ARTIFACT_DIR: join(WORK, 'store'),
-    MQTT_URL: BROKER_URL,
+    MQTT_URL: broker.url,
+    ...(broker.caFile ? { MQTT_CA_FILE: broker.caFile } : {}),
     FLEET_NAMESPACE,
     QUEUE_PREFIX: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
     MQTT_CLIENT_ID: `edgefleet-demo-${randomBytes(3).toString('hex')}`,
@@ -73,9 +84,9 @@ try {
   children.push(cp);
   const api = apiClient(url, adminKey);
   await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'control plane healthy');
-  console.log(`  control plane ${url} (database edgefleet_demo)`);
+  console.log(`  control plane ${url} (database edgefleet_demo), broker ${broker.url}${broker.caFile ? ' (TLS, CA pinned by the control plane and the agents)' : ''}`);
 
-  const agents = await startAgents(api, url);
+  const agents = await startAgents(api, url, broker.caFile);
   children.push(...agents.map((a) => a.child));
   console.log(`  agents: ${agents.map((a) => `${a.name}${a.lowPower ? ' (power=low)' : ''} → 127.0.0.1:${a.apiPort}`).join(', ')}`);
 
@@ -171,7 +182,16 @@ interface DemoAgent {
   status(): Promise<{ phase: string; model: unknown }>;
 }
 
-async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
+/** The TLS demo's own broker: a child stopped last, at cleanup. */
+async function startTlsBroker(): Promise<{ url: string; caFile: string }> {
+  step('private Mosquitto with the TLS listener of deploy/mosquitto/mosquitto-tls.conf; CA and certificate by scripts/make-tls.sh');
+  const broker = await startPrivateTlsBroker(join(WORK, 'broker'));
+  children.push(broker.child);
+  console.log(`  ${broker.url}, CA ${broker.caFile}`);
+  return broker;
+}
+
+async function startAgents(api: Api, url: string, mqttCaFile: string | undefined): Promise<DemoAgent[]> {
   const specs = [
     { name: 'camera-1', lowPower: false },
     { name: 'camera-2', lowPower: false },
@@ -184,7 +204,7 @@ async function startAgents(api: Api, url: string): Promise<DemoAgent[]> {
     const dir = join(WORK, spec.name);
     await mkdir(dir, { recursive: true });
     const config = join(dir, 'agent.json');
-    await writeFile(config, JSON.stringify({ controlPlaneUrl: url, stateDir: join(dir, 'state'), enrollmentToken: token.token, name: spec.name, apiPort, heartbeatSeconds: 2, soak: { inferences: 1, seconds: 1 } }));
+    await writeFile(config, JSON.stringify({ controlPlaneUrl: url, stateDir: join(dir, 'state'), enrollmentToken: token.token, name: spec.name, apiPort, heartbeatSeconds: 2, soak: { inferences: 1, seconds: 1 }, mqttCaFile }));
     const child = await spawnChild(spec.name, process.execPath, ['dist/apps/agent/src/main.js', 'run', '--config', config], {});
     const status = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/v1/status`)).json()) as { phase: string; model: unknown };
     await waitUntil(async () => (await status()).phase !== undefined, 30_000, `${spec.name} up`);

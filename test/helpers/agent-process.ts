@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -12,6 +12,10 @@ export interface AgentOptions {
   readonly soak?: { inferences: number; seconds: number };
   readonly heartbeatSeconds?: number;
   readonly stallSeconds?: number;
+  /** The CA the agent pins for a TLS broker (its config's `mqttCaFile`). */
+  readonly mqttCaFile?: string;
+  /** Overrides the broker URL enrolment hands out (its config's `brokerUrl`). */
+  readonly brokerUrl?: string;
   /** Extra environment for the agent process (e.g. the systemd unit's memory settings). */
   readonly env?: Readonly<Record<string, string>>;
   /** Flags for node itself, before the script (V8 flags NODE_OPTIONS refuses). */
@@ -58,10 +62,18 @@ export class AgentProcess {
         heartbeatSeconds: options.heartbeatSeconds ?? 0.5,
         stallSeconds: options.stallSeconds ?? 1,
         soak: options.soak ?? { inferences: 3, seconds: 1 },
+        mqttCaFile: options.mqttCaFile,
+        brokerUrl: options.brokerUrl,
         ...options.config,
       }),
     );
     return new AgentProcess(stateDir, configPath, options.env ?? {}, options.nodeArgs ?? []);
+  }
+
+  /** Changes keys of the agent's config file (takes effect at the next `restart()`). */
+  async updateConfig(patch: Record<string, unknown>): Promise<void> {
+    const current = JSON.parse(await readFile(this.configPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(this.configPath, JSON.stringify({ ...current, ...patch }));
   }
 
   /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */

@@ -79,6 +79,17 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     await client.endAsync();
   });
 
+  it('lets a node read the trust roots (retained, published by the control plane) but never write one', async () => {
+    const client = await connectAs(a);
+    const got = new Promise<Buffer>((resolve) => client.once('message', (_topic, payload) => resolve(payload)));
+    const granted = await client.subscribeAsync(topics.allTrustRoots, { qos: 1 });
+    expect(granted[0]?.qos).toBe(1);
+    const message = JSON.parse((await got).toString()) as { root: { signed: RootDocument } };
+    expect(message.root.signed).toEqual(root);
+    await expect(client.publishAsync(topics.trustRoot(root.version + 1), 'x', { qos: 1, retain: true })).rejects.toThrow('Not authorized');
+    await client.endAsync();
+  });
+
   it('delivers an artifact only to the nodes it is deployed to', async () => {
     const nodeA = new SimulatedNode({ brokerUrl: broker.url, namespace: a.mqtt.namespace, nodeId: a.nodeId, root, username: a.mqtt.username, password: a.mqtt.password });
     const nodeB = new SimulatedNode({ brokerUrl: broker.url, namespace: b.mqtt.namespace, nodeId: b.nodeId, root, username: b.mqtt.username, password: b.mqtt.password });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Envelope, type ModelManifest, rotateRoot, type RootDocument, signManifest, TrustError, verifyInitialRoot, verifyManifest } from '#trust';
+import { type Envelope, exportPublicKey, generateSigningKey, importPublicKey, type ModelManifest, rotateRoot, type RootDocument, signEnvelope, signManifest, TrustError, verifyInitialRoot, verifyManifest } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 
 const manifest = (sequence: number): ModelManifest => ({
@@ -74,5 +74,33 @@ describe('operator key store (files on disk)', () => {
     }
     expect(trusted).toEqual(v3);
     expect(() => verifyManifest(signManifest(manifest(99), [leaked]), trusted, { now: new Date() })).toThrow(TrustError);
+  });
+
+  it('publisher-signed: the release keys never enter the key directory, not at init, rotation, revocation or proposal', async () => {
+    const releaseDir = await mkdtemp(join(tmpdir(), 'ef-publisher-'));
+    try {
+      const v1 = await store.init({ ...options, releaseKeys: 3, releaseThreshold: 2, publisherSigned: { releaseDir, directorKeys: 1, directorThreshold: 1 } });
+      expect(v1.roles.director?.keyIds).toHaveLength(1);
+      expect(await readdir(releaseDir)).toHaveLength(3);
+      expect(await readdir(join(dir, 'keys'))).toHaveLength(4); // 3 root + 1 director
+      const signing = await store.signingKeys();
+      expect(signing.release).toEqual([]);
+      expect(signing.director.map((k) => k.keyId)).toEqual(v1.roles.director?.keyIds);
+
+      await expect(store.rotate('release', 30)).rejects.toThrow(/publishers hold the release keys/);
+      const v2 = await store.revoke(v1.roles.release.keyIds[0] as string, 30);
+      expect(v2.roles.release.keyIds).toEqual(v1.roles.release.keyIds.slice(1));
+      expect(v2.roles.director).toEqual(v1.roles.director);
+      expect(await readdir(join(dir, 'keys'))).toHaveLength(4);
+
+      const fresh = [generateSigningKey(), generateSigningKey(), generateSigningKey()];
+      const proposal = await store.propose({ expiresDays: 30, releaseKeys: fresh.map((k) => importPublicKey(exportPublicKey(k))) });
+      const rootKeys = await Promise.all(v2.roles.root.keyIds.slice(0, 2).map((id) => store.loadKey(id)));
+      const v3 = await store.publish(signEnvelope(proposal.signed, rootKeys));
+      expect(v3.roles.release.keyIds).toEqual(fresh.map((k) => k.keyId));
+      expect(await readdir(join(dir, 'keys'))).toHaveLength(4);
+    } finally {
+      await rm(releaseDir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,7 +20,7 @@ import { ResultsRing } from './telemetry/results-ring.js';
 import { Attestor } from './telemetry/attestor.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
-import { verifyInitialRoot } from '#trust';
+import { TrustedRoot } from './state/trusted-root.js';
 
 export const AGENT_VERSION = '0.1.0';
 const DEFAULT_INFER_TIMEOUT_SECONDS = 10;
@@ -46,15 +46,24 @@ export class Agent {
   private readonly attestor: Attestor;
   apiPort = 0;
 
-  constructor(
+  /** Opens the node's root of trust (pinned at enrolment, then every newer root it verified) and builds the agent. */
+  static async open(config: AgentConfig, identity: NodeIdentity): Promise<Agent> {
+    return new Agent(config, identity, await TrustedRoot.open(config.stateDir, identity.root, log));
+  }
+
+  private constructor(
     private readonly config: AgentConfig,
     private readonly identity: NodeIdentity,
+    private readonly trust: TrustedRoot,
   ) {
-    const root = verifyInitialRoot(identity.root, new Date(0)); // pinned at enrolment; expiry matters for updates, not for serving
     this.slots = new SlotStore(config.stateDir);
     this.attestor = new Attestor(identity.nodeId, identity.signingKey);
-    this.transport = new MqttTransport(identity, {
-      onDesired: (m) => this.updater.onDesired(m),
+    // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
+    const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
+    this.transport = new MqttTransport(broker, {
+      // A desired state is verified only after every root that came before it is walked to (and stored).
+      onDesired: (m) => void this.trust.settled().then(() => this.updater.onDesired(m)),
+      onRoot: (envelope) => this.trust.offer(envelope),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
         if (!connected) return;
@@ -67,8 +76,8 @@ export class Agent {
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
-    }, AGENT_VERSION);
-    this.updater = new Updater(config, root, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
+    }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
+    this.updater = new Updater(config, trust, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
       // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
       report: (deploymentId, seq, state, extra) =>
         this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),
@@ -85,7 +94,12 @@ export class Agent {
         concurrentRuns: config.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS,
       },
     );
-    this.api = new LocalApi({ infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(), healthy: () => this.holder.model !== undefined });
+    trust.onAdvanced(() => this.updater.retryUnderNewRoot());
+    this.api = new LocalApi({
+      infer: (input, ref) => this.inference.infer(input, ref), status: () => this.status(),
+      healthy: () => this.holder.model !== undefined,
+      warnings: () => (this.trust.expired ? ['root-expired'] : []),
+    });
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
@@ -109,6 +123,7 @@ export class Agent {
     await this.startLocalApi();
     this.transport.start();
     this.heartbeatTimer = setInterval(() => {
+      this.trust.checkExpiry();
       void this.heartbeat();
       this.outbox.resend();
       void this.updater.resendUnackedStatus();
@@ -147,6 +162,7 @@ export class Agent {
       model: this.holder.model ?? null,
       uptimeS: Math.round((Date.now() - this.started) / 1000),
       connected: this.transport.connected,
+      trust: { rootVersion: this.trust.current.version, rootExpires: this.trust.current.expires, rootExpired: this.trust.expired },
       results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped },
       memoryMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     };

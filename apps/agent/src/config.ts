@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BrokerCaError, readBrokerCaFile } from '#common';
 
 export const DEFAULT_INFER_MAX_IN_FLIGHT = 16;
 export const DEFAULT_INFER_CONCURRENT_RUNS = 4;
@@ -23,6 +24,12 @@ const schema = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   /** Overrides the broker URL the control plane hands out at enrolment. */
   brokerUrl: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL').optional(),
+  /**
+   * PEM file of the CA the broker's TLS certificate must chain to (the operator's ca.crt from
+   * scripts/make-tls.sh). With it, the agent connects only over TLS (mqtts:// or wss://) and only to
+   * a broker certified by this CA. Without it, a TLS broker must have a certificate the system trusts.
+   */
+  mqttCaFile: z.string().min(1).optional(),
   /** The local API's TCP port on 127.0.0.1 (0: any free port); null: no TCP listener (Unix socket only). */
   apiPort: z.number().int().min(0).max(65535).nullable().default(8421),
   /** A Unix domain socket the local API also (or only) listens on; its file gets `localApiSocketMode`. */
@@ -50,7 +57,8 @@ const schema = z.strictObject({
   .refine((c) => c.apiPort !== null || c.localApiSocket !== undefined, { message: 'null needs localApiSocket: the local API must listen somewhere', path: ['apiPort'] })
   .refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
 
-export type AgentConfig = z.infer<typeof schema>;
+/** `mqttCa`: the PEM of `mqttCaFile`, read and checked once at start. */
+export type AgentConfig = z.infer<typeof schema> & { readonly mqttCa?: string };
 
 export class AgentConfigError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -75,10 +83,21 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   if (socket !== undefined && Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
     throw new AgentConfigError(`invalid config ${path}:\n  localApiSocket: ${socket} is longer than a Unix socket path can be (${MAX_SOCKET_PATH_BYTES} bytes)`);
   }
+  const mqttCaFile = c.mqttCaFile === undefined ? undefined : resolve(c.mqttCaFile);
   return {
     ...c,
     stateDir: resolve(c.stateDir),
     ...(socket === undefined ? {} : { localApiSocket: socket }),
     ...(c.localApiTokenFile === undefined ? {} : { localApiTokenFile: resolve(c.localApiTokenFile) }),
+    ...(mqttCaFile === undefined ? {} : { mqttCaFile, mqttCa: readPinnedCa(path, mqttCaFile) }),
   };
+}
+
+function readPinnedCa(configPath: string, caFile: string): string {
+  try {
+    return readBrokerCaFile(caFile);
+  } catch (error) {
+    if (!(error instanceof BrokerCaError)) throw error;
+    throw new AgentConfigError(`invalid config ${configPath}:\n  mqttCaFile: ${error.message}`, { cause: error });
+  }
 }

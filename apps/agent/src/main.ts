@@ -55,7 +55,7 @@ async function main(): Promise<number> {
       throw error;
     }
   }
-  const agent = new Agent(config, identity);
+  const agent = await Agent.open(config, identity);
   await agent.start();
   if (!stopping.signal.aborted) await new Promise((resolve) => stopping.signal.addEventListener('abort', resolve, { once: true }));
   await agent.stop();

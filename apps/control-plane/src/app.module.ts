@@ -11,6 +11,7 @@ import { EventsModule } from './events/events.module.js';
 import { GatewayModule } from './messaging/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { KeysModule } from './keys/keys.module.js';
+import { TrustModule } from './keys/trust.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         MetricsModule,
         KeysModule,
+        TrustModule,
         AuditModule,
         EventsModule,
         AuthModule,

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './fs.js';
 export * from './secrets.js';
 export * from './activation-window.js';
+export * from './broker-tls.js';

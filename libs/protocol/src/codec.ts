@@ -13,6 +13,7 @@ import {
   resultsMessage,
   SCHEMA_VERSION,
   statusMessage,
+  trustRootMessage,
 } from './messages.js';
 
 /** Each JSON message kind: its schema and its payload bound. */
@@ -25,6 +26,7 @@ export const MESSAGE_KINDS = {
   results: resultsMessage,
   errors: errorEventMessage,
   acks: ackMessage,
+  'trust-root': trustRootMessage,
   'attestation-nonce': attestationNonceMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;

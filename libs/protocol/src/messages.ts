@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
-import { desiredStateEnvelopeSchema } from './signed-documents.js';
+import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
 /** Schema version carried by every JSON message as `v`. */
@@ -38,6 +38,15 @@ export const desiredStateMessage = z.strictObject({
     chunkSize: z.number().int().min(1024).max(MAX_CHUNK_BYTES),
     chunkCount: z.number().int().min(0).max(MAX_CHUNK_COUNT),
   }),
+});
+
+/**
+ * CP → every node (retained, one topic per root version): a signed root. Nodes walk from the root they
+ * trust to the newest one, one version at a time; the signatures, not the topic, make it trusted.
+ */
+export const trustRootMessage = z.strictObject({
+  ...base,
+  root: rootEnvelopeSchema,
 });
 
 /** node → CP: chunks the node is missing, as inclusive index ranges of chunk indices. */
@@ -163,6 +172,7 @@ export type PresenceMessage = z.infer<typeof presenceMessage>;
 export type ResultsMessage = z.infer<typeof resultsMessage>;
 export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
+export type TrustRootMessage = z.infer<typeof trustRootMessage>;
 export type AttestationNonceMessage = z.infer<typeof attestationNonceMessage>;
 
 /** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
@@ -175,5 +185,6 @@ export const MAX_PAYLOAD_BYTES = {
   results: 1024 * 1024,
   errors: 4 * 1024,
   acks: 512 * 1024,
+  'trust-root': 64 * 1024,
   'attestation-nonce': 1024,
 } as const;

@@ -58,7 +58,29 @@ export const desiredStateSchema = z.looseObject({
 
 export const desiredStateEnvelopeSchema = envelopeSchema(desiredStateSchema);
 
+const keyId = sha256;
+const role = z.looseObject({ keyIds: z.array(keyId).min(1).max(16).readonly(), threshold: z.number().int().min(1).max(16) });
+
+/**
+ * The root of trust (libs/trust/root.ts): which keys may sign roots and releases, how many of each must
+ * sign, and which keys are revoked. Published to nodes, which walk from the root they pin one version
+ * at a time.
+ */
+export const rootDocumentSchema = z.looseObject({
+  type: z.literal('root'),
+  /** Bounded to what a trust topic level carries (`trust/root/{version}`). */
+  version: z.number().int().min(1).max(999_999_999),
+  expires: isoTime,
+  keys: z.record(keyId, z.string().min(1).max(200)),
+  /** `director` (optional): signs desired states, so `release` (manifests) can be held by publishers alone. */
+  roles: z.looseObject({ root: role, release: role, director: role.optional() }),
+  revokedKeyIds: z.array(keyId).max(1000).readonly(),
+});
+
+export const rootEnvelopeSchema = envelopeSchema(rootDocumentSchema);
+
 export type TensorSpec = z.infer<typeof tensorSpecSchema>;
 export type ModelManifestBody = z.infer<typeof modelManifestSchema>;
 export type DesiredStateBody = z.infer<typeof desiredStateSchema>;
+export type RootDocumentBody = z.infer<typeof rootDocumentSchema>;
 export type SignedEnvelope<T> = { readonly signed: T; readonly signatures: readonly { readonly keyId: string; readonly sig: string }[] };

@@ -45,6 +45,12 @@ export interface FleetTopics {
   acks(nodeId: string): string;
   /** CP → node, QoS 1: an error event about something the node sent. */
   errors(nodeId: string): string;
+  /** CP → every node, retained, QoS 1: the signed root of `version` (one retained message per version). */
+  trustRoot(version: number): string;
+  /** Subscription filter for every root version (a node's standing subscription; retained ones arrive at once). */
+  readonly allTrustRoots: string;
+  /** Reads a trust root topic of this fleet into its version; null when it is not one. */
+  parseTrustRoot(topic: string): number | null;
   /** CP → every node of the fleet, retained, QoS 1: the nonce attestation reports sign. */
   readonly attestationNonce: string;
   /** node → CP */
@@ -74,6 +80,7 @@ export interface FleetTopics {
 const NODE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const CHUNK_INDEX = /^\d{1,9}$/;
+const ROOT_VERSION = /^[1-9]\d{0,8}$/;
 
 /** The topic builders and parsers of one fleet namespace; throws InvalidFleetNamespaceError for a bad one. */
 export function fleetTopics(namespace: string): FleetTopics {
@@ -91,6 +98,14 @@ export function fleetTopics(namespace: string): FleetTopics {
     errors: (nodeId) => `${node(nodeId)}/errors`,
     attestationNonce: `${root}/attestation/nonce`,
     uplink: (nodeId, kind) => `${node(nodeId)}/${kind}`,
+    trustRoot: (version) => `${root}/trust/root/${version}`,
+    allTrustRoots: `${root}/trust/root/+`,
+    parseTrustRoot(topic) {
+      const prefix = `${root}/trust/root/`;
+      if (!topic.startsWith(prefix)) return null;
+      const version = topic.slice(prefix.length);
+      return ROOT_VERSION.test(version) ? Number(version) : null;
+    },
     artifactChunk: (sha256, index) => `${root}/artifacts/${sha256}/chunks/${index}`,
     artifactChunks: (sha256) => `${root}/artifacts/${sha256}/chunks/+`,
     allArtifactChunks: `${root}/artifacts/+/chunks/+`,

@@ -1,7 +1,7 @@
 import type { DesiredStateBody } from '#protocol';
 import { assertNotExpired, type Envelope, signEnvelope, verifyThreshold } from './envelope.js';
 import type { SigningKey } from './keys.js';
-import type { RootDocument } from './root.js';
+import { desiredStateRole, type RootDocument } from './root.js';
 import { TrustError } from './trust-error.js';
 
 /**
@@ -12,8 +12,8 @@ import { TrustError } from './trust-error.js';
  */
 export type DesiredState = DesiredStateBody;
 
-export const signDesiredState = (state: DesiredState, releaseKeys: readonly SigningKey[]): Envelope<DesiredState> =>
-  signEnvelope(state, releaseKeys);
+/** Signed by the director keys (or, in a root without a director role, the release keys). */
+export const signDesiredState = (state: DesiredState, keys: readonly SigningKey[]): Envelope<DesiredState> => signEnvelope(state, keys);
 
 /**
  * Only the signatures (release threshold, unrevoked keys): nothing in a document that fails here may be
@@ -23,7 +23,7 @@ export const signDesiredState = (state: DesiredState, releaseKeys: readonly Sign
 export function verifyDesiredSignature(envelope: Envelope<DesiredState>, root: RootDocument): DesiredState {
   const state = envelope.signed;
   if (state.type !== 'desired-state' || typeof state.nodeId !== 'string') throw new TrustError('malformed', 'not a desired state');
-  verifyThreshold(envelope, root.roles.release, root.keys, root.revokedKeyIds);
+  verifyThreshold(envelope, desiredStateRole(root), root.keys, root.revokedKeyIds);
   return state;
 }
 

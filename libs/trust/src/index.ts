@@ -5,6 +5,7 @@ export * from './envelope.js';
 export * from './keys.js';
 export * from './manifest.js';
 export * from './root.js';
+export * from './root-chain.js';
 export * from './trust-error.js';
 export * from './attestation.js';
 export * from './enrolment-proof.js';

@@ -31,3 +31,13 @@ export function importPrivateKey(pem: string): SigningKey {
 export function publicKeyObject(publicKeyBase64: string): KeyObject {
   return createPublicKey({ key: Buffer.from(publicKeyBase64, 'base64'), format: 'der', type: 'spki' });
 }
+
+/** A public key (SPKI PEM, as `keys generate` prints it) as the base64 SPKI DER a root lists. */
+export function importPublicKey(pem: string): { keyId: string; publicKey: string } {
+  const spki = createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64');
+  return { keyId: keyIdOf(spki), publicKey: spki };
+}
+
+export function exportPublicKey(key: SigningKey): string {
+  return createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString();
+}

@@ -4,7 +4,9 @@ import { TrustError } from './trust-error.js';
 
 /**
  * The root of trust: which keys may sign roots and releases, how many signatures each needs (k of n),
- * and which keys are revoked. Nodes pin the first root at enrolment and only move to a newer one that
+ * and which keys are revoked. With a `director` role (Uptane's split), release keys sign manifests only
+ * (publishers may hold them outside the control plane) and director keys sign the desired states: a node
+ * then needs both, and neither key set alone can make it run a model. Nodes pin the first root at enrolment and only move to a newer one that
  * the current root's threshold and the new root's threshold both signed.
  */
 export interface RootDocument {
@@ -13,7 +15,7 @@ export interface RootDocument {
   readonly expires: string;
   /** keyId → base64 SPKI Ed25519 public key */
   readonly keys: Readonly<Record<string, string>>;
-  readonly roles: { readonly root: Role; readonly release: Role };
+  readonly roles: { readonly root: Role; readonly release: Role; readonly director?: Role };
   readonly revokedKeyIds: readonly string[];
 }
 
@@ -24,11 +26,13 @@ export interface NewRoot {
   readonly rootThreshold: number;
   readonly releaseKeys: readonly SigningKey[];
   readonly releaseThreshold: number;
+  /** Given: desired states are signed by these, manifests by the release keys only. */
+  readonly director?: { readonly keys: readonly SigningKey[]; readonly threshold: number };
   readonly revokedKeyIds?: readonly string[];
 }
 
 export function buildRoot(input: NewRoot): RootDocument {
-  const keys = Object.fromEntries([...input.rootKeys, ...input.releaseKeys].map((k) => [k.keyId, k.publicKey]));
+  const keys = Object.fromEntries([...input.rootKeys, ...input.releaseKeys, ...(input.director?.keys ?? [])].map((k) => [k.keyId, k.publicKey]));
   return {
     type: 'root',
     version: input.version,
@@ -37,6 +41,7 @@ export function buildRoot(input: NewRoot): RootDocument {
     roles: {
       root: { keyIds: input.rootKeys.map((k) => k.keyId), threshold: input.rootThreshold },
       release: { keyIds: input.releaseKeys.map((k) => k.keyId), threshold: input.releaseThreshold },
+      ...(input.director ? { director: { keyIds: input.director.keys.map((k) => k.keyId), threshold: input.director.threshold } } : {}),
     },
     revokedKeyIds: input.revokedKeyIds ?? [],
   };
@@ -45,7 +50,7 @@ export function buildRoot(input: NewRoot): RootDocument {
 export const signRoot = (root: RootDocument, signers: readonly SigningKey[]): Envelope<RootDocument> => signEnvelope(root, signers);
 
 function assertWellFormed(root: RootDocument): void {
-  const roles = [root.roles?.root, root.roles?.release];
+  const roles = [root.roles?.root, root.roles?.release, ...(root.roles?.director ? [root.roles.director] : [])];
   if (root.type !== 'root' || !Number.isInteger(root.version) || root.version < 1) throw new TrustError('malformed', 'not a root document');
   for (const role of roles) {
     if (!role || !Number.isInteger(role.threshold) || role.threshold < 1 || role.threshold > role.keyIds.length) {
@@ -65,9 +70,19 @@ export function verifyInitialRoot(envelope: Envelope<RootDocument>, now: Date): 
 
 /**
  * Moves from `trusted` to the next root: exactly one version up, signed by a threshold of the trusted
- * root's keys (so a stolen minority cannot rotate) and of its own keys (so it is usable).
+ * root's keys (so a stolen minority cannot rotate) and of its own keys (so it is usable), not expired.
  */
 export function rotateRoot(trusted: RootDocument, envelope: Envelope<RootDocument>, now: Date): RootDocument {
+  const next = verifyRootStep(trusted, envelope);
+  assertNotExpired(next.expires, now, 'root');
+  return next;
+}
+
+/**
+ * The signature half of `rotateRoot`, without the expiry: a node walking several versions accepts an
+ * expired intermediate root (as TUF does) and judges only the newest one's expiry.
+ */
+export function verifyRootStep(trusted: RootDocument, envelope: Envelope<RootDocument>): RootDocument {
   const next = envelope.signed;
   assertWellFormed(next);
   if (next.version !== trusted.version + 1) {
@@ -83,6 +98,16 @@ export function rotateRoot(trusted: RootDocument, envelope: Envelope<RootDocumen
   } catch (error) {
     throw new TrustError('bad-rotation', 'new root is not signed by its own threshold', { cause: error });
   }
-  assertNotExpired(next.expires, now, 'root');
+  const unrevoked = trusted.revokedKeyIds.filter((id) => !next.revokedKeyIds.includes(id));
+  if (unrevoked.length > 0) throw new TrustError('bad-rotation', `root version ${next.version} un-revokes key(s) ${unrevoked.join(', ')}`);
   return next;
 }
+
+/** True once the root's expiry has passed (or it has none that parses): it then vouches for no new update. */
+export function isRootExpired(root: RootDocument, now: Date): boolean {
+  const at = Date.parse(root.expires);
+  return !Number.isFinite(at) || at <= now.getTime();
+}
+
+/** The role that signs desired states: the director when the root has one, else the release role. */
+export const desiredStateRole = (root: RootDocument): Role => root.roles.director ?? root.roles.release;

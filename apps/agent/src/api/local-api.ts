@@ -13,6 +13,8 @@ export interface LocalApiHandlers {
   infer(input: Float32Array, inputRef?: string): Promise<InferenceAnswer>;
   status(): Record<string, unknown>;
   healthy(): boolean;
+  /** Conditions that do not stop serving but need an operator (e.g. `root-expired`: no update is accepted). */
+  warnings?(): string[];
 }
 
 /** An HTTP status with the RFC 7807 title it is answered with. */
@@ -116,7 +118,8 @@ export class LocalApi {
       if (path === '/v1/status' && req.method === 'GET') return send(res, 200, JSON.stringify(this.handlers.status()));
       if (path === '/v1/health' && req.method === 'GET') {
         const healthy = this.handlers.healthy();
-        return send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'no model' }));
+        const warnings = this.handlers.warnings?.() ?? [];
+        return send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'no model', ...(warnings.length > 0 ? { warnings } : {}) }));
       }
       throw new HttpProblem(404, 'Not Found', `no route ${req.method ?? ''} ${path}`);
     } catch (error) {

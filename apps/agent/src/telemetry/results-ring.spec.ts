@@ -42,6 +42,37 @@ describe('ResultsRing', () => {
     }
   });
 
+  it('still writes a small rest within flushMs after its timer fired while a slow write was under way', async () => {
+    jest.useFakeTimers();
+    try {
+      const written: string[][] = [];
+      let release: (() => void) | undefined;
+      const results = new ResultsRing({
+        encode,
+        // The first write is slow (a loaded disk's fsync): the flush timer fires while it runs.
+        write: (records) => {
+          written.push(records);
+          return written.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+        },
+        maxBatch: 3,
+        flushMs: 250,
+        maxRecords: 10_000,
+      });
+      for (let i = 1; i <= 3; i++) results.push(i, record(i)); // a full batch: its write starts and hangs
+      results.push(4, record(4)); // arms the timer
+      await jest.advanceTimersByTimeAsync(250); // fires during the slow write
+      release?.();
+      await jest.advanceTimersByTimeAsync(0); // the drain writes record 4 and ends
+      expect(written.flat()).toHaveLength(4);
+      results.push(5, record(5)); // alone, below maxBatch: only the timer writes it
+      await jest.advanceTimersByTimeAsync(250);
+      expect(written.flat().at(-1)).toBe('5:5::1.0.0');
+      expect(results.pending).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps order across growth past its first capacity while the ring has wrapped', async () => {
     const { results, written } = ring({ maxBatch: 5000 });
     for (let i = 0; i < 700; i++) results.push(i, record(i));

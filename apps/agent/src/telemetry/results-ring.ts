@@ -65,7 +65,7 @@ export class ResultsRing {
     this.inputRef[i] = record.inputRef;
     this.size++;
     if (this.size >= this.options.maxBatch) void this.flush();
-    this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    this.timer ??= this.flushAfter(this.options.flushMs);
   }
 
   /** Writes everything recorded so far; resolves when it is written (or has failed and been kept for a retry). */
@@ -94,10 +94,22 @@ export class ResultsRing {
       } catch (error) {
         this.options.onError?.(error, batch.length);
         this.retry = batch;
-        this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 10);
+        this.timer ??= this.flushAfter(this.options.flushMs * 10);
         return;
       }
     }
+  }
+
+  /**
+   * A flush in `ms`. The timer forgets itself when it fires: a flush during a drain returns early without
+   * clearing it, and a stale handle would stop `push` from arming the next one (a rest below `maxBatch`
+   * then waited for the next full batch or `close()`).
+   */
+  private flushAfter(ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
   }
 
   /** Removes and encodes up to `max` of the oldest records. */

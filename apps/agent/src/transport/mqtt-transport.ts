@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { tlsTrustFailure } from '#common';
 import {
   decodeChunk,
   type DesiredStateMessage,
@@ -10,10 +11,13 @@ import {
   parseMessage,
 } from '#protocol';
 import type { NodeIdentity } from '../state/identity.js';
+import { type BrokerTlsOptions, brokerTlsOptions, type PinnedCa } from './broker-tls.js';
 import { dropsBroadcastChunk } from './chunk-loss.js';
 
 export interface TransportHandlers {
   onDesired(message: DesiredStateMessage): void;
+  /** A signed root from the trust topic (not yet verified: the handler walks the chain). */
+  onRoot(envelope: unknown): void;
   onChunk(sha256: string, index: number, data: Buffer): void;
   onConnectionChange(connected: boolean): void;
   /** Results messages the control plane has stored. */
@@ -31,19 +35,25 @@ const MAX_RECONNECT_MS = 30_000;
 /**
  * The node's MQTT session: its own credentials, a persistent session (chunks published while it is
  * briefly away are queued for it), a retained last will that says offline, and reconnects with capped,
- * jittered exponential backoff so a fleet does not reconnect in lockstep after a broker restart.
+ * jittered exponential backoff so a fleet does not reconnect in lockstep after a broker restart. Over
+ * TLS, the broker's certificate must chain to the pinned CA (`mqttCaFile`); a broker that fails this is
+ * treated as any unreachable broker (logged, retried with backoff), never connected to.
  */
 export class MqttTransport {
   private client?: MqttClient;
   private failures = 0;
   private readonly topics: FleetTopics;
+  private readonly tls: BrokerTlsOptions;
 
+  /** Throws an AgentConfigError when a CA is pinned but the broker URL is not TLS. */
   constructor(
     private readonly identity: NodeIdentity,
     private readonly handlers: TransportHandlers,
     private readonly agentVersion: string,
+    private readonly pinnedCa?: PinnedCa,
   ) {
     this.topics = fleetTopics(identity.mqtt.namespace);
+    this.tls = brokerTlsOptions(identity.mqtt.url, pinnedCa);
   }
 
   get connected(): boolean {
@@ -64,6 +74,7 @@ export class MqttTransport {
       // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 message ids (≈ 8 MB of heap on
       // a device that sends a few messages a second).
       writeCache: false,
+      ...this.tls,
       will: { topic: this.topics.uplink(nodeId, 'presence'), payload: encodeMessage('presence', { ...envelopeFields(), online: false }), qos: 1, retain: true },
     });
     this.client = client;
@@ -72,8 +83,19 @@ export class MqttTransport {
       client.options.reconnectPeriod = BASE_RECONNECT_MS;
       this.handlers.log('info', 'connected to the broker');
       this.handlers.onConnectionChange(true);
+      // Roots first, in a SUBSCRIBE of their own: the broker sends their retained messages before it
+      // acknowledges the next subscription, so a desired state signed under a newer root finds it walked to.
       void client
-        .subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 })
+        .subscribeAsync(this.topics.allTrustRoots, { qos: 1 })
+        .then(
+          (granted) => granted.every((g) => g.qos <= 2),
+          () => false,
+        )
+        .then((subscribed) => {
+          // A broker role from before the trust topic refuses it: the node keeps its root until re-enrolled.
+          if (!subscribed) this.handlers.log('warn', 'the broker refused the trust root topic; re-enrol this node to follow key rotations', {});
+          return client.subscribeAsync([this.topics.desired(nodeId), this.topics.errors(nodeId), this.topics.acks(nodeId), this.topics.repairChunks(nodeId), this.topics.allArtifactChunks], { qos: 1 });
+        })
         .then(() => this.publish('presence', { ...envelopeFields(), online: true, agentVersion: this.agentVersion }, true))
         .catch((error: unknown) => this.handlers.log('error', 'subscribe failed', { err: String(error) }));
       // Apart: a broker role from before attestation refuses this one topic, and that must not cost the others.
@@ -89,11 +111,7 @@ export class MqttTransport {
       const backoff = Math.min(MAX_RECONNECT_MS, BASE_RECONNECT_MS * 2 ** this.failures++);
       client.options.reconnectPeriod = Math.round(backoff * (0.5 + Math.random()));
     });
-    client.on('error', (error) => {
-      const code = (error as { code?: number }).code;
-      const refused = code === 134 || code === 135 || code === 4 || code === 5;
-      this.handlers.log(refused ? 'error' : 'warn', refused ? 'the broker refused this node’s credentials' : 'broker connection error', { err: error.message });
-    });
+    client.on('error', (error) => this.onConnectionError(error));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
@@ -119,12 +137,31 @@ export class MqttTransport {
     this.client?.stream.destroy();
   }
 
+  private onConnectionError(error: Error): void {
+    const untrusted = tlsTrustFailure(error);
+    if (untrusted) {
+      // Not transient, but retried like any other failure: the operator may be replacing the certificate.
+      const code = (error as NodeJS.ErrnoException).code;
+      const pinned = this.pinnedCa?.file ?? 'system CAs';
+      return this.handlers.log('error', `the broker’s TLS certificate is not trusted: ${untrusted}; not connecting`, { url: this.identity.mqtt.url, code, caFile: pinned, err: error.message });
+    }
+    const code = (error as { code?: number }).code;
+    const refused = code === 134 || code === 135 || code === 4 || code === 5;
+    this.handlers.log(refused ? 'error' : 'warn', refused ? 'the broker refused this node’s credentials' : 'broker connection error', { err: error.message });
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
     if (topic === this.topics.desired(this.identity.nodeId)) {
       if (payload.length === 0) return;
       const parsed = parseMessage('desired', payload);
       if (!parsed.ok) return this.handlers.log('warn', 'invalid desired state', { detail: parsed.error.message });
       return this.handlers.onDesired(parsed.value);
+    }
+    if (this.topics.parseTrustRoot(topic) !== null) {
+      if (payload.length === 0) return;
+      const parsed = parseMessage('trust-root', payload);
+      if (!parsed.ok) return this.handlers.log('warn', 'invalid root message', { detail: parsed.error.message });
+      return this.handlers.onRoot(parsed.value.root);
     }
     if (topic === this.topics.acks(this.identity.nodeId)) {
       const parsed = parseMessage('acks', payload);

@@ -95,6 +95,12 @@ describe('verifyDesired: replays after a fleet rollback', () => {
     expect(late).toMatchObject({ kind: 'known-deployment', deploymentId: 'd4', reportable: false, cause: { reason: 'expired' } });
   });
 
+  it('logs only, and does not report, an expired document for a deployment it has not seen (a fresh copy follows)', () => {
+    const away = desired('d6', manifest('4.0.0', 5, 'd'), at(-1));
+    const late = verifyAt(away, inFlight, new Date(LATER.getTime() + 1000));
+    expect(late).toMatchObject({ kind: 'expired', deploymentId: 'd6', reportable: false, cause: { reason: 'expired' } });
+  });
+
   it('a node with no freshness floor yet (an older agent) still refuses lower sequences', () => {
     expect(refusal(d2, { installed: { m: 3 }, serving: servingV1 })).toMatchObject({ kind: 'refused', cause: { reason: 'rollback' } });
   });

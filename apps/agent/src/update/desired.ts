@@ -1,5 +1,5 @@
 import type { DesiredStateMessage } from '#protocol';
-import { canonicalJson, checkDesiredState, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredSignature, verifyManifest } from '#trust';
+import { assertNotExpired, canonicalJson, checkDesiredState, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredSignature, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
   readonly message: DesiredStateMessage;
@@ -36,10 +36,14 @@ export interface DesiredFloor {
  * `stale`: genuine but older than a desired state already accepted (a replay) — logged only, or a replayed
  * copy could mark the deployment in progress `rejected`. `known-deployment`: genuine, newer, but unusable
  * (e.g. expired in transit) and for the deployment the node already recorded — logged only: the node's
- * own statuses tell that deployment's outcome. `refused`: genuine, current, another deployment, unusable
- * (another node's, expired, a lower sequence, a bad manifest) — reported `rejected` for its deployment.
+ * own statuses tell that deployment's outcome. `expired`: genuine but past its lifetime, whichever
+ * deployment it names — logged only: the control plane re-signs desired states before they expire, so a
+ * node that was away longer gets a fresh copy next (the retained message is replaced); reporting it would
+ * end a deployment `rejected` that the node is about to apply. `refused`: genuine, current, another
+ * deployment, unusable (another node's, a lower sequence, a bad manifest) — reported `rejected` for its
+ * deployment.
  */
-export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'refused';
+export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'expired' | 'refused';
 
 export class DesiredStateRefused extends Error {
   /** Whether the node reports it (`rejected`) against the deployment it names. */
@@ -58,8 +62,9 @@ export class DesiredStateRefused extends Error {
 }
 
 /**
- * Verifies a desired-state message against the pinned root and this node's floor, in this order:
- * signed by the release threshold (else `unverified`); not older than the newest desired state accepted,
+ * Verifies a desired-state message against the newest verified root and this node's floor, in this order:
+ * signed by the release threshold, or the director's (else `unverified`); the root not expired (an expired
+ * root vouches for nothing new: indefinite freeze); not older than the newest desired state accepted,
  * unless it is the recorded document itself (else `stale`); for this node, not expired, carrying a
  * manifest signed by the release threshold whose sequence is above what this node committed for the
  * model (see sequenceExempt), and whose artifact layout matches the manifest (else `refused`, or
@@ -74,6 +79,7 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
   }
   const recorded = isRecordedDocument(floor.recorded, message.desired);
   try {
+    assertNotExpired(root.expires, now, `trusted root version ${root.version}`);
     const issuedAt = issuedTime(state);
     if (!recorded && isStale(floor.newestIssued, issuedAt)) {
       const stale = new TrustError('rollback', `issued ${state.issued}, before the newest desired state this node accepted (${new Date(floor.newestIssued ?? 0).toISOString()})`);
@@ -88,8 +94,9 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     return { message, state, manifest, issuedAt };
   } catch (error) {
     if (error instanceof DesiredStateRefused) throw error;
+    const cause = asTrustError(error);
     const known = floor.recorded?.signed.deploymentId === state.deploymentId;
-    throw new DesiredStateRefused(known ? 'known-deployment' : 'refused', state.deploymentId, asTrustError(error));
+    throw new DesiredStateRefused(known ? 'known-deployment' : cause.reason === 'expired' ? 'expired' : 'refused', state.deploymentId, cause);
   }
 }
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxEngine, SessionHolder } from '#inference';
 import { denseSoftmaxModel } from '../../../../test/helpers/onnx-model.js';
-import type { ModelManifest, RootDocument } from '#trust';
+import type { ModelManifest } from '#trust';
+import type { TrustSource } from '../state/trusted-root.js';
 import { SlotStore } from '../state/slots.js';
 import { ModelLoader } from './model-loader.js';
 import { StepFailure } from './step-failure.js';
@@ -15,7 +16,11 @@ const manifest: ModelManifest = {
   inputSpec: { name: 'input', shape: [1, 4] }, outputSpec: { name: 'probabilities' }, preprocessing: {}, labels: [],
   selfTest: { input: [], expectedOutput: [], tolerance: 0 }, created: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z',
 };
-const root = { type: 'root', version: 1, expires: '2027-12-01T00:00:00Z', keys: {}, roles: { root: { keyIds: [], threshold: 1 }, release: { keyIds: [], threshold: 1 } }, revokedKeyIds: [] } satisfies RootDocument;
+const trust: TrustSource = {
+  current: { type: 'root', version: 1, expires: '2027-12-01T00:00:00Z', keys: {}, roles: { root: { keyIds: [], threshold: 1 }, release: { keyIds: [], threshold: 1 } }, revokedKeyIds: [] },
+  expired: false,
+  verifyInstalled: () => undefined,
+};
 
 describe('ModelLoader', () => {
   let dir: string;
@@ -27,7 +32,7 @@ describe('ModelLoader', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  const loader = () => new ModelLoader(root, slots, new SessionHolder(), new Map([['onnxruntime', new OnnxEngine()]]));
+  const loader = () => new ModelLoader(trust, slots, new SessionHolder(), new Map([['onnxruntime', new OnnxEngine()]]));
 
   const CASES: [string, Partial<ModelManifest>, string, RegExp, boolean][] = [
     ['bytes the engine cannot parse', {}, 'model-load-failed', /onnxruntime could not load the onnx model: .+/, true],

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { compilePreprocessing, type InferenceEngine, inputSizeOf, preprocessedSession, type InferenceSession, type ModelSpec, parsePreprocessing, type ServingModel, type SessionHolder } from '#inference';
-import { type ModelManifest, type RootDocument, verifyThreshold } from '#trust';
+import { canonicalJson, type Envelope, type ModelManifest } from '#trust';
+import type { TrustSource } from '../state/trusted-root.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import { StepFailure } from './step-failure.js';
 
@@ -17,19 +18,22 @@ export class ActiveSlotError extends Error {
 /** Loads models from the slots: the active one re-verified before it serves, any slot with its preprocessing. */
 export class ModelLoader {
   constructor(
-    private readonly root: RootDocument,
+    private readonly trust: TrustSource,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
     private readonly engines: ReadonlyMap<string, InferenceEngine>,
   ) {}
 
-  /** Serves the active slot after re-verifying it: release signatures, and bytes that hash to the manifest. */
+  /**
+   * Serves the active slot after re-verifying it: release signatures (under the root it was installed
+   * with or a newer one, never with a revoked key), and bytes that hash to the manifest.
+   */
   async loadActive(): Promise<void> {
     const active = await this.slots.active();
     if (!active) return;
     const content = await this.slots.content(active.slot);
     if (!content) throw new ActiveSlotError(`active slot ${active.slot} has no content record`);
-    verifyThreshold(content.manifest, this.root.roles.release, this.root.keys, this.root.revokedKeyIds);
+    this.trust.verifyInstalled(content.manifest);
     const manifest = content.manifest.signed;
     if (this.holder.model?.sha256 === manifest.sha256 && this.holder.model.version === manifest.version) return;
     let session: InferenceSession;
@@ -40,6 +44,26 @@ export class ModelLoader {
       throw error;
     }
     await this.holder.swap(session, servingModelOf(manifest));
+  }
+
+  /**
+   * Takes the signatures of a manifest just verified (a copy the control plane re-signed after a
+   * rotation or revocation) into the active slot's record when it is the same manifest for the same
+   * bytes and the recorded signatures no longer verify: the model then stays trusted across restarts.
+   * Serves it if it was not served for that reason. True when the record changed.
+   */
+  async adoptSignatures(manifest: Envelope<ModelManifest>): Promise<boolean> {
+    const active = await this.slots.active();
+    const content = active && (await this.slots.content(active.slot).catch(() => undefined));
+    if (!active || !content || content.sha256 !== manifest.signed.sha256 || canonicalJson(content.manifest.signed) !== canonicalJson(manifest.signed)) return false;
+    try {
+      this.trust.verifyInstalled(content.manifest);
+      return false; // still trusted: keep the record as it is
+    } catch {
+      await this.slots.relabel(active.slot, { ...content, manifest });
+      await this.loadActive();
+      return true;
+    }
   }
 
   /** True when the slot's model file hashes to `sha256`. */

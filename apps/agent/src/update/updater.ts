@@ -1,8 +1,9 @@
 import type { DesiredStateMessage } from '#protocol';
 import type { InferenceEngine, SessionHolder } from '#inference';
-import type { RootDocument } from '#trust';
+import { TrustError } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotStore } from '../state/slots.js';
+import type { TrustSource } from '../state/trusted-root.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload } from './artifact-download.js';
@@ -37,12 +38,14 @@ export class Updater {
   private running?: Promise<void>;
   /** Digests of the models in the slots (refreshed at each plan): those are never downloaded. */
   private held = new Set<string>();
+  /** The latest desired state refused for a reason a newer root can change (signatures, expiry). */
+  private refusedUnderRoot?: DesiredStateMessage;
   /** The freshness floor in memory, raised as soon as a desired state is accepted (persisted by the loop). */
   private newestIssued?: number;
 
   constructor(
     private readonly config: AgentConfig,
-    private readonly root: RootDocument,
+    private readonly trust: TrustSource,
     private readonly nodeId: string,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
@@ -53,7 +56,7 @@ export class Updater {
     this.journal = new UpdateJournal(config.stateDir, nodeId, ports.log);
     this.reporter = new StatusReporter(this.journal, ports.report, ports.log);
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
-    this.loader = new ModelLoader(root, slots, holder, engines);
+    this.loader = new ModelLoader(trust, slots, holder, engines);
     this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, log: ports.log });
   }
 
@@ -65,7 +68,12 @@ export class Updater {
   async start(): Promise<void> {
     const record = await this.journal.load();
     this.newestIssued = record.newestIssued ?? recordedIssued(record.desired);
-    await this.loader.loadActive();
+    await this.loader.loadActive().catch((error: unknown) => {
+      // A key the active model's manifest needed was revoked: not served, but the agent keeps running,
+      // so the re-signed copy the control plane publishes can restore it (adoptSignatures).
+      if (!(error instanceof TrustError)) throw error;
+      this.ports.log('error', 'the active model is no longer trusted under the current root; not serving it until a re-signed copy arrives', { reason: error.reason, detail: error.message });
+    });
     this.held = new Set(await this.slots.heldSha256s());
     if (record.desired) this.pending = this.tryVerify(record.desired, false);
     if (this.pending) this.prepareDownload(this.pending);
@@ -83,6 +91,16 @@ export class Updater {
     const apply = this.apply;
     if (apply && apply.target?.state.deploymentId !== verified.state.deploymentId) apply.controller.abort(new Superseded());
     this.kick();
+  }
+
+  /**
+   * The root moved on: a desired state refused under the old root (signed by keys only the new one
+   * lists, or refused because the old root had expired) is verified again.
+   */
+  retryUnderNewRoot(): void {
+    const message = this.refusedUnderRoot;
+    this.refusedUnderRoot = undefined;
+    if (message) this.onDesired(message);
   }
 
   onChunk(sha256: string, index: number, data: Buffer): void {
@@ -112,10 +130,13 @@ export class Updater {
     const record = this.journal.record;
     const floor = { recorded: record.desired?.desired, newestIssued: this.newestIssued, installed: record.installed, serving: this.holder.model };
     try {
-      const verified = verifyDesired(message, this.root, this.nodeId, floor);
+      const verified = verifyDesired(message, this.trust.current, this.nodeId, floor);
       this.newestIssued = Math.max(verified.issuedAt, this.newestIssued ?? verified.issuedAt);
+      this.adoptSignatures(verified);
       return verified;
     } catch (error) {
+      // A newer root can turn these into acceptance: keys only it lists, or it replaces an expired root.
+      if (error instanceof DesiredStateRefused && (error.kind === 'unverified' || error.cause.reason === 'expired')) this.refusedUnderRoot = message;
       const report = reportRefusal && error instanceof DesiredStateRefused && error.reportable;
       this.logRefusal(message, error, report);
       if (report) {
@@ -131,7 +152,8 @@ export class Updater {
     const kind = error instanceof DesiredStateRefused ? error.kind : 'refused';
     const reason = error instanceof DesiredStateRefused ? trustReason(error.cause) : 'internal';
     const names = kind === 'unverified' ? { claimedDeploymentId: claimed.deploymentId } : { deploymentId: claimed.deploymentId };
-    this.ports.log('warn', 'refused a desired state', {
+    // Under an expired root every update is refused until a newer root comes: an operator must act.
+    this.ports.log(this.trust.expired ? 'error' : 'warn', 'refused a desired state', {
       nodeId: this.nodeId,
       ...names,
       model: claimed.manifest.signed.name,
@@ -141,6 +163,16 @@ export class Updater {
       detail: error instanceof Error ? error.message : String(error),
       reported,
     });
+  }
+
+  /** A verified copy of the serving release re-signed under a newer root refreshes the active slot's record. */
+  private adoptSignatures(verified: VerifiedDesired): void {
+    this.loader.adoptSignatures(verified.state.manifest).then(
+      (adopted) => {
+        if (adopted) this.ports.log('info', 'the active model’s record now carries signatures the current root accepts', { deploymentId: verified.state.deploymentId, model: verified.manifest.name, version: verified.manifest.version });
+      },
+      (error: unknown) => this.ports.log('warn', 'could not refresh the active model’s signatures', { err: error instanceof Error ? error.message : String(error) }),
+    );
   }
 
   /**

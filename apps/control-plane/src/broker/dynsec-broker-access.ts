@@ -17,8 +17,8 @@ const roleOf = (nodeId: string) => `node-${nodeId}`;
 /**
  * Mosquitto dynamic security: each node is a client (username = node id, password = node secret,
  * client id pinned) with its own role. The role lets it publish only on its own uplink topics and
- * subscribe only to its own desired state, errors and repair chunks, plus the artifact broadcast
- * filter, from which it receives only the artifacts deployed to it.
+ * subscribe only to its own desired state, errors and repair chunks, the trust roots, plus the artifact
+ * broadcast filter, from which it receives only the artifacts deployed to it.
  */
 @Injectable()
 export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBootstrap {
@@ -71,6 +71,8 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       acl('subscribeLiteral', this.topics.acks(nodeId)),
       acl('subscribeLiteral', this.topics.repairChunks(nodeId)),
       acl('subscribeLiteral', this.topics.allArtifactChunks),
+      // Every root version (public data, retained): how rotations and revocations reach the node.
+      acl('subscribeLiteral', this.topics.allTrustRoots),
       acl('subscribeLiteral', this.topics.attestationNonce),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
       acl('publishClientReceive', this.topics.allArtifacts, false, -1),

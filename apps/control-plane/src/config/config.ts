@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BrokerCaError, isTlsBrokerUrl, readBrokerCaFile } from '#common';
 import { FLEET_NAMESPACE_PATTERN } from '#protocol';
 
 /**
@@ -41,11 +42,15 @@ const envSchema = z.object({
   // largest artifact chunk needs (128 KiB + header + topic); at most MQTT's own packet limit (256 MiB).
   MQTT_MAX_MESSAGE_BYTES: z.coerce.number().int().min(132 * 1024).max(268_435_455).default(1024 * 1024),
   MQTT_PUBLIC_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(),
+  /** PEM file of the CA the broker's TLS certificate must chain to (scripts/make-tls.sh writes ca.crt). */
+  MQTT_CA_FILE: z.string().min(1).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
   FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
   KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
   MANIFEST_TTL_DAYS: positiveInt.default(365),
+  /** How often each replica looks for a new root in KEYS_DIR (and reloads its signing keys). */
+  TRUST_RELOAD_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   DESIRED_STATE_TTL_HOURS: positiveInt.optional(),
   /** Finer than hours (tests use seconds); wins over DESIRED_STATE_TTL_HOURS. Default 7 days. */
   DESIRED_STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(365 * 86_400).optional(),
@@ -117,6 +122,11 @@ export interface AppConfig {
     readonly url: string;
     readonly username?: string;
     readonly password?: string;
+    /**
+     * With an `mqtts://` or `wss://` URL: the broker's certificate must chain to these CA certificates
+     * (PEM, read from MQTT_CA_FILE at boot), or to the system's trusted CAs when unset.
+     */
+    readonly ca?: string;
     /** What nodes connect to (defaults to `url`). */
     readonly publicUrl: string;
     /** Shared-subscription group: replicas in one group split node traffic between them. */
@@ -145,6 +155,8 @@ export interface AppConfig {
   readonly trust: {
     readonly keysDir: string;
     readonly manifestTtlDays: number;
+    /** How often this replica re-reads the key directory: a rotation or revocation takes effect within it. */
+    readonly reloadMs: number;
     /** How long a signed desired state is valid; retained ones are re-signed before they expire. */
     readonly desiredStateTtlSeconds: number;
     /** How often the re-signing job looks for desired states past half their lifetime. */
@@ -198,8 +210,11 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  constructor(
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`, options);
     this.name = 'ConfigError';
   }
 }
@@ -213,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const ca = e.MQTT_CA_FILE === undefined ? undefined : readBrokerCa(e.MQTT_CA_FILE, e.MQTT_URL);
   const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
   const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
   return {
@@ -223,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       url: e.MQTT_URL,
       username: e.MQTT_USERNAME,
       password: e.MQTT_PASSWORD,
+      ca,
       publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
@@ -233,7 +250,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_SECONDS,
       maxMessageBytes: e.MQTT_MAX_MESSAGE_BYTES,
     },
-    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
+    trust: { keysDir: resolve(e.KEYS_DIR), manifestTtlDays: e.MANIFEST_TTL_DAYS, reloadMs: e.TRUST_RELOAD_MS, desiredStateTtlSeconds: ttl, desiredStateRefreshMs: refreshEvery(ttl) },
     distribution: {
       chunkSizeBytes: e.CHUNK_SIZE_BYTES,
       broadcastWaitMs: e.BROADCAST_WAIT_MS,
@@ -259,6 +276,21 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * The CA certificates of MQTT_CA_FILE as PEM. Refused when the URL is not TLS (a CA with a plain URL
+ * means the operator believes the link is protected when it is not), when the file cannot be read, or
+ * when it holds no valid CA certificate.
+ */
+function readBrokerCa(file: string, mqttUrl: string): string {
+  if (!isTlsBrokerUrl(mqttUrl)) throw new ConfigError([`MQTT_CA_FILE: is set but MQTT_URL ${mqttUrl} is not TLS (use mqtts:// or wss://)`]);
+  try {
+    return readBrokerCaFile(file);
+  } catch (error) {
+    if (!(error instanceof BrokerCaError)) throw error;
+    throw new ConfigError([`MQTT_CA_FILE: ${error.message}`], { cause: error });
+  }
 }
 
 /** Two installations on one host and one broker must not take over each other's session. */

@@ -232,7 +232,8 @@ export class DeploymentsService {
 
   /** Signs and publishes (retained) each node's desired state, then records when it expires. */
   private async publishDesiredStates(deployment: Deployment, nodeIds: readonly string[], version: ModelVersion, layout: { sha256: string; size: number; chunkSize: number }): Promise<void> {
-    const manifest = parseManifestEnvelope(version.manifest);
+    // Re-signed when the release keys changed since upload (a rotation or revocation).
+    const manifest = this.signing.manifestForNodes(parseManifestEnvelope(version.manifest));
     const activationWindow = deployment.activationWindow ?? undefined;
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);

@@ -1,11 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { SigningService } from '../keys/signing.service.js';
 import { DeploymentsService } from './deployments.service.js';
 import { BullConnections } from '../queues/bull-connections.js';
 
 const QUEUE = 'desired-states';
 const JOB = 'refresh';
+/** Further ahead than any desired state lives: every retained one is due. */
+const RESIGN_ALL_MS = 100 * 365 * 86_400_000;
 
 /**
  * Keeps retained desired states valid for nodes that stay offline longer than their lifetime: a
@@ -23,6 +26,7 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly deployments: DeploymentsService,
+    private readonly signing: SigningService,
   ) {
     this.connections = new BullConnections(config.redis.url);
   }
@@ -30,6 +34,12 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
   async onApplicationBootstrap(): Promise<void> {
     const { rollouts, trust } = this.config;
     if (!rollouts.worker) return;
+    // After a rotation or revocation, what nodes hold is signed by keys the new root may no longer
+    // accept: sign it all again (after the new root is published: listeners run in order).
+    this.signing.onRootChanged(async () => {
+      const resigned = await this.refresh(RESIGN_ALL_MS);
+      this.logger.log({ resigned }, 're-signed every retained desired state under the new root');
+    });
     this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'desired-state queue error'));
     this.worker = new Worker(QUEUE, () => this.refresh(), { connection: this.connections.open(), prefix: rollouts.queuePrefix, concurrency: 1 });
@@ -38,9 +48,12 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
     await this.queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
-  /** Re-signs what expires within half a lifetime; one deployment that cannot be re-signed holds up no other. */
-  async refresh(): Promise<number> {
-    const due = await this.deployments.expiringRetained((this.config.trust.desiredStateTtlSeconds * 1000) / 2);
+  /**
+   * Re-signs what expires within `within` ms (by default half a lifetime); one deployment that cannot
+   * be re-signed holds up no other.
+   */
+  async refresh(within = (this.config.trust.desiredStateTtlSeconds * 1000) / 2): Promise<number> {
+    const due = await this.deployments.expiringRetained(within);
     let refreshed = 0;
     for (const [deploymentId, nodeIds] of due) {
       try {

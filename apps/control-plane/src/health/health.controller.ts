@@ -53,7 +53,7 @@ export class HealthController {
           .withTimeout(TIMEOUT_MS),
       () =>
         this.indicators.check('mqtt').attempt(() => {
-          if (!this.mqtt.connected) throw new Error('not connected to the broker');
+          if (!this.mqtt.connected) throw new Error(`not connected to the broker${this.mqtt.lastConnectionError ? ` (${this.mqtt.lastConnectionError})` : ''}`);
         }),
       () => this.ingestCheck(),
     ]);

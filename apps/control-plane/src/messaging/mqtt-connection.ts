@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import mqtt, { type IClientPublishOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import { tlsTrustFailure } from '#common';
 import { type FleetTopics, fleetTopics } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 
@@ -14,12 +15,14 @@ export type MessageListener = (topic: string, payload: Buffer) => void;
 export class MqttConnection implements OnModuleDestroy {
   private readonly logger = new Logger(MqttConnection.name);
   private readonly client: MqttClient;
+  /** Why the last attempt failed (cleared on connect): /health says it, e.g. an untrusted broker certificate. */
+  private lastError?: Error;
   /** This installation's topics (`ef/v1/{fleet namespace}/…`): every publish and subscription uses them. */
   readonly topics: FleetTopics;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.topics = fleetTopics(config.mqtt.fleetNamespace);
-    const { url, username, password, clientId, sessionExpirySeconds } = config.mqtt;
+    const { url, username, password, clientId, sessionExpirySeconds, ca } = config.mqtt;
     // A persistent session under a stable client id: messages for this replica's share of the shared
     // subscriptions are queued by the broker while it reconnects, instead of being dropped.
     this.client = mqtt.connect(url, {
@@ -31,14 +34,33 @@ export class MqttConnection implements OnModuleDestroy {
       password,
       reconnectPeriod: 2000,
       connectTimeout: 5000,
+      // Used by mqtts:// and wss:// only. Without a CA file the system's trusted CAs apply; never unverified.
+      ...(ca === undefined ? {} : { ca }),
+      rejectUnauthorized: true,
     });
-    this.client.on('connect', () => this.logger.log('connected to the MQTT broker'));
+    this.client.on('connect', () => {
+      this.lastError = undefined;
+      this.logger.log('connected to the MQTT broker');
+    });
     // mqtt.js emits an error on every failed attempt and reconnects on its own: log, never throw.
-    this.client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
+    this.client.on('error', (error) => {
+      this.lastError = error;
+      const untrusted = tlsTrustFailure(error);
+      // Not transient: retrying will not help until the broker's certificate or MQTT_CA_FILE changes.
+      if (untrusted) this.logger.error({ err: error, pinned: ca === undefined ? 'system CAs' : 'MQTT_CA_FILE' }, `the broker’s TLS certificate is not trusted: ${untrusted}`);
+      else this.logger.warn({ err: error }, 'MQTT connection error');
+    });
   }
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Why the broker is unreachable, when it is (for /health). */
+  get lastConnectionError(): string | undefined {
+    if (this.client.connected || !this.lastError) return undefined;
+    const code = (this.lastError as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${this.lastError.message}` : this.lastError.message;
   }
 
   onMessage(listener: MessageListener): void {
@@ -66,6 +88,12 @@ export class MqttConnection implements OnModuleDestroy {
     };
     this.client.on('connect', subscribe);
     if (this.client.connected) subscribe();
+  }
+
+  /** Runs `listener` now if connected and after every (re)connect (e.g. to publish retained state again). */
+  whenConnected(listener: () => void): void {
+    this.client.on('connect', listener);
+    if (this.client.connected) listener();
   }
 
   async publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = { qos: 1 }): Promise<void> {

@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { ValidationError } from '#common';
+import { parseManifestEnvelope, TrustError } from '#trust';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
@@ -15,6 +16,7 @@ import {
   DeleteVersionQuery,
   ModelDto,
   ModelVersionDto,
+  ReleaseVersionDto,
   UploadVersionBodyDto,
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
@@ -78,6 +80,20 @@ export class ModelsController {
       throw error;
     }
     return ModelVersionDto.from(await this.models.addVersion(by, name, version, blob), name);
+  }
+
+  /** Publisher-signed releases: attaches the publishers' release signatures; the version becomes deployable. */
+  @Post(':name/versions/:id/release')
+  @HttpCode(200)
+  async release(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Param('id', ParseUUIDPipe) id: string, @Body() body: ReleaseVersionDto): Promise<ModelVersionDto> {
+    let envelope;
+    try {
+      envelope = parseManifestEnvelope(body.manifest);
+    } catch (error) {
+      if (!(error instanceof TrustError)) throw error;
+      throw new ValidationError(error.message, [{ field: 'manifest', message: 'a signed model manifest {signed, signatures}' }], { cause: error });
+    }
+    return ModelVersionDto.from(await this.models.release(by, name, id, envelope), name);
   }
 
   @Delete(':name/versions/:version')

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import { type ModelManifest, parseManifestEnvelope } from '#trust';
-import { ConflictError, NotFoundError, ValidationError } from '#common';
+import { type Envelope, type ModelManifest, parseManifestEnvelope, TrustError } from '#trust';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '#common';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
 import { AuditService } from '../audit/audit.service.js';
@@ -16,6 +16,7 @@ import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion
 import { compareReleaseVersions } from './dto/release-version.js';
 import { versionDeleteBlocker } from './version-delete-guard.js';
 import { assertDeliverable } from './desired-state-fit.js';
+import { assertSameRelease } from './release-check.js';
 
 export interface NewModel {
   readonly name: string;
@@ -104,7 +105,8 @@ export class ModelsService {
     const sequence = UNISSUED;
     const manifest = this.buildManifest(model, input, blob, sequence);
     try {
-      assertDeliverable(manifest, this.signing, {
+      const sizing = { manifest: (m: ModelManifest) => this.signing.manifestForSizing(m), desiredState: this.signing.desiredState.bind(this.signing) };
+      assertDeliverable(manifest, sizing, {
         maxMessageBytes: this.config.mqtt.maxMessageBytes,
         fleetNamespace: this.config.mqtt.fleetNamespace,
         chunkSizeBytes: this.config.distribution.chunkSizeBytes,
@@ -128,7 +130,8 @@ export class ModelsService {
             artifactSha256: blob.sha256,
             metrics: input.metrics ?? {},
             sequence,
-            manifest: { ...this.signing.manifest(manifest) },
+            // Publisher-signed: stored unsigned (not deployable) until its publishers' signatures come.
+            manifest: this.signing.holdsReleaseKeys ? { ...this.signing.manifest(manifest) } : { signed: manifest, signatures: [] },
             createdBy: by.actor,
           }),
         );
@@ -163,6 +166,7 @@ export class ModelsService {
     // The model's row lock serialises issuing: two deployments never draw the same number.
     const model = await tx.getRepository(Model).findOne({ where: { id: target.modelId }, lock: { mode: 'pessimistic_write' } });
     if (!model) throw new NotFoundError('model', target.modelId);
+    if (!this.signing.holdsReleaseKeys) return this.releasedSequence(model, target);
     const variants = await tx.getRepository(ModelVersion).findBy({ modelId: target.modelId, version: target.version });
     if (model.lastSequence > 0 && variants.every((v) => v.sequence === model.lastSequence)) return model.lastSequence;
     const sequence = model.lastSequence + 1;
@@ -179,6 +183,40 @@ export class ModelsService {
       await tx.getRepository(ModelVersion).update({ id: variant.id }, { sequence, manifest: { ...this.signing.manifest(manifest) } });
     }
     return sequence;
+  }
+
+  /**
+   * Publisher-signed releases: stores the manifest a version's publishers signed outside the control
+   * plane (`keys sign-release`). It must be the uploaded manifest with the publisher's sequence and
+   * lifetime, and meet the current root's release threshold; the model's last sequence follows it.
+   */
+  async release(by: Principal, modelName: string, versionId: string, envelope: Envelope<ModelManifest>): Promise<ModelVersion> {
+    const model = await this.get(modelName);
+    return this.db.transaction(async (tx) => {
+      const version = await tx.getRepository(ModelVersion).findOne({ where: { id: versionId, modelId: model.id }, lock: { mode: 'pessimistic_write' } });
+      if (!version) throw new NotFoundError('model version', versionId);
+      assertSameRelease((version.manifest as { signed: ModelManifest }).signed, envelope.signed);
+      try {
+        this.signing.verifyRelease(envelope);
+      } catch (error) {
+        if (!(error instanceof TrustError)) throw error;
+        throw new UnprocessableError(`the release signatures do not verify under root version ${this.signing.root.signed.version}: ${error.message}`, { cause: error });
+      }
+      const sequence = envelope.signed.sequence;
+      await tx.query(`UPDATE models SET last_sequence = GREATEST(last_sequence, $2) WHERE id = $1`, [model.id, sequence]);
+      await tx.getRepository(ModelVersion).update({ id: version.id }, { sequence, manifest: { signed: { ...envelope.signed }, signatures: [...envelope.signatures] } });
+      await this.audit.record(tx, by, 'model-version.release', { type: 'model-version', id: version.id }, { model: model.name, version: version.version, variant: version.variant, sequence, signers: envelope.signatures.map((s) => s.keyId) });
+      return tx.getRepository(ModelVersion).findOneOrFail({ where: { id: version.id }, relations: { artifact: true } });
+    });
+  }
+
+  /** Publisher-signed: a version deploys under the sequence its publishers signed, once they have. */
+  private releasedSequence(model: Model, version: ModelVersion): number {
+    const signatures = (version.manifest as { signatures?: unknown[] }).signatures ?? [];
+    if (signatures.length === 0) {
+      throw new ConflictError(`${model.name} ${version.version} (${version.variant}) is not released: its publishers sign the manifest (\`keys sign-release\`) and POST it to /v1/models/${model.name}/versions/${version.id}/release`);
+    }
+    return version.sequence;
   }
 
   private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number): ModelManifest {

@@ -164,3 +164,10 @@ export class ModelVersionDto {
 export class DeleteVersionQuery {
   @ApiPropertyOptional({ description: 'Delete only this variant' }) @IsOptional() @Matches(VARIANT) variant?: string;
 }
+
+/** Publisher-signed releases: the version's manifest as its publishers signed it (`keys sign-release`). */
+export class ReleaseVersionDto {
+  @ApiProperty({ type: Object, description: 'The signed manifest envelope {signed, signatures}: the uploaded manifest with the publisher\'s sequence and lifetime, signed by the release threshold' })
+  @IsObject()
+  manifest!: Record<string, unknown>;
+}
