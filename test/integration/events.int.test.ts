@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { EventFeed } from '../../apps/control-plane/src/events/event-feed.js';
+import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { postWebhook } from '../../apps/control-plane/src/webhooks/webhook-sender.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../apps/control-plane/src/webhooks/webhook-signature.js';
 import { waitFor } from '../helpers/agent-process.js';
@@ -302,6 +303,13 @@ describe('live events', () => {
       await receiver.close();
     }
   }, 60_000);
+
+  it('records key.rotated once per root version though every replica reloads the rotated keys', async () => {
+    const rotated = await new KeyStore(a.config.trust.keysDir).rotate('release', 30);
+    for (const t of [a, b]) await t.http().post('/v1/trust/reload').set(bearer(t.adminKey)).expect(200);
+    const events = (await list(b, { type: 'key.rotated' })).items;
+    expect(events.map((e) => e.payload)).toEqual([{ rootVersion: rotated.version, revokedKeyIds: [...rotated.revokedKeyIds] }]);
+  });
 
   it('refuses to connect a webhook to a loopback address, by literal or by name, unless allowed', async () => {
     const strict = { timeoutMs: 1000, allowPrivate: false };

@@ -16,8 +16,8 @@ export interface EventPayloads {
   'node.committed': { readonly deploymentId: string };
   'node.failed': { readonly deploymentId: string; readonly state: 'failed' | 'rolled-back' | 'rejected'; readonly reason: string | null };
   'node.attestation-mismatch': { readonly verdict: 'mismatch' | 'invalid'; readonly loadedSha256: string; readonly assignedSha256: string | null };
-  /** Not emitted yet: the key rotation code is being rebuilt (issue 12 closing note). */
-  'key.rotated': { readonly role: string; readonly keyIds: readonly string[] };
+  /** The installation moved to a newer root (a key rotated or revoked): once per root version. */
+  'key.rotated': { readonly rootVersion: number; readonly revokedKeyIds: readonly string[] };
 }
 
 export type EventType = keyof EventPayloads;
