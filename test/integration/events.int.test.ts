@@ -74,7 +74,7 @@ describe('live events', () => {
   let a: TestApp;
   let b: TestApp;
   let viewerKey: string;
-  const env = { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_BACKOFF_MS: '50', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_DISABLE_AFTER_FAILURES: '2', EVENTS_POLL_MS: '200' };
+  const env = { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_BACKOFF_MS: '50', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_DISABLE_AFTER_FAILURES: '2', WEBHOOK_SWEEP_MS: '300', EVENTS_POLL_MS: '200' };
 
   const list = async (t: TestApp, query: Record<string, string | number>) =>
     (await t.http().get('/v1/events').query(query).set(bearer(viewerKey)).expect(200)).body as { items: EventView[]; nextCursor: string | null };
@@ -275,6 +275,26 @@ describe('live events', () => {
       await receiver.close();
     }
   }, 60_000);
+
+  it('queues again a delivery left pending without a job (a replica crashed after the fan-out)', async () => {
+    const receiver = await startReceiver(() => 200);
+    try {
+      const created = await a.http().post('/v1/webhooks').set(bearer(a.adminKey)).send({ url: receiver.url, eventTypes: ['node.offline'] }).expect(201);
+      const webhookId = (created.body as { id: string }).id;
+      // The fan-out's rows without its jobs, in one transaction holding the cursor row (so no replica fans
+      // this event out itself): what a crash between the fan-out's commit and addBulk leaves.
+      const event = await a.db.transaction(async (tx) => {
+        const [row] = (await tx.query(`INSERT INTO events (type, payload) VALUES ('node.offline', '{}') RETURNING id::text AS id`)) as { id: string }[];
+        await tx.query(`UPDATE webhook_dispatch_cursor SET last_event_id = greatest(last_event_id, $1)`, [row?.id]);
+        await tx.query(`INSERT INTO webhook_deliveries (webhook_id, event_id, updated_at) VALUES ($1, $2, now() - interval '1 hour')`, [webhookId, row?.id]);
+        return row;
+      });
+      await waitFor(async () => receiver.requests.filter((r) => r.eventId === event?.id && r.status === 200).length, (n) => n === 1, 10_000, 'the swept delivery');
+      await a.http().delete(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).expect(204);
+    } finally {
+      await receiver.close();
+    }
+  });
 
   it('disables a webhook after repeated failed deliveries and sends it nothing more', async () => {
     const receiver = await startReceiver(() => 500);

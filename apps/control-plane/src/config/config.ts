@@ -100,6 +100,8 @@ const envSchema = z.object({
   WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2000),
   /** A webhook is disabled after this many deliveries in a row failed all their attempts. */
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** How often pending deliveries that have no job (a crash after the fan-out) are queued again. */
+  WEBHOOK_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 /** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
@@ -205,6 +207,7 @@ export interface AppConfig {
     readonly maxAttempts: number;
     readonly backoffMs: number;
     readonly disableAfterFailures: number;
+    readonly sweepMs: number;
   };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -273,6 +276,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
       backoffMs: e.WEBHOOK_BACKOFF_MS,
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      sweepMs: e.WEBHOOK_SWEEP_MS,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -47,6 +47,7 @@ export class WebhookQueue implements OnApplicationBootstrap, OnModuleDestroy {
       concurrency: 8,
     });
     this.worker.on('error', (error) => this.logger.warn({ err: String(error) }, 'webhook worker error'));
+    await this.queue.upsertJobScheduler('sweep', { every: this.config.webhooks.sweepMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
   /** Serialised per replica: fan-outs queue behind each other instead of contending for the cursor row. */
@@ -54,27 +55,34 @@ export class WebhookQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const upTo = this.feed.watermark;
     this.fanning = this.fanning
       .then(async () => {
-        const ids = await this.repository.fanOut(upTo);
-        if (ids.length === 0) return;
-        const { maxAttempts, backoffMs } = this.config.webhooks;
-        await this.queue.addBulk(
-          ids.map((deliveryId) => ({
-            name: 'deliver',
-            data: { deliveryId } satisfies DeliveryJob,
-            opts: {
-              jobId: `delivery-${deliveryId}`,
-              attempts: maxAttempts,
-              backoff: { type: 'exponential', delay: backoffMs },
-              removeOnComplete: { age: 86_400, count: 10_000 },
-              removeOnFail: { age: 7 * 86_400 },
-            },
-          })),
-        );
+        await this.enqueue(await this.repository.fanOut(upTo));
       })
       .catch((error: unknown) => this.logger.error({ err: error }, 'could not fan events out to webhooks'));
   }
 
+  /** One job per delivery; its id makes adding it again (the sweep, another replica) a no-op. */
+  private async enqueue(deliveryIds: readonly string[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    const { maxAttempts, backoffMs } = this.config.webhooks;
+    await this.queue.addBulk(
+      deliveryIds.map((deliveryId) => ({
+        name: 'deliver',
+        data: { deliveryId } satisfies DeliveryJob,
+        opts: {
+          jobId: `delivery-${deliveryId}`,
+          attempts: maxAttempts,
+          backoff: { type: 'exponential', delay: backoffMs },
+          removeOnComplete: { age: 86_400, count: 10_000 },
+          removeOnFail: { age: 7 * 86_400 },
+        },
+      })),
+    );
+  }
+
   private async deliver(job: Job): Promise<void> {
+    // A replica that crashed between the fan-out's commit and `addBulk` left pending deliveries without a job.
+    // Re-adding a delivery whose job still exists (say, waiting out its backoff) is a no-op: same job id.
+    if (job.name === 'sweep') return this.enqueue(await this.repository.stalePending(this.config.webhooks.sweepMs));
     const { deliveryId } = job.data as DeliveryJob;
     const work = await this.repository.work(deliveryId);
     if (!work || work.delivery.state !== 'pending' || work.webhook.disabledAt) return;

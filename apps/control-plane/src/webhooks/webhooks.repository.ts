@@ -65,6 +65,17 @@ export class WebhooksRepository {
     });
   }
 
+  /** Pending deliveries last touched before `olderThanMs` (at most 1000 a sweep). */
+  async stalePending(olderThanMs: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT d.id::text AS id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.state = 'pending' AND w.disabled_at IS NULL AND d.updated_at < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY d.id LIMIT 1000`,
+      [olderThanMs],
+    )) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async work(deliveryId: string): Promise<DeliveryWork | null> {
     const delivery = await this.db.getRepository(WebhookDelivery).findOne({ where: { id: deliveryId }, relations: { webhook: true } });
     if (!delivery) return null;
