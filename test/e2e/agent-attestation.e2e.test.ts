@@ -101,8 +101,9 @@ describe('attestation on a real agent', () => {
     expect(agent.logs.join('\n')).not.toContain('attestation report does not verify');
     // The transition is a catalogue event, once (later reports with the same verdict are no news).
     const events = (await t.db.query(
-      `SELECT payload FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1 AND payload->>'loadedSha256' = $2 ORDER BY id`,
-      [agent.nodeId, v1Sha],
+      `SELECT payload FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1
+          AND payload->>'loadedSha256' = $2 AND payload->>'assignedSha256' = $3 ORDER BY id`,
+      [agent.nodeId, v1Sha, v2Sha],
     )) as { payload: Record<string, unknown> }[];
     expect(events.map((e) => e.payload)).toEqual([{ verdict: 'mismatch', loadedSha256: v1Sha, assignedSha256: v2Sha }]);
   });
