@@ -36,6 +36,23 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is plain Node like the agent: the REST API through #api-client, nothing of the server.
+    files: ['apps/cli/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
+            { group: ['@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis'], message: 'the CLI never imports Nest, TypeORM or server-side stores' },
+            { group: ['**/control-plane/**', '**/agent/**'], message: 'apps never import each other: share through libs/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['apps/control-plane/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {

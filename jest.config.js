@@ -11,6 +11,7 @@ export default {
     '^#protocol$': '<rootDir>/libs/protocol/src/index.ts',
     '^#tflite$': '<rootDir>/libs/tflite/src/index.ts',
     '^#inference$': '<rootDir>/libs/inference/src/index.ts',
+    '^#api-client$': '<rootDir>/libs/api-client/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },

@@ -22,6 +22,8 @@ command -v openssl >/dev/null || { echo "make-tls: openssl is not installed" >&2
 # Every file is created 0600 (keys) and the certificates are opened up to 0644 afterwards.
 umask 077
 mkdir -p "$dir"
+# The directory itself stays traversable when it already existed (e.g. /etc/mosquitto/certs); a new one
+# is 0700: it holds the CA's private key.
 ca_days=3650
 server_days=825 # what browsers and many TLS stacks accept as the longest server certificate lifetime
 

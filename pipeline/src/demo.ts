@@ -10,7 +10,7 @@
  * control plane (MQTT_CA_FILE) and the agents (mqttCaFile) pin.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { fleetTopics } from '#protocol';
@@ -21,6 +21,7 @@ import { runOfflinePipeline, type OfflineReport } from './pipeline.js';
 import { startPrivateTlsBroker } from './private-broker.js';
 import { type Child, freePort, spawnChild, waitUntil } from './processes.js';
 import { clearRetained } from './retained.js';
+import { edgefleetCli } from './demo-cli.js';
 
 const WORK = resolve('.edgefleet/demo');
 const IMAGES = Number(process.env['DEMO_IMAGES'] ?? 10_000);
@@ -83,6 +84,9 @@ try {
   });
   children.push(cp);
   const api = apiClient(url, adminKey);
+  // The operator's steps go through the CLI, as a user would run them; the demo's own checks use the API.
+  const cliConfig = join(WORK, 'edgefleet.json');
+  const edgefleet = edgefleetCli(cliConfig);
   await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'control plane healthy');
   console.log(`  control plane ${url} (database edgefleet_demo), broker ${broker.url}${broker.caFile ? ' (TLS, CA pinned by the control plane and the agents)' : ''}`);
 
@@ -91,22 +95,20 @@ try {
   console.log(`  agents: ${agents.map((a) => `${a.name}${a.lowPower ? ' (power=low)' : ''} → 127.0.0.1:${a.apiPort}`).join(', ')}`);
 
   step('register fp32 (ONNX) and int8 (TFLite) as variants of digits 1.0.0, signed');
-  const versions = await register(api, offline);
+  await edgefleet(['login', '--url', url], { EDGEFLEET_API_KEY: adminKey });
+  const versions = await register(edgefleet, offline);
   console.log(`  fp32 ${versions.fp32.sha256.slice(0, 12)}… ${offline.exports.onnx.bytes} B, int8 ${versions.int8.sha256.slice(0, 12)}… ${offline.exports.tfliteInt8.bytes} B`);
 
   step('rollout: canary wave then the rest; int8 to power=low nodes, fp32 elsewhere');
   const rolloutStart = Date.now();
-  const rollout = await api.post<{ id: string }>('/v1/rollouts', {
-    name: 'digits 1.0.0 to the demo fleet',
-    selector: 'site=demo',
-    variants: [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }],
-    strategy: { waves: { percentages: [34, 100] }, bakeSeconds: 1, failureThreshold: { count: 1 }, nodeTimeoutSeconds: 120 },
-  });
-  await api.post(`/v1/rollouts/${rollout.id}/start`, {});
-  const done = await waitUntil(async () => {
-    const view = await api.get<RolloutView>(`/v1/rollouts/${rollout.id}`);
-    return ['completed', 'halted', 'aborted'].includes(view.state) ? view : undefined;
-  }, 180_000, 'rollout finished');
+  const variants = [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }];
+  const strategy = { waves: { percentages: [34, 100] }, bakeSeconds: 1, failureThreshold: { count: 1 }, nodeTimeoutSeconds: 120 };
+  const rollout = JSON.parse(
+    await edgefleet(['rollouts', 'create', '--name', 'digits 1.0.0 to the demo fleet', '-l', 'site=demo', '--variants', JSON.stringify(variants), '--strategy', JSON.stringify(strategy), '--start', '--json']),
+  ) as { id: string };
+  // watch exits non-zero when the rollout halts: the demo stops there with the reason printed.
+  await edgefleet(['rollouts', 'watch', rollout.id, '--timeout', '180']);
+  const done = await api.get<RolloutView>(`/v1/rollouts/${rollout.id}`);
   const rolloutSeconds = (Date.now() - rolloutStart) / 1000;
   console.log(`  ${done.state} in ${rolloutSeconds.toFixed(1)} s: ${done.events.filter((e) => e.kind === 'wave-started').length} waves`);
   if (done.state !== 'completed') throw new Error(`the rollout ${done.state}: ${done.haltReason}`);
@@ -213,33 +215,27 @@ async function startAgents(api: Api, url: string, mqttCaFile: string | undefined
   return agents;
 }
 
-async function register(api: Api, offline: OfflineReport): Promise<{ fp32: { id: string; sha256: string }; int8: { id: string; sha256: string } }> {
-  await api.post('/v1/models', {
-    name: 'digits',
-    task: 'classification',
-    inputSpec: { name: 'input', shape: [...INPUT_SHAPE], dtype: 'float32' },
-    outputSpec: { name: 'probabilities', shape: [1, 10] },
-    classLabels: Array.from({ length: 10 }, (_, i) => String(i)),
-  });
+/** `models create`, then `models push` per variant with its golden self-test; the versions' ids from `models versions`. */
+async function register(edgefleet: ReturnType<typeof edgefleetCli>, offline: OfflineReport): Promise<{ fp32: { id: string; sha256: string }; int8: { id: string; sha256: string } }> {
+  const labels = Array.from({ length: 10 }, (_, i) => String(i)).join(',');
+  await edgefleet(['models', 'create', '--name', 'digits', '--task', 'classification', '--input-shape', INPUT_SHAPE.join(','), '--output-shape', '1,10', '--input-name', 'input', '--output-name', 'probabilities', '--labels', labels]);
   const golden = Array.from(offline.testImagesRaw.subarray(0, PIXELS));
-  const upload = async (variant: string, format: string, engine: string, check: OfflineReport['exports']['onnx']) => {
-    const bytes = await readFile(check.path);
-    return api.upload(
-      '/v1/models/digits/versions',
-      {
-        version: '1.0.0',
-        variant,
-        format,
-        engine,
-        preprocessing: JSON.stringify(DIGITS_PREPROCESSING),
-        // The golden test: test image 0 must come out as this variant gave it offline.
-        selfTest: JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }),
-        metrics: JSON.stringify({ accuracy: check.accuracy, maxAbsDiff: check.maxAbsDiff }),
-      },
-      bytes,
-    );
+  const push = async (variant: string, check: OfflineReport['exports']['onnx']) => {
+    // The golden test: test image 0 must come out as this variant gave it offline.
+    const selfTestFile = join(WORK, `self-test-${variant}.json`);
+    await writeFile(selfTestFile, JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }));
+    const metrics = JSON.stringify({ accuracy: check.accuracy, maxAbsDiff: check.maxAbsDiff });
+    await edgefleet(['models', 'push', check.path, '--name', 'digits', '--version', '1.0.0', '--variant', variant, '--self-test', selfTestFile, '--preprocessing', JSON.stringify(DIGITS_PREPROCESSING), '--metrics', metrics]);
   };
-  return { fp32: await upload('fp32', 'onnx', 'onnxruntime', offline.exports.onnx), int8: await upload('int8', 'tflite', 'litert', offline.exports.tfliteInt8) };
+  await push('fp32', offline.exports.onnx);
+  await push('int8', offline.exports.tfliteInt8);
+  const versions = JSON.parse(await edgefleet(['models', 'versions', 'digits', '--json'])) as { id: string; sha256: string; variant: string }[];
+  const find = (variant: string) => {
+    const found = versions.find((v) => v.variant === variant);
+    if (!found) throw new Error(`digits 1.0.0 ${variant} is not listed after its push`);
+    return found;
+  };
+  return { fp32: find('fp32'), int8: find('int8') };
 }
 
 /** Sends `count` test images (raw bytes: the agent applies the manifest's preprocessing), 8 at a time. */
@@ -310,5 +306,9 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/docs   the admin API (OpenAPI)   ·   /metrics   Prometheus`);
   console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
+  console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');
+  console.log('    alias edgefleet="node dist/apps/cli/src/main.js"; EDGEFLEET_API_KEY=<admin key> edgefleet login --url http://127.0.0.1:3000');
+  console.log('    edgefleet nodes ls   ·   edgefleet models ls   ·   edgefleet models versions digits   ·   edgefleet rollouts ls');
+  console.log('    edgefleet rollouts dry-run --name try --model digits --version 1.0.0 -l site=demo   ·   edgefleet rollouts watch <id>');
   console.log('  the demo database edgefleet_demo keeps the rollout, results and audit rows for inspection');
 }

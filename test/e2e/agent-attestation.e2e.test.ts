@@ -134,4 +134,9 @@ describe('attestation on a real agent', () => {
     expect(verdicts.map((r) => r.v).filter((v) => v === 'invalid')).toEqual(['invalid']);
     expect(verdicts.at(-1)?.v).toBe('invalid');
   });
+
+  it('does not keep a verdict for a node that stops attesting', async () => {
+    // The agent is stopped: no report for two nonce epochs (2 s each) turns the last verdict stale.
+    await waitFor(attestation, (a) => a?.verdict === 'stale', 30_000, 'stale');
+  });
 });

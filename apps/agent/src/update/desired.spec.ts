@@ -119,9 +119,9 @@ describe('verifyDesired: what may name a deployment', () => {
     expect(refusal(swapped, floor)).toMatchObject({ kind: 'unverified', deploymentId: undefined, reportable: false });
   });
 
-  it('a genuine, current document for another node is reported against its deployment', () => {
+  it('a genuine, current document for another node is logged only: delivered to this node it must not end this node\'s target of that deployment', () => {
     const other = desired('d5', manifest('3.0.0', 4, 'c'), at(-1), releaseKeys, 'node-b');
-    expect(refusal(other, floor)).toMatchObject({ kind: 'refused', deploymentId: 'd5', reportable: true, cause: { reason: 'wrong-target' } });
+    expect(refusal(other, floor)).toMatchObject({ kind: 'other-node', deploymentId: 'd5', reportable: false, cause: { reason: 'wrong-target' } });
   });
 });
 

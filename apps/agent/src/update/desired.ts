@@ -39,11 +39,13 @@ export interface DesiredFloor {
  * own statuses tell that deployment's outcome. `expired`: genuine but past its lifetime, whichever
  * deployment it names — logged only: the control plane re-signs desired states before they expire, so a
  * node that was away longer gets a fresh copy next (the retained message is replaced); reporting it would
- * end a deployment `rejected` that the node is about to apply. `refused`: genuine, current, another
- * deployment, unusable (another node's, a lower sequence, a bad manifest) — reported `rejected` for its
- * deployment.
+ * end a deployment `rejected` that the node is about to apply. `other-node`: genuine but another node's —
+ * logged only: whoever delivered it (the broker admin, an on-path attacker) must not be able to end this
+ * node's target of that deployment `rejected` before the node's own document arrives. `refused`: genuine,
+ * current, for this node, another deployment, unusable (a lower sequence, a bad manifest) — reported
+ * `rejected` for its deployment.
  */
-export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'expired' | 'refused';
+export type RefusalKind = 'unverified' | 'stale' | 'known-deployment' | 'expired' | 'other-node' | 'refused';
 
 export class DesiredStateRefused extends Error {
   /** Whether the node reports it (`rejected`) against the deployment it names. */
@@ -96,8 +98,16 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     if (error instanceof DesiredStateRefused) throw error;
     const cause = asTrustError(error);
     const known = floor.recorded?.signed.deploymentId === state.deploymentId;
-    throw new DesiredStateRefused(known ? 'known-deployment' : cause.reason === 'expired' ? 'expired' : 'refused', state.deploymentId, cause);
+    throw new DesiredStateRefused(refusalKind(known, cause), state.deploymentId, cause);
   }
+}
+
+/** Which refusals of a genuine document stay unreported (see RefusalKind). */
+function refusalKind(knownDeployment: boolean, cause: TrustError): RefusalKind {
+  if (knownDeployment) return 'known-deployment';
+  if (cause.reason === 'expired') return 'expired';
+  if (cause.reason === 'wrong-target') return 'other-node';
+  return 'refused';
 }
 
 /**

@@ -70,6 +70,9 @@ export class AttestationNonces implements OnApplicationBootstrap, OnModuleDestro
       // same nonce; the duplicates change nothing.
       await this.mqtt.publish(this.mqtt.topics.attestationNonce, encodeMessage('attestation-nonce', { ...envelopeFields(), nonce }), { qos: 1, retain: true });
       await this.repository.dropNoncesBefore(epoch - 1);
+      // A node that stops attesting (or sends heartbeats without a report) must not keep its last verdict.
+      const expired = await this.repository.expireVerdicts(2 * this.periodMs);
+      if (expired > 0) this.logger.log({ nodes: expired }, 'attestation verdicts not renewed for two nonce epochs are now stale');
     } finally {
       const next = (epoch + 1) * this.periodMs - Date.now();
       this.timer = setTimeout(() => void this.rotate().catch((error: unknown) => this.logger.error({ err: error }, 'could not rotate the attestation nonce')), Math.max(10, next));

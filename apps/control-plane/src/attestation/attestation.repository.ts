@@ -48,6 +48,17 @@ export class AttestationRepository {
     await this.db.query(`DELETE FROM attestation_nonces WHERE epoch < $1`, [epoch]);
   }
 
+  /** Marks `stale` every verdict not renewed for `maxAgeMs`; returns how many changed. */
+  async expireVerdicts(maxAgeMs: number): Promise<number> {
+    const rows = (await this.db.query(
+      `UPDATE nodes SET attestation = 'stale'
+        WHERE attestation IS NOT NULL AND attestation <> 'stale' AND attested_at < now() - make_interval(secs => $1::double precision / 1000)
+        RETURNING id`,
+      [maxAgeMs],
+    )) as [unknown[], number];
+    return rows[1];
+  }
+
   async subjects(nodeIds: readonly string[]): Promise<AttestationSubject[]> {
     const rows = (await this.db.query(
       `SELECT n.id, n.public_key, n.attestation,

@@ -1,5 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiRead } from '../common/openapi.js';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { AuditEvent } from './audit-event.entity.js';
@@ -22,7 +23,7 @@ export class AuditEventDto {
   @ApiProperty() action!: string;
   @ApiProperty() targetType!: string;
   @ApiProperty() targetId!: string;
-  @ApiProperty({ type: Object }) details!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) details!: Record<string, unknown>;
 
   static from(e: AuditEvent): AuditEventDto {
     return { id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, targetType: e.targetType, targetId: e.targetId, details: e.details };
@@ -36,6 +37,9 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
+  @ApiDoc('List audit events', 'Every mutation, newest first: who did what to which target. Filter by target; page with `before` (the smallest id of the previous page).')
+  @ApiOkResponse({ type: [AuditEventDto] })
+  @ApiRead()
   async list(@Query() q: ListAuditEventsQuery): Promise<AuditEventDto[]> {
     const events = await this.audit.list({ targetType: q.targetType, targetId: q.targetId, before: q.before, limit: q.limit ?? 100 });
     return events.map((e) => AuditEventDto.from(e));

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
@@ -57,6 +58,9 @@ export class DeploymentsController {
   constructor(private readonly deployments: DeploymentsService) {}
 
   @Post()
+  @ApiDoc('Deploy a version directly', 'Sends one model version to the nodes named by `nodeIds` or matched by `selector`, all at once (no waves, no gates: use a rollout for that).')
+  @ApiCreatedResponse({ type: DeploymentDto })
+  @ApiWrite(404, 409)
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateDeploymentDto): Promise<DeploymentDto> {
     const s = await this.deployments.create(by, body);
     return {
@@ -70,6 +74,9 @@ export class DeploymentsController {
   }
 
   @Get(':id')
+  @ApiDoc('Get a deployment', 'Each target node with the state, progress and detail it last reported.')
+  @ApiOkResponse({ type: DeploymentDetailDto })
+  @ApiRead(404)
   async get(@Param('id', ParseUUIDPipe) id: string): Promise<DeploymentDetailDto> {
     const { deployment, targets } = await this.deployments.get(id);
     return {
@@ -115,6 +122,9 @@ export class NodeDeploymentsController {
   constructor(private readonly deployments: DeploymentsService) {}
 
   @Get(':id/deployments')
+  @ApiDoc("A node's deployment history", 'Direct deployments and rollouts alike, newest first, with the phase the node last reported for each.')
+  @ApiOkResponse({ type: [NodeDeploymentDto] })
+  @ApiRead(404)
   async history(@Param('id', ParseUUIDPipe) id: string, @Query() query: NodeHistoryQuery): Promise<NodeDeploymentDto[]> {
     const rows = await this.deployments.history(id, query.limit ?? 50);
     return rows.map((r) => ({ ...r, state: r.state as DeploymentState | null, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() }));

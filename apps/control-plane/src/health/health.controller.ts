@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../common/openapi.js';
 import { type HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -9,6 +10,19 @@ import { RedisConnection } from '../queues/redis.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 
 const TIMEOUT_MS = 1500;
+
+/** Terminus's result shape: `info`/`error`/`details` map each check name to its status. */
+const HEALTH_SCHEMA = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', example: 'ok' },
+    info: { type: 'object', additionalProperties: { type: 'object', additionalProperties: true } },
+    error: { type: 'object', additionalProperties: { type: 'object', additionalProperties: true } },
+    details: { type: 'object', additionalProperties: { type: 'object', additionalProperties: true } },
+  },
+  example: { status: 'ok', info: { postgres: { status: 'up' } }, error: {}, details: { postgres: { status: 'up' } } },
+};
 
 @ApiTags('health')
 @Controller('health')
@@ -31,6 +45,9 @@ export class HealthController {
    */
   @Public()
   @Get()
+  @ApiDoc('Health of the control plane', '200 when PostgreSQL, Redis and the broker answer (status `degraded` when telemetry ingest lags); 503 naming what is down. Terminus body, not problem+json.')
+  @ApiOkResponse({ description: 'Up or degraded', schema: HEALTH_SCHEMA })
+  @ApiServiceUnavailableResponse({ description: 'A dependency is down', schema: HEALTH_SCHEMA })
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
     try {
       return await this.runChecks();

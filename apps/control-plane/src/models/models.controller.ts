@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request } from 'express';
@@ -9,6 +9,7 @@ import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { jsonShapeViolation } from '../common/request-guards.js';
+import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { toValidationError } from '../common/validation.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import {
@@ -36,32 +37,53 @@ export class ModelsController {
   ) {}
 
   @Post()
+  @ApiDoc('Create a model', 'A model is a name, a task and the input and output shapes every one of its versions must take and give. Versions are uploaded to it with POST /v1/models/{name}/versions.')
+  @ApiCreatedResponse({ type: ModelDto })
+  @ApiWrite(409)
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateModelDto): Promise<ModelDto> {
     return ModelDto.from(await this.models.create(by, body));
   }
 
   @Get()
+  @ApiDoc('List models', 'Every model, by name.')
+  @ApiOkResponse({ type: [ModelDto] })
+  @ApiRead()
   async list(): Promise<ModelDto[]> {
     return (await this.models.list()).map((m) => ModelDto.from(m));
   }
 
   @Get(':name')
+  @ApiDoc('Get a model', 'The model and its declared input and output specs.')
+  @ApiOkResponse({ type: ModelDto })
+  @ApiRead(404)
   async get(@Param('name') name: string): Promise<ModelDto> {
     return ModelDto.from(await this.models.get(name));
   }
 
   @Get(':name/versions')
+  @ApiDoc("List a model's versions", 'Every version and variant, with its artifact digest, size and signed manifest.')
+  @ApiOkResponse({ type: [ModelVersionDto] })
+  @ApiRead(404)
   async versions(@Param('name') name: string): Promise<ModelVersionDto[]> {
     return (await this.models.listVersions(name)).map((v) => ModelVersionDto.from(v, name));
   }
 
   @Get(':name/versions/:version')
+  @ApiDoc('Get one version (all its variants)', 'The variants of one semver version of the model; an empty list when there is none.')
+  @ApiOkResponse({ type: [ModelVersionDto] })
+  @ApiRead(404)
   async version(@Param('name') name: string, @Param('version') version: string): Promise<ModelVersionDto[]> {
     return (await this.models.listVersions(name, version)).map((v) => ModelVersionDto.from(v, name));
   }
 
   /** multipart/form-data: the text fields of UploadVersionFieldsDto and one file part `artifact`. */
   @Post(':name/versions')
+  @ApiDoc(
+    'Upload a model version',
+    'multipart/form-data: the fields below and one file part `artifact` (streamed; at most ARTIFACT_MAX_BYTES). The artifact is loaded with its engine and run once on the self-test input before anything is signed: 422 when it does not load, does not take the declared input or gives other outputs; the expected output is computed when absent. The answer is the signed version.',
+  )
+  @ApiCreatedResponse({ type: ModelVersionDto })
+  @ApiWrite(404, 409, 413, 422)
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadVersionBodyDto })
   async upload(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Req() req: Request): Promise<ModelVersionDto> {
@@ -85,6 +107,12 @@ export class ModelsController {
   /** Publisher-signed releases: attaches the publishers' release signatures; the version becomes deployable. */
   @Post(':name/versions/:id/release')
   @HttpCode(200)
+  @ApiDoc(
+    'Release a publisher-signed version',
+    'Publisher-signed releases: attaches the manifest as its publishers signed it (`keys sign-release`): the uploaded manifest with their sequence and lifetime, signed by the release threshold. The version becomes deployable; 422 when the signatures do not verify under the current root.',
+  )
+  @ApiOkResponse({ type: ModelVersionDto })
+  @ApiWrite(404, 409, 422)
   async release(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Param('id', ParseUUIDPipe) id: string, @Body() body: ReleaseVersionDto): Promise<ModelVersionDto> {
     let envelope;
     try {
@@ -98,6 +126,9 @@ export class ModelsController {
 
   @Delete(':name/versions/:version')
   @HttpCode(204)
+  @ApiDoc('Delete a version', 'Deletes the version (or one `variant` of it). 409 while a node runs it, an unfinished rollout names it, or it has deployment history.')
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiWrite(404, 409)
   async remove(
     @CurrentPrincipal() by: Principal,
     @Param('name') name: string,

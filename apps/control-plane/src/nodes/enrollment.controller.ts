@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiProblems, ApiWrite } from '../common/openapi.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SigningService } from '../keys/signing.service.js';
 import { CurrentPrincipal, type Principal, Public, RequireRole } from '../auth/principal.js';
@@ -24,6 +25,9 @@ export class EnrollmentTokensController {
   constructor(private readonly enrollment: EnrollmentService) {}
 
   @Post()
+  @ApiDoc('Create an enrolment token', 'Admin only. A node presents the token once to enrol (POST /v1/enroll) and gets its labels. Single use and valid 24 h by default; the token is in this answer only.')
+  @ApiCreatedResponse({ type: CreatedEnrollmentTokenDto })
+  @ApiWrite()
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateEnrollmentTokenDto): Promise<CreatedEnrollmentTokenDto> {
     const { record, token } = await this.enrollment.createToken(by, {
       name: body.name,
@@ -35,12 +39,18 @@ export class EnrollmentTokensController {
   }
 
   @Get()
+  @ApiDoc('List enrolment tokens', 'Admin only. Names, labels, uses and expiry; never the tokens.')
+  @ApiOkResponse({ type: [EnrollmentTokenDto] })
+  @ApiProblems(401, 403)
   async list(): Promise<EnrollmentTokenDto[]> {
     return (await this.enrollment.listTokens()).map((t) => EnrollmentTokenDto.from(t));
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiDoc('Revoke an enrolment token', 'Admin only. Nodes already enrolled with it stay.')
+  @ApiNoContentResponse({ description: 'Revoked' })
+  @ApiWrite(404)
   async revoke(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     await this.enrollment.revokeToken(by, id);
   }
@@ -63,6 +73,9 @@ export class EnrollController {
   @Public()
   @Post()
   @HttpCode(200)
+  @ApiDoc('Enrol a node', 'Called by nodes. A new node presents an enrolment token; an enrolled node proves its registered key with a signed challenge. Answers the node id, its secret (MQTT password), labels, the root of trust and the broker settings.')
+  @ApiOkResponse({ type: EnrollResponseDto })
+  @ApiProblems(400, 401, 409)
   async enroll(@Body() body: EnrollDto): Promise<EnrollResponseDto> {
     const { node, nodeSecret } = await this.enrollment.enroll(body);
     return {
@@ -77,6 +90,9 @@ export class EnrollController {
   @Public()
   @Post('challenge')
   @HttpCode(200)
+  @ApiDoc('Get an enrolment challenge', 'Called by enrolled nodes: a single-use nonce to sign with the node key for POST /v1/enroll.')
+  @ApiOkResponse({ type: EnrollChallengeResponseDto })
+  @ApiProblems(400, 404)
   async challenge(@Body() body: EnrollChallengeDto): Promise<EnrollChallengeResponseDto> {
     const { nonce, expiresAt } = await this.identity.challenge(body.nodeKey);
     return { nonce, expiresAt: expiresAt.toISOString() };

@@ -6,9 +6,10 @@ import type { Labels } from './label-selector.js';
 /**
  * The verdict on a node's latest attestation report: `verified` (signed by the node's key, over a current
  * nonce, for the bytes of the release it was assigned), `mismatch` (signed, but for other bytes than it
- * was assigned or than it says it serves), `invalid` (the signature does not verify).
+ * was assigned or than it says it serves), `invalid` (the signature does not verify), `stale` (no report
+ * judged for two nonce epochs: a node that stops attesting does not keep its last verdict).
  */
-export const ATTESTATION_VERDICTS = ['verified', 'mismatch', 'invalid'] as const;
+export const ATTESTATION_VERDICTS = ['verified', 'mismatch', 'invalid', 'stale'] as const;
 export type AttestationVerdict = (typeof ATTESTATION_VERDICTS)[number];
 
 export const NODE_STATUSES = ['offline', 'online', 'decommissioned'] as const;

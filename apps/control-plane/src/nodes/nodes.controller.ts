@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { CurrentPrincipal, type Principal, RequireRole } from '../auth/principal.js';
 import { IdentityResetDto } from './dto/enrollment.dto.js';
 import { EnrollmentService } from './enrollment.service.js';
@@ -16,29 +17,44 @@ export class NodesController {
   ) {}
 
   @Get()
+  @ApiDoc('List nodes', 'Nodes matching a label selector (Kubernetes syntax), a status and/or the model version they run; keyset pages: pass `nextCursor` back as `cursor`.')
+  @ApiOkResponse({ type: NodePageDto })
+  @ApiRead()
   async list(@Query() q: ListNodesQuery): Promise<NodePageDto> {
     const page = await this.nodes.list({ ...q, limit: q.limit ?? 100 });
     return { items: page.items.map((n) => NodeDto.from(n)), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
+  @ApiDoc('Get a node', 'Labels, hardware, status, the model version it runs and its latest attestation verdict.')
+  @ApiOkResponse({ type: NodeDto })
+  @ApiRead(404)
   async get(@Param('id', ParseUUIDPipe) id: string): Promise<NodeDto> {
     return NodeDto.from(await this.nodes.get(id));
   }
 
   @Patch(':id')
+  @ApiDoc("Change a node's labels", 'A merge patch of the labels: a key set to null is removed. Continuous rollouts re-target the node by its new labels.')
+  @ApiOkResponse({ type: NodeDto })
+  @ApiWrite(404)
   async update(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: UpdateNodeDto): Promise<NodeDto> {
     return NodeDto.from(await this.nodes.updateLabels(by, id, body.labels));
   }
 
   @Post(':id/decommission')
   @HttpCode(200)
+  @ApiDoc('Decommission a node', 'The node loses its broker credentials and is no longer targeted; its history stays.')
+  @ApiOkResponse({ type: NodeDto })
+  @ApiWrite(404, 409)
   async decommission(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<NodeDto> {
     return NodeDto.from(await this.nodes.decommission(by, id));
   }
 
   /** Revokes the node's key and broker credentials; the answer's token lets the node register a new key, once. */
   @Post(':id/reset-identity')
+  @ApiDoc("Reset a node's identity", "Revokes the node's key and broker credentials; the answer's token lets the node register a new key, once (admin).")
+  @ApiOkResponse({ type: IdentityResetDto })
+  @ApiWrite(404)
   @RequireRole('admin')
   @HttpCode(200)
   async resetIdentity(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<IdentityResetDto> {

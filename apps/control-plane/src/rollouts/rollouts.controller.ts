@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import type { Plan } from './rollout-targeting.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutsService } from './rollouts.service.js';
-import { AbortRolloutDto, RollbackRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, StartRolloutDto } from './dto/rollout.dto.js';
+import { AbortRolloutDto, RollbackRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, RolloutPlanDto, StartRolloutDto } from './dto/rollout.dto.js';
 
 const toDto = (r: Rollout): RolloutDto => ({
   id: r.id,
@@ -33,6 +34,9 @@ export class RolloutsController {
   constructor(private readonly rollouts: RolloutsService) {}
 
   @Post()
+  @ApiDoc('Create a rollout (draft)', 'Targets the active nodes matching `selector` with one version (`modelVersionId`) or a version per hardware (`variants`), in waves per `strategy`. The rollout is created in `draft`: start it with POST /v1/rollouts/{id}/start. See docs/rollouts.md.')
+  @ApiCreatedResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateRolloutDto): Promise<RolloutDto> {
     return toDto(await this.rollouts.create(by, body));
   }
@@ -40,17 +44,25 @@ export class RolloutsController {
   /** The plan without creating anything: nodes, the variant each gets, bytes to send, waves. */
   @Post('dry-run')
   @HttpCode(200)
+  @ApiDoc('Plan a rollout without creating it', 'The same body as POST /v1/rollouts. Answers which nodes the rollout would reach, the variant each gets, the bytes it would send and the wave sizes; nothing is stored.')
+  @ApiOkResponse({ type: RolloutPlanDto })
+  @ApiWrite(404)
   async dryRun(@Body() body: CreateRolloutDto): Promise<Plan> {
     return this.rollouts.dryRun(body);
   }
 
   @Get()
+  @ApiDoc('List rollouts', 'Newest first, optionally in one state; keyset pages with `after` (the id of the last rollout of the previous page).')
   @ApiOkResponse({ type: [RolloutDto] })
+  @ApiRead()
   async list(@Query() query: ListRolloutsQuery): Promise<RolloutDto[]> {
     return (await this.rollouts.list(query.limit ?? 200, query.state, query.after)).map(toDto);
   }
 
   @Get(':id')
+  @ApiDoc('Get a rollout with its waves and events', 'The rollout, the node count per state in each wave, and its event log (started, wave advanced, halted with the reason, ...).')
+  @ApiOkResponse({ type: RolloutDetailDto })
+  @ApiRead(404)
   async get(@Param('id', ParseUUIDPipe) id: string): Promise<RolloutDetailDto> {
     const { rollout, waves, events } = await this.rollouts.get(id);
     return {
@@ -61,6 +73,9 @@ export class RolloutsController {
   }
 
   @Get(':id/nodes')
+  @ApiDoc("List a rollout's nodes", 'Each targeted node with its wave, rollout state, the deployment phase it last reported, download progress and, when it failed, the reason and detail it gave. Keyset pages with `after` (a node id).')
+  @ApiOkResponse({ type: [RolloutNodeDto] })
+  @ApiRead(404)
   async nodes(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutNodesQuery): Promise<RolloutNodeDto[]> {
     const nodes = await this.rollouts.nodes(id, query.limit ?? 100, query.after);
     return nodes.map((n) => ({
@@ -82,24 +97,36 @@ export class RolloutsController {
 
   @Post(':id/start')
   @HttpCode(200)
+  @ApiDoc('Start a rollout', 'Starts a draft rollout now, or schedules it at `at`. A rollout whose strategy requires approval then waits in `awaiting-approval`.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async start(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: StartRolloutDto): Promise<RolloutDto> {
     return toDto(await this.rollouts.start(by, id, body.at ? new Date(body.at) : undefined));
   }
 
   @Post(':id/approve')
   @HttpCode(200)
+  @ApiDoc('Approve a rollout', 'Lets a rollout that requires approval proceed; records who approved it.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async approve(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
     return toDto(await this.rollouts.approve(by, id));
   }
 
   @Post(':id/pause')
   @HttpCode(200)
+  @ApiDoc('Pause a rollout', 'No new node gets the version until it is resumed; nodes already updating finish.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async pause(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
     return toDto(await this.rollouts.pause(by, id));
   }
 
   @Post(':id/resume')
   @HttpCode(200)
+  @ApiDoc('Resume a paused or halted rollout', 'The rollout continues from its current wave; failed nodes due a retry get it now.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async resume(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<RolloutDto> {
     return toDto(await this.rollouts.resume(by, id));
   }
@@ -107,6 +134,9 @@ export class RolloutsController {
   /** Returns the nodes a finished rollout reached to the version each ran before (re-issued under a new sequence). */
   @Post(':id/rollback')
   @HttpCode(200)
+  @ApiDoc('Roll a finished rollout back', 'Returns the nodes the rollout reached to the version each ran before (re-issued under a new manifest sequence).')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async rollback(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: RollbackRolloutDto): Promise<RolloutDto> {
     return toDto(await this.rollouts.rollback(by, id, body.reason ?? 'rolled back by an operator'));
   }
@@ -114,12 +144,18 @@ export class RolloutsController {
   /** Sends the version again to one failed node (due at once, or at the resume of a halted rollout). */
   @Post(':id/nodes/:nodeId/retry')
   @HttpCode(200)
+  @ApiDoc('Retry one failed node', 'Sends the version again to a failed node of the rollout: at once, or when a halted rollout resumes.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async retryNode(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Param('nodeId', ParseUUIDPipe) nodeId: string): Promise<RolloutDto> {
     return toDto(await this.rollouts.retryNode(by, id, nodeId));
   }
 
   @Post(':id/abort')
   @HttpCode(200)
+  @ApiDoc('Abort a rollout', 'Stops the rollout for good; with `rollback: true` the nodes it reached return to their previous version.')
+  @ApiOkResponse({ type: RolloutDto })
+  @ApiWrite(404, 409)
   async abort(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: AbortRolloutDto): Promise<RolloutDto> {
     return toDto(await this.rollouts.abort(by, id, body.reason ?? 'aborted by an operator', body.rollback ?? false));
   }

@@ -27,8 +27,8 @@ export class CreateModelDto {
   @ApiProperty({ example: 'digits-cnn' }) @Matches(MODEL_NAME, { message: 'name must be lowercase letters, digits and dashes' }) name!: string;
   @ApiProperty({ example: 'image-classification' }) @IsString() @Length(1, 50) task!: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) description?: string;
-  @ApiProperty({ type: Object, example: { name: 'input', shape: [1, 28, 28, 1], dtype: 'float32' } }) @IsObject() inputSpec!: Record<string, unknown>;
-  @ApiProperty({ type: Object, example: { name: 'probabilities', shape: [1, 10], dtype: 'float32' } }) @IsObject() outputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { name: 'input', shape: [1, 28, 28, 1], dtype: 'float32' } }) @IsObject() inputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { name: 'probabilities', shape: [1, 10], dtype: 'float32' } }) @IsObject() outputSpec!: Record<string, unknown>;
 
   @ApiPropertyOptional({ example: ['0', '1', '2'] })
   @IsOptional()
@@ -44,8 +44,8 @@ export class ModelDto {
   @ApiProperty() name!: string;
   @ApiProperty() task!: string;
   @ApiProperty() description!: string;
-  @ApiProperty({ type: Object }) inputSpec!: Record<string, unknown>;
-  @ApiProperty({ type: Object }) outputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) inputSpec!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) outputSpec!: Record<string, unknown>;
   @ApiProperty({ type: [String] }) classLabels!: string[];
   @ApiProperty() createdAt!: string;
 
@@ -134,12 +134,12 @@ export class ModelVersionDto {
   @ApiProperty({ enum: INFERENCE_ENGINES }) engine!: InferenceEngine;
   @ApiProperty() sha256!: string;
   @ApiProperty() sizeBytes!: number;
-  @ApiProperty({ type: Object }) metrics!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metrics!: Record<string, unknown>;
   @ApiProperty() createdBy!: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
   @ApiProperty({ description: 'Release order within the model, signed into the manifest (nodes refuse one not above what they run); 0 until the version is first deployed, then re-issued above every other decision each time it is deployed again after one' }) sequence!: number;
-  @ApiProperty({ type: Object, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
 
   static from(v: ModelVersion, modelName: string): ModelVersionDto {
     return {
@@ -167,7 +167,7 @@ export class DeleteVersionQuery {
 
 /** Publisher-signed releases: the version's manifest as its publishers signed it (`keys sign-release`). */
 export class ReleaseVersionDto {
-  @ApiProperty({ type: Object, description: 'The signed manifest envelope {signed, signatures}: the uploaded manifest with the publisher\'s sequence and lifetime, signed by the release threshold' })
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The signed manifest envelope {signed, signatures}: the uploaded manifest with the publisher\'s sequence and lifetime, signed by the release threshold' })
   @IsObject()
   manifest!: Record<string, unknown>;
 }

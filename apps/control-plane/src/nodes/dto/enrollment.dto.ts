@@ -20,7 +20,7 @@ import { DEFAULT_TOKEN_LIFETIME_SECONDS, DEFAULT_TOKEN_USES, MAX_TOKEN_LIFETIME_
 export class CreateEnrollmentTokenDto {
   @ApiProperty({ example: 'lyon-line-3' }) @IsString() @Length(1, 100) name!: string;
 
-  @ApiPropertyOptional({ type: Object, example: { site: 'lyon' }, description: 'Labels given to every node enrolled with this token' })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { site: 'lyon' }, description: 'Labels given to every node enrolled with this token' })
   @IsOptional()
   @IsLabelMap()
   labels?: Labels;
@@ -43,7 +43,7 @@ export class CreateEnrollmentTokenDto {
 export class EnrollmentTokenDto {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
-  @ApiProperty({ type: Object }) labels!: Labels;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Labels;
   @ApiProperty() expiresAt!: string;
   @ApiProperty() maxUses!: number;
   @ApiProperty() uses!: number;
@@ -182,8 +182,8 @@ export class EnrollResponseDto {
   @ApiProperty() nodeId!: string;
   @ApiProperty({ description: 'Per-node secret. Stored hashed by the control plane; every re-enrolment rotates it.' })
   nodeSecret!: string;
-  @ApiProperty({ type: Object }) labels!: Labels;
-  @ApiProperty({ type: Object, description: 'The signed root of trust (libs/trust Envelope<RootDocument>) the node pins' })
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Labels;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The signed root of trust (libs/trust Envelope<RootDocument>) the node pins' })
   root!: Record<string, unknown>;
   @ApiProperty({ type: BrokerCredentialsDto }) mqtt!: BrokerCredentialsDto;
 }

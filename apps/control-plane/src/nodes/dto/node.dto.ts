@@ -27,13 +27,13 @@ export class ListNodesQuery {
 }
 
 export class UpdateNodeDto {
-  @ApiProperty({ type: Object, example: { tier: 'canary', obsolete: null }, description: 'Merge patch: null removes a label' })
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string', nullable: true }, example: { tier: 'canary', obsolete: null }, description: 'Merge patch: null removes a label' })
   @IsLabelMap({ allowNull: true })
   labels!: Record<string, string | null>;
 }
 
 export class AttestationDto {
-  @ApiProperty({ enum: ATTESTATION_VERDICTS, description: 'verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify' })
+  @ApiProperty({ enum: ATTESTATION_VERDICTS, description: 'verified: the loaded bytes are the assigned release; mismatch: signed, but other bytes; invalid: the signature does not verify; stale: no report judged for two nonce epochs' })
   verdict!: AttestationVerdict;
   @ApiProperty({ nullable: true, type: String, description: 'sha256 of the model bytes the engine loaded, as reported' }) sha256!: string | null;
   @ApiProperty() at!: string;
@@ -43,8 +43,8 @@ export class AttestationDto {
 export class NodeDto {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
-  @ApiProperty({ type: Object }) labels!: Labels;
-  @ApiProperty({ type: Object }) hardware!: HardwareProfile;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Labels;
+  @ApiProperty({ type: 'object', additionalProperties: true }) hardware!: HardwareProfile;
   @ApiProperty({ enum: NODE_STATUSES }) status!: NodeStatus;
   @ApiProperty({ nullable: true, type: String }) currentModelVersionId!: string | null;
   @ApiProperty() enrolledAt!: string;

@@ -20,6 +20,16 @@ const STRATEGY_EXAMPLE = {
   rollbackOnHalt: true,
 };
 
+export class VariantMatchDto {
+  @ApiPropertyOptional({ description: 'Label selector the node must match', example: 'power=low' }) selector?: string;
+  @ApiPropertyOptional({ description: 'The node has at most this much RAM', example: 1024 }) maxRamMb?: number;
+}
+
+export class VariantRuleDto {
+  @ApiProperty({ format: 'uuid', description: 'The model version (one variant) these nodes get' }) modelVersionId!: string;
+  @ApiPropertyOptional({ type: VariantMatchDto, description: 'Which nodes the rule accepts; absent = every node whose engines run it' }) match?: VariantMatchDto;
+}
+
 export class CreateRolloutDto {
   @ApiProperty({ example: 'digits 1.3 to the lyon line' }) @IsString() @Length(1, 200) name!: string;
 
@@ -29,6 +39,7 @@ export class CreateRolloutDto {
   modelVersionId?: string;
 
   @ApiPropertyOptional({
+    type: [VariantRuleDto],
     description: 'Variant per hardware: the first rule whose match accepts a node (labels, RAM) and whose engine the node runs gives its version',
     example: [{ modelVersionId: '…int8…', match: { maxRamMb: 1024 } }, { modelVersionId: '…int8…', match: { selector: 'power=low' } }, { modelVersionId: '…fp32…' }],
   })
@@ -42,7 +53,7 @@ export class CreateRolloutDto {
   @Length(0, 2000)
   selector?: string;
 
-  @ApiPropertyOptional({ description: 'Rollout strategy; every field is optional (see docs/rollouts.md)', example: STRATEGY_EXAMPLE })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Rollout strategy; every field is optional (see docs/rollouts.md)', example: STRATEGY_EXAMPLE })
   @IsOptional()
   @IsObject()
   strategy?: Record<string, unknown>;
@@ -87,7 +98,7 @@ export class RolloutDto {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
   @ApiProperty() modelId!: string;
-  @ApiProperty({ type: 'array', items: { type: 'object' } }) variants!: VariantRule[];
+  @ApiProperty({ type: [VariantRuleDto] }) variants!: VariantRule[];
   @ApiProperty() selector!: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) strategy!: RolloutStrategy;
   @ApiProperty({ enum: ROLLOUT_STATES }) state!: RolloutState;
@@ -145,4 +156,28 @@ export class RolloutNodeDto {
   @ApiProperty({ nullable: true, type: String }) deploymentId!: string | null;
   @ApiProperty({ nullable: true, type: String }) reason!: string | null;
   @ApiProperty() updatedAt!: string;
+}
+
+export class PlannedNodeDto {
+  @ApiProperty() nodeId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: '0-based wave index' }) wave!: number;
+  @ApiProperty() modelVersionId!: string;
+}
+
+export class PlannedVariantDto {
+  @ApiProperty() modelVersionId!: string;
+  @ApiProperty({ example: '1.3.0' }) version!: string;
+  @ApiProperty({ example: 'int8' }) variant!: string;
+  @ApiProperty({ example: 'onnxruntime' }) engine!: string;
+  @ApiProperty() artifactBytes!: number;
+  @ApiProperty({ description: 'Nodes that get this variant' }) nodes!: number;
+  @ApiProperty({ description: 'artifactBytes × nodes: what the rollout sends' }) bytesToNodes!: number;
+}
+
+export class RolloutPlanDto {
+  @ApiProperty({ type: [PlannedNodeDto] }) nodes!: PlannedNodeDto[];
+  @ApiProperty({ type: [Number], example: [1, 4, 15] }) waveSizes!: number[];
+  @ApiProperty({ description: 'Matching nodes no variant rule accepts (or whose engines cannot run the variant)' }) unmatched!: number;
+  @ApiProperty({ type: [PlannedVariantDto] }) variants!: PlannedVariantDto[];
 }

@@ -1,0 +1,202 @@
+import { type ApiClient, type Schemas, unwrap } from '#api-client';
+import type { Command } from 'commander';
+import { type CommandContext, commandContext } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { type Column, printJson, printRecord, printRows } from '../output.js';
+import { pollingSource } from '../watch/rollout-source.js';
+import { FINISHED_STATES, summarise, WatchView } from '../watch/watch-view.js';
+import { jsonObject, positiveInt } from './parse.js';
+
+type Rollout = Schemas['RolloutDto'];
+
+const rolloutRecord = (r: Rollout) => ({
+  id: r.id,
+  name: r.name,
+  state: r.state,
+  wave: `${r.currentWave}/${r.waveSizes.length}`,
+  waveSizes: r.waveSizes.join(','),
+  selector: r.selector || '(all nodes)',
+  haltReason: r.haltReason,
+  startedAt: r.startedAt,
+  finishedAt: r.finishedAt,
+});
+
+const ROLLOUT_COLUMNS: Column<Rollout>[] = [
+  { header: 'ID', value: (r) => r.id },
+  { header: 'NAME', value: (r) => r.name },
+  { header: 'STATE', value: (r) => r.state },
+  { header: 'WAVE', value: (r) => `${r.currentWave}/${r.waveSizes.length}` },
+  { header: 'CREATED', value: (r) => r.createdAt },
+];
+
+interface CreateOptions {
+  name: string;
+  model?: string;
+  version?: string;
+  variant?: string;
+  versionId?: string;
+  variants?: Schemas['VariantRuleDto'][];
+  selector?: string;
+  waves?: string;
+  strategy?: Record<string, unknown>;
+  start?: boolean;
+}
+
+function jsonArray(value: string): Schemas['VariantRuleDto'][] {
+  const parsed = jsonObject(`{"v":${value}}`)['v'];
+  if (!Array.isArray(parsed)) throw new CliError('--variants must be a JSON array of {"modelVersionId", "match"}', ExitCode.usage);
+  return parsed as Schemas['VariantRuleDto'][];
+}
+
+/** The version id from --version-id, or from --model/--version(/--variant) looked up by name. */
+async function versionId(api: ApiClient, o: CreateOptions): Promise<string | undefined> {
+  if (o.versionId || o.variants) return o.versionId;
+  if (!o.model || !o.version) throw new CliError('say what to roll out', ExitCode.usage, 'give --model and --version (and --variant), --version-id, or --variants');
+  const versions = unwrap(await api.GET('/v1/models/{name}/versions/{version}', { params: { path: { name: o.model, version: o.version } } }));
+  const matching = versions.filter((v) => !o.variant || v.variant === o.variant);
+  if (matching.length === 1 && matching[0]) return matching[0].id;
+  if (matching.length === 0) throw new CliError(`model ${o.model} has no version ${o.version}${o.variant ? ` variant ${o.variant}` : ''}`, ExitCode.notFound, 'see the versions with the API: GET /v1/models/{name}/versions');
+  throw new CliError(`version ${o.version} has variants ${matching.map((v) => v.variant).join(', ')}`, ExitCode.usage, 'pick one with --variant, or give --variants rules per hardware');
+}
+
+async function createBody(api: ApiClient, o: CreateOptions): Promise<Schemas['CreateRolloutDto']> {
+  const strategy = { ...(o.strategy ?? {}), ...(o.waves ? { waves: { percentages: o.waves.split(',').map(Number) } } : {}) };
+  return { name: o.name, modelVersionId: await versionId(api, o), variants: o.variants, selector: o.selector, strategy };
+}
+
+function targetOptions(command: Command): Command {
+  return command
+    .requiredOption('--name <name>', 'what the rollout is')
+    .option('--model <model>', 'the model to roll out (with --version)')
+    .option('--version <semver>', 'the version (with --model)')
+    .option('--variant <variant>', 'the variant, when the version has several')
+    .option('--version-id <uuid>', 'the model version id, instead of --model/--version')
+    .option('--variants <json>', 'variant rules per hardware, e.g. [{"modelVersionId":"…","match":{"maxRamMb":1024}},{"modelVersionId":"…"}]', jsonArray)
+    .option('-l, --selector <selector>', 'label selector of the nodes (default: all)')
+    .option('--waves <percentages>', 'cumulative wave sizes, e.g. 5,25,100')
+    .option('--strategy <json>', 'the full strategy (docs/rollouts.md)', jsonObject);
+}
+
+/** The one-call state changes: POST /v1/rollouts/{id}/<action>. */
+const ACTIONS = {
+  start: 'start a draft rollout',
+  pause: 'stop dispatching until resumed',
+  resume: 'continue a paused or halted rollout',
+  approve: 'approve a rollout that requires approval',
+} as const;
+
+export function registerRollouts(program: Command): void {
+  const rollouts = program.command('rollouts').description('staged rollouts: plan, create, drive and watch');
+  rollouts
+    .command('ls')
+    .description('list rollouts, newest first')
+    .option('--state <state>', 'only rollouts in this state')
+    .action(async (o: { state?: Rollout['state'] }, command: Command) => {
+      const ctx = await commandContext(command);
+      printRows(unwrap(await ctx.api.GET('/v1/rollouts', { params: { query: { state: o.state } } })), ROLLOUT_COLUMNS, ctx.output);
+    });
+  rollouts
+    .command('get <id>')
+    .description('show a rollout')
+    .action(async (id: string, _o: unknown, command: Command) => {
+      const ctx = await commandContext(command);
+      const r = unwrap(await ctx.api.GET('/v1/rollouts/{id}', { params: { path: { id } } }));
+      if (ctx.output.json) printJson(r);
+      else printRecord(rolloutRecord(r), ctx.output);
+    });
+  targetOptions(rollouts.command('dry-run'))
+    .description('plan a rollout without creating it: nodes, variants, bytes, waves')
+    .addHelpText('after', '\nExample:\n  $ edgefleet rollouts dry-run --name try --model digits --version 1.3.0 -l site=lyon --waves 10,100')
+    .action(async (o: CreateOptions, command: Command) => {
+      const ctx = await commandContext(command);
+      const plan = unwrap(await ctx.api.POST('/v1/rollouts/dry-run', { body: await createBody(ctx.api, o) }));
+      if (ctx.output.json) return printJson(plan);
+      printRows(plan.variants, [
+        { header: 'VERSION', value: (v) => v.version },
+        { header: 'VARIANT', value: (v) => v.variant },
+        { header: 'ENGINE', value: (v) => v.engine },
+        { header: 'NODES', value: (v) => v.nodes },
+        { header: 'BYTES TO SEND', value: (v) => v.bytesToNodes },
+      ], ctx.output);
+      process.stdout.write(`waves: ${plan.waveSizes.join(', ')} nodes; ${plan.unmatched} matching nodes no variant accepts\n`);
+    });
+  targetOptions(rollouts.command('create'))
+    .description('create a rollout (a draft, unless --start)')
+    .option('--start', 'start it at once')
+    .addHelpText('after', '\nExamples:\n  $ edgefleet rollouts create --name "digits 1.3" --model digits --version 1.3.0 -l site=lyon --waves 5,25,100 --start\n  $ id=$(edgefleet rollouts create --name canary --version-id "$VID" --json | jq -r .id)')
+    .action(async (o: CreateOptions, command: Command) => {
+      const ctx = await commandContext(command);
+      let rollout = unwrap(await ctx.api.POST('/v1/rollouts', { body: await createBody(ctx.api, o) }));
+      if (o.start) rollout = unwrap(await ctx.api.POST('/v1/rollouts/{id}/start', { params: { path: { id: rollout.id } }, body: {} }));
+      printRecord(rolloutRecord(rollout), ctx.output);
+    });
+  for (const [action, description] of Object.entries(ACTIONS) as [keyof typeof ACTIONS, string][]) {
+    rollouts
+      .command(`${action} <id>`)
+      .description(description)
+      .action(async (id: string, _o: unknown, command: Command) => {
+        const ctx = await commandContext(command);
+        printRecord(rolloutRecord(await act(ctx, action, id)), ctx.output);
+      });
+  }
+  rollouts
+    .command('abort <id>')
+    .description('stop a rollout for good')
+    .option('--reason <text>')
+    .option('--rollback', 'return the nodes it reached to their previous version')
+    .action(async (id: string, o: { reason?: string; rollback?: boolean }, command: Command) => {
+      const ctx = await commandContext(command);
+      const r = unwrap(await ctx.api.POST('/v1/rollouts/{id}/abort', { params: { path: { id } }, body: { reason: o.reason, rollback: o.rollback } }));
+      printRecord(rolloutRecord(r), ctx.output);
+    });
+  rollouts
+    .command('rollback <id>')
+    .description('return the nodes a finished rollout reached to their previous version')
+    .option('--reason <text>')
+    .action(async (id: string, o: { reason?: string }, command: Command) => {
+      const ctx = await commandContext(command);
+      printRecord(rolloutRecord(unwrap(await ctx.api.POST('/v1/rollouts/{id}/rollback', { params: { path: { id } }, body: { reason: o.reason } }))), ctx.output);
+    });
+  registerWatch(rollouts);
+}
+
+async function act(ctx: CommandContext, action: keyof typeof ACTIONS, id: string): Promise<Rollout> {
+  const path = { id };
+  switch (action) {
+    case 'start':
+      return unwrap(await ctx.api.POST('/v1/rollouts/{id}/start', { params: { path }, body: {} }));
+    case 'pause':
+      return unwrap(await ctx.api.POST('/v1/rollouts/{id}/pause', { params: { path } }));
+    case 'resume':
+      return unwrap(await ctx.api.POST('/v1/rollouts/{id}/resume', { params: { path } }));
+    case 'approve':
+      return unwrap(await ctx.api.POST('/v1/rollouts/{id}/approve', { params: { path } }));
+  }
+}
+
+function registerWatch(rollouts: Command): void {
+  rollouts
+    .command('watch <id>')
+    .description('follow a rollout until it finishes: a bar per wave, nodes per phase, events, halts with their reasons')
+    .option('--timeout <seconds>', 'give up after this long (exit 1)', positiveInt)
+    .addHelpText('after', '\nExit status: 0 when the rollout completes; 1 when it halts, is aborted or superseded (or --timeout passes).\n\nExample:\n  $ edgefleet rollouts watch 0b5c… && echo shipped')
+    .action(async (id: string, o: { timeout?: number }, command: Command) => {
+      const ctx = await commandContext(command);
+      const stop = new AbortController();
+      const timer = o.timeout ? setTimeout(() => stop.abort(), o.timeout * 1000) : undefined;
+      const view = ctx.output.json ? undefined : new WatchView();
+      try {
+        for await (const snapshot of pollingSource(ctx.api)(id, stop.signal)) {
+          const summary = view ? view.render(snapshot) : summarise(snapshot);
+          if (ctx.output.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          if (!FINISHED_STATES.has(summary.state)) continue;
+          view?.finish(summary);
+          if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, 'look at the failed nodes (`rollouts get`), fix the cause, then `rollouts resume` or `rollouts rollback`');
+          return;
+        }
+        throw new CliError(`rollout ${id} did not finish within ${o.timeout} s`, ExitCode.failed);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+}

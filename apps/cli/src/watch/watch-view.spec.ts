@@ -1,0 +1,37 @@
+import { describe, expect, it } from '@jest/globals';
+import type { RolloutDetail, RolloutNode } from './rollout-source.js';
+import { summarise } from './watch-view.js';
+
+const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null): RolloutNode => ({
+  nodeId: name,
+  nodeName: name,
+  wave,
+  state,
+  phase,
+  failure,
+  progress: null,
+  modelVersionId: 'v',
+  previousModelVersionId: null,
+  attempts: 1,
+  deploymentId: null,
+  reason: null,
+  updatedAt: '',
+});
+
+describe('summarise (what watch draws)', () => {
+  it('counts done nodes per wave, nodes per phase (dispatched ones by their reported phase), and lists failures', () => {
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: 'failure threshold', waves: [{ wave: 1, planned: 3, states: {} }, { wave: 2, planned: 2, states: {} }] } as unknown as RolloutDetail;
+    const nodes = [
+      node('a', 1, 'succeeded'),
+      node('b', 1, 'dispatched', 'downloading'),
+      node('c', 1, 'failed', 'rolled-back', { reason: 'self-test-failed', detail: 'output 3 off' }),
+      node('d', 2, 'pending'),
+    ];
+    const summary = summarise({ rollout, nodes });
+    expect(summary.waves).toEqual([
+      { wave: 1, planned: 3, done: 2, phases: { succeeded: 1, downloading: 1, failed: 1 } },
+      { wave: 2, planned: 2, done: 0, phases: { pending: 1 } },
+    ]);
+    expect(summary.failures).toEqual([{ node: 'c', reason: 'self-test-failed', detail: 'output 3 off' }]);
+  });
+});

@@ -1,0 +1,86 @@
+import { MultiBar, type SingleBar } from 'cli-progress';
+import type { RolloutSnapshot } from './rollout-source.js';
+
+/** Rollout states after which nothing moves without an operator; `completed` is the only success. */
+export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'superseded']);
+/** Node states that count as done for a wave's bar. */
+const NODE_DONE = new Set(['succeeded', 'failed', 'superseded', 'reverted', 'revert-failed']);
+
+export interface WaveSummary {
+  readonly wave: number;
+  readonly planned: number;
+  readonly done: number;
+  /** Nodes per phase: the phase the node last reported, else its rollout state. */
+  readonly phases: Record<string, number>;
+}
+
+export interface WatchSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly state: string;
+  readonly currentWave: number;
+  readonly haltReason: string | null;
+  readonly waves: WaveSummary[];
+  readonly failures: { node: string; reason: string | null; detail: string | null }[];
+}
+
+/** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
+export function summarise({ rollout, nodes }: RolloutSnapshot): WatchSummary {
+  const waves = rollout.waves.map(({ wave, planned }) => {
+    const inWave = nodes.filter((n) => n.wave === wave);
+    const phases: Record<string, number> = {};
+    for (const n of inWave) {
+      const phase = n.state === 'dispatched' ? (n.phase ?? 'dispatched') : n.state;
+      phases[phase] = (phases[phase] ?? 0) + 1;
+    }
+    return { wave, planned, done: inWave.filter((n) => NODE_DONE.has(n.state)).length, phases };
+  });
+  const failures = nodes.filter((n) => n.state === 'failed').map((n) => ({ node: n.nodeName, reason: n.failure?.reason ?? n.reason, detail: n.failure?.detail ?? null }));
+  return { id: rollout.id, name: rollout.name, state: rollout.state, currentWave: rollout.currentWave, haltReason: rollout.haltReason, waves, failures };
+}
+
+const phasesText = (phases: Record<string, number>) =>
+  Object.entries(phases)
+    .map(([phase, n]) => `${phase} ${n}`)
+    .join(', ') || 'waiting';
+
+/** One progress bar per wave and a line per rollout event, on stderr (stdout stays for --json). */
+export class WatchView {
+  private readonly bars = new MultiBar({ format: 'wave {wave} [{bar}] {value}/{total} {phases}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000, hideCursor: true, clearOnComplete: false });
+  private readonly waveBars = new Map<number, SingleBar>();
+  private readonly seenEvents = new Set<string>();
+  private state = '';
+
+  render(snapshot: RolloutSnapshot): WatchSummary {
+    const summary = summarise(snapshot);
+    this.logEvents(snapshot);
+    if (summary.state !== this.state) this.bars.log(`rollout ${summary.name}: ${summary.state}\n`);
+    this.state = summary.state;
+    for (const wave of summary.waves) {
+      const payload = { wave: wave.wave, phases: phasesText(wave.phases) };
+      const bar = this.waveBars.get(wave.wave);
+      if (bar) {
+        bar.setTotal(Math.max(1, wave.planned));
+        bar.update(wave.done, payload);
+      } else this.waveBars.set(wave.wave, this.bars.create(Math.max(1, wave.planned), wave.done, payload));
+    }
+    return summary;
+  }
+
+  private logEvents({ rollout }: RolloutSnapshot): void {
+    for (const event of rollout.events) {
+      if (this.seenEvents.has(event.id)) continue;
+      this.seenEvents.add(event.id);
+      const detail = Object.keys(event.detail).length > 0 ? ` ${JSON.stringify(event.detail)}` : '';
+      this.bars.log(`${event.at} ${event.kind}${detail}\n`);
+    }
+  }
+
+  /** Draws the last state and prints why the rollout halted: its reason and each failed node's. */
+  finish(summary: WatchSummary): void {
+    this.bars.stop();
+    if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
+    process.stderr.write(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}\n`);
+    for (const f of summary.failures) process.stderr.write(`  node ${f.node}: ${f.reason ?? 'failed'}${f.detail ? ` — ${f.detail}` : ''}\n`);
+  }
+}
