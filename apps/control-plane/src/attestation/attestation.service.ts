@@ -74,6 +74,8 @@ export class AttestationService implements OnModuleDestroy {
           { nodeId: report.nodeId, verdict, loadedSha256: report.sha256, assignedSha256: subject?.assignedSha256 ?? null, claimedSha256: report.claimedSha256 },
           verdict === 'invalid' ? 'attestation report does not verify with the node key' : 'node attests model bytes other than its assigned release',
         );
+      }
+      if ((verdict === 'mismatch' || verdict === 'invalid') && subject?.verdict !== verdict) {
         events.push({
           type: 'node.attestation-mismatch',
           subjects: { nodeId: report.nodeId },

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiHeader, ApiOkResponse, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiDoc, ApiRead } from '../common/openapi.js';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
 import type { Request, Response } from 'express';
@@ -67,8 +68,9 @@ export class EventsController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'List events', description: 'Stored events of the catalogue (docs/events.md), oldest first, filtered, in keyset pages.' })
+  @ApiDoc('List events', 'Viewer. Stored events of the catalogue (docs/events.md), oldest first, filtered by type, rollout, node and time, in keyset pages: pass nextCursor as `after`.')
   @ApiOkResponse({ type: EventPageDto })
+  @ApiRead()
   async list(@Query() q: ListEventsQuery): Promise<EventPageDto> {
     const limit = q.limit ?? 100;
     const items: EventView[] = await this.repository.page(filterOf(q), q.after ?? '0', limit);
@@ -76,13 +78,15 @@ export class EventsController {
   }
 
   @Get('stream')
-  @ApiOperation({
-    summary: 'Stream events (Server-Sent Events)',
-    description: 'Each event once, in id order: `id` is the event id, `event` its type. Reconnect with Last-Event-ID to resume without loss.',
-  })
+  @ApiDoc(
+    'Stream events (Server-Sent Events)',
+    'Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429).',
+  )
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
-  @ApiOkResponse({ description: 'text/event-stream of EventDto' })
+  @ApiExtraModels(EventDto)
+  @ApiOkResponse({ description: 'An endless text/event-stream; each data line is an EventDto', content: { 'text/event-stream': { schema: { $ref: getSchemaPath(EventDto) } } } })
+  @ApiRead(429)
   async stream(
     @Query() q: EventFilterQuery,
     @Headers('last-event-id') lastEventId: string | undefined,

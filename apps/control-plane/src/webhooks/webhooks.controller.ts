@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { CurrentPrincipal, type Principal, RequireRole } from '../auth/principal.js';
@@ -88,31 +89,35 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create a webhook', description: 'Matching events are POSTed to the URL, signed (docs/events.md). The secret is returned only here.' })
+  @ApiDoc('Create a webhook', 'Admin only. Matching events are POSTed to the URL, signed with HMAC-SHA256 (docs/events.md); the secret is in this answer and nowhere else. Private and loopback addresses are refused unless WEBHOOK_ALLOW_PRIVATE.')
   @ApiCreatedResponse({ type: CreatedWebhookDto })
+  @ApiWrite()
   async create(@CurrentPrincipal() by: Principal, @Body() body: CreateWebhookDto): Promise<CreatedWebhookDto> {
     const webhook = await this.webhooks.create(by, body.url, body.eventTypes ?? []);
     return { ...WebhookDto.from(webhook), secret: webhook.secret };
   }
 
   @Get()
-  @ApiOperation({ summary: 'List webhooks' })
+  @ApiDoc('List webhooks', 'Admin only. URLs, filters, failure counts and whether each is disabled; never the secrets.')
   @ApiOkResponse({ type: [WebhookDto] })
+  @ApiRead(403)
   async list(): Promise<WebhookDto[]> {
     return (await this.webhooks.list()).map((w) => WebhookDto.from(w));
   }
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a webhook', description: 'Its pending deliveries are dropped with it.' })
-  @ApiNoContentResponse()
+  @ApiDoc('Delete a webhook', 'Admin only. Its delivery log and pending deliveries go with it.')
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiWrite(404)
   async remove(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     await this.webhooks.remove(by, id);
   }
 
   @Get(':id/deliveries')
-  @ApiOperation({ summary: "A webhook's delivery log", description: 'Newest first: state, attempts, last status code or error.' })
+  @ApiDoc("A webhook's delivery log", 'Admin only. Newest first: state (pending, succeeded, failed), attempts, last status code or error.')
   @ApiOkResponse({ type: [WebhookDeliveryDto] })
+  @ApiRead(403, 404)
   async deliveries(@Param('id', ParseUUIDPipe) id: string, @Query() q: ListDeliveriesQuery): Promise<WebhookDeliveryDto[]> {
     return (await this.webhooks.deliveries(id, q.before, q.limit ?? 100)).map((d) => WebhookDeliveryDto.from(d));
   }
