@@ -77,7 +77,7 @@ try {
   });
   if ((await count()) !== ROWS) throw new Error('COPY stored the wrong number of rows');
 
-  const repository = new TelemetryRepository(ds);
+  const repository = new TelemetryRepository(ds, { ingest: { rollups: true } });
   const parseBatch = (i: number) =>
     payloads.slice(i, i + BATCH).map(({ nodeId, payload }) => {
       const parsed = parseMessage('heartbeat', payload);

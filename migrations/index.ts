@@ -9,6 +9,7 @@ import { HeartbeatModelVersion1764410000000 } from './1764410000000-heartbeat-mo
 import { NodeIdentity1764420000000 } from './1764420000000-node-identity.js';
 import { Attestation1764490000000 } from './1764490000000-attestation.js';
 import { Events1764500000000 } from './1764500000000-events.js';
+import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -21,4 +22,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   NodeIdentity1764420000000,
   Attestation1764490000000,
   Events1764500000000,
+  ModelHealth1764510000000,
 ];

@@ -12,7 +12,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { fleetTopics } from '#protocol';
 import { createDatabase, dropDatabase } from '../../apps/control-plane/src/database/database-admin.js';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from './preprocessing.js';
@@ -119,8 +118,8 @@ try {
   const latencies = await Promise.all(agents.map((a) => feed(a, offline, IMAGES)));
   console.log(`  ${(IMAGES * agents.length).toLocaleString('en')} requests in ${ms(inferStart)}`);
 
-  step('results back in PostgreSQL: accuracy per variant through the fleet');
-  const fleet = await fleetAccuracy(databaseUrl, offline.labels, agents.length * IMAGES);
+  step('results back in the control plane: the test labels as feedback, accuracy per variant from the stats route');
+  const fleet = await fleetAccuracy(api, offline.labels, agents.length * IMAGES);
 
   const offlineFor = { fp32: offline.exports.onnx, int8: offline.exports.tfliteInt8 };
   const rows = (['fp32', 'int8'] as const).map((variant) => {
@@ -259,27 +258,30 @@ async function feed(agent: DemoAgent, offline: OfflineReport, count: number): Pr
   return latencies;
 }
 
-/** Scores the stored results against the labels, per variant of the model each result names. */
-async function fleetAccuracy(databaseUrl: string, labels: Uint8Array, expected: number): Promise<Map<string, { nodes: number; count: number; correct: number }>> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await waitUntil(async () => Number((await client.query('SELECT count(*) AS n FROM inference_results')).rows[0].n) >= expected, 120_000, 'results stored');
-    const { rows } = await client.query<{ variant: string; node_id: string; input_ref: string; top_class: number }>(
-      `SELECT mv.variant, r.node_id, r.input_ref, r.top_class FROM inference_results r JOIN model_versions mv ON mv.id = r.model_version_id`,
-    );
-    const out = new Map<string, { nodes: Set<string>; count: number; correct: number }>();
-    for (const row of rows) {
-      const entry = out.get(row.variant) ?? { nodes: new Set<string>(), count: 0, correct: 0 };
-      entry.nodes.add(row.node_id);
-      entry.count++;
-      if (row.top_class === labels[Number(row.input_ref.replace('mnist-test-', ''))]) entry.correct++;
-      out.set(row.variant, entry);
-    }
-    return new Map([...out].map(([k, v]) => [k, { nodes: v.nodes.size, count: v.count, correct: v.correct }]));
-  } finally {
-    await client.end();
+/** The parts of `GET /v1/models/:name/versions/:version/stats` the summary reads. */
+interface VersionStats {
+  readonly total: { readonly results: number; readonly feedback: { readonly labelled: number; readonly correct: number } };
+  readonly groups: { readonly key: string | null; readonly results: number }[];
+}
+
+/**
+ * Feeds the test set's labels to `POST /v1/feedback` (joined by the control plane to the stored results by
+ * inputRef) and reads the accuracy per variant from the stats route: what an operator's labelling process does.
+ */
+async function fleetAccuracy(api: Api, labels: Uint8Array, expected: number): Promise<Map<string, { nodes: number; count: number; correct: number }>> {
+  const stats = (query: string) => api.get<VersionStats>(`/v1/models/digits/versions/1.0.0/stats?window=1h${query}`);
+  await waitUntil(async () => (await stats('')).total.results >= expected, 120_000, 'results stored');
+  for (let start = 0; start < IMAGES; start += 1000) {
+    const items = Array.from({ length: Math.min(1000, IMAGES - start) }, (_, k) => ({ inputRef: `mnist-test-${start + k}`, label: labels[start + k] as number }));
+    const answer = await api.post<{ unmatched: number[] }>('/v1/feedback', { items });
+    if (answer.unmatched.length > 0) throw new Error(`feedback matched no result for ${answer.unmatched.length} test images`);
   }
+  const out = new Map<string, { nodes: number; count: number; correct: number }>();
+  for (const variant of ['fp32', 'int8']) {
+    const s = await stats(`&variant=${variant}&groupBy=node`);
+    out.set(variant, { nodes: s.groups.filter((g) => g.results > 0).length, count: s.total.feedback.labelled, correct: s.total.feedback.correct });
+  }
+  return out;
 }
 
 function median(values: number[]): number {
@@ -299,7 +301,7 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.log(`int8         ${(q.sizeRatio * 100).toFixed(1)}% of fp32 size, ${(q.accuracyDelta * 100).toFixed(2)} accuracy points, median latency ${q.int8MedianMs.toFixed(3)} vs ${q.fp32MedianMs.toFixed(3)} ms (${q.latencyRatio.toFixed(2)}×, LiteRT)`);
   console.log(`pruning      ${offline.pruning.map((p) => `${(p.sparsity * 100).toFixed(0)}% zeros → ${(p.accuracy * 100).toFixed(2)}%`).join(', ')} (one-shot, no fine-tuning)`);
   console.log(`rollout      ${rolloutSeconds.toFixed(1)} s from start to completed (2 waves, 3 nodes)`);
-  console.log('fleet        accuracy per variant from the results stored in PostgreSQL');
+  console.log('fleet        accuracy per variant from GET /v1/models/digits/versions/1.0.0/stats (labels sent to POST /v1/feedback)');
   console.table(rows);
   console.log(`total        ${(totalMs / 1000).toFixed(0)} s`);
   console.log('\nWhere to look next:');

@@ -6,10 +6,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { fleetTopics } from '#protocol';
-import { type Envelope, importPrivateKey, type ModelManifest, signDesiredState, signManifest, type SigningKey } from '#trust';
+import { encodeMessage, envelopeFields, fleetTopics, rootEnvelopeSchema } from '#protocol';
+import { type Envelope, importPrivateKey, type ModelManifest, type RootDocument, signDesiredState, signEnvelope, signManifest, type SigningKey } from '#trust';
 import { encodeDesiredState } from '../../apps/control-plane/src/deployments/desired-state-message.js';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
+import { nextRoot } from '../../apps/control-plane/src/keys/root-change.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
 import { createModel, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
@@ -31,19 +32,21 @@ describe('publisher-signed releases: the control plane holds no release key', ()
   let t: TestApp;
   let keysDir: string;
   let releaseDir: string;
+  let rootDir: string;
   let agent: AgentProcess;
   const cp = { username: 'edgefleet-cp', password: randomBytes(16).toString('hex') };
 
   beforeAll(async () => {
     keysDir = await mkdtemp(join(tmpdir(), 'ef-keys-'));
     releaseDir = await mkdtemp(join(tmpdir(), 'ef-publisher-'));
+    rootDir = await mkdtemp(join(tmpdir(), 'ef-root-')); // offline: the control plane never reads it
     await new KeyStore(keysDir).init({
       rootKeys: 3,
       rootThreshold: 2,
       releaseKeys: 3,
       releaseThreshold: 2,
       expiresDays: 30,
-      publisherSigned: { releaseDir, directorKeys: 1, directorThreshold: 1 },
+      publisherSigned: { releaseDir, rootDir, directorKeys: 1, directorThreshold: 1 },
     });
     broker = await startTestBroker({ dynsec: cp });
     t = await startTestApp({ MQTT_URL: broker.url, MQTT_USERNAME: cp.username, MQTT_PASSWORD: cp.password, MQTT_DYNSEC: 'true', KEYS_DIR: keysDir });
@@ -58,6 +61,7 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     await broker?.stop();
     await rm(keysDir, { recursive: true, force: true });
     await rm(releaseDir, { recursive: true, force: true });
+    await rm(rootDir, { recursive: true, force: true });
   });
 
   it('with only the control plane’s keys an attacker cannot get a node to run an unreleased model; the publishers’ release commits', async () => {
@@ -69,9 +73,9 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     const refused = await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.id, nodeIds: [agent.nodeId] }).expect(409);
     expect(refused.body.detail).toMatch(/not released/);
 
-    // The attacker owns the control plane's host: every key in KEYS_DIR (root keys, director key).
+    // The attacker owns the control plane's host: every key in KEYS_DIR (the director key; the root keys are offline).
     const stolen = await keysIn(join(keysDir, 'keys'));
-    expect(stolen.length).toBe(4);
+    expect(stolen.length).toBe(1);
     const forgedManifest = signManifest({ ...uploaded.signed, sequence: 1 }, stolen);
     await t.http().post(`/v1/models/digits/versions/${version.id}/release`).set(bearer(t.adminKey)).send({ manifest: forgedManifest }).expect(422);
     const deploymentId = randomUUID();
@@ -83,7 +87,18 @@ describe('publisher-signed releases: the control plane holds no release key', ()
     );
     const admin = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `attacker-${randomBytes(3).toString('hex')}`, username: cp.username, password: cp.password, reconnectPeriod: 0 });
     await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).desired(agent.nodeId), forged, { qos: 1 });
+    // Nor can it rotate the root to a release key of its own: the root keys are not in KEYS_DIR.
+    const current = (await new KeyStore(keysDir).currentRoot()).signed;
+    const rogue: Envelope<RootDocument> = signEnvelope(nextRoot(current, { expiresDays: 30, releaseKeys: stolen, releaseThreshold: 1 }), stolen);
+    await admin.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).trustRoot(current.version + 1), encodeMessage('trust-root', { ...envelopeFields(), root: rootEnvelopeSchema.parse(rogue) }), { qos: 1 });
     await admin.endAsync();
+    const rootRefusal = await waitFor(
+      async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; refusedVersion?: number; reason?: string }).find((l) => l.msg === 'refused a root' && l.refusedVersion === current.version + 1),
+      (l) => l !== undefined,
+      10_000,
+      'the rogue root refused',
+    );
+    expect(rootRefusal?.reason).toBe('bad-rotation'); // the old root's threshold is not met
     const refusal = await waitFor(
       async () => agent.logs.map((l) => JSON.parse(l) as { msg?: string; deploymentId?: string; claimedDeploymentId?: string; reason?: string }).find((l) => l.msg === 'refused a desired state' && (l.deploymentId ?? l.claimedDeploymentId) === deploymentId),
       (l) => l !== undefined,

@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RecurringWindow, windowOpen } from '#common';
-import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, type MessageKind, type MessageOf, parseMessage } from '#protocol';
+import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, latencyPercentiles, type MessageKind, type MessageOf, parseMessage, sparseHistogram } from '#protocol';
 
 /** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
 export type Behaviour = 'commit' | 'fail' | 'silent';
@@ -104,6 +104,70 @@ export class SimulatedFleet {
           inferences,
           errors: errors(model),
           latencyMs: { p50: latency / 2, p99: latency },
+        });
+      }),
+    );
+  }
+
+  /**
+   * One heartbeat per node as a current agent sends it: the latencies `window` returns for the node's
+   * model in the shared histogram (p50/p99 read from it), plus `errors` failed inferences. Returns what
+   * each node reported, so a test can compute its reference from the same samples.
+   */
+  async heartbeatWithHistogram(window: (nodeId: string, model: ModelRef | null) => { latenciesMs: readonly number[]; errors?: number }): Promise<Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number }>> {
+    const sent = new Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number }>();
+    await Promise.all(
+      [...this.nodeIds].map((nodeId) => {
+        const model = this.running.get(nodeId) ?? null;
+        const { latenciesMs, errors = 0 } = window(nodeId, model);
+        const counts = new Array<number>(LATENCY_BUCKET_COUNT).fill(0);
+        for (const ms of latenciesMs) counts[latencyBucket(ms)]++;
+        const percentiles = latencyPercentiles(counts);
+        sent.set(nodeId, { model, latenciesMs, errors });
+        return this.publish(nodeId, 'heartbeat', {
+          ...envelopeFields(),
+          seq: this.next(nodeId),
+          model,
+          uptimeS: 60,
+          cpu: 0.1,
+          memMb: 100,
+          freeDiskMb: 10_000,
+          inferences: latenciesMs.length + errors,
+          errors,
+          latencyMs: percentiles ? { p50: percentiles.p50, p99: percentiles.p99 } : null,
+          ...(percentiles ? { latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) } } : {}),
+        });
+      }),
+    );
+    return sent;
+  }
+
+  /**
+   * One results batch per node: the records `records` returns for the node's model (none without a
+   * model), with input references and top classes as given. Returns the records sent per node.
+   */
+  async resultsOf(
+    records: (nodeId: string, model: ModelRef) => readonly { topClass: number; confidence: number; inputRef?: string; latencyMs?: number }[],
+  ): Promise<void> {
+    await Promise.all(
+      [...this.nodeIds].map((nodeId) => {
+        const model = this.running.get(nodeId);
+        if (!model) return undefined;
+        const list = records(nodeId, model);
+        if (list.length === 0) return undefined;
+        const { sha256, ...served } = model;
+        return this.publish(nodeId, 'results', {
+          ...envelopeFields(),
+          records: list.map((r) => ({
+            seq: this.next(nodeId),
+            ts: new Date().toISOString(),
+            modelSha256: sha256,
+            model: served,
+            topClass: r.topClass,
+            confidence: r.confidence,
+            latencyMs: r.latencyMs ?? 1,
+            ...(r.inputRef !== undefined ? { inputRef: r.inputRef } : {}),
+          })),
         });
       }),
     );

@@ -171,8 +171,8 @@ export class Agent {
   private async heartbeat(): Promise<void> {
     if (!this.transport.connected) return;
     const disk = await statfs(this.config.stateDir);
-    const window = this.stats.takeWindow();
     const model = this.holder.model;
+    const window = this.stats.takeWindow(model?.sha256);
     await this.transport
       .publish('heartbeat', {
         ...envelopeFields(),
@@ -185,6 +185,7 @@ export class Agent {
         inferences: window.inferences,
         errors: window.errors,
         latencyMs: window.latencyMs,
+        ...(window.latencyHistogram ? { latencyHistogram: window.latencyHistogram } : {}),
         attestation: this.attestor.report(this.holder.loadedSha256),
       })
       .catch((error: unknown) => log('warn', 'heartbeat failed', { err: String(error) }));

@@ -30,6 +30,12 @@ const schema = z.strictObject({
    * a broker certified by this CA. Without it, a TLS broker must have a certificate the system trusts.
    */
   mqttCaFile: z.string().min(1).optional(),
+  /**
+   * sha256 (hex) of the root the node may pin at its first enrolment (`npm run keys -- root fingerprint`):
+   * the enrolment answer's root must match it, so an on-path attacker cannot hand the node a root of
+   * their own over plain HTTP. Later roots are walked from the pinned one as usual.
+   */
+  trustRootSha256: z.string().regex(/^[0-9a-f]{64}$/, 'the 64 lowercase hex digits printed by `keys root fingerprint`').optional(),
   /** The local API's TCP port on 127.0.0.1 (0: any free port); null: no TCP listener (Unix socket only). */
   apiPort: z.number().int().min(0).max(65535).nullable().default(8421),
   /** A Unix domain socket the local API also (or only) listens on; its file gets `localApiSocketMode`. */

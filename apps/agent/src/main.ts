@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Agent, log } from './agent.js';
 import { type AgentConfig, AgentConfigError, loadAgentConfig } from './config.js';
-import { enroll, enrollWhenReachable, EnrollmentError, loadIdentity } from './state/identity.js';
+import { enroll, enrollWhenReachable, EnrollmentError, loadIdentity, warnIfFirstRootUnpinned } from './state/identity.js';
 import { readJsonFile } from './state/atomic-file.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
@@ -31,6 +31,7 @@ async function main(): Promise<number> {
   }
   const config = await loadAgentConfig(values.config);
   if (command === 'enroll') {
+    await warnIfFirstRootUnpinned(config, log);
     const identity = await enroll(config);
     tokenNoLongerNeeded(config);
     console.log(JSON.stringify({ nodeId: identity.nodeId, broker: identity.mqtt.url }));
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
   const outdated = () => log('info', 'the saved identity predates fleet namespaces: enrolling again (same node key and key pair, same node)');
   let identity = await loadIdentity(config, outdated);
   if (!identity) {
+    await warnIfFirstRootUnpinned(config, log);
     try {
       identity = await enrollWhenReachable(config, { log, signal: stopping.signal });
       tokenNoLongerNeeded(config);

@@ -13,6 +13,7 @@ import { HealthModule } from './health/health.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { TrustModule } from './keys/trust.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { ModelHealthModule } from './model-health/model-health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         DeploymentsModule,
         RolloutsModule,
         WebhooksModule,
+        ModelHealthModule,
         GatewayModule,
         HealthModule,
       ],

@@ -272,6 +272,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record ground truth for inference results
+         * @description Each item labels the stored results reported with its inputRef (of its node, if named); accuracy appears in the stats route. Items that match no stored result are listed by position (send them again later).
+         */
+        post: operations["ModelStatsController_feedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -379,6 +399,26 @@ export interface paths {
          * @description Deletes the version (or one `variant` of it). 409 while a node runs it, an unfinished rollout names it, or it has deployment history.
          */
         delete: operations["ModelsController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}/versions/{version}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How a model version is doing
+         * @description Inferences, errors, latency p50/p90/p99 (merged histograms, exact to the bucket), top-class confidence and accuracy from feedback, over a window, in total and per node or per label value. Read from per-minute and per-hour rollups, never from raw results. See docs/model-health.md.
+         */
+        get: operations["ModelStatsController_versionStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -692,6 +732,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rollouts/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Canary vs control of a rollout
+         * @description What the model-health gates compare: nodes of the rollout on its versions (canary) and those still on another (control), over `windowSeconds` (the gates' window by default); latency percentiles from the merged histograms. See docs/model-health.md.
+         */
+        get: operations["RolloutsController_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/rollouts/dry-run": {
         parameters: {
             query?: never;
@@ -845,6 +905,33 @@ export interface components {
             /** @description Return the nodes the rollout reached to their previous version */
             rollback?: boolean;
         };
+        AccuracyDto: {
+            /** @example 0.97 */
+            accuracy: number | null;
+            /** @example 194 */
+            correct: number;
+            /**
+             * @description Results with ground truth (POST /v1/feedback)
+             * @example 200
+             */
+            labelled: number;
+        };
+        AccuracyPointDto: {
+            /** @example 0.97 */
+            accuracy: number | null;
+            /** @example 194 */
+            correct: number;
+            /**
+             * @description Start of the step (results by inference time)
+             * @example 2026-12-02T01:00:00.000Z
+             */
+            from: string;
+            /**
+             * @description Results with ground truth (POST /v1/feedback)
+             * @example 200
+             */
+            labelled: number;
+        };
         ApiKeyDto: {
             createdAt: string;
             createdBy: string;
@@ -891,6 +978,15 @@ export interface components {
             url: string;
             /** @description The node id */
             username: string;
+        };
+        ConfidenceBucketDto: {
+            /** @example 120 */
+            count: number;
+            /**
+             * @description Upper bound of the bucket
+             * @example 0.95
+             */
+            le: number;
         };
         CreateApiKeyDto: {
             /** @example ci-deployer */
@@ -1194,11 +1290,74 @@ export interface components {
             /** @description Pass as `after` for the next page; null on the last page */
             nextCursor: string | null;
         };
+        FeedbackDto: {
+            /** @description 1 to 1000 items */
+            items: components["schemas"]["FeedbackItemDto"][];
+        };
+        FeedbackItemDto: {
+            /**
+             * @description The inputRef the result was reported with
+             * @example mnist-test-00042
+             */
+            inputRef: string;
+            /**
+             * @description The true class index
+             * @example 7
+             */
+            label: number;
+            /** @description Only results of this node (otherwise every result with the input reference) */
+            nodeId?: string;
+        };
+        FeedbackResultDto: {
+            /**
+             * @description Items joined to at least one stored result
+             * @example 98
+             */
+            matched: number;
+            /** @example 100 */
+            received: number;
+            /**
+             * @description Positions of the items that matched no stored result (send them again later)
+             * @example [
+             *       17,
+             *       54
+             *     ]
+             */
+            unmatched: number[];
+        };
         FieldViolationDto: {
             /** @example selfTest.input */
             field: string;
             /** @example must be an array of numbers */
             message: string;
+        };
+        GroupStatsDto: {
+            /** @description Top-class confidence in 20 buckets of 0.05 */
+            confidence: components["schemas"]["ConfidenceBucketDto"][];
+            /** @example 0.001 */
+            errorRate: number | null;
+            /** @example 12 */
+            errors: number;
+            feedback: components["schemas"]["AccuracyDto"];
+            /**
+             * @description Inferences the nodes reported in heartbeats (errors included)
+             * @example 12000
+             */
+            inferences: number;
+            /**
+             * @description Node id or label value; null for the total, or for nodes without the label
+             * @example north
+             */
+            key: string | null;
+            /** @description From the merged latency histograms, exact to the bucket (≤ 19% above the true value) */
+            latencyMs: components["schemas"]["LatencyPercentilesDto"] | null;
+            /** @example 0.93 */
+            meanConfidence: number | null;
+            /**
+             * @description Inference results stored
+             * @example 11988
+             */
+            results: number;
         };
         HardwareProfileDto: {
             /**
@@ -1229,6 +1388,17 @@ export interface components {
             /** @description A single-use enrolment token bound to this node: put it in the node’s agent.json. Shown only here. */
             token: string;
         };
+        LatencyPercentilesDto: {
+            /**
+             * @description Upper bound of the bucket holding the median (ms)
+             * @example 4.76
+             */
+            p50: number;
+            /** @example 11.31 */
+            p90: number;
+            /** @example 26.91 */
+            p99: number;
+        };
         ModelDto: {
             classLabels: string[];
             createdAt: string;
@@ -1242,6 +1412,31 @@ export interface components {
                 [key: string]: unknown;
             };
             task: string;
+        };
+        ModelStatsDto: {
+            /** @description Accuracy in 12 steps of the window (whole minutes), oldest first; steps without feedback absent */
+            accuracyOverTime: components["schemas"]["AccuracyPointDto"][];
+            /** @example 2026-12-02T00:00:00.000Z */
+            from: string;
+            /** @example node */
+            groupBy: string | null;
+            groups: components["schemas"]["GroupStatsDto"][];
+            /** @example digits */
+            model: string;
+            /** @example 2026-12-02T01:00:00.000Z */
+            to: string;
+            total: components["schemas"]["GroupStatsDto"];
+            /**
+             * @example [
+             *       "fp32",
+             *       "int8"
+             *     ]
+             */
+            variants: string[];
+            /** @example 1.3.0 */
+            version: string;
+            /** @example 1h */
+            window: string;
         };
         ModelVersionDto: {
             createdAt: string;
@@ -1460,6 +1655,34 @@ export interface components {
              *     ]
              */
             waveSizes: number[];
+        };
+        RolloutSideDto: {
+            /** @example 0.00075 */
+            errorRate: number | null;
+            /** @example 3 */
+            errors: number;
+            /** @example 4000 */
+            inferences: number;
+            latencyMs: components["schemas"]["LatencyPercentilesDto"] | null;
+            /**
+             * @description What the latency gate compares (the merged p99, or the mean of older agents’ p99s)
+             * @example 10.76
+             */
+            latencyP99Ms: number | null;
+            /** @example 0.91 */
+            meanConfidence: number | null;
+            /** @example 4 */
+            nodes: number;
+            /** @example 3990 */
+            results: number;
+        };
+        RolloutStatsDto: {
+            /** @description Nodes of the rollout on one of its versions */
+            canary: components["schemas"]["RolloutSideDto"];
+            /** @description Nodes of the rollout still on another version */
+            control: components["schemas"]["RolloutSideDto"];
+            /** @example 300 */
+            windowSeconds: number;
         };
         RolloutWaveDto: {
             planned: number;
@@ -2345,6 +2568,56 @@ export interface operations {
             };
         };
     };
+    ModelStatsController_feedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackResultDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     ModelsController_list: {
         parameters: {
             query?: never;
@@ -2814,6 +3087,62 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    ModelStatsController_versionStats: {
+        parameters: {
+            query?: {
+                /** @description Per node ('node') or per value of a node label ('label:<key>'); absent = the total only */
+                groupBy?: string;
+                /** @description One variant of the version; absent = all its variants together */
+                variant?: string;
+                /** @description How far back: whole minutes, hours or days, at most 30d */
+                window?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelStatsDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3826,6 +4155,57 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    RolloutsController_stats: {
+        parameters: {
+            query?: {
+                /** @description Seconds back; default: the rollout's gate window (or 300 s) */
+                windowSeconds?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutStatsDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

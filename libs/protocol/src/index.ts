@@ -7,3 +7,4 @@ export * from './status.js';
 export * from './topics.js';
 export * from './results-encoding.js';
 export * from './bounds.js';
+export * from './latency-histogram.js';

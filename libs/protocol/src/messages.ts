@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
+import { latencyHistogramSchema } from './latency-histogram.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
 /** Schema version carried by every JSON message as `v`. */
@@ -83,6 +84,12 @@ export const heartbeatMessage = z.strictObject({
   inferences: count,
   errors: count,
   latencyMs: z.strictObject({ p50: real(0, PG_REAL_MAX), p99: real(0, PG_REAL_MAX) }).nullable(),
+  /**
+   * The window's successful inferences' latencies in the shared log-spaced buckets (latency-histogram.ts),
+   * of the model the heartbeat names. Absent from agents older than this field (their p50/p99 are still
+   * read) and without inferences.
+   */
+  latencyHistogram: latencyHistogramSchema.optional(),
   /**
    * The digest of the model bytes the engine loaded, signed with the node's enrolment key over the
    * control plane's current attestation nonce (libs/trust `attestationMessage`). Absent without a model,

@@ -67,6 +67,16 @@ describe('walking the root chain', () => {
     expect(verifyDesiredState(desired(v3.releaseKeys.slice(0, 2)), trusted, { nodeId: 'n1', now: NOW }).deploymentId).toBe('d1');
   });
 
+  it('names the missing version even with 200,000 bogus versions offered (no RangeError from spreading them)', () => {
+    const v1 = first();
+    const bogus = new Map<number, Envelope<RootDocument>>();
+    const template = signRoot(next(v1).root, v1.rootKeys);
+    for (let version = 3; version < 200_003; version++) bogus.set(version, template);
+    const walk = walkRootChain(v1.root, bogus);
+    expect(walk.verified).toEqual([]);
+    expect(walk.refused?.message).toMatch(/version 2 is missing; cannot move to 200002/);
+  });
+
   it('does not skip a version: v3 without v2 is not trusted', () => {
     const v1 = first();
     const v2 = next(v1);

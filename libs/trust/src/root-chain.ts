@@ -29,7 +29,9 @@ export function walkRootChain(trusted: RootDocument, offered: ReadonlyMap<number
     }
     verified.push(envelope);
   }
-  const newest = Math.max(0, ...offered.keys());
+  // A loop, not Math.max(...keys): spreading ~100k keys into arguments throws RangeError.
+  let newest = 0;
+  for (const version of offered.keys()) if (version > newest) newest = version;
   if (newest > current.version && !offered.has(current.version + 1)) {
     return { verified, refused: new TrustError('bad-rotation', `root version ${current.version + 1} is missing; cannot move to ${newest}`) };
   }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
 import { assertNotExpired, type Envelope, type Role, signEnvelope, verifyThreshold } from './envelope.js';
 import type { SigningKey } from './keys.js';
 import { TrustError } from './trust-error.js';
@@ -111,3 +113,9 @@ export function isRootExpired(root: RootDocument, now: Date): boolean {
 
 /** The role that signs desired states: the director when the root has one, else the release role. */
 export const desiredStateRole = (root: RootDocument): Role => root.roles.director ?? root.roles.release;
+
+/**
+ * The root's fingerprint: sha256 (hex) of the canonical JSON of its signed part. Operators pin it in an
+ * agent's config (`trustRootSha256`) so the first root a node trusts cannot be swapped on the way.
+ */
+export const rootFingerprint = (root: RootDocument): string => createHash('sha256').update(canonicalJson(root)).digest('hex');

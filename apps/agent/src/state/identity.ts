@@ -4,11 +4,12 @@ import { arch, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isFleetNamespace } from '#protocol';
-import { type Envelope, importPrivateKey, type RootDocument, type SigningKey, signEnrolmentProof, verifyInitialRoot } from '#trust';
+import { type Envelope, importPrivateKey, type RootDocument, rootFingerprint, type SigningKey, signEnrolmentProof, verifyInitialRoot } from '#trust';
 import type { AgentConfig } from '../config.js';
 import { engineNames } from '#inference';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
-import { postJson } from './post-json.js';
+import { getJson, postJson } from './post-json.js';
+import { MAX_ROOTS_AHEAD, TrustedRoot } from './trusted-root.js';
 
 /** What enrolment gave this node; kept 0600 in the state directory. */
 export interface NodeIdentity {
@@ -166,14 +167,71 @@ export async function enroll(config: AgentConfig): Promise<NodeIdentity> {
   if (!answer.nodeId || !answer.nodeSecret || !answer.root || !answer.mqtt) throw new EnrollmentError('enrolment answer is incomplete');
   if (!isFleetNamespace(answer.mqtt.namespace)) throw new EnrollmentError('enrolment answer names no fleet namespace: the control plane is older than this agent');
   verifyInitialRoot(answer.root, new Date()); // a root that does not verify is not pinned
+  const previous = await readJsonFile<NodeIdentity>(identityPath(config));
+  const root = previous?.root ? await keepTrustedChain(config, previous.root, answer.root) : pinFirstRoot(config, answer.root);
   const identity: NodeIdentity = {
     nodeId: answer.nodeId,
     nodeSecret: answer.nodeSecret,
-    root: answer.root,
+    root,
     mqtt: { ...answer.mqtt, url: config.brokerUrl ?? answer.mqtt.url },
   };
   await writeJsonAtomic(identityPath(config), identity);
   return { ...identity, signingKey: key.privateKey };
+}
+
+/**
+ * The first root a node trusts comes from the enrolment answer: with `trustRootSha256` it must be that
+ * root (an on-path attacker on plain HTTP could otherwise hand over a root of their own).
+ */
+function pinFirstRoot(config: AgentConfig, root: Envelope<RootDocument>): Envelope<RootDocument> {
+  if (config.trustRootSha256 === undefined) return root;
+  const fingerprint = rootFingerprint(root.signed);
+  if (fingerprint !== config.trustRootSha256) {
+    throw new EnrollmentError(
+      `the control plane's root (version ${root.signed.version}, sha256 ${fingerprint}) does not match trustRootSha256 ${config.trustRootSha256}: not pinned. Check the fingerprint (\`npm run keys -- root fingerprint\`) and the controlPlaneUrl (use https://)`,
+    );
+  }
+  return root;
+}
+
+/**
+ * Re-enrolment keeps the chain the node already trusts (`identity.root` and `state/trust/roots`): the
+ * answered root is taken only if it is in that chain or the chain walks to it (missing versions fetched
+ * from `GET /v1/trust/root/{version}`, each verified as a rotation from the broker would be).
+ */
+async function keepTrustedChain(config: AgentConfig, pinned: Envelope<RootDocument>, answered: Envelope<RootDocument>): Promise<Envelope<RootDocument>> {
+  const refusals: string[] = [];
+  const trust = await TrustedRoot.open(config.stateDir, pinned, (_level, message, fields) => refusals.push(`${message}${fields?.['detail'] ? `: ${String(fields['detail'])}` : ''}`));
+  if (trust.trusts(answered.signed)) return pinned;
+  const from = trust.current.version;
+  const to = answered.signed.version;
+  if (to > from && to - from <= MAX_ROOTS_AHEAD) {
+    for (let version = from + 1; version < to; version++) trust.offer(await fetchRoot(config, version));
+    trust.offer(answered);
+    await trust.settled();
+    if (trust.trusts(answered.signed)) return pinned;
+  }
+  throw new EnrollmentError(
+    `the control plane answered root version ${to}, which does not follow from the root this node trusts (version ${from})${refusals.length > 0 ? ` (${refusals.join('; ')})` : ''}: refusing to re-pin. If the fleet's root was really replaced, reset this node (remove ${config.stateDir}) and enrol it again`,
+  );
+}
+
+async function fetchRoot(config: AgentConfig, version: number): Promise<unknown> {
+  let response: { status: number; ok: boolean; json: unknown };
+  try {
+    response = await getJson(new URL(`/v1/trust/root/${version}`, config.controlPlaneUrl), 15_000);
+  } catch (error) {
+    throw new EnrollmentError(`cannot reach the control plane at ${config.controlPlaneUrl}`, { cause: error, retryable: true });
+  }
+  if (!response.ok) throw new EnrollmentError(`root version ${version} is not available from the control plane (${response.status})`, { retryable: response.status >= 500 });
+  return response.json;
+}
+
+/** Warns when the first root would come over plain HTTP with nothing to check it against (not at re-enrolment: the chain is kept). */
+export async function warnIfFirstRootUnpinned(config: AgentConfig, log: EnrollmentRetry['log']): Promise<void> {
+  if (config.trustRootSha256 !== undefined || new URL(config.controlPlaneUrl).protocol !== 'http:') return;
+  if ((await readJsonFile<NodeIdentity>(identityPath(config)))?.root) return;
+  log('warn', 'enrolling over plain HTTP with no trustRootSha256: an on-path attacker could hand this node a root of their own; pin the root fingerprint or use https://', { controlPlaneUrl: config.controlPlaneUrl });
 }
 
 export interface EnrollmentRetry {

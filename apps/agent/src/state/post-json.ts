@@ -19,12 +19,21 @@ export class ResponseTooLargeError extends Error {
  * An answer over `maxBytes` rejects with ResponseTooLargeError.
  */
 export function postJson(url: URL, body: unknown, timeoutMs: number, maxBytes = MAX_ANSWER_BYTES): Promise<{ status: number; ok: boolean; json: unknown }> {
-  const payload = Buffer.from(JSON.stringify(body));
+  return requestJson(url, Buffer.from(JSON.stringify(body)), timeoutMs, maxBytes);
+}
+
+/** GETs a JSON document the same way (e.g. a root version, while re-enrolment walks the chain). */
+export function getJson(url: URL, timeoutMs: number, maxBytes = MAX_ANSWER_BYTES): Promise<{ status: number; ok: boolean; json: unknown }> {
+  return requestJson(url, undefined, timeoutMs, maxBytes);
+}
+
+function requestJson(url: URL, payload: Buffer | undefined, timeoutMs: number, maxBytes: number): Promise<{ status: number; ok: boolean; json: unknown }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : { accept: 'application/json' };
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length }, signal: AbortSignal.timeout(timeoutMs) },
+      { method: payload ? 'POST' : 'GET', headers, signal: AbortSignal.timeout(timeoutMs) },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type DesiredStateMessage, envelopeFields } from '#protocol';
 import { buildRoot, type Envelope, generateSigningKey, type ModelManifest, type RootDocument, type SigningKey, signDesiredState, signManifest, signRoot, TrustError } from '#trust';
 import { DesiredStateRefused, verifyDesired } from '../update/desired.js';
-import { TrustedRoot } from './trusted-root.js';
+import { MAX_ROOTS_AHEAD, TrustedRoot } from './trusted-root.js';
 
 const DAY = 86_400_000;
 const keys = (n: number) => Array.from({ length: n }, generateSigningKey);
@@ -74,6 +74,21 @@ describe('TrustedRoot: the node walks to newer roots and keeps them', () => {
     const reopened = await TrustedRoot.open(dir, v1.envelope, log);
     expect(reopened.current.version).toBe(3);
     expect(verifyDesired(desiredMessage(v3.releaseKeys.slice(0, 2)), reopened.current, 'n1', { installed: {} }).state.deploymentId).toBe('d1');
+  });
+
+  it('keeps no more than MAX_ROOTS_AHEAD offered roots and drops refused ones: a flood of bogus versions neither fills memory nor stops the walk', async () => {
+    const v1 = rootVersion(1, undefined);
+    const v2 = rootVersion(2, v1);
+    const trust = await TrustedRoot.open(dir, v1.envelope, log);
+    const bogus = rootVersion(2, undefined).envelope;
+    for (let version = 2; version < 100_002; version++) trust.offer({ ...bogus, signed: { ...bogus.signed, version } });
+    await trust.settled();
+    expect(trust.current.version).toBe(1);
+    expect(trust.pendingCount).toBeLessThanOrEqual(MAX_ROOTS_AHEAD - 1);
+    expect(logs.filter((l) => l.message === 'ignored a root too far ahead of the trusted one')).toHaveLength(1);
+    trust.offer(v2.envelope);
+    await trust.settled();
+    expect(trust.current.version).toBe(2);
   });
 
   it('refuses a root signed by one root key of two needed, and a tampered stored root is not trusted at start', async () => {

@@ -1,7 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootEnvelopeSchema } from '#protocol';
-import { type Envelope, isRootExpired, type RootDocument, TrustError, verifyInitialRoot, verifyThreshold, walkRootChain } from '#trust';
+import { type Envelope, isRootExpired, type RootDocument, rootFingerprint, TrustError, verifyInitialRoot, verifyThreshold, walkRootChain } from '#trust';
 import { readJsonFile, writeJsonAtomic } from './atomic-file.js';
 
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -19,6 +19,13 @@ export interface TrustSource {
 const ROOTS_DIR = 'trust/roots';
 
 /**
+ * How far ahead of the trusted root an offered root may be to be kept until the versions before it
+ * arrive. Anyone who can publish on the trust topic (a broker admin) could otherwise fill memory with
+ * bogus versions; a genuine chain is walked one version at a time and is never this far ahead.
+ */
+export const MAX_ROOTS_AHEAD = 64;
+
+/**
  * The node's root of trust: the root pinned at enrolment, then every newer root it verified, one
  * version at a time (each signed by the threshold of the one before and its own). Each verified root
  * is written atomically to `state/trust/roots/{version}.json` before anything is verified with it, so
@@ -32,6 +39,7 @@ export class TrustedRoot implements TrustSource {
   private readonly listeners: (() => void)[] = [];
   private settling: Promise<void> = Promise.resolve();
   private expiredLogged = false;
+  private farAheadLoggedAt?: number;
 
   private constructor(
     private readonly stateDir: string,
@@ -77,7 +85,9 @@ export class TrustedRoot implements TrustSource {
     const parsed = rootEnvelopeSchema.safeParse(value);
     if (!parsed.success) return this.log('warn', 'invalid root document', { detail: parsed.error.issues[0]?.message });
     const envelope = parsed.data as Envelope<RootDocument>;
-    if (envelope.signed.version <= this.current.version) return;
+    const ahead = envelope.signed.version - this.current.version;
+    if (ahead <= 0) return;
+    if (ahead > MAX_ROOTS_AHEAD) return this.ignoreFarAhead(envelope.signed.version);
     this.offered.set(envelope.signed.version, envelope);
     this.settling = this.settling.then(() => this.advance()).catch((error: unknown) => this.log('error', 'could not store a verified root', { err: error instanceof Error ? error.message : String(error) }));
   }
@@ -105,6 +115,17 @@ export class TrustedRoot implements TrustSource {
     throw refusal;
   }
 
+  /** Whether this root (its signed part, by fingerprint) is the pinned root or one walked to since. */
+  trusts(root: RootDocument): boolean {
+    const fingerprint = rootFingerprint(root);
+    return this.chain.some((trusted) => trusted.version === root.version && rootFingerprint(trusted) === fingerprint);
+  }
+
+  /** How many offered roots wait for the versions before them (bounded by MAX_ROOTS_AHEAD). */
+  get pendingCount(): number {
+    return this.offered.size;
+  }
+
   /** Logs (at error, once until it changes) that the newest root has expired: no update is accepted. */
   checkExpiry(): void {
     const expired = this.expired;
@@ -124,10 +145,21 @@ export class TrustedRoot implements TrustSource {
       this.log('info', 'moved to a newer root', { from, rootVersion: envelope.signed.version, revokedKeyIds: envelope.signed.revokedKeyIds });
     }
     for (const version of this.offered.keys()) if (version <= this.current.version) this.offered.delete(version);
-    if (walk.refused) this.logRefusal(walk.refused);
+    if (walk.refused) {
+      // A refused root is dropped (a genuine one of that version may still come), so bogus roots do not pile up.
+      this.offered.delete(this.current.version + 1);
+      this.logRefusal(walk.refused);
+    }
     if (walk.verified.length === 0) return;
     this.checkExpiry();
     for (const listener of this.listeners) listener();
+  }
+
+  /** Logged once per trusted version: a flood of bogus versions must not flood the log either. */
+  private ignoreFarAhead(version: number): void {
+    if (this.farAheadLoggedAt === this.current.version) return;
+    this.farAheadLoggedAt = this.current.version;
+    this.log('warn', 'ignored a root too far ahead of the trusted one', { rootVersion: this.current.version, offeredVersion: version, maxAhead: MAX_ROOTS_AHEAD });
   }
 
   private logRefusal(error: TrustError): void {

@@ -1,17 +1,39 @@
+import { histogramQuantile, LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT, LATENCY_MAX_MS, type LatencyHistogram, latencyBucket, sparseHistogram } from '#protocol';
+
+export interface StatsWindow {
+  readonly inferences: number;
+  readonly errors: number;
+  /** p50/p99 read from the histogram (to the bucket), kept for control planes that predate it; null without inferences. */
+  readonly latencyMs: { p50: number; p99: number } | null;
+  /** Latencies of the successful inferences of the model asked for; absent without any. */
+  readonly latencyHistogram?: LatencyHistogram;
+}
+
 /**
- * Counters the heartbeat and the soak read: inferences, errors and latencies since the last heartbeat,
- * and successes/errors of one model since its activation.
+ * Counters the heartbeat and the soak read: inferences, errors and a latency histogram since the last
+ * heartbeat, and successes/errors of one model since its activation. Recording a latency costs a bucket
+ * index and an increment (bench/agent-http measures the serving path); the histogram has a fixed size
+ * whatever the request rate, where the list of raw latencies it replaces grew to 100,000 entries.
  */
 export class InferenceStats {
-  private window = { inferences: 0, errors: 0, latencies: [] as number[] };
+  private inferences = 0;
+  private errors = 0;
+  private readonly latencyCounts = new Float64Array(LATENCY_BUCKET_COUNT);
+  /** The model whose latencies the histogram holds: a hot swap mid-window starts it afresh, so a heartbeat never attributes one version's latencies to another. */
+  private histogramModel?: string;
   private soakModel?: string;
   private soakCounts = { successes: 0, errors: 0 };
 
   record(modelSha256: string | undefined, ok: boolean, latencyMs: number): void {
-    this.window.inferences++;
-    if (!ok) this.window.errors++;
-    else this.window.latencies.push(latencyMs);
-    if (this.window.latencies.length > 100_000) this.window.latencies.splice(0, 50_000);
+    this.inferences++;
+    if (!ok) this.errors++;
+    else {
+      if (modelSha256 !== this.histogramModel) {
+        this.latencyCounts.fill(0);
+        this.histogramModel = modelSha256;
+      }
+      this.latencyCounts[latencyBucket(latencyMs)]++;
+    }
     if (modelSha256 && modelSha256 === this.soakModel) {
       if (ok) this.soakCounts.successes++;
       else this.soakCounts.errors++;
@@ -27,13 +49,20 @@ export class InferenceStats {
     return modelSha256 === this.soakModel ? { ...this.soakCounts } : { successes: 0, errors: 0 };
   }
 
-  /** Counters since the previous call, with latency p50/p99 (null without inferences). */
-  takeWindow(): { inferences: number; errors: number; latencyMs: { p50: number; p99: number } | null } {
-    const { inferences, errors, latencies } = this.window;
-    this.window = { inferences: 0, errors: 0, latencies: [] };
-    if (latencies.length === 0) return { inferences, errors, latencyMs: null };
-    const sorted = latencies.sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-    return { inferences, errors, latencyMs: { p50: at(0.5), p99: at(0.99) } };
+  /** Counters since the previous call; the histogram only if it holds `modelSha256`'s latencies (the model the heartbeat names). */
+  takeWindow(modelSha256?: string): StatsWindow {
+    const { inferences, errors } = this;
+    const counts = Array.from(this.latencyCounts);
+    const sameModel = modelSha256 !== undefined && modelSha256 === this.histogramModel;
+    this.inferences = 0;
+    this.errors = 0;
+    this.latencyCounts.fill(0);
+    const p50 = histogramQuantile(counts, 0.5);
+    const p99 = histogramQuantile(counts, 0.99);
+    // The overflow bucket has no finite bound: report the largest finite one (the column is a real).
+    const finite = (ms: number) => (Number.isFinite(ms) ? ms : LATENCY_MAX_MS);
+    const latencyMs = p50 === null || p99 === null ? null : { p50: finite(p50), p99: finite(p99) };
+    if (!sameModel || latencyMs === null) return { inferences, errors, latencyMs };
+    return { inferences, errors, latencyMs, latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) } };
   }
 }

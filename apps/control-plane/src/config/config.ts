@@ -71,6 +71,8 @@ const envSchema = z.object({
   INGEST_BATCH_MAX: positiveInt.default(1000),
   /** /health fails its `ingest` check when telemetry has waited this long unwritten (a stuck or failing database). */
   INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Per-version per-minute rollups maintained at ingest (docs/model-health.md); off only to measure their cost (bench/model-stats). */
+  INGEST_ROLLUPS: booleanFlag.default(true),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
@@ -179,6 +181,8 @@ export interface AppConfig {
     readonly batchMax: number;
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;
+    /** Whether ingest maintains `model_version_rollups` (the stats route reads nothing else). */
+    readonly rollups: boolean;
   };
   readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
@@ -264,7 +268,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         maxArtifactMultiple: e.REPAIR_MAX_ARTIFACT_MULTIPLE,
       },
     },
-    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS },
+    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS },
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },

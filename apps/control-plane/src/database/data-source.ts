@@ -15,6 +15,8 @@ import { DeploymentTarget } from '../deployments/deployment-target.entity.js';
 import { DeploymentStatusEvent } from '../telemetry/deployment-status-event.entity.js';
 import { InferenceResult } from '../telemetry/inference-result.entity.js';
 import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
+import { InferenceFeedback } from '../model-health/inference-feedback.entity.js';
+import { ModelVersionHourlyRollup, ModelVersionRollup } from '../model-health/model-version-rollup.entity.js';
 import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
@@ -33,9 +35,12 @@ export const ENTITIES = [
   EnrollmentToken,
   EnrollmentChallenge,
   EdgeNode,
+  InferenceFeedback,
   InferenceResult,
   Model,
   ModelVersion,
+  ModelVersionRollup,
+  ModelVersionHourlyRollup,
   NodeHeartbeat,
   Rollout,
   RolloutEvent,

@@ -1,5 +1,5 @@
-import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   buildRoot,
   type Envelope,
@@ -21,7 +21,11 @@ export interface InitOptions {
   readonly releaseKeys: number;
   readonly releaseThreshold: number;
   readonly expiresDays: number;
-  readonly publisherSigned?: { readonly releaseDir: string; readonly directorKeys: number; readonly directorThreshold: number };
+  /**
+   * `rootDir`: where the root private keys are written, outside the key directory — a control plane
+   * that could read them could rotate the root to a release key of its own and ship any model.
+   */
+  readonly publisherSigned?: { readonly releaseDir: string; readonly rootDir: string; readonly directorKeys: number; readonly directorThreshold: number };
 }
 
 /** The key directory cannot do what was asked (a key file missing, a root that would not verify). */
@@ -45,14 +49,17 @@ export class KeyStore {
   /**
    * The first root. With `publisherSigned`, the root gets a director role (its keys here: the control
    * plane signs desired states) and the release keys go to `publisherSigned.releaseDir` — for the model
-   * publishers, never this directory: the control plane then cannot sign a manifest.
+   * publishers, never this directory: the control plane then cannot sign a manifest. The root keys go
+   * to `publisherSigned.rootDir` (to be moved offline), never this directory either.
    */
   async init(options: InitOptions): Promise<RootDocument> {
+    if (options.publisherSigned) this.assertOutside(options.publisherSigned.rootDir, 'the root keys (--root-dir)');
+    if (options.publisherSigned) this.assertOutside(options.publisherSigned.releaseDir, 'the release keys (--release-dir)');
     await mkdir(join(this.dir, 'keys'), { recursive: true, mode: 0o700 });
     await chmod(join(this.dir, 'keys'), 0o700);
     if (await this.currentRoot().then(() => true, () => false)) throw new KeyStoreError(`a root already exists in ${this.dir}; use rotate`);
     const publisher = options.publisherSigned;
-    const rootKeys = await this.newKeys(options.rootKeys);
+    const rootKeys = await this.newKeys(options.rootKeys, publisher?.rootDir);
     const releaseKeys = await this.newKeys(options.releaseKeys, publisher?.releaseDir);
     const director = publisher ? { keys: await this.newKeys(publisher.directorKeys), threshold: publisher.directorThreshold } : undefined;
     const root = buildRoot({ version: 1, expires: daysFromNow(options.expiresDays), rootKeys, rootThreshold: options.rootThreshold, releaseKeys, releaseThreshold: options.releaseThreshold, director });
@@ -99,7 +106,7 @@ export class KeyStore {
     return { signed: nextRoot(current, { ...change, releaseKeys, replacements }), signatures: [] };
   }
 
-  /** Installs a signed proposal as the current root, if nodes would accept it (rotateRoot). */
+  /** Installs a signed proposal as the current root, if nodes would accept it (rotateRoot), and deletes the keys it retires. */
   async publish(envelope: Envelope<RootDocument>): Promise<RootDocument> {
     const current = (await this.currentRoot()).signed;
     try {
@@ -108,6 +115,7 @@ export class KeyStore {
       throw new KeyStoreError(`root version ${envelope.signed.version} would be refused by nodes: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     await this.saveRoot(envelope);
+    await this.deleteRetiredKeys(current, envelope.signed);
     return envelope.signed;
   }
 
@@ -181,6 +189,29 @@ export class KeyStore {
       throw new KeyStoreError(`only ${held.length} of the ${needed} root keys needed are in this directory (root keys kept offline?): use \`keys root propose\`, \`keys root sign\` and \`keys root publish\``);
     }
     return this.publish(signEnvelope(next, [...held, ...newRootKeys]));
+  }
+
+  /**
+   * Deletes the private keys the new root no longer lists (rotated out or revoked): kept, they would
+   * still sign for any node that has not yet moved to the new root, and nothing here needs them.
+   */
+  private async deleteRetiredKeys(previous: RootDocument, next: RootDocument): Promise<void> {
+    const retired = Object.keys(previous.keys).filter((id) => !(id in next.keys));
+    await Promise.all(retired.map((id) => rm(join(this.dir, 'keys', `${id}.pem`), { force: true })));
+  }
+
+  /** The ids of the current root's root keys whose private halves are in this directory. */
+  async heldRootKeyIds(): Promise<string[]> {
+    const root = (await this.currentRoot()).signed;
+    return (await this.heldKeys(root.roles.root.keyIds)).map((k) => k.keyId);
+  }
+
+  /** Refuses a directory inside this one: whatever is written there, the control plane could read. */
+  private assertOutside(dir: string, what: string): void {
+    const inside = relative(resolve(this.dir), resolve(dir));
+    if (!inside.startsWith('..') && !isAbsolute(inside)) {
+      throw new KeyStoreError(`${what} must be written outside the control plane's key directory ${this.dir}, not ${dir}`);
+    }
   }
 
   private async heldKeys(ids: readonly string[]): Promise<SigningKey[]> {

@@ -52,6 +52,7 @@ export class SigningService implements OnModuleInit, OnModuleDestroy {
     this.loaded = await this.load();
     // Refuse to run with a root that nodes would refuse.
     verifyInitialRoot(this.loaded.root, new Date());
+    await this.checkRootKeysOffline(this.loaded.root.signed);
     this.timer = setInterval(() => {
       this.reload().catch((error: unknown) => this.logger.error({ err: error }, 'could not reload the signing keys; keeping the loaded ones'));
     }, this.config.trust.reloadMs);
@@ -138,6 +139,23 @@ export class SigningService implements OnModuleInit, OnModuleDestroy {
   desiredState(state: DesiredState): Envelope<DesiredState> {
     if (!this.loaded) throw new UnavailableError('signing keys are not loaded');
     return signDesiredState(state, this.loaded.directorKeys);
+  }
+
+  /**
+   * Root keys in KEYS_DIR let whoever reads it rotate the root to keys of their own. In publisher-signed
+   * mode (a director role) that undoes the point of the mode, so boot is refused; in the default mode
+   * the control plane holds the release keys anyway, so it only warns (the demo and tests use it).
+   */
+  private async checkRootKeysOffline(root: RootDocument): Promise<void> {
+    const held = await this.store.heldRootKeyIds();
+    if (held.length === 0) return;
+    const dir = `${this.config.trust.keysDir}/keys`;
+    if (root.roles.director) {
+      throw new UnavailableError(
+        `publisher-signed mode, but root private keys ${held.join(', ')} are in ${dir}: whoever can read it can rotate the root to a release key of their own. Move them offline (each to its own machine) and delete them here, then start again`,
+      );
+    }
+    this.logger.warn({ rootKeyIds: held, keysDir: this.config.trust.keysDir }, `root private keys are in ${dir}: anyone who can read it can rotate the root (and the release keys); move them offline for production (docs/security.md)`);
   }
 
   private async reloadOnce(): Promise<{ version: number; changed: boolean }> {

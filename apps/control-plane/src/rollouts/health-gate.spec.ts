@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { judgeGates, type SideStats } from './health-gate.js';
 import { parseStrategy } from './strategy.js';
 
-const side = (over: Partial<SideStats> = {}): SideStats => ({ nodes: 5, inferences: 1000, errors: 0, latencyP99Ms: 10, meanConfidence: 0.9, results: 1000, ...over });
+const side = (over: Partial<SideStats> = {}): SideStats => ({ nodes: 5, inferences: 1000, errors: 0, latencyP99Ms: 10, latencyMs: null, meanConfidence: 0.9, results: 1000, ...over });
 const gates = (g: object) => parseStrategy({ healthGates: g }).healthGates!;
 
 describe('judgeGates', () => {

@@ -1,3 +1,4 @@
+import type { LatencyPercentiles } from '#protocol';
 import type { HealthGates } from './strategy.js';
 
 /** What one side (canary: nodes on the new version; control: targets still on the old one) did in the window. */
@@ -5,8 +6,13 @@ export interface SideStats {
   readonly nodes: number;
   readonly inferences: number;
   readonly errors: number;
-  /** Inference-weighted mean of the heartbeats' p99 latency, or null without heartbeats that carry one. */
+  /**
+   * The side's p99: from the merged latency histograms of its heartbeats (exact to the bucket), or, when
+   * none carried one (older agents), the inference-weighted mean of their p99s; null without either.
+   */
   readonly latencyP99Ms: number | null;
+  /** Percentiles of the merged histograms; null when no heartbeat carried one. */
+  readonly latencyMs: LatencyPercentiles | null;
   /** Mean top-class confidence of the results, or null without results. */
   readonly meanConfidence: number | null;
   readonly results: number;

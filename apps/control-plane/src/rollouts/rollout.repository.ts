@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { Counts } from './decide.js';
+import { LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import type { SideStats } from './health-gate.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { type NewEvent, rolloutCatalogueEvent } from '../events/catalogue.js';
@@ -246,7 +248,7 @@ export class RolloutRepository {
   }
 
   /**
-   * Model-health statistics over the last `windowSeconds`: canary = the rollout's nodes whose heartbeat
+   * Model-health statistics over the last `windowSeconds` (docs/model-health.md): canary = the rollout's nodes whose heartbeat
    * names a version of this rollout; control = its nodes still on anything else. Attributed by model version, never by digest alone:
    * identical bytes can be deployed as a new version (new preprocessing or labels), and its nodes are the
    * canary while the nodes on the old version of the same bytes are the control. A result carries its
@@ -254,6 +256,10 @@ export class RolloutRepository {
    * without a version (older agents, rows stored before versions were recorded) falls back to its digest
    * only when that digest is no other version's: otherwise it cannot be attributed and counts on neither
    * side (its `canary` is null).
+   *
+   * Latency: the heartbeats' histograms are merged bucket by bucket and the side's percentiles read from
+   * the merge, exact to the bucket. Heartbeats of agents that report only p50/p99 count only when a side
+   * has no histogram at all (then the inference-weighted mean of their p99s, as before histograms).
    */
   async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number): Promise<[SideStats, SideStats]> {
     const rows = (await tx.query(
@@ -266,7 +272,7 @@ export class RolloutRepository {
                WHERE NOT EXISTS (SELECT 1 FROM model_versions o WHERE o.artifact_sha256 = nv.sha AND o.id <> ALL($2::uuid[]))),
             targets AS (SELECT node_id FROM rollout_nodes WHERE rollout_id = $1 AND state <> 'superseded'),
             beats AS (
-              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms,
+              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms, h.latency_hist,
                      CASE WHEN h.model_version IS NOT NULL
                             THEN EXISTS (SELECT 1 FROM new_versions nv WHERE nv.sha = h.model_sha256 AND nv.name = h.model_name
                                                                           AND nv.version = h.model_version AND nv.variant = h.model_variant)
@@ -287,14 +293,28 @@ export class RolloutRepository {
               (SELECT count(DISTINCT node_id) FROM beats b WHERE b.canary = side.canary)::int AS nodes,
               (SELECT COALESCE(sum(inferences), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS inferences,
               (SELECT COALESCE(sum(errors), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS errors,
+              (SELECT sum(latency_hist) FROM beats b WHERE b.canary = side.canary)::text AS "latencyHist",
               (SELECT sum(latency_p99_ms * inferences) / NULLIF(sum(inferences) FILTER (WHERE latency_p99_ms IS NOT NULL), 0)
-                 FROM beats b WHERE b.canary = side.canary AND latency_p99_ms IS NOT NULL)::float8 AS "latencyP99Ms",
+                 FROM beats b WHERE b.canary = side.canary AND latency_p99_ms IS NOT NULL AND latency_hist IS NULL)::float8 AS "legacyP99Ms",
               (SELECT avg(confidence) FROM results r WHERE r.canary = side.canary)::float8 AS "meanConfidence",
               (SELECT count(*) FROM results r WHERE r.canary = side.canary)::int AS results
          FROM (VALUES (true), (false)) AS side(canary)`,
       [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds],
-    )) as (SideStats & { canary: boolean })[];
-    const side = (canary: boolean): SideStats => rows.find((r) => r.canary === canary) as SideStats;
+    )) as SideRow[];
+    const side = (canary: boolean): SideStats => sideStats(rows.find((r) => r.canary === canary) as SideRow);
     return [side(true), side(false)];
   }
+}
+
+interface SideRow extends Omit<SideStats, 'latencyP99Ms' | 'latencyMs'> {
+  readonly canary: boolean;
+  /** Packed (telemetry/packed-histogram.ts); null when no heartbeat of the side carried one. */
+  readonly latencyHist: string | null;
+  readonly legacyP99Ms: number | null;
+}
+
+/** The percentiles of a side's merged histogram, or its legacy p99 mean when none of its heartbeats had one. */
+function sideStats({ canary: _canary, latencyHist, legacyP99Ms, ...counts }: SideRow): SideStats {
+  const latencyMs = latencyHist === null ? null : latencyPercentiles(unpackHistogram(latencyHist, LATENCY_BUCKET_COUNT));
+  return { ...counts, latencyMs, latencyP99Ms: latencyMs ? latencyMs.p99 : legacyP99Ms };
 }

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { SideStats } from './health-gate.js';
+import { RolloutSideDto, RolloutStatsDto, RolloutStatsQuery } from './dto/rollout-stats.dto.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import type { Plan } from './rollout-targeting.js';
@@ -25,6 +27,17 @@ const toDto = (r: Rollout): RolloutDto => ({
   createdAt: r.createdAt.toISOString(),
   startedAt: r.startedAt?.toISOString() ?? null,
   finishedAt: r.finishedAt?.toISOString() ?? null,
+});
+
+const toSideDto = (s: SideStats): RolloutSideDto => ({
+  nodes: s.nodes,
+  inferences: s.inferences,
+  errors: s.errors,
+  errorRate: s.inferences > 0 ? s.errors / s.inferences : null,
+  latencyMs: s.latencyMs,
+  latencyP99Ms: s.latencyP99Ms,
+  results: s.results,
+  meanConfidence: s.meanConfidence,
 });
 
 @ApiTags('rollouts')
@@ -57,6 +70,18 @@ export class RolloutsController {
   @ApiRead()
   async list(@Query() query: ListRolloutsQuery): Promise<RolloutDto[]> {
     return (await this.rollouts.list(query.limit ?? 200, query.state, query.after)).map(toDto);
+  }
+
+  @Get(':id/stats')
+  @ApiDoc(
+    'Canary vs control of a rollout',
+    'What the model-health gates compare: nodes of the rollout on its versions (canary) and those still on another (control), over `windowSeconds` (the gates\' window by default); latency percentiles from the merged histograms. See docs/model-health.md.',
+  )
+  @ApiOkResponse({ type: RolloutStatsDto })
+  @ApiRead(404)
+  async stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutStatsQuery): Promise<RolloutStatsDto> {
+    const { windowSeconds, canary, control } = await this.rollouts.stats(id, query.windowSeconds);
+    return { windowSeconds, canary: toSideDto(canary), control: toSideDto(control) };
   }
 
   @Get(':id')

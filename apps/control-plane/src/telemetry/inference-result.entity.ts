@@ -36,7 +36,9 @@ export class InferenceResult {
   @Index()
   modelVersionId!: string | null;
 
+  /** Feedback joins on it (partial index, declared in the migration). */
   @Column({ type: 'varchar', length: 200, nullable: true })
+  @Index('inference_results_input_ref_idx', { synchronize: false })
   inputRef!: string | null;
 
   @Column({ type: 'integer' })

@@ -57,4 +57,8 @@ export class NodeHeartbeat {
 
   @Column({ type: 'real', nullable: true })
   latencyP99Ms!: number | null;
+
+  /** The latency histogram, packed (packed-histogram.ts) in the shared layout (libs/protocol); null from agents that report only p50/p99. */
+  @Column({ type: 'numeric', nullable: true })
+  latencyHist!: string | null;
 }

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
+import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
@@ -32,6 +34,7 @@ const HEARTBEAT_COLUMNS = [
   'model_name',
   'model_version',
   'model_variant',
+  'latency_hist',
 ] as const;
 
 /**
@@ -44,7 +47,11 @@ export class TelemetryRepository {
   /** When this replica last wrote each node's row, and with which model digest. */
   private readonly touched = new Map<string, { at: number; sha256: string | null }>();
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  private readonly rollups: boolean;
+
+  constructor(@InjectDataSource() private readonly db: DataSource, @Inject(APP_CONFIG) config: { readonly ingest: Pick<AppConfig['ingest'], 'rollups'> }) {
+    this.rollups = config.ingest.rollups;
+  }
 
   async insertHeartbeats(batch: readonly FromNode<HeartbeatMessage>[]): Promise<number> {
     const rows = batch.map(({ nodeId, message: m }): CopyValue[] => [
@@ -63,19 +70,37 @@ export class TelemetryRepository {
       m.model?.name ?? null,
       m.model?.version ?? null,
       m.model?.variant ?? null,
+      latencyHistLiteral(m),
     ]);
+    // COPY stores every row or none; the fallback says which rows were new (a redelivery is rolled up once).
+    let stored: readonly FromNode<HeartbeatMessage>[] = batch;
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                              $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[])
-         ON CONFLICT DO NOTHING RETURNING 1`,
+         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist
+           FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
+                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[])
+                AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist)
+         ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
-      )) as unknown[];
+      )) as { nodeId: string; seq: number }[];
+      const fresh = new Set(result.map((r) => `${r.nodeId}/${r.seq}`));
+      stored = batch.filter(({ nodeId, message }) => fresh.has(`${nodeId}/${message.seq}`));
       return result.length;
     });
+    if (this.rollups) await this.rollUpHeartbeats(stored);
     await this.touchNodes(batch);
     return inserted;
+  }
+
+  /**
+   * Adds stored heartbeats to their versions' rollups. A separate statement from the COPY: a failure
+   * between the two loses that batch's rollup (the retried batch is all duplicates), never double-counts.
+   */
+  private async rollUpHeartbeats(stored: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
+    const params = heartbeatRollupColumns(stored);
+    if ((params[0] ?? []).length === 0) return;
+    await this.db.query(UPSERT_HEARTBEAT_ROLLUPS, params);
   }
 
   /**
@@ -146,18 +171,17 @@ export class TelemetryRepository {
       r.latencyMs,
       r.output ? JSON.stringify(r.output) : null,
     ]);
-    const inserted = (await this.db.query(
-      `INSERT INTO inference_results (node_id, seq, at, model_sha256, model_version_id, input_ref, top_class, confidence, latency_ms, output)
+    const insert = `INSERT INTO inference_results (node_id, seq, at, model_sha256, model_version_id, input_ref, top_class, confidence, latency_ms, output)
        SELECT u.node_id, u.seq, u.at, u.sha, mv.id, u.input_ref, u.top_class, u.confidence, u.latency_ms, u.output
          FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::varchar[], $6::varchar[], $7::varchar[],
                      $8::varchar[], $9::int[], $10::real[], $11::real[], $12::jsonb[])
                 AS u(node_id, seq, at, sha, model, version, variant, input_ref, top_class, confidence, latency_ms, output)
          LEFT JOIN models m ON m.name = u.model
          LEFT JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      cols,
-    )) as unknown[];
-    return inserted.length;
+       ON CONFLICT DO NOTHING RETURNING node_id, model_version_id, confidence`;
+    if (!this.rollups) return ((await this.db.query(insert, cols)) as unknown[]).length;
+    const [row] = (await this.db.query(insertResultsWithRollups(insert), cols)) as { n: number }[];
+    return row?.n ?? 0;
   }
 
   /** Stores status events and moves each deployment target to the state they leave it in (an outcome is final). */

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+
+export interface FeedbackItem {
+  readonly nodeId?: string;
+  readonly inputRef: string;
+  readonly label: number;
+}
+
+/**
+ * Joins ground truth to stored results by input reference (`inference_results_input_ref_idx`), limited
+ * to the node when the item names one, and stores one `inference_feedback` row per matched result
+ * (a result labelled again takes the newer label; within a batch the later item wins). Results without a
+ * resolved version cannot count towards any version's accuracy and are not matched.
+ */
+@Injectable()
+export class FeedbackRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Returns the positions (0-based) of the items that matched no stored result. */
+  async record(items: readonly FeedbackItem[]): Promise<number[]> {
+    const rows = (await this.db.query(
+      `WITH f AS (
+              SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::int[]) WITH ORDINALITY AS f(node_id, input_ref, label, ord)),
+            m AS (
+              SELECT DISTINCT ON (r.node_id, r.seq) r.node_id, r.seq, r.model_version_id, r.input_ref, f.label, r.top_class = f.label AS correct, r.at, f.ord
+                FROM f JOIN inference_results r ON r.input_ref = f.input_ref AND (f.node_id IS NULL OR r.node_id = f.node_id)
+               WHERE r.model_version_id IS NOT NULL
+               ORDER BY r.node_id, r.seq, f.ord DESC),
+            stored AS (
+              INSERT INTO inference_feedback AS x (node_id, seq, model_version_id, input_ref, label, correct, result_at)
+              SELECT node_id, seq, model_version_id, input_ref, label, correct, at FROM m ORDER BY node_id, seq
+              ON CONFLICT (node_id, seq) DO UPDATE SET label = EXCLUDED.label, correct = EXCLUDED.correct, received_at = now())
+       SELECT (f.ord - 1)::int AS position FROM f
+        WHERE NOT EXISTS (SELECT 1 FROM inference_results r
+                           WHERE r.input_ref = f.input_ref AND (f.node_id IS NULL OR r.node_id = f.node_id) AND r.model_version_id IS NOT NULL)
+        ORDER BY f.ord`,
+      [items.map((i) => i.nodeId ?? null), items.map((i) => i.inputRef), items.map((i) => i.label)],
+    )) as { position: number }[];
+    return rows.map((r) => r.position);
+  }
+}

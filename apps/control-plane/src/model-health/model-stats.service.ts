@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { NotFoundError } from '#common';
+import { CONFIDENCE_BOUNDS, CONFIDENCE_BUCKET_COUNT, LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
+import { unpackHistogram } from '../telemetry/packed-histogram.js';
+import type { FeedbackDto, FeedbackResultDto, GroupStatsDto, ModelStatsDto, ModelStatsQuery } from './dto/model-stats.dto.js';
+import { FeedbackRepository } from './feedback.repository.js';
+import { type FeedbackSums, ModelStatsRepository, type RollupSums } from './model-stats.repository.js';
+import { DEFAULT_WINDOW, parseGroupBy, parseWindow } from './stats-query.js';
+
+const ACCURACY_STEPS = 12;
+const rate = (part: number, whole: number) => (whole > 0 ? part / whole : null);
+
+/** One group's figures from its rollup sums and feedback counts. */
+function groupStats(key: string | null, sums: RollupSums | undefined, feedback: FeedbackSums | undefined): GroupStatsDto {
+  const inferences = sums?.inferences ?? 0;
+  const errors = sums?.errors ?? 0;
+  const results = sums?.results ?? 0;
+  const confidence = unpackHistogram(sums?.confidenceHist ?? null, CONFIDENCE_BUCKET_COUNT);
+  const [labelled, correct] = [feedback?.labelled ?? 0, feedback?.correct ?? 0];
+  return {
+    key,
+    inferences,
+    errors,
+    errorRate: rate(errors, inferences),
+    latencyMs: latencyPercentiles(unpackHistogram(sums?.latencyHist ?? null, LATENCY_BUCKET_COUNT)),
+    results,
+    meanConfidence: rate(sums?.confidenceSum ?? 0, results),
+    confidence: Array.from({ length: CONFIDENCE_BUCKET_COUNT }, (_, i) => ({ le: CONFIDENCE_BOUNDS[i] as number, count: confidence[i] ?? 0 })),
+    feedback: { labelled, correct, accuracy: rate(correct, labelled) },
+  };
+}
+
+/** Per-version model health (docs/model-health.md): read from the rollups and the joined feedback. */
+@Injectable()
+export class ModelStatsService {
+  constructor(
+    private readonly repository: ModelStatsRepository,
+    private readonly feedbackRepository: FeedbackRepository,
+  ) {}
+
+  async versionStats(model: string, version: string, query: ModelStatsQuery, now = new Date()): Promise<ModelStatsDto> {
+    const windowSeconds = parseWindow(query.window);
+    const grouping = parseGroupBy(query.groupBy);
+    const versions = await this.repository.versions(model, version, query.variant);
+    if (versions.length === 0) throw new NotFoundError('model version', `${model}@${version}${query.variant ? `/${query.variant}` : ''}`);
+    const ids = versions.map((v) => v.id);
+    const stepSeconds = Math.max(60, Math.ceil(windowSeconds / ACCURACY_STEPS / 60) * 60);
+    const [sums, feedback, accuracy] = await Promise.all([
+      this.repository.rollups(ids, windowSeconds, grouping),
+      this.repository.feedback(ids, windowSeconds, grouping),
+      this.repository.accuracyOverTime(ids, windowSeconds, stepSeconds),
+    ]);
+    const keys = [...new Set([...sums, ...feedback].filter((r) => !r.total).map((r) => r.key))].sort((a, b) => (a ?? '').localeCompare(b ?? ''));
+    const groupOf = <T extends { key: string | null; total: boolean }>(rows: readonly T[], key: string | null) => rows.find((r) => !r.total && r.key === key);
+    return {
+      model,
+      version,
+      variants: versions.map((v) => v.variant),
+      window: query.window ?? DEFAULT_WINDOW,
+      from: new Date(now.getTime() - windowSeconds * 1000).toISOString(),
+      to: now.toISOString(),
+      groupBy: grouping.kind === 'none' ? null : grouping.kind === 'node' ? 'node' : `label:${grouping.key}`,
+      total: groupStats(null, sums.find((r) => r.total), feedback.find((r) => r.total)),
+      groups: grouping.kind === 'none' ? [] : keys.map((key) => groupStats(key, groupOf(sums, key), groupOf(feedback, key))),
+      accuracyOverTime: accuracy.map((p) => ({ from: new Date(p.from).toISOString(), labelled: p.labelled, correct: p.correct, accuracy: rate(p.correct, p.labelled) })),
+    };
+  }
+
+  async recordFeedback(body: FeedbackDto): Promise<FeedbackResultDto> {
+    const unmatched = await this.feedbackRepository.record(body.items);
+    return { received: body.items.length, matched: body.items.length - unmatched.length, unmatched };
+  }
+}

@@ -1,0 +1,58 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { bigintAsNumber } from '../database/bigint.transformer.js';
+import { ModelVersion } from '../models/model-version.entity.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+
+/**
+ * One model version on one node in one period (of receipt at the control plane): maintained at ingest by
+ * set-based upserts, read by the stats route, so no query scans raw result rows. Heartbeats feed
+ * `inferences`, `errors` and `latencyHist`; results feed `results`, `confidenceSum` and `confidenceHist`.
+ * Kept per minute and per hour (telemetry/rollup-sql.ts).
+ */
+abstract class RollupColumns {
+  @ManyToOne(() => ModelVersion, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'model_version_id' })
+  modelVersion!: Relation<ModelVersion>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  modelVersionId!: string;
+
+  @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'node_id' })
+  node!: Relation<EdgeNode>;
+
+  @PrimaryColumn({ type: 'uuid' })
+  nodeId!: string;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  inferences!: number;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  errors!: number;
+
+  /** Packed (telemetry/packed-histogram.ts), in the shared latency layout (libs/protocol latency-histogram.ts). */
+  @Column({ type: 'numeric' })
+  latencyHist!: string;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  results!: number;
+
+  @Column({ type: 'double precision' })
+  confidenceSum!: number;
+
+  /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width, packed. */
+  @Column({ type: 'numeric' })
+  confidenceHist!: string;
+}
+
+@Entity({ name: 'model_version_rollups' })
+export class ModelVersionRollup extends RollupColumns {
+  @PrimaryColumn({ type: 'timestamptz' })
+  minute!: Date;
+}
+
+@Entity({ name: 'model_version_hourly_rollups' })
+export class ModelVersionHourlyRollup extends RollupColumns {
+  @PrimaryColumn({ type: 'timestamptz' })
+  hour!: Date;
+}

@@ -1,0 +1,108 @@
+import { CONFIDENCE_BUCKET_COUNT, denseHistogram, type HeartbeatMessage, LATENCY_BUCKET_COUNT } from '#protocol';
+import { packedBucketSql, packHistogram } from './packed-histogram.js';
+
+/**
+ * SQL that keeps `model_version_rollups` (docs/model-health.md) up to date at ingest: set-based, one
+ * upsert per batch, rows grouped by (version, node) first because ON CONFLICT may touch a row once per
+ * statement. The minute is the control plane's clock at ingest (as the gates' windows are), never the
+ * node's. Histograms are packed numerics (packed-histogram.ts): `+` and `sum` add them bucket by bucket.
+ */
+
+/** A heartbeat's histogram, packed (numeric text); null when it has none. */
+export function latencyHistLiteral(m: HeartbeatMessage): string | null {
+  return m.latencyHistogram ? packHistogram(denseHistogram(m.latencyHistogram.counts)) : null;
+}
+
+/**
+ * The upsert's parameters for stored heartbeats, summed per (node, reported model) first: one row per
+ * node and model whatever the number of heartbeats in the batch, histograms packed once per row.
+ */
+export function heartbeatRollupColumns(stored: readonly { readonly nodeId: string; readonly message: HeartbeatMessage }[]): unknown[][] {
+  const groups = new Map<string, { nodeId: string; model: NonNullable<HeartbeatMessage['model']>; inferences: number; errors: number; counts: number[] | null }>();
+  for (const { nodeId, message: m } of stored) {
+    if (!m.model) continue;
+    const key = JSON.stringify([nodeId, m.model.name, m.model.version, m.model.variant, m.model.sha256]);
+    const group = groups.get(key) ?? { nodeId, model: m.model, inferences: 0, errors: 0, counts: null };
+    group.inferences += m.inferences;
+    group.errors += m.errors;
+    if (m.latencyHistogram) {
+      group.counts ??= new Array<number>(LATENCY_BUCKET_COUNT).fill(0);
+      for (const [bucket, n] of m.latencyHistogram.counts) group.counts[bucket] = (group.counts[bucket] ?? 0) + n;
+    }
+    groups.set(key, group);
+  }
+  const rows = [...groups.values()];
+  return [
+    rows.map((g) => g.nodeId),
+    rows.map((g) => g.model.name),
+    rows.map((g) => g.model.version),
+    rows.map((g) => g.model.variant),
+    rows.map((g) => g.model.sha256),
+    rows.map((g) => g.inferences),
+    rows.map((g) => g.errors),
+    rows.map((g) => (g.counts ? packHistogram(g.counts) : null)),
+  ];
+}
+
+/**
+ * The two resolutions kept: per minute (short windows, the Prometheus series) and per hour (long windows:
+ * a day is 24 rows per node instead of 1,440). Both are written by the same statement.
+ */
+export const ROLLUP_TIERS = [
+  { table: 'model_version_rollups', column: 'minute', unit: 'minute' },
+  { table: 'model_version_hourly_rollups', column: 'hour', unit: 'hour' },
+] as const;
+export type RollupTier = (typeof ROLLUP_TIERS)[number];
+
+/** Upsert of `agg` rows into a tier: heartbeats' counters and latency, or results' counters and confidence. */
+function upsertInto(tier: RollupTier, from: 'heartbeats' | 'results'): string {
+  const values = from === 'heartbeats' ? 'inferences, errors, hist, 0, 0, 0' : '0, 0, 0, n, s, hist';
+  const update =
+    from === 'heartbeats'
+      ? 'inferences = r.inferences + EXCLUDED.inferences, errors = r.errors + EXCLUDED.errors, latency_hist = r.latency_hist + EXCLUDED.latency_hist'
+      : 'results = r.results + EXCLUDED.results, confidence_sum = r.confidence_sum + EXCLUDED.confidence_sum, confidence_hist = r.confidence_hist + EXCLUDED.confidence_hist';
+  // Rows locked in key order: concurrent batches cannot deadlock.
+  return `INSERT INTO ${tier.table} AS r (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist)
+         SELECT model_version_id, date_trunc('${tier.unit}', now()), node_id, ${values} FROM agg ORDER BY model_version_id, node_id
+         ON CONFLICT (model_version_id, ${tier.column}, node_id) DO UPDATE SET ${update}`;
+}
+
+const [MINUTES, HOURS] = ROLLUP_TIERS;
+
+/**
+ * Heartbeats → inferences, errors and latency histograms. Parameters: node ids, model name, version,
+ * variant, digest, inferences, errors, packed histograms (numeric). A heartbeat names its version; one
+ * that matches no registered version (or has no model) is not rolled up.
+ */
+export const UPSERT_HEARTBEAT_ROLLUPS = `
+  WITH u AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $6::bigint[], $7::bigint[], $8::numeric[])
+                  AS u(node_id, model, version, variant, sha, inferences, errors, hist)),
+       agg AS (
+         SELECT mv.id AS model_version_id, u.node_id, sum(u.inferences) AS inferences, sum(u.errors) AS errors, COALESCE(sum(u.hist), 0) AS hist
+           FROM u JOIN models m ON m.name = u.model
+                  JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
+          GROUP BY mv.id, u.node_id),
+       minutes AS (${upsertInto(MINUTES, 'heartbeats')})
+  ${upsertInto(HOURS, 'heartbeats')}`;
+
+/**
+ * Wraps the results INSERT (`insert`, which must end in `RETURNING node_id, model_version_id,
+ * confidence`) so the same statement rolls up exactly the rows it inserted: a redelivered batch counts
+ * once, and the rows and their rollup commit together. Returns one row `{ n }`, the rows inserted.
+ * Each confidence goes to bucket ⌈c·20⌉ − 1 (clamped), as `confidenceBucket` in libs/protocol.
+ */
+export function insertResultsWithRollups(insert: string): string {
+  return `
+  WITH ins AS (${insert}),
+       per_bucket AS (
+         SELECT model_version_id, node_id, least(greatest(ceil(confidence::float8 * ${CONFIDENCE_BUCKET_COUNT})::int - 1, 0), ${CONFIDENCE_BUCKET_COUNT - 1}) AS b,
+                count(*) AS n, sum(confidence::float8) AS s
+           FROM ins WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3),
+       agg AS (
+         SELECT model_version_id, node_id, sum(n) AS n, sum(s) AS s, sum(${packedBucketSql('n', 'b')}) AS hist
+           FROM per_bucket GROUP BY 1, 2),
+       minutes AS (${upsertInto(MINUTES, 'results')}),
+       hours AS (${upsertInto(HOURS, 'results')})
+  SELECT count(*)::int AS n FROM ins`;
+}

@@ -1,0 +1,167 @@
+/**
+ * Per-version model health, in one run (docs/model-health.md):
+ *   1. Ingest throughput with the rollups on vs off: results (the rollup is in the insert's own statement)
+ *      and heartbeats with histograms, through TelemetryRepository as the gateway calls it, rounds
+ *      alternated so a busy neighbour hurts both sides alike. Goal: on/off >= 0.8.
+ *   2. GET /v1/models/:name/versions/:version/stats latency over ROWS stored results (generated with
+ *      generate_series, spread over 24 h, 100 nodes, 2 versions; their rollups built from the same rows
+ *      by one GROUP BY, what ingest would have written), against the same figures computed by scanning the
+ *      raw rows (the baseline the rollups replace). Goal: route p99 <= 100 ms at 10^7 rows.
+ *   npm run bench:build && node dist/bench/model-stats.js [rows=10000000] [ingestRecords=60000]
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { envelopeFields, type HeartbeatMessage, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, type ResultsMessage, sparseHistogram } from '../libs/protocol/src/index.js';
+import { packedBucketSql } from '../apps/control-plane/src/telemetry/packed-histogram.js';
+import { ROLLUP_TIERS } from '../apps/control-plane/src/telemetry/rollup-sql.js';
+import { TelemetryRepository } from '../apps/control-plane/src/telemetry/telemetry.repository.js';
+import { createModel, enrolNodes, uploadVersion } from '../test/helpers/fleet.js';
+import { denseSoftmaxModel } from '../test/helpers/onnx-model.js';
+import { startTestBroker } from '../test/helpers/test-broker.js';
+import { bearer, startTestApp, type TestApp } from '../test/helpers/test-app.js';
+
+const ROWS = Number(process.argv[2] ?? 10_000_000);
+const INGEST_RECORDS = Number(process.argv[3] ?? 60_000);
+const NODES = 100;
+const ROUNDS = 3;
+const BATCH = 1000;
+const REQUESTS = 100;
+
+type Version = { id: string; sha256: string; version: string };
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const percentile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(q * xs.length) - 1)] as number;
+
+/** Rows/s of results and of heartbeats written with the rollups on and off, alternating rounds. */
+async function ingest(t: TestApp, nodeIds: string[], versions: Version[]): Promise<void> {
+  const repos = { on: new TelemetryRepository(t.db, { ingest: { rollups: true } }), off: new TelemetryRepository(t.db, { ingest: { rollups: false } }) };
+  const elapsed = { results: { on: 0, off: 0 }, heartbeats: { on: 0, off: 0 } };
+  let seq = 1_000_000_000;
+  const modelOf = (i: number) => versions[i % versions.length] as Version;
+  const resultBatch = (): { nodeId: string; message: ResultsMessage['records'][number] }[] =>
+    Array.from({ length: BATCH }, (_, i) => {
+      const v = modelOf(i % NODES);
+      return {
+        nodeId: nodeIds[i % NODES] as string,
+        message: { seq: seq++, ts: new Date().toISOString(), modelSha256: v.sha256, model: { name: 'bench', version: v.version, variant: 'fp32' }, inputRef: `in-${seq}`, topClass: i % 4, confidence: (i % 100) / 100, latencyMs: 1 + (i % 30) },
+      };
+    });
+  const beatBatch = (): { nodeId: string; message: HeartbeatMessage }[] =>
+    Array.from({ length: BATCH }, (_, i) => {
+      const v = modelOf(i % NODES);
+      const counts = new Array<number>(83).fill(0);
+      for (let k = 0; k < 20; k++) counts[latencyBucket(1 + ((i + k) % 40))]++;
+      return {
+        nodeId: nodeIds[i % NODES] as string,
+        message: {
+          ...envelopeFields(), seq: seq++, model: { name: 'bench', version: v.version, variant: 'fp32', sha256: v.sha256 }, uptimeS: 1, cpu: 0.1, memMb: 100, freeDiskMb: 1000,
+          inferences: 20, errors: 1, latencyMs: { p50: 10, p99: 40 }, latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) },
+        },
+      };
+    });
+  const perRound = Math.max(1, Math.round(INGEST_RECORDS / ROUNDS / BATCH));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      const results = Array.from({ length: perRound }, resultBatch);
+      let start = process.hrtime.bigint();
+      for (const b of results) await repos[mode].insertResults(b);
+      elapsed.results[mode] += seconds(start);
+      const beats = Array.from({ length: perRound }, beatBatch);
+      start = process.hrtime.bigint();
+      for (const b of beats) await repos[mode].insertHeartbeats(b);
+      elapsed.heartbeats[mode] += seconds(start);
+    }
+  }
+  const rows = perRound * BATCH * ROUNDS;
+  for (const kind of ['results', 'heartbeats'] as const) {
+    const [on, off] = [rows / elapsed[kind].on, rows / elapsed[kind].off];
+    console.log(`ingest ${kind.padEnd(10)} rollups off ${off.toFixed(0).padStart(7)} rows/s, on ${on.toFixed(0).padStart(7)} rows/s, ratio on/off ${(on / off).toFixed(2)} (goal >= 0.8)`);
+  }
+}
+
+/** ROWS results over 24 h, then their rollups by one GROUP BY (what ingest maintains row by row). */
+async function generate(t: TestApp, nodeIds: string[], versions: Version[]): Promise<void> {
+  const chunk = 1_000_000;
+  const start = process.hrtime.bigint();
+  for (let from = 1; from <= ROWS; from += chunk) {
+    await t.db.query(
+      `INSERT INTO inference_results (node_id, seq, at, received_at, model_sha256, model_version_id, input_ref, top_class, confidence, latency_ms)
+       SELECT ($1::uuid[])[g % $3 + 1], g, ts, ts, ($2::char(64)[])[(g % $3) % 2 + 1], ($4::uuid[])[(g % $3) % 2 + 1], 'ref-' || g, g % 10,
+              ((g * 37) % 1000) / 1000.0, 1 + (g % 50)
+         FROM generate_series($5::bigint, $6::bigint) AS g, LATERAL (SELECT now() - ((g * 7919) % 86400) * interval '1 second' AS ts) AS x`,
+      [nodeIds, versions.map((v) => v.sha256), NODES, versions.map((v) => v.id), from, Math.min(ROWS, from + chunk - 1)],
+    );
+  }
+  const generated = seconds(start);
+  for (const tier of ROLLUP_TIERS) {
+  await t.db.query(
+      `INSERT INTO ${tier.table} (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist)
+       SELECT model_version_id, minute, node_id, sum(n) + sum(n) / 100, sum(n) / 100,
+              sum(${packedBucketSql('n', 'lb')}) FILTER (WHERE kind = 'l'), sum(n) FILTER (WHERE kind = 'l'), sum(s) FILTER (WHERE kind = 'l'),
+              sum(${packedBucketSql('n', 'cb')}) FILTER (WHERE kind = 'c')
+         FROM (SELECT model_version_id, date_trunc('${tier.unit}', received_at) AS minute, node_id, 'l' AS kind, greatest(ceil(log(2, latency_ms::numeric / 0.05) * 4)::int, 0) AS lb, 0 AS cb, count(*) AS n, sum(confidence::float8) AS s
+                 FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 5
+               UNION ALL
+               SELECT model_version_id, date_trunc('${tier.unit}', received_at), node_id, 'c', 0, least(greatest(ceil(confidence::float8 * 20)::int - 1, 0), 19), count(*), 0
+                 FROM inference_results WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3, 6) AS b
+        GROUP BY model_version_id, minute, node_id
+       ON CONFLICT (model_version_id, ${tier.column}, node_id) DO NOTHING`,
+    );
+  }
+  await t.db.query('ANALYZE');
+  const [{ n } = { n: 0 }] = (await t.db.query(`SELECT count(*)::int AS n FROM model_version_rollups`)) as { n: number }[];
+  console.log(`generated ${ROWS} result rows in ${generated.toFixed(0)} s; ${n} rollup rows (version × node × minute) in ${(seconds(start) - generated).toFixed(0)} s`);
+}
+
+async function timeRequests(label: string, request: () => Promise<unknown>): Promise<number[]> {
+  await request(); // warm
+  const ms: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    const start = process.hrtime.bigint();
+    await request();
+    ms.push(seconds(start) * 1000);
+  }
+  console.log(`${label.padEnd(44)} p50 ${percentile(ms, 0.5).toFixed(1).padStart(7)} ms  p99 ${percentile(ms, 0.99).toFixed(1).padStart(7)} ms`);
+  return ms;
+}
+
+async function statsRoute(t: TestApp, versions: Version[]): Promise<void> {
+  const get = async (query: string) => {
+    const res = await fetch(`${t.url}/v1/models/bench/versions/${versions[0]?.version}/stats?${query}`, { headers: bearer(t.adminKey) });
+    if (res.status !== 200) throw new Error(`stats route answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
+  let worst = 0;
+  for (const q of ['window=1h', 'window=24h', 'window=24h&groupBy=node', 'window=24h&groupBy=label:site']) worst = Math.max(worst, percentile(await timeRequests(`route ${q}`, () => get(q)), 0.99));
+  // The baseline: the same figures by scanning the raw rows (a few runs: each takes a while).
+  const scan = () =>
+    t.db.query(
+      `SELECT count(*), avg(confidence), percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY latency_ms)
+         FROM inference_results WHERE model_version_id = $1 AND received_at > now() - interval '24 hours'`,
+      [versions[0]?.id],
+    );
+  const scanMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = process.hrtime.bigint();
+    await scan();
+    scanMs.push(seconds(start) * 1000);
+  }
+  console.log(`${'raw-row scan, 24h (baseline, 3 runs)'.padEnd(44)} p50 ${percentile(scanMs, 0.5).toFixed(1).padStart(7)} ms`);
+  console.log(`route p99 worst ${worst.toFixed(1)} ms (goal <= 100 ms at 10^7 rows; here ${ROWS} rows)`);
+}
+
+const broker = await startTestBroker();
+const t = await startTestApp({ MQTT_URL: broker.url, LOG_LEVEL: 'error' });
+try {
+  await createModel(t, 'bench', 8, 4);
+  const versions: Version[] = [];
+  for (const [seed, version] of [[1, '1.0.0'], [2, '2.0.0']] as const) versions.push({ ...(await uploadVersion(t, 'bench', { version }, denseSoftmaxModel(seed, 8).bytes)), version });
+  const nodeIds = [...(await enrolNodes(t, NODES / 2, { site: 'north' })), ...(await enrolNodes(t, NODES / 2, { site: 'south' }))];
+  console.log(`model-stats bench: ${NODES} nodes, 2 versions, ${randomUUID().slice(0, 8)}`);
+  await ingest(t, nodeIds, versions);
+  await t.db.query('TRUNCATE inference_results, node_heartbeats, model_version_rollups');
+  await generate(t, nodeIds, versions);
+  await statsRoute(t, versions);
+} finally {
+  await t.close();
+  await broker.stop();
+}
