@@ -8,6 +8,7 @@ import { ResultModelVersion1764400000000 } from './1764400000000-result-model-ve
 import { HeartbeatModelVersion1764410000000 } from './1764410000000-heartbeat-model-version.js';
 import { NodeIdentity1764420000000 } from './1764420000000-node-identity.js';
 import { Attestation1764490000000 } from './1764490000000-attestation.js';
+import { Events1764500000000 } from './1764500000000-events.js';
 import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 
 /**
@@ -20,5 +21,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InstallationSettings1764390000000, ResultModelVersion1764400000000, HeartbeatModelVersion1764410000000,
   NodeIdentity1764420000000,
   Attestation1764490000000,
+  Events1764500000000,
   ModelHealth1764510000000,
 ];

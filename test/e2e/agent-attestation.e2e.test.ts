@@ -99,6 +99,13 @@ describe('attestation on a real agent', () => {
     expect(flagged?.sha256).toBe(v1Sha);
     expect(await reports('mismatch')).toBeGreaterThan(before);
     expect(agent.logs.join('\n')).not.toContain('attestation report does not verify');
+    // The transition is a catalogue event, once (later reports with the same verdict are no news).
+    const events = (await t.db.query(
+      `SELECT payload FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1
+          AND payload->>'loadedSha256' = $2 AND payload->>'assignedSha256' = $3 ORDER BY id`,
+      [agent.nodeId, v1Sha, v2Sha],
+    )) as { payload: Record<string, unknown> }[];
+    expect(events.map((e) => e.payload)).toEqual([{ verdict: 'mismatch', loadedSha256: v1Sha, assignedSha256: v2Sha }]);
   });
 
   it('calls a report the node key did not sign invalid, and does not judge one over an old nonce', async () => {
@@ -123,6 +130,9 @@ describe('attestation on a real agent', () => {
     await agent.kill();
     await admin.publishAsync(topics.uplink(agent.nodeId, 'heartbeat'), heartbeat(nonce, signAttestation(forger, { nodeId: agent.nodeId, nonce, sha256: v2Sha })), { qos: 1 });
     await waitFor(attestation, (a) => a?.verdict === 'invalid', 15_000, 'invalid');
+    const verdicts = (await t.db.query(`SELECT payload->>'verdict' AS v FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1 ORDER BY id`, [agent.nodeId])) as { v: string }[];
+    expect(verdicts.map((r) => r.v).filter((v) => v === 'invalid')).toEqual(['invalid']);
+    expect(verdicts.at(-1)?.v).toBe('invalid');
   });
 
   it('does not keep a verdict for a node that stops attesting', async () => {

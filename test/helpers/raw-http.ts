@@ -20,6 +20,12 @@ export function rawRequest(
   const url = new URL(baseUrl);
   return new Promise((resolve) => {
     const req = httpRequest({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers, timeout: options.timeoutMs ?? 15_000 }, (res) => {
+      // An event stream never ends: its status and headers are the answer.
+      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: '' });
+        req.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));

@@ -41,6 +41,7 @@ describe('migrations (real PostgreSQL)', () => {
       'deployments',
       'enrollment_challenges',
       'enrollment_tokens',
+      'events',
       'inference_feedback',
       'inference_results',
       'installation_settings',
@@ -54,6 +55,9 @@ describe('migrations (real PostgreSQL)', () => {
       'rollout_events',
       'rollout_nodes',
       'rollouts',
+      'webhook_deliveries',
+      'webhook_dispatch_cursor',
+      'webhooks',
     ]);
   });
 

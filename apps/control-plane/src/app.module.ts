@@ -7,6 +7,7 @@ import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DeploymentsModule } from './deployments/deployments.module.js';
+import { EventsModule } from './events/events.module.js';
 import { GatewayModule } from './messaging/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { KeysModule } from './keys/keys.module.js';
@@ -16,6 +17,7 @@ import { ModelHealthModule } from './model-health/model-health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
 export class AppModule {
@@ -37,12 +39,14 @@ export class AppModule {
         KeysModule,
         TrustModule,
         AuditModule,
+        EventsModule,
         AuthModule,
         NodesModule,
         ArtifactsModule,
         ModelsModule,
         DeploymentsModule,
         RolloutsModule,
+        WebhooksModule,
         ModelHealthModule,
         GatewayModule,
         HealthModule,

@@ -232,6 +232,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events
+         * @description Viewer. Stored events of the catalogue (docs/events.md), oldest first, filtered by type, rollout, node and time, in keyset pages: pass nextCursor as `after`.
+         */
+        get: operations["EventsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream events (Server-Sent Events)
+         * @description Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429).
+         */
+        get: operations["EventsController_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feedback": {
         parameters: {
             query?: never;
@@ -792,6 +832,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description Admin only. URLs, filters, failure counts and whether each is disabled; never the secrets.
+         */
+        get: operations["WebhooksController_list"];
+        put?: never;
+        /**
+         * Create a webhook
+         * @description Admin only. Matching events are POSTed to the URL, signed with HMAC-SHA256 (docs/events.md); the secret is in this answer and nowhere else. Private and loopback addresses are refused unless WEBHOOK_ALLOW_PRIVATE.
+         */
+        post: operations["WebhooksController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Admin only. Its delivery log and pending deliveries go with it.
+         */
+        delete: operations["WebhooksController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's delivery log
+         * @description Admin only. Newest first: state (pending, succeeded, failed), attempts, last status code or error.
+         */
+        get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -926,6 +1030,21 @@ export interface components {
             nodeIds?: string[];
             /** @description Label selector over active nodes (or use nodeIds) */
             selector?: string;
+        };
+        CreatedWebhookDto: {
+            consecutiveFailures: number;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** Format: date-time */
+            disabledAt: string | null;
+            disabledReason: string | null;
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            /** Format: uuid */
+            id: string;
+            /** @description HMAC-SHA256 key of the EdgeFleet-Signature header. Shown only here. */
+            secret: string;
+            url: string;
         };
         CreateEnrollmentTokenDto: {
             /**
@@ -1067,6 +1186,12 @@ export interface components {
              */
             variants?: components["schemas"]["VariantRuleDto"][];
         };
+        CreateWebhookDto: {
+            /** @description Types to deliver; empty or absent = every type */
+            eventTypes?: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            /** @example https://hooks.example.com/edgefleet */
+            url: string;
+        };
         DeploymentDetailDto: {
             createdAt: string;
             id: string;
@@ -1147,6 +1272,23 @@ export interface components {
             nonce: string;
             /** @description Base64 Ed25519 signature, by the registered key, of "edgefleet-enrolment-proof/v1\n{nonce}\n{nodeKey}\n{publicKey}" */
             signature: string;
+        };
+        EventDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @example 42 */
+            id: string;
+            modelVersionId: string | null;
+            nodeId: string | null;
+            payload: Record<string, never>;
+            rolloutId: string | null;
+            /** @enum {string} */
+            type: "rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated";
+        };
+        EventPageDto: {
+            items: components["schemas"]["EventDto"][];
+            /** @description Pass as `after` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         FeedbackDto: {
             /** @description 1 to 1000 items */
@@ -1636,6 +1778,34 @@ export interface components {
              * @description The model version (one variant) these nodes get
              */
             modelVersionId: string;
+        };
+        WebhookDeliveryDto: {
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliveredAt: string | null;
+            eventId: string;
+            id: string;
+            lastError: string | null;
+            lastStatusCode: number | null;
+            /** @enum {string} */
+            state: "pending" | "succeeded" | "failed";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookDto: {
+            consecutiveFailures: number;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** Format: date-time */
+            disabledAt: string | null;
+            disabledReason: string | null;
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            /** Format: uuid */
+            id: string;
+            url: string;
         };
     };
     responses: never;
@@ -2287,6 +2457,108 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    EventsController_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor: events with a larger id (nextCursor of the previous page) */
+                after?: string;
+                limit?: number;
+                node?: string;
+                rollout?: string;
+                since?: string;
+                /** @description Comma-separated event types */
+                type?: string[];
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPageDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    EventsController_stream: {
+        parameters: {
+            query?: {
+                node?: string;
+                rollout?: string;
+                /** @description Comma-separated event types */
+                type?: string[];
+            };
+            header?: {
+                /** @description Resume after this event id */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless text/event-stream; each data line is an EventDto */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["EventDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A bound on concurrent use is reached (e.g. open event streams per API key) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4079,6 +4351,219 @@ export interface operations {
             };
             /** @description The input is invalid: `detail` says why and `errors` names each field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WebhooksController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDto"][];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WebhooksController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WebhooksController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WebhooksController_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Only deliveries with a smaller id (newest first) */
+                before?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryDto"][];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

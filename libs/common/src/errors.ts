@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'gone'
   | 'payload-too-large'
   | 'unprocessable'
+  | 'too-many-requests'
   | 'unavailable';
 
 export interface FieldViolation {
@@ -78,6 +79,11 @@ export class PayloadTooLargeError extends EdgeFleetError {
 /** Well-formed input whose content cannot be used (e.g. an artifact its declared engine cannot load). */
 export class UnprocessableError extends EdgeFleetError {
   readonly kind = 'unprocessable';
+}
+
+/** A bound on concurrent use was reached (e.g. event streams per API key). */
+export class TooManyRequestsError extends EdgeFleetError {
+  readonly kind = 'too-many-requests';
 }
 
 export class UnavailableError extends EdgeFleetError {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { NewEvent } from '../events/catalogue.js';
+import { EventRecorder } from '../events/event-recorder.js';
 import type { AttestationVerdict } from '../nodes/node.entity.js';
 
 /** What judging a node's report needs: its registered key and the release it was last assigned and committed. */
@@ -21,7 +23,10 @@ export interface AttestationRow {
 /** The SQL of attestation: epoch nonces shared by replicas, subjects, verdicts. */
 @Injectable()
 export class AttestationRepository {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly events: EventRecorder,
+  ) {}
 
   /** The nonce of `epoch`: `candidate` if this replica is the first to store one for it, else the stored one. */
   async nonceFor(epoch: number, candidate: string): Promise<string> {
@@ -71,9 +76,17 @@ export class AttestationRepository {
     return rows.map((r) => ({ nodeId: r.id, publicKey: r.public_key, assignedSha256: r.assigned, verdict: r.attestation }));
   }
 
-  async record(rows: readonly AttestationRow[]): Promise<void> {
+  /** Stores the verdicts and, in the same transaction, the events of the transitions they make. */
+  async record(rows: readonly AttestationRow[], events: readonly NewEvent[] = []): Promise<void> {
     if (rows.length === 0) return;
-    await this.db.query(
+    await this.db.transaction(async (tx) => {
+      await this.writeVerdicts(tx, rows);
+      await this.events.recordMany(tx, events);
+    });
+  }
+
+  private async writeVerdicts(tx: EntityManager, rows: readonly AttestationRow[]): Promise<void> {
+    await tx.query(
       `UPDATE nodes n SET attestation = v.verdict, attested_sha256 = v.sha256, attested_at = now()
          FROM unnest($1::uuid[], $2::varchar[], $3::char(64)[]) AS v(id, verdict, sha256)
         WHERE n.id = v.id`,

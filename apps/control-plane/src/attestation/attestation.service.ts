@@ -5,6 +5,7 @@ import type { HeartbeatMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
 import { type AttestationReport, judge } from './attestation-judge.js';
+import type { NewEvent } from '../events/catalogue.js';
 import { AttestationNonces } from './attestation-nonces.js';
 import { type AttestationRow, AttestationRepository } from './attestation.repository.js';
 
@@ -61,6 +62,7 @@ export class AttestationService implements OnModuleDestroy {
     await this.nonces.learn(new Set([...latest.values()].map((r) => r.nonce)));
     const subjects = new Map((await this.repository.subjects([...latest.keys()])).map((s) => [s.nodeId, s]));
     const rows: AttestationRow[] = [];
+    const events: NewEvent<'node.attestation-mismatch'>[] = [];
     for (const report of latest.values()) {
       const subject = subjects.get(report.nodeId);
       const verdict = judge(report, subject, (nonce) => this.nonces.isCurrent(nonce));
@@ -73,7 +75,14 @@ export class AttestationService implements OnModuleDestroy {
           verdict === 'invalid' ? 'attestation report does not verify with the node key' : 'node attests model bytes other than its assigned release',
         );
       }
+      if ((verdict === 'mismatch' || verdict === 'invalid') && subject?.verdict !== verdict) {
+        events.push({
+          type: 'node.attestation-mismatch',
+          subjects: { nodeId: report.nodeId },
+          payload: { verdict, loadedSha256: report.sha256, assignedSha256: subject?.assignedSha256 ?? null },
+        });
+      }
     }
-    await this.repository.record(rows);
+    await this.repository.record(rows, events);
   }
 }

@@ -36,6 +36,7 @@ const PROBLEMS = {
   409: 'The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids)',
   413: 'The body exceeds its size limit',
   422: 'The input is well-formed but cannot be accepted (e.g. an artifact its engine cannot load and run)',
+  429: 'A bound on concurrent use is reached (e.g. open event streams per API key)',
 } as const;
 export type ProblemStatus = keyof typeof PROBLEMS;
 

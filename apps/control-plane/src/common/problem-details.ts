@@ -21,6 +21,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   gone: 410,
   'payload-too-large': 413,
   unprocessable: 422,
+  'too-many-requests': 429,
   unavailable: 503,
 };
 
@@ -36,6 +37,7 @@ const TITLE_BY_STATUS: Record<number, string> = {
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

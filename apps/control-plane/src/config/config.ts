@@ -87,6 +87,23 @@ const envSchema = z.object({
   ROLLOUT_WORKER_CONCURRENCY: positiveInt.default(4),
   ROLLOUT_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Each replica re-reads new events this often besides on NOTIFY (a lost LISTEN connection). */
+  EVENTS_POLL_MS: z.coerce.number().int().min(20).max(60_000).default(1000),
+  /** SSE comment lines keep idle proxies from closing a stream. */
+  EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  EVENTS_STREAM_MAX_PER_KEY: z.coerce.number().int().min(1).max(1000).default(5),
+  /** The longest the stream waits for an event id held by an open transaction (docs/events.md). */
+  EVENTS_GAP_MAX_WAIT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Let webhook URLs reach loopback, private and link-local addresses (an SSRF risk; tests set it). */
+  WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  /** First retry delay; doubles per attempt (BullMQ exponential backoff). */
+  WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2000),
+  /** A webhook is disabled after this many deliveries in a row failed all their attempts. */
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** How often pending deliveries that have no job (a crash after the fan-out) are queued again. */
+  WEBHOOK_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 /** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
@@ -187,6 +204,15 @@ export interface AppConfig {
     /** How long a job's lock lasts without renewal: a dead worker's job is retried after about this long. */
     readonly jobLockMs: number;
   };
+  readonly events: { readonly pollMs: number; readonly heartbeatMs: number; readonly streamMaxPerKey: number; readonly gapMaxWaitMs: number };
+  readonly webhooks: {
+    readonly allowPrivate: boolean;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly backoffMs: number;
+    readonly disableAfterFailures: number;
+    readonly sweepMs: number;
+  };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -247,6 +273,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
+    events: { pollMs: e.EVENTS_POLL_MS, heartbeatMs: e.EVENTS_HEARTBEAT_MS, streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY, gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS },
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      backoffMs: e.WEBHOOK_BACKOFF_MS,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      sweepMs: e.WEBHOOK_SWEEP_MS,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -21,6 +21,10 @@ import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
 
+import { StoredEvent } from '../events/event.entity.js';
+import { Webhook } from '../webhooks/webhook.entity.js';
+import { WebhookDelivery, WebhookDispatchCursor } from '../webhooks/webhook-delivery.entity.js';
+
 export const ENTITIES = [
   ApiKey,
   Artifact,
@@ -41,6 +45,10 @@ export const ENTITIES = [
   Rollout,
   RolloutEvent,
   RolloutNode,
+  StoredEvent,
+  Webhook,
+  WebhookDelivery,
+  WebhookDispatchCursor,
 ];
 
 /** The schema comes only from the reviewed SQL in migrations/: synchronize stays off everywhere. */

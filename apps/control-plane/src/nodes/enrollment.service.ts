@@ -1,3 +1,4 @@
+import { EventRecorder } from '../events/event-recorder.js';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -65,6 +66,7 @@ export class EnrollmentService {
     private readonly audit: AuditService,
     private readonly broker: BrokerAccess,
     private readonly identity: NodeIdentityService,
+    private readonly events: EventRecorder,
   ) {}
 
   async createToken(by: Principal, input: NewEnrollmentToken): Promise<{ record: EnrollmentToken; token: string }> {
@@ -181,6 +183,7 @@ export class EnrollmentService {
       hardware: request.hardware,
       keyRegistered: node.publicKey !== null,
     });
+    await this.events.record(tx, { type: 'node.enrolled', subjects: { nodeId: node.id }, payload: { name: node.name } });
     return { node, nodeSecret };
   }
 

@@ -5,7 +5,8 @@ import { DeploymentsService } from '../deployments/deployments.service.js';
 import { Deployment } from '../deployments/deployment.entity.js';
 import { ModelsService } from '../models/models.service.js';
 import { type Counts, decide, type Step } from './decide.js';
-import { judgeGates } from './health-gate.js';
+import { type GateVerdict, judgeGates } from './health-gate.js';
+import { EventRecorder } from '../events/event-recorder.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutNode } from './rollout-node.entity.js';
@@ -36,6 +37,7 @@ export class RolloutEngine {
     private readonly deployments: DeploymentsService,
     private readonly models: ModelsService,
     private readonly metrics: RolloutMetrics,
+    private readonly events: EventRecorder,
   ) {}
 
   async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
@@ -110,8 +112,19 @@ export class RolloutEngine {
       gate,
       dispatchedLastMinute: rollout.strategy.maxNodesPerMinute ? await this.repository.dispatchedSince(tx, rollout.id, new Date(now.getTime() - 60_000)) : 0,
     });
+    await this.reportGate(tx, rollout, gate, step);
     await this.apply(tx, rollout, step, now);
     return rollout.state === 'running' || (await this.reverting(tx, rollout));
+  }
+
+  /**
+   * A gate verdict is an event when it decides something: it halts the rollout, or lets a wave end
+   * (advance). Verdicts of the ticks in between change nothing and would flood the stream.
+   */
+  private async reportGate(tx: EntityManager, rollout: Rollout, gate: GateVerdict | null, step: Step): Promise<void> {
+    if (!gate || !(step.kind === 'advance' || (step.kind === 'halt' && !step.byNodes))) return;
+    const reason = gate.kind === 'fail' ? gate.reason : gate.kind === 'wait' ? gate.why : undefined;
+    await this.events.record(tx, { type: 'rollout.gate-verdict', subjects: { rolloutId: rollout.id }, payload: { wave: rollout.currentWave + 1, verdict: gate.kind, ...(reason ? { reason } : {}) } });
   }
 
   private async reverting(tx: EntityManager, rollout: Rollout): Promise<boolean> {

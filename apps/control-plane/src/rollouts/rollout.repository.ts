@@ -6,6 +6,8 @@ import { LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
 import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import type { SideStats } from './health-gate.js';
 import { RolloutEvent } from './rollout-event.entity.js';
+import { type NewEvent, rolloutCatalogueEvent } from '../events/catalogue.js';
+import { EventRecorder } from '../events/event-recorder.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import type { RolloutNodeState } from './rollout-node.entity.js';
 import { Rollout, type RolloutState } from './rollout.entity.js';
@@ -44,7 +46,10 @@ export function describeTakeover(t: TakenOver): string {
 /** The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes. */
 @Injectable()
 export class RolloutRepository {
-  constructor(private readonly metrics: RolloutMetrics) {}
+  constructor(
+    private readonly metrics: RolloutMetrics,
+    private readonly events: EventRecorder,
+  ) {}
 
   /** Moves a rollout to `to` and records the event (same transaction). */
   async transition(tx: EntityManager, rollout: Rollout, to: RolloutState, actor: string, detail: Record<string, unknown> = {}): Promise<void> {
@@ -55,8 +60,11 @@ export class RolloutRepository {
     this.metrics.transitions.inc({ to });
   }
 
+  /** The rollout's own history row, and the catalogue event it stands for (if any) in the same transaction. */
   async event(tx: EntityManager, rolloutId: string, kind: string, actor: string, detail: Record<string, unknown> = {}): Promise<void> {
     await tx.getRepository(RolloutEvent).save(tx.getRepository(RolloutEvent).create({ rolloutId, kind, actor, detail }));
+    const catalogued = rolloutCatalogueEvent(kind, actor, detail);
+    if (catalogued) await this.events.recordMany(tx, [{ ...catalogued, subjects: { rolloutId } } as NewEvent]);
   }
 
   /** Node counts per wave; superseded nodes left the rollout and count nowhere. */

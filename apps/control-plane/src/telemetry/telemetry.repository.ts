@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
+import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
 export interface FromNode<T> {
@@ -121,16 +122,22 @@ export class TelemetryRepository {
       return !last || now - last.at >= LAST_SEEN_RESOLUTION_MS || last.sha256 !== (m.model?.sha256 ?? null);
     });
     if (rows.length === 0) return;
+    // A node that was not online becomes so: node.online, in the same statement (the rows are read
+    // locked, in id order, so concurrent batches agree on the change and do not deadlock).
     await this.db.query(
       `WITH v AS (
          SELECT u.id, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
                        WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS u(id, model, version, variant, sha))
-       UPDATE nodes n SET last_seen_at = now(), status = 'online', current_model_version_id = v.mv
-       FROM v
-       WHERE n.id = v.id AND n.status <> 'decommissioned'
-         AND (n.status <> 'online' OR n.current_model_version_id IS DISTINCT FROM v.mv
-              OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval)`,
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS u(id, model, version, variant, sha)),
+       old AS (SELECT id, status FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE),
+       moved AS (
+         UPDATE nodes n SET last_seen_at = now(), status = 'online', current_model_version_id = v.mv
+         FROM v JOIN old ON old.id = v.id
+         WHERE n.id = v.id AND n.status <> 'decommissioned'
+           AND (n.status <> 'online' OR n.current_model_version_id IS DISTINCT FROM v.mv
+                OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval)
+         RETURNING n.id, n.current_model_version_id, old.status AS was)
+       INSERT INTO events (type, node_id, model_version_id) SELECT $7, id, current_model_version_id FROM moved WHERE was <> 'online' ORDER BY id`,
       [
         rows.map(([id]) => id),
         rows.map(([, m]) => m.model?.name ?? null),
@@ -138,6 +145,7 @@ export class TelemetryRepository {
         rows.map(([, m]) => m.model?.variant ?? null),
         rows.map(([, m]) => m.model?.sha256 ?? null),
         `${LAST_SEEN_RESOLUTION_MS} milliseconds`,
+        'node.online' satisfies EventType,
       ],
     );
     for (const [id, m] of rows) this.touched.set(id, { at: now, sha256: m.model?.sha256 ?? null });
@@ -191,22 +199,45 @@ export class TelemetryRepository {
     // first, so statuses flushed together act as if they came one by one. A target with no state yet
     // takes any (`NULL = ANY(…)` is NULL, hence the explicit test).
     const outcome = columns(targetStatuses(batch), ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null]);
+    // A target reaching committed, or a failure (failed, rolled-back, rejected), is an event (node.committed /
+    // node.failed) written by the same statement: set-based, and once per target, since an outcome is final
+    // (failed → rolled-back, the one move between outcomes, is not a second failure). The targets are read
+    // locked, in key order, so concurrent batches agree on the state each moved from.
     await this.db.query(
-      `UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
-       FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
-              AS v(node_id, seq, deployment_id, state, progress, reason, detail)
-       WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
-         AND (t.state IS NULL OR NOT (t.state = ANY($8::deployment_state[])) OR (t.state = 'failed' AND v.state = 'rolled-back'))`,
-      [...outcome, TERMINAL_DEPLOYMENT_STATES],
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[])
+                  AS v(node_id, seq, deployment_id, state, progress, reason, detail)),
+       old AS (
+         SELECT t.node_id, t.deployment_id, t.state FROM deployment_targets t JOIN v ON t.node_id = v.node_id AND t.deployment_id = v.deployment_id
+          ORDER BY t.deployment_id, t.node_id FOR UPDATE OF t),
+       moved AS (
+         UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
+         FROM v JOIN old ON old.node_id = v.node_id AND old.deployment_id = v.deployment_id
+         WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
+           AND (t.state IS NULL OR NOT (t.state = ANY($8::deployment_state[])) OR (t.state = 'failed' AND v.state = 'rolled-back'))
+         RETURNING t.node_id, t.deployment_id, t.state, t.reason, old.state AS was)
+       INSERT INTO events (type, rollout_id, node_id, model_version_id, payload)
+       SELECT CASE WHEN m.state = 'committed' THEN $9 ELSE $10 END, d.rollout_id, m.node_id, d.model_version_id,
+              CASE WHEN m.state = 'committed' THEN jsonb_build_object('deploymentId', m.deployment_id)
+                   ELSE jsonb_build_object('deploymentId', m.deployment_id, 'state', m.state, 'reason', m.reason) END
+         FROM moved m JOIN deployments d ON d.id = m.deployment_id
+        WHERE m.state = 'committed' OR (m.state IN ('failed', 'rolled-back', 'rejected') AND m.was IS DISTINCT FROM 'failed')
+        ORDER BY m.node_id`,
+      [...outcome, TERMINAL_DEPLOYMENT_STATES, 'node.committed' satisfies EventType, 'node.failed' satisfies EventType],
     );
     return inserted.length;
   }
 
   async recordPresence(nodeId: string, presence: PresenceMessage): Promise<void> {
+    // The row is read locked first, so two replicas handling messages of one node agree on what changed
+    // (node.online / node.offline once per change).
     await this.db.query(
-      `UPDATE nodes SET status = $2::node_status, last_seen_at = now(), agent_version = COALESCE($3, agent_version)
-       WHERE id = $1 AND status <> 'decommissioned'`,
-      [nodeId, presence.online ? 'online' : 'offline', presence.agentVersion ?? null],
+      `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 FOR UPDATE),
+            moved AS (UPDATE nodes n SET status = $2::node_status, last_seen_at = now(), agent_version = COALESCE($3, n.agent_version)
+                        FROM old WHERE n.id = old.id AND n.status <> 'decommissioned'
+                      RETURNING n.id, old.status AS was)
+       INSERT INTO events (type, node_id) SELECT $4, id FROM moved WHERE was <> $2::node_status`,
+      [nodeId, presence.online ? 'online' : 'offline', presence.agentVersion ?? null, (presence.online ? 'node.online' : 'node.offline') satisfies EventType],
     );
   }
 }
