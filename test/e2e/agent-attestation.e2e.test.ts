@@ -82,6 +82,9 @@ describe('attestation on a real agent', () => {
     await waitFor(attestation, (a) => a?.verdict === 'verified' && a.sha256 === v1Sha, 30_000, 'v1 attested');
     await rollOut(second);
     await waitFor(attestation, (a) => a?.verdict === 'verified' && a.sha256 === v2Sha, 30_000, 'v2 attested');
+    // Between activation and the stored commit the node serves the release it is applying: no false alarm.
+    const alarms = (await t.db.query(`SELECT payload FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1`, [agent.nodeId])) as unknown[];
+    expect(alarms).toEqual([]);
   });
 
   it('flags a genuine older release put back in the active slot by hand', async () => {

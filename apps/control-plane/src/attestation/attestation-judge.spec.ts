@@ -7,7 +7,7 @@ const nonce = 'nonce-0123456789abcdef';
 const assigned = 'a'.repeat(64);
 const { publicKey, privateKey } = generateKeyPairSync('ed25519');
 const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-const subject = { nodeId, publicKey: spki, assignedSha256: assigned, verdict: null };
+const subject = { nodeId, publicKey: spki, assignedSha256: assigned, applyingSha256: [] as string[], verdict: null };
 const report = (sha256: string, claimedSha256: string | null = sha256, key = privateKey) => ({ nodeId, nonce, sha256, claimedSha256, sig: signAttestation(key, { nodeId, nonce, sha256 }) });
 const current = (n: string) => n === nonce;
 
@@ -20,6 +20,12 @@ describe('judge', () => {
     expect(judge(report('b'.repeat(64)), subject, current)).toBe('mismatch');
     expect(judge(report(assigned, 'b'.repeat(64)), subject, current)).toBe('mismatch');
     expect(judge(report(assigned), { ...subject, assignedSha256: null }, current)).toBe('mismatch');
+  });
+
+  it('verifies the release of a deployment still being applied (activated, commit not stored yet)', () => {
+    const next = 'c'.repeat(64);
+    expect(judge(report(next), { ...subject, applyingSha256: [next] }, current)).toBe('verified');
+    expect(judge(report(next), subject, current)).toBe('mismatch');
   });
 
   it('calls a signature by another key invalid', () => {

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { NewEvent } from '../events/catalogue.js';
 import { EventRecorder } from '../events/event-recorder.js';
+import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { AttestationVerdict } from '../nodes/node.entity.js';
 
 /** What judging a node's report needs: its registered key and the release it was last assigned and committed. */
@@ -11,6 +12,11 @@ export interface AttestationSubject {
   readonly publicKey: string | null;
   /** The artifact of the node's latest committed deployment; null when it never committed one. */
   readonly assignedSha256: string | null;
+  /**
+   * Artifacts of deployments the node is still applying (no outcome yet): between activation and the
+   * stored `committed`, the node legitimately serves the new release.
+   */
+  readonly applyingSha256: readonly string[];
   readonly verdict: AttestationVerdict | null;
 }
 
@@ -68,12 +74,17 @@ export class AttestationRepository {
                  JOIN model_versions mv ON mv.id = d.model_version_id
                 WHERE t.node_id = n.id AND t.state = 'committed'
                 ORDER BY t.updated_at DESC
-                LIMIT 1) AS assigned
+                LIMIT 1) AS assigned,
+              ARRAY(SELECT DISTINCT mv.artifact_sha256
+                      FROM deployment_targets t
+                      JOIN deployments d ON d.id = t.deployment_id
+                      JOIN model_versions mv ON mv.id = d.model_version_id
+                     WHERE t.node_id = n.id AND (t.state IS NULL OR t.state <> ALL($2::deployment_state[]))) AS applying
          FROM nodes n
         WHERE n.id = ANY($1::uuid[])`,
-      [nodeIds],
-    )) as { id: string; public_key: string | null; attestation: AttestationVerdict | null; assigned: string | null }[];
-    return rows.map((r) => ({ nodeId: r.id, publicKey: r.public_key, assignedSha256: r.assigned, verdict: r.attestation }));
+      [nodeIds, TERMINAL_DEPLOYMENT_STATES],
+    )) as { id: string; public_key: string | null; attestation: AttestationVerdict | null; assigned: string | null; applying: string[] }[];
+    return rows.map((r) => ({ nodeId: r.id, publicKey: r.public_key, assignedSha256: r.assigned, applyingSha256: r.applying, verdict: r.attestation }));
   }
 
   /** Stores the verdicts and, in the same transaction, the events of the transitions they make. */
