@@ -125,9 +125,38 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     expect((await agent.status()).model?.sha256).toBe(version?.sha256);
   }, 120_000);
 
+  it('stats shows the results the agent served, and events ls lists the rollout', async () => {
+    const served = agent as AgentProcess;
+    for (let i = 0; i < 5; i++) expect((await served.infer(Array.from({ length: INPUTS }, () => 0.5))).status).toBe(200);
+    const stats = await waitFor(
+      async () => json<{ total: { results: number } }>(await cli(['--json', 'stats', 'digits', '1.0.0', '--window', '1h'])),
+      (s) => s.total.results >= 5,
+      30_000,
+      'results in the stats',
+    );
+    expect(stats.total.results).toBeGreaterThanOrEqual(5);
+    const table = await cli(['stats', 'digits', '1.0.0', '--group-by', 'node']);
+    expect({ code: table.code, total: table.stdout.includes('(total)'), node: table.stdout.includes(served.nodeId) }).toEqual({ code: 0, total: true, node: true });
+    const events = json<{ type: string }[]>(await cli(['--json', 'events', 'ls', '--type', 'rollout.started,rollout.completed']));
+    expect(events.map((e) => e.type)).toEqual(['rollout.started', 'rollout.completed']);
+    expect((await cli(['stats', 'digits', '9.9.9'])).code).toBe(4);
+  }, 60_000);
+
   it('watch exits 1 when the rollout halts, naming the reason and the failed node', async () => {
     const ids = await enrolNodes(t, 2, { fleet: 'broken' });
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids, () => 'fail');
+    // events tail follows from now on: it must show this rollout's halt, and none of the earlier events.
+    const tail = spawn(process.execPath, [CLI, '--json', 'events', 'tail', '--type', 'rollout.started,rollout.halted', '--interval', '200'], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: home, EDGEFLEET_CONFIG: join(home, 'edgefleet', 'config.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let tailed = '';
+    tail.stdout.on('data', (d: Buffer) => (tailed += d.toString()));
+    const tailedTypes = () => tailed.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { type: string; rolloutId: string | null }));
+    // Nothing new happens before tail has read to the end of the log (it says so on stderr).
+    let tailErr = '';
+    tail.stderr.on('data', (d: Buffer) => (tailErr += d.toString()));
+    await waitFor(async () => tailErr, (e) => e.includes('following new events'), 15_000, 'events tail caught up');
     const rollout = json<{ id: string }>(await cli(['rollouts', 'create', '--name', 'doomed', '--model', 'digits', '--version', '1.0.0', '-l', 'fleet=broken', '--strategy', QUICK, '--start', '--json']));
     const watch = await cli(['rollouts', 'watch', rollout.id, '--timeout', '60']);
     expect(watch.code).toBe(1);
@@ -136,5 +165,8 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     const nd = await cli(['--json', 'rollouts', 'watch', rollout.id]);
     expect(nd.code).toBe(1);
     expect(JSON.parse(nd.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ state: 'halted' });
+    const events = await waitFor(async () => tailedTypes(), (e) => e.some((x) => x.type === 'rollout.halted'), 15_000, 'the halt in events tail');
+    tail.kill();
+    expect(events.map((e) => `${e.type} ${e.rolloutId}`)).toEqual([`rollout.started ${rollout.id}`, `rollout.halted ${rollout.id}`]);
   }, 120_000);
 });

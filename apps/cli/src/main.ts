@@ -7,7 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { registerLogin } from './commands/login.js';
 import { registerModels } from './commands/models.js';
 import { registerNodes, registerTokens } from './commands/nodes.js';
+import { registerEvents } from './commands/events.js';
 import { registerRollouts } from './commands/rollouts.js';
+import { registerStats } from './commands/stats.js';
 import { ExitCode, toCliError } from './exit-codes.js';
 
 const EXIT_CODES_HELP = `
@@ -41,6 +43,8 @@ function buildProgram(): Command {
   registerTokens(program);
   registerModels(program);
   registerRollouts(program);
+  registerStats(program);
+  registerEvents(program);
   return program;
 }
 

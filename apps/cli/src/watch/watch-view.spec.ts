@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { RolloutDetail, RolloutNode } from './rollout-source.js';
-import { summarise } from './watch-view.js';
+import type { RolloutNode } from './rollout-source.js';
+import { summarise, type SummaryInput } from './watch-view.js';
 
 const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null): RolloutNode => ({
   nodeId: name,
@@ -20,7 +20,7 @@ const node = (name: string, wave: number, state: RolloutNode['state'], phase: st
 
 describe('summarise (what watch draws)', () => {
   it('counts done nodes per wave, nodes per phase (dispatched ones by their reported phase), and lists failures', () => {
-    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: 'failure threshold', waves: [{ wave: 1, planned: 3, states: {} }, { wave: 2, planned: 2, states: {} }] } as unknown as RolloutDetail;
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: 'failure threshold', waves: [{ wave: 1, planned: 3 }, { wave: 2, planned: 2 }] } satisfies SummaryInput['rollout'];
     const nodes = [
       node('a', 1, 'succeeded'),
       node('b', 1, 'dispatched', 'downloading'),

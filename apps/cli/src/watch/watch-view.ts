@@ -25,7 +25,15 @@ export interface WatchSummary {
 }
 
 /** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
-export function summarise({ rollout, nodes }: RolloutSnapshot): WatchSummary {
+/** What a summary reads of a snapshot (the fields watch draws). */
+export interface SummaryInput {
+  readonly rollout: Pick<RolloutSnapshot['rollout'], 'id' | 'name' | 'state' | 'currentWave' | 'haltReason'> & {
+    readonly waves: readonly Pick<RolloutSnapshot['rollout']['waves'][number], 'wave' | 'planned'>[];
+  };
+  readonly nodes: RolloutSnapshot['nodes'];
+}
+
+export function summarise({ rollout, nodes }: SummaryInput): WatchSummary {
   const waves = rollout.waves.map(({ wave, planned }) => {
     const inWave = nodes.filter((n) => n.wave === wave);
     const phases: Record<string, number> = {};

@@ -39,7 +39,7 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
       if (allowed.length === 0) {
         return callback(new WebhookDeliveryError(`${hostname} resolves only to private or loopback addresses`, true), '', 0);
       }
-      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      if (options.all) return callback(null, allowed);
       const first = allowed[0] as LookupAddress;
       callback(null, first.address, first.family);
     });
