@@ -89,18 +89,7 @@ export class SimulatedNode {
   }
 
   heartbeat(seq: number): HeartbeatMessage {
-    return {
-      ...envelopeFields(),
-      seq,
-      model: null,
-      uptimeS: seq,
-      cpu: 0.1,
-      memMb: 64,
-      freeDiskMb: 1000,
-      inferences: 0,
-      errors: 0,
-      latencyMs: null,
-    };
+    return plainHeartbeat(seq);
   }
 
   /** Asks for every chunk not yet received. */
@@ -171,4 +160,9 @@ export class SimulatedNode {
     if (!this.download || !this.client.connected) return Promise.resolve();
     return this.publish('status', { ...envelopeFields(), seq: ++this.statusSeq, deploymentId: this.download.deploymentId, state });
   }
+}
+
+/** A valid heartbeat of a node serving nothing; `extra` overrides fields (tests of bounds and ingest). */
+export function plainHeartbeat(seq: number, extra: Partial<HeartbeatMessage> = {}): HeartbeatMessage {
+  return { ...envelopeFields(), seq, model: null, uptimeS: seq, cpu: 0.1, memMb: 64, freeDiskMb: 1000, inferences: 0, errors: 0, latencyMs: null, ...extra };
 }

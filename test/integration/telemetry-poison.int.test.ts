@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { envelopeFields, type HeartbeatMessage, type MessageOf, type ResultsMessage, type StatusMessage } from '#protocol';
+import { envelopeFields, type MessageOf, type ResultsMessage, type StatusMessage } from '#protocol';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
-import { SimulatedNode } from '../helpers/simulated-node.js';
+import { plainHeartbeat, SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -97,19 +97,7 @@ describe('telemetry ingest: one node cannot halt it for the fleet', () => {
 
   it('sets aside a row the columns cannot hold that got past the schema, counts it, and writes the rest of its batch', async () => {
     const [poisonId, ...ids] = await seedNodes(t, 3);
-    const heartbeat = (seq: number, extra: Partial<HeartbeatMessage> = {}): HeartbeatMessage => ({
-      ...envelopeFields(),
-      seq,
-      model: null,
-      uptimeS: seq,
-      cpu: 0.1,
-      memMb: 64,
-      freeDiskMb: 1000,
-      inferences: 0,
-      errors: 0,
-      latencyMs: null,
-      ...extra,
-    });
+    const heartbeat = plainHeartbeat;
     const poisonedBefore = await metric(/^edgefleet_ingest_poison_rows_total\{.*table="node_heartbeats"/);
     const resultsPoisonedBefore = await metric(/^edgefleet_ingest_poison_rows_total\{.*table="inference_results"/);
     const statusesPoisonedBefore = await metric(/^edgefleet_ingest_poison_rows_total\{.*table="deployment_status_events"/);
