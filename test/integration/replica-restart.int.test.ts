@@ -25,8 +25,8 @@ describe('a replica that is stopped and restarted loses no node traffic queued f
   let b: ReplicaProcess;
   let nodes: SimulatedNode[];
   const deploymentId = randomUUID();
-  let heartbeatSeq = 0;
-  let statusSeq = 0;
+  /** Messages each node has sent of each kind (heartbeats and statuses are numbered 1…sent). */
+  let sent = 0;
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -49,9 +49,8 @@ describe('a replica that is stopped and restarted loses no node traffic queued f
 
   /** Each node sends `count` more numbered heartbeats and statuses, each one PUBACKed by the broker. */
   const send = async (count: number) => {
-    const from = heartbeatSeq;
-    heartbeatSeq += count;
-    statusSeq += count;
+    const from = sent;
+    sent += count;
     await Promise.all(
       nodes.map(async (n) => {
         for (let seq = from + 1; seq <= from + count; seq++) {
@@ -76,7 +75,7 @@ describe('a replica that is stopped and restarted loses no node traffic queued f
 
   /** Waits until every message sent so far is stored, then checks nothing is there twice. */
   const expectAllStoredOnce = async (what: string) => {
-    const expected = NODES * heartbeatSeq;
+    const expected = NODES * sent;
     const last = await waitFor(stored, (s) => s.heartbeats >= expected && s.statuses >= expected, 60_000, what).catch(async (error: unknown) => {
       const s = await stored();
       throw new Error(`${what}: ${expected - s.heartbeats} heartbeats and ${expected - s.statuses} statuses of ${expected} lost; replica B logged:\n${b.problems.slice(-10).join('\n')}`, { cause: error });
