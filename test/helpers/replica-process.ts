@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { resolve } from 'node:path';
 import type { TestApp } from './test-app.js';
 
@@ -90,10 +91,27 @@ export class ReplicaProcess {
 
   /** The sum of the samples of one Prometheus counter on this replica whose line matches `pattern`. */
   async metric(pattern: RegExp): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await scrape(`${this.url}/metrics`);
     return text
       .split('\n')
       .filter((line) => pattern.test(line))
       .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
   }
+}
+
+/** One GET on a fresh connection: a kept-alive socket the replica has just closed (or died with) fails a reused fetch. */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolveBody, reject) => {
+    get(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => (res.statusCode === 200 ? resolveBody(body) : reject(new Error(`GET ${url}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    })
+      .on('timeout', function (this: { destroy(error: Error): void }) {
+        this.destroy(new Error(`GET ${url}: no answer in 10 s`));
+      })
+      .on('error', reject);
+  });
 }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { envelopeFields } from '#protocol';
+import { decodeChunk, envelopeFields, fleetTopics } from '#protocol';
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { waitFor } from '../helpers/agent-process.js';
+import { createModel, deploy, uploadVersion } from '../helpers/fleet.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { ReplicaProcess } from '../helpers/replica-process.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -108,4 +110,33 @@ describe('a replica that is stopped and restarted loses no node traffic queued f
     await b.start();
     await expectAllStoredOnce('after a graceful stop and a restart');
   }, 180_000);
+
+  it('answers repair requests on either replica for an artifact uploaded to one (one shared ARTIFACT_DIR)', async () => {
+    await createModel(a, 'shared-dir', 4, 2);
+    const model = denseSoftmaxModel(7, 4, 2, { padBytes: 1024 * 1024 });
+    const version = await uploadVersion(a, 'shared-dir', { version: '1.0.0' }, model.bytes);
+    const node = nodes[0] as SimulatedNode;
+    await deploy(a, version.id, { nodeIds: [node.nodeId] });
+    await node.verified;
+    const chunkCount = node.download?.chunkCount ?? 0;
+    expect(chunkCount).toBeGreaterThanOrEqual(8);
+    const repaired = new Map<number, Buffer>();
+    const repairTopics = fleetTopics(a.config.mqtt.fleetNamespace).repairChunks(node.nodeId).slice(0, -'+/+'.length);
+    node.client.on('message', (topic, payload) => {
+      if (!topic.startsWith(repairTopics)) return;
+      const chunk = decodeChunk(payload);
+      repaired.set(chunk.index, Buffer.from(chunk.data));
+    });
+    const answered = /^edgefleet_artifact_repair_requests_total\{.*outcome="answered"/;
+    const beforeB = await b.metric(answered);
+    // One request per chunk: the shared subscription hands them to both replicas in turn.
+    for (let index = 0; index < chunkCount; index++) {
+      await node.publish('artifact-requests', { ...envelopeFields(), sha256: version.sha256, missing: [[index, index]] });
+    }
+    await waitFor(async () => repaired.size, (n) => n === chunkCount, 30_000, 'every repaired chunk');
+    expect(Buffer.concat(Array.from({ length: chunkCount }, (_, i) => repaired.get(i) as Buffer))).toEqual(model.bytes);
+    // Replica B never received the upload: it read the artifact from the directory both replicas share.
+    expect((await b.metric(answered)) - beforeB).toBeGreaterThan(0);
+    expect(node.errors).toEqual([]);
+  }, 120_000);
 });
