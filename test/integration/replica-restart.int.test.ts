@@ -96,8 +96,12 @@ describe('a replica that is stopped and restarted loses no node traffic queued f
     await send(50);
     await b.start();
     await expectAllStoredOnce('after a SIGKILL and a restart');
-    // The broker queued B's share for its session and handed it over at reconnect (Mosquitto 2.0).
-    expect(await b.metric(RECEIVED)).toBeGreaterThan(0);
+    // Mosquitto 2.0 kept giving B's session its turn while B was down: about half of what was sent then
+    // waited for B (the replica that was up did not get it) and reached B at its reconnect.
+    const whileDown = 2 * NODES * 50;
+    const queuedForB = await b.metric(RECEIVED);
+    console.log(`sent while replica B was down: ${whileDown}; delivered to B when it returned: ${queuedForB}`);
+    expect(queuedForB).toBeGreaterThan(whileDown * 0.3);
   }, 180_000);
 
   it('stores everything sent before, during and after a graceful stop, once the replica is back', async () => {
