@@ -37,6 +37,7 @@ export class FleetSim {
   private readonly latest = new Map<ChildProcess, WorkerCounts>();
   private readonly pending = new Map<ChildProcess, WorkerCounts>();
   private secondTimer?: NodeJS.Timeout;
+  private stopped?: Promise<void>;
 
   private constructor(
     private readonly children: readonly ChildProcess[],
@@ -78,7 +79,12 @@ export class FleetSim {
   }
 
   /** Stops every worker (heartbeats stop, nodes disconnect) and waits for their final counts. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopped ??= this.stopWorkers();
+    return this.stopped;
+  }
+
+  private async stopWorkers(): Promise<void> {
     const stopped = this.children.map((child) => (child.connected ? this.until(child, 'stopped').catch(() => undefined) : Promise.resolve()));
     for (const child of this.children) if (child.connected) child.send({ type: 'stop' });
     await Promise.all(stopped);

@@ -1,7 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { resolve } from 'node:path';
-import type { TestApp } from './test-app.js';
+import type { AppConfig } from '../../apps/control-plane/src/config/config.js';
+
+/** What a replica shares with the app it joins (a TestApp, or a stack a bench set up). */
+export interface ReplicaOf {
+  readonly config: {
+    readonly database: Pick<AppConfig['database'], 'url'>;
+    readonly trust: Pick<AppConfig['trust'], 'keysDir'>;
+    readonly artifacts: Pick<AppConfig['artifacts'], 'dir'>;
+    readonly rollouts: Pick<AppConfig['rollouts'], 'queuePrefix'>;
+    readonly mqtt: Pick<AppConfig['mqtt'], 'sharedGroup'>;
+  };
+}
 
 const MAIN = resolve('dist/apps/control-plane/src/main.js');
 
@@ -20,11 +31,16 @@ export class ReplicaProcess {
   starts = 0;
 
   constructor(
-    private readonly t: TestApp,
+    private readonly t: ReplicaOf,
     private readonly brokerUrl: string,
     readonly clientId: string,
     private readonly env: Record<string, string> = {},
   ) {}
+
+  /** The process id of the current life (for /proc/<pid>/stat), if started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;

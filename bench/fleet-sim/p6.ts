@@ -1,0 +1,113 @@
+/**
+ * P6: heartbeat → row latency on one Mosquitto + one control plane, stepping the simulated fleet up.
+ *   npm run build && nice -n 10 node dist/bench/fleet-sim/p6.js [--steps 1000,2500,5000,10000] [--workers 4] [--heartbeat 10] [--window 30] [--dynsec]
+ * Per step N: N nodes (enrolled once through the API, each its own MQTT client; with --dynsec each its
+ * own broker credentials and ACL, off by default: dynsec enrolment of thousands takes long, docs/scaling.md)
+ * heartbeat every --heartbeat s (±20 % jitter); after one period of warm-up a window of --window s is
+ * measured. Latency of a heartbeat = the row's `received_at` (its column default now(): the start of
+ * the control plane's insert transaction, one clock with the simulator's, same host) minus its
+ * `sent_at` (the message's `ts`, stamped by the simulator when it publishes). It omits the few ms from
+ * that start to the commit, and is measured only after the simulator stopped and every heartbeat the
+ * broker acknowledged is stored (none is missed as "not yet written"). Baseline in the same run: the
+ * smallest step. CPU-seconds of the control-plane process (/proc/<pid>/stat) per 10,000 rows stored.
+ */
+import pg from 'pg';
+import { parseArgs } from 'node:util';
+import { waitFor } from '../../test/helpers/agent-process.js';
+import { enrolFleet } from './enrol.js';
+import { FleetSim } from './fleet-sim.js';
+import { cpuSeconds, rssBytes } from './proc-stat.js';
+import { startBenchStack } from './stack.js';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '1000,2500,5000,10000' },
+    workers: { type: 'string', default: '4' },
+    heartbeat: { type: 'string', default: '10' },
+    window: { type: 'string', default: '30' },
+    dynsec: { type: 'boolean', default: false },
+  },
+});
+const steps = (values.steps ?? '').split(',').map(Number);
+if (steps.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new RangeError('--steps: integers 1 … 100,000');
+const workers = Math.min(16, Math.max(1, Number(values.workers)));
+const periodMs = Math.min(3600, Math.max(0.5, Number(values.heartbeat))) * 1000;
+const windowMs = Math.min(3600, Math.max(5, Number(values.window))) * 1000;
+
+interface StepResult {
+  nodes: number;
+  rows: number;
+  rowsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  cpuPer10k: number;
+  cpRssMiB: number;
+  simRssMiB: number;
+  connectS: number;
+}
+
+const stack = await startBenchStack({ dynsec: values.dynsec === true });
+const db = new pg.Client({ connectionString: stack.databaseUrl });
+await db.connect();
+const pid = stack.controlPlane.pid;
+if (!pid) throw new Error('the control plane has no pid');
+const storedRows = async () => Number(((await db.query('SELECT count(*) AS n FROM node_heartbeats')).rows[0] as { n: string }).n);
+
+try {
+  const largest = Math.max(...steps);
+  let started = Date.now();
+  const fleet = await enrolFleet(stack.controlPlane.url, stack.adminKey, largest, { sim: 'p6' });
+  console.log(`enrolled ${largest} nodes through POST /v1/enroll in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const idleRss = rssBytes(pid);
+  let acked = 0;
+  const results: StepResult[] = [];
+  for (const n of steps) {
+    started = Date.now();
+    const sim = await FleetSim.start({ endpoint: fleet.endpoint, nodes: fleet.nodes.slice(0, n), workers, plan: { periodMs, jitter: 0.2 } });
+    const connectS = (Date.now() - started) / 1000;
+    // Warm-up: every node has beaten about once (its first beat falls anywhere in one period).
+    await waitFor(async () => sim.totals.sent, (sent) => sent >= n, periodMs * 3 + 30_000, 'one heartbeat per node');
+    const t0 = new Date();
+    const cpu0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, windowMs)); // the measured window itself, not a wait for a condition
+    const t1 = new Date();
+    const cpu1 = cpuSeconds(pid);
+    const cpRss = rssBytes(pid);
+    const simRss = sim.gauges().rssBytes;
+    await sim.stop();
+    acked += sim.totals.acked;
+    await waitFor(storedRows, (rows) => rows >= acked, 120_000, 'every acknowledged heartbeat stored');
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
+         FROM (SELECT extract(epoch FROM received_at - sent_at) * 1000 AS ms FROM node_heartbeats WHERE sent_at >= $1 AND sent_at < $2) w`,
+      [t0, t1],
+    );
+    const r = rows[0] as { n: number; p50: number; p99: number; max: number };
+    results.push({ nodes: n, rows: r.n, rowsPerS: r.n / ((t1.getTime() - t0.getTime()) / 1000), p50Ms: r.p50, p99Ms: r.p99, maxMs: Number(r.max), cpuPer10k: ((cpu1 - cpu0) / r.n) * 10_000, cpRssMiB: cpRss / 2 ** 20, simRssMiB: simRss / 2 ** 20, connectS });
+    console.log(`step ${n}: done (${sim.totals.failed} failed publishes)`);
+  }
+  report(results, idleRss / 2 ** 20);
+} finally {
+  await db.end();
+  await stack.close();
+}
+
+function report(results: readonly StepResult[], idleRssMiB: number): void {
+  const base = results[0];
+  if (!base) return;
+  console.log(`\nP6 — heartbeat every ${periodMs / 1000} s ±20 %, window ${windowMs / 1000} s per step, ${workers} simulator workers; control plane idle RSS ${idleRssMiB.toFixed(0)} MiB`);
+  console.log('nodes   rows/s  p50 ms  p99 ms  max ms  p99/base  CPU-s per 10k hb  CP RSS MiB  sim RSS MiB  connect s');
+  for (const r of results) {
+    console.log(
+      `${String(r.nodes).padStart(6)} ${r.rowsPerS.toFixed(0).padStart(7)} ${r.p50Ms.toFixed(0).padStart(7)} ${r.p99Ms.toFixed(0).padStart(7)} ${r.maxMs.toFixed(0).padStart(7)} ${(r.p99Ms / base.p99Ms).toFixed(2).padStart(9)} ${r.cpuPer10k.toFixed(2).padStart(17)} ${r.cpRssMiB.toFixed(0).padStart(11)} ${r.simRssMiB.toFixed(0).padStart(12)} ${r.connectS.toFixed(1).padStart(10)}`,
+    );
+  }
+  const held = results.filter((r) => r.p99Ms <= 1000).map((r) => r.nodes);
+  console.log(`largest fleet held with heartbeat → row p99 <= 1 s: ${held.length ? Math.max(...held) : 'none of the steps'}`);
+  const last = results.at(-1);
+  if (last && last !== base) {
+    console.log(`memory per 1,000 nodes: control plane ~${(((last.cpRssMiB - idleRssMiB) / last.nodes) * 1000).toFixed(1)} MiB, simulator ~${((last.simRssMiB / last.nodes) * 1000).toFixed(1)} MiB`);
+  }
+}
