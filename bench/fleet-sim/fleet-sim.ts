@@ -94,7 +94,7 @@ export class FleetSim {
 
   private onReport(child: ChildProcess, report: WorkerReport): void {
     if (report.type !== 'tick') return;
-    const { type: _type, ...counts } = report;
+    const counts: WorkerCounts = { sent: report.sent, acked: report.acked, failed: report.failed, verified: report.verified, connected: report.connected, rssBytes: report.rssBytes };
     this.latest.set(child, counts);
     const before = this.pending.get(child);
     this.pending.set(child, before ? { ...counts, sent: before.sent + counts.sent, acked: before.acked + counts.acked, failed: before.failed + counts.failed, verified: before.verified + counts.verified } : counts);
