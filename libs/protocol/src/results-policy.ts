@@ -21,7 +21,8 @@ export const resultsPolicySchema = z
   })
   .refine((p) => (p.mode === 'sample') === (p.rate !== undefined), { message: 'rate is required with mode sample and allowed only with it', path: ['rate'] });
 
-export type ResultsPolicy = z.infer<typeof resultsPolicySchema>;
+/** The policy as stored and signed: the two fields alone (a type alias, so it fits the signed document's loose body). */
+export type ResultsPolicy = { readonly mode: ResultsPolicyMode; readonly rate?: number };
 
 export const SEND_ALL_RESULTS: ResultsPolicy = { mode: 'all' };
 
