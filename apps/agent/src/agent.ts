@@ -184,7 +184,13 @@ export class Agent {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
       connected: this.transport.connected,
       trust: { rootVersion: this.trust.current.version, rootExpires: this.trust.current.expires, rootExpired: this.trust.expired },
-      results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped, kept: this.kept.size, keptEvicted: this.kept.evicted },
+      results: {
+        spooled: this.outbox.spooledRecords,
+        dropped: this.outbox.dropped,
+        policy: this.holder.model ? this.policies.policyFor(this.holder.model) : null,
+        kept: this.kept.size,
+        keptEvicted: this.kept.evicted,
+      },
       memoryMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     };
   }
