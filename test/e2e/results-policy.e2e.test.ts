@@ -94,4 +94,14 @@ describe('results policy end to end', () => {
     const after = await waitFor(storedRefs, (refs) => refs.length === before.length + 3, 20_000, 'the requested results stored');
     expect(after.filter((ref) => !before.includes(ref)).sort()).toEqual(['agg-17', 'agg-3', unsampled].sort());
   });
+
+  it('still has its kept results after a kill -9 and a restart', async () => {
+    await agent.kill();
+    await agent.restart();
+    await waitFor(agentResults, (r) => r.kept > 0 && r.policy?.mode === 'sample', 30_000, 'the restarted agent with its kept results');
+    const before = await storedRefs();
+    await t.http().post(`/v1/nodes/${agent.nodeId}/results-requests`).set(bearer(t.adminKey)).send({ inputRefs: ['agg-30', 'agg-31'] }).expect(202);
+    const after = await waitFor(storedRefs, (refs) => refs.length === before.length + 2, 30_000, 'the requested results stored');
+    expect(after.filter((ref) => !before.includes(ref)).sort()).toEqual(['agg-30', 'agg-31']);
+  });
 });

@@ -19,6 +19,7 @@ import { InferenceStats } from './telemetry/inference-stats.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
 import { KeptResults } from './telemetry/kept-results.js';
+import { KeptResultsFile } from './telemetry/kept-results-file.js';
 import { ResultsGate } from './telemetry/results-gate.js';
 import { ResultsPolicyBook } from './telemetry/results-policy-book.js';
 import { Attestor } from './telemetry/attestor.js';
@@ -120,7 +121,12 @@ export class Agent {
       () => this.transport.connected,
     );
     const keep = { ...DEFAULT_KEPT_RESULTS, ...config.keptResults };
-    this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes: keep.maxMb * 1024 * 1024 });
+    const maxBytes = keep.maxMb * 1024 * 1024;
+    // Rewritten once the appends since the last rewrite pass twice the bound: the file stays near it.
+    const keptFile = new KeptResultsFile(join(config.stateDir, 'kept-results.jsonl'), 2 * maxBytes + 1024 * 1024, (error) =>
+      log('warn', 'could not write the kept results file', { err: error instanceof Error ? error.message : String(error) }),
+    );
+    this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes }, Date.now, keptFile);
     this.gate = new ResultsGate(this.policies, this.kept, {
       send: (seq, record) => this.results.push(seq, record),
       sendEncoded: (records) => this.outbox.send(records),
@@ -140,6 +146,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.outbox.open();
+    await this.kept.open();
     await this.updater.start();
     await this.startLocalApi();
     this.transport.start();
@@ -172,6 +179,7 @@ export class Agent {
     this.inference.close();
     await this.results.close().catch(() => undefined);
     await this.outbox.close().catch(() => undefined);
+    await this.kept.close().catch(() => undefined);
     await this.transport.stop();
     await this.holder.close();
   }

@@ -1,4 +1,5 @@
 import { MAX_REQUESTED_RESULTS } from '#protocol';
+import type { KeptEntry, KeptResultsFile } from './kept-results-file.js';
 
 export interface KeptResultsLimits {
   /** Results older than this (by their inference time) are forgotten. */
@@ -7,12 +8,7 @@ export interface KeptResultsLimits {
   readonly maxBytes: number;
 }
 
-interface Kept {
-  readonly at: number;
-  readonly inputRef: string | undefined;
-  /** The record as the results message carries it (`encodeResultRecord`). */
-  readonly text: string;
-}
+type Kept = KeptEntry;
 
 /** What a request names: input references, or an inference-time range (epoch ms, inclusive). */
 export type KeptResultsQuery = { readonly inputRefs: readonly string[] } | { readonly from: number; readonly to: number };
@@ -20,8 +16,8 @@ export type KeptResultsQuery = { readonly inputRefs: readonly string[] } | { rea
 /**
  * Results the node's results policy kept from the control plane, held for a bounded time and size so a
  * feedback join can still ask for them (`results-requests`). Oldest first: past either bound the oldest
- * go (and are counted). In memory: a restart forgets them, as it forgets the inference counters of the
- * heartbeat not sent yet. Lookups by inputRef are a map access; a time range scans what is held.
+ * go (and are counted). Held in memory, mirrored to a file when given one (`KeptResultsFile`, read back
+ * by `open`), so a restart keeps them. Lookups by inputRef are a map access; a time range scans what is held.
  */
 export class KeptResults {
   private readonly entries: Kept[] = [];
@@ -34,7 +30,20 @@ export class KeptResults {
   constructor(
     private readonly limits: KeptResultsLimits,
     private readonly now: () => number = Date.now,
+    private readonly file?: KeptResultsFile,
   ) {}
+
+  /** Loads what the file holds (within the bounds as they are now). */
+  async open(): Promise<void> {
+    for (const entry of (await this.file?.load()) ?? []) this.hold(entry);
+    this.evict();
+    await this.file?.rewrite(this.live());
+  }
+
+  /** Writes what is buffered for the file. */
+  close(): Promise<void> {
+    return this.file?.flush() ?? Promise.resolve();
+  }
 
   get size(): number {
     return this.entries.length - this.head;
@@ -47,6 +56,18 @@ export class KeptResults {
   keep(at: number, inputRef: string | undefined, text: string): void {
     if (text.length > this.limits.maxBytes) return void this.evicted++;
     const entry: Kept = { at, inputRef, text };
+    this.hold(entry);
+    this.file?.append(entry);
+    this.evict();
+    if (this.file?.due) void this.file.rewrite(this.live());
+  }
+
+  private live(): Kept[] {
+    return this.entries.slice(this.head);
+  }
+
+  private hold(entry: Kept): void {
+    const { inputRef, text } = entry;
     this.entries.push(entry);
     this.bytes += text.length;
     if (inputRef !== undefined) {
@@ -54,7 +75,6 @@ export class KeptResults {
       if (same) same.push(entry);
       else this.byRef.set(inputRef, [entry]);
     }
-    this.evict();
   }
 
   /** The kept records a request names, at most `MAX_REQUESTED_RESULTS`, the newest when more match. */
