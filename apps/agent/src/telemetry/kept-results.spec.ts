@@ -122,3 +122,21 @@ describe('ResultsGate', () => {
     expect(sent).toEqual([1]);
   });
 });
+
+describe('ResultsPolicyBook', () => {
+  it('answers a new policy for the same model object after adopting it', () => {
+    const book = new ResultsPolicyBook();
+    expect(book.policyFor(model)).toEqual({ mode: 'all' });
+    book.adopt({ ...model }, { mode: 'aggregates' });
+    expect(book.policyFor(model)).toEqual({ mode: 'aggregates' });
+    book.adopt(model, undefined);
+    expect(book.policyFor(model)).toEqual({ mode: 'all' });
+  });
+
+  it('remembers the last eight releases only', () => {
+    const book = new ResultsPolicyBook();
+    for (let i = 0; i < 9; i++) book.adopt({ ...model, version: `${i}.0.0` }, { mode: 'aggregates' });
+    expect(book.policyFor({ ...model, version: '0.0.0' })).toEqual({ mode: 'all' });
+    expect(book.policyFor({ ...model, version: '8.0.0' })).toEqual({ mode: 'aggregates' });
+  });
+});
