@@ -33,5 +33,12 @@ describe('summarise (what watch draws)', () => {
       { wave: 2, planned: 2, done: 0, phases: { pending: 1 } },
     ]);
     expect(summary.failures).toEqual([{ node: 'c', reason: 'self-test-failed', detail: 'output 3 off' }]);
+    expect(summary.events).toEqual([]);
+  });
+
+  it('names the stream events a summary was read after, by id and type only', () => {
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: null, waves: [] } satisfies SummaryInput['rollout'];
+    const events = [{ id: '7', type: 'rollout.halted' as const }];
+    expect(summarise({ rollout, nodes: [], events }).events).toEqual([{ id: '7', type: 'rollout.halted' }]);
   });
 });

@@ -22,18 +22,21 @@ export interface WatchSummary {
   readonly haltReason: string | null;
   readonly waves: WaveSummary[];
   readonly failures: { node: string; reason: string | null; detail: string | null }[];
+  /** The stream events (id and type) this summary was read after: none for the first. */
+  readonly events: { id: string; type: string }[];
 }
 
-/** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
 /** What a summary reads of a snapshot (the fields watch draws). */
 export interface SummaryInput {
   readonly rollout: Pick<RolloutSnapshot['rollout'], 'id' | 'name' | 'state' | 'currentWave' | 'haltReason'> & {
     readonly waves: readonly Pick<RolloutSnapshot['rollout']['waves'][number], 'wave' | 'planned'>[];
   };
   readonly nodes: RolloutSnapshot['nodes'];
+  readonly events?: readonly Pick<RolloutSnapshot['events'][number], 'id' | 'type'>[];
 }
 
-export function summarise({ rollout, nodes }: SummaryInput): WatchSummary {
+/** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
+export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchSummary {
   const waves = rollout.waves.map(({ wave, planned }) => {
     const inWave = nodes.filter((n) => n.wave === wave);
     const phases: Record<string, number> = {};
@@ -44,7 +47,16 @@ export function summarise({ rollout, nodes }: SummaryInput): WatchSummary {
     return { wave, planned, done: inWave.filter((n) => NODE_DONE.has(n.state)).length, phases };
   });
   const failures = nodes.filter((n) => n.state === 'failed').map((n) => ({ node: n.nodeName, reason: n.failure?.reason ?? n.reason, detail: n.failure?.detail ?? null }));
-  return { id: rollout.id, name: rollout.name, state: rollout.state, currentWave: rollout.currentWave, haltReason: rollout.haltReason, waves, failures };
+  return {
+    id: rollout.id,
+    name: rollout.name,
+    state: rollout.state,
+    currentWave: rollout.currentWave,
+    haltReason: rollout.haltReason,
+    waves,
+    failures,
+    events: events.map(({ id, type }) => ({ id, type })),
+  };
 }
 
 const phasesText = (phases: Record<string, number>) =>
@@ -82,6 +94,11 @@ export class WatchView {
       const detail = Object.keys(event.detail).length > 0 ? ` ${JSON.stringify(event.detail)}` : '';
       this.bars.log(`${event.at} ${event.kind}${detail}\n`);
     }
+  }
+
+  /** A line above the bars (reconnect notes). */
+  note(text: string): void {
+    this.bars.log(`${text}\n`);
   }
 
   /** Draws the last state and prints why the rollout halted: its reason and each failed node's. */
