@@ -1,5 +1,6 @@
 import { ApiProblemError, type ApiClient } from '#api-client';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { connectEventStream, type StreamedEvent, type StreamFilter, StreamDataError } from './event-stream.js';
 
 /**
@@ -14,7 +15,7 @@ export type FollowItem =
 export interface ReconnectPolicy {
   readonly initialMs: number;
   readonly maxMs: number;
-  /** Give up (throw the last error) after failing to connect for this long in a row. */
+  /** Give up (exit 6, with the last error as the cause) after failing to connect for this long in a row. */
   readonly giveUpAfterMs: number;
 }
 
@@ -76,7 +77,9 @@ export async function* followEvents(api: ApiClient, options: FollowOptions): Asy
       // A connection that delivered events or stayed up a while was healthy: start the backoff again.
       if (progressed || Date.now() - startedAt >= policy.maxMs) attempt = 0;
       failingSince ??= Date.now();
-      if (Date.now() - failingSince > policy.giveUpAfterMs) throw error;
+      if (Date.now() - failingSince > policy.giveUpAfterMs) {
+        throw new CliError(`lost the event stream and could not resume it for ${Math.round(policy.giveUpAfterMs / 1000)} s`, ExitCode.unreachable, 'check that the control plane is up (GET /health)', { cause: error });
+      }
       const retryInMs = reconnectDelay(attempt++, policy);
       yield { kind: 'dropped', error, retryInMs };
       await sleep(retryInMs, undefined, { signal: options.signal }).catch(() => undefined);
