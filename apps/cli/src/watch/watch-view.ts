@@ -103,6 +103,9 @@ export class WatchView {
 
   /** Draws the last state and prints why the rollout halted: its reason and each failed node's. */
   finish(summary: WatchSummary): void {
+    // stop() draws the bars but not the lines logged since the last redraw: draw once more first, or a
+    // watch that ends within one redraw interval (2 s off a terminal) prints none of its events.
+    this.bars.update();
     this.bars.stop();
     if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
     process.stderr.write(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}\n`);
