@@ -4,7 +4,7 @@ import { type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { type Column, printJson, printRecord, printRows } from '../output.js';
 import { streamSource } from '../watch/rollout-source.js';
-import { FINISHED_STATES, summarise, type WatchSummary, WatchView } from '../watch/watch-view.js';
+import { FINISHED_STATES, summarise, watchStep, type WatchSummary, WatchView } from '../watch/watch-view.js';
 import { jsonObject, positiveInt } from './parse.js';
 
 type Rollout = Schemas['RolloutDto'];
@@ -174,9 +174,7 @@ async function act(ctx: CommandContext, action: keyof typeof ACTIONS, id: string
   }
 }
 
-/** The event a finished state is stored with; `superseded` has none. */
-const TERMINAL_EVENT: Readonly<Record<string, string>> = { completed: 'rollout.completed', halted: 'rollout.halted', aborted: 'rollout.aborted' };
-/** How long a finished watch waits for that event to arrive on the stream, so its output ends on it. */
+/** How long a finished watch waits for the event that finished the rollout, so its output ends on it. */
 const TERMINAL_EVENT_GRACE_MS = 5000;
 
 /**
@@ -196,10 +194,14 @@ async function follow(ctx: CommandContext, id: string, stop: AbortController): P
       last = view ? view.render(snapshot) : summarise(snapshot);
       if (ctx.output.json) process.stdout.write(`${JSON.stringify(last)}\n`);
       for (const e of snapshot.events) seen.add(e.type);
-      if (!FINISHED_STATES.has(last.state)) continue;
-      const awaited = TERMINAL_EVENT[last.state];
-      if (first || !awaited || seen.has(awaited)) break;
-      grace ??= setTimeout(() => stop.abort(), TERMINAL_EVENT_GRACE_MS);
+      const next = watchStep(last.state, first, seen);
+      if (next === 'done') break;
+      if (next === 'follow') {
+        // Not finished (or resumed after a halt): no deadline, and a later finish waits for its own event.
+        clearTimeout(grace);
+        grace = undefined;
+        seen.clear();
+      } else grace ??= setTimeout(() => stop.abort(), TERMINAL_EVENT_GRACE_MS);
     }
   } finally {
     clearTimeout(grace);

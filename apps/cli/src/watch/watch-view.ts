@@ -3,6 +3,21 @@ import type { RolloutSnapshot } from './rollout-source.js';
 
 /** Rollout states after which nothing moves without an operator; `completed` is the only success. */
 export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'superseded']);
+/** The event a finished state is stored with (in the same transaction); `superseded` has none. */
+const TERMINAL_EVENT: Readonly<Record<string, string>> = { completed: 'rollout.completed', halted: 'rollout.halted', aborted: 'rollout.aborted' };
+
+/**
+ * What the watch does after a snapshot: `follow` an unfinished rollout; `done` when it is finished and
+ * the event that finished it has been seen (or cannot come: finished before the watch began, the first
+ * snapshot; or a state without an event); else `await-event`, which is on its way since it committed with
+ * the state the snapshot read after the stream was open.
+ */
+export function watchStep(state: string, first: boolean, seenTypes: ReadonlySet<string>): 'follow' | 'await-event' | 'done' {
+  if (!FINISHED_STATES.has(state)) return 'follow';
+  const awaited = TERMINAL_EVENT[state];
+  return first || !awaited || seenTypes.has(awaited) ? 'done' : 'await-event';
+}
+
 /** Node states that count as done for a wave's bar. */
 const NODE_DONE = new Set(['succeeded', 'failed', 'superseded', 'reverted', 'revert-failed']);
 
