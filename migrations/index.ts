@@ -11,6 +11,7 @@ import { Attestation1764490000000 } from './1764490000000-attestation.js';
 import { Events1764500000000 } from './1764500000000-events.js';
 import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
+import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -25,4 +26,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Events1764500000000,
   ModelHealth1764510000000,
   ResultsPolicy1764600000000,
+  RetentionIndexes1764610000000,
 ];

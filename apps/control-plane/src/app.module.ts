@@ -17,6 +17,7 @@ import { ModelHealthModule } from './model-health/model-health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { ResultsPolicyModule } from './results-policy/results-policy.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -50,6 +51,7 @@ export class AppModule {
         WebhooksModule,
         ModelHealthModule,
         ResultsPolicyModule,
+        RetentionModule,
         GatewayModule,
         HealthModule,
       ],

@@ -913,7 +913,11 @@ export interface paths {
         delete: operations["WebhooksController_remove"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Enable or disable a webhook
+         * @description Admin only, audited. `enabled: true` re-enables a webhook disabled after repeated failures (or by hand) and resets its failure count: it gets the events created from then on, not those of the time it was disabled. `enabled: false` disables it. Setting the state it already has changes nothing and is not audited.
+         */
+        patch: operations["WebhooksController_update"];
         trace?: never;
     };
     "/v1/webhooks/{id}/deliveries": {
@@ -1830,6 +1834,13 @@ export interface components {
             labels: {
                 [key: string]: string | null;
             };
+        };
+        UpdateWebhookDto: {
+            /**
+             * @description true re-enables a disabled webhook and resets its failure count; false disables it
+             * @example true
+             */
+            enabled: boolean;
         };
         UploadVersionBodyDto: {
             /** Format: binary */
@@ -4697,6 +4708,67 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WebhooksController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDto"];
+                };
             };
             /** @description The input is invalid: `detail` says why and `errors` names each field */
             400: {
