@@ -9,7 +9,7 @@ import { createModel, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { multipartBody } from '../helpers/raw-http.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { ArtifactStore } from '../../apps/control-plane/src/artifacts/artifact-store.js';
+import { FsArtifactStore } from '../../apps/control-plane/src/artifacts/fs-artifact-store.js';
 import { receiveUpload } from '../../apps/control-plane/src/artifacts/multipart-upload.js';
 
 const BOUNDARY = 'abort-boundary';
@@ -115,7 +115,7 @@ describe('an upload whose client went away before the receiver started', () => {
     const req = await received; // the client is gone before receiveUpload is called
     let timer: NodeJS.Timeout | undefined;
     const pending = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still pending after 5 s'), 5_000)));
-    const outcome = await Promise.race([receiveUpload(req, new ArtifactStore(root), 'artifact', FILE_BYTES).then(() => 'accepted', (error: Error) => error.message), pending]);
+    const outcome = await Promise.race([receiveUpload(req, new FsArtifactStore(root), 'artifact', FILE_BYTES).then(() => 'accepted', (error: Error) => error.message), pending]);
     clearTimeout(timer);
     expect(outcome).toBe('the upload was interrupted');
     expect(await readdir(root)).toEqual([]);
