@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Response as SuperagentResponse } from 'superagent';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeChunk, envelopeFields, fleetTopics } from '#protocol';
@@ -16,11 +17,13 @@ import { bearer, type TestApp, startTestApp } from '../helpers/test-app.js';
 import { startTestS3, type TestS3 } from '../helpers/test-s3.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const binary = (res: NodeJS.ReadableStream, done: (error: Error | null, body: Buffer) => void) => {
+/** supertest parser that keeps a binary body as a Buffer (in Node, superagent hands it the raw stream). */
+function binary(res: SuperagentResponse, done: (err: Error | null, body: Buffer) => void) {
+  const stream = res as unknown as NodeJS.ReadableStream;
   const parts: Buffer[] = [];
-  res.on('data', (part: Buffer) => parts.push(part));
-  res.on('end', () => done(null, Buffer.concat(parts)));
-};
+  stream.on('data', (part: Buffer) => parts.push(part));
+  stream.on('end', () => done(null, Buffer.concat(parts)));
+}
 const CHUNK = 128 * 1024;
 
 /**
