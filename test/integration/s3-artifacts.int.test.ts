@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/agent-process.js';
 import { chunkPublishes } from '../helpers/chunk-metrics.js';
 import { createModel, deploy, enrolNodes, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+import { cutUpload, multipartBody } from '../helpers/raw-http.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { bearer, type TestApp, startTestApp } from '../helpers/test-app.js';
 import { startTestS3, type TestS3 } from '../helpers/test-s3.js';
@@ -100,6 +101,24 @@ describe('the control plane on an S3 artifact store', () => {
     expect(await s3.keys(prefix)).toEqual(before);
     expect(await s3.pendingMultipartUploads()).toEqual([]);
     expect(await localFiles()).toEqual([]);
+  }, 60_000);
+
+  it('keeps nothing of an upload whose client went away after its multipart upload began', async () => {
+    const before = await s3.keys(prefix);
+    const boundary = 'cut-boundary';
+    const fields = { version: '3.0.0', variant: 'fp32', format: 'onnx', engine: 'onnxruntime', skipSelfTest: 'true' };
+    const fileBytes = 20 * 1024 * 1024;
+    // 10 MiB of the file: more than one 8 MiB part, so the part has been sent when the client goes.
+    const body = multipartBody(boundary, fields, { name: 'artifact', bytes: randomBytes(10 * 1024 * 1024) }, true);
+    await cutUpload(
+      t.url,
+      { path: '/v1/models/on-s3/versions', headers: { Authorization: `Bearer ${t.adminKey}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` }, declaredBytes: body.length + fileBytes, bytes: body },
+      async () => (await s3.pendingMultipartUploads()).length > 0,
+      (probe) => waitFor(probe, (begun) => begun, 20_000, 'a multipart upload begun'),
+    );
+    const leftovers = async () => ({ keys: await s3.keys(prefix), uploads: await s3.pendingMultipartUploads(), local: await localFiles() });
+    const left = await waitFor(leftovers, (l) => l.uploads.length === 0 && l.keys.length === before.length, 10_000, 'the multipart upload aborted').catch(() => undefined);
+    expect(left ?? (await leftovers())).toEqual({ keys: before, uploads: [], local: [] });
   }, 60_000);
 
   it('broadcasts the chunks from the bucket and answers a repair request over MQTT from it', async () => {
