@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PayloadTooLargeError } from '#common';
-import type { ArtifactStore } from '../../apps/control-plane/src/artifacts/artifact-store.js';
+import { type ArtifactStore, ArtifactStoreUnavailableError } from '../../apps/control-plane/src/artifacts/artifact-store.js';
 import { BlockCache } from '../../apps/control-plane/src/artifacts/block-cache.js';
 import { FsArtifactStore } from '../../apps/control-plane/src/artifacts/fs-artifact-store.js';
 import { S3ArtifactStore } from '../../apps/control-plane/src/artifacts/s3-artifact-store.js';
@@ -207,6 +207,29 @@ describe('the s3 store reads chunks through its block cache', () => {
       expect(h.cache.fetches).toBe(3);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('the s3 store when S3 refuses', () => {
+  it.each([
+    ['a single PUT', 10_000],
+    // Larger than the parts lib-storage holds: the source is still flowing when S3 refuses.
+    ['a multipart upload', 4 * PART],
+  ])('fails an upload sent as %s with a 503-kind error naming the bucket, without hanging', async (_how, size) => {
+    const localDir = await mkdtemp(join(tmpdir(), 'ef-store-s3-'));
+    const store = new S3ArtifactStore({ client: s3Client(), bucket: 'no-such-bucket', prefix: '', partSizeBytes: PART, cache: new BlockCache(MiB, MiB), localDir });
+    try {
+      const failure = await store.ingest(chunked(randomBytes(size)), 64 * MiB).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(ArtifactStoreUnavailableError);
+      expect((failure as Error).message).toContain("bucket 'no-such-bucket'");
+      expect((failure as Error).cause).toBeDefined();
+    } finally {
+      await store.close();
+      await rm(localDir, { recursive: true, force: true });
     }
   });
 });

@@ -67,20 +67,33 @@ export class S3ArtifactStore extends ArtifactStore {
       new Upload({ client, params: { Bucket: bucket, Key: staging, Body: body, ContentType: 'application/octet-stream' }, partSize: partSizeBytes, queueSize: UPLOAD_QUEUE_SIZE, leavePartsOnError: false }),
     );
     const meter = new DigestMeter(maxBytes);
-    // An S3 failure stops the upload reading `body`: the pipeline would then wait for ever unless told.
+    // Whose fault: an error of the source or the meter (a cut upload, PayloadTooLargeError) while `body`
+    // still stands is the input's; once lib-storage has torn `body` down (S3 refused), the pipeline's
+    // errors are only the echo of the store's. Listening before `pipeline` puts these listeners first;
+    // they stay, so that a late error of the source has a listener.
+    let inputError: unknown;
+    const fromInput = (error: unknown) => {
+      if (!body.destroyed) inputError ??= error;
+    };
+    source.on('error', fromInput);
+    meter.on('error', fromInput);
+    // An S3 failure stops the upload reading `body`: the pipeline would wait for ever unless told.
     const uploaded = upload.done().catch((error: unknown) => {
       body.destroy(error instanceof Error ? error : new Error('upload failed'));
       throw error;
     });
     const [piped, stored] = await Promise.allSettled([pipeline(source, meter, body), uploaded]);
-    if (piped.status === 'rejected') {
-      // The source's error (a cut upload, PayloadTooLargeError) is the cause; lib-storage has aborted the
-      // multipart upload by now, and an error of that abort would only hide it.
-      if (stored.status === 'rejected' && stored.reason !== piped.reason) this.logger.warn({ err: stored.reason, staging }, 'aborting the multipart upload of a failed ingest failed');
+    if (inputError !== undefined) {
+      // lib-storage has aborted the multipart upload by the time `uploaded` settles.
       if (stored.status === 'fulfilled') await this.deleteKey(staging);
+      else if (stored.reason !== inputError) this.logger.warn({ err: stored.reason, staging }, 'a failed upload also failed to abort; its parts stay until the bucket lifecycle rule removes them');
+      throw inputError;
+    }
+    if (stored.status === 'rejected') throw new ArtifactStoreUnavailableError(`artifact store: upload to bucket '${bucket}' failed`, { cause: stored.reason });
+    if (piped.status === 'rejected') {
+      await this.deleteKey(staging);
       throw piped.reason;
     }
-    if (stored.status === 'rejected') throw new ArtifactStoreUnavailableError(`upload to bucket '${bucket}' failed`, { cause: stored.reason });
     return { sha256: meter.digest(), sizeBytes: meter.sizeBytes, staging };
   }
 
