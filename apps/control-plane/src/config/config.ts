@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BrokerCaError, isTlsBrokerUrl, readBrokerCaFile } from '#common';
 import { FLEET_NAMESPACE_PATTERN } from '#protocol';
+import { artifactStoreConfig, type ArtifactStoreConfig, artifactStoreSchema } from './artifact-store.config.js';
 
 /**
  * The control plane's whole configuration, parsed from the environment exactly once at boot.
@@ -75,6 +76,7 @@ const envSchema = z.object({
   INGEST_ROLLUPS: booleanFlag.default(true),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
+  ...artifactStoreSchema.shape,
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
   ARTIFACT_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /** V8 heap of the check's child process; a TF.js bundle is parsed as JSON, so about 3× the artifact. */
@@ -198,6 +200,8 @@ export interface AppConfig {
   };
   readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
+    /** Which store holds the blobs; with `s3`, `dir` holds only the upload check's temporary copies. */
+    readonly store: ArtifactStoreConfig;
     readonly dir: string;
     readonly maxBytes: number;
     /** Past this, the upload's check (a child process) is SIGKILLed and the upload refused. */
@@ -255,6 +259,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const store = artifactStoreConfig(e);
+  if (store.problems.length > 0) throw new ConfigError(store.problems);
   const ca = e.MQTT_CA_FILE === undefined ? undefined : readBrokerCa(e.MQTT_CA_FILE, e.MQTT_URL);
   const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
   const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
@@ -290,7 +296,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS },
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
-    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
+    artifacts: { store: store.config, dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     events: { pollMs: e.EVENTS_POLL_MS, heartbeatMs: e.EVENTS_HEARTBEAT_MS, streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY, gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS },
