@@ -78,23 +78,21 @@ async function main(): Promise<void> {
       apis.push(await apiBaseline(t));
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       // Signed in as the console would be after the form: the key in this tab's sessionStorage.
-      await context.addInitScript((key) => sessionStorage.setItem('edgefleet.apiKey', key), t.adminKey);
-      // The moment the DOM first holds the counts and a full page of rows, taken by a MutationObserver
-      // inside the page (a poll from outside would add its own interval to the figure).
-      await context.addInitScript((total) => {
-        const w = window as unknown as { renderedAt?: number };
+      // Page-side code as strings: the bench compiles without the DOM library. Signed in as the console is
+      // after its form (the key in this tab's sessionStorage); the moment the DOM first holds the counts and
+      // a full page of rows is taken by a MutationObserver in the page (a poll would add its interval).
+      await context.addInitScript(`sessionStorage.setItem('edgefleet.apiKey', ${JSON.stringify(t.adminKey)});
         new MutationObserver((_, observer) => {
-          if (document.querySelector('[data-testid=count-total]')?.textContent === total && document.querySelectorAll('[data-testid=node-row]').length === 50) {
-            w.renderedAt = performance.now();
+          if (document.querySelector('[data-testid=count-total]')?.textContent === '${NODES}' && document.querySelectorAll('[data-testid=node-row]').length === 50) {
+            window.renderedAt = performance.now();
             observer.disconnect();
           }
-        }).observe(document, { subtree: true, childList: true, characterData: true });
-      }, String(NODES));
+        }).observe(document, { subtree: true, childList: true, characterData: true });`);
       const page = await context.newPage();
       await page.goto(`${t.url}/`, { waitUntil: 'commit' });
-      const ms = await page.waitForFunction(() => (window as unknown as { renderedAt?: number }).renderedAt ?? null, undefined, { timeout: 30_000 });
+      const ms = await page.waitForFunction('window.renderedAt ?? null', undefined, { timeout: 30_000 });
       renders.push((await ms.jsonValue()) as number);
-      if (round === ROUNDS - 1) breakdown = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => `${new URL(e.name).pathname.slice(0, 40)} ${e.startTime.toFixed(0)}–${(e as PerformanceResourceTiming).responseEnd.toFixed(0)} ms`));
+      if (round === ROUNDS - 1) breakdown = (await page.evaluate("performance.getEntriesByType('resource').map((e) => `${new URL(e.name).pathname.slice(0, 40)} ${e.startTime.toFixed(0)}–${e.responseEnd.toFixed(0)} ms`)")) as string[];
       await context.close();
     }
     const bundle = await bundleGzipBytes();

@@ -18,16 +18,17 @@ interface Version {
   manifest: { signed: { selfTest?: { input: number[]; expectedOutput?: number[] } } };
 }
 
-/** Drops a file on the upload zone the way a browser does: a drop event carrying a DataTransfer. */
+/**
+ * Drops a file on the upload zone the way a browser does: a drop event carrying a DataTransfer. The page
+ * side is a string (the tests compile without the DOM library); the bytes travel as base64.
+ */
 async function dropFile(page: Page, name: string, bytes: Uint8Array): Promise<void> {
-  const transfer = await page.evaluateHandle(
-    ([fileName, data]) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([new Uint8Array(data)], fileName));
-      return dt;
-    },
-    [name, Array.from(bytes)] as const,
-  );
+  const b64 = Buffer.from(bytes).toString('base64');
+  const transfer = await page.evaluateHandle(`(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([Uint8Array.from(atob('${b64}'), (c) => c.charCodeAt(0))], ${JSON.stringify(name)}));
+    return dt;
+  })()`);
   await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer: transfer });
 }
 
