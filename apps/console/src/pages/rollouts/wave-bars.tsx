@@ -15,7 +15,7 @@ export function WaveBars({ waves, current }: { waves: readonly Schemas['RolloutW
         return (
           <li key={w.wave} class={w.wave === current ? 'current' : ''} data-testid={`wave-${w.wave}`}>
             <span class="wave-name">Wave {w.wave}</span>
-            <ProgressBar label={`Wave ${w.wave}`} value={done} max={w.planned} tone={failed > 0 ? 'bad' : done < w.planned ? 'busy' : 'ok'} />
+            <ProgressBar label={`Wave ${w.wave}`} value={done} failed={failed} max={w.planned} tone={done < w.planned ? 'busy' : 'ok'} />
             <span class="wave-count">
               {done}/{w.planned}
             </span>
