@@ -12,6 +12,7 @@ import 'reflect-metadata';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { waitFor } from '../test/helpers/agent-process.js';
 import { launchBrowser } from '../test/helpers/browser.js';
 import { createModel, uploadVersion } from '../test/helpers/fleet.js';
 import { denseSoftmaxModel } from '../test/helpers/onnx-model.js';
@@ -90,8 +91,9 @@ async function main(): Promise<void> {
         }).observe(document, { subtree: true, childList: true, characterData: true });`);
       const page = await context.newPage();
       await page.goto(`${t.url}/`, { waitUntil: 'commit' });
-      const ms = await page.waitForFunction('window.renderedAt ?? null', undefined, { timeout: 30_000 });
-      renders.push((await ms.jsonValue()) as number);
+      // Read by Runtime.evaluate (allowed by the console's CSP, unlike waitForFunction's string predicates).
+      const ms = await waitFor(async () => (await page.evaluate('window.renderedAt ?? null')) as number | null, (v) => typeof v === 'number', 30_000, 'first render');
+      renders.push(ms as number);
       if (round === ROUNDS - 1) breakdown = (await page.evaluate("performance.getEntriesByType('resource').map((e) => `${new URL(e.name).pathname.slice(0, 40)} ${e.startTime.toFixed(0)}–${e.responseEnd.toFixed(0)} ms`)")) as string[];
       await context.close();
     }

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { waitFor } from '../../helpers/agent-process.js';
 import { launchBrowser, openConsole, saveScreenshot, signIn, TABLET } from '../../helpers/browser.js';
 import { createModel, enrolNodes, startRollout, uploadVersion } from '../../helpers/fleet.js';
 import { denseSoftmaxModel } from '../../helpers/onnx-model.js';
 import { bearer, createApiKey, startTestApp, type TestApp } from '../../helpers/test-app.js';
 
-// Page-side conditions are strings: the tests compile without the DOM library (Node code must not see it).
-const rowsAre = (n: number) => `document.querySelectorAll('[data-testid=node-row]').length === ${n}`;
+// Conditions are read through locators, never page.waitForFunction: the console's CSP (no eval) refuses
+// the string predicates it would run, and function predicates would need DOM types in Node code.
+const rowsAre = (page: Page, n: number) => waitFor(() => page.getByTestId('node-row').count(), (count) => count === n, 30_000, `${n} node rows`);
 
 describe('the web console: serving, sign-in, the fleet page and roles, in a real browser', () => {
   let t: TestApp;
@@ -69,7 +71,7 @@ describe('the web console: serving, sign-in, the fleet page and roles, in a real
     await page.getByLabel('Label selector').fill('site=lyon,tier in (edge)');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByTestId('count-total').filter({ hasText: /^3$/ }).waitFor();
-    await page.waitForFunction(rowsAre(3));
+    await rowsAre(page, 3);
     expect(new URL(page.url()).searchParams.get('selector')).toBe('site=lyon,tier in (edge)');
     await saveScreenshot(page, 'console-fleet');
     // Keyset pages of 2 over all 5 nodes: Next twice, then back; no row shows on two pages.
@@ -78,15 +80,14 @@ describe('the web console: serving, sign-in, the fleet page and roles, in a real
     await page.getByTestId('node-row').nth(1).waitFor();
     const first = await names();
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.waitForFunction(`document.querySelector('[data-testid=node-row] a')?.textContent !== ${JSON.stringify(first[0])}`);
-    const second = await names();
+    const second = await waitFor(names, (now) => now.length === 2 && now[0] !== first[0], 30_000, 'the second page');
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.waitForFunction(rowsAre(1));
+    await rowsAre(page, 1);
     const third = await names();
     expect(new Set([...first, ...second, ...third]).size).toBe(5);
     expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: 'Previous' }).click();
-    await page.waitForFunction(rowsAre(2));
+    await rowsAre(page, 2);
     expect(await names()).toEqual(second);
     await page.getByLabel('Label selector').fill('site in (lyon');
     await page.getByRole('button', { name: 'Search' }).click();
