@@ -49,12 +49,15 @@ describe('the web console: serving, sign-in, the fleet page and roles, in a real
     await t.http().get('/v1/nodes').expect(401);
   });
 
-  it('refuses a wrong key with the problem, then signs in and lists the enrolled nodes with their counts', async () => {
+  it('refuses a wrong key with the problem, then signs in by keyboard and lists the enrolled nodes with their counts', async () => {
     const page = await openConsole(browser, t.url);
     await page.getByLabel('API key').fill('not-a-key-at-all');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Unauthorized');
-    await signIn(page, t.adminKey, 'admin');
+    // By keyboard alone: the key field, then Enter submits the form.
+    await page.getByLabel('API key').fill(t.adminKey);
+    await page.getByLabel('API key').press('Enter');
+    await page.getByTestId('role').filter({ hasText: 'admin' }).waitFor();
     await page.getByTestId('node-row').nth(4).waitFor();
     expect(await page.getByTestId('node-row').count()).toBe(5);
     expect(await page.getByTestId('count-total').textContent()).toBe('5');
