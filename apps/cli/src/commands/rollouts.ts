@@ -5,7 +5,8 @@ import { CliError, ExitCode } from '../exit-codes.js';
 import { type Column, printJson, printRecord, printRows } from '../output.js';
 import { pollingSource } from '../watch/rollout-source.js';
 import { FINISHED_STATES, summarise, WatchView } from '../watch/watch-view.js';
-import { jsonObject, positiveInt } from './parse.js';
+import { jsonObject, positiveInt, resultsPolicy, type ResultsPolicyArg } from './parse.js';
+import { describePolicy } from './models.js';
 
 type Rollout = Schemas['RolloutDto'];
 
@@ -16,6 +17,7 @@ const rolloutRecord = (r: Rollout) => ({
   wave: `${r.currentWave}/${r.waveSizes.length}`,
   waveSizes: r.waveSizes.join(','),
   selector: r.selector || '(all nodes)',
+  results: r.resultsPolicy ? describePolicy(r.resultsPolicy) : "(the model's)",
   haltReason: r.haltReason,
   startedAt: r.startedAt,
   finishedAt: r.finishedAt,
@@ -39,6 +41,7 @@ interface CreateOptions {
   selector?: string;
   waves?: string;
   strategy?: Record<string, unknown>;
+  results?: ResultsPolicyArg;
   start?: boolean;
 }
 
@@ -61,7 +64,7 @@ async function versionId(api: ApiClient, o: CreateOptions): Promise<string | und
 
 async function createBody(api: ApiClient, o: CreateOptions): Promise<Schemas['CreateRolloutDto']> {
   const strategy = { ...(o.strategy ?? {}), ...(o.waves ? { waves: { percentages: o.waves.split(',').map(Number) } } : {}) };
-  return { name: o.name, modelVersionId: await versionId(api, o), variants: o.variants, selector: o.selector, strategy };
+  return { name: o.name, modelVersionId: await versionId(api, o), variants: o.variants, selector: o.selector, strategy, resultsPolicy: o.results };
 }
 
 function targetOptions(command: Command): Command {
@@ -74,7 +77,8 @@ function targetOptions(command: Command): Command {
     .option('--variants <json>', 'variant rules per hardware, e.g. [{"modelVersionId":"…","match":{"maxRamMb":1024}},{"modelVersionId":"…"}]', jsonArray)
     .option('-l, --selector <selector>', 'label selector of the nodes (default: all)')
     .option('--waves <percentages>', 'cumulative wave sizes, e.g. 5,25,100')
-    .option('--strategy <json>', 'the full strategy (docs/rollouts.md)', jsonObject);
+    .option('--strategy <json>', 'the full strategy (docs/rollouts.md)', jsonObject)
+    .option('--results <policy>', "what its nodes send of their inference results, over the model's policy: all, aggregates or sample:RATE", resultsPolicy);
 }
 
 /** The one-call state changes: POST /v1/rollouts/{id}/<action>. */
