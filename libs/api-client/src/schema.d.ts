@@ -528,6 +528,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/nodes/{id}/heartbeats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A node's latest heartbeats
+         * @description Oldest first, at most `limit` (1000): CPU, memory, inferences and errors per heartbeat window, latency p50/p99 — what the console charts.
+         */
+        get: operations["NodesController_heartbeatsOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes/{id}/reset-identity": {
         parameters: {
             query?: never;
@@ -562,6 +582,26 @@ export interface paths {
          * @description Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to.
          */
         post: operations["NodeResultsRequestsController_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count the fleet
+         * @description Nodes matching a label selector by status, and how many active ones are updating or failed (their latest deployment), in one query.
+         */
+        get: operations["NodesController_summary"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -932,6 +972,26 @@ export interface paths {
          * @description Admin only. Newest first: state (pending, succeeded, failed), attempts, last status code or error.
          */
         get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description Any valid key (viewer and up). The actor and role of the calling API key: the console hides what the role cannot do (the API refuses it anyway).
+         */
+        get: operations["WhoamiController_whoami"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1379,6 +1439,26 @@ export interface components {
             /** @example must be an array of numbers */
             message: string;
         };
+        FleetSummaryDto: {
+            /** @example 2 */
+            decommissioned: number;
+            /**
+             * @description Active nodes whose latest deployment failed, was rolled back or rejected
+             * @example 1
+             */
+            failed: number;
+            /** @example 8 */
+            offline: number;
+            /** @example 110 */
+            online: number;
+            /** @example 120 */
+            total: number;
+            /**
+             * @description Active nodes whose latest deployment has no outcome yet
+             * @example 5
+             */
+            updating: number;
+        };
         GroupStatsDto: {
             /** @description Top-class confidence in 20 buckets of 0.05 */
             confidence: components["schemas"]["ConfidenceBucketDto"][];
@@ -1429,6 +1509,26 @@ export interface components {
             freeDiskMb: number;
             /** @example 4096 */
             ramMb: number;
+        };
+        HeartbeatPointDto: {
+            /**
+             * @description CPU load as the node reported it
+             * @example 0.37
+             */
+            cpu: number;
+            /** @example 0 */
+            errors: number;
+            /**
+             * @description Inferences since the previous heartbeat
+             * @example 1200
+             */
+            inferences: number;
+            latencyP50Ms: number | null;
+            latencyP99Ms: number | null;
+            /** @example 212 */
+            memMb: number;
+            /** Format: date-time */
+            sentAt: string;
         };
         IdentityResetDto: {
             expiresAt: string;
@@ -1589,6 +1689,18 @@ export interface components {
             variant: string;
             /** @example 1.3.0 */
             version: string;
+        };
+        PrincipalDto: {
+            /**
+             * @description Recorded as the actor of this key’s mutations
+             * @example api-key:0b5c…
+             */
+            actor: string;
+            /**
+             * @description viewer < operator < admin
+             * @enum {string}
+             */
+            role: "viewer" | "operator" | "admin";
         };
         ProblemDto: {
             /**
@@ -3587,6 +3699,57 @@ export interface operations {
             };
         };
     };
+    NodesController_heartbeatsOf: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest heartbeats */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatPointDto"][];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     NodesController_resetIdentity: {
         parameters: {
             query?: never;
@@ -3696,6 +3859,46 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    NodesController_summary: {
+        parameters: {
+            query?: {
+                /** @description Label selector, as for GET /v1/nodes */
+                selector?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetSummaryDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4860,6 +5063,34 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WhoamiController_whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

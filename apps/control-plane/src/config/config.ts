@@ -75,6 +75,8 @@ const envSchema = z.object({
   /** Per-version per-minute rollups maintained at ingest (docs/model-health.md); off only to measure their cost (bench/model-stats). */
   INGEST_ROLLUPS: booleanFlag.default(true),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
+  /** The built web console (`npm run build` writes dist/console); served at `/` when the folder exists. */
+  CONSOLE_DIR: z.string().min(1).default('dist/console'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
   ...artifactStoreSchema.shape,
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
@@ -210,6 +212,8 @@ export interface AppConfig {
     readonly checkMaxHeapMb: number;
   };
   readonly auth: { readonly bootstrapAdminKey?: string };
+  /** The web console's static files (absolute); nothing is served at `/` when the folder is missing. */
+  readonly console: { readonly dir: string };
   readonly rollouts: {
     /** BullMQ key prefix in Redis: control planes sharing a Redis and a database share one prefix. */
     readonly queuePrefix: string;
@@ -298,6 +302,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { store: store.config, dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
+    console: { dir: resolve(e.CONSOLE_DIR) },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     events: { pollMs: e.EVENTS_POLL_MS, heartbeatMs: e.EVENTS_HEARTBEAT_MS, streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY, gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS },
     webhooks: {
