@@ -32,9 +32,12 @@ export async function signIn(page: Page, apiKey: string, role: string): Promise<
   await page.getByTestId('role').filter({ hasText: role }).waitFor();
 }
 
-/** The screenshot the test's closing note links: viewport only, so the PNG stays small. */
+/**
+ * A screenshot of the viewport (small PNGs). Written under `.edgefleet/screenshots` (ignored), so a test
+ * run leaves the tree clean; `SCREENSHOTS_DIR=docs/screenshots` refreshes the committed ones.
+ */
 export async function saveScreenshot(page: Page, name: string): Promise<void> {
-  const dir = join(process.cwd(), 'docs', 'screenshots');
+  const dir = join(process.cwd(), process.env.SCREENSHOTS_DIR ?? join('.edgefleet', 'screenshots'));
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
 }
