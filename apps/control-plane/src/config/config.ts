@@ -104,6 +104,18 @@ const envSchema = z.object({
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /** How often pending deliveries that have no job (a crash after the fan-out) are queued again. */
   WEBHOOK_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Events older than this are deleted (docs/configuration.md#retention). */
+  RETENTION_EVENTS_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  /** Per-minute rollups: stats windows up to 6 h read them (HOURLY_FROM_SECONDS); at least 2 days are kept. */
+  RETENTION_MINUTE_ROLLUPS_DAYS: z.coerce.number().int().min(2).max(36_500).default(14),
+  /** Hourly rollups: stats windows up to 30 days read them, so at least 31 days are kept. */
+  RETENTION_HOURLY_ROLLUPS_DAYS: z.coerce.number().int().min(31).max(36_500).default(400),
+  /** How often the retention job runs (one BullMQ repeatable job between replicas). */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
+  /** Rows per DELETE: short transactions, short locks, bounded WAL bursts. */
+  RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(100_000).default(5000),
+  /** Batches per table per run; the rest waits for the next run, so a backlog never makes one long job. */
+  RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
 /** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
@@ -213,6 +225,14 @@ export interface AppConfig {
     readonly disableAfterFailures: number;
     readonly sweepMs: number;
   };
+  readonly retention: {
+    readonly eventsDays: number;
+    readonly minuteRollupsDays: number;
+    readonly hourlyRollupsDays: number;
+    readonly intervalMs: number;
+    readonly batchRows: number;
+    readonly maxBatches: number;
+  };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -281,6 +301,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       backoffMs: e.WEBHOOK_BACKOFF_MS,
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       sweepMs: e.WEBHOOK_SWEEP_MS,
+    },
+    retention: {
+      eventsDays: e.RETENTION_EVENTS_DAYS,
+      minuteRollupsDays: e.RETENTION_MINUTE_ROLLUPS_DAYS,
+      hourlyRollupsDays: e.RETENTION_HOURLY_ROLLUPS_DAYS,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batchRows: e.RETENTION_BATCH_ROWS,
+      maxBatches: e.RETENTION_MAX_BATCHES,
     },
     logLevel: e.LOG_LEVEL,
   };
