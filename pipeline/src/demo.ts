@@ -319,6 +319,10 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
     console.log(describeComparison('             light int8 vs seed int8 (ONNX)', light.int8VsSeedInt8));
   }
   console.log(`pruning      ${offline.pruning.map((p) => `${(p.sparsity * 100).toFixed(0)}% zeros → ${(p.accuracy * 100).toFixed(2)}%`).join(', ')} (one-shot, no fine-tuning)`);
+  const tuned = offline.pruningFineTuned;
+  if (tuned) {
+    console.log(`             gradual, fine-tuned on ${tuned.fineTuneImages} images: ${(tuned.measuredSparsity * 100).toFixed(1)}% zeros → ${(tuned.prunedAccuracy * 100).toFixed(2)}%; gzip ${tuned.prunedGzipBytes} vs ${tuned.denseGzipBytes} B (prune.ts)`);
+  }
   console.log(`rollout      ${rolloutSeconds.toFixed(1)} s from start to completed (2 waves, 3 nodes)`);
   console.log('fleet        accuracy per variant from GET /v1/models/digits/versions/1.0.0/stats (labels sent to POST /v1/feedback)');
   console.table(rows);

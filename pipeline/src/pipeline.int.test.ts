@@ -34,9 +34,36 @@ describe('seed pipeline (offline)', () => {
     expect(report.exports.tfliteInt8.classAgreement).toBeGreaterThan(0.99);
   });
 
+  it('int8 ONNX (QDQ) is at most 30% of the fp32 ONNX, loses at most one point and agrees with the trained model', () => {
+    const q = report.exports.onnxInt8;
+    expect(report.onnxInt8.sizeRatio).toBeLessThanOrEqual(0.3);
+    expect(report.onnxInt8.accuracyDelta).toBeGreaterThanOrEqual(-0.01);
+    expect(q.classAgreement).toBeGreaterThan(0.99);
+    expect(q.maxAbsDiff).toBeLessThan(0.2);
+    expect(q.maxAbsDiff).toBeGreaterThan(0); // it is quantised, not the float graph again
+  });
+
+  it('the lightweight variant has under a quarter of the parameters, and its ONNX exports agree with it', () => {
+    const light = report.light;
+    expect(light).toBeDefined();
+    if (!light) return;
+    expect(light.parameters).toBeLessThan(light.seedParameters / 4);
+    expect(light.trainedAccuracy).toBeCloseTo(light.training.testAccuracy, 6);
+    expect(light.fp32.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(light.int8.classAgreement).toBeGreaterThan(0.99);
+    expect(light.vsSeed.sizeRatio).toBeLessThan(0.25);
+  });
+
   it('pruning more weights never helps: accuracy falls as sparsity rises', () => {
     const accuracies = report.pruning.map((p) => p.accuracy);
     expect(accuracies).toEqual([...accuracies].sort((a, b) => b - a));
     expect(accuracies[0]).toBeLessThanOrEqual(report.trainedAccuracy);
+  });
+
+  it('the committed record of pruning with fine-tuning was measured on this fixture', () => {
+    const record = report.pruningFineTuned;
+    expect(record).toBeDefined();
+    expect(record?.denseAccuracy).toBeCloseTo(report.trainedAccuracy, 6);
+    expect(record?.oneShotAccuracy).toBeCloseTo(report.pruning.find((p) => p.sparsity === record?.targetSparsity)?.accuracy ?? NaN, 6);
   });
 });

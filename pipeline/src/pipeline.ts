@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import { toTfjsBundle } from '#inference';
 import { calibrateLayers } from './calibrate-layers.js';
@@ -8,7 +8,7 @@ import { type CheckSet, checkExport, closed, compare, type Comparison, describeC
 import { exportOnnx } from './export-onnx.js';
 import { exportOnnxLayers } from './export-onnx-layers.js';
 import { exportTfliteFp32, exportTfliteInt8 } from './export-tflite.js';
-import { fixturePaths, loadBundle, readTrainingRecord, type TrainingRecord } from './fixture.js';
+import { FIXTURE, fixturePaths, loadBundle, readTrainingRecord, type TrainingRecord } from './fixture.js';
 import { type DigitSet, loadMnist } from './mnist.js';
 import { modelLayers, parameterCount } from './model-layers.js';
 import { calibrate, withPrunedWeights } from './optimise.js';
@@ -42,12 +42,29 @@ export interface OfflineReport {
   readonly onnxInt8VsTfliteInt8: Comparison;
   readonly light?: LightReport;
   readonly pruning: { sparsity: number; accuracy: number }[];
+  /** The gradual pruning with fine-tuning measured by `prune.ts` on this fixture, when it was run. */
+  readonly pruningFineTuned?: PruningRecord;
   readonly tfjsBundle: Buffer;
   readonly labels: Uint8Array;
   readonly testImagesRaw: Uint8Array;
 }
 
+/** What `node dist/pipeline/src/prune.js` writes next to the fixture. */
+export interface PruningRecord {
+  readonly targetSparsity: number;
+  readonly measuredSparsity: number;
+  readonly fineTuneImages: number;
+  readonly fineTuneSeconds: number;
+  readonly denseAccuracy: number;
+  readonly oneShotAccuracy: number;
+  readonly prunedAccuracy: number;
+  readonly onnxBytes: number;
+  readonly denseGzipBytes: number;
+  readonly prunedGzipBytes: number;
+}
+
 const CALIBRATION_IMAGES = 1000;
+const PRUNING_RECORD = FIXTURE.replace('.tfjs.json', '.pruning.json');
 
 /**
  * The offline half of the seed pipeline on the committed trained models: evaluate the seed CNN on the
@@ -101,6 +118,7 @@ export async function runOfflinePipeline(outDir: string, log: (line: string) => 
     onnxInt8VsTfliteInt8: onnxVsTflite,
     ...(light ? { light } : {}),
     pruning,
+    ...(existsSync(PRUNING_RECORD) ? { pruningFineTuned: JSON.parse(await readFile(PRUNING_RECORD, 'utf8')) as PruningRecord } : {}),
     tfjsBundle: await toTfjsBundle(model),
     labels: test.labels,
     testImagesRaw: test.images,

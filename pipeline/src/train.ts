@@ -1,7 +1,8 @@
 /**
  * Trains a digits classifier on the 60,000 MNIST training images and writes the versioned fixture that
  * the demo deploys:
- *   npm run train [-- --epochs 3 --batch 64 --lr 0.002 --shift 0 --seed 42 --arch cnn|light --out DIR]
+ *   npm run train [-- --epochs 3 --batch 128 --lr 0.003 --warmup 100 --shift 0 --seed 42 --arch cnn|light --out DIR]
+ * (the committed light variant: --arch light --lr 0.004)
  * `cnn` is the seed CNN (pipeline/fixtures/digits-cnn-v1.*), `light` the depthwise-separable variant
  * (pipeline/fixtures/digits-light-v1.*). TensorFlow.js on its WASM backend with the gradient kernels of
  * pipeline/src/wasm-kernels.ts; Adam with a linear warm-up and a cosine decay (training.ts).
@@ -20,9 +21,9 @@ const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
-    batch: { type: 'string', default: '64' },
-    lr: { type: 'string', default: '0.002' },
-    warmup: { type: 'string', default: '200' },
+    batch: { type: 'string', default: '128' },
+    lr: { type: 'string', default: '0.003' },
+    warmup: { type: 'string', default: '100' },
     shift: { type: 'string', default: '0' },
     arch: { type: 'string', default: 'cnn' },
     out: { type: 'string', default: 'pipeline/fixtures' },
