@@ -77,7 +77,7 @@ function quantile(values: number[], q: number): number {
 /** The operator types of the graph ONNX Runtime runs after its optimisations (written out and read back). */
 async function fusedOperators(path: string): Promise<string> {
   const optimised = `${path}.optimised.onnx`;
-  const session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimised });
+  const session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimised, logSeverityLevel: 3 });
   await session.release();
   const model = onnxProto.onnx.ModelProto.decode(await readFile(optimised));
   const counts = new Map<string, number>();
