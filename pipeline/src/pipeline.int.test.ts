@@ -15,9 +15,9 @@ describe('seed pipeline (offline)', () => {
   }, 300_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('the trained CNN scores at least 98% on the 10,000 MNIST test images', () => {
+  it('the trained CNN scores at least 99% on the 10,000 MNIST test images', () => {
     expect(report.testImages).toBe(10_000);
-    expect(report.trainedAccuracy).toBeGreaterThanOrEqual(0.98);
+    expect(report.trainedAccuracy).toBeGreaterThanOrEqual(0.99);
     expect(report.trainedAccuracy).toBeCloseTo(report.training.testAccuracy, 6); // the fixture is what training wrote
   });
 
@@ -60,10 +60,12 @@ describe('seed pipeline (offline)', () => {
     expect(accuracies[0]).toBeLessThanOrEqual(report.trainedAccuracy);
   });
 
-  it('the committed record of pruning with fine-tuning was measured on this fixture', () => {
+  it('gradual pruning with fine-tuning reached 80% zeros losing at most half a point (the record measured on this fixture)', () => {
     const record = report.pruningFineTuned;
     expect(record).toBeDefined();
     expect(record?.denseAccuracy).toBeCloseTo(report.trainedAccuracy, 6);
     expect(record?.oneShotAccuracy).toBeCloseTo(report.pruning.find((p) => p.sparsity === record?.targetSparsity)?.accuracy ?? NaN, 6);
+    expect(record?.measuredSparsity).toBeGreaterThan(0.7999);
+    expect(record?.prunedAccuracy).toBeGreaterThanOrEqual(report.trainedAccuracy - 0.005);
   });
 });
