@@ -79,7 +79,7 @@ try {
   console.log(`edgefleet broadcast  ${oursS.toFixed(3)} s  (${(mb / oursS).toFixed(0)} MB/s delivered)`);
   console.log(`ratio edgefleet/raw  ${(oursS / rawS).toFixed(2)}  (goal <= 1.5)`);
   await rawPublisher.endAsync();
-  await connection.onModuleDestroy();
+  await connection.onApplicationShutdown();
 } finally {
   await Promise.all(subscribers.map((c) => c.endAsync(true)));
   await broker.stop();

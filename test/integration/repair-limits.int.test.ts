@@ -140,7 +140,8 @@ describe('repair requests are merged, rate-limited and capped per node', () => {
     const before = await bothOutcomes();
     await honest.publish('artifact-requests', { ...envelopeFields(), sha256: honest.download?.sha256 as string, missing: [[2, 5], [9, 9]] });
     await waitFor(async () => honestRepairs.messages, (n) => n >= 5, 10_000, "the honest node's 5 chunks");
-    const after = await bothOutcomes();
+    // The outcome is counted once the replica's last publish is acknowledged, which may be after the node has the chunks.
+    const after = await waitFor(bothOutcomes, (o) => (o['answered'] ?? 0) > (before['answered'] ?? 0), 10_000, 'the answered repair counted');
     expect((after['answered'] ?? 0) - (before['answered'] ?? 0)).toBe(1);
     expect(honestRepairs.messages).toBe(5);
     expect(honest.errors).toEqual([]);

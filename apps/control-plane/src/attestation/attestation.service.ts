@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import { BatchWriter } from '#common';
 import type { HeartbeatMessage } from '#protocol';
@@ -15,7 +15,7 @@ import { type AttestationRow, AttestationRepository } from './attestation.reposi
  * node turning `mismatch` or `invalid` is logged once per transition; every report is counted.
  */
 @Injectable()
-export class AttestationService implements OnModuleDestroy {
+export class AttestationService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(AttestationService.name);
   private readonly reports: BatchWriter<AttestationReport>;
   private readonly judged: Counter<'result'>;
@@ -53,7 +53,8 @@ export class AttestationService implements OnModuleDestroy {
     return this.reports.flush();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the MQTT connection stopped taking heartbeats (onModuleDestroy), so none is pushed once closed. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.reports.close();
   }
 

@@ -1,20 +1,39 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import mqtt, { type IClientPublishOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import mqtt, { type IClientPublishOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import { tlsTrustFailure } from '#common';
 import { type FleetTopics, fleetTopics } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 
-export type MessageListener = (topic: string, payload: Buffer) => void;
+/** Resolves once the message is handed to where it is kept (a service, an ingest batch): only then is it PUBACKed. */
+export type MessageListener = (topic: string, payload: Buffer) => void | Promise<void>;
+
+/** The longest a graceful stop waits for the message being handed over (a stuck database must not hang the stop). */
+const DRAIN_TIMEOUT_MS = 10_000;
+/** How long the broker gets to acknowledge what we published before a graceful stop disconnects anyway. */
+const END_TIMEOUT_MS = 5_000;
 
 /**
  * The control plane's one connection to the broker (MQTT 5). Connecting does not block boot: mqtt.js
  * retries in the background, re-subscribes after a reconnect, and /health reports the broker down
  * until it answers.
+ *
+ * Inbound messages are acknowledged (PUBACK) only after every listener has taken them: mqtt.js sends the
+ * PUBACK when `handleMessage` calls back, and hands it the next message only then. Until the app has
+ * built every provider (listeners attach in constructors) the gate is shut, so the messages a persistent
+ * session brings at connect wait, unacknowledged, instead of being acknowledged with no one listening —
+ * a restarted replica used to lose its whole queued share of node traffic that way. A graceful stop
+ * shuts the gate again: what arrives after it stays in the broker's session for this client id.
  */
 @Injectable()
-export class MqttConnection implements OnModuleDestroy {
+export class MqttConnection implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(MqttConnection.name);
   private readonly client: MqttClient;
+  private readonly listeners: MessageListener[] = [];
+  /** Inbound messages wait here: open between boot (onModuleInit) and the start of a graceful stop. */
+  private gate: Promise<void>;
+  private openGate!: () => void;
+  /** The message being handed to the listeners (mqtt.js delivers one at a time). */
+  private delivering: Promise<void> = Promise.resolve();
   /** Why the last attempt failed (cleared on connect): /health says it, e.g. an untrusted broker certificate. */
   private lastError?: Error;
   /** This installation's topics (`ef/v1/{fleet namespace}/…`): every publish and subscription uses them. */
@@ -38,6 +57,11 @@ export class MqttConnection implements OnModuleDestroy {
       ...(ca === undefined ? {} : { ca }),
       rejectUnauthorized: true,
     });
+    this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
+    this.client.handleMessage = (packet, callback) => {
+      this.delivering = this.deliver(packet);
+      void this.delivering.then(() => callback());
+    };
     this.client.on('connect', () => {
       this.lastError = undefined;
       this.logger.log('connected to the MQTT broker');
@@ -63,8 +87,39 @@ export class MqttConnection implements OnModuleDestroy {
     return code ? `${code}: ${this.lastError.message}` : this.lastError.message;
   }
 
+  /** Attach in a constructor: messages flow from onModuleInit on, and none is acknowledged unheard. */
   onMessage(listener: MessageListener): void {
-    this.client.on('message', (topic, payload) => listener(topic, payload));
+    this.listeners.push(listener);
+  }
+
+  /** Every provider is built, so every listener is attached: let the held messages through. */
+  onModuleInit(): void {
+    this.openGate();
+  }
+
+  /**
+   * First step of a graceful stop (before services flush): take no more messages. The one being handed
+   * over finishes; the next ones are never acknowledged, so the broker keeps them in this client id's
+   * session (and redelivers those in flight) for its next connect.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.gate = new Promise<void>(() => undefined);
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS, 'timeout').unref());
+    if ((await Promise.race([this.delivering, timeout])) === 'timeout') this.logger.error('a node message was still being handled at shutdown; the broker will deliver it again');
+  }
+
+  private async deliver(packet: IPublishPacket): Promise<void> {
+    await this.gate;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    for (const listener of this.listeners) {
+      try {
+        await listener(packet.topic, payload);
+      } catch (error) {
+        // A listener that fails has lost the message: say so loudly, and acknowledge anyway so one bad
+        // message cannot stall the connection (the broker would redeliver it only after a reconnect).
+        this.logger.error({ err: error, topic: packet.topic }, 'a message listener failed');
+      }
+    }
   }
 
   /**
@@ -112,7 +167,9 @@ export class MqttConnection implements OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
-    await this.client.endAsync(true);
+  /** Last: services have flushed and published their acks; let the broker acknowledge them, bounded. */
+  async onApplicationShutdown(): Promise<void> {
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, END_TIMEOUT_MS, 'timeout').unref());
+    if ((await Promise.race([this.client.endAsync(false), timeout])) === 'timeout') await this.client.endAsync(true);
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import {
   encodeMessage,
   envelopeFields,
@@ -20,10 +20,16 @@ import { MqttConnection } from './mqtt-connection.js';
  * The MQTT edge for node traffic: subscribes through shared subscriptions (replicas split the load),
  * turns each payload into a typed message or a counted, logged refusal with an error event back to the
  * node, and hands valid messages to the services. Nothing here throws into mqtt.js.
+ *
+ * A message is acknowledged to the broker once `handle` resolves, that is once it is in a service's
+ * hands (an ingest batch, the presence row); a repair is acknowledged once it has started, so one large
+ * repair does not hold up the node traffic behind it.
  */
 @Injectable()
-export class UplinkGateway implements OnApplicationBootstrap {
+export class UplinkGateway implements BeforeApplicationShutdown {
   private readonly logger = new Logger(UplinkGateway.name);
+  /** Repairs being answered: a graceful stop lets them finish. */
+  private readonly repairing = new Set<Promise<void>>();
 
   constructor(
     private readonly mqtt: MqttConnection,
@@ -33,15 +39,19 @@ export class UplinkGateway implements OnApplicationBootstrap {
     private readonly repairs: RepairService,
     private readonly metrics: MessagingMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.mqtt.onMessage((topic, payload) => {
+  ) {
+    // Attached at construction, before the connection lets any message through (see MqttConnection).
+    this.mqtt.onMessage(async (topic, payload) => {
       // An empty payload is a retained message being cleared (presence of a removed node): nothing to do.
       if (!topic.startsWith(this.mqtt.topics.nodesPrefix) || payload.length === 0) return;
-      this.handle(topic, payload).catch((error: unknown) => this.logger.error({ err: error, topic }, 'failed to handle a node message'));
+      await this.handle(topic, payload).catch((error: unknown) => this.logger.error({ err: error, topic }, 'failed to handle a node message'));
     });
     this.mqtt.keepSubscribed(NODE_UPLINK_KINDS.map((kind) => this.mqtt.topics.sharedUplink(this.config.mqtt.sharedGroup, kind)));
+  }
+
+  /** After the connection stopped taking messages: the repairs under way finish before the process ends. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.repairing]);
   }
 
   private async handle(topic: string, payload: Buffer): Promise<void> {
@@ -68,28 +78,39 @@ export class UplinkGateway implements OnApplicationBootstrap {
         return this.telemetry.acceptStatus(nodeId, message as MessageOf<'status'>);
       case 'presence':
         return this.telemetry.acceptPresence(nodeId, message as MessageOf<'presence'>);
-      case 'artifact-requests': {
-        const request = message as MessageOf<'artifact-requests'>;
-        const outcome = await this.repairs.repair(nodeId, request);
-        if ('refusal' in outcome) return this.refuse(nodeId, kind, this.mqtt.topics.uplink(nodeId, kind), outcome.refusal, { detail: outcome.detail, refId: request.id });
-        return;
-      }
+      case 'artifact-requests':
+        return this.startRepair(nodeId, message as MessageOf<'artifact-requests'>);
     }
   }
 
+  /** Starts answering a repair request and returns at once; the answer is tracked until it is sent. */
+  private startRepair(nodeId: string, request: MessageOf<'artifact-requests'>): void {
+    const repair = this.repairs
+      .repair(nodeId, request)
+      .then((outcome) => {
+        if ('refusal' in outcome) this.refuse(nodeId, 'artifact-requests', this.mqtt.topics.uplink(nodeId, 'artifact-requests'), outcome.refusal, { detail: outcome.detail, refId: request.id });
+      })
+      .catch((error: unknown) => this.logger.error({ err: error, nodeId }, 'failed to answer a repair request'))
+      .finally(() => this.repairing.delete(repair));
+    this.repairing.add(repair);
+  }
+
   /** Counts and logs the refusal, and tells the node why (unless the node itself is unknown). */
-  private async refuse(
+  private refuse(
     nodeId: string,
     kind: NodeUplinkKind,
     topic: string,
     reason: string,
     about: { readonly error?: ProtocolError; readonly detail?: string; readonly refId?: string } = {},
-  ): Promise<void> {
+  ): void {
     const detail = about.detail ?? about.error?.message ?? reason;
     this.metrics.invalid.inc({ kind, reason });
     this.logger.warn({ nodeId, kind, reason, detail }, 'refused a node message');
     if (reason === 'unknown-node') return;
     const event = { ...envelopeFields(), code: reason, detail: detail.slice(0, 1000), topic, ...(about.refId ? { refId: about.refId } : {}) };
-    await this.mqtt.publish(this.mqtt.topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 });
+    // Not awaited: the message being refused is acknowledged without waiting for the broker's answer to this one.
+    this.mqtt
+      .publish(this.mqtt.topics.errors(nodeId), encodeMessage('errors', event), { qos: 1 })
+      .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not send an error event'));
   }
 }

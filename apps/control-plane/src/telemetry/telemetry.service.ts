@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { BatchWriter } from '#common';
 import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -22,7 +22,7 @@ const nodeIdsOf = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }
 
 /**
  * Accepts validated node telemetry and writes it in batches (every `INGEST_FLUSH_MS` or
- * `INGEST_BATCH_MAX` rows). Messages are acknowledged to the broker on receipt, so a replica that
+ * `INGEST_BATCH_MAX` rows). Messages are acknowledged to the broker once pushed here, so a replica that
  * crashes loses at most what it buffered (one flush interval); a graceful stop writes everything.
  *
  * A batch PostgreSQL refuses for its data (a row no column can hold got past the schema) is split until
@@ -31,7 +31,7 @@ const nodeIdsOf = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }
  * it. Any other failure (connection, timeout) is retried as before.
  */
 @Injectable()
-export class TelemetryService implements OnModuleDestroy {
+export class TelemetryService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TelemetryService.name);
   private readonly heartbeats: BatchWriter<FromNode<HeartbeatMessage>>;
   private readonly results: BatchWriter<FromNode<ResultsMessage>>;
@@ -150,7 +150,11 @@ export class TelemetryService implements OnModuleDestroy {
     await Promise.all([this.heartbeats.flush(), this.results.flush(), this.statuses.flush()]);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * A graceful stop: after the MQTT connection stopped taking messages (onModuleDestroy), before it
+   * disconnects and before the database closes (onApplicationShutdown), write what was taken and send its acks.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([this.heartbeats.close(), this.results.close(), this.statuses.close()]);
   }
 }
