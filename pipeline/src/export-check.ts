@@ -73,7 +73,7 @@ export interface Comparison {
   readonly medianMs: number;
 }
 
-export async function compare(a: OpenCheck, b: OpenCheck, inputs: Float32Array, runs = 3000): Promise<Comparison> {
+export async function compare(a: OpenCheck, b: OpenCheck, inputs: Float32Array, runs = 1500): Promise<Comparison> {
   const latency = await interleavedMedians(a.session, b.session, inputs, runs);
   return { sizeRatio: b.bytes / a.bytes, accuracyDelta: b.accuracy - a.accuracy, latencyRatio: latency.b / latency.a, baseMedianMs: latency.a, medianMs: latency.b };
 }

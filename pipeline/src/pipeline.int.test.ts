@@ -12,7 +12,7 @@ describe('seed pipeline (offline)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ef-pipeline-'));
     report = await runOfflinePipeline(dir, () => undefined);
-  }, 300_000);
+  }, 600_000); // six exports over 10,000 images and five latency comparisons, on a shared machine
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('the trained CNN scores at least 99% on the 10,000 MNIST test images', () => {
