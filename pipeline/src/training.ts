@@ -55,7 +55,7 @@ export interface TrainingOptions {
   readonly maxShift: number;
   /** Called after each batch with the running mean loss and accuracy of the epoch. */
   readonly onBatch?: (p: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; elapsedMs: number }) => void;
-  /** Called after each batch with its gradient-free weights, e.g. to re-apply a pruning mask. */
+  /** Called after each optimiser step with its index, e.g. to re-apply a pruning mask to the updated weights. */
   readonly afterBatch?: (step: number) => void;
 }
 
@@ -68,7 +68,7 @@ export interface TrainingHistory {
   readonly lastLoss: number;
 }
 
-/** Trains a compiled-free softmax classifier with Adam, a warm-up + cosine schedule and optional shifts. */
+/** Compiles and trains a softmax classifier: Adam, a warm-up + cosine schedule per batch, optional shifts. */
 export async function trainClassifier(model: tf.LayersModel, o: TrainingOptions): Promise<TrainingHistory> {
   const order = [...(o.indices ?? Array.from({ length: o.data.count }, (_, i) => i))];
   const batches = Math.ceil(order.length / o.batchSize);
