@@ -10,6 +10,9 @@
  * `npm run demo -- --tls` (or DEMO_TLS=1): the same over MQTT with TLS, on a private Mosquitto with the
  * TLS listener of deploy/mosquitto/mosquitto-tls.conf and a CA made by scripts/make-tls.sh, which the
  * control plane (MQTT_CA_FILE) and the agents (mqttCaFile) pin.
+ *
+ * `npm run demo -- --keep` (or DEMO_KEEP=1): at the end the control plane and the agents keep running, and
+ * the demo prints the web console's address and the admin key to sign in with; Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +36,7 @@ const ms = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 // Its own namespace on the broker: the demo never meets an installation of yours there.
 const FLEET_NAMESPACE = 'edgefleet-demo';
 const TLS = process.argv.includes('--tls') || process.env['DEMO_TLS'] === '1';
+const KEEP = process.argv.includes('--keep') || process.env['DEMO_KEEP'] === '1';
 const BROKER_URL = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 
 const children: Child[] = [];
@@ -142,6 +146,12 @@ try {
 
   printSummary(offline, rows, rolloutSeconds, url, Date.now() - t0);
   if (!rows.every((r) => r.sameAsOffline)) throw new Error('the fleet accuracy differs from the offline accuracy');
+  if (KEEP) {
+    console.log(`\n  the web console: ${url}/   sign in with the admin key ${adminKey}`);
+    console.log('  the control plane and the three agents keep running; Ctrl-C stops them and clears the broker');
+    // The SIGINT handler cleans up and exits; until then the children keep this process alive.
+    await new Promise<never>(() => undefined);
+  }
 } finally {
   await cleanup();
 }
@@ -328,7 +338,8 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.table(rows);
   console.log(`total        ${(totalMs / 1000).toFixed(0)} s`);
   console.log('\nWhere to look next:');
-  console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/docs   the admin API (OpenAPI)   ·   /metrics   Prometheus`);
+  console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
+  console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/   the web console (sign in with the key in .edgefleet/admin-key)   ·   /docs   the admin API (OpenAPI)   ·   /metrics`);
   console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
   console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');
