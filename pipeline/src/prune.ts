@@ -1,6 +1,6 @@
 /**
  * Gradual magnitude pruning with fine-tuning of the committed seed CNN:
- *   npm run build && node dist/pipeline/src/prune.js [-- --sparsity 0.8 --images 30000 --lr 0.0005]
+ *   npm run build && node dist/pipeline/src/prune.js [--sparsity 0.8 --images 12000 --lr 0.0005]
  * Fine-tunes on `images` training images (one pass) while the sparsity rises along a cubic to its target
  * over the first 70% of the steps (gradual-pruning.ts), then measures test accuracy and how much smaller
  * the fp32 ONNX becomes under gzip (the zeros compress; the file itself keeps its size: no sparse format).
@@ -20,7 +20,7 @@ import { progressLine } from './progress.js';
 import { seededRandom, trainClassifier } from './training.js';
 import { cnnWeights } from './weights.js';
 
-const { values } = parseArgs({ options: { sparsity: { type: 'string', default: '0.8' }, images: { type: 'string', default: '30000' }, lr: { type: 'string', default: '0.0005' }, seed: { type: 'string', default: '42' } } });
+const { values } = parseArgs({ options: { sparsity: { type: 'string', default: '0.8' }, images: { type: 'string', default: '12000' }, lr: { type: 'string', default: '0.0005' }, seed: { type: 'string', default: '42' } } });
 const target = Number(values.sparsity);
 const images = Number(values.images);
 const seed = Number(values.seed);
