@@ -68,6 +68,22 @@ export default tseslint.config(
     },
   },
   {
+    // The console runs in the browser: the REST API through #api-client, nothing of Node or the server.
+    files: ['apps/console/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
+            { group: ['node:*', '@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis', 'mqtt'], message: 'the console runs in a browser: no Node or server modules' },
+            { group: ['**/control-plane/**', '**/agent/**', '**/cli/**', '#common', '#trust', '#inference', '#tflite'], message: 'the console talks to the API only, through #api-client' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Layering: libs/common imports no app code.
     files: ['libs/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import apps' }] }] },

@@ -7,6 +7,10 @@
  *   - concurrency 1 and 4 over keep-alive connections; p50, p99, throughput and CPU per request (from
  *     /proc) of each, and agent/raw ratios (goals: p50 <= 1.10, p99 <= 1.25, throughput >= 0.9).
  *   npm run build && npm run bench:build && node dist/bench/agent-http.js [rounds=20] [requestsPerRound=400]
+ * CPU per request is read from /proc for the whole process and for its main (JavaScript) thread. Wall-clock
+ * and CPU figures move with the machine's load; with INSTRUCTIONS=n (e.g. 300) both servers are then run
+ * again under valgrind's callgrind and their instructions per request counted (bench/callgrind.ts), a
+ * figure the load does not move (slow: about a minute of CPU per 300 requests).
  * With PROFILE_DIR=<dir>, both servers write a V8 CPU profile there (open in Chrome DevTools or speedscope).
  */
 import 'reflect-metadata';
@@ -21,12 +25,15 @@ import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, uploadVersion } from '../test/helpers/fleet.js';
 import { createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
+import { callgrindAvailable, callgrindPrefix, dumpCounters, type InstructionCount, zeroCounters } from './callgrind.js';
 import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
 const ROUNDS = Number(process.argv[2] ?? 20);
 const PER_ROUND = Number(process.argv[3] ?? 400);
 const CONCURRENCY = [1, 4];
 const CLK_TCK = 100; // Linux USER_HZ
+/** With INSTRUCTIONS=n, both servers are also run under callgrind: n requests counted at concurrency 1, after 2n of warm-up. */
+const INSTRUCTIONS = Number(process.env['INSTRUCTIONS'] ?? 0);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 
@@ -38,14 +45,16 @@ async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArg
   return { env, nodeArgs };
 }
 
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds of the whole process, or of one of its threads (`/proc/<pid>/task/<tid>/stat`). */
+async function cpuSeconds(pid: number, tid?: number): Promise<number> {
+  const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
 }
 
-async function startRawServer(modelPath: string, env: Record<string, string>, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/bench/raw-infer-server.js', modelPath, JSON.stringify(INPUT_SHAPE)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+async function startRawServer(modelPath: string, env: Record<string, string>, nodeArgs: string[], under: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const [command = process.execPath, ...args] = [...under, process.execPath, ...nodeArgs, 'dist/bench/raw-infer-server.js', modelPath, JSON.stringify(INPUT_SHAPE)];
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`raw server exited with ${code}`)));
@@ -63,6 +72,8 @@ interface Tally {
   latencies: number[];
   seconds: number;
   cpu: number;
+  /** CPU of the main (JavaScript) thread alone; the rest is ONNX Runtime's, V8's and libuv's threads. */
+  cpuMain: number;
   requests: number;
 }
 
@@ -83,6 +94,7 @@ async function round(target: Target, body: Buffer, count: number, concurrency: n
     });
   let next = 0;
   const cpu0 = await cpuSeconds(target.pid);
+  const main0 = await cpuSeconds(target.pid, target.pid);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -91,9 +103,33 @@ async function round(target: Target, body: Buffer, count: number, concurrency: n
   );
   tally.seconds += (performance.now() - t0) / 1000;
   tally.cpu += (await cpuSeconds(target.pid)) - cpu0;
+  tally.cpuMain += (await cpuSeconds(target.pid, target.pid)) - main0;
   tally.requests += count;
 }
 
+/** Instructions per request of each target (callgrind; the machine's load does not move them) and their ratio. */
+async function reportInstructions(targets: Target[], body: Buffer, counting: string): Promise<void> {
+  const perRequest: Partial<Record<Target['name'], InstructionCount>> = {};
+  for (const target of targets) {
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const ignored = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, cpuMain: 0, requests: 0 });
+    await round(target, body, 2 * INSTRUCTIONS, 1, agent, ignored()); // JIT warm-up: as slow in instructions as in time
+    await zeroCounters(target.pid);
+    await round(target, body, INSTRUCTIONS, 1, agent, ignored());
+    const count = await dumpCounters(target.pid, counting);
+    agent.destroy();
+    perRequest[target.name] = { main: count.main / INSTRUCTIONS, all: count.all / INSTRUCTIONS };
+  }
+  const { raw: r, agent: a } = perRequest;
+  if (!r || !a) throw new Error('both targets must be counted');
+  const k = (n: number) => `${(n / 1000).toFixed(0)} k`;
+  console.log(`instructions per request (callgrind, concurrency 1, ${INSTRUCTIONS} requests after ${2 * INSTRUCTIONS} of warm-up)`);
+  console.log(`  raw    main thread ${k(r.main)}  all threads ${k(r.all)}`);
+  console.log(`  agent  main thread ${k(a.main)}  all threads ${k(a.all)}`);
+  console.log(`  agent/raw: main thread ${(a.main / r.main).toFixed(2)}x  all threads ${(a.all / r.all).toFixed(2)}x (ONNX Runtime's workers spin between runs: the main thread's count is the repeatable one)`);
+}
+
+if (INSTRUCTIONS > 0 && !callgrindAvailable()) throw new Error('INSTRUCTIONS needs valgrind and callgrind_control on the PATH');
 const dir = await mkdtemp(join(tmpdir(), 'ef-agent-http-'));
 const unitRun = await unitEnvironment();
 const env = unitRun.env;
@@ -124,7 +160,7 @@ try {
   console.log(`both servers run as the systemd unit runs the agent: ${[...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
   for (const concurrency of CONCURRENCY) {
     const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-    const fresh = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, requests: 0 });
+    const fresh = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, cpuMain: 0, requests: 0 });
     for (const target of targets) await round(target, body, PER_ROUND, concurrency, agent, fresh()); // warm-up
     const rounds: Record<Target['name'], Tally>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -136,7 +172,7 @@ try {
     const summary = (tallies: Tally[]) => {
       const sorted = tallies.flatMap((x) => x.latencies).sort((a, b) => a - b);
       const sum = (f: (x: Tally) => number) => tallies.reduce((n, x) => n + f(x), 0);
-      return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), throughput: sum((x) => x.requests) / sum((x) => x.seconds), cpuMs: (sum((x) => x.cpu) * 1000) / sum((x) => x.requests) };
+      return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), throughput: sum((x) => x.requests) / sum((x) => x.seconds), cpuMs: (sum((x) => x.cpu) * 1000) / sum((x) => x.requests), mainMs: (sum((x) => x.cpuMain) * 1000) / sum((x) => x.requests) };
     };
     const [r, a] = [summary(rounds.map((x) => x.raw)), summary(rounds.map((x) => x.agent))];
     // The machine is shared: a burst of load hits one round, not both of a pair. Ratios within each pair,
@@ -147,16 +183,36 @@ try {
       return `${quantile(values, 0.5).toFixed(2)}x [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
     };
     const line = (name: string, s: typeof r) =>
-      `  ${name.padEnd(6)} p50 ${s.p50.toFixed(3)} ms  p99 ${s.p99.toFixed(3)} ms  ${s.throughput.toFixed(0).padStart(5)} req/s  ${s.cpuMs.toFixed(3)} ms CPU/request`;
+      `  ${name.padEnd(6)} p50 ${s.p50.toFixed(3)} ms  p99 ${s.p99.toFixed(3)} ms  ${s.throughput.toFixed(0).padStart(5)} req/s  ${s.cpuMs.toFixed(3)} ms CPU/request (main thread ${s.mainMs.toFixed(3)})`;
     console.log(`concurrency ${concurrency} (all rounds pooled)`);
     console.log(line('raw', r));
     console.log(line('agent', a));
     console.log(
-      `  agent/raw pooled:              p50 ${(a.p50 / r.p50).toFixed(2)}x  p99 ${(a.p99 / r.p99).toFixed(2)}x  throughput ${(a.throughput / r.throughput).toFixed(2)}x  CPU ${(a.cpuMs / r.cpuMs).toFixed(2)}x`,
+      `  agent/raw pooled:              p50 ${(a.p50 / r.p50).toFixed(2)}x  p99 ${(a.p99 / r.p99).toFixed(2)}x  throughput ${(a.throughput / r.throughput).toFixed(2)}x  CPU ${(a.cpuMs / r.cpuMs).toFixed(2)}x (main thread ${(a.mainMs / r.mainMs).toFixed(2)}x)`,
     );
     console.log(
-      `  agent/raw per round, median [IQR]: p50 ${ratio((s) => s.p50)} (goal <= 1.10)  p99 ${ratio((s) => s.p99)} (goal <= 1.25)  throughput ${ratio((s) => s.throughput)} (goal >= 0.9)  CPU ${ratio((s) => s.cpuMs)}`,
+      `  agent/raw per round, median [IQR]: p50 ${ratio((s) => s.p50)} (goal <= 1.10)  p99 ${ratio((s) => s.p99)} (goal <= 1.25)  throughput ${ratio((s) => s.throughput)} (goal >= 0.9)  CPU ${ratio((s) => s.cpuMs)} (main thread ${ratio((s) => s.mainMs)})`,
     );
+  }
+  if (INSTRUCTIONS > 0) {
+    // Both servers again, under callgrind (same state, same model, same flags): the agent restarts on its active slot.
+    const counting = await mkdtemp(join(tmpdir(), 'ef-callgrind-'));
+    raw.kill('SIGKILL');
+    const rawCounted = await startRawServer(modelPath, env, unitRun.nodeArgs, callgrindPrefix(counting));
+    raw = rawCounted.child;
+    await deployed.stop();
+    // Under callgrind a request takes ~100 times as long, so work done per unit of time (heartbeats with
+    // their signed attestation, resends) would be charged to a few requests instead of thousands: the
+    // heartbeat is pushed out of the counted window. The results ring's 250 ms flush and the deadline
+    // sweep still run per unit of time, so the agent's count stays an upper bound.
+    await deployed.updateConfig({ heartbeatSeconds: 3600 });
+    await deployed.restart([], { under: callgrindPrefix(counting), startTimeoutMs: 600_000 });
+    await waitFor(() => deployed.status(), (s) => s.model?.sha256 === version.sha256, 600_000, 'model served under callgrind');
+    const counted: Target[] = [
+      { name: 'raw', port: rawCounted.port, pid: rawCounted.child.pid ?? 0 },
+      { name: 'agent', port: deployed.apiPort, pid: deployed.child?.pid ?? 0 },
+    ];
+    await reportInstructions(counted, body, counting);
   }
 } finally {
   raw?.kill(profileDir ? 'SIGINT' : 'SIGKILL');

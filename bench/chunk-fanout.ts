@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { chunkCount, encodeChunk, fleetTopics } from '../libs/protocol/src/index.js';
-import { ArtifactStore } from '../apps/control-plane/src/artifacts/artifact-store.js';
+import { FsArtifactStore } from '../apps/control-plane/src/artifacts/fs-artifact-store.js';
 import { loadConfig } from '../apps/control-plane/src/config/config.js';
 import { DistributionService } from '../apps/control-plane/src/deployments/distribution.service.js';
 import { MessagingMetrics } from '../apps/control-plane/src/messaging/messaging.metrics.js';
@@ -32,7 +32,7 @@ const broker = await startTestBroker();
 const dir = await mkdtemp(join(tmpdir(), 'ef-fanout-'));
 const subscribers: MqttClient[] = [];
 try {
-  const store = new ArtifactStore(dir);
+  const store = new FsArtifactStore(dir);
   const blob = await store.ingest(Readable.from([randomBytes(SIZE)]), SIZE);
   await store.commit(blob);
   const layout = { sha256: blob.sha256, size: SIZE, chunkSize: CHUNK };

@@ -10,6 +10,8 @@ import { NodeIdentity1764420000000 } from './1764420000000-node-identity.js';
 import { Attestation1764490000000 } from './1764490000000-attestation.js';
 import { Events1764500000000 } from './1764500000000-events.js';
 import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
+import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
+import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -23,4 +25,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Attestation1764490000000,
   Events1764500000000,
   ModelHealth1764510000000,
+  ResultsPolicy1764600000000,
+  RetentionIndexes1764610000000,
 ];

@@ -1,13 +1,18 @@
 /**
  * `npm run demo`: the seed pipeline end to end on this machine. The offline half (evaluate the trained
  * CNN, export ONNX and TFLite, check both, quantise to int8, prune) runs here; then a control plane and
- * three agents are started as real processes, fp32 and int8 are registered as variants of one version,
- * rolled out (int8 to the node labelled power=low), the 10,000 test images go through each agent's local
+ * three agents are started as real processes, fp32 and a low-power variant are registered as variants of
+ * one version (the lightweight depthwise-separable CNN as int8 ONNX when its fixture is there, else the
+ * seed CNN as int8 TFLite), rolled out (the low-power variant to the node labelled power=low), the 10,000
+ * test images go through each agent's local
  * API, and the results the fleet sent back to PostgreSQL are scored per variant against the offline figures.
  *
  * `npm run demo -- --tls` (or DEMO_TLS=1): the same over MQTT with TLS, on a private Mosquitto with the
  * TLS listener of deploy/mosquitto/mosquitto-tls.conf and a CA made by scripts/make-tls.sh, which the
  * control plane (MQTT_CA_FILE) and the agents (mqttCaFile) pin.
+ *
+ * `npm run demo -- --keep` (or DEMO_KEEP=1): at the end the control plane and the agents keep running, and
+ * the demo prints the web console's address and the admin key to sign in with; Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +21,8 @@ import { fleetTopics } from '#protocol';
 import { createDatabase, dropDatabase } from '../../apps/control-plane/src/database/database-admin.js';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from './preprocessing.js';
 import { PIXELS } from './mnist.js';
-import { runOfflinePipeline, type OfflineReport } from './pipeline.js';
+import { describeComparison } from './export-check.js';
+import { type ExportCheck, runOfflinePipeline, type OfflineReport } from './pipeline.js';
 import { startPrivateTlsBroker } from './private-broker.js';
 import { type Child, freePort, spawnChild, waitUntil } from './processes.js';
 import { clearRetained } from './retained.js';
@@ -30,6 +36,7 @@ const ms = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 // Its own namespace on the broker: the demo never meets an installation of yours there.
 const FLEET_NAMESPACE = 'edgefleet-demo';
 const TLS = process.argv.includes('--tls') || process.env['DEMO_TLS'] === '1';
+const KEEP = process.argv.includes('--keep') || process.env['DEMO_KEEP'] === '1';
 const BROKER_URL = process.env['MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
 
 const children: Child[] = [];
@@ -93,14 +100,15 @@ try {
   children.push(...agents.map((a) => a.child));
   console.log(`  agents: ${agents.map((a) => `${a.name}${a.lowPower ? ' (power=low)' : ''} → 127.0.0.1:${a.apiPort}`).join(', ')}`);
 
-  step('register fp32 (ONNX) and int8 (TFLite) as variants of digits 1.0.0, signed');
+  const low = lowPowerVariant(offline);
+  step(`register fp32 (ONNX) and ${low.variant} (${low.check.name}) as variants of digits 1.0.0, signed`);
   await edgefleet(['login', '--url', url], { EDGEFLEET_API_KEY: adminKey });
-  const versions = await register(edgefleet, offline);
-  console.log(`  fp32 ${versions.fp32.sha256.slice(0, 12)}… ${offline.exports.onnx.bytes} B, int8 ${versions.int8.sha256.slice(0, 12)}… ${offline.exports.tfliteInt8.bytes} B`);
+  const versions = await register(edgefleet, offline, low);
+  console.log(`  fp32 ${versions.fp32.sha256.slice(0, 12)}… ${offline.exports.onnx.bytes} B, ${low.variant} ${versions.low.sha256.slice(0, 12)}… ${low.check.bytes} B`);
 
-  step('rollout: canary wave then the rest; int8 to power=low nodes, fp32 elsewhere');
+  step(`rollout: canary wave then the rest; ${low.variant} to power=low nodes, fp32 elsewhere`);
   const rolloutStart = Date.now();
-  const variants = [{ modelVersionId: versions.int8.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }];
+  const variants = [{ modelVersionId: versions.low.id, match: { selector: 'power=low' } }, { modelVersionId: versions.fp32.id }];
   const strategy = { waves: { percentages: [34, 100] }, bakeSeconds: 1, failureThreshold: { count: 1 }, nodeTimeoutSeconds: 120 };
   const rollout = JSON.parse(
     await edgefleet(['rollouts', 'create', '--name', 'digits 1.0.0 to the demo fleet', '-l', 'site=demo', '--variants', JSON.stringify(variants), '--strategy', JSON.stringify(strategy), '--start', '--json']),
@@ -119,26 +127,31 @@ try {
   console.log(`  ${(IMAGES * agents.length).toLocaleString('en')} requests in ${ms(inferStart)}`);
 
   step('results back in the control plane: the test labels as feedback, accuracy per variant from the stats route');
-  const fleet = await fleetAccuracy(api, offline.labels, agents.length * IMAGES);
+  const fleet = await fleetAccuracy(api, offline.labels, agents.length * IMAGES, ['fp32', low.variant]);
 
-  const offlineFor = { fp32: offline.exports.onnx, int8: offline.exports.tfliteInt8 };
-  const rows = (['fp32', 'int8'] as const).map((variant) => {
+  const offlineFor = new Map([['fp32', offline.exports.onnx], [low.variant, low.check]]);
+  const rows = [...offlineFor].map(([variant, off]) => {
     const f = fleet.get(variant);
-    const off = offlineFor[variant];
     return {
       variant,
       engine: off.engine,
       bytes: off.bytes,
-      offline: `${(offline.exports[variant === 'fp32' ? 'onnx' : 'tfliteInt8'].accuracy * 100).toFixed(2)}%`,
+      offline: `${(off.accuracy * 100).toFixed(2)}%`,
       fleetNodes: f?.nodes ?? 0,
       fleet: f ? `${((f.correct / f.count) * 100).toFixed(2)}%` : 'n/a',
       sameAsOffline: f ? Math.abs(f.correct / f.count - off.accuracy) < 1e-9 && f.count === f.nodes * IMAGES : false,
-      'p50 ms (HTTP, 8 in flight)': median(agents.filter((a) => (a.lowPower ? 'int8' : 'fp32') === variant).flatMap((a) => latencies[agents.indexOf(a)] as number[])).toFixed(2),
+      'p50 ms (HTTP, 8 in flight)': median(agents.filter((a) => (a.lowPower ? low.variant : 'fp32') === variant).flatMap((a) => latencies[agents.indexOf(a)] as number[])).toFixed(2),
     };
   });
 
   printSummary(offline, rows, rolloutSeconds, url, Date.now() - t0);
   if (!rows.every((r) => r.sameAsOffline)) throw new Error('the fleet accuracy differs from the offline accuracy');
+  if (KEEP) {
+    console.log(`\n  the web console: ${url}/   sign in with the admin key ${adminKey}`);
+    console.log('  the control plane and the three agents keep running; Ctrl-C stops them and clears the broker');
+    // The SIGINT handler cleans up and exits; until then the children keep this process alive.
+    await new Promise<never>(() => undefined);
+  }
 } finally {
   await cleanup();
 }
@@ -214,12 +227,21 @@ async function startAgents(api: Api, url: string, mqttCaFile: string | undefined
   return agents;
 }
 
+/** What the power=low node runs: the lightweight CNN as int8 ONNX when it was trained, else the seed CNN as int8 TFLite. */
+function lowPowerVariant(offline: OfflineReport): { variant: string; check: ExportCheck } {
+  return offline.light ? { variant: 'light-int8', check: offline.light.int8 } : { variant: 'int8', check: offline.exports.tfliteInt8 };
+}
+
 /** `models create`, then `models push` per variant with its golden self-test; the versions' ids from `models versions`. */
-async function register(edgefleet: ReturnType<typeof edgefleetCli>, offline: OfflineReport): Promise<{ fp32: { id: string; sha256: string }; int8: { id: string; sha256: string } }> {
+async function register(
+  edgefleet: ReturnType<typeof edgefleetCli>,
+  offline: OfflineReport,
+  low: { variant: string; check: ExportCheck },
+): Promise<{ fp32: { id: string; sha256: string }; low: { id: string; sha256: string } }> {
   const labels = Array.from({ length: 10 }, (_, i) => String(i)).join(',');
   await edgefleet(['models', 'create', '--name', 'digits', '--task', 'classification', '--input-shape', INPUT_SHAPE.join(','), '--output-shape', '1,10', '--input-name', 'input', '--output-name', 'probabilities', '--labels', labels]);
   const golden = Array.from(offline.testImagesRaw.subarray(0, PIXELS));
-  const push = async (variant: string, check: OfflineReport['exports']['onnx']) => {
+  const push = async (variant: string, check: ExportCheck) => {
     // The golden test: test image 0 must come out as this variant gave it offline.
     const selfTestFile = join(WORK, `self-test-${variant}.json`);
     await writeFile(selfTestFile, JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }));
@@ -227,14 +249,14 @@ async function register(edgefleet: ReturnType<typeof edgefleetCli>, offline: Off
     await edgefleet(['models', 'push', check.path, '--name', 'digits', '--version', '1.0.0', '--variant', variant, '--self-test', selfTestFile, '--preprocessing', JSON.stringify(DIGITS_PREPROCESSING), '--metrics', metrics]);
   };
   await push('fp32', offline.exports.onnx);
-  await push('int8', offline.exports.tfliteInt8);
+  await push(low.variant, low.check);
   const versions = JSON.parse(await edgefleet(['models', 'versions', 'digits', '--json'])) as { id: string; sha256: string; variant: string }[];
   const find = (variant: string) => {
     const found = versions.find((v) => v.variant === variant);
     if (!found) throw new Error(`digits 1.0.0 ${variant} is not listed after its push`);
     return found;
   };
-  return { fp32: find('fp32'), int8: find('int8') };
+  return { fp32: find('fp32'), low: find(low.variant) };
 }
 
 /** Sends `count` test images (raw bytes: the agent applies the manifest's preprocessing), 8 at a time. */
@@ -268,7 +290,7 @@ interface VersionStats {
  * Feeds the test set's labels to `POST /v1/feedback` (joined by the control plane to the stored results by
  * inputRef) and reads the accuracy per variant from the stats route: what an operator's labelling process does.
  */
-async function fleetAccuracy(api: Api, labels: Uint8Array, expected: number): Promise<Map<string, { nodes: number; count: number; correct: number }>> {
+async function fleetAccuracy(api: Api, labels: Uint8Array, expected: number, variants: readonly string[]): Promise<Map<string, { nodes: number; count: number; correct: number }>> {
   const stats = (query: string) => api.get<VersionStats>(`/v1/models/digits/versions/1.0.0/stats?window=1h${query}`);
   await waitUntil(async () => (await stats('')).total.results >= expected, 120_000, 'results stored');
   for (let start = 0; start < IMAGES; start += 1000) {
@@ -277,7 +299,7 @@ async function fleetAccuracy(api: Api, labels: Uint8Array, expected: number): Pr
     if (answer.unmatched.length > 0) throw new Error(`feedback matched no result for ${answer.unmatched.length} test images`);
   }
   const out = new Map<string, { nodes: number; count: number; correct: number }>();
-  for (const variant of ['fp32', 'int8']) {
+  for (const variant of variants) {
     const s = await stats(`&variant=${variant}&groupBy=node`);
     out.set(variant, { nodes: s.groups.filter((g) => g.results > 0).length, count: s.total.feedback.labelled, correct: s.total.feedback.correct });
   }
@@ -295,17 +317,29 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.log(`training     ${t.epochs} epochs on 60,000 images, ${t.secondsPerEpoch.map((s) => `${s.toFixed(0)} s`).join(' + ')} per epoch (${t.backend}); test accuracy ${(offline.trainedAccuracy * 100).toFixed(2)}%`);
   console.log('exports      (checked against the trained model on all 10,000 test images)');
   console.table(
-    Object.values(offline.exports).map((e) => ({ model: e.name, engine: e.engine, bytes: e.bytes, accuracy: `${(e.accuracy * 100).toFixed(2)}%`, 'max |Δ|': e.maxAbsDiff.toExponential(2), 'same class': `${(e.classAgreement * 100).toFixed(2)}%` })),
+    [...Object.values(offline.exports), ...(offline.light ? [offline.light.fp32, offline.light.int8] : [])].map((e) => ({ model: e.name, engine: e.engine, bytes: e.bytes, accuracy: `${(e.accuracy * 100).toFixed(2)}%`, 'max |Δ|': e.maxAbsDiff.toExponential(2), 'same class': `${(e.classAgreement * 100).toFixed(2)}%` })),
   );
-  const q = offline.int8;
-  console.log(`int8         ${(q.sizeRatio * 100).toFixed(1)}% of fp32 size, ${(q.accuracyDelta * 100).toFixed(2)} accuracy points, median latency ${q.int8MedianMs.toFixed(3)} vs ${q.fp32MedianMs.toFixed(3)} ms (${q.latencyRatio.toFixed(2)}×, LiteRT)`);
+  console.log(describeComparison('int8         TFLite int8 vs fp32 (LiteRT)', offline.int8));
+  console.log(describeComparison('             ONNX int8 (QDQ) vs fp32 (ONNX Runtime)', offline.onnxInt8));
+  console.log(describeComparison('             ONNX int8 vs TFLite int8', offline.onnxInt8VsTfliteInt8));
+  const light = offline.light;
+  if (light) {
+    console.log(`light        depthwise-separable CNN, ${light.parameters} parameters vs ${light.seedParameters}; ${(light.trainedAccuracy * 100).toFixed(2)}% (${light.training.epochs} epochs, ${light.training.secondsPerEpoch.map((s) => `${s.toFixed(0)} s`).join(' + ')})`);
+    console.log(describeComparison('             light fp32 vs seed fp32 (ONNX)', light.vsSeed));
+    console.log(describeComparison('             light int8 vs seed int8 (ONNX)', light.int8VsSeedInt8));
+  }
   console.log(`pruning      ${offline.pruning.map((p) => `${(p.sparsity * 100).toFixed(0)}% zeros → ${(p.accuracy * 100).toFixed(2)}%`).join(', ')} (one-shot, no fine-tuning)`);
+  const tuned = offline.pruningFineTuned;
+  if (tuned) {
+    console.log(`             gradual, fine-tuned on ${tuned.fineTuneImages} images: ${(tuned.measuredSparsity * 100).toFixed(1)}% zeros → ${(tuned.prunedAccuracy * 100).toFixed(2)}%; gzip ${tuned.prunedGzipBytes} vs ${tuned.denseGzipBytes} B (prune.ts)`);
+  }
   console.log(`rollout      ${rolloutSeconds.toFixed(1)} s from start to completed (2 waves, 3 nodes)`);
   console.log('fleet        accuracy per variant from GET /v1/models/digits/versions/1.0.0/stats (labels sent to POST /v1/feedback)');
   console.table(rows);
   console.log(`total        ${(totalMs / 1000).toFixed(0)} s`);
   console.log('\nWhere to look next:');
-  console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/docs   the admin API (OpenAPI)   ·   /metrics   Prometheus`);
+  console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
+  console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/   the web console (sign in with the key in .edgefleet/admin-key)   ·   /docs   the admin API (OpenAPI)   ·   /metrics`);
   console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
   console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');

@@ -8,12 +8,21 @@ import { type TfjsBundle, toTfjsBundle } from '#inference';
 export const FIXTURE = resolve('pipeline/fixtures/digits-cnn-v1.tfjs.json');
 export const FIXTURE_META = FIXTURE.replace('.tfjs.json', '.meta.json');
 
+/** Where each architecture's trained model lives: `cnn` the seed CNN, `light` the depthwise-separable one. */
+export function fixturePaths(arch: 'cnn' | 'light', dir = 'pipeline/fixtures'): { bundle: string; meta: string } {
+  const bundle = resolve(dir, `digits-${arch}-v1.tfjs.json`);
+  return { bundle, meta: bundle.replace('.tfjs.json', '.meta.json') };
+}
+
 export interface TrainingRecord {
   readonly version: string;
   readonly seed: number;
   readonly epochs: number;
   readonly batchSize: number;
+  /** The peak learning rate of the schedule. */
   readonly learningRate: number;
+  readonly schedule?: string;
+  readonly maxShift?: number;
   readonly secondsPerEpoch: number[];
   readonly testAccuracy: number;
   readonly backend: string;
@@ -28,11 +37,11 @@ export async function loadBundle(path = FIXTURE): Promise<tf.LayersModel> {
   );
 }
 
-export async function saveFixture(model: tf.LayersModel, record: TrainingRecord): Promise<void> {
-  await writeFile(FIXTURE, await toTfjsBundle(model));
-  await writeFile(FIXTURE_META, `${JSON.stringify(record, null, 2)}\n`);
+export async function saveFixture(model: tf.LayersModel, paths: { bundle: string; meta: string }, record: TrainingRecord): Promise<void> {
+  await writeFile(paths.bundle, await toTfjsBundle(model));
+  await writeFile(paths.meta, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-export async function readTrainingRecord(): Promise<TrainingRecord> {
-  return JSON.parse(await readFile(FIXTURE_META, 'utf8')) as TrainingRecord;
+export async function readTrainingRecord(meta = FIXTURE_META): Promise<TrainingRecord> {
+  return JSON.parse(await readFile(meta, 'utf8')) as TrainingRecord;
 }

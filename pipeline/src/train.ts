@@ -1,62 +1,65 @@
 /**
- * Trains the seed's digits CNN on the 60,000 MNIST training images and writes the versioned fixture
- * (pipeline/fixtures/digits-cnn-v1.*) that the demo deploys:
- *   npm run train [-- --epochs 2 --seed 42]
- * TensorFlow.js on its WASM backend with three gradient kernels registered (pipeline/src/wasm-kernels.ts).
+ * Trains a digits classifier on the 60,000 MNIST training images and writes the versioned fixture that
+ * the demo deploys:
+ *   npm run train [-- --epochs 3 --batch 128 --lr 0.003 --warmup 100 --shift 0 --seed 42 --arch cnn|light --out DIR]
+ * (the committed light variant: --arch light --lr 0.004)
+ * `cnn` is the seed CNN (pipeline/fixtures/digits-cnn-v1.*), `light` the depthwise-separable variant
+ * (pipeline/fixtures/digits-light-v1.*). TensorFlow.js on its WASM backend with the gradient kernels of
+ * pipeline/src/wasm-kernels.ts; Adam with a linear warm-up and a cosine decay (training.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { accuracy, argmaxRows, buildCnn, predictAll, useWasmBackend } from './cnn.js';
-import { FIXTURE, saveFixture } from './fixture.js';
+import { fixturePaths, saveFixture } from './fixture.js';
+import { buildLightCnn } from './light-cnn.js';
 import { loadMnist } from './mnist.js';
 import { modelInputs } from './preprocessing.js';
 import { progressLine } from './progress.js';
+import { trainClassifier } from './training.js';
 
-const { values } = parseArgs({ options: { epochs: { type: 'string', default: '2' }, seed: { type: 'string', default: '42' }, batch: { type: 'string', default: '64' } } });
-const epochs = Number(values.epochs);
-const seed = Number(values.seed);
-const batchSize = Number(values.batch);
-const learningRate = 1e-3;
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '42' },
+    batch: { type: 'string', default: '128' },
+    lr: { type: 'string', default: '0.003' },
+    warmup: { type: 'string', default: '100' },
+    shift: { type: 'string', default: '0' },
+    arch: { type: 'string', default: 'cnn' },
+    out: { type: 'string', default: 'pipeline/fixtures' },
+  },
+});
+const arch = values.arch === 'light' ? 'light' : 'cnn';
+const options = { epochs: Number(values.epochs), seed: Number(values.seed), batchSize: Number(values.batch), peakLearningRate: Number(values.lr), warmupSteps: Number(values.warmup), maxShift: Number(values.shift) };
 
 await useWasmBackend();
 const { train, test } = loadMnist();
-const model = buildCnn(seed);
-model.compile({ optimizer: tf.train.adam(learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-
-let state = seed >>> 0;
-const random = () => {
-  state = (state * 1664525 + 1013904223) >>> 0;
-  return state / 2 ** 32;
-};
-const order = Array.from({ length: train.count }, (_, i) => i);
-const batches = Math.ceil(train.count / batchSize);
-const secondsPerEpoch: number[] = [];
-
-for (let epoch = 1; epoch <= epochs; epoch++) {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
-  const started = Date.now();
-  let [lossSum, accSum] = [0, 0];
-  for (let b = 0; b < batches; b++) {
-    const indices = order.slice(b * batchSize, (b + 1) * batchSize);
-    const xs = tf.tensor4d(modelInputs(train.images, indices), [indices.length, 28, 28, 1]);
-    const ys = tf.oneHot(tf.tensor1d(Int32Array.from(indices.map((i) => train.labels[i] as number)), 'int32'), 10);
-    const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
-    tf.dispose([xs, ys]);
-    lossSum += loss as number;
-    accSum += acc as number;
-    if (b % 10 === 0 || b === batches - 1) {
-      process.stdout.write(progressLine({ epoch, epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1), elapsedMs: Date.now() - started }));
-    }
-  }
-  secondsPerEpoch.push((Date.now() - started) / 1000);
-  process.stdout.write('\n');
-}
+const model = arch === 'light' ? buildLightCnn(options.seed) : buildCnn(options.seed);
+const history = await trainClassifier(model, {
+  ...options,
+  data: train,
+  onBatch: (p) => {
+    if (p.batch % 10 === 0 || p.batch === p.batches) process.stdout.write(progressLine({ ...p, epochs: options.epochs }));
+    if (p.batch === p.batches) process.stdout.write('\n');
+  },
+});
 
 const all = Array.from({ length: test.count }, (_, i) => i);
 const testAccuracy = accuracy(argmaxRows(await predictAll(model, modelInputs(test.images, all), test.count)), test.labels);
+const { secondsPerEpoch } = history;
 console.log(`test accuracy on ${test.count} images: ${(testAccuracy * 100).toFixed(2)}%; seconds per epoch: ${secondsPerEpoch.map((s) => s.toFixed(0)).join(', ')}`);
-await saveFixture(model, { version: '1.0.0', seed, epochs, batchSize, learningRate, secondsPerEpoch, testAccuracy, backend: `tfjs ${tf.version.tfjs} wasm`, trainedAt: new Date().toISOString() });
-console.log(`wrote ${FIXTURE}`);
+const paths = fixturePaths(arch, values.out);
+await saveFixture(model, paths, {
+  version: '1.0.0',
+  seed: options.seed,
+  epochs: options.epochs,
+  batchSize: options.batchSize,
+  learningRate: options.peakLearningRate,
+  schedule: `linear warm-up over ${options.warmupSteps} batches to ${options.peakLearningRate}, cosine decay to 1% of it`,
+  maxShift: options.maxShift,
+  secondsPerEpoch,
+  testAccuracy,
+  backend: `tfjs ${tf.version.tfjs} wasm`,
+  trainedAt: new Date().toISOString(),
+});
+console.log(`wrote ${paths.bundle}`);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerDepthwiseKernels } from './depthwise-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -17,6 +18,7 @@ export function registerTrainingKernels(): void {
   replace('Conv2DBackpropFilter', conv2dBackpropFilter);
   replace('Conv2DBackpropInput', conv2dBackpropInput);
   replace('MaxPoolGrad', maxPoolGrad);
+  registerDepthwiseKernels();
 }
 
 function replace(kernelName: string, kernelFunc: (args: { inputs: Record<string, TensorInfo>; backend: BackendWasm; attrs: Attrs }) => TensorInfo): void {

@@ -71,7 +71,10 @@ describe('agents against the real control plane over the real broker', () => {
     const v2 = denseSoftmaxModel(2, INPUTS);
     const version = await upload('1.1.0', v2);
     // Tamper with the stored bytes after signing: what the nodes receive no longer matches the manifest.
-    const path = t.app.get((await import('../../apps/control-plane/src/artifacts/artifact-store.js')).ArtifactStore).pathFor(version.sha256);
+    const store = t.app.get((await import('../../apps/control-plane/src/artifacts/artifact-store.js')).ArtifactStore);
+    const { FsArtifactStore } = await import('../../apps/control-plane/src/artifacts/fs-artifact-store.js');
+    if (!(store instanceof FsArtifactStore)) throw new Error('this test tampers with the fs store');
+    const path = store.pathFor(version.sha256);
     const bytes = await readFile(path);
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
     await writeFile(path, bytes);

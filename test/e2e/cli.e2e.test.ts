@@ -146,7 +146,7 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     const ids = await enrolNodes(t, 2, { fleet: 'broken' });
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids, () => 'fail');
     // events tail follows from now on: it must show this rollout's halt, and none of the earlier events.
-    const tail = spawn(process.execPath, [CLI, '--json', 'events', 'tail', '--type', 'rollout.started,rollout.halted', '--interval', '200'], {
+    const tail = spawn(process.execPath, [CLI, '--json', 'events', 'tail', '--type', 'rollout.started,rollout.halted'], {
       env: { PATH: process.env['PATH'] ?? '', HOME: home, EDGEFLEET_CONFIG: join(home, 'edgefleet', 'config.json') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -76,14 +76,19 @@ export class AgentProcess {
     await writeFile(this.configPath, JSON.stringify({ ...current, ...patch }));
   }
 
-  /** Starts the process and resolves when its local API listens; `failpoints` make it kill itself there. */
-  async restart(failpoints: readonly string[] = []): Promise<void> {
+  /**
+   * Starts the process and resolves when its local API listens; `failpoints` make it kill itself there.
+   * `under` runs node under another program (e.g. valgrind: bench/callgrind.ts), which needs a longer `startTimeoutMs`.
+   */
+  async restart(failpoints: readonly string[] = [], { under = [], startTimeoutMs = 30_000 }: { under?: readonly string[]; startTimeoutMs?: number } = {}): Promise<void> {
     const env = { ...process.env, ...this.env, EDGEFLEET_FAILPOINTS: failpoints.join(',') };
-    const child = spawn(process.execPath, [...this.nodeArgs, AGENT_MAIN, 'run', '--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const argv = [process.execPath, ...this.nodeArgs, AGENT_MAIN, 'run', '--config', this.configPath];
+    const [command = process.execPath, ...args] = [...under, ...argv];
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.child = child;
     await new Promise<void>((resolveStarted, reject) => {
       let buffer = '';
-      const timer = setTimeout(() => reject(new Error(`agent did not start:\n${this.logs.slice(-20).join('\n')}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`agent did not start:\n${this.logs.slice(-20).join('\n')}`)), startTimeoutMs);
       child.stderr?.on('data', (data: Buffer) => {
         buffer += data.toString();
         let newline;

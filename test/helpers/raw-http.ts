@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface RawAnswer {
   readonly status: number;
@@ -62,4 +62,29 @@ export function rawSocket(baseUrl: string, bytes: string | Buffer, timeoutMs = 1
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
     socket.on('error', () => undefined);
   });
+}
+
+/**
+ * A client that goes away mid-upload: sends the request head (declaring `declaredBytes` of body, more
+ * than follows), then `bytes`; once `reached` holds, stops sending for good (FIN) and waits until the
+ * server has closed the connection, i.e. is done with the request.
+ */
+export async function cutUpload(
+  baseUrl: string,
+  request: { path: string; headers: Record<string, string>; declaredBytes: number; bytes: Buffer },
+  reached: () => Promise<boolean>,
+  waitForReached: (probe: () => Promise<boolean>) => Promise<unknown>,
+): Promise<void> {
+  const url = new URL(baseUrl);
+  const socket: Socket = connect({ host: url.hostname, port: Number(url.port) });
+  socket.on('error', () => undefined);
+  socket.resume();
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const headers = Object.entries({ Host: url.host, ...request.headers, 'Content-Length': String(request.declaredBytes) }).map(([k, v]) => `${k}: ${v}\r\n`);
+  const head = `POST ${request.path} HTTP/1.1\r\n${headers.join('')}\r\n`;
+  await new Promise<void>((resolve, reject) => socket.write(Buffer.concat([Buffer.from(head), request.bytes]), (error) => (error ? reject(error) : resolve())));
+  await waitForReached(reached);
+  socket.end();
+  await closed;
 }

@@ -324,6 +324,46 @@ describe('live events', () => {
     }
   }, 60_000);
 
+  it('re-enables a disabled webhook (admin only, audited): the failure count restarts and later events are delivered', async () => {
+    let answer = 500;
+    const receiver = await startReceiver(() => answer);
+    try {
+      const webhookId = ((await a.http().post('/v1/webhooks').set(bearer(a.adminKey)).send({ url: receiver.url, eventTypes: ['node.enrolled'] }).expect(201)).body as { id: string }).id;
+      await enrolNodes(a, 2, { group: 'reenable-failing' });
+      const listed = async () => ((await a.http().get('/v1/webhooks').set(bearer(a.adminKey)).expect(200)).body as { id: string; disabledAt: string | null; consecutiveFailures: number }[]).find((w) => w.id === webhookId);
+      await waitFor(listed, (w) => w?.disabledAt != null, 20_000, 'the webhook disabled');
+
+      const operatorKey = await createApiKey(a, 'operator');
+      await a.http().patch(`/v1/webhooks/${webhookId}`).set(bearer(operatorKey)).send({ enabled: true }).expect(403);
+      await a.http().patch(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).send({ enabled: 'yes' }).expect(400);
+      await a.http().patch('/v1/webhooks/00000000-0000-4000-8000-000000000000').set(bearer(a.adminKey)).send({ enabled: true }).expect(404);
+      const enabled = (await a.http().patch(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).send({ enabled: true }).expect(200)).body as Record<string, unknown>;
+      expect(enabled).toMatchObject({ id: webhookId, disabledAt: null, disabledReason: null, consecutiveFailures: 0 });
+      expect(enabled).not.toHaveProperty('secret');
+      // Enabling an enabled webhook changes nothing and writes no second audit row.
+      await a.http().patch(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).send({ enabled: true }).expect(200);
+      const audit = (await a.http().get('/v1/audit-events').query({ targetType: 'webhook', targetId: webhookId }).set(bearer(a.adminKey)).expect(200)).body as { action: string; details: Record<string, unknown> }[];
+      expect(audit.map((e) => e.action)).toEqual(['webhook.enable', 'webhook.create']);
+      expect(audit[0]?.details).toMatchObject({ consecutiveFailures: 2, previousReason: expect.stringMatching(/2 deliveries in a row failed/) });
+
+      // From now on it gets deliveries again: the next enrolment is delivered, once, and succeeds.
+      answer = 204;
+      const before = receiver.requests.length;
+      const [late] = await enrolNodes(a, 1, { group: 'reenable-late' });
+      const delivered = await waitFor(async () => receiver.requests.slice(before), (r) => r.some((x) => x.status === 204), 20_000, 'a delivery after re-enabling');
+      const lateEvent = (await list(a, { node: late as string, type: 'node.enrolled' })).items[0];
+      expect(delivered.map((r) => [r.eventId, r.status])).toEqual([[lateEvent?.id, 204]]);
+
+      // Disabling by hand is the other direction, audited too.
+      const disabled = (await a.http().patch(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).send({ enabled: false }).expect(200)).body as { disabledAt: string | null; disabledReason: string };
+      expect(disabled.disabledAt).not.toBeNull();
+      expect(disabled.disabledReason).toMatch(/^disabled by /);
+      await a.http().delete(`/v1/webhooks/${webhookId}`).set(bearer(a.adminKey)).expect(204);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
+
   it('records key.rotated once per root version though every replica reloads the rotated keys', async () => {
     const rotated = await new KeyStore(a.config.trust.keysDir).rotate('release', 30);
     for (const t of [a, b]) await t.http().post('/v1/trust/reload').set(bearer(t.adminKey)).expect(200);

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '../helpers/agent-process.js';
 import { createModel, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
-import { multipartBody } from '../helpers/raw-http.js';
+import { cutUpload as cutUploadAt, multipartBody } from '../helpers/raw-http.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { ArtifactStore } from '../../apps/control-plane/src/artifacts/artifact-store.js';
+import { FsArtifactStore } from '../../apps/control-plane/src/artifacts/fs-artifact-store.js';
 import { receiveUpload } from '../../apps/control-plane/src/artifacts/multipart-upload.js';
 
 const BOUNDARY = 'abort-boundary';
@@ -31,27 +31,19 @@ describe('aborted uploads leave no temporary file and no open file descriptor', 
   };
   const leftovers = async () => ({ files: await tempFiles(), fds: await openTempFds() });
 
-  /**
-   * Sends the request head (declaring a body far longer than what follows), then `bytes`; once `reached`
-   * holds, the client stops sending for good (FIN) and waits until the server has closed the connection,
-   * i.e. is done with the request.
-   */
-  const cutUpload = async (bytes: Buffer, reached: () => Promise<boolean> = async () => true) => {
-    const url = new URL(t.url);
-    const socket: Socket = connect({ host: url.hostname, port: Number(url.port) });
-    socket.on('error', () => undefined);
-    socket.resume();
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const head =
-      'POST /v1/models/abort/versions HTTP/1.1\r\n' +
-      `Host: ${url.host}\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
-      `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${bytes.length + FILE_BYTES}\r\n\r\n`;
-    await new Promise<void>((resolve, reject) => socket.write(Buffer.concat([Buffer.from(head), bytes]), (error) => (error ? reject(error) : resolve())));
-    await waitFor(reached, (ok) => ok, 10_000, 'the server to reach the cut point');
-    socket.end();
-    await closed;
-  };
+  /** Cuts the upload after `bytes`, once `reached` holds (the server is then done with the request). */
+  const cutUpload = (bytes: Buffer, reached: () => Promise<boolean> = async () => true) =>
+    cutUploadAt(
+      t.url,
+      {
+        path: '/v1/models/abort/versions',
+        headers: { Authorization: `Bearer ${t.adminKey}`, 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}` },
+        declaredBytes: bytes.length + FILE_BYTES,
+        bytes,
+      },
+      reached,
+      (probe) => waitFor(probe, (ok) => ok, 10_000, 'the server to reach the cut point'),
+    );
 
   const whole = multipartBody(BOUNDARY, FIELDS, { name: 'artifact', bytes: Buffer.alloc(FILE_BYTES, 7) }, true);
   const fileStart = whole.indexOf(Buffer.from('filename="model.bin"'));
@@ -115,7 +107,7 @@ describe('an upload whose client went away before the receiver started', () => {
     const req = await received; // the client is gone before receiveUpload is called
     let timer: NodeJS.Timeout | undefined;
     const pending = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still pending after 5 s'), 5_000)));
-    const outcome = await Promise.race([receiveUpload(req, new ArtifactStore(root), 'artifact', FILE_BYTES).then(() => 'accepted', (error: Error) => error.message), pending]);
+    const outcome = await Promise.race([receiveUpload(req, new FsArtifactStore(root), 'artifact', FILE_BYTES).then(() => 'accepted', (error: Error) => error.message), pending]);
     clearTimeout(timer);
     expect(outcome).toBe('the upload was interrupted');
     expect(await readdir(root)).toEqual([]);

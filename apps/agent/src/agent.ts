@@ -8,6 +8,7 @@ import {
   type AgentConfig,
   DEFAULT_INFER_CONCURRENT_RUNS,
   DEFAULT_INFER_MAX_IN_FLIGHT,
+  DEFAULT_KEPT_RESULTS,
   DEFAULT_LOCAL_API_SOCKET_MODE,
   DEFAULT_LOCAL_API_TOKEN_FILE_MODE,
 } from './config.js';
@@ -17,6 +18,10 @@ import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
+import { KeptResults } from './telemetry/kept-results.js';
+import { KeptResultsFile } from './telemetry/kept-results-file.js';
+import { ResultsGate } from './telemetry/results-gate.js';
+import { ResultsPolicyBook } from './telemetry/results-policy-book.js';
 import { Attestor } from './telemetry/attestor.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
@@ -40,6 +45,9 @@ export class Agent {
   private readonly inference: InferenceService;
   private readonly results: ResultsRing;
   private readonly outbox: ResultsOutbox;
+  private readonly policies = new ResultsPolicyBook();
+  private readonly kept: KeptResults;
+  private readonly gate: ResultsGate;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
   private heartbeatTimer?: NodeJS.Timeout;
@@ -71,6 +79,11 @@ export class Agent {
         void this.updater.resendUnackedStatus();
       },
       onAttestationNonce: (nonce) => this.attestor.heardNonce(nonce),
+      onResultsRequest: (request) =>
+        void this.gate.answer(request).then(
+          (sent) => log('info', 'sent kept results on request', { requestId: request.id, sent }),
+          (error: unknown) => log('warn', 'could not send kept results on request', { requestId: request.id, err: error instanceof Error ? error.message : String(error) }),
+        ),
       onAck: ({ results, statusSeq }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
         if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
@@ -82,12 +95,13 @@ export class Agent {
       report: (deploymentId, seq, state, extra) =>
         this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
+      adoptResultsPolicy: (model, policy) => this.policies.adopt(model, policy),
       log,
     });
     this.inference = new InferenceService(
       this.holder,
       this.stats,
-      (record) => this.results.push(++this.resultSeq, record),
+      (record) => this.gate.route(++this.resultSeq, record),
       {
         timeoutMs: (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
         maxInFlight: config.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT,
@@ -106,6 +120,19 @@ export class Agent {
       (id, records) => this.transport.publishEncoded('results', encodeResultsMessage(id, records)),
       () => this.transport.connected,
     );
+    const keep = { ...DEFAULT_KEPT_RESULTS, ...config.keptResults };
+    const maxBytes = keep.maxMb * 1024 * 1024;
+    // Rewritten once the appends since the last rewrite pass twice the bound: the file stays near it.
+    const keptFile = new KeptResultsFile(join(config.stateDir, 'kept-results.jsonl'), 2 * maxBytes + 1024 * 1024, (error) =>
+      log('warn', 'could not write the kept results file', { err: error instanceof Error ? error.message : String(error) }),
+    );
+    this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes }, Date.now, keptFile);
+    this.gate = new ResultsGate(this.policies, this.kept, {
+      send: (seq, record) => this.results.push(seq, record),
+      sendEncoded: (records) => this.outbox.send(records),
+      encode: resultRecord,
+      onEncodeError: (error) => log('warn', 'a result outside the contract was not kept', { err: error instanceof Error ? error.message : String(error) }),
+    });
     this.results = new ResultsRing({
       encode: resultRecord,
       write: (records) => this.outbox.send(records),
@@ -119,6 +146,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.outbox.open();
+    await this.kept.open();
     await this.updater.start();
     await this.startLocalApi();
     this.transport.start();
@@ -151,6 +179,7 @@ export class Agent {
     this.inference.close();
     await this.results.close().catch(() => undefined);
     await this.outbox.close().catch(() => undefined);
+    await this.kept.close().catch(() => undefined);
     await this.transport.stop();
     await this.holder.close();
   }
@@ -163,7 +192,13 @@ export class Agent {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
       connected: this.transport.connected,
       trust: { rootVersion: this.trust.current.version, rootExpires: this.trust.current.expires, rootExpired: this.trust.expired },
-      results: { spooled: this.outbox.spooledRecords, dropped: this.outbox.dropped },
+      results: {
+        spooled: this.outbox.spooledRecords,
+        dropped: this.outbox.dropped,
+        policy: this.holder.model ? this.policies.policyFor(this.holder.model) : null,
+        kept: this.kept.size,
+        keptEvicted: this.kept.evicted,
+      },
       memoryMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1024 / 1024)])),
     };
   }

@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { AppModule } from './app.module.js';
 import { answerClientErrorsAsProblems } from './common/client-errors.js';
+import { consoleStatic } from './console/console-static.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { jsonBodyGuard, urlGuard } from './common/request-guards.js';
 import { createValidationPipe } from './common/validation.js';
@@ -29,6 +30,9 @@ export async function createApp(parsed: AppConfig): Promise<NestExpressApplicati
   app.useLogger(app.get(Logger));
   app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
   app.use(urlGuard);
+  // The web console at `/` (before the routes: Nest would answer its paths with a 404 problem).
+  const consoleFiles = consoleStatic(config.console.dir);
+  if (consoleFiles) app.use(consoleFiles);
   // Only JSON bodies are parsed up front, bounded in size and then in depth; artifact uploads are
   // streamed by their handler.
   app.useBodyParser('json', { limit: config.http.jsonBodyLimitBytes, strict: true });

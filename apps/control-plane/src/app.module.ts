@@ -16,6 +16,8 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelHealthModule } from './model-health/model-health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
+import { ResultsPolicyModule } from './results-policy/results-policy.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -48,6 +50,8 @@ export class AppModule {
         RolloutsModule,
         WebhooksModule,
         ModelHealthModule,
+        ResultsPolicyModule,
+        RetentionModule,
         GatewayModule,
         HealthModule,
       ],

@@ -336,6 +336,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/results-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set what a model’s nodes send of their inference results
+         * @description The default for every version of the model (a rollout can override it). `all` (the default without a policy), `sample` with a rate (results whose inputRef hashes below it), or `aggregates` (no individual results; heartbeats still carry counts and latency histograms, so the stats route still counts every inference). Nodes keep what they do not send for a bounded time (POST /v1/nodes/{id}/results-requests fetches it). The policy is signed into desired states: the retained one of every node running a version of the model is re-signed now.
+         */
+        put: operations["ModelResultsPolicyController_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{name}/versions": {
         parameters: {
             query?: never;
@@ -508,6 +528,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/nodes/{id}/heartbeats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A node's latest heartbeats
+         * @description Oldest first, at most `limit` (1000): CPU, memory, inferences and errors per heartbeat window, latency p50/p99 — what the console charts.
+         */
+        get: operations["NodesController_heartbeatsOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes/{id}/reset-identity": {
         parameters: {
             query?: never;
@@ -522,6 +562,46 @@ export interface paths {
          * @description Revokes the node's key and broker credentials; the answer's token lets the node register a new key, once (admin).
          */
         post: operations["NodesController_resetIdentity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/results-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask a node for results it kept
+         * @description Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to.
+         */
+        post: operations["NodeResultsRequestsController_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count the fleet
+         * @description Nodes matching a label selector by status, and how many active ones are updating or failed (their latest deployment), in one query.
+         */
+        get: operations["NodesController_summary"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -873,7 +953,11 @@ export interface paths {
         delete: operations["WebhooksController_remove"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Enable or disable a webhook
+         * @description Admin only, audited. `enabled: true` re-enables a webhook disabled after repeated failures (or by hand) and resets its failure count: it gets the events created from then on, not those of the time it was disabled. `enabled: false` disables it. Setting the state it already has changes nothing and is not audited.
+         */
+        patch: operations["WebhooksController_update"];
         trace?: never;
     };
     "/v1/webhooks/{id}/deliveries": {
@@ -888,6 +972,26 @@ export interface paths {
          * @description Admin only. Newest first: state (pending, succeeded, failed), attempts, last status code or error.
          */
         get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description Any valid key (viewer and up). The actor and role of the calling API key: the console hides what the role cannot do (the API refuses it anyway).
+         */
+        get: operations["WhoamiController_whoami"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1109,6 +1213,8 @@ export interface components {
             outputSpec: {
                 [key: string]: unknown;
             };
+            /** @description What its nodes send of their inference results (default `all`); set later with PUT /v1/models/{name}/results-policy */
+            resultsPolicy?: components["schemas"]["ResultsPolicyDto"];
             /** @example image-classification */
             task: string;
         };
@@ -1117,6 +1223,8 @@ export interface components {
             modelVersionId?: string;
             /** @example digits 1.3 to the lyon line */
             name: string;
+            /** @description What the rollout's nodes send of their inference results, overriding the model's policy for the rollout's versions */
+            resultsPolicy?: components["schemas"]["ResultsPolicyDto"];
             /**
              * @description Label selector over active nodes; '' or absent = every node
              * @example site=lyon
@@ -1331,6 +1439,26 @@ export interface components {
             /** @example must be an array of numbers */
             message: string;
         };
+        FleetSummaryDto: {
+            /** @example 2 */
+            decommissioned: number;
+            /**
+             * @description Active nodes whose latest deployment failed, was rolled back or rejected
+             * @example 1
+             */
+            failed: number;
+            /** @example 8 */
+            offline: number;
+            /** @example 110 */
+            online: number;
+            /** @example 120 */
+            total: number;
+            /**
+             * @description Active nodes whose latest deployment has no outcome yet
+             * @example 5
+             */
+            updating: number;
+        };
         GroupStatsDto: {
             /** @description Top-class confidence in 20 buckets of 0.05 */
             confidence: components["schemas"]["ConfidenceBucketDto"][];
@@ -1382,6 +1510,26 @@ export interface components {
             /** @example 4096 */
             ramMb: number;
         };
+        HeartbeatPointDto: {
+            /**
+             * @description CPU load as the node reported it
+             * @example 0.37
+             */
+            cpu: number;
+            /** @example 0 */
+            errors: number;
+            /**
+             * @description Inferences since the previous heartbeat
+             * @example 1200
+             */
+            inferences: number;
+            latencyP50Ms: number | null;
+            latencyP99Ms: number | null;
+            /** @example 212 */
+            memMb: number;
+            /** Format: date-time */
+            sentAt: string;
+        };
         IdentityResetDto: {
             expiresAt: string;
             nodeId: string;
@@ -1411,7 +1559,15 @@ export interface components {
             outputSpec: {
                 [key: string]: unknown;
             };
+            /** @description What its nodes send of their inference results (a rollout may override it); `all` when none was set */
+            resultsPolicy: components["schemas"]["ResultsPolicyDto"];
             task: string;
+        };
+        ModelResultsPolicyDto: {
+            model: string;
+            /** @description Nodes whose retained desired state (a version of this model) was re-signed with the new policy */
+            republishedNodes: number;
+            resultsPolicy: components["schemas"]["ResultsPolicyDto"];
         };
         ModelStatsDto: {
             /** @description Accuracy in 12 steps of the window (whole minutes), oldest first; steps without feedback absent */
@@ -1534,6 +1690,18 @@ export interface components {
             /** @example 1.3.0 */
             version: string;
         };
+        PrincipalDto: {
+            /**
+             * @description Recorded as the actor of this key’s mutations
+             * @example api-key:0b5c…
+             */
+            actor: string;
+            /**
+             * @description viewer < operator < admin
+             * @enum {string}
+             */
+            role: "viewer" | "operator" | "admin";
+        };
         ProblemDto: {
             /**
              * @description What went wrong, in words
@@ -1563,6 +1731,43 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        ResultsPolicyDto: {
+            /**
+             * @description `all`: every inference result is sent and stored. `sample`: results whose inputRef hashes below `rate` (deterministic). `aggregates`: none; heartbeats still carry counts and latency histograms
+             * @example sample
+             * @enum {string}
+             */
+            mode: "all" | "sample" | "aggregates";
+            /**
+             * @description With `sample` only: the fraction of results sent, 0 < rate ≤ 1
+             * @example 0.1
+             */
+            rate?: number;
+        };
+        ResultsRequestAcceptedDto: {
+            nodeId: string;
+            /** @description The id of the MQTT request (the node logs it with its answer) */
+            requestId: string;
+        };
+        ResultsRequestDto: {
+            /**
+             * @description Inference time range start (ISO 8601), with `to`
+             * @example 2026-12-01T10:00:00Z
+             */
+            from?: string;
+            /**
+             * @description The inputRefs whose kept results the node sends (1–1000); or give from and to
+             * @example [
+             *       "img-000123"
+             *     ]
+             */
+            inputRefs?: string[];
+            /**
+             * @description Inference time range end (ISO 8601), with `from`
+             * @example 2026-12-01T11:00:00Z
+             */
+            to?: string;
+        };
         RollbackRolloutDto: {
             reason?: string;
         };
@@ -1579,6 +1784,8 @@ export interface components {
             id: string;
             modelId: string;
             name: string;
+            /** @description The rollout's results policy; null: the model's */
+            resultsPolicy: components["schemas"]["ResultsPolicyDto"] | null;
             scheduledAt: string | null;
             selector: string;
             startedAt: string | null;
@@ -1603,6 +1810,8 @@ export interface components {
             id: string;
             modelId: string;
             name: string;
+            /** @description The rollout's results policy; null: the model's */
+            resultsPolicy: components["schemas"]["ResultsPolicyDto"] | null;
             scheduledAt: string | null;
             selector: string;
             startedAt: string | null;
@@ -1737,6 +1946,13 @@ export interface components {
             labels: {
                 [key: string]: string | null;
             };
+        };
+        UpdateWebhookDto: {
+            /**
+             * @description true re-enables a disabled webhook and resets its failure count; false disables it
+             * @example true
+             */
+            enabled: boolean;
         };
         UploadVersionBodyDto: {
             /** Format: binary */
@@ -2762,6 +2978,67 @@ export interface operations {
             };
         };
     };
+    ModelResultsPolicyController_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResultsPolicyDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelResultsPolicyDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     ModelsController_versions: {
         parameters: {
             query?: never;
@@ -3422,6 +3699,57 @@ export interface operations {
             };
         };
     };
+    NodesController_heartbeatsOf: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest heartbeats */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatPointDto"][];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     NodesController_resetIdentity: {
         parameters: {
             query?: never;
@@ -3470,6 +3798,107 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    NodeResultsRequestsController_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResultsRequestDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultsRequestAcceptedDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    NodesController_summary: {
+        parameters: {
+            query?: {
+                /** @description Label selector, as for GET /v1/nodes */
+                selector?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetSummaryDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4521,6 +4950,67 @@ export interface operations {
             };
         };
     };
+    WebhooksController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     WebhooksController_deliveries: {
         parameters: {
             query?: {
@@ -4573,6 +5063,34 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WhoamiController_whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,16 @@ describe('preprocessing', () => {
     expect(Array.from(f(Float32Array.of(255, 255, 0, 127.5)))).toEqual([1, 1, 0, 0]);
   });
 
+  it('gives one mean and std (or an array of equal ones) the same float32 values as the per-channel formula', () => {
+    const input = Float32Array.from({ length: 12 }, (_, i) => i * 21.3);
+    // mean and std are held as float32, as the per-channel arrays always held them
+    const expected = Array.from(input, (x) => Math.fround((x * (1 / 255) - Math.fround(0.45)) / Math.fround(0.225)));
+    for (const spec of [{ scale: 1 / 255, mean: 0.45, std: 0.225 }, { scale: 1 / 255, mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225] }])
+      expect(Array.from(compilePreprocessing(parsePreprocessing(spec), [1, 2, 2, 3])(input))).toEqual(expected);
+    const mixed = compilePreprocessing(parsePreprocessing({ mean: [0, 1], std: [1, 2] }), [1, 2, 2]);
+    expect(Array.from(mixed(Float32Array.of(1, 3, 5, 7)))).toEqual([1, 1, 5, 3]);
+  });
+
   it('transposes NHWC input to NCHW', () => {
     const f = compilePreprocessing(parsePreprocessing({ layout: 'NCHW' }), [1, 1, 2, 2]);
     // pixels (c0,c1): (1,2) (3,4) → channel planes [1,3] [2,4]

@@ -41,13 +41,19 @@ export function compilePreprocessing(spec: Preprocessing, inputShape: readonly n
       return input;
     };
   const nchw = spec.layout === 'NCHW';
+  // One mean and one std for every channel (the usual case, e.g. a scale alone): the same arithmetic
+  // without a modulo and two array reads per value, on every request's path.
+  const uniform = mean.every((m) => m === mean[0]) && std.every((s) => s === std[0]);
+  const [m0 = 0, s0 = 1] = [mean[0], std[0]];
   return (input, into) => {
     if (input.length !== size) throw new InputSizeError(size, input.length);
     const out = !nchw && into?.length === size ? into : new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      const c = i % channels;
-      out[i] = ((input[i] as number) * scale - (mean[c] as number)) / (std[c] as number);
-    }
+    if (uniform) for (let i = 0; i < size; i++) out[i] = ((input[i] as number) * scale - m0) / s0;
+    else
+      for (let i = 0; i < size; i++) {
+        const c = i % channels;
+        out[i] = ((input[i] as number) * scale - (mean[c] as number)) / (std[c] as number);
+      }
     return nchw ? toChannelsFirst(out, inputShape, into?.length === size ? into : new Float32Array(size)) : out;
   };
 }

@@ -11,6 +11,7 @@ import {
   MAX_PAYLOAD_BYTES,
   presenceMessage,
   resultsMessage,
+  resultsRequestMessage,
   SCHEMA_VERSION,
   statusMessage,
   trustRootMessage,
@@ -28,6 +29,7 @@ export const MESSAGE_KINDS = {
   acks: ackMessage,
   'trust-root': trustRootMessage,
   'attestation-nonce': attestationNonceMessage,
+  'results-requests': resultsRequestMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_KINDS)[K]>;

@@ -8,3 +8,4 @@ export * from './topics.js';
 export * from './results-encoding.js';
 export * from './bounds.js';
 export * from './latency-histogram.js';
+export * from './results-policy.js';

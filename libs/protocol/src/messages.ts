@@ -151,6 +151,27 @@ export const ackMessage = z
   })
   .refine((m) => m.results !== undefined || m.statusSeq !== undefined, { message: 'acknowledges nothing' });
 
+/** The most results one request names, and the most a node sends back for one: one results batch. */
+export const MAX_REQUESTED_RESULTS = MAX_RESULTS_PER_BATCH;
+
+/**
+ * CP → node: send the results kept on the node (not sent under its results policy) with these input
+ * references, or served in [from, to]. The node answers through the normal results path (acknowledged,
+ * stored once by `seq`), with at most `MAX_REQUESTED_RESULTS` records, the newest first when a time
+ * range holds more.
+ */
+export const resultsRequestMessage = z
+  .strictObject({
+    ...base,
+    inputRefs: z.array(safeText(200, 1)).min(1).max(MAX_REQUESTED_RESULTS).optional(),
+    from: timestamp.optional(),
+    to: timestamp.optional(),
+  })
+  .refine((m) => (m.inputRefs !== undefined) !== (m.from !== undefined && m.to !== undefined) && (m.from === undefined) === (m.to === undefined), {
+    message: 'give inputRefs, or from and to',
+  })
+  .refine((m) => m.from === undefined || m.to === undefined || Date.parse(m.from) <= Date.parse(m.to), { message: 'from after to', path: ['to'] });
+
 /** CP → every node (retained): the nonce attestation reports must sign; rotated by the control plane. */
 export const attestationNonceMessage = z.strictObject({ ...base, nonce: attestationNonce });
 
@@ -181,6 +202,7 @@ export type ErrorEventMessage = z.infer<typeof errorEventMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
 export type TrustRootMessage = z.infer<typeof trustRootMessage>;
 export type AttestationNonceMessage = z.infer<typeof attestationNonceMessage>;
+export type ResultsRequestMessage = z.infer<typeof resultsRequestMessage>;
 
 /** Upper bounds on a payload, checked before JSON.parse so a huge message costs nothing. */
 export const MAX_PAYLOAD_BYTES = {
@@ -194,4 +216,5 @@ export const MAX_PAYLOAD_BYTES = {
   acks: 512 * 1024,
   'trust-root': 64 * 1024,
   'attestation-nonce': 1024,
+  'results-requests': 256 * 1024,
 } as const;

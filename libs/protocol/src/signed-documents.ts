@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resultsPolicySchema } from './results-policy.js';
 
 /**
  * The signed documents the control plane sends to nodes (libs/trust signs and verifies them). The
@@ -54,6 +55,12 @@ export const desiredStateSchema = z.looseObject({
   expires: isoTime,
   /** Activate only while this recurring window is open (a rollout's maintenance window). */
   activationWindow: z.strictObject({ cron: z.string().min(1).max(200), durationMinutes: z.number().positive(), timezone: z.string().min(1).max(100) }).optional(),
+  /**
+   * What of this model's inference results the node sends (results-policy.ts); absent means `all`.
+   * Inside the signed document, so nobody but the control plane's keys can turn a node's reporting off
+   * or on; agents older than the field keep the key (the schema is loose) and send everything.
+   */
+  resultsPolicy: resultsPolicySchema.optional(),
 });
 
 export const desiredStateEnvelopeSchema = envelopeSchema(desiredStateSchema);

@@ -45,6 +45,8 @@ export interface FleetTopics {
   acks(nodeId: string): string;
   /** CP → node, QoS 1: an error event about something the node sent. */
   errors(nodeId: string): string;
+  /** CP → node, QoS 1: send the results kept on the node that the request names (results policy). */
+  resultsRequests(nodeId: string): string;
   /** CP → every node, retained, QoS 1: the signed root of `version` (one retained message per version). */
   trustRoot(version: number): string;
   /** Subscription filter for every root version (a node's standing subscription; retained ones arrive at once). */
@@ -96,6 +98,7 @@ export function fleetTopics(namespace: string): FleetTopics {
     desired: (nodeId) => `${node(nodeId)}/desired`,
     acks: (nodeId) => `${node(nodeId)}/acks`,
     errors: (nodeId) => `${node(nodeId)}/errors`,
+    resultsRequests: (nodeId) => `${node(nodeId)}/results-requests`,
     attestationNonce: `${root}/attestation/nonce`,
     uplink: (nodeId, kind) => `${node(nodeId)}/${kind}`,
     trustRoot: (version) => `${root}/trust/root/${version}`,

@@ -63,6 +63,7 @@ export class LocalApi {
   /** `127.0.0.1:<port>`, `localhost:<port>`, `[::1]:<port>`: the only Host values answered (set once listening). */
   private allowedHosts = new Set<string>();
   private token?: LocalApiToken;
+  private readonly answers = new AnswerJson();
 
   constructor(private readonly handlers: LocalApiHandlers) {}
 
@@ -161,7 +162,7 @@ export class LocalApi {
       } catch (parseError) {
         return fail(parseError);
       }
-      answer.then((a) => send(res, 200, answerJson(a)), fail);
+      answer.then((a) => send(res, 200, this.answers.encode(a)), fail);
     });
   }
 }
@@ -217,11 +218,24 @@ function readBody(req: IncomingMessage, done: (error: HttpProblem | undefined, b
   });
 }
 
-/** The answer's JSON, written by hand: the output is a Float32Array, serialised without an intermediate array. */
-function answerJson(a: InferenceAnswer): string {
-  let output = '';
-  for (let i = 0; i < a.output.length; i++) output += i === 0 ? `${a.output[i]}` : `,${a.output[i]}`;
-  return `{"output":[${output}],"topClass":${a.topClass},"confidence":${a.confidence},"latencyMs":${a.latencyMs},"model":${JSON.stringify(a.model)}}`;
+/**
+ * The answer's JSON, written by hand: the output is a Float32Array, serialised without an intermediate
+ * array, and the serving model's JSON is kept for the model object it was made from (the same object
+ * answers every request until a swap).
+ */
+class AnswerJson {
+  private model?: InferenceAnswer['model'];
+  private modelJson = '';
+
+  encode(a: InferenceAnswer): string {
+    let output = '';
+    for (let i = 0; i < a.output.length; i++) output += i === 0 ? `${a.output[i]}` : `,${a.output[i]}`;
+    if (this.model !== a.model) {
+      this.modelJson = JSON.stringify(a.model);
+      this.model = a.model;
+    }
+    return `{"output":[${output}],"topClass":${a.topClass},"confidence":${a.confidence},"latencyMs":${a.latencyMs},"model":${this.modelJson}}`;
+  }
 }
 
 function send(res: ServerResponse, status: number, json: string): void {

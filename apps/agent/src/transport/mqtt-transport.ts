@@ -9,6 +9,7 @@ import {
   fleetTopics,
   type MessageOf,
   parseMessage,
+  type ResultsRequestMessage,
 } from '#protocol';
 import type { NodeIdentity } from '../state/identity.js';
 import { type BrokerTlsOptions, brokerTlsOptions, type PinnedCa } from './broker-tls.js';
@@ -24,6 +25,8 @@ export interface TransportHandlers {
   onAck(ack: { results?: string[]; statusSeq?: number }): void;
   /** The control plane's current attestation nonce (retained; rotated). */
   onAttestationNonce(nonce: string): void;
+  /** The control plane asks for results the node kept (its results policy did not send them). */
+  onResultsRequest(request: ResultsRequestMessage): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -105,6 +108,13 @@ export class MqttTransport {
           if (granted.some((g) => g.qos > 2)) this.handlers.log('warn', 'the broker refused the attestation nonce topic; re-enrol this node to attest', {});
         })
         .catch((error: unknown) => this.handlers.log('warn', 'subscribe to the attestation nonce failed', { err: String(error) }));
+      // Apart too: a broker role from before results policies refuses it (re-enrolling adds it).
+      void client
+        .subscribeAsync(this.topics.resultsRequests(nodeId), { qos: 1 })
+        .then((granted) => {
+          if (granted.some((g) => g.qos > 2)) this.handlers.log('warn', 'the broker refused the results-requests topic; re-enrol this node to answer requests for kept results', {});
+        })
+        .catch((error: unknown) => this.handlers.log('warn', 'subscribe to results requests failed', { err: String(error) }));
     });
     client.on('close', () => {
       this.handlers.onConnectionChange(false);
@@ -173,6 +183,11 @@ export class MqttTransport {
       const parsed = parseMessage('attestation-nonce', payload);
       if (!parsed.ok) return this.handlers.log('warn', 'invalid attestation nonce', { detail: parsed.error.message });
       return this.handlers.onAttestationNonce(parsed.value.nonce);
+    }
+    if (topic === this.topics.resultsRequests(this.identity.nodeId)) {
+      const parsed = parseMessage('results-requests', payload);
+      if (!parsed.ok) return this.handlers.log('warn', 'invalid results request', { detail: parsed.error.message });
+      return this.handlers.onResultsRequest(parsed.value);
     }
     if (topic === this.topics.errors(this.identity.nodeId)) {
       const parsed = parseMessage('errors', payload);

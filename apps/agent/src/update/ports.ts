@@ -1,4 +1,4 @@
-import type { DeploymentState, FailureReason } from '#protocol';
+import type { DeploymentState, FailureReason, ResultsPolicy } from '#protocol';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -14,5 +14,7 @@ export interface UpdaterPorts {
   report(deploymentId: string, seq: number, state: DeploymentState, extra?: StatusExtra): Promise<void>;
   /** Asks the control plane for missing chunks. */
   requestChunks(sha256: string, missing: [number, number][]): Promise<void>;
+  /** A desired state verified (from the broker or the update record): its release's results policy. */
+  adoptResultsPolicy?(model: { name: string; version: string; variant: string; sha256: string }, policy: ResultsPolicy | undefined): void;
   log: LogFn;
 }

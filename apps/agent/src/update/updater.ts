@@ -133,6 +133,8 @@ export class Updater {
       const verified = verifyDesired(message, this.trust.current, this.nodeId, floor);
       this.newestIssued = Math.max(verified.issuedAt, this.newestIssued ?? verified.issuedAt);
       this.adoptSignatures(verified);
+      const { name, version, variant, sha256 } = verified.manifest;
+      this.ports.adoptResultsPolicy?.({ name, version, variant, sha256 }, verified.state.resultsPolicy);
       return verified;
     } catch (error) {
       // A newer root can turn these into acceptance: keys only it lists, or it replaces an expired root.

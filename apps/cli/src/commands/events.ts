@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Schemas, unwrap } from '#api-client';
 import type { Command } from 'commander';
 import { type CommandContext, commandContext } from '../context.js';
 import { type Column, printRows } from '../output.js';
+import { followEvents } from '../stream/follow-events.js';
 import { positiveInt } from './parse.js';
 
 type Event = Schemas['EventDto'];
@@ -54,25 +54,32 @@ export function registerEvents(program: Command): void {
       } while (after && rows.length < limit);
       printRows(rows, EVENT_COLUMNS, ctx.output);
     });
-  filters(events.command('tail').description('follow new events as they are stored (Ctrl-C to stop); --json prints one event per line'))
-    .option('--interval <ms>', 'how often to ask for new events', positiveInt, 1000)
-    .addHelpText('after', '\nExample:\n  $ edgefleet events tail --type rollout.halted,node.failed')
-    .action(async (options: EventOptions & { interval: number }, command: Command) => {
-      const ctx = await commandContext(command);
-      // Start after the newest event already stored: tail shows what happens from now on.
-      let after: string | undefined = '0';
-      for (let next = await page(ctx, options, after, 1000); next.items.length > 0; next = await page(ctx, options, after, 1000)) {
-        after = next.items.at(-1)?.id ?? after;
-        if (!next.nextCursor) break;
+  tailFilters(events.command('tail').description('follow new events live from the event stream (Ctrl-C to stop); --json prints one event per line'))
+    .addHelpText('after', '\nA dropped connection is resumed with Last-Event-ID: no event is lost or repeated.\n\nExample:\n  $ edgefleet events tail --type rollout.halted,node.failed')
+    .action(async (options: EventOptions, command: Command) => tail(await commandContext(command), options));
+}
+
+const tailFilters = (command: Command): Command =>
+  command
+    .option('--type <types>', 'comma-separated event types, e.g. rollout.halted,node.failed')
+    .option('--rollout <id>', 'events of one rollout')
+    .option('--node <id>', 'events of one node');
+
+/** Prints the events stored from now on, live from GET /v1/events/stream, until interrupted. */
+async function tail(ctx: CommandContext, options: EventOptions): Promise<void> {
+  const filter = { type: options.type?.split(','), rollout: options.rollout, node: options.node };
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  for await (const item of followEvents(ctx.api, { filter, signal: stop.signal })) {
+    if (item.kind === 'open') {
+      process.stderr.write(item.resumedAfter === null ? 'following new events; Ctrl-C to stop\n' : `resumed after event ${item.resumedAfter}\n`);
+    } else if (item.kind === 'dropped') {
+      const reason = item.error instanceof Error ? item.error.message : String(item.error);
+      process.stderr.write(`event stream dropped (${reason}); reconnecting in ${(item.retryInMs / 1000).toFixed(1)} s\n`);
+    } else {
+      for (const event of item.events) {
+        process.stdout.write(ctx.output.json ? `${JSON.stringify(event)}\n` : `${event.createdAt}  ${event.type}  ${event.rolloutId ?? event.nodeId ?? ''}  ${JSON.stringify(event.payload)}\n`);
       }
-      process.stderr.write(`following new events (after id ${after}); Ctrl-C to stop\n`);
-      for (;;) {
-        const next = await page(ctx, options, after, 1000);
-        for (const event of next.items) {
-          process.stdout.write(ctx.output.json ? `${JSON.stringify(event)}\n` : `${event.createdAt}  ${event.type}  ${event.rolloutId ?? event.nodeId ?? ''}  ${JSON.stringify(event.payload)}\n`);
-          after = event.id;
-        }
-        if (!next.nextCursor) await sleep(options.interval);
-      }
-    });
+    }
+  }
 }

@@ -6,13 +6,14 @@ import { type Column, printRecord, printRows } from '../output.js';
 import { type ArtifactFormat, detectFileFormat, ENGINE_FOR_FORMAT } from '../push/detect-format.js';
 import { autoSelfTestInput, readSelfTest, runLocally, type SelfTest } from '../push/local-check.js';
 import { uploadVersion } from '../push/multipart-upload.js';
-import { jsonObject, shape } from './parse.js';
+import { jsonObject, resultsPolicy, type ResultsPolicyArg, shape } from './parse.js';
 
 const MODEL_COLUMNS: Column<Schemas['ModelDto']>[] = [
   { header: 'NAME', value: (m) => m.name },
   { header: 'TASK', value: (m) => m.task },
   { header: 'INPUT', value: (m) => JSON.stringify(m.inputSpec['shape']) },
   { header: 'OUTPUT', value: (m) => JSON.stringify(m.outputSpec['shape']) },
+  { header: 'RESULTS', value: (m) => describePolicy(m.resultsPolicy) },
   { header: 'CREATED', value: (m) => m.createdAt },
 ];
 
@@ -35,6 +36,7 @@ interface CreateOptions {
   outputName?: string;
   labels?: string;
   description?: string;
+  results?: ResultsPolicyArg;
 }
 
 interface PushOptions {
@@ -74,13 +76,24 @@ export function registerModels(program: Command): void {
     .option('--output-name <name>', 'the graph output to read (default: the first)')
     .option('--labels <list>', 'class labels, comma-separated')
     .option('--description <text>')
+    .option('--results <policy>', 'what nodes send of their inference results: all (default), aggregates, or sample:RATE (e.g. sample:0.1)', resultsPolicy)
     .addHelpText('after', '\nExample:\n  $ edgefleet models create --name digits --task image-classification --input-shape 1,28,28,1 --output-shape 1,10 --labels 0,1,2,3,4,5,6,7,8,9')
     .action(async (o: CreateOptions, command: Command) => {
       const ctx = await commandContext(command);
       const spec = (dims: number[], name?: string) => ({ shape: dims, dtype: 'float32', ...(name ? { name } : {}) });
-      const body = { name: o.name, task: o.task, description: o.description, inputSpec: spec(o.inputShape, o.inputName), outputSpec: spec(o.outputShape, o.outputName), classLabels: o.labels?.split(',') };
+      const body = { name: o.name, task: o.task, description: o.description, inputSpec: spec(o.inputShape, o.inputName), outputSpec: spec(o.outputShape, o.outputName), classLabels: o.labels?.split(','), resultsPolicy: o.results };
       const model = unwrap(await ctx.api.POST('/v1/models', { body }));
-      printRecord({ id: model.id, name: model.name, task: model.task, input: JSON.stringify(model.inputSpec), output: JSON.stringify(model.outputSpec) }, ctx.output);
+      printRecord({ id: model.id, name: model.name, task: model.task, input: JSON.stringify(model.inputSpec), output: JSON.stringify(model.outputSpec), results: describePolicy(model.resultsPolicy) }, ctx.output);
+    });
+  models
+    .command('results-policy <name> <policy>')
+    .description('set what the nodes running this model send of their inference results: all, aggregates or sample:RATE')
+    .addHelpText('after', '\nExamples:\n  $ edgefleet models results-policy digits sample:0.1\n  $ edgefleet models results-policy digits aggregates')
+    .action(async (name: string, policy: string, _o: unknown, command: Command) => {
+      const ctx = await commandContext(command);
+      const body = resultsPolicy(policy);
+      const set = unwrap(await ctx.api.PUT('/v1/models/{name}/results-policy', { params: { path: { name } }, body }));
+      printRecord({ model: set.model, results: describePolicy(set.resultsPolicy), republished: set.republishedNodes }, ctx.output);
     });
   models
     .command('push <file>')
@@ -130,3 +143,9 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
 const progressNote = (ctx: CommandContext, text: string) => {
   if (!ctx.output.json) process.stderr.write(`${text}\n`);
 };
+
+/** `all`, `aggregates` or `sample:0.1`: the form the flags take. */
+export function describePolicy(policy: Schemas['ResultsPolicyDto'] | null | undefined): string {
+  if (!policy) return '-';
+  return policy.mode === 'sample' ? `sample:${policy.rate ?? '?'}` : policy.mode;
+}

@@ -40,3 +40,15 @@ export function jsonObject(value: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON object');
   return parsed as Record<string, unknown>;
 }
+
+/** A results policy as the API takes it. */
+export type ResultsPolicyArg = { mode: 'all' | 'aggregates' } | { mode: 'sample'; rate: number };
+
+/** `all`, `aggregates` or `sample:RATE` (0 < RATE ≤ 1) → the API's results policy. */
+export function resultsPolicy(value: string): ResultsPolicyArg {
+  if (value === 'all' || value === 'aggregates') return { mode: value };
+  const match = /^sample:(.+)$/.exec(value);
+  const rate = match ? Number(match[1]) : Number.NaN;
+  if (!(rate > 0 && rate <= 1)) throw new InvalidArgumentError(`'${value.slice(0, 60)}' is not all, aggregates or sample:RATE with 0 < RATE ≤ 1`);
+  return { mode: 'sample', rate };
+}

@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { type Column, printJson, printRecord, printRows } from '../output.js';
-import { pollingSource } from '../watch/rollout-source.js';
-import { FINISHED_STATES, summarise, WatchView } from '../watch/watch-view.js';
-import { jsonObject, positiveInt } from './parse.js';
+import { streamSource } from '../watch/rollout-source.js';
+import { FINISHED_STATES, summarise, watchStep, type WatchSummary, WatchView } from '../watch/watch-view.js';
+import { jsonObject, positiveInt, resultsPolicy, type ResultsPolicyArg } from './parse.js';
+import { describePolicy } from './models.js';
 
 type Rollout = Schemas['RolloutDto'];
 
@@ -16,6 +17,7 @@ const rolloutRecord = (r: Rollout) => ({
   wave: `${r.currentWave}/${r.waveSizes.length}`,
   waveSizes: r.waveSizes.join(','),
   selector: r.selector || '(all nodes)',
+  results: r.resultsPolicy ? describePolicy(r.resultsPolicy) : "(the model's)",
   haltReason: r.haltReason,
   startedAt: r.startedAt,
   finishedAt: r.finishedAt,
@@ -39,6 +41,7 @@ interface CreateOptions {
   selector?: string;
   waves?: string;
   strategy?: Record<string, unknown>;
+  results?: ResultsPolicyArg;
   start?: boolean;
 }
 
@@ -61,7 +64,7 @@ async function versionId(api: ApiClient, o: CreateOptions): Promise<string | und
 
 async function createBody(api: ApiClient, o: CreateOptions): Promise<Schemas['CreateRolloutDto']> {
   const strategy = { ...(o.strategy ?? {}), ...(o.waves ? { waves: { percentages: o.waves.split(',').map(Number) } } : {}) };
-  return { name: o.name, modelVersionId: await versionId(api, o), variants: o.variants, selector: o.selector, strategy };
+  return { name: o.name, modelVersionId: await versionId(api, o), variants: o.variants, selector: o.selector, strategy, resultsPolicy: o.results };
 }
 
 function targetOptions(command: Command): Command {
@@ -74,7 +77,8 @@ function targetOptions(command: Command): Command {
     .option('--variants <json>', 'variant rules per hardware, e.g. [{"modelVersionId":"…","match":{"maxRamMb":1024}},{"modelVersionId":"…"}]', jsonArray)
     .option('-l, --selector <selector>', 'label selector of the nodes (default: all)')
     .option('--waves <percentages>', 'cumulative wave sizes, e.g. 5,25,100')
-    .option('--strategy <json>', 'the full strategy (docs/rollouts.md)', jsonObject);
+    .option('--strategy <json>', 'the full strategy (docs/rollouts.md)', jsonObject)
+    .option('--results <policy>', "what its nodes send of their inference results, over the model's policy: all, aggregates or sample:RATE", resultsPolicy);
 }
 
 /** The one-call state changes: POST /v1/rollouts/{id}/<action>. */
@@ -174,27 +178,56 @@ async function act(ctx: CommandContext, action: keyof typeof ACTIONS, id: string
   }
 }
 
+/** How long a finished watch waits for the event that finished the rollout, so its output ends on it. */
+const TERMINAL_EVENT_GRACE_MS = 5000;
+
+/**
+ * Draws snapshots until the rollout is finished and the event that finished it has come (the state change
+ * and its event commit together, so it is on its way unless the rollout was finished before the watch).
+ * Returns the last summary, or undefined when `stop` fired first (the timeout).
+ */
+async function follow(ctx: CommandContext, id: string, stop: AbortController): Promise<WatchSummary | undefined> {
+  const view = ctx.output.json ? undefined : new WatchView();
+  const note = (text: string) => (view ? view.note(text) : process.stderr.write(`${text}\n`));
+  const seen = new Set<string>();
+  let last: WatchSummary | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  try {
+    for await (const snapshot of streamSource(ctx.api, { note })(id, stop.signal)) {
+      const first = last === undefined;
+      last = view ? view.render(snapshot) : summarise(snapshot);
+      if (ctx.output.json) process.stdout.write(`${JSON.stringify(last)}\n`);
+      for (const e of snapshot.events) seen.add(e.type);
+      const next = watchStep(last.state, first, seen);
+      if (next === 'done') break;
+      if (next === 'follow') {
+        // Not finished (or resumed after a halt): no deadline, and a later finish waits for its own event.
+        clearTimeout(grace);
+        grace = undefined;
+        seen.clear();
+      } else grace ??= setTimeout(() => stop.abort(), TERMINAL_EVENT_GRACE_MS);
+    }
+  } finally {
+    clearTimeout(grace);
+  }
+  if (last && FINISHED_STATES.has(last.state)) view?.finish(last);
+  return last && FINISHED_STATES.has(last.state) ? last : undefined;
+}
+
 function registerWatch(rollouts: Command): void {
   rollouts
     .command('watch <id>')
-    .description('follow a rollout until it finishes: a bar per wave, nodes per phase, events, halts with their reasons')
+    .description('follow a rollout live from the event stream until it finishes: a bar per wave, nodes per phase, events, halts with their reasons')
     .option('--timeout <seconds>', 'give up after this long (exit 1)', positiveInt)
-    .addHelpText('after', '\nExit status: 0 when the rollout completes; 1 when it halts, is aborted or superseded (or --timeout passes).\n\nExample:\n  $ edgefleet rollouts watch 0b5c… && echo shipped')
+    .addHelpText('after', '\nExit status: 0 when the rollout completes; 1 when it halts, is aborted or superseded (or --timeout passes).\nWith --json: one summary per batch of events, its `events` naming them.\n\nExample:\n  $ edgefleet rollouts watch 0b5c… && echo shipped')
     .action(async (id: string, o: { timeout?: number }, command: Command) => {
       const ctx = await commandContext(command);
       const stop = new AbortController();
       const timer = o.timeout ? setTimeout(() => stop.abort(), o.timeout * 1000) : undefined;
-      const view = ctx.output.json ? undefined : new WatchView();
       try {
-        for await (const snapshot of pollingSource(ctx.api)(id, stop.signal)) {
-          const summary = view ? view.render(snapshot) : summarise(snapshot);
-          if (ctx.output.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-          if (!FINISHED_STATES.has(summary.state)) continue;
-          view?.finish(summary);
-          if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, 'look at the failed nodes (`rollouts get`), fix the cause, then `rollouts resume` or `rollouts rollback`');
-          return;
-        }
-        throw new CliError(`rollout ${id} did not finish within ${o.timeout} s`, ExitCode.failed);
+        const summary = await follow(ctx, id, stop);
+        if (!summary) throw new CliError(`rollout ${id} did not finish within ${o.timeout} s`, ExitCode.failed);
+        if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, 'look at the failed nodes (`rollouts get`), fix the cause, then `rollouts resume` or `rollouts rollback`');
       } finally {
         clearTimeout(timer);
       }

@@ -6,14 +6,16 @@ import { type Column, printJson, printRows } from '../output.js';
 type Group = Schemas['GroupStatsDto'];
 
 const percent = (v: number | null): string | null => (v === null ? null : `${(v * 100).toFixed(2)}%`);
+/** Percentiles are bucket bounds or interpolations: two decimals are more than their precision. */
+const ms = (v: number | undefined): string | undefined => (v === undefined ? undefined : String(Number(v.toFixed(2))));
 
 const GROUP_COLUMNS: Column<Group>[] = [
   { header: 'GROUP', value: (g) => g.key ?? '(total)' },
   { header: 'INFERENCES', value: (g) => g.inferences },
   { header: 'ERRORS', value: (g) => `${g.errors} (${percent(g.errorRate) ?? '-'})` },
-  { header: 'P50 MS', value: (g) => g.latencyMs?.p50 },
-  { header: 'P90 MS', value: (g) => g.latencyMs?.p90 },
-  { header: 'P99 MS', value: (g) => g.latencyMs?.p99 },
+  { header: 'P50 MS', value: (g) => ms(g.latencyMs?.p50) },
+  { header: 'P90 MS', value: (g) => ms(g.latencyMs?.p90) },
+  { header: 'P99 MS', value: (g) => ms(g.latencyMs?.p99) },
   { header: 'RESULTS', value: (g) => g.results },
   { header: 'MEAN CONF', value: (g) => g.meanConfidence?.toFixed(3) },
   { header: 'ACCURACY', value: (g) => (g.feedback.labelled > 0 ? `${percent(g.feedback.accuracy)} of ${g.feedback.labelled}` : null) },

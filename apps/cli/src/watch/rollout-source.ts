@@ -1,5 +1,6 @@
 import { type ApiClient, type Schemas, unwrap } from '#api-client';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { StreamedEvent } from '../stream/event-stream.js';
+import { followEvents, type FollowOptions } from '../stream/follow-events.js';
 
 export type RolloutDetail = Schemas['RolloutDetailDto'];
 export type RolloutNode = Schemas['RolloutNodeDto'];
@@ -8,6 +9,8 @@ export type RolloutNode = Schemas['RolloutNodeDto'];
 export interface RolloutSnapshot {
   readonly rollout: RolloutDetail;
   readonly nodes: readonly RolloutNode[];
+  /** The stream events this snapshot was read after (none for the first one). */
+  readonly events: readonly StreamedEvent[];
 }
 
 /** A stream of snapshots; the watch does not care where they come from. */
@@ -25,16 +28,37 @@ async function allNodes(api: ApiClient, id: string): Promise<RolloutNode[]> {
   }
 }
 
+export async function readRollout(api: ApiClient, id: string): Promise<Omit<RolloutSnapshot, 'events'>> {
+  const [rollout, nodes] = await Promise.all([unwrap(await api.GET('/v1/rollouts/{id}', { params: { path: { id } } })), allNodes(api, id)]);
+  return { rollout, nodes };
+}
+
+export interface StreamSourceOptions {
+  /** Where reconnect notes go (stderr): the watch says when it lost the stream and when it resumed. */
+  readonly note: (text: string) => void;
+  readonly follow?: Omit<FollowOptions, 'filter' | 'signal'>;
+}
+
 /**
- * Polls the rollout and its nodes every `intervalMs`. The one data source of `watch` for now; the event
- * stream (GET /v1/events/stream, being built) can replace it by yielding a snapshot per relevant event.
+ * Live from GET /v1/events/stream?rollout=ID: the first snapshot is read once the stream is open (the
+ * server has subscribed, so no change after the read is missed), then one per batch of the rollout's
+ * events, read from REST so the view is the stored state, not a replay of events. A dropped connection
+ * is resumed with Last-Event-ID: the server replays what was stored meanwhile and each replayed batch
+ * causes a read, so nothing is missed without re-reading on reconnect (which would also swallow the very
+ * events the watch prints and ends on).
  */
-export function pollingSource(api: ApiClient, intervalMs = 1000): RolloutSource {
-  return async function* poll(id, signal) {
-    while (!signal.aborted) {
-      const [rollout, nodes] = await Promise.all([unwrap(await api.GET('/v1/rollouts/{id}', { params: { path: { id } } })), allNodes(api, id)]);
-      yield { rollout, nodes };
-      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+export function streamSource(api: ApiClient, options: StreamSourceOptions): RolloutSource {
+  return async function* live(id, signal) {
+    for await (const item of followEvents(api, { ...options.follow, filter: { rollout: id }, signal })) {
+      if (item.kind === 'dropped') {
+        const reason = item.error instanceof Error ? item.error.message : String(item.error);
+        options.note(`event stream dropped (${reason}); reconnecting in ${(item.retryInMs / 1000).toFixed(1)} s`);
+      } else if (item.kind === 'open') {
+        // Read on the first connection, and on a reconnect without a position to resume from (a server
+        // that never sent an id): there the events in between are not replayed.
+        if (item.resumedAfter === null) yield { ...(await readRollout(api, id)), events: [] };
+        else options.note(`event stream resumed after event ${item.resumedAfter}`);
+      } else yield { ...(await readRollout(api, id)), events: item.events };
     }
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RolloutNode } from './rollout-source.js';
-import { summarise, type SummaryInput } from './watch-view.js';
+import { summarise, type SummaryInput, watchStep } from './watch-view.js';
 
 const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null): RolloutNode => ({
   nodeId: name,
@@ -33,5 +33,28 @@ describe('summarise (what watch draws)', () => {
       { wave: 2, planned: 2, done: 0, phases: { pending: 1 } },
     ]);
     expect(summary.failures).toEqual([{ node: 'c', reason: 'self-test-failed', detail: 'output 3 off' }]);
+    expect(summary.events).toEqual([]);
+  });
+
+  it('names the stream events a summary was read after, by id and type only', () => {
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: null, waves: [] } satisfies SummaryInput['rollout'];
+    const events = [{ id: '7', type: 'rollout.halted' as const }];
+    expect(summarise({ rollout, nodes: [], events }).events).toEqual([{ id: '7', type: 'rollout.halted' }]);
+  });
+
+  it('ends a watch on the event that finished the rollout, at once when it finished before the watch', () => {
+    const seen = (...types: string[]) => new Set(types);
+    const cases: [string, boolean, Set<string>, ReturnType<typeof watchStep>][] = [
+      ['running', false, seen(), 'follow'],
+      ['paused', true, seen(), 'follow'],
+      ['halted', true, seen(), 'done'],
+      ['halted', false, seen('rollout.started'), 'await-event'],
+      ['halted', false, seen('rollout.started', 'rollout.halted'), 'done'],
+      ['completed', false, seen('rollout.halted'), 'await-event'],
+      ['completed', false, seen('rollout.completed'), 'done'],
+      ['aborted', false, seen('rollout.aborted'), 'done'],
+      ['superseded', false, seen(), 'done'],
+    ];
+    for (const [state, first, types, expected] of cases) expect({ state, first, types: [...types], step: watchStep(state, first, types) }).toEqual({ state, first, types: [...types], step: expected });
   });
 });

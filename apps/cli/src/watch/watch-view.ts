@@ -3,6 +3,21 @@ import type { RolloutSnapshot } from './rollout-source.js';
 
 /** Rollout states after which nothing moves without an operator; `completed` is the only success. */
 export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'superseded']);
+/** The event a finished state is stored with (in the same transaction); `superseded` has none. */
+const TERMINAL_EVENT: Readonly<Record<string, string>> = { completed: 'rollout.completed', halted: 'rollout.halted', aborted: 'rollout.aborted' };
+
+/**
+ * What the watch does after a snapshot: `follow` an unfinished rollout; `done` when it is finished and
+ * the event that finished it has been seen (or cannot come: finished before the watch began, the first
+ * snapshot; or a state without an event); else `await-event`, which is on its way since it committed with
+ * the state the snapshot read after the stream was open.
+ */
+export function watchStep(state: string, first: boolean, seenTypes: ReadonlySet<string>): 'follow' | 'await-event' | 'done' {
+  if (!FINISHED_STATES.has(state)) return 'follow';
+  const awaited = TERMINAL_EVENT[state];
+  return first || !awaited || seenTypes.has(awaited) ? 'done' : 'await-event';
+}
+
 /** Node states that count as done for a wave's bar. */
 const NODE_DONE = new Set(['succeeded', 'failed', 'superseded', 'reverted', 'revert-failed']);
 
@@ -22,18 +37,21 @@ export interface WatchSummary {
   readonly haltReason: string | null;
   readonly waves: WaveSummary[];
   readonly failures: { node: string; reason: string | null; detail: string | null }[];
+  /** The stream events (id and type) this summary was read after: none for the first. */
+  readonly events: { id: string; type: string }[];
 }
 
-/** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
 /** What a summary reads of a snapshot (the fields watch draws). */
 export interface SummaryInput {
   readonly rollout: Pick<RolloutSnapshot['rollout'], 'id' | 'name' | 'state' | 'currentWave' | 'haltReason'> & {
     readonly waves: readonly Pick<RolloutSnapshot['rollout']['waves'][number], 'wave' | 'planned'>[];
   };
   readonly nodes: RolloutSnapshot['nodes'];
+  readonly events?: readonly Pick<RolloutSnapshot['events'][number], 'id' | 'type'>[];
 }
 
-export function summarise({ rollout, nodes }: SummaryInput): WatchSummary {
+/** The snapshot reduced to what is drawn (and printed as one JSON line per snapshot with --json). */
+export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchSummary {
   const waves = rollout.waves.map(({ wave, planned }) => {
     const inWave = nodes.filter((n) => n.wave === wave);
     const phases: Record<string, number> = {};
@@ -44,7 +62,16 @@ export function summarise({ rollout, nodes }: SummaryInput): WatchSummary {
     return { wave, planned, done: inWave.filter((n) => NODE_DONE.has(n.state)).length, phases };
   });
   const failures = nodes.filter((n) => n.state === 'failed').map((n) => ({ node: n.nodeName, reason: n.failure?.reason ?? n.reason, detail: n.failure?.detail ?? null }));
-  return { id: rollout.id, name: rollout.name, state: rollout.state, currentWave: rollout.currentWave, haltReason: rollout.haltReason, waves, failures };
+  return {
+    id: rollout.id,
+    name: rollout.name,
+    state: rollout.state,
+    currentWave: rollout.currentWave,
+    haltReason: rollout.haltReason,
+    waves,
+    failures,
+    events: events.map(({ id, type }) => ({ id, type })),
+  };
 }
 
 const phasesText = (phases: Record<string, number>) =>
@@ -84,8 +111,16 @@ export class WatchView {
     }
   }
 
+  /** A line above the bars (reconnect notes). */
+  note(text: string): void {
+    this.bars.log(`${text}\n`);
+  }
+
   /** Draws the last state and prints why the rollout halted: its reason and each failed node's. */
   finish(summary: WatchSummary): void {
+    // stop() draws the bars but not the lines logged since the last redraw: draw once more first, or a
+    // watch that ends within one redraw interval (2 s off a terminal) prints none of its events.
+    this.bars.update();
     this.bars.stop();
     if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
     process.stderr.write(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}\n`);

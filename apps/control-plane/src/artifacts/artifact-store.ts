@@ -1,97 +1,92 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fsyncPath, PayloadTooLargeError } from '#common';
+import { Readable } from 'node:stream';
+import { UnavailableError } from '#common';
 
-/** A blob written to the store's temporary area, hashed and sized, not yet addressable. */
+/**
+ * A blob written to the store's staging area, hashed and sized, not yet addressable by its digest.
+ * `staging` is the driver's own handle (a temp file path, an object key); callers only pass it back.
+ */
 export interface IngestedBlob {
   readonly sha256: string;
   readonly sizeBytes: number;
-  readonly tempPath: string;
+  readonly staging: string;
 }
+
+/** A local file with the blob's bytes (the upload check loads it with its engine); `release` removes any copy made for it. */
+export interface LocalBlobFile {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+/** Random access into one stored artifact (chunk broadcast and repair): `read` gives exactly `length` bytes at `offset`. */
+export interface ArtifactRangeReader {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** Inclusive byte range, as in HTTP Range. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The store could not be reached or refused a request (an S3 outage, a full disk): a 503, the cause kept. */
+export class ArtifactStoreUnavailableError extends UnavailableError {}
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/**
- * Content-addressed blobs on local disk: `<root>/sha256/<2 hex>/<64 hex>`. Uploads stream into
- * `<root>/tmp` while being hashed and counted, so nothing is buffered in memory and an oversized upload
- * is cut off at the limit; a finished blob is fsynced and renamed into place, or dropped when the same
- * content is already stored.
- */
-export class ArtifactStore {
-  constructor(private readonly root: string) {}
-
-  pathFor(sha256: string): string {
-    if (!SHA256_HEX.test(sha256)) throw new Error(`not a sha256 digest: ${sha256}`);
-    return join(this.root, 'sha256', sha256.slice(0, 2), sha256);
-  }
-
-  async ingest(source: Readable, maxBytes: number): Promise<IngestedBlob> {
-    // The source can fail (a client cutting its upload) while the directory is still being made, before
-    // `pipeline` listens: an 'error' with no listener would take the whole process down.
-    let earlyError: unknown;
-    const recordEarly = (error: unknown) => (earlyError ??= error);
-    source.on('error', recordEarly);
-    const tmpDir = join(this.root, 'tmp');
-    try {
-      await mkdir(tmpDir, { recursive: true });
-    } catch (error) {
-      source.destroy();
-      throw error;
-    }
-    if (earlyError !== undefined) throw earlyError;
-    source.off('error', recordEarly);
-    const tempPath = join(tmpDir, randomUUID());
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        sizeBytes += chunk.length;
-        if (sizeBytes > maxBytes) return done(new PayloadTooLargeError(maxBytes));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(source, meter, createWriteStream(tempPath, { flags: 'wx' }));
-      await fsyncPath(tempPath);
-    } catch (error) {
-      await rm(tempPath, { force: true });
-      throw error;
-    }
-    return { sha256: hash.digest('hex'), sizeBytes, tempPath };
-  }
-
-  /** Makes the blob addressable by its digest. Identical content is stored once. */
-  async commit(blob: IngestedBlob): Promise<void> {
-    const target = this.pathFor(blob.sha256);
-    if (await exists(target)) {
-      await this.discard(blob);
-      return;
-    }
-    await mkdir(join(target, '..'), { recursive: true });
-    await rename(blob.tempPath, target);
-    await fsyncPath(join(target, '..'));
-  }
-
-  async discard(blob: IngestedBlob): Promise<void> {
-    await rm(blob.tempPath, { force: true });
-  }
-
-  async has(sha256: string): Promise<boolean> {
-    return exists(this.pathFor(sha256));
-  }
+/** Throws unless `sha256` is a lowercase hex digest: keys and paths are built from it. */
+export function assertDigest(sha256: string): void {
+  if (!SHA256_HEX.test(sha256)) throw new Error(`not a sha256 digest: ${sha256}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
+/**
+ * Content-addressed artifact blobs, behind one interface with two drivers: `fs` (one replica's disk)
+ * and `s3` (any S3-compatible object store, shared by replicas). Uploads stream into a staging area while
+ * being hashed and counted (nothing buffered whole, an oversized upload cut off at the limit); `commit`
+ * makes the blob addressable by its digest, storing identical content once. An abstract class rather than
+ * an interface so that Nest can inject it by this name.
+ */
+export abstract class ArtifactStore {
+  /** Fails with a clear error when the store cannot be used (boot calls it once). */
+  abstract verifyReachable(): Promise<void>;
+
+  /** Streams `source` into staging, computing its SHA-256 on the way; rejects past `maxBytes` and leaves nothing behind on any failure. */
+  abstract ingest(source: Readable, maxBytes: number): Promise<IngestedBlob>;
+
+  /** Makes the blob addressable by its digest. Identical content is stored once. */
+  abstract commit(blob: IngestedBlob): Promise<void>;
+
+  /** Drops a staged blob that will not be committed. */
+  abstract discard(blob: IngestedBlob): Promise<void>;
+
+  /** A local file of a staged blob, for checks that need a path. */
+  abstract localFile(blob: IngestedBlob): Promise<LocalBlobFile>;
+
+  /** The stored artifact's size, or undefined when there is none. */
+  abstract stat(sha256: string): Promise<{ sizeBytes: number } | undefined>;
+
+  abstract openRanges(sha256: string): Promise<ArtifactRangeReader>;
+
+  /** The artifact's bytes, or the inclusive `range` of them (HTTP downloads). */
+  abstract createReadStream(sha256: string, range?: ByteRange): Promise<Readable>;
+
+  abstract delete(sha256: string): Promise<void>;
+
+  /** Releases connections (the S3 client's sockets); Nest calls it at shutdown. */
+  async close(): Promise<void> {}
+
+  onModuleDestroy(): Promise<void> {
+    return this.close();
+  }
+
+  async exists(sha256: string): Promise<boolean> {
+    return (await this.stat(sha256)) !== undefined;
+  }
+
+  /** Stores bytes already in memory (tests, tools): ingest and commit in one. */
+  async put(bytes: Buffer): Promise<{ sha256: string; sizeBytes: number }> {
+    const blob = await this.ingest(Readable.from([bytes]), bytes.length);
+    await this.commit(blob);
+    return { sha256: blob.sha256, sizeBytes: blob.sizeBytes };
   }
 }

@@ -4,10 +4,11 @@ import { AuditModule } from '../audit/audit.module.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
+import { WhoamiController } from './whoami.controller.js';
 
 @Module({
   imports: [AuditModule],
-  controllers: [ApiKeysController],
+  controllers: [ApiKeysController, WhoamiController],
   providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class AuthModule {}

@@ -69,6 +69,7 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
       acl('subscribeLiteral', this.topics.desired(nodeId)),
       acl('subscribeLiteral', this.topics.errors(nodeId)),
       acl('subscribeLiteral', this.topics.acks(nodeId)),
+      acl('subscribeLiteral', this.topics.resultsRequests(nodeId)),
       acl('subscribeLiteral', this.topics.repairChunks(nodeId)),
       acl('subscribeLiteral', this.topics.allArtifactChunks),
       // Every root version (public data, retained): how rotations and revocations reach the node.

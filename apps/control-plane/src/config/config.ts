@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BrokerCaError, isTlsBrokerUrl, readBrokerCaFile } from '#common';
 import { FLEET_NAMESPACE_PATTERN } from '#protocol';
+import { artifactStoreConfig, type ArtifactStoreConfig, artifactStoreSchema } from './artifact-store.config.js';
 
 /**
  * The control plane's whole configuration, parsed from the environment exactly once at boot.
@@ -74,7 +75,10 @@ const envSchema = z.object({
   /** Per-version per-minute rollups maintained at ingest (docs/model-health.md); off only to measure their cost (bench/model-stats). */
   INGEST_ROLLUPS: booleanFlag.default(true),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
+  /** The built web console (`npm run build` writes dist/console); served at `/` when the folder exists. */
+  CONSOLE_DIR: z.string().min(1).default('dist/console'),
   ARTIFACT_MAX_BYTES: positiveInt.default(512 * 1024 * 1024),
+  ...artifactStoreSchema.shape,
   /** A real model loads and runs once in well under a second; a minute means something is wrong with it. */
   ARTIFACT_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /** V8 heap of the check's child process; a TF.js bundle is parsed as JSON, so about 3× the artifact. */
@@ -104,6 +108,18 @@ const envSchema = z.object({
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /** How often pending deliveries that have no job (a crash after the fan-out) are queued again. */
   WEBHOOK_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Events older than this are deleted (docs/configuration.md#retention). */
+  RETENTION_EVENTS_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  /** Per-minute rollups: stats windows up to 6 h read them (HOURLY_FROM_SECONDS); at least 2 days are kept. */
+  RETENTION_MINUTE_ROLLUPS_DAYS: z.coerce.number().int().min(2).max(36_500).default(14),
+  /** Hourly rollups: stats windows up to 30 days read them, so at least 31 days are kept. */
+  RETENTION_HOURLY_ROLLUPS_DAYS: z.coerce.number().int().min(31).max(36_500).default(400),
+  /** How often the retention job runs (one BullMQ repeatable job between replicas). */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
+  /** Rows per DELETE: short transactions, short locks, bounded WAL bursts. */
+  RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(100_000).default(5000),
+  /** Batches per table per run; the rest waits for the next run, so a backlog never makes one long job. */
+  RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
 /** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
@@ -186,6 +202,8 @@ export interface AppConfig {
   };
   readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
+    /** Which store holds the blobs; with `s3`, `dir` holds only the upload check's temporary copies. */
+    readonly store: ArtifactStoreConfig;
     readonly dir: string;
     readonly maxBytes: number;
     /** Past this, the upload's check (a child process) is SIGKILLed and the upload refused. */
@@ -194,6 +212,8 @@ export interface AppConfig {
     readonly checkMaxHeapMb: number;
   };
   readonly auth: { readonly bootstrapAdminKey?: string };
+  /** The web console's static files (absolute); nothing is served at `/` when the folder is missing. */
+  readonly console: { readonly dir: string };
   readonly rollouts: {
     /** BullMQ key prefix in Redis: control planes sharing a Redis and a database share one prefix. */
     readonly queuePrefix: string;
@@ -212,6 +232,14 @@ export interface AppConfig {
     readonly backoffMs: number;
     readonly disableAfterFailures: number;
     readonly sweepMs: number;
+  };
+  readonly retention: {
+    readonly eventsDays: number;
+    readonly minuteRollupsDays: number;
+    readonly hourlyRollupsDays: number;
+    readonly intervalMs: number;
+    readonly batchRows: number;
+    readonly maxBatches: number;
   };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -235,6 +263,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const store = artifactStoreConfig(e);
+  if (store.problems.length > 0) throw new ConfigError(store.problems);
   const ca = e.MQTT_CA_FILE === undefined ? undefined : readBrokerCa(e.MQTT_CA_FILE, e.MQTT_URL);
   const ttl = e.DESIRED_STATE_TTL_SECONDS ?? (e.DESIRED_STATE_TTL_HOURS ?? 168) * 3600;
   const fleetNamespace = e.FLEET_NAMESPACE ?? defaultFleetNamespace(e.DATABASE_URL);
@@ -270,8 +300,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS },
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
-    artifacts: { dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
+    artifacts: { store: store.config, dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
+    console: { dir: resolve(e.CONSOLE_DIR) },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
     events: { pollMs: e.EVENTS_POLL_MS, heartbeatMs: e.EVENTS_HEARTBEAT_MS, streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY, gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS },
     webhooks: {
@@ -281,6 +312,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       backoffMs: e.WEBHOOK_BACKOFF_MS,
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       sweepMs: e.WEBHOOK_SWEEP_MS,
+    },
+    retention: {
+      eventsDays: e.RETENTION_EVENTS_DAYS,
+      minuteRollupsDays: e.RETENTION_MINUTE_ROLLUPS_DAYS,
+      hourlyRollupsDays: e.RETENTION_HOURLY_ROLLUPS_DAYS,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batchRows: e.RETENTION_BATCH_ROWS,
+      maxBatches: e.RETENTION_MAX_BATCHES,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import { ConflictError, NotFoundError, type RecurringWindow, ValidationError } from '#common';
-import { chunkCount } from '#protocol';
+import { ConflictError, NotFoundError, type RecurringWindow, UnprocessableError, ValidationError } from '#common';
+import { chunkCount, type ResultsPolicy, resultsPolicySchema } from '#protocol';
 import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -155,20 +155,8 @@ export class DeploymentsService {
    * The desired states still retained for nodes (each active node's newest deployment) that expire
    * within `within` ms, grouped by deployment: what the re-signing job renews.
    */
-  async expiringRetained(within: number, limit = 10_000): Promise<Map<string, string[]>> {
-    const due = (await this.db.query(
-      `SELECT latest.deployment_id AS "deploymentId", latest.node_id AS "nodeId"
-         FROM nodes n
-         CROSS JOIN LATERAL (
-           SELECT dt.deployment_id, dt.node_id, dt.desired_expires_at FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
-            WHERE dt.node_id = n.id ORDER BY d.created_at DESC, d.id DESC LIMIT 1) latest
-        WHERE n.status <> 'decommissioned' AND latest.desired_expires_at < now() + make_interval(secs => $1)
-        LIMIT $2`,
-      [within / 1000, limit],
-    )) as { deploymentId: string; nodeId: string }[];
-    const byDeployment = new Map<string, string[]>();
-    for (const { deploymentId, nodeId } of due) byDeployment.set(deploymentId, [...(byDeployment.get(deploymentId) ?? []), nodeId]);
-    return byDeployment;
+  expiringRetained(within: number, limit = 10_000): Promise<Map<string, string[]>> {
+    return this.retained(`latest.desired_expires_at < now() + make_interval(secs => $1)`, [within / 1000], limit);
   }
 
   /**
@@ -235,11 +223,12 @@ export class DeploymentsService {
     // Re-signed when the release keys changed since upload (a rotation or revocation).
     const manifest = this.signing.manifestForNodes(parseManifestEnvelope(version.manifest));
     const activationWindow = deployment.activationWindow ?? undefined;
+    const resultsPolicy = await this.resultsPolicyOf(deployment);
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);
     await Promise.all(
       nodeIds.map((nodeId) => {
-        const message = encodeDesiredState((state) => this.signing.desiredState(state), { nodeId, deploymentId: deployment.id, manifest, issued, expires, activationWindow }, layout);
+        const message = encodeDesiredState((state) => this.signing.desiredState(state), { nodeId, deploymentId: deployment.id, manifest, issued, expires, activationWindow, resultsPolicy }, layout);
         // The broker drops a copy once the document inside has expired: a node returning to its session
         // queue or the retained message is then never handed a document it can only refuse.
         return this.mqtt.publish(this.mqtt.topics.desired(nodeId), message, {
@@ -250,5 +239,53 @@ export class DeploymentsService {
       }),
     );
     await this.db.query(`UPDATE deployment_targets SET desired_expires_at = $3 WHERE deployment_id = $1 AND node_id = ANY($2::uuid[])`, [deployment.id, nodeIds, expires]);
+  }
+
+  /**
+   * The results policy a deployment's desired states carry, read when they are signed (so a re-signed
+   * copy carries the current one): the rollout's override when the deployment delivers one of the
+   * rollout's own versions (not a revert to the version before it), else the model's; none means `all`.
+   */
+  private async resultsPolicyOf(deployment: Deployment): Promise<ResultsPolicy | undefined> {
+    const [row] = (await this.db.query(
+      `SELECT COALESCE(CASE WHEN r.variants @> jsonb_build_array(jsonb_build_object('modelVersionId', d.model_version_id::text)) THEN r.results_policy END,
+                       m.results_policy) AS policy
+         FROM deployments d
+         JOIN model_versions mv ON mv.id = d.model_version_id
+         JOIN models m ON m.id = mv.model_id
+         LEFT JOIN rollouts r ON r.id = d.rollout_id
+        WHERE d.id = $1`,
+      [deployment.id],
+    )) as { policy: unknown }[];
+    if (row?.policy == null) return undefined;
+    // Written through the same schema by the API; checked again so a hand-edited row cannot sign garbage.
+    const parsed = resultsPolicySchema.safeParse(row.policy);
+    if (!parsed.success) throw new UnprocessableError(`deployment ${deployment.id}: the stored results policy is not one: ${parsed.error.message}`, { cause: parsed.error });
+    return { mode: parsed.data.mode, ...(parsed.data.rate === undefined ? {} : { rate: parsed.data.rate }) };
+  }
+
+  /**
+   * Each active node whose retained desired state (its newest deployment) is of a version of this model,
+   * grouped by deployment: what a change of the model's results policy re-signs.
+   */
+  retainedOfModel(modelId: string, limit = 10_000): Promise<Map<string, string[]>> {
+    return this.retained(`latest.model_version_id IN (SELECT id FROM model_versions WHERE model_id = $1)`, [modelId], limit);
+  }
+
+  /** Active nodes' newest deployments (what is retained for them) matching `where` over `latest`, grouped by deployment. */
+  private async retained(where: string, params: unknown[], limit: number): Promise<Map<string, string[]>> {
+    const due = (await this.db.query(
+      `SELECT latest.deployment_id AS "deploymentId", latest.node_id AS "nodeId"
+         FROM nodes n
+         CROSS JOIN LATERAL (
+           SELECT dt.deployment_id, dt.node_id, dt.desired_expires_at, d.model_version_id FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
+            WHERE dt.node_id = n.id ORDER BY d.created_at DESC, d.id DESC LIMIT 1) latest
+        WHERE n.status <> 'decommissioned' AND ${where}
+        LIMIT $${params.length + 1}`,
+      [...params, limit],
+    )) as { deploymentId: string; nodeId: string }[];
+    const byDeployment = new Map<string, string[]>();
+    for (const { deploymentId, nodeId } of due) byDeployment.set(deploymentId, [...(byDeployment.get(deploymentId) ?? []), nodeId]);
+    return byDeployment;
   }
 }

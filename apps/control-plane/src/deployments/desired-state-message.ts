@@ -1,5 +1,5 @@
 import type { RecurringWindow } from '#common';
-import { chunkCount, type DesiredStateMessage, encodeMessage, envelopeFields } from '#protocol';
+import { chunkCount, type DesiredStateMessage, encodeMessage, envelopeFields, type ResultsPolicy } from '#protocol';
 import type { DesiredState, Envelope, ModelManifest } from '#trust';
 
 export interface DesiredStateInput {
@@ -9,6 +9,8 @@ export interface DesiredStateInput {
   readonly issued: Date;
   readonly expires: Date;
   readonly activationWindow?: RecurringWindow;
+  /** Omitted for `all`: what an older control plane sent, so nodes see no change without a policy. */
+  readonly resultsPolicy?: ResultsPolicy;
 }
 
 export interface ArtifactLayout {
@@ -30,6 +32,7 @@ export function encodeDesiredState(sign: (state: DesiredState) => Envelope<Desir
     issued: input.issued.toISOString(),
     expires: input.expires.toISOString(),
     ...(input.activationWindow ? { activationWindow: input.activationWindow } : {}),
+    ...(input.resultsPolicy && input.resultsPolicy.mode !== 'all' ? { resultsPolicy: input.resultsPolicy } : {}),
   });
   const message: DesiredStateMessage = {
     ...envelopeFields(input.issued),

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { open } from 'node:fs/promises';
 import type { DataSource } from 'typeorm';
 import { chunkCount, encodeChunk } from '#protocol';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
@@ -66,15 +65,15 @@ export class DistributionService {
   ): Promise<void> {
     if (indices.length === 0) return;
     const count = chunkCount(layout.size, layout.chunkSize);
-    const file = await open(this.store.pathFor(layout.sha256), 'r');
+    // From disk or by ranged GETs through the S3 driver's block cache (one GET serves several chunks).
+    const reader = await this.store.openRanges(layout.sha256);
     try {
       let next = 0;
       const worker = async () => {
         while (next < indices.length) {
           const index = indices[next++] as number;
           const length = Math.min(layout.chunkSize, layout.size - index * layout.chunkSize);
-          const data = Buffer.allocUnsafe(length);
-          await file.read(data, 0, length, index * layout.chunkSize);
+          const data = await reader.read(index * layout.chunkSize, length);
           // Counted before the publish: a node can hold the chunk before our PUBACK arrives.
           this.metrics.chunkPublishes.inc({ mode });
           await this.mqtt.publish(topicFor(index), encodeChunk({ index, count, data }), { qos: 1 });
@@ -82,7 +81,7 @@ export class DistributionService {
       };
       await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, indices.length) }, worker));
     } finally {
-      await file.close();
+      await reader.close();
     }
   }
 }

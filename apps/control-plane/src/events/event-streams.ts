@@ -54,7 +54,11 @@ export class EventStreams {
     res.flushHeaders();
     res.write('retry: 2000\n\n');
     try {
-      connection.goLive(await this.replay(connection, filter, lastEventId));
+      const replayedUpTo = await this.replay(connection, filter, lastEventId);
+      // An id without data sets the client's Last-Event-ID without an event (the SSE spec): a client that
+      // drops before any event (or past a filtered-out stretch) resumes from here instead of from "now".
+      connection.write(`id: ${replayedUpTo}\n\n`);
+      connection.goLive(replayedUpTo);
     } catch (error) {
       // Headers are sent: no problem document can follow. The client reconnects with Last-Event-ID.
       this.logger.warn({ err: error }, 'event stream replay failed; closing the stream');

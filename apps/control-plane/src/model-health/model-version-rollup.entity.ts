@@ -1,4 +1,4 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
@@ -47,12 +47,15 @@ abstract class RollupColumns {
 
 @Entity({ name: 'model_version_rollups' })
 export class ModelVersionRollup extends RollupColumns {
+  /** BRIN, for the retention job (migration 1764610000000); TypeORM cannot declare its method. */
+  @Index('model_version_rollups_minute_brin_idx', { synchronize: false })
   @PrimaryColumn({ type: 'timestamptz' })
   minute!: Date;
 }
 
 @Entity({ name: 'model_version_hourly_rollups' })
 export class ModelVersionHourlyRollup extends RollupColumns {
+  @Index('model_version_hourly_rollups_hour_brin_idx', { synchronize: false })
   @PrimaryColumn({ type: 'timestamptz' })
   hour!: Date;
 }

@@ -19,7 +19,7 @@ const PLACEHOLDER_ID = '00000000-0000-4000-8000-000000000000';
 
 /**
  * The largest desired state that will ever carry this manifest: re-signed under the largest sequence
- * (`issue` re-signs at each deployment), with the longest activation window the schema admits. Node and
+ * (`issue` re-signs at each deployment), with the longest activation window and results policy the schema admits. Node and
  * deployment ids are UUIDs and timestamps ISO strings, so their lengths are fixed.
  */
 function worstCaseDesiredState(manifest: ModelManifest, signer: Signer, limits: DeliveryLimits): { payload: number; packet: number; topic: string } {
@@ -33,6 +33,8 @@ function worstCaseDesiredState(manifest: ModelManifest, signer: Signer, limits: 
       issued: now,
       expires: now,
       activationWindow: { cron: 'x'.repeat(200), durationMinutes: Number.MAX_VALUE, timezone: 'x'.repeat(100) },
+      // The longest policy: a rate with every digit a double prints.
+      resultsPolicy: { mode: 'sample', rate: 0.12345678901234568 },
     },
     { sha256: manifest.sha256, size: manifest.size, chunkSize: limits.chunkSizeBytes },
   ).length;

@@ -1,3 +1,4 @@
+import type { ResultsPolicy } from '#protocol';
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 
@@ -31,6 +32,10 @@ export class Model {
    */
   @Column({ type: 'bigint', default: 0, transformer: bigintAsNumber })
   lastSequence!: number;
+
+  /** What of its results nodes send (libs/protocol results-policy); null: not set, which means `all`. */
+  @Column({ type: 'jsonb', nullable: true })
+  resultsPolicy!: ResultsPolicy | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

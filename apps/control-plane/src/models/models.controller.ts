@@ -5,7 +5,7 @@ import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { ValidationError } from '#common';
 import { parseManifestEnvelope, TrustError } from '#trust';
-import { ArtifactStore } from '../artifacts/artifact-store.js';
+import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { receiveUpload } from '../artifacts/multipart-upload.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { jsonShapeViolation } from '../common/request-guards.js';
@@ -22,7 +22,9 @@ import {
   UploadVersionFieldsDto,
   JSON_UPLOAD_FIELDS,
 } from './dto/model.dto.js';
+import type { CheckedSelfTest } from './artifact-check.js';
 import { ArtifactChecker } from './artifact-checker.js';
+import type { Model } from './model.entity.js';
 import { ModelsService, type NewModelVersion } from './models.service.js';
 
 @ApiTags('models')
@@ -94,14 +96,26 @@ export class ModelsController {
       const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
       const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
       if (errors.length > 0) throw toValidationError(errors);
-      // Nothing is signed that its engine cannot load and run as the model declares.
-      const selfTest = await this.checker.check(model, { ...dto, path: blob.tempPath });
+      const selfTest = await this.check(model, dto, blob);
       version = { ...dto, selfTest };
     } catch (error) {
       await this.store.discard(blob);
       throw error;
     }
     return ModelVersionDto.from(await this.models.addVersion(by, name, version, blob), name);
+  }
+
+  /**
+   * Nothing is signed that its engine cannot load and run as the model declares. The engine loads a file:
+   * the `s3` store downloads the staged upload to a temporary one (at most the upload's size), removed after.
+   */
+  private async check(model: Model, fields: UploadVersionFieldsDto, blob: IngestedBlob): Promise<CheckedSelfTest | undefined> {
+    const local = await this.store.localFile(blob);
+    try {
+      return await this.checker.check(model, { ...fields, path: local.path });
+    } finally {
+      await local.release();
+    }
   }
 
   /** Publisher-signed releases: attaches the publishers' release signatures; the version becomes deployable. */

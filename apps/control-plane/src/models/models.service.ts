@@ -17,6 +17,7 @@ import { compareReleaseVersions } from './dto/release-version.js';
 import { versionDeleteBlocker } from './version-delete-guard.js';
 import { assertDeliverable } from './desired-state-fit.js';
 import { assertSameRelease } from './release-check.js';
+import { toResultsPolicy } from '../results-policy/results-policy.js';
 
 export interface NewModel {
   readonly name: string;
@@ -25,6 +26,7 @@ export interface NewModel {
   readonly inputSpec: Record<string, unknown>;
   readonly outputSpec: Record<string, unknown>;
   readonly classLabels?: string[];
+  readonly resultsPolicy?: unknown;
 }
 
 export interface NewModelVersion {
@@ -55,7 +57,12 @@ export class ModelsService {
       return await this.db.transaction(async (tx) => {
         const repo = tx.getRepository(Model);
         const model = await repo.save(
-          repo.create({ ...input, description: input.description ?? '', classLabels: input.classLabels ?? [] }),
+          repo.create({
+            ...input,
+            description: input.description ?? '',
+            classLabels: input.classLabels ?? [],
+            resultsPolicy: input.resultsPolicy === undefined ? null : toResultsPolicy(input.resultsPolicy),
+          }),
         );
         await this.audit.record(tx, by, 'model.create', { type: 'model', id: model.id }, { name: model.name });
         return model;

@@ -4,7 +4,9 @@ import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { CurrentPrincipal, type Principal, RequireRole } from '../auth/principal.js';
 import { IdentityResetDto } from './dto/enrollment.dto.js';
 import { EnrollmentService } from './enrollment.service.js';
-import { ListNodesQuery, NodeDto, NodePageDto, UpdateNodeDto } from './dto/node.dto.js';
+import { FleetSummaryDto, FleetSummaryQuery, HeartbeatPointDto, HeartbeatsQuery, ListNodesQuery, NodeDto, NodePageDto, UpdateNodeDto } from './dto/node.dto.js';
+import { FleetSummaryRepository } from './fleet-summary.repository.js';
+import { NodeHeartbeatsRepository } from './node-heartbeats.repository.js';
 import { NodesService } from './nodes.service.js';
 
 @ApiTags('nodes')
@@ -14,6 +16,8 @@ export class NodesController {
   constructor(
     private readonly nodes: NodesService,
     private readonly enrollment: EnrollmentService,
+    private readonly summaries: FleetSummaryRepository,
+    private readonly heartbeats: NodeHeartbeatsRepository,
   ) {}
 
   @Get()
@@ -25,12 +29,30 @@ export class NodesController {
     return { items: page.items.map((n) => NodeDto.from(n)), nextCursor: page.nextCursor };
   }
 
+  // Declared before ':id', which would otherwise take 'summary' for an id.
+  @Get('summary')
+  @ApiDoc('Count the fleet', 'Nodes matching a label selector by status, and how many active ones are updating or failed (their latest deployment), in one query.')
+  @ApiOkResponse({ type: FleetSummaryDto })
+  @ApiRead()
+  async summary(@Query() q: FleetSummaryQuery): Promise<FleetSummaryDto> {
+    return this.summaries.summarize(q.selector ?? '');
+  }
+
   @Get(':id')
   @ApiDoc('Get a node', 'Labels, hardware, status, the model version it runs and its latest attestation verdict.')
   @ApiOkResponse({ type: NodeDto })
   @ApiRead(404)
   async get(@Param('id', ParseUUIDPipe) id: string): Promise<NodeDto> {
     return NodeDto.from(await this.nodes.get(id));
+  }
+
+  @Get(':id/heartbeats')
+  @ApiDoc("A node's latest heartbeats", 'Oldest first, at most `limit` (1000): CPU, memory, inferences and errors per heartbeat window, latency p50/p99 — what the console charts.')
+  @ApiOkResponse({ type: [HeartbeatPointDto] })
+  @ApiRead(404)
+  async heartbeatsOf(@Param('id', ParseUUIDPipe) id: string, @Query() q: HeartbeatsQuery): Promise<HeartbeatPointDto[]> {
+    await this.nodes.get(id);
+    return this.heartbeats.latest(id, q.limit ?? 120);
   }
 
   @Patch(':id')

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { BrokerModule } from '../broker/broker.module.js';
+import { FleetSummaryRepository } from './fleet-summary.repository.js';
+import { NodeHeartbeatsRepository } from './node-heartbeats.repository.js';
 import { EnrollController, EnrollmentTokensController } from './enrollment.controller.js';
 import { EnrollmentChallengeRepository } from './enrollment-challenges.repository.js';
 import { EnrollmentService } from './enrollment.service.js';
@@ -12,7 +14,7 @@ import { NodesService } from './nodes.service.js';
 @Module({
   imports: [AuditModule, BrokerModule],
   controllers: [NodesController, EnrollmentTokensController, EnrollController],
-  providers: [NodesService, EnrollmentService, NodeIdentityService, EnrollmentChallengeRepository, NodeDirectory],
+  providers: [NodesService, FleetSummaryRepository, NodeHeartbeatsRepository, EnrollmentService, NodeIdentityService, EnrollmentChallengeRepository, NodeDirectory],
   exports: [NodesService, NodeDirectory],
 })
 export class NodesModule {}

@@ -1,3 +1,4 @@
+import type { ResultsPolicy } from '#protocol';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation, UpdateDateColumn } from 'typeorm';
 import { Model } from '../models/model.entity.js';
 import type { RolloutStrategy, VariantRule } from './strategy.js';
@@ -68,6 +69,10 @@ export class Rollout {
   /** Counts ticks: each tick job carries the count it expects, so a redelivered job is recognised. */
   @Column({ type: 'integer', default: 0 })
   tickSeq!: number;
+
+  /** Overrides the model's results policy for this rollout's deployments; null: the model's. */
+  @Column({ type: 'jsonb', nullable: true })
+  resultsPolicy!: ResultsPolicy | null;
 
   @Column({ type: 'varchar', length: 200 })
   createdBy!: string;

@@ -7,6 +7,7 @@ import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import type { Plan } from './rollout-targeting.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutsService } from './rollouts.service.js';
+import { ResultsPolicyDto } from '../results-policy/dto/results-policy.dto.js';
 import { AbortRolloutDto, RollbackRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, RolloutPlanDto, StartRolloutDto } from './dto/rollout.dto.js';
 
 const toDto = (r: Rollout): RolloutDto => ({
@@ -16,6 +17,7 @@ const toDto = (r: Rollout): RolloutDto => ({
   variants: r.variants,
   selector: r.selector,
   strategy: r.strategy,
+  resultsPolicy: r.resultsPolicy ? ResultsPolicyDto.from(r.resultsPolicy) : null,
   state: r.state,
   currentWave: r.currentWave + 1,
   waveSizes: r.waveSizes,

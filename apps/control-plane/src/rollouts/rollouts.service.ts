@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { parseLabelSelector } from '../nodes/label-selector.js';
+import { toResultsPolicy } from '../results-policy/results-policy.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutNode } from './rollout-node.entity.js';
@@ -31,6 +32,8 @@ export interface RolloutRequest {
   readonly variants?: unknown;
   readonly selector?: string;
   readonly strategy?: unknown;
+  /** Overrides the model's results policy for this rollout's deployments of its versions. */
+  readonly resultsPolicy?: unknown;
 }
 
 /** One node's place in a rollout with what it last reported for its latest delivery. */
@@ -256,11 +259,12 @@ export class RolloutsService {
     )) as RolloutNodeProgress[];
   }
 
-  private validate(request: RolloutRequest): Pick<Rollout, 'name' | 'selector' | 'strategy' | 'variants'> {
+  private validate(request: RolloutRequest): Pick<Rollout, 'name' | 'selector' | 'strategy' | 'variants' | 'resultsPolicy'> {
     const variants = parseVariantRules(request.variants ?? (request.modelVersionId ? [{ modelVersionId: request.modelVersionId }] : undefined));
     const selector = request.selector ?? '';
     parseLabelSelector(selector); // a bad selector is a 400 now, not a failed start later
-    return { name: request.name, selector, strategy: parseStrategy(request.strategy), variants };
+    const resultsPolicy = request.resultsPolicy === undefined ? null : toResultsPolicy(request.resultsPolicy);
+    return { name: request.name, selector, strategy: parseStrategy(request.strategy), variants, resultsPolicy };
   }
 
   private async act(by: Principal, id: string, action: string, from: readonly RolloutState[], change: (tx: EntityManager, rollout: Rollout) => Promise<void>): Promise<Rollout> {

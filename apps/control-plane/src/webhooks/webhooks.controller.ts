@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { CurrentPrincipal, type Principal, RequireRole } from '../auth/principal.js';
 import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
 import type { WebhookDelivery } from './webhook-delivery.entity.js';
@@ -17,6 +17,12 @@ export class CreateWebhookDto {
   @ArrayMaxSize(EVENT_TYPES.length)
   @IsIn(EVENT_TYPES, { each: true })
   eventTypes?: EventType[];
+}
+
+export class UpdateWebhookDto {
+  @ApiProperty({ description: 'true re-enables a disabled webhook and resets its failure count; false disables it', example: true })
+  @IsBoolean()
+  enabled!: boolean;
 }
 
 export class WebhookDto {
@@ -112,6 +118,17 @@ export class WebhooksController {
   @ApiWrite(404)
   async remove(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     await this.webhooks.remove(by, id);
+  }
+
+  @Patch(':id')
+  @ApiDoc(
+    'Enable or disable a webhook',
+    'Admin only, audited. `enabled: true` re-enables a webhook disabled after repeated failures (or by hand) and resets its failure count: it gets the events created from then on, not those of the time it was disabled. `enabled: false` disables it. Setting the state it already has changes nothing and is not audited.',
+  )
+  @ApiOkResponse({ type: WebhookDto })
+  @ApiWrite(404)
+  async update(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: UpdateWebhookDto): Promise<WebhookDto> {
+    return WebhookDto.from(await this.webhooks.setEnabled(by, id, body.enabled));
   }
 
   @Get(':id/deliveries')

@@ -29,6 +29,19 @@ export class WebhooksRepository {
     return this.db.getRepository(Webhook).findOneBy({ id });
   }
 
+  /** The webhook under its row lock (a delivery failing at the same time waits, or runs first). */
+  lock(tx: EntityManager, id: string): Promise<Webhook | null> {
+    return tx.getRepository(Webhook).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** Enabling clears the disabled mark and the failure count: the count is of failures in a row since. */
+  async setEnabled(tx: EntityManager, id: string, enabled: boolean, reason: string): Promise<Webhook> {
+    const repo = tx.getRepository(Webhook);
+    if (enabled) await repo.update({ id }, { disabledAt: null, disabledReason: null, consecutiveFailures: 0 });
+    else await repo.update({ id }, { disabledAt: () => 'now()', disabledReason: reason.slice(0, 300) });
+    return repo.findOneByOrFail({ id });
+  }
+
   async remove(tx: EntityManager, id: string): Promise<boolean> {
     const result = await tx.getRepository(Webhook).delete({ id });
     return (result.affected ?? 0) > 0;

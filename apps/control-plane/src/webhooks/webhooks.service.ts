@@ -43,6 +43,19 @@ export class WebhooksService {
     });
   }
 
+  /** Re-enables (failure count reset) or disables a webhook, audited when its state changes. */
+  async setEnabled(by: Principal, id: string, enabled: boolean): Promise<Webhook> {
+    return this.db.transaction(async (tx) => {
+      const current = await this.repository.lock(tx, id);
+      if (!current) throw new NotFoundError('webhook', id);
+      if ((current.disabledAt === null) === enabled) return current;
+      const updated = await this.repository.setEnabled(tx, id, enabled, `disabled by ${by.actor}`);
+      const details = enabled ? { previousReason: current.disabledReason, consecutiveFailures: current.consecutiveFailures } : {};
+      await this.audit.record(tx, by, enabled ? 'webhook.enable' : 'webhook.disable', { type: 'webhook', id }, details);
+      return updated;
+    });
+  }
+
   async deliveries(id: string, before: string | undefined, limit: number): Promise<WebhookDelivery[]> {
     if (!(await this.repository.find(id))) throw new NotFoundError('webhook', id);
     return this.repository.deliveries(id, before, limit);

@@ -17,6 +17,8 @@ import {
   MaxLength,
 } from 'class-validator';
 import type { Model } from '../model.entity.js';
+import { SEND_ALL_RESULTS } from '#protocol';
+import { ResultsPolicyDto } from '../../results-policy/dto/results-policy.dto.js';
 import { IsReleaseVersion } from './release-version.js';
 import { INFERENCE_ENGINES, type InferenceEngine, MODEL_FORMATS, type ModelFormat, type ModelVersion } from '../model-version.entity.js';
 
@@ -37,6 +39,12 @@ export class CreateModelDto {
   @IsString({ each: true })
   @MaxLength(200, { each: true })
   classLabels?: string[];
+
+  @ApiPropertyOptional({ type: ResultsPolicyDto, description: 'What its nodes send of their inference results (default `all`); set later with PUT /v1/models/{name}/results-policy' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResultsPolicyDto)
+  resultsPolicy?: ResultsPolicyDto;
 }
 
 export class ModelDto {
@@ -47,6 +55,7 @@ export class ModelDto {
   @ApiProperty({ type: 'object', additionalProperties: true }) inputSpec!: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true }) outputSpec!: Record<string, unknown>;
   @ApiProperty({ type: [String] }) classLabels!: string[];
+  @ApiProperty({ type: ResultsPolicyDto, description: 'What its nodes send of their inference results (a rollout may override it); `all` when none was set' }) resultsPolicy!: ResultsPolicyDto;
   @ApiProperty() createdAt!: string;
 
   static from(m: Model): ModelDto {
@@ -58,6 +67,7 @@ export class ModelDto {
       inputSpec: m.inputSpec,
       outputSpec: m.outputSpec,
       classLabels: m.classLabels,
+      resultsPolicy: ResultsPolicyDto.from(m.resultsPolicy ?? SEND_ALL_RESULTS),
       createdAt: m.createdAt.toISOString(),
     };
   }

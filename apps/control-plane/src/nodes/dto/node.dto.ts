@@ -73,3 +73,40 @@ export class NodePageDto {
   @ApiProperty({ type: [NodeDto] }) items!: NodeDto[];
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page' }) nextCursor!: string | null;
 }
+
+export class FleetSummaryQuery {
+  @ApiPropertyOptional({ description: 'Label selector, as for GET /v1/nodes' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  selector?: string;
+}
+
+export class FleetSummaryDto {
+  @ApiProperty({ example: 120 }) total!: number;
+  @ApiProperty({ example: 110 }) online!: number;
+  @ApiProperty({ example: 8 }) offline!: number;
+  @ApiProperty({ example: 2 }) decommissioned!: number;
+  @ApiProperty({ example: 5, description: 'Active nodes whose latest deployment has no outcome yet' }) updating!: number;
+  @ApiProperty({ example: 1, description: 'Active nodes whose latest deployment failed, was rolled back or rejected' }) failed!: number;
+}
+
+export class HeartbeatsQuery {
+  @ApiPropertyOptional({ default: 120, maximum: 1000, description: 'How many of the latest heartbeats' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class HeartbeatPointDto {
+  @ApiProperty({ format: 'date-time' }) sentAt!: string;
+  @ApiProperty({ example: 0.37, description: 'CPU load as the node reported it' }) cpu!: number;
+  @ApiProperty({ example: 212 }) memMb!: number;
+  @ApiProperty({ example: 1200, description: 'Inferences since the previous heartbeat' }) inferences!: number;
+  @ApiProperty({ example: 0 }) errors!: number;
+  @ApiProperty({ nullable: true, type: Number }) latencyP50Ms!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) latencyP99Ms!: number | null;
+}

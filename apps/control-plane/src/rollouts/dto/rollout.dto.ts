@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min, ValidateNested } from 'class-validator';
 import { ROLLOUT_NODE_STATES, type RolloutNodeState } from '../rollout-node.entity.js';
 import { ROLLOUT_STATES, type RolloutState } from '../rollout.entity.js';
 import type { RolloutStrategy, VariantRule } from '../strategy.js';
+import { ResultsPolicyDto } from '../../results-policy/dto/results-policy.dto.js';
 
 const STRATEGY_EXAMPLE = {
   waves: { percentages: [5, 25, 100] },
@@ -57,6 +58,12 @@ export class CreateRolloutDto {
   @IsOptional()
   @IsObject()
   strategy?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: ResultsPolicyDto, description: "What the rollout's nodes send of their inference results, overriding the model's policy for the rollout's versions" })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResultsPolicyDto)
+  resultsPolicy?: ResultsPolicyDto;
 }
 
 export class StartRolloutDto {
@@ -101,6 +108,7 @@ export class RolloutDto {
   @ApiProperty({ type: [VariantRuleDto] }) variants!: VariantRule[];
   @ApiProperty() selector!: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) strategy!: RolloutStrategy;
+  @ApiProperty({ type: ResultsPolicyDto, nullable: true, description: "The rollout's results policy; null: the model's" }) resultsPolicy!: ResultsPolicyDto | null;
   @ApiProperty({ enum: ROLLOUT_STATES }) state!: RolloutState;
   @ApiProperty({ description: '1-based' }) currentWave!: number;
   @ApiProperty({ type: [Number] }) waveSizes!: number[];

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PayloadTooLargeError } from '#common';
-import { ArtifactStore } from './artifact-store.js';
+import { FsArtifactStore } from './fs-artifact-store.js';
 
-describe('ArtifactStore', () => {
+describe('FsArtifactStore', () => {
   let root: string;
-  let store: ArtifactStore;
+  let store: FsArtifactStore;
 
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'ef-store-'));
-    store = new ArtifactStore(root);
+    store = new FsArtifactStore(root);
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 

@@ -1,0 +1,121 @@
+import { MAX_REQUESTED_RESULTS } from '#protocol';
+import type { KeptEntry, KeptResultsFile } from './kept-results-file.js';
+
+export interface KeptResultsLimits {
+  /** Results older than this (by their inference time) are forgotten. */
+  readonly maxAgeMs: number;
+  /** The encoded records held, in UTF-16 code units (≈ bytes: records are ASCII but for inputRef). */
+  readonly maxBytes: number;
+}
+
+type Kept = KeptEntry;
+
+/** What a request names: input references, or an inference-time range (epoch ms, inclusive). */
+export type KeptResultsQuery = { readonly inputRefs: readonly string[] } | { readonly from: number; readonly to: number };
+
+/**
+ * Results the node's results policy kept from the control plane, held for a bounded time and size so a
+ * feedback join can still ask for them (`results-requests`). Oldest first: past either bound the oldest
+ * go (and are counted). Held in memory, mirrored to a file when given one (`KeptResultsFile`, read back
+ * by `open`), so a restart keeps them. Lookups by inputRef are a map access; a time range scans what is held.
+ */
+export class KeptResults {
+  private readonly entries: Kept[] = [];
+  /** Index of the first live entry: removal from the front is a pointer move, compacted now and then. */
+  private head = 0;
+  private readonly byRef = new Map<string, Kept[]>();
+  private bytes = 0;
+  evicted = 0;
+
+  constructor(
+    private readonly limits: KeptResultsLimits,
+    private readonly now: () => number = Date.now,
+    private readonly file?: KeptResultsFile,
+  ) {}
+
+  /** Loads what the file holds (within the bounds as they are now). */
+  async open(): Promise<void> {
+    for (const entry of (await this.file?.load()) ?? []) this.hold(entry);
+    this.evict();
+    await this.file?.rewrite(this.live());
+  }
+
+  /** Writes what is buffered for the file. */
+  close(): Promise<void> {
+    return this.file?.flush() ?? Promise.resolve();
+  }
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  keep(at: number, inputRef: string | undefined, text: string): void {
+    if (text.length > this.limits.maxBytes) return void this.evicted++;
+    const entry: Kept = { at, inputRef, text };
+    this.hold(entry);
+    this.file?.append(entry);
+    this.evict();
+    if (this.file?.due) void this.file.rewrite(this.live());
+  }
+
+  private live(): Kept[] {
+    return this.entries.slice(this.head);
+  }
+
+  private hold(entry: Kept): void {
+    const { inputRef, text } = entry;
+    this.entries.push(entry);
+    this.bytes += text.length;
+    if (inputRef !== undefined) {
+      const same = this.byRef.get(inputRef);
+      if (same) same.push(entry);
+      else this.byRef.set(inputRef, [entry]);
+    }
+  }
+
+  /** The kept records a request names, at most `MAX_REQUESTED_RESULTS`, the newest when more match. */
+  find(query: KeptResultsQuery): string[] {
+    this.evict();
+    const found: Kept[] = [];
+    if ('inputRefs' in query) {
+      for (const ref of new Set(query.inputRefs)) found.push(...(this.byRef.get(ref) ?? []));
+    } else {
+      for (let i = this.head; i < this.entries.length; i++) {
+        const e = this.entries[i] as Kept;
+        if (e.at >= query.from && e.at <= query.to) found.push(e);
+      }
+    }
+    found.sort((a, b) => a.at - b.at);
+    return found.slice(-MAX_REQUESTED_RESULTS).map((e) => e.text);
+  }
+
+  /** Drops from the front while the oldest is too old or the store too large. */
+  private evict(): void {
+    const oldest = this.now() - this.limits.maxAgeMs;
+    while (this.head < this.entries.length) {
+      const first = this.entries[this.head] as Kept;
+      if (first.at >= oldest && this.bytes <= this.limits.maxBytes) break;
+      this.head++;
+      this.bytes -= first.text.length;
+      this.evicted++;
+      this.unindex(first);
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private unindex(entry: Kept): void {
+    if (entry.inputRef === undefined) return;
+    const same = this.byRef.get(entry.inputRef);
+    if (!same) return;
+    const i = same.indexOf(entry); // the oldest of its reference: index 0 unless inference times went backwards
+    if (i >= 0) same.splice(i, 1);
+    if (same.length === 0) this.byRef.delete(entry.inputRef);
+  }
+}

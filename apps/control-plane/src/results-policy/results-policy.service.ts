@@ -1,0 +1,75 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { NotFoundError, ValidationError } from '#common';
+import { encodeMessage, envelopeFields, type ResultsPolicy, type ResultsRequestMessage, resultsRequestMessage } from '#protocol';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { DeploymentsService } from '../deployments/deployments.service.js';
+import { MqttConnection } from '../messaging/mqtt-connection.js';
+import { Model } from '../models/model.entity.js';
+import { EdgeNode } from '../nodes/node.entity.js';
+
+export interface ResultsRequestInput {
+  readonly inputRefs?: readonly string[];
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/**
+ * What leaves the node (issue 12): a model's results policy, signed into its nodes' desired states, and
+ * requests for the results a node kept. Setting a model's policy re-signs the retained desired state of
+ * every node that runs (or is being sent) one of its versions, so the change reaches them without a
+ * deployment; a rollout's own policy is fixed when it is created (POST /v1/rollouts).
+ */
+@Injectable()
+export class ResultsPolicyService {
+  private readonly logger = new Logger(ResultsPolicyService.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly deployments: DeploymentsService,
+    private readonly mqtt: MqttConnection,
+  ) {}
+
+  async setModelPolicy(by: Principal, name: string, policy: ResultsPolicy): Promise<{ model: string; resultsPolicy: ResultsPolicy; republishedNodes: number }> {
+    const model = await this.db.transaction(async (tx) => {
+      const found = await tx.getRepository(Model).findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+      if (!found) throw new NotFoundError('model', name);
+      await tx.getRepository(Model).update({ id: found.id }, { resultsPolicy: policy });
+      await this.audit.record(tx, by, 'model.results-policy', { type: 'model', id: found.id }, { name, resultsPolicy: policy, previous: found.resultsPolicy });
+      return found;
+    });
+    // After the commit: the re-signed documents read the policy just stored.
+    let republishedNodes = 0;
+    for (const [deploymentId, nodeIds] of await this.deployments.retainedOfModel(model.id)) {
+      try {
+        await this.deployments.republish(deploymentId, nodeIds);
+        republishedNodes += nodeIds.length;
+      } catch (error) {
+        // The policy is stored; the refresher re-signs these with it before they expire.
+        this.logger.error({ err: error, deploymentId, nodes: nodeIds.length }, 'could not re-sign desired states with the new results policy');
+      }
+    }
+    return { model: name, resultsPolicy: policy, republishedNodes };
+  }
+
+  /** Publishes a request for kept results to the node (QoS 1: queued in its session while it is away). */
+  async requestResults(by: Principal, nodeId: string, input: ResultsRequestInput): Promise<ResultsRequestMessage> {
+    const parsed = resultsRequestMessage.safeParse({ ...envelopeFields(), ...input });
+    if (!parsed.success) {
+      const violations = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
+      throw new ValidationError(`invalid results request: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`, violations, { cause: parsed.error });
+    }
+    const request = parsed.data;
+    await this.db.transaction(async (tx) => {
+      const node = await tx.getRepository(EdgeNode).findOneBy({ id: nodeId });
+      if (!node || node.status === 'decommissioned') throw new NotFoundError('active node', nodeId);
+      const scope = request.inputRefs ? { inputRefs: request.inputRefs.length } : { from: request.from, to: request.to };
+      await this.audit.record(tx, by, 'node.results-request', { type: 'node', id: nodeId }, { requestId: request.id, ...scope });
+    });
+    await this.mqtt.publish(this.mqtt.topics.resultsRequests(nodeId), encodeMessage('results-requests', request), { qos: 1 });
+    return request;
+  }
+}

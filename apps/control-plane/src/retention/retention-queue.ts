@@ -1,0 +1,52 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Queue, Worker } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { BullConnections } from '../queues/bull-connections.js';
+import { RetentionService } from './retention.service.js';
+
+/** The queue and its one job: a repeatable `prune` (no payload). */
+export const RETENTION_QUEUE = 'retention';
+export const RetentionJob = { prune: 'prune' } as const;
+
+/**
+ * Runs the retention job every RETENTION_INTERVAL_MS as a BullMQ job scheduler: one job per interval
+ * between all replicas (the scheduler id is shared), run by a worker replica. Deleting old rows twice is
+ * harmless, so a job BullMQ runs again (a stalled worker) needs no guard.
+ */
+@Injectable()
+export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RetentionQueue.name);
+  private readonly connections: BullConnections;
+  private readonly queue: Queue;
+  private worker?: Worker;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly retention: RetentionService,
+  ) {
+    this.connections = new BullConnections(config.redis.url);
+    this.queue = new Queue(RETENTION_QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
+    this.queue.on('error', (error) => this.logger.warn({ err: error }, 'retention queue error'));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.rollouts.worker) return;
+    this.worker = new Worker(
+      RETENTION_QUEUE,
+      async (job) => {
+        if (job.name !== RetentionJob.prune) throw new Error(`retention: no handler for job ${job.name}`);
+        return this.retention.prune();
+      },
+      { connection: this.connections.open(), prefix: this.config.rollouts.queuePrefix, concurrency: 1 },
+    );
+    this.worker.on('error', (error) => this.logger.warn({ err: error }, 'retention worker error'));
+    this.worker.on('failed', (_job, error) => this.logger.error({ err: error }, 'retention run failed; the next interval tries again'));
+    await this.queue.upsertJobScheduler(RetentionJob.prune, { every: this.config.retention.intervalMs }, { name: RetentionJob.prune, opts: { removeOnComplete: 10, removeOnFail: 10 } });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    this.connections.disconnectAll();
+  }
+}
