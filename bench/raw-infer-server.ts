@@ -5,10 +5,12 @@
  */
 import { createServer } from 'node:http';
 import ort from 'onnxruntime-node';
+// The engine's settings only (threads, no busy-waiting), so the ratio measures the serving path, not them.
+import { onnxSessionOptions } from '#inference';
 
 const [modelPath = '', shapeJson = '[]'] = process.argv.slice(2);
 const shape = JSON.parse(shapeJson) as number[];
-const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+const session = await ort.InferenceSession.create(modelPath, onnxSessionOptions());
 const [inputName = '', outputName = ''] = [session.inputNames[0], session.outputNames[0]];
 
 const server = createServer((req, res) => {

@@ -90,7 +90,7 @@ export class Agent {
       },
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
-    this.updater = new Updater(config, trust, identity.nodeId, this.slots, this.holder, createEngines(), this.stats, {
+    this.updater = new Updater(config, trust, identity.nodeId, this.slots, this.holder, createEngines(config.onnx), this.stats, {
       // The detail often quotes an engine's error: fitted to the schema, or the whole report would be refused.
       report: (deploymentId, seq, state, extra) =>
         this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),

@@ -25,6 +25,12 @@ describe('agent config: the local API keys', () => {
     expect(c.localApiTokenFile).toBeUndefined();
   });
 
+  it('takes ONNX Runtime settings within bounds and refuses others', async () => {
+    expect((await load({ onnx: { threads: 4, spinning: true } })).onnx).toEqual({ threads: 4, spinning: true });
+    await expect(load({ onnx: { threads: 0 } })).rejects.toThrow(/onnx/);
+    await expect(load({ onnx: { threads: 2, cores: 3 } })).rejects.toThrow(/onnx/);
+  });
+
   it('reads octal modes and resolves paths', async () => {
     const c = await load({ apiPort: null, localApiSocket: 'run/api.sock', localApiSocketMode: '0600', localApiTokenFile: 'run/token', localApiTokenFileMode: '640' });
     expect(c).toMatchObject({ apiPort: null, localApiSocketMode: 0o600, localApiTokenFileMode: 0o640 });

@@ -65,6 +65,8 @@ const schema = z.strictObject({
   inferMaxInFlight: z.number().int().min(1).max(1024).optional(),
   /** Engine runs at once; the time bound of an admitted request starts only when its run starts (default 4, at most inferMaxInFlight). */
   inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
+  /** ONNX Runtime: threads per run (default 1) and busy-waiting between runs (default off); raise threads for large models. */
+  onnx: z.strictObject({ threads: z.number().int().min(1).max(64).optional(), spinning: z.boolean().optional() }).optional(),
 })
   .refine((c) => c.apiPort !== null || c.localApiSocket !== undefined, { message: 'null needs localApiSocket: the local API must listen somewhere', path: ['apiPort'] })
   .refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });
