@@ -47,17 +47,16 @@ export async function startBenchStack(options: { dynsec: boolean; env?: Record<s
     ...dynsecEnv,
     ...options.env,
   });
-  await controlPlane.start();
-  return {
-    broker,
-    controlPlane,
-    adminKey,
-    databaseUrl: database.url,
-    close: async () => {
-      await controlPlane.stop('SIGTERM');
-      await broker.stop();
-      await database.drop();
-      await Promise.all([rm(keysDir, { recursive: true, force: true }), rm(artifactDir, { recursive: true, force: true })]);
-    },
+  const close = async () => {
+    await controlPlane.stop('SIGTERM');
+    await broker.stop();
+    await database.drop();
+    await Promise.all([rm(keysDir, { recursive: true, force: true }), rm(artifactDir, { recursive: true, force: true })]);
   };
+  // A control plane that does not come up must not leave it, the broker or the database behind.
+  await controlPlane.start().catch(async (error: unknown) => {
+    await close().catch(() => undefined);
+    throw new Error('the bench control plane did not start', { cause: error });
+  });
+  return { broker, controlPlane, adminKey, databaseUrl: database.url, close };
 }
