@@ -110,6 +110,13 @@ describe('results policy', () => {
     expect(verifyDesiredSignature(second.desired, root).resultsPolicy).toEqual({ mode: 'aggregates' });
     const audit = (await t.http().get('/v1/audit-events').query({ targetType: 'model' }).set(bearer(t.adminKey)).expect(200)).body as { action: string; details: unknown }[];
     expect(audit.filter((a) => a.action === 'model.results-policy').map((a) => a.details)).toContainEqual(expect.objectContaining({ name: 'sampled', resultsPolicy: { mode: 'aggregates' } }));
+
+    // The same policy again: nothing re-signed, nothing audited.
+    const again = await t.http().put('/v1/models/sampled/results-policy').set(bearer(t.adminKey)).send({ mode: 'aggregates' }).expect(200);
+    expect(again.body).toEqual({ model: 'sampled', resultsPolicy: { mode: 'aggregates' }, republishedNodes: 0 });
+    const auditAfter = (await t.http().get('/v1/audit-events').query({ targetType: 'model' }).set(bearer(t.adminKey)).expect(200)).body as { action: string; details: { name?: string } }[];
+    const sampledRows = (rows: { action: string; details: unknown }[]) => rows.filter((a) => a.action === 'model.results-policy' && (a.details as { name?: string }).name === 'sampled').length;
+    expect(sampledRows(auditAfter)).toBe(sampledRows(audit));
   });
 
   it("carries a rollout's own policy to the rollout's deployments, over the model's", async () => {

@@ -26,7 +26,11 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const isApiPath = (path: string) => API_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
+/** Express routes case-insensitively (`/V1/whoami` reaches the API), so the prefixes are compared the same way. */
+const isApiPath = (path: string) => {
+  const lower = path.toLowerCase();
+  return API_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`));
+};
 
 function securityHeaders(res: Response): void {
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);

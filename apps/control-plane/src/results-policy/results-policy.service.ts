@@ -16,6 +16,9 @@ export interface ResultsRequestInput {
   readonly to?: string;
 }
 
+/** A stored policy equals a new one when mode and rate agree (null, no policy stored, equals nothing set). */
+const samePolicy = (stored: ResultsPolicy | null, next: ResultsPolicy): boolean => stored !== null && stored.mode === next.mode && stored.rate === next.rate;
+
 /**
  * What leaves the node (issue 12): a model's results policy, signed into its nodes' desired states, and
  * requests for the results a node kept. Setting a model's policy re-signs the retained desired state of
@@ -37,10 +40,14 @@ export class ResultsPolicyService {
     const model = await this.db.transaction(async (tx) => {
       const found = await tx.getRepository(Model).findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
       if (!found) throw new NotFoundError('model', name);
+      // The same policy again changes nothing: re-signing every node's desired state (and an audit row)
+      // for it would let a repeated PUT make the control plane publish to the whole fleet for free.
+      if (samePolicy(found.resultsPolicy, policy)) return null;
       await tx.getRepository(Model).update({ id: found.id }, { resultsPolicy: policy });
       await this.audit.record(tx, by, 'model.results-policy', { type: 'model', id: found.id }, { name, resultsPolicy: policy, previous: found.resultsPolicy });
       return found;
     });
+    if (!model) return { model: name, resultsPolicy: policy, republishedNodes: 0 };
     // After the commit: the re-signed documents read the policy just stored.
     let republishedNodes = 0;
     for (const [deploymentId, nodeIds] of await this.deployments.retainedOfModel(model.id)) {
