@@ -155,4 +155,32 @@ describe('results policy', () => {
       await client.endAsync();
     }
   });
+  it('rate-limits results requests per node: past the burst a 429 problem with Retry-After, nothing published or audited', async () => {
+    const [nodeId, other] = (await enrolNodes(t, 2)) as [string, string];
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+    try {
+      const heard: ResultsRequestMessage[] = [];
+      client.on('message', (_topic, payload) => {
+        const parsed = parseMessage('results-requests', payload);
+        if (parsed.ok) heard.push(parsed.value);
+      });
+      await client.subscribeAsync(fleetTopics(t.config.mqtt.fleetNamespace).resultsRequests(nodeId), { qos: 1 });
+      const url = `/v1/nodes/${nodeId}/results-requests`;
+      const { burst, perMinute } = t.config.resultsRequests;
+      for (let n = 0; n < burst; n++) await t.http().post(url).set(bearer(t.adminKey)).send({ inputRefs: [`img-${n}`] }).expect(202);
+      const refused = await t.http().post(url).set(bearer(t.adminKey)).send({ inputRefs: ['one-too-many'] }).expect(429);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(Math.ceil(60 / perMinute));
+      // Another node has its own bucket.
+      await t.http().post(`/v1/nodes/${other}/results-requests`).set(bearer(t.adminKey)).send({ inputRefs: ['a'] }).expect(202);
+      await waitFor(async () => heard.length, (n) => n === burst, 5_000, 'the accepted requests on the node topic');
+      const audit = (await t.http().get('/v1/audit-events').query({ targetType: 'node', targetId: nodeId }).set(bearer(t.adminKey)).expect(200)).body as { action: string }[];
+      expect(audit.filter((a) => a.action === 'node.results-request')).toHaveLength(burst);
+      expect(heard.some((m) => m.inputRefs?.includes('one-too-many'))).toBe(false);
+    } finally {
+      await client.endAsync();
+    }
+  });
 });

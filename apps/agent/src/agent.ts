@@ -126,7 +126,7 @@ export class Agent {
     const keptFile = new KeptResultsFile(join(config.stateDir, 'kept-results.jsonl'), 2 * maxBytes + 1024 * 1024, (error) =>
       log('warn', 'could not write the kept results file', { err: error instanceof Error ? error.message : String(error) }),
     );
-    this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes }, Date.now, keptFile);
+    this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes, resendAfterMs: keep.resendMinutes * 60_000 }, Date.now, keptFile);
     this.gate = new ResultsGate(this.policies, this.kept, {
       send: (seq, record) => this.results.push(seq, record),
       sendEncoded: (records) => this.outbox.send(records),

@@ -7,7 +7,7 @@ export const DEFAULT_INFER_MAX_IN_FLIGHT = 16;
 export const DEFAULT_INFER_CONCURRENT_RUNS = 4;
 export const DEFAULT_LOCAL_API_SOCKET_MODE = 0o660;
 export const DEFAULT_LOCAL_API_TOKEN_FILE_MODE = 0o640;
-export const DEFAULT_KEPT_RESULTS = { maxHours: 24, maxMb: 64 } as const;
+export const DEFAULT_KEPT_RESULTS = { maxHours: 24, maxMb: 64, resendMinutes: 60 } as const;
 /** sun_path is 108 bytes on Linux, with the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -58,7 +58,9 @@ const schema = z.strictObject({
    * Results a results policy keeps on the node (not sent): how long and how much, so the control plane
    * can still ask for them for a feedback join. Defaults 24 h and 64 MB; 0 keeps none.
    */
-  keptResults: z.strictObject({ maxHours: z.number().min(0).max(720).optional(), maxMb: z.number().min(0).max(10_240).optional() }).optional(),
+  keptResults: z
+    .strictObject({ maxHours: z.number().min(0).max(720).optional(), maxMb: z.number().min(0).max(10_240).optional(), resendMinutes: z.number().min(0).max(1440).optional() })
+    .optional(),
   /** A local inference that takes longer answers 504 and counts as a failed inference of the model (default 10). */
   inferTimeoutSeconds: z.number().min(0.001).max(3600).optional(),
   /** Local requests admitted at once (running or waiting for the engine); beyond, 503 with Retry-After, not counted (default 16). */

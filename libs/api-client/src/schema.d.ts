@@ -579,7 +579,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a node for results it kept
-         * @description Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to.
+         * @description Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to. At most RESULTS_REQUEST_BURST at once per node, refilled at RESULTS_REQUESTS_PER_MINUTE (429 with Retry-After beyond).
          */
         post: operations["NodeResultsRequestsController_request"];
         delete?: never;
@@ -2773,7 +2773,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description A bound on concurrent use is reached (e.g. open event streams per API key) */
+            /** @description A bound on use is reached (e.g. open event streams per API key, results requests per node); a rate limit sends Retry-After (seconds) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3859,6 +3859,15 @@ export interface operations {
             };
             /** @description The resource does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A bound on use is reached (e.g. open event streams per API key, results requests per node); a rate limit sends Retry-After (seconds) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -81,9 +81,16 @@ export class UnprocessableError extends EdgeFleetError {
   readonly kind = 'unprocessable';
 }
 
-/** A bound on concurrent use was reached (e.g. event streams per API key). */
+/** A bound on use was reached (e.g. event streams per API key, a rate limit); `retryAfterSeconds` when known. */
 export class TooManyRequestsError extends EdgeFleetError {
   readonly kind = 'too-many-requests';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 export class UnavailableError extends EdgeFleetError {

@@ -102,6 +102,46 @@ describe('ResultsGate', () => {
     expect(answered[0]?.map((r) => (JSON.parse(r) as { inputRef: string }).inputRef)).toEqual(['r3', 'r7']);
   });
 
+  function gateAt(resendAfterMs: number, fail: () => boolean = () => false) {
+    let now = T0;
+    const book = new ResultsPolicyBook();
+    book.adopt(model, { mode: 'aggregates' });
+    const kept = new KeptResults({ maxAgeMs: 24 * HOUR, maxBytes: 1_000_000, resendAfterMs }, () => now);
+    const answered: string[][] = [];
+    const g = new ResultsGate(book, kept, {
+      send: () => undefined,
+      sendEncoded: async (records) => {
+        if (fail()) throw new Error('outbox full');
+        answered.push(records);
+      },
+      encode: resultRecord,
+      onEncodeError: () => undefined,
+    });
+    for (let i = 1; i <= 5; i++) g.route(i, record(now, `r${i}`));
+    const ask = (inputRefs: string[]) => g.answer({ v: 1, id: '6f9619ff-8b86-4d11-b42d-00c04fc964ff', ts: new Date(now).toISOString(), inputRefs });
+    return { ask, answered, advance: (ms: number) => (now += ms) };
+  }
+  const refsOf = (records: string[] | undefined) => (records ?? []).map((r) => (JSON.parse(r) as { inputRef: string }).inputRef);
+
+  it('does not send a kept record again on request within resendAfterMs, and sends it again after', async () => {
+    const { ask, answered, advance } = gateAt(10 * 60_000);
+    await expect(ask(['r1', 'r2'])).resolves.toBe(2);
+    for (let n = 0; n < 200; n++) await expect(ask(['r1', 'r2'])).resolves.toBe(0);
+    await expect(ask(['r2', 'r3'])).resolves.toBe(1); // only what was not sent lately
+    expect(answered.map(refsOf)).toEqual([['r1', 'r2'], ['r3']]);
+    advance(10 * 60_000);
+    await expect(ask(['r1', 'r2'])).resolves.toBe(2);
+  });
+
+  it('leaves records sendable when the send fails', async () => {
+    let failing = true;
+    const { ask, answered } = gateAt(10 * 60_000, () => failing);
+    await expect(ask(['r1'])).rejects.toThrow('outbox full');
+    failing = false;
+    await expect(ask(['r1'])).resolves.toBe(1);
+    expect(answered.map(refsOf)).toEqual([['r1']]);
+  });
+
   it('samples exactly the references the protocol hash picks, and keeps the rest', () => {
     const { g, book, sent, kept } = gate();
     const policy = { mode: 'sample' as const, rate: 0.5 };

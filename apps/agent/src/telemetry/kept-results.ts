@@ -6,7 +6,21 @@ export interface KeptResultsLimits {
   readonly maxAgeMs: number;
   /** The encoded records held, in UTF-16 code units (≈ bytes: records are ASCII but for inputRef). */
   readonly maxBytes: number;
+  /**
+   * A record answered to a request is not answered again for this long: the outbox already carries it to
+   * the control plane (acknowledged, stored once), so repeated requests cost no re-upload. After it, a
+   * record can be sent again (a control plane that lost it). Default one hour.
+   */
+  readonly resendAfterMs?: number;
 }
+
+/** Records a request picked, marked as handed over; `release` unmarks them (the send failed). */
+export interface KeptClaim {
+  readonly texts: string[];
+  release(): void;
+}
+
+const DEFAULT_RESEND_AFTER_MS = 3_600_000;
 
 type Kept = KeptEntry;
 
@@ -25,6 +39,8 @@ export class KeptResults {
   private head = 0;
   private readonly byRef = new Map<string, Kept[]>();
   private bytes = 0;
+  /** When each record was last handed to the results path on request (memory only: a restart forgets). */
+  private readonly handedOver = new WeakMap<Kept, number>();
   evicted = 0;
 
   constructor(
@@ -79,6 +95,27 @@ export class KeptResults {
 
   /** The kept records a request names, at most `MAX_REQUESTED_RESULTS`, the newest when more match. */
   find(query: KeptResultsQuery): string[] {
+    return this.matching(query)
+      .slice(-MAX_REQUESTED_RESULTS)
+      .map((e) => e.text);
+  }
+
+  /**
+   * As `find`, leaving out records handed over within `resendAfterMs`, and marks those returned as handed
+   * over now: marked before the send, so two requests at once do not both send a record.
+   */
+  claim(query: KeptResultsQuery): KeptClaim {
+    const now = this.now();
+    const after = this.limits.resendAfterMs ?? DEFAULT_RESEND_AFTER_MS;
+    const picked = this.matching(query)
+      .filter((e) => now - (this.handedOver.get(e) ?? -Infinity) >= after)
+      .slice(-MAX_REQUESTED_RESULTS);
+    for (const e of picked) this.handedOver.set(e, now);
+    return { texts: picked.map((e) => e.text), release: () => picked.forEach((e) => this.handedOver.delete(e)) };
+  }
+
+  /** Every live record a query names, oldest first. */
+  private matching(query: KeptResultsQuery): Kept[] {
     this.evict();
     const found: Kept[] = [];
     if ('inputRefs' in query) {
@@ -89,8 +126,7 @@ export class KeptResults {
         if (e.at >= query.from && e.at <= query.to) found.push(e);
       }
     }
-    found.sort((a, b) => a.at - b.at);
-    return found.slice(-MAX_REQUESTED_RESULTS).map((e) => e.text);
+    return found.sort((a, b) => a.at - b.at);
   }
 
   /** Drops from the front while the oldest is too old or the store too large. */

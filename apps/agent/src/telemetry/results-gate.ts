@@ -36,11 +36,20 @@ export class ResultsGate {
     this.kept.keep(record.at, record.inputRef, text);
   }
 
-  /** Sends the kept results a request names (at most one batch); resolves with how many. */
+  /**
+   * Sends the kept results a request names (at most one batch) that were not sent on request lately
+   * (`KeptResults.claim`); resolves with how many. A failed send leaves them sendable again.
+   */
   async answer(request: ResultsRequestMessage): Promise<number> {
     const query: KeptResultsQuery = request.inputRefs ? { inputRefs: request.inputRefs } : { from: Date.parse(request.from ?? ''), to: Date.parse(request.to ?? '') };
-    const records = this.kept.find(query);
-    if (records.length > 0) await this.ports.sendEncoded(records);
-    return records.length;
+    const claim = this.kept.claim(query);
+    if (claim.texts.length === 0) return 0;
+    try {
+      await this.ports.sendEncoded(claim.texts);
+    } catch (error) {
+      claim.release();
+      throw error;
+    }
+    return claim.texts.length;
   }
 }

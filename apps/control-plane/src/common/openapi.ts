@@ -36,7 +36,7 @@ const PROBLEMS = {
   409: 'The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids)',
   413: 'The body exceeds its size limit',
   422: 'The input is well-formed but cannot be accepted (e.g. an artifact its engine cannot load and run)',
-  429: 'A bound on concurrent use is reached (e.g. open event streams per API key)',
+  429: 'A bound on use is reached (e.g. open event streams per API key, results requests per node); a rate limit sends Retry-After (seconds)',
 } as const;
 export type ProblemStatus = keyof typeof PROBLEMS;
 

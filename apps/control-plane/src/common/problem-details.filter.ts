@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { TooManyRequestsError } from '#common';
 import { toProblemDetails } from './problem-details.js';
 
 /** The one place where errors become HTTP responses. Expected failures log at info, the rest at error. */
@@ -19,6 +20,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error instanceof TooManyRequestsError && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 }

@@ -66,6 +66,9 @@ const envSchema = z.object({
    */
   REPAIR_RESEND_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(500),
   REPAIR_MAX_ARTIFACT_MULTIPLE: z.coerce.number().min(1).max(100).default(2),
+  /** Each results request makes the node re-upload up to 1,000 kept results: a few a minute per node. */
+  RESULTS_REQUEST_BURST: z.coerce.number().int().min(1).max(1000).default(5),
+  RESULTS_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(6000).default(2),
   INGEST_FLUSH_MS: positiveInt.default(100),
   /** How long an attestation nonce is current; reports over the current or the previous one are judged. */
   ATTESTATION_NONCE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
@@ -192,6 +195,8 @@ export interface AppConfig {
     readonly broadcastWaitMs: number;
     readonly repair: RepairLimits;
   };
+  /** `POST /v1/nodes/{id}/results-requests` per node: a token bucket shared by every replica through Redis. */
+  readonly resultsRequests: { readonly burst: number; readonly perMinute: number };
   readonly ingest: {
     readonly flushMs: number;
     readonly batchMax: number;
@@ -298,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         maxArtifactMultiple: e.REPAIR_MAX_ARTIFACT_MULTIPLE,
       },
     },
+    resultsRequests: { burst: e.RESULTS_REQUEST_BURST, perMinute: e.RESULTS_REQUESTS_PER_MINUTE },
     ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS },
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { store: store.config, dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RedisConnection } from './redis.js';
+import { TokenBuckets } from './token-buckets.js';
 
-@Module({ providers: [RedisConnection], exports: [RedisConnection] })
+@Module({ providers: [RedisConnection, TokenBuckets], exports: [RedisConnection, TokenBuckets] })
 export class QueuesModule {}

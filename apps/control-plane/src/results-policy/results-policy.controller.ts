@@ -35,10 +35,10 @@ export class NodeResultsRequestsController {
   @HttpCode(202)
   @ApiDoc(
     'Ask a node for results it kept',
-    'Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to.',
+    'Results a results policy did not send stay on the node for a bounded time (24 h / 64 MB by default). This asks the node (over MQTT, queued while it is offline) to send those with the given inputRefs, or served between from and to, through the normal results path: at most 1,000, the newest when more match. They are stored as any result, so feedback can be joined to them. Give inputRefs, or from and to. At most RESULTS_REQUEST_BURST at once per node, refilled at RESULTS_REQUESTS_PER_MINUTE (429 with Retry-After beyond).',
   )
   @ApiAcceptedResponse({ type: ResultsRequestAcceptedDto })
-  @ApiWrite(404)
+  @ApiWrite(404, 429)
   async request(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: ResultsRequestDto): Promise<ResultsRequestAcceptedDto> {
     const request = await this.policies.requestResults(by, id, body);
     return { requestId: request.id, nodeId: id };

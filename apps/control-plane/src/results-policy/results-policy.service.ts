@@ -1,14 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { NotFoundError, ValidationError } from '#common';
+import { NotFoundError, TooManyRequestsError, ValidationError } from '#common';
 import { encodeMessage, envelopeFields, type ResultsPolicy, type ResultsRequestMessage, resultsRequestMessage } from '#protocol';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DeploymentsService } from '../deployments/deployments.service.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { Model } from '../models/model.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
+import { TokenBuckets } from '../queues/token-buckets.js';
 
 export interface ResultsRequestInput {
   readonly inputRefs?: readonly string[];
@@ -34,6 +36,8 @@ export class ResultsPolicyService {
     private readonly audit: AuditService,
     private readonly deployments: DeploymentsService,
     private readonly mqtt: MqttConnection,
+    private readonly buckets: TokenBuckets,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async setModelPolicy(by: Principal, name: string, policy: ResultsPolicy): Promise<{ model: string; resultsPolicy: ResultsPolicy; republishedNodes: number }> {
@@ -73,10 +77,23 @@ export class ResultsPolicyService {
     await this.db.transaction(async (tx) => {
       const node = await tx.getRepository(EdgeNode).findOneBy({ id: nodeId });
       if (!node || node.status === 'decommissioned') throw new NotFoundError('active node', nodeId);
+      await this.takeRequestToken(nodeId);
       const scope = request.inputRefs ? { inputRefs: request.inputRefs.length } : { from: request.from, to: request.to };
       await this.audit.record(tx, by, 'node.results-request', { type: 'node', id: nodeId }, { requestId: request.id, ...scope });
     });
     await this.mqtt.publish(this.mqtt.topics.resultsRequests(nodeId), encodeMessage('results-requests', request), { qos: 1 });
     return request;
+  }
+
+  /**
+   * Each request makes the node re-upload up to 1,000 kept results: a token bucket per node (shared by
+   * every replica) bounds what any caller can make a node send. Refused requests are neither audited nor sent.
+   */
+  private async takeRequestToken(nodeId: string): Promise<void> {
+    const { burst, perMinute } = this.config.resultsRequests;
+    const waitMs = await this.buckets.take(`${this.config.rollouts.queuePrefix}:results-requests:${nodeId}`, { burst, perMinute });
+    if (waitMs > 0) {
+      throw new TooManyRequestsError(`at most ${perMinute} results requests a minute per node (burst ${burst}); ask again later`, Math.ceil(waitMs / 1000));
+    }
   }
 }
