@@ -261,7 +261,7 @@ export interface paths {
         };
         /**
          * Stream events (Server-Sent Events)
-         * @description Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429).
+         * @description Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429). The stream ends when its key is revoked (re-checked at each heartbeat) and after EVENTS_STREAM_MAX_LIFETIME_MS: reconnect with Last-Event-ID.
          */
         get: operations["EventsController_stream"];
         put?: never;

@@ -5,6 +5,7 @@ import { generateSecret, hashSecret, NotFoundError, secretsEqual, Unauthenticate
 import { AuditService } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ApiKey, type ApiRole } from './api-key.entity.js';
+import { KeyRevocations } from './key-revocations.js';
 import type { Principal } from './principal.js';
 
 export interface CreatedApiKey {
@@ -21,6 +22,7 @@ export class ApiKeysService {
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
+    private readonly revocations: KeyRevocations,
   ) {}
 
   async authenticate(key: string): Promise<Principal> {
@@ -29,6 +31,14 @@ export class ApiKeysService {
     const found = await this.db.getRepository(ApiKey).findOneBy({ keyHash: hashSecret(key), revokedAt: IsNull() });
     if (!found) throw new UnauthenticatedError('invalid or revoked API key');
     return { actor: `api-key:${found.id}`, role: found.role };
+  }
+
+  /** Whether the key behind an authenticated actor still authenticates (not revoked since). */
+  async isActive(actor: string): Promise<boolean> {
+    if (actor === BOOTSTRAP_ACTOR) return this.config.auth.bootstrapAdminKey !== undefined;
+    const id = /^api-key:([0-9a-f-]{36})$/.exec(actor)?.[1];
+    if (!id) return false;
+    return (await this.db.getRepository(ApiKey).countBy({ id, revokedAt: IsNull() })) > 0;
   }
 
   async create(by: Principal, name: string, role: ApiRole): Promise<CreatedApiKey> {
@@ -53,5 +63,6 @@ export class ApiKeysService {
       if (!result.affected) throw new NotFoundError('active api key', id);
       await this.audit.record(tx, by, 'api-key.revoke', { type: 'api-key', id });
     });
+    this.revocations.notify(`api-key:${id}`);
   }
 }

@@ -4,11 +4,13 @@ import { AuditModule } from '../audit/audit.module.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
+import { KeyRevocations } from './key-revocations.js';
 import { WhoamiController } from './whoami.controller.js';
 
 @Module({
   imports: [AuditModule],
   controllers: [ApiKeysController, WhoamiController],
-  providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [ApiKeysService, KeyRevocations, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  exports: [ApiKeysService, KeyRevocations],
 })
 export class AuthModule {}

@@ -99,6 +99,8 @@ const envSchema = z.object({
   /** SSE comment lines keep idle proxies from closing a stream. */
   EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   EVENTS_STREAM_MAX_PER_KEY: z.coerce.number().int().min(1).max(1000).default(5),
+  /** A stream is closed after this long; the client resumes with Last-Event-ID and is authenticated again. */
+  EVENTS_STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
   /** The longest the stream waits for an event id held by an open transaction (docs/events.md). */
   EVENTS_GAP_MAX_WAIT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** Let webhook URLs reach loopback, private and link-local addresses (an SSRF risk; tests set it). */
@@ -229,7 +231,14 @@ export interface AppConfig {
     /** How long a job's lock lasts without renewal: a dead worker's job is retried after about this long. */
     readonly jobLockMs: number;
   };
-  readonly events: { readonly pollMs: number; readonly heartbeatMs: number; readonly streamMaxPerKey: number; readonly gapMaxWaitMs: number };
+  readonly events: {
+    readonly pollMs: number;
+    /** Also how often a stream re-checks its API key (a revoked key's streams are closed). */
+    readonly heartbeatMs: number;
+    readonly streamMaxPerKey: number;
+    readonly streamMaxLifetimeMs: number;
+    readonly gapMaxWaitMs: number;
+  };
   readonly webhooks: {
     readonly allowPrivate: boolean;
     readonly timeoutMs: number;
@@ -310,7 +319,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     auth: { bootstrapAdminKey: e.ADMIN_API_KEY },
     console: { dir: resolve(e.CONSOLE_DIR) },
     rollouts: { queuePrefix: e.QUEUE_PREFIX, worker: e.ROLLOUT_WORKER, tickMs: e.ROLLOUT_TICK_MS, concurrency: e.ROLLOUT_WORKER_CONCURRENCY, jobLockMs: e.ROLLOUT_JOB_LOCK_MS },
-    events: { pollMs: e.EVENTS_POLL_MS, heartbeatMs: e.EVENTS_HEARTBEAT_MS, streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY, gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS },
+    events: {
+      pollMs: e.EVENTS_POLL_MS,
+      heartbeatMs: e.EVENTS_HEARTBEAT_MS,
+      streamMaxPerKey: e.EVENTS_STREAM_MAX_PER_KEY,
+      streamMaxLifetimeMs: e.EVENTS_STREAM_MAX_LIFETIME_MS,
+      gapMaxWaitMs: e.EVENTS_GAP_MAX_WAIT_MS,
+    },
     webhooks: {
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import type { EventView } from './catalogue.js';
 import { EventFeed } from './event-feed.js';
 import { type EventFilter, EventsRepository } from './events.repository.js';
+import { StreamKeyCheck } from './stream-key-check.js';
 
 const REPLAY_PAGE = 500;
 /** A client that reads slower than events arrive is cut off past this, and resumes with Last-Event-ID. */
@@ -21,6 +22,9 @@ export const formatSse = (e: EventView): string => `id: ${e.id}\nevent: ${e.type
  * Server-Sent Events over the feed. A connection subscribes first (buffering), replays stored events after
  * Last-Event-ID up to the feed's watermark (settled ids only), then sends the buffer and goes live: every
  * event after Last-Event-ID once, in id order. Streams per API key are bounded on each replica.
+ * The key is checked at connect (the guard), again at each heartbeat, and at once when it is revoked on
+ * this replica: a revoked key's streams are closed. Every stream is closed after its maximum lifetime
+ * (the client resumes with Last-Event-ID and authenticates again), so no connection outlives its key by long.
  */
 @Injectable()
 export class EventStreams {
@@ -31,6 +35,7 @@ export class EventStreams {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly feed: EventFeed,
     private readonly repository: EventsRepository,
+    private readonly keys: StreamKeyCheck,
   ) {}
 
   async serve(actor: string, filter: EventFilter, lastEventId: bigint | null, req: Request, res: Response): Promise<void> {
@@ -41,15 +46,21 @@ export class EventStreams {
     this.open.set(actor, count + 1);
     const connection = new StreamConnection(res, filter);
     const unsubscribe = this.feed.subscribe((events) => connection.push(events));
-    const heartbeat = setInterval(() => connection.write(': heartbeat\n\n'), this.config.events.heartbeatMs);
-    req.on('close', () => {
-      clearInterval(heartbeat);
+    const unwatch = this.watchKey(actor, connection);
+    let released = false;
+    // The client leaving closes the request; our own end() closes the response: either releases once.
+    const release = () => {
+      if (released) return;
+      released = true;
+      unwatch();
       unsubscribe();
       connection.closed = true;
       const left = (this.open.get(actor) ?? 1) - 1;
       if (left > 0) this.open.set(actor, left);
       else this.open.delete(actor);
-    });
+    };
+    req.on('close', release);
+    res.on('close', release);
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write('retry: 2000\n\n');
@@ -62,8 +73,27 @@ export class EventStreams {
     } catch (error) {
       // Headers are sent: no problem document can follow. The client reconnects with Last-Event-ID.
       this.logger.warn({ err: error }, 'event stream replay failed; closing the stream');
-      res.end();
+      connection.end();
     }
+  }
+
+  /** Heartbeats that re-check the key, a revocation listener and the lifetime cap; returns their cleanup. */
+  private watchKey(actor: string, connection: StreamConnection): () => void {
+    const heartbeat = setInterval(() => {
+      connection.write(': heartbeat\n\n');
+      void this.keys.isActive(actor).then((active) => {
+        if (!active) connection.end();
+      });
+    }, this.config.events.heartbeatMs);
+    const stopListening = this.keys.onRevoked((revoked) => {
+      if (revoked === actor) connection.end();
+    });
+    const lifetime = setTimeout(() => connection.end(), this.config.events.streamMaxLifetimeMs);
+    return () => {
+      clearInterval(heartbeat);
+      clearTimeout(lifetime);
+      stopListening();
+    };
   }
 
   /** Sends the stored events after `lastEventId` up to the feed's watermark; returns where live delivery starts. */
@@ -112,10 +142,14 @@ class StreamConnection {
   write(chunk: string): void {
     if (this.closed) return;
     this.res.write(chunk);
-    if (this.res.writableLength > MAX_BUFFERED_BYTES) {
-      this.closed = true;
-      this.res.end();
-    }
+    if (this.res.writableLength > MAX_BUFFERED_BYTES) this.end();
+  }
+
+  /** Nothing more is written: the client reconnects with Last-Event-ID. */
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.end();
   }
 
   private send(events: readonly EventView[]): void {

@@ -80,7 +80,7 @@ export class EventsController {
   @Get('stream')
   @ApiDoc(
     'Stream events (Server-Sent Events)',
-    'Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429).',
+    'Viewer. Each event once, in id order: the SSE `id` is the event id, `event` its type, `data` the event (EventDto). Reconnect with Last-Event-ID to replay what was missed, then live. At most EVENTS_STREAM_MAX_PER_KEY streams per key (429). The stream ends when its key is revoked (re-checked at each heartbeat) and after EVENTS_STREAM_MAX_LIFETIME_MS: reconnect with Last-Event-ID.',
   )
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
