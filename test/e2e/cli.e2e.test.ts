@@ -72,6 +72,14 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ url: t.url, apiKey: t.adminKey });
   });
 
+  it('login takes a URL copied with its /v1, says it uses the base URL, and names the key\'s role', async () => {
+    const run = await cli(['login', '--url', `${t.url}/v1/`], { EDGEFLEET_API_KEY: t.adminKey });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`using ${t.url}: the base URL, without the trailing /v1`);
+    expect(run.stdout).toContain(`logged in to ${t.url} as admin`);
+    expect(JSON.parse(await readFile(join(home, 'edgefleet', 'config.json'), 'utf8'))).toEqual({ url: t.url, apiKey: t.adminKey });
+  });
+
   it('a wrong key exits 3 and says what to do; login refuses to store it', async () => {
     const run = await cli(['nodes', 'ls'], { EDGEFLEET_API_KEY: 'not-a-key' });
     expect(run.code).toBe(3);
