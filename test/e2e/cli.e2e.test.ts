@@ -169,6 +169,9 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     const watch = await cli(['rollouts', 'watch', rollout.id, '--timeout', '60']);
     expect(watch.code).toBe(1);
     expect(watch.stderr).toMatch(/rollout doomed halted: failure threshold/);
+    // Once, on the error line, and the hint names what a halted rollout accepts.
+    expect(watch.stderr.match(/rollout doomed halted/g)).toHaveLength(1);
+    expect(watch.stderr).toContain(`\`rollouts resume ${rollout.id}\``);
     expect(watch.stderr).toMatch(/node .*: /);
     const nd = await cli(['--json', 'rollouts', 'watch', rollout.id]);
     expect(nd.code).toBe(1);
