@@ -1,3 +1,4 @@
+/* global fetch */
 // Screenshots of the web console on the demo fleet, for docs/screenshots/.
 //   npm run demo -- --keep          (prints the console's address and the admin key)
 //   node scripts/demo-screenshots.mjs http://127.0.0.1:PORT efk_… [docs/screenshots]
