@@ -37,7 +37,11 @@ try {
   const rollouts = await api('/v1/rollouts?limit=1');
   const rollout = (rollouts.items ?? rollouts)[0];
   if (rollout) await shot(`/rollouts/${rollout.id}`, 'demo-rollout', () => page.getByTestId('timeline').waitFor());
-  await shot('/models/digits', 'demo-model', () => page.getByTestId('version-row').first().waitFor());
+  await shot('/models/digits', 'demo-model', async () => {
+    await page.getByTestId('version-row').first().getByRole('button', { name: 'Show' }).click();
+    await page.locator('.stats .charts').waitFor();
+    await page.locator('.stats').scrollIntoViewIfNeeded();
+  });
 } finally {
   await browser.close();
 }
