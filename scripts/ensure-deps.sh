@@ -22,8 +22,10 @@ ensure_chromium
 if [ -L node_modules ]; then
   # A shared install (a symlink, as git worktrees use): `npm ci` starts by emptying node_modules, which
   # here would empty the target under every checkout that shares it. Never install through it.
-  if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    echo "warning: node_modules is a link to $(readlink node_modules) and may be older than package-lock.json;" >&2
+  # Only a missing install record is reported: comparing times would warn after every fresh checkout (the
+  # lockfile is then newer than any install, whatever its content).
+  if [ ! -e node_modules/.package-lock.json ]; then
+    echo "warning: node_modules is a link to $(readlink node_modules) that holds no install (no .package-lock.json);" >&2
     echo "         not installing through it (run npm ci in the checkout that owns it)" >&2
   fi
   exit 0

@@ -20,6 +20,7 @@ port=${PORT:-3000}
 cat <<MSG
 
   EdgeFleet control plane on http://127.0.0.1:${port}
+    web console  http://127.0.0.1:${port}/   (sign in with the admin key below; docs/console.md)
     API docs     http://127.0.0.1:${port}/docs   (OpenAPI JSON at /docs-json)
     health       http://127.0.0.1:${port}/health
     metrics      http://127.0.0.1:${port}/metrics

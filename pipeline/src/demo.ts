@@ -338,7 +338,8 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   console.table(rows);
   console.log(`total        ${(totalMs / 1000).toFixed(0)} s`);
   console.log('\nWhere to look next:');
-  console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
+  // Run with --keep, the fleet is still up: recommending --keep again would send the reader in a circle.
+  if (!KEEP) console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
   console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/   the web console (sign in with the key in .edgefleet/admin-key)   ·   /docs   the admin API (OpenAPI)   ·   /metrics`);
   console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');

@@ -128,11 +128,11 @@ describe('attestation on a real agent', () => {
       });
     const stale = await reports('stale-nonce');
     await admin.publishAsync(topics.uplink(agent.nodeId, 'heartbeat'), heartbeat('old-nonce-0123456789abcdef', signAttestation(forger, { nodeId: agent.nodeId, nonce: 'old-nonce-0123456789abcdef', sha256: v2Sha })), { qos: 1 });
-    await waitFor(() => reports('stale-nonce'), (n) => n > stale, 15_000, 'a stale report counted');
+    await waitFor(() => reports('stale-nonce'), (n) => n > stale, 45_000, 'a stale report counted');
     // Stop the real agent so its own heartbeats do not overwrite the verdict before the test reads it.
     await agent.kill();
     await admin.publishAsync(topics.uplink(agent.nodeId, 'heartbeat'), heartbeat(nonce, signAttestation(forger, { nodeId: agent.nodeId, nonce, sha256: v2Sha })), { qos: 1 });
-    await waitFor(attestation, (a) => a?.verdict === 'invalid', 15_000, 'invalid');
+    await waitFor(attestation, (a) => a?.verdict === 'invalid', 45_000, 'invalid');
     const verdicts = (await t.db.query(`SELECT payload->>'verdict' AS v FROM events WHERE type = 'node.attestation-mismatch' AND node_id = $1 ORDER BY id`, [agent.nodeId])) as { v: string }[];
     expect(verdicts.map((r) => r.v).filter((v) => v === 'invalid')).toEqual(['invalid']);
     expect(verdicts.at(-1)?.v).toBe('invalid');

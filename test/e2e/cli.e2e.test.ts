@@ -72,6 +72,14 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ url: t.url, apiKey: t.adminKey });
   });
 
+  it('login takes a URL copied with its /v1, says it uses the base URL, and names the key\'s role', async () => {
+    const run = await cli(['login', '--url', `${t.url}/v1/`], { EDGEFLEET_API_KEY: t.adminKey });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`using ${t.url}: the base URL, without the trailing /v1`);
+    expect(run.stdout).toContain(`logged in to ${t.url} as admin`);
+    expect(JSON.parse(await readFile(join(home, 'edgefleet', 'config.json'), 'utf8'))).toEqual({ url: t.url, apiKey: t.adminKey });
+  });
+
   it('a wrong key exits 3 and says what to do; login refuses to store it', async () => {
     const run = await cli(['nodes', 'ls'], { EDGEFLEET_API_KEY: 'not-a-key' });
     expect(run.code).toBe(3);
@@ -161,6 +169,9 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     const watch = await cli(['rollouts', 'watch', rollout.id, '--timeout', '60']);
     expect(watch.code).toBe(1);
     expect(watch.stderr).toMatch(/rollout doomed halted: failure threshold/);
+    // Once, on the error line, and the hint names what a halted rollout accepts.
+    expect(watch.stderr.match(/rollout doomed halted/g)).toHaveLength(1);
+    expect(watch.stderr).toContain(`\`rollouts resume ${rollout.id}\``);
     expect(watch.stderr).toMatch(/node .*: /);
     const nd = await cli(['--json', 'rollouts', 'watch', rollout.id]);
     expect(nd.code).toBe(1);

@@ -8,7 +8,7 @@ import { SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
-const NODES_PER_ROLLOUT = 60;
+const NODES_PER_ROLLOUT = 30;
 /** Bounded: stop killing when both rollouts are done or after this many kills. */
 const MAX_KILLS = 20;
 const RUNNING = new Set(['scheduled', 'running']);
@@ -49,8 +49,9 @@ describe('two replicas, two rollouts, one replica SIGKILLed repeatedly', () => {
     const ids = [...idsA, ...idsB];
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: a.config.mqtt.fleetNamespace }, ids);
     await b.start();
-    // Waves of 2, 4, 8, 16, 30 with a bake between them: about two minutes, long enough for many kills mid-rollout.
-    const strategy = { waves: { exponential: { first: 2, factor: 2 } }, bakeSeconds: 20 };
+    // Waves of 2, 4, 8, 16 with a bake between them: about a minute, long enough for several kills mid-rollout
+    // (a kill and a boot take 5–10 s here) while keeping CI short.
+    const strategy = { waves: { exponential: { first: 2, factor: 2 } }, bakeSeconds: 12 };
     const rollouts = await Promise.all([
       startRollout(a, { modelVersionId: versionA.id, selector: 'kill=a', strategy }),
       startRollout(a, { modelVersionId: versionB.id, selector: 'kill=b', strategy }),

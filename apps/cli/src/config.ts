@@ -30,13 +30,30 @@ async function readStored(path: string): Promise<Partial<CliConfig>> {
   }
 }
 
+/**
+ * Refuses a URL fetch could not use (`notaurl` would fail later as "Failed to parse URL from notaurl/v1/…"),
+ * naming where it came from.
+ */
+export function checkUrl(url: string, source: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new CliError(`${source} '${url.slice(0, 200)}' is not an http(s) URL`, ExitCode.usage, "give the control plane's base URL, e.g. http://127.0.0.1:3000");
+  }
+  return url;
+}
+
 /** The URL and key to use: EDGEFLEET_URL / EDGEFLEET_API_KEY override what `login` stored. */
 export async function resolveConfig(env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
   const stored = await readStored(configPath(env));
   const url = env['EDGEFLEET_URL'] || stored.url;
   const apiKey = env['EDGEFLEET_API_KEY'] || stored.apiKey;
   if (!url || !apiKey) throw new CliError('not logged in', ExitCode.auth, 'run `edgefleet login --url URL --key KEY`, or set EDGEFLEET_URL and EDGEFLEET_API_KEY');
-  return { url, apiKey };
+  return { url: checkUrl(url, env['EDGEFLEET_URL'] ? 'EDGEFLEET_URL' : `the URL stored in ${configPath(env)}`), apiKey };
 }
 
 /**

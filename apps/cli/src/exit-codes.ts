@@ -45,6 +45,8 @@ const HINTS: Record<number, string> = {
   404: 'check the id or name (`ls` lists what exists)',
   409: 'the resource is not in a state that allows this: look at it with `get`',
   413: 'the file is larger than the control plane accepts (ARTIFACT_MAX_BYTES)',
+  // The only bound on concurrent use today: open event streams per key (console tabs, tails, watches).
+  429: 'close other event streams using this key (console tabs, `events tail`, `rollouts watch`), or raise EVENTS_STREAM_MAX_PER_KEY on the control plane',
   422: 'fix the input named above (for a model: its format, shapes or self-test) and try again',
   503: 'the control plane or one of its services is down: see GET /health',
 };

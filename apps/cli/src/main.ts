@@ -30,13 +30,19 @@ Examples:
   $ edgefleet rollouts create --name "digits 1.3" --model digits --version 1.3.0 --waves 10,100 --start --json | jq -r .id
   $ edgefleet rollouts watch <id>`;
 
-function buildProgram(): Command {
+/** `printed` is set when commander writes an error itself, so main() reports only what it has not. */
+function buildProgram(seen: { printed: boolean }): Command {
   const program = new Command('edgefleet')
     .description('deploy AI models to edge-device fleets: nodes, models, rollouts')
     .option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) })
+    .configureOutput({
+      outputError: (text, write) => {
+        seen.printed = true;
+        write(text);
+      },
+    })
     .addHelpText('after', EXIT_CODES_HELP);
   registerLogin(program);
   registerNodes(program);
@@ -48,13 +54,27 @@ function buildProgram(): Command {
   return program;
 }
 
+/**
+ * --help and --version end as CommanderErrors with exit code 0; parse errors with 1: ours is 2. Commander
+ * prints its own parse errors, but not an InvalidArgumentError thrown inside an action (a label or a
+ * policy checked there): that one is printed here, or the CLI would exit 2 without a word.
+ */
+/** Commander ends with these after writing help (a group without a subcommand exits 1 with its help). */
+const HELP_CODES = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
+
+function reportCommanderError(error: CommanderError, printed: boolean): number {
+  if (error.exitCode === 0) return ExitCode.ok;
+  if (!printed && !HELP_CODES.has(error.code)) process.stderr.write(`${error.message.startsWith('error:') ? '' : 'error: '}${error.message}\n  → see the command's --help for its arguments\n`);
+  return ExitCode.usage;
+}
+
 async function main(argv: string[]): Promise<number> {
+  const seen = { printed: false };
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(seen).parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
-    // --help and --version end as CommanderErrors with exit code 0; parse errors with 1: ours is 2.
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (error instanceof CommanderError) return reportCommanderError(error, seen.printed);
     const failure = toCliError(error);
     process.stderr.write(`error: ${failure.message}\n${failure.hint ? `  → ${failure.hint}\n` : ''}`);
     return failure.exitCode;

@@ -90,8 +90,8 @@ export function registerModels(program: Command): void {
     .description('set what the nodes running this model send of their inference results: all, aggregates or sample:RATE')
     .addHelpText('after', '\nExamples:\n  $ edgefleet models results-policy digits sample:0.1\n  $ edgefleet models results-policy digits aggregates')
     .action(async (name: string, policy: string, _o: unknown, command: Command) => {
+      const body = resultsPolicy(policy); // arguments first: a bad one is reported even when not logged in
       const ctx = await commandContext(command);
-      const body = resultsPolicy(policy);
       const set = unwrap(await ctx.api.PUT('/v1/models/{name}/results-policy', { params: { path: { name } }, body }));
       printRecord({ model: set.model, results: describePolicy(set.resultsPolicy), republished: set.republishedNodes }, ctx.output);
     });

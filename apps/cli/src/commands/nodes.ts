@@ -55,8 +55,9 @@ export function registerNodes(program: Command): void {
     .description('set labels (key=value) or remove them (key-)')
     .addHelpText('after', '\nExamples:\n  $ edgefleet nodes label 3f1c… tier=canary site=lyon\n  $ edgefleet nodes label 3f1c… obsolete-')
     .action(async (id: string, pairs: string[], _options: unknown, command: Command) => {
+      const labels = labelPatch(pairs); // arguments first: a bad one is reported even when not logged in
       const ctx = await commandContext(command);
-      const node = unwrap(await ctx.api.PATCH('/v1/nodes/{id}', { params: { path: { id } }, body: { labels: labelPatch(pairs) } }));
+      const node = unwrap(await ctx.api.PATCH('/v1/nodes/{id}', { params: { path: { id } }, body: { labels } }));
       printRecord({ id: node.id, name: node.name, labels: labelsText(node.labels) }, ctx.output);
     });
 }
@@ -72,8 +73,8 @@ export function registerTokens(program: Command): void {
     .option('--expires <seconds>', 'lifetime in seconds (default 24 h)', positiveInt)
     .addHelpText('after', '\nExample:\n  $ edgefleet tokens create --name lyon-batch-3 --label site=lyon --uses 50')
     .action(async (options: { name: string; label: string[]; uses?: number; expires?: number }, command: Command) => {
-      const ctx = await commandContext(command);
       const labels = Object.fromEntries(Object.entries(labelPatch(options.label)).filter((e): e is [string, string] => e[1] !== null));
+      const ctx = await commandContext(command);
       const body = { name: options.name, labels, maxUses: options.uses, expiresInSeconds: options.expires };
       const created = unwrap(await ctx.api.POST('/v1/enrollment-tokens', { body }));
       printRecord({ id: created.id, token: created.token, labels: labelsText(created.labels), maxUses: created.maxUses, expiresAt: created.expiresAt }, ctx.output);

@@ -4,7 +4,7 @@ import { type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { type Column, printJson, printRecord, printRows } from '../output.js';
 import { streamSource } from '../watch/rollout-source.js';
-import { FINISHED_STATES, summarise, watchStep, type WatchSummary, WatchView } from '../watch/watch-view.js';
+import { FINISHED_STATES, summarise, unfinishedHint, watchStep, type WatchSummary, WatchView } from '../watch/watch-view.js';
 import { jsonObject, positiveInt, resultsPolicy, type ResultsPolicyArg } from './parse.js';
 import { describePolicy } from './models.js';
 
@@ -227,7 +227,7 @@ function registerWatch(rollouts: Command): void {
       try {
         const summary = await follow(ctx, id, stop);
         if (!summary) throw new CliError(`rollout ${id} did not finish within ${o.timeout} s`, ExitCode.failed);
-        if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, 'look at the failed nodes (`rollouts get`), fix the cause, then `rollouts resume` or `rollouts rollback`');
+        if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, unfinishedHint(summary.state, id));
       } finally {
         clearTimeout(timer);
       }

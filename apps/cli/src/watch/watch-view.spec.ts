@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RolloutNode } from './rollout-source.js';
-import { summarise, type SummaryInput, watchStep } from './watch-view.js';
+import { summarise, type SummaryInput, unfinishedHint, watchStep } from './watch-view.js';
 
 const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null): RolloutNode => ({
   nodeId: name,
@@ -56,5 +56,17 @@ describe('summarise (what watch draws)', () => {
       ['superseded', false, seen(), 'done'],
     ];
     for (const [state, first, types, expected] of cases) expect({ state, first, types: [...types], step: watchStep(state, first, types) }).toEqual({ state, first, types: [...types], step: expected });
+  });
+});
+
+describe('unfinishedHint (what watch suggests when a rollout ends without completing)', () => {
+  it('suggests resume only for a halted rollout, which is the only state resume accepts', () => {
+    expect(unfinishedHint('halted', 'r1')).toMatch(/rollouts resume r1/);
+    for (const state of ['aborted', 'superseded']) expect({ state, hint: unfinishedHint(state, 'r1') }).not.toEqual({ state, hint: expect.stringMatching(/resume r1/) });
+  });
+
+  it('sends an aborted rollout to a new rollout and a superseded one to the rollout that took over', () => {
+    expect(unfinishedHint('aborted', 'r1')).toMatch(/rollouts create/);
+    expect(unfinishedHint('superseded', 'r1')).toMatch(/rollouts ls/);
   });
 });

@@ -3,6 +3,17 @@ import type { RolloutSnapshot } from './rollout-source.js';
 
 /** Rollout states after which nothing moves without an operator; `completed` is the only success. */
 export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'superseded']);
+/**
+ * What an operator can do about a rollout that ended without completing. Only a halted one resumes;
+ * aborted and superseded ones are over (resume is refused with 409), so their hint names what is left.
+ */
+export function unfinishedHint(state: string, id: string): string {
+  if (state === 'halted') return `look at the failed nodes (\`rollouts get ${id}\`), fix the cause, then \`rollouts resume ${id}\`, or \`rollouts rollback ${id}\` to return its nodes`;
+  if (state === 'aborted') return `it was stopped for good and cannot resume: create a new rollout (\`rollouts create\`); if the abort did not return its nodes, \`rollouts rollback ${id}\` can`;
+  if (state === 'superseded') return 'a newer rollout took over its nodes: follow that one (`rollouts ls`)';
+  return `look at it with \`rollouts get ${id}\``;
+}
+
 /** The event a finished state is stored with (in the same transaction); `superseded` has none. */
 const TERMINAL_EVENT: Readonly<Record<string, string>> = { completed: 'rollout.completed', halted: 'rollout.halted', aborted: 'rollout.aborted' };
 
@@ -116,14 +127,16 @@ export class WatchView {
     this.bars.log(`${text}\n`);
   }
 
-  /** Draws the last state and prints why the rollout halted: its reason and each failed node's. */
+  /**
+   * Draws the last state and each failed node's reason. The rollout's own end (state and reason) is left
+   * to the command's error line, so it is printed once.
+   */
   finish(summary: WatchSummary): void {
     // stop() draws the bars but not the lines logged since the last redraw: draw once more first, or a
     // watch that ends within one redraw interval (2 s off a terminal) prints none of its events.
     this.bars.update();
     this.bars.stop();
     if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
-    process.stderr.write(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}\n`);
     for (const f of summary.failures) process.stderr.write(`  node ${f.node}: ${f.reason ?? 'failed'}${f.detail ? ` — ${f.detail}` : ''}\n`);
   }
 }

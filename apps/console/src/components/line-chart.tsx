@@ -8,8 +8,11 @@ export interface Series {
   readonly color: string;
 }
 
-/** uPlot line chart over time (x in unix seconds), sized to its container's width. */
-export function LineChart({ title, x, series, height = 180 }: { title: string; x: readonly number[]; series: readonly Series[]; height?: number }) {
+/**
+ * uPlot line chart sized to its container's width: over time (x in unix seconds), or over plain numbers
+ * (`time={false}`, e.g. a distribution over buckets).
+ */
+export function LineChart({ title, x, series, height = 180, time = true }: { title: string; x: readonly number[]; series: readonly Series[]; height?: number; time?: boolean }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;
@@ -20,7 +23,9 @@ export function LineChart({ title, x, series, height = 180 }: { title: string; x
         width: Math.max(280, el.clientWidth),
         height,
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
-        axes: [{}, {}],
+        scales: { x: { time } },
+        // A wider y axis: counts in the tens of thousands were cut off at uPlot's default width.
+        axes: [{}, { size: 60 }],
       },
       [x as number[], ...series.map((s) => s.values as (number | null)[])],
       el,
@@ -31,6 +36,6 @@ export function LineChart({ title, x, series, height = 180 }: { title: string; x
       resize.disconnect();
       plot.destroy();
     };
-  }, [title, x, series, height]);
+  }, [title, x, series, height, time]);
   return <figure class="chart" ref={host} aria-label={title} />;
 }

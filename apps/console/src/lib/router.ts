@@ -26,7 +26,21 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   return { path: location.pathname, query: new URLSearchParams(location.search) };
 }
 
-/** Matches `/rollouts/:id` style patterns; returns the params or null. */
+/** A path segment decoded, or null when its escapes are malformed (`%E0%A4%A`: decodeURIComponent throws). */
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+/** False for a path a typo or a cut link left with a broken %-escape: the console shows "not found" for it. */
+export function isWellFormedPath(path: string): boolean {
+  return path.split('/').every((segment) => decodeSegment(segment) !== null);
+}
+
+/** Matches `/rollouts/:id` style patterns; returns the params or null (also for a malformed escape). */
 export function match(pattern: string, path: string): Record<string, string> | null {
   const want = pattern.split('/');
   const got = path.replace(/\/+$/, '').split('/');
@@ -35,8 +49,11 @@ export function match(pattern: string, path: string): Record<string, string> | n
   for (let i = 0; i < want.length; i++) {
     const w = want[i] ?? '';
     const g = got[i] ?? '';
-    if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(g);
-    else if (w !== g) return null;
+    if (w.startsWith(':')) {
+      const value = decodeSegment(g);
+      if (value === null) return null;
+      params[w.slice(1)] = value;
+    } else if (w !== g) return null;
   }
   return params;
 }

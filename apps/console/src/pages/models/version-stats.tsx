@@ -11,7 +11,7 @@ function Totals({ total }: { total: Schemas['GroupStatsDto'] }) {
   const rows: [string, string][] = [
     ['Inferences', formatNumber(total.inferences)],
     ['Errors', `${total.errors} (${formatNumber(total.errorRate, 4)})`],
-    ['Latency p50 / p90 / p99 (ms)', total.latencyMs ? `${total.latencyMs.p50} / ${total.latencyMs.p90} / ${total.latencyMs.p99}` : '—'],
+    ['Latency p50 / p90 / p99 (ms)', total.latencyMs ? [total.latencyMs.p50, total.latencyMs.p90, total.latencyMs.p99].map((v) => formatNumber(v, 2)).join(' / ') : '—'],
     ['Mean confidence', formatNumber(total.meanConfidence, 3)],
     ['Accuracy (feedback)', `${formatNumber(total.feedback.accuracy, 3)} of ${total.feedback.labelled} labelled`],
   ];
@@ -48,7 +48,7 @@ export function VersionStats({ model, version, window }: { model: string; versio
           <p class="empty">Accuracy over time needs feedback in at least two steps of the window.</p>
         )}
         {s.total.confidence.some((b) => b.count > 0) && (
-          <LineChart title="Top-class confidence (results per bucket)" x={confidenceX} series={[{ label: 'results', color: '#1f4e8c', values: s.total.confidence.map((b) => b.count) }]} />
+          <LineChart title="Top-class confidence (results per bucket)" time={false} x={confidenceX} series={[{ label: 'results', color: '#1f4e8c', values: s.total.confidence.map((b) => b.count) }]} />
         )}
       </div>
     </div>
