@@ -1,39 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ChainableCommander, Result } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { UnavailableError } from '#common';
 import { APP_CONFIG, type AppConfig, type RepairLimits } from '../config/config.js';
 import { RedisConnection } from '../queues/redis.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** TAKE_TOKEN below: 1 when the bucket had a token (now spent), 0 when it is empty. */
-    efTakeRepairToken(bucket: string, capacity: number, refillPerMs: number): Result<number, Context>;
-  }
-}
-
-/**
- * A token bucket in one Redis hash (`tokens`, `at` in ms), refilled lazily at each call. Atomic, so every
- * replica spends from the same bucket; the clock is Redis's own (`TIME`), so replicas' clocks do not
- * matter. The key expires once the bucket would be full again: an idle node costs nothing.
- */
-const TAKE_TOKEN = `
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-local taken = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  taken = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
-return taken
-`;
+import { TokenBuckets } from '../queues/token-buckets.js';
 
 /**
  * How long a node's repair-byte count for a deployment lives after its first repair. Long enough to span
@@ -53,18 +23,17 @@ export class RepairLedger {
 
   constructor(
     private readonly redis: RedisConnection,
+    private readonly buckets: TokenBuckets,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.distribution.repair;
     this.prefix = `${config.rollouts.queuePrefix}:repair`;
-    redis.client.defineCommand('efTakeRepairToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
   }
 
   /** Spends one of the node's request tokens; false when it has none left. */
   async takeRequestToken(nodeId: string): Promise<boolean> {
     const { requestBurst, requestsPerMinute } = this.limits;
-    const taken = await this.call(() => this.redis.client.efTakeRepairToken(`${this.prefix}:bucket:${nodeId}`, requestBurst, requestsPerMinute / 60_000));
-    return taken === 1;
+    return (await this.buckets.take(`${this.prefix}:bucket:${nodeId}`, { burst: requestBurst, perMinute: requestsPerMinute })) === 0;
   }
 
   /**

@@ -11,9 +11,10 @@ declare module 'ioredis' {
 }
 
 /**
- * A token bucket in one Redis hash (`tokens`, `at` in ms), refilled lazily at each call, as the repair
- * ledger's: atomic, so every replica spends from the same bucket, on Redis's clock. It also says how long
- * until the next token, for a Retry-After. The key expires once the bucket would be full again.
+ * A token bucket in one Redis hash (`tokens`, `at` in ms), refilled lazily at each call: atomic, so every
+ * replica spends from the same bucket, on Redis's clock (replicas' clocks do not matter). It also says how
+ * long until the next token, for a Retry-After. The key expires once the bucket would be full again: an idle
+ * bucket costs nothing. Repair requests and results requests spend from these.
  */
 const TAKE_OR_WAIT = `
 local capacity = tonumber(ARGV[1])
