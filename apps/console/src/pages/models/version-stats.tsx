@@ -4,6 +4,7 @@ import { ProblemNote } from '../../components/problem.js';
 import { formatNumber } from '../../lib/format.js';
 import { useSession } from '../../lib/session-context.js';
 import { useLoad } from '../../lib/use-load.js';
+import { Pairs } from '../../components/pairs.js';
 
 const WINDOWS = ['1h', '24h', '7d'] as const;
 
@@ -15,16 +16,7 @@ function Totals({ total }: { total: Schemas['GroupStatsDto'] }) {
     ['Mean confidence', formatNumber(total.meanConfidence, 3)],
     ['Accuracy (feedback)', `${formatNumber(total.feedback.accuracy, 3)} of ${total.feedback.labelled} labelled`],
   ];
-  return (
-    <dl class="pairs">
-      {rows.map(([k, v]) => (
-        <div key={k}>
-          <dt>{k}</dt>
-          <dd>{v}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <Pairs rows={rows} />;
 }
 
 /** Stats of one version from the rollups (docs/model-health.md): totals, accuracy over time, confidence. */

@@ -11,6 +11,7 @@ import { loadVersionNames } from '../../lib/version-names.js';
 import { DeploymentHistory } from './deployment-history.js';
 import { HeartbeatCharts } from './heartbeat-charts.js';
 import { LabelsEditor } from './labels-editor.js';
+import { Pairs } from '../../components/pairs.js';
 
 function Facts({ node, version }: { node: Schemas['NodeDto']; version: string }) {
   const hw = node.hardware;
@@ -24,16 +25,7 @@ function Facts({ node, version }: { node: Schemas['NodeDto']; version: string })
     ['Accelerators', Array.isArray(hw['accelerators']) && hw['accelerators'].length ? hw['accelerators'].join(', ') : 'none'],
     ['Enrolled', formatTime(node.enrolledAt)],
   ];
-  return (
-    <dl class="pairs">
-      {rows.map(([k, v]) => (
-        <div key={k}>
-          <dt>{k}</dt>
-          <dd>{v}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <Pairs rows={rows} />;
 }
 
 export function NodePage({ id }: { id: string }) {
