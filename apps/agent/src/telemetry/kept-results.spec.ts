@@ -29,6 +29,12 @@ describe('KeptResults', () => {
     expect(kept.find({ from: T0 + 1, to: T0 + 3 })).toEqual(['B1', 'A2', 'X']);
   });
 
+  it('finds one reference holding more records than a call takes arguments', () => {
+    const { kept } = store({ maxBytes: 10_000_000 });
+    for (let i = 0; i < 200_000; i++) kept.keep(T0, 'same', 'r');
+    expect(kept.find({ inputRefs: ['same'] })).toHaveLength(1000);
+  });
+
   it('forgets records older than maxAgeMs, also from the inputRef index', () => {
     const { kept, advance } = store({ maxAgeMs: HOUR });
     kept.keep(T0, 'old', 'OLD');

@@ -119,7 +119,9 @@ export class KeptResults {
     this.evict();
     const found: Kept[] = [];
     if ('inputRefs' in query) {
-      for (const ref of new Set(query.inputRefs)) found.push(...(this.byRef.get(ref) ?? []));
+      // One by one, not push(...list): an input reference sent by many requests can hold more records than a
+      // call may take arguments (a RangeError past about 100k).
+      for (const ref of new Set(query.inputRefs)) for (const e of this.byRef.get(ref) ?? []) found.push(e);
     } else {
       for (let i = this.head; i < this.entries.length; i++) {
         const e = this.entries[i] as Kept;
