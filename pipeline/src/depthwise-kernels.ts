@@ -31,6 +31,41 @@ function check(kernel: string, attrs: Attrs, filterShape: readonly number[]): vo
   if (!ones || attrs['pad'] !== 'valid' || filterShape[3] !== 1) throw new Error(`${kernel}: only stride-1 'valid' depthwise convolutions with multiplier 1 are supported here`);
 }
 
+interface Dims {
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly kh: number;
+  readonly kw: number;
+}
+
+/**
+ * Both gradients walk the same taps: for each output position and filter tap, per channel,
+ * `into[…] += other[…] · dy[n, y, x, c]`, where the filter side is [ky,kx,c] and the input side
+ * [n, y+ky, x+kx, c]. `intoFilter` says which side is written (dW) and which is read (x); otherwise
+ * the input side is written (dX) from the filter. `into` starts at zero.
+ */
+function accumulateTaps(d: Dims, dy: Float32Array, { into, intoFilter, other }: { into: Float32Array; intoFilter: boolean; other: Float32Array }): void {
+  const { n, h, w, c, oh, ow, kh, kw } = d;
+  into.fill(0);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++) {
+        const g = ((b * oh + y) * ow + xx) * c;
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const inputAt = ((b * h + y + ky) * w + xx + kx) * c;
+            const filterAt = (ky * kw + kx) * c;
+            const to = intoFilter ? filterAt : inputAt;
+            const from = intoFilter ? inputAt : filterAt;
+            for (let k = 0; k < c; k++) into[to + k] = (into[to + k] as number) + (other[from + k] as number) * (dy[g + k] as number);
+          }
+      }
+}
+
 /** dW[ky,kx,c] = Σ x[n, y+ky, x+kx, c] · dy[n, y, x, c]. */
 function backpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const filterShape = attrs['filterShape'] as [number, number, number, number];
@@ -45,18 +80,7 @@ function backpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const dy = backend.typedArrayFromHeap(grad) as Float32Array;
   const dw = backend.typedArrayFromHeap(out) as Float32Array;
-  dw.fill(0);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < oh; y++)
-      for (let xx = 0; xx < ow; xx++) {
-        const g = ((b * oh + y) * ow + xx) * c;
-        for (let ky = 0; ky < kh; ky++)
-          for (let kx = 0; kx < kw; kx++) {
-            const from = ((b * h + y + ky) * w + xx + kx) * c;
-            const to = (ky * kw + kx) * c;
-            for (let k = 0; k < c; k++) dw[to + k] = (dw[to + k] as number) + (x[from + k] as number) * (dy[g + k] as number);
-          }
-      }
+  accumulateTaps({ n, h, w, c, oh, ow, kh, kw }, dy, { into: dw, intoFilter: true, other: x });
   return out;
 }
 
@@ -72,17 +96,6 @@ function backpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const filter = backend.typedArrayFromHeap(filterInfo) as Float32Array;
   const dy = backend.typedArrayFromHeap(grad) as Float32Array;
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
-  dx.fill(0);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < oh; y++)
-      for (let xx = 0; xx < ow; xx++) {
-        const g = ((b * oh + y) * ow + xx) * c;
-        for (let ky = 0; ky < kh; ky++)
-          for (let kx = 0; kx < kw; kx++) {
-            const to = ((b * h + y + ky) * w + xx + kx) * c;
-            const from = (ky * kw + kx) * c;
-            for (let k = 0; k < c; k++) dx[to + k] = (dx[to + k] as number) + (filter[from + k] as number) * (dy[g + k] as number);
-          }
-      }
+  accumulateTaps({ n, h, w, c, oh, ow, kh, kw }, dy, { into: dx, intoFilter: false, other: filter });
   return out;
 }
