@@ -35,7 +35,7 @@ export function VariantRules({ rules, versions, onChange }: { rules: readonly Va
               </div>
               <div class="field">
                 <label for={`r-${i}-selector`}>{`Nodes matching${suffix}`}</label>
-                <input id={`r-${i}-selector`} maxLength={2000} placeholder={several ? 'power=low' : 'every node'} value={rule.selector} onInput={(e) => update(i, { selector: e.currentTarget.value })} />
+                <input id={`r-${i}-selector`} maxLength={2000} placeholder={i === rules.length - 1 ? 'any node' : 'power=low'} value={rule.selector} onInput={(e) => update(i, { selector: e.currentTarget.value })} />
               </div>
               <div class="field">
                 <label for={`r-${i}-ram`}>{`Max RAM, MB${suffix}`}</label>
