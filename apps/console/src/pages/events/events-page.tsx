@@ -7,9 +7,8 @@ import { formatDetail, formatTime } from '../../lib/format.js';
 import { navigate, useLocation } from '../../lib/router.js';
 import { useSession } from '../../lib/session-context.js';
 import { LiveBadge } from '../../lib/use-live.js';
-import { asError } from '../../lib/use-load.js';
+import { asError, useLoad } from '../../lib/use-load.js';
 import { type EventFilterState, eventFilterQuery, isUuid, readEventFilter } from './event-filter.js';
-import { EVENT_TYPES } from './event-types.js';
 
 // The page keeps the newest events only: an open tab must not grow without bound.
 const KEEP = 500;
@@ -47,11 +46,22 @@ function IdField({ name, label, value, onApply }: { name: 'node' | 'rollout'; la
   );
 }
 
-/** The last hour from GET /v1/events, then live from the stream, with the same filters; the filters live in the URL. */
+/**
+ * The type filter lists the control plane's own catalogue (GET /v1/events/types): a new event type shows up
+ * here without a console change. The feed waits for it, so a URL's types are read against the real list.
+ */
 export function EventsPage() {
+  const { api } = useSession();
+  const catalogue = useLoad(async () => unwrap(await api.GET('/v1/events/types')).types, [api]);
+  if (!catalogue.data) return catalogue.error ? <ProblemNote error={catalogue.error} /> : <p class="loading">Loading the event types…</p>;
+  return <EventsFeed types={catalogue.data} />;
+}
+
+/** The last hour from GET /v1/events, then live from the stream, with the same filters; the filters live in the URL. */
+function EventsFeed({ types }: { types: readonly string[] }) {
   const { api, apiKey } = useSession();
   const { query } = useLocation();
-  const filter = readEventFilter(query, EVENT_TYPES);
+  const filter = readEventFilter(query, types);
   const [events, setEvents] = useState<FleetEvent[]>([]);
   const [live, setLive] = useState(false);
   const [error, setError] = useState<Error>();
@@ -92,7 +102,7 @@ export function EventsPage() {
       </h1>
       <fieldset class="filters">
         <legend>Types (none checked: all)</legend>
-        {EVENT_TYPES.map((t) => (
+        {types.map((t) => (
           <label key={t} class="chip">
             <input type="checkbox" checked={filter.types.includes(t)} onChange={() => toggle(t)} /> {t}
           </label>
