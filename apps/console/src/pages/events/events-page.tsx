@@ -92,7 +92,7 @@ function EventsFeed({ types }: { types: readonly string[] }) {
   const apply = (next: EventFilterState) => navigate(`/events${eventFilterQuery(next)}`);
   const toggle = (type: string) => apply({ ...filter, types: filter.types.includes(type) ? filter.types.filter((t) => t !== type) : [...filter.types, type] });
   const withId = (name: 'node' | 'rollout', id: string | undefined) => {
-    const { [name]: _dropped, ...rest } = filter;
+    const rest = { types: filter.types, ...(name === 'node' ? { rollout: filter.rollout } : { node: filter.node }) };
     apply(id ? { ...rest, [name]: id } : rest);
   };
   return (
