@@ -43,6 +43,12 @@ export class SimulatedFleet {
   private readonly lastDesiredSha = new Map<string, string>();
   /** Each node's statuses until the control plane acknowledges them by seq (re-sent every second, like the agent). */
   private readonly unacked = new Map<string, MessageOf<'status'>[]>();
+  /** Per node, the seq of every heartbeat the broker accepted (fault tests compare them with the stored rows). */
+  readonly heartbeatsSent = new Map<string, number[]>();
+  /** Every results message the broker accepted, by message id, with its node and record seqs... */
+  readonly resultsSent = new Map<string, { readonly nodeId: string; readonly seqs: readonly number[] }>();
+  /** ...and the ids the control plane acknowledged as stored. */
+  readonly resultsAcked = new Set<string>();
   private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
@@ -93,9 +99,10 @@ export class SimulatedFleet {
       [...this.nodeIds].map((nodeId) => {
         const model = this.running.get(nodeId) ?? null;
         const latency = latencyMs(model?.sha256 ?? null, model);
+        const seq = this.next(nodeId);
         return this.publish(nodeId, 'heartbeat', {
           ...envelopeFields(),
-          seq: this.next(nodeId),
+          seq,
           model,
           uptimeS: 60,
           cpu: 0.1,
@@ -104,7 +111,7 @@ export class SimulatedFleet {
           inferences,
           errors: errors(model),
           latencyMs: { p50: latency / 2, p99: latency },
-        });
+        }).then(() => this.heartbeatsSent.set(nodeId, [...(this.heartbeatsSent.get(nodeId) ?? []), seq]));
       }),
     );
   }
@@ -189,9 +196,15 @@ export class SimulatedFleet {
           confidence: confidence(model),
           latencyMs: 1,
         }));
-        return this.publish(nodeId, 'results', { ...envelopeFields(), records });
+        const message = { ...envelopeFields(), records };
+        return this.publish(nodeId, 'results', message).then(() => this.resultsSent.set(message.id, { nodeId, seqs: records.map((r) => r.seq) }));
       }),
     );
+  }
+
+  /** Statuses sent and not yet acknowledged as stored, over all nodes. */
+  get unackedStatuses(): number {
+    return [...this.unacked.values()].reduce((n, list) => n + list.length, 0);
   }
 
   async stop(): Promise<void> {
@@ -206,8 +219,10 @@ export class SimulatedFleet {
   private onAck(topic: string, payload: Buffer): void {
     const nodeId = this.nodeIdOf(topic);
     const parsed = parseMessage('acks', payload);
+    if (!parsed.ok) return;
+    for (const id of parsed.value.results ?? []) this.resultsAcked.add(id);
     const pending = this.unacked.get(nodeId);
-    if (!parsed.ok || !pending) return;
+    if (!pending) return;
     const { statusSeq, statusSeqs } = parsed.value;
     const stored = (seq: number) => (statusSeqs ? statusSeqs.includes(seq) : statusSeq !== undefined && seq <= statusSeq);
     this.unacked.set(nodeId, pending.filter((s) => !stored(s.seq)));
