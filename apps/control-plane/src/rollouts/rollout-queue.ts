@@ -5,7 +5,9 @@ import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RolloutEngine } from './rollout-engine.js';
 import type { Rollout } from './rollout.entity.js';
+import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
+import { keepJobScheduler } from '../queues/job-scheduler.js';
 
 const QUEUE = 'rollouts';
 const SWEEP_EVERY_MS = 5_000;
@@ -27,6 +29,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RolloutQueue.name);
   private readonly connections: BullConnections;
   private readonly queue: Queue;
+  /** The queue's own connection: its `ready` after a reconnect restores the job scheduler. */
+  private readonly queueConnection: Redis;
   private worker?: Worker;
 
   constructor(
@@ -35,7 +39,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly engine: RolloutEngine,
   ) {
     this.connections = new BullConnections(config.redis.url);
-    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
+    this.queueConnection = this.connections.open();
+    this.queue = new Queue(QUEUE, { connection: this.queueConnection, prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout queue error'));
   }
 
@@ -52,7 +57,11 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.worker.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout worker error'));
     this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: String(error) }, 'rollout job failed'));
-    await this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+    await keepJobScheduler(
+      this.queueConnection,
+      () => this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } }),
+      (error) => this.logger.error({ err: error }, 'could not restore the rollout sweep after Redis reconnected; the next reconnect tries again'),
+    );
   }
 
   /**
