@@ -65,8 +65,9 @@ const CLIENT_MESSAGES = [/^Connection terminated/, /^timeout exceeded when tryin
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const source = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
-  if (!(source instanceof Error)) return false;
-  const code = (source as { code?: unknown }).code;
+  // Shape, not `instanceof Error`: socket errors come from Node's own realm (not the same Error under a test's VM context).
+  if (typeof source !== 'object' || source === null) return false;
+  const { code, message } = source as { code?: unknown; message?: unknown };
   if (typeof code === 'string') return SOCKET_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code);
-  return CLIENT_MESSAGES.some((pattern) => pattern.test(source.message));
+  return typeof message === 'string' && CLIENT_MESSAGES.some((pattern) => pattern.test(message));
 }

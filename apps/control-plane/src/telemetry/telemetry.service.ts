@@ -159,6 +159,11 @@ export class TelemetryService implements BeforeApplicationShutdown {
    * disconnects and before the database closes (onApplicationShutdown), write what was taken and send its acks.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.heartbeats.close(), this.results.close(), this.statuses.close()]);
+    const tables: IngestTable[] = ['node_heartbeats', 'inference_results', 'deployment_status_events'];
+    const left = await Promise.all([this.heartbeats.close(), this.results.close(), this.statuses.close()]);
+    // The database is down at stop: what nodes re-send until acknowledged (statuses, results) comes again; heartbeats do not.
+    tables.forEach((table, i) => {
+      if ((left[i] ?? 0) > 0) this.logger.error({ table, count: left[i] }, 'stopping with telemetry the database did not take; not stored');
+    });
   }
 }
