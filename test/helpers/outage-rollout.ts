@@ -8,11 +8,11 @@ import type { TestApp } from './test-app.js';
 
 export const OUTAGE_NODES = 50;
 
-/** GET /health: its status code and the names of the checks that failed. */
-export async function healthOf(t: TestApp): Promise<{ code: number; down: string[] }> {
+/** GET /health: its status code, the names of the checks that failed, and the heartbeats waiting to be written. */
+export async function healthOf(t: TestApp): Promise<{ code: number; down: string[]; heartbeatBacklog: number }> {
   const res = await t.http().get('/health');
-  const body = res.body as { error?: Record<string, unknown> };
-  return { code: res.status, down: Object.keys(body.error ?? {}) };
+  const body = res.body as { error?: Record<string, unknown>; details?: { ingest?: { streams?: Record<string, { depth?: number }> } } };
+  return { code: res.status, down: Object.keys(body.error ?? {}), heartbeatBacklog: body.details?.ingest?.streams?.['node_heartbeats']?.depth ?? 0 };
 }
 
 /**
