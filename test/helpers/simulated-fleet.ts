@@ -202,6 +202,11 @@ export class SimulatedFleet {
     );
   }
 
+  /** A node's presence (as an agent's birth message or will): any enrolled node, in this fleet or not. */
+  async presence(nodeId: string, online: boolean): Promise<void> {
+    await this.client.publishAsync(this.topics.uplink(nodeId, 'presence'), encodeMessage('presence', { ...envelopeFields(), online }), { qos: 1 });
+  }
+
   /** Statuses sent and not yet acknowledged as stored, over all nodes. */
   get unackedStatuses(): number {
     return [...this.unacked.values()].reduce((n, list) => n + list.length, 0);

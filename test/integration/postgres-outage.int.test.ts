@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../helpers/agent-process.js';
+import { enrolNodes } from '../helpers/fleet.js';
 import { healthOf, OutageRollout } from '../helpers/outage-rollout.js';
 import { type OwnService, startOwnPostgres } from '../helpers/own-services.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
@@ -34,6 +35,12 @@ describe('PostgreSQL restarted mid-rollout', () => {
 
   it('reports the database down while it is, then recovers by itself, completes the rollout and loses nothing', async () => {
     rollout = await OutageRollout.start(t, broker, 'pg-outage', 4);
+    // A node outside the rollout that goes offline during the outage: its will is sent once.
+    const [leaving] = await enrolNodes(t, 1, { outage: 'leaving' });
+    if (!leaving) throw new Error('no node enrolled');
+    const statusOf = async () => ((await t.db.query(`SELECT status::text AS status FROM nodes WHERE id = $1`, [leaving])) as { status: string }[])[0]?.status;
+    await rollout.fleet.presence(leaving, true);
+    await waitFor(statusOf, (s) => s === 'online', 30_000, 'leaving node online');
     const before = await rollout.midway();
 
     await pg.pause();
@@ -44,6 +51,7 @@ describe('PostgreSQL restarted mid-rollout', () => {
     const api = await t.http().get(`/v1/rollouts/${rollout.rolloutId}`).set(bearer(t.adminKey));
     expect({ status: api.status, type: api.type }).toEqual({ status: 503, type: 'application/problem+json' });
     // Meanwhile the heartbeats nodes send wait in the ingest buffer (the test fails if none did: no outage seen).
+    await rollout.fleet.presence(leaving, false);
     let backlog = 0;
     while (Date.now() - downAt < OUTAGE_MS) {
       const health = await healthOf(t);
@@ -58,6 +66,10 @@ describe('PostgreSQL restarted mid-rollout', () => {
     const healthyInS = Math.round((Date.now() - downAt) / 1000);
     const state = await waitFor(() => rollout?.state() ?? Promise.resolve('?'), (s) => s !== 'running' && s !== 'scheduled', 120_000, 'rollout finished');
     expect(state).toBe('completed');
+    // The will sent during the outage is stored once the database is back (it was lost before).
+    await waitFor(statusOf, (s) => s === 'offline', 30_000, 'leaving node offline');
+    const events = (await t.db.query(`SELECT type FROM events WHERE node_id = $1 ORDER BY id`, [leaving])) as { type: string }[];
+    expect(events.map((e) => e.type).filter((type) => type.startsWith('node.o'))).toEqual(['node.online', 'node.offline']);
     await rollout.stopTraffic();
     const counts = await rollout.expectNothingLost();
     console.log(
