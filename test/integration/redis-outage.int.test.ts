@@ -3,7 +3,7 @@ import { waitFor } from '../helpers/agent-process.js';
 import { healthOf, OutageRollout } from '../helpers/outage-rollout.js';
 import { type OwnService, startOwnRedis } from '../helpers/own-services.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** How long Redis stays down once /health has seen it: several sweeps and many ticks' worth. */
 const OUTAGE_MS = 8_000;
@@ -40,11 +40,17 @@ describe('Redis restarted mid-rollout', () => {
     expect(down.down).toContain('redis');
     expect(down.down).not.toContain('postgres');
     const downAt = Date.now();
-    // No ticks run meanwhile; nodes keep sending (ingest goes to PostgreSQL, not Redis).
-    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    // An operator pauses meanwhile: the action is stored and answered while Redis is still down (it
+    // used to wait for Redis, hanging the request for the whole outage). No ticks run; nodes keep
+    // sending (ingest goes to PostgreSQL, not Redis).
+    const outage = new Promise<'outage over'>((r) => setTimeout(r, OUTAGE_MS, 'outage over'));
+    const pausing = t.http().post(`/v1/rollouts/${rollout.rolloutId}/pause`).set(bearer(t.adminKey)).then((res) => res.status);
+    expect(await Promise.race([pausing, outage])).toBe(200);
+    await outage;
     const during = await rollout.committed();
     expect(await healthOf(t)).toMatchObject({ code: 503 });
     await redis.resume();
+    await t.http().post(`/v1/rollouts/${rollout.rolloutId}/resume`).set(bearer(t.adminKey)).expect(200);
 
     await waitFor(() => healthOf(t), (h) => h.code === 200, 30_000, '/health back to 200');
     const state = await waitFor(() => rollout?.state() ?? Promise.resolve('?'), (s) => s !== 'running' && s !== 'scheduled', 120_000, 'rollout finished');

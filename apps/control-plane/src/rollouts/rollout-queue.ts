@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { type Job, Queue, Worker } from 'bullmq';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { settleWithin } from '#common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RolloutEngine } from './rollout-engine.js';
 import type { Rollout } from './rollout.entity.js';
@@ -11,6 +12,8 @@ import { keepJobScheduler } from '../queues/job-scheduler.js';
 
 const QUEUE = 'rollouts';
 const SWEEP_EVERY_MS = 5_000;
+/** How long an API request waits for Redis to take a tick before answering anyway (the sweep queues it). */
+const REQUEST_SCHEDULE_WAIT_MS = 1_000;
 
 interface TickJob {
   readonly rolloutId: string;
@@ -79,6 +82,19 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
       removeOnFail: { age: 86_400 },
     });
     if (await job.isFailed()) await job.retry('failed');
+  }
+
+  /**
+   * For an operator's action (start, pause, resume...), already committed: queues the rollout's tick but
+   * waits for Redis at most REQUEST_SCHEDULE_WAIT_MS. While Redis is away a BullMQ command waits for it
+   * (the connections retry forever, as workers require), and the request hung for the whole outage; the
+   * sweep re-queues every unfinished rollout's due tick once Redis answers, so answering is safe.
+   */
+  async scheduleForRequest(rolloutId: string, seq: number): Promise<void> {
+    const outcome = await settleWithin(this.schedule(rolloutId, seq), REQUEST_SCHEDULE_WAIT_MS, (error) =>
+      this.logger.warn({ err: error, rolloutId }, 'could not queue the tick of a rollout action; the sweep will'),
+    );
+    if (outcome === 'late') this.logger.warn({ rolloutId }, 'Redis did not take the tick of a rollout action in time; the sweep queues it once Redis answers');
   }
 
   private async process(job: Job): Promise<void> {
