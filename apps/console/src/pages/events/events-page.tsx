@@ -22,6 +22,7 @@ const TYPES = [
   'node.committed',
   'node.failed',
   'node.attestation-mismatch',
+  'model.drift-detected',
   'key.rotated',
 ];
 // The page keeps the newest events only: an open tab must not grow without bound.
