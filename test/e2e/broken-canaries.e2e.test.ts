@@ -112,9 +112,15 @@ describe('broken canaries on real agents', () => {
     stopLabelling = true;
     await labelling;
     expect(halted.haltReason).toMatch(/^accuracy gate: canary \d+\.\d% vs control \d+\.\d%/);
-    // The stats route shows why the other gates passed: same confidence, no errors.
-    const stats = (await t.http().get(`/v1/rollouts/${halted.id}/stats`).set(bearer(t.adminKey)).expect(200)).body as { canary: { errors: number; meanConfidence: number }; control: { meanConfidence: number } };
+    // The stats route shows why the other gates passed (same confidence, no errors) and what this one saw.
+    const stats = (await t.http().get(`/v1/rollouts/${halted.id}/stats`).set(bearer(t.adminKey)).expect(200)).body as {
+      canary: { errors: number; meanConfidence: number };
+      control: { meanConfidence: number };
+      accuracy: { canary: { labelled: number; accuracy: number }; control: { labelled: number; accuracy: number } };
+    };
     expect(stats.canary.errors).toBe(0);
     expect(Math.abs(stats.canary.meanConfidence - stats.control.meanConfidence)).toBeLessThan(0.1);
+    expect(stats.accuracy.canary.labelled).toBeGreaterThanOrEqual(30);
+    expect(stats.accuracy.control.accuracy - stats.accuracy.canary.accuracy).toBeGreaterThan(0.2);
   }, 400_000);
 });

@@ -25,9 +25,9 @@ export const binnedDistributionSchema = z
     edges: z.array(finite).min(1).max(MAX_DRIFT_EDGES),
     fractions: z.array(z.number().min(0).max(1)).min(2).max(MAX_DRIFT_EDGES + 1),
   })
-  .refine((d) => d.edges.every((e, i) => i === 0 || e > (d.edges[i - 1] as number)), { message: 'edges must increase strictly' })
-  .refine((d) => d.fractions.length === d.edges.length + 1, { message: 'fractions must have one more entry than edges' })
-  .refine((d) => Math.abs(d.fractions.reduce((a, f) => a + f, 0) - 1) < 1e-3, { message: 'fractions must sum to 1' });
+  .refine((d) => d.edges.every((e, i) => i === 0 || e > (d.edges[i - 1] as number)), { message: 'edges must increase strictly', path: ['edges'] })
+  .refine((d) => d.fractions.length === d.edges.length + 1, { message: 'fractions must have one more entry than edges', path: ['fractions'] })
+  .refine((d) => Math.abs(d.fractions.reduce((a, f) => a + f, 0) - 1) < 1e-3, { message: 'fractions must sum to 1', path: ['fractions'] });
 
 /**
  * Reference statistics of a model version, signed into its manifest: its inputs as clients send them

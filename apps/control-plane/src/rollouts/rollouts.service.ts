@@ -16,6 +16,8 @@ import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.enti
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
 import type { SideStats } from './health-gate.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
+import { GateSignalsRepository } from './gate-signals.repository.js';
+import type { AccuracySide, CanaryDrift } from './signal-gates.js';
 
 /** The window of a rollout's stats without health gates (the gates' own default). */
 const DEFAULT_STATS_WINDOW_SECONDS = 300;
@@ -24,6 +26,9 @@ export interface RolloutStats {
   readonly windowSeconds: number;
   readonly canary: SideStats;
   readonly control: SideStats;
+  /** What the accuracy and drift gates read (signal-gates.ts). */
+  readonly accuracy: { readonly canary: AccuracySide; readonly control: AccuracySide };
+  readonly canaryDrift: CanaryDrift;
 }
 
 export interface RolloutRequest {
@@ -78,6 +83,7 @@ export class RolloutsService {
     private readonly engine: RolloutEngine,
     private readonly repository: RolloutRepository,
     private readonly queue: RolloutQueue,
+    private readonly signals: GateSignalsRepository,
   ) {}
 
   async create(by: Principal, request: RolloutRequest): Promise<Rollout> {
@@ -216,8 +222,11 @@ export class RolloutsService {
     const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
     if (!rollout) throw new NotFoundError('rollout', id);
     const window = windowSeconds ?? rollout.strategy.healthGates?.windowSeconds ?? DEFAULT_STATS_WINDOW_SECONDS;
-    const [canary, control] = await this.db.transaction((tx) => this.repository.gateStats(tx, rollout, window));
-    return { windowSeconds: window, canary, control };
+    return this.db.transaction(async (tx) => {
+      const [canary, control] = await this.repository.gateStats(tx, rollout, window);
+      const [labelledCanary, labelledControl] = await this.signals.accuracy(tx, rollout, window);
+      return { windowSeconds: window, canary, control, accuracy: { canary: labelledCanary, control: labelledControl }, canaryDrift: await this.signals.canaryDrift(tx, rollout, window) };
+    });
   }
 
   async get(id: string): Promise<RolloutDetail> {
