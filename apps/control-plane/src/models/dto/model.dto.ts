@@ -131,6 +131,8 @@ export class UploadVersionFieldsDto {
   skipSelfTest?: boolean;
 
   @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
     description:
       'JSON: reference statistics from training, signed into the manifest for drift (docs/drift.md): {"samples":n,"input":{"mean","std","bins":{"edges":[...],"fractions":[...]}},"confidence":{"edges":[...],"fractions":[...]}}; at most 63 edges per distribution, strictly increasing, fractions summing to 1.',
   })
