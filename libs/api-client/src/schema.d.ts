@@ -2034,7 +2034,9 @@ export interface components {
             /** @description JSON object the agent applies before inference, e.g. {"scale":0.00392156862745098,"layout":"NHWC"} */
             preprocessing?: Record<string, never>;
             /** @description JSON: reference statistics from training, signed into the manifest for drift (docs/drift.md): {"samples":n,"input":{"mean","std","bins":{"edges":[...],"fractions":[...]}},"confidence":{"edges":[...],"fractions":[...]}}; at most 63 edges per distribution, strictly increasing, fractions summing to 1. */
-            referenceStats?: Record<string, never>;
+            referenceStats?: {
+                [key: string]: unknown;
+            };
             /** @description JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest. The artifact is run on the input at upload: it must reproduce expectedOutput, or gives it when absent. Required unless skipSelfTest is true. */
             selfTest?: components["schemas"]["SelfTestDto"];
             /** @description true: ship without a golden self-test (nodes then only check that an all-zero input gives finite outputs) */
