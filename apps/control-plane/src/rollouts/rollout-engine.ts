@@ -5,16 +5,14 @@ import { DeploymentsService } from '../deployments/deployments.service.js';
 import { Deployment } from '../deployments/deployment.entity.js';
 import { ModelsService } from '../models/models.service.js';
 import { type Counts, decide, type Step } from './decide.js';
-import { type GateVerdict, judgeGates } from './health-gate.js';
-import { GateSignalsRepository } from './gate-signals.repository.js';
-import { combineVerdicts, hasSignalGates, judgeAccuracy, judgeDrift } from './signal-gates.js';
+import type { GateVerdict } from './health-gate.js';
+import { GateJudge } from './gate-judge.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutNode } from './rollout-node.entity.js';
 import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
 import { Rollout } from './rollout.entity.js';
-import type { HealthGates } from './strategy.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 
 /** What a tick leaves for the queue: run again after `nextDelayMs`, or stop (null). */
@@ -41,7 +39,7 @@ export class RolloutEngine {
     private readonly models: ModelsService,
     private readonly metrics: RolloutMetrics,
     private readonly events: EventRecorder,
-    private readonly signals: GateSignalsRepository,
+    private readonly gateJudge: GateJudge,
   ) {}
 
   async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
@@ -104,7 +102,7 @@ export class RolloutEngine {
     if (rollout.strategy.continuous) await this.targeting.enrolNewcomers(tx, rollout);
     const counts = await this.repository.counts(tx, rollout.id);
     const gates = rollout.strategy.healthGates;
-    const gate = gates ? await this.judge(tx, rollout, gates) : null;
+    const gate = gates ? await this.gateJudge.judge(tx, rollout, gates) : null;
     const step = decide({
       strategy: rollout.strategy,
       now,
@@ -119,20 +117,6 @@ export class RolloutEngine {
     await this.reportGate(tx, rollout, gate, step);
     await this.apply(tx, rollout, step, now);
     return rollout.state === 'running' || (await this.reverting(tx, rollout));
-  }
-
-  /** Every configured gate: the heartbeat gates (health-gate.ts), then accuracy and drift (signal-gates.ts). */
-  private async judge(tx: EntityManager, rollout: Rollout, gates: HealthGates): Promise<GateVerdict> {
-    const [canary, control] = await this.repository.gateStats(tx, rollout, gates.windowSeconds);
-    const health = judgeGates(gates, canary, control);
-    if (!hasSignalGates(gates)) return health;
-    const accuracy = gates.maxAccuracyDrop === undefined ? null : await this.signals.accuracy(tx, rollout, gates.windowSeconds);
-    const drift = gates.maxDrift === undefined ? null : await this.signals.canaryDrift(tx, rollout, gates.windowSeconds);
-    return combineVerdicts(
-      health,
-      accuracy ? judgeAccuracy(gates, accuracy[0], accuracy[1], control.nodes) : { kind: 'pass' },
-      drift ? judgeDrift(gates, drift) : { kind: 'pass' },
-    );
   }
 
   /**
