@@ -95,22 +95,30 @@ describe('broken canaries on real agents', () => {
     expect(halted.haltReason).toMatch(/^latency gate: canary p99/);
   }, 400_000);
 
+  /** Ground truth as a labelling process sends it: in batches, for results already stored, until stopped. */
+  function startLabelling(): () => Promise<void> {
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        await traffic.sendFeedback(t).catch(() => 0);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    return async () => {
+      stop = true;
+      await loop;
+    };
+  }
+
+  const ALL_GATES = { minSamples: 30, maxLatencyP99Ratio: 3, maxErrorRateIncrease: 0.05, maxConfidenceDrop: 0.1, maxAccuracyDrop: 0.2, minLabelledSamples: 30 };
+
   it('halts a confidently wrong model (shuffled last layer) on the accuracy gate alone: latency, errors and confidence do not see it', async () => {
     traffic.forgetLabels();
-    const gates = { minSamples: 30, maxLatencyP99Ratio: 3, maxErrorRateIncrease: 0.05, maxConfidenceDrop: 0.1, maxAccuracyDrop: 0.2, minLabelledSamples: 30 };
-    let labelling: Promise<void> | undefined;
-    let stopLabelling = false;
-    const { halted } = await rollOutBroken('1.3.0', { shuffleClasses: true }, gates, () => {
-      // Ground truth arrives as a labelling process would send it: in batches, for results already stored.
-      labelling = (async () => {
-        while (!stopLabelling) {
-          await traffic.sendFeedback(t).catch(() => 0);
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      })();
+    let stopLabelling: () => Promise<void> = async () => undefined;
+    const { halted } = await rollOutBroken('1.3.0', { shuffleClasses: true }, ALL_GATES, () => {
+      stopLabelling = startLabelling();
     });
-    stopLabelling = true;
-    await labelling;
+    await stopLabelling();
     expect(halted.haltReason).toMatch(/^accuracy gate: canary \d+\.\d% vs control \d+\.\d%/);
     // The stats route shows why the other gates passed (same confidence, no errors) and what this one saw.
     const stats = (await t.http().get(`/v1/rollouts/${halted.id}/stats`).set(bearer(t.adminKey)).expect(200)).body as {
@@ -122,5 +130,23 @@ describe('broken canaries on real agents', () => {
     expect(Math.abs(stats.canary.meanConfidence - stats.control.meanConfidence)).toBeLessThan(0.1);
     expect(stats.accuracy.canary.labelled).toBeGreaterThanOrEqual(30);
     expect(stats.accuracy.control.accuracy - stats.accuracy.canary.accuracy).toBeGreaterThan(0.2);
+  }, 400_000);
+
+  it('lets a good candidate through the same gates: every gate passes at the end of the bake and the rollout completes', async () => {
+    traffic.forgetLabels();
+    const stopLabelling = startLabelling();
+    // The good model's weights again as a new version: the accuracy gate must not fire on it.
+    const candidate = await upload('1.4.0', good);
+    const id = await startRollout(t, {
+      modelVersionId: candidate.id,
+      selector: 'fleet=canaries',
+      strategy: { waves: { percentages: [33, 100] }, bakeSeconds: 45, nodeTimeoutSeconds: 300, healthGates: { windowSeconds: 30, ...ALL_GATES } },
+    });
+    const done = await waitForRolloutState(t, id, ['completed', 'halted'], 240_000);
+    await stopLabelling();
+    expect(done.haltReason).toBeNull();
+    expect(done.state).toBe('completed');
+    const verdicts = (await t.db.query(`SELECT payload FROM events WHERE type = 'rollout.gate-verdict' AND rollout_id = $1`, [id])) as { payload: { verdict: string; reason?: string } }[];
+    expect(verdicts.map((v) => v.payload)).toEqual([{ wave: 1, verdict: 'pass' }]);
   }, 400_000);
 });
