@@ -81,6 +81,7 @@ export class Agent {
       onRoot: (envelope) => this.trust.offer(envelope),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
+        this.updater.connectionChanged(connected);
         if (!connected) return;
         this.outbox.resend(true);
         void this.updater.resendUnackedStatus();
@@ -106,6 +107,8 @@ export class Agent {
       adoptReferenceStats: (model, stats) => this.drift.adopt(model, stats),
       log,
     });
+    // Not connected yet: a download resumed from the journal waits for the broker before it counts stalls.
+    this.updater.connectionChanged(false);
     this.inference = new InferenceService(
       this.holder,
       this.stats,

@@ -8,6 +8,7 @@ import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { RolloutRepository } from './rollout.repository.js';
+import { RolloutStatsService } from './rollout-stats.service.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
 import { RolloutsService } from './rollouts.service.js';
@@ -15,6 +16,6 @@ import { RolloutsService } from './rollouts.service.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge],
 })
 export class RolloutsModule {}

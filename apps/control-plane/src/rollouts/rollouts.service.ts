@@ -14,22 +14,7 @@ import { RolloutQueue } from './rollout-queue.js';
 import { describeTakeover, RolloutRepository } from './rollout.repository.js';
 import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
-import type { SideStats } from './health-gate.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
-import { GateSignalsRepository } from './gate-signals.repository.js';
-import type { AccuracySide, CanaryDrift } from './signal-gates.js';
-
-/** The window of a rollout's stats without health gates (the gates' own default). */
-const DEFAULT_STATS_WINDOW_SECONDS = 300;
-
-export interface RolloutStats {
-  readonly windowSeconds: number;
-  readonly canary: SideStats;
-  readonly control: SideStats;
-  /** What the accuracy and drift gates read (signal-gates.ts). */
-  readonly accuracy: { readonly canary: AccuracySide; readonly control: AccuracySide };
-  readonly canaryDrift: CanaryDrift;
-}
 
 export interface RolloutRequest {
   readonly name: string;
@@ -83,7 +68,6 @@ export class RolloutsService {
     private readonly engine: RolloutEngine,
     private readonly repository: RolloutRepository,
     private readonly queue: RolloutQueue,
-    private readonly signals: GateSignalsRepository,
   ) {}
 
   async create(by: Principal, request: RolloutRequest): Promise<Rollout> {
@@ -215,18 +199,6 @@ export class RolloutsService {
       qb.andWhere('(r.created_at, r.id) < (SELECT a.created_at, a.id FROM rollouts a WHERE a.id = :after)', { after });
     }
     return qb.getMany();
-  }
-
-  /** Canary and control over a window, as the health gates see them (the gates' window by default). */
-  async stats(id: string, windowSeconds?: number): Promise<RolloutStats> {
-    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
-    if (!rollout) throw new NotFoundError('rollout', id);
-    const window = windowSeconds ?? rollout.strategy.healthGates?.windowSeconds ?? DEFAULT_STATS_WINDOW_SECONDS;
-    return this.db.transaction(async (tx) => {
-      const [canary, control] = await this.repository.gateStats(tx, rollout, window);
-      const [labelledCanary, labelledControl] = await this.signals.accuracy(tx, rollout, window);
-      return { windowSeconds: window, canary, control, accuracy: { canary: labelledCanary, control: labelledControl }, canaryDrift: await this.signals.canaryDrift(tx, rollout, window) };
-    });
   }
 
   async get(id: string): Promise<RolloutDetail> {
