@@ -1,9 +1,10 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** One heartbeat per (node, seq): the primary key makes QoS 1 redelivery harmless. */
 @Entity({ name: 'node_heartbeats' })
+@Index('node_heartbeats_drift_idx', ['modelName', 'modelVersion', 'receivedAt'], { where: '"drift_input" IS NOT NULL' })
 export class NodeHeartbeat {
   @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'node_id' })
@@ -61,4 +62,15 @@ export class NodeHeartbeat {
   /** The latency histogram, packed (packed-histogram.ts) in the shared layout (libs/protocol); null from agents that report only p50/p99. */
   @Column({ type: 'numeric', nullable: true })
   latencyHist!: string | null;
+
+  /** Drift scores (PSI vs the manifest's reference statistics) of the node's recent inputs and top-class confidences; null when the heartbeat carried none. */
+  @Column({ type: 'real', nullable: true })
+  driftInput!: number | null;
+
+  @Column({ type: 'real', nullable: true })
+  driftConfidence!: number | null;
+
+  /** Inferences the scores cover. */
+  @Column({ type: 'integer', nullable: true })
+  driftSamples!: number | null;
 }

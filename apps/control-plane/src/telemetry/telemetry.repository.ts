@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
+import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
@@ -35,6 +36,9 @@ const HEARTBEAT_COLUMNS = [
   'model_version',
   'model_variant',
   'latency_hist',
+  'drift_input',
+  'drift_confidence',
+  'drift_samples',
 ] as const;
 
 /**
@@ -49,8 +53,14 @@ export class TelemetryRepository {
 
   private readonly rollups: boolean;
 
-  constructor(@InjectDataSource() private readonly db: DataSource, @Inject(APP_CONFIG) config: { readonly ingest: Pick<AppConfig['ingest'], 'rollups'> }) {
+  private readonly driftEvents: DriftEvents;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) config: { readonly ingest: Pick<AppConfig['ingest'], 'rollups'>; readonly drift?: AppConfig['drift'] },
+  ) {
     this.rollups = config.ingest.rollups;
+    this.driftEvents = new DriftEvents(db, config.drift?.eventThreshold ?? DEFAULT_DRIFT_EVENT_THRESHOLD);
   }
 
   async insertHeartbeats(batch: readonly FromNode<HeartbeatMessage>[]): Promise<number> {
@@ -71,16 +81,22 @@ export class TelemetryRepository {
       m.model?.version ?? null,
       m.model?.variant ?? null,
       latencyHistLiteral(m),
+      m.drift?.input ?? null,
+      m.drift?.confidence ?? null,
+      m.drift?.samples ?? null,
     ]);
     // COPY stores every row or none; the fallback says which rows were new (a redelivery is rolled up once).
     let stored: readonly FromNode<HeartbeatMessage>[] = batch;
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
-         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist
+         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
+                u.drift_input, u.drift_confidence, u.drift_samples
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[])
-                AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist)
+                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
+                       $17::real[], $18::real[], $19::int[])
+                AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
+                     drift_input, drift_confidence, drift_samples)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];
@@ -89,6 +105,7 @@ export class TelemetryRepository {
       return result.length;
     });
     if (this.rollups) await this.rollUpHeartbeats(stored);
+    await this.driftEvents.record(stored);
     await this.touchNodes(batch);
     return inserted;
   }
