@@ -9,3 +9,4 @@ export * from './results-encoding.js';
 export * from './bounds.js';
 export * from './latency-histogram.js';
 export * from './results-policy.js';
+export * from './shadow.js';

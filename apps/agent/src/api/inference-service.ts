@@ -84,6 +84,8 @@ export class InferenceService {
     private readonly stats: InferenceStats,
     private readonly onResult: (record: InferenceRecord) => void,
     private readonly limits: InferenceLimits,
+    /** Every answered request, after its result is recorded: the shadow evaluation's tap (it defers its own work). */
+    private readonly onServed?: (input: Float32Array, answer: InferenceAnswer) => void,
   ) {
     this.slots = new RunSlots(limits.concurrentRuns);
   }
@@ -126,6 +128,7 @@ export class InferenceService {
       const answer: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
       this.stats.record(model.sha256, true, answer.latencyMs);
       this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
+      this.onServed?.(input, answer);
       return answer;
     }, failed);
   }

@@ -1,4 +1,6 @@
 import type { DeploymentState, FailureReason, ResultsPolicy } from '#protocol';
+import type { ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { ShadowReport } from './shadow-step.js';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -16,5 +18,7 @@ export interface UpdaterPorts {
   requestChunks(sha256: string, missing: [number, number][]): Promise<void>;
   /** A desired state verified (from the broker or the update record): its release's results policy. */
   adoptResultsPolicy?(model: { name: string; version: string; variant: string; sha256: string }, policy: ResultsPolicy | undefined): void;
+  /** Shadow evaluation: where served requests meet the candidate, and the uplink of its figures. */
+  shadow: { readonly tap: ShadowTap; report(report: ShadowReport): Promise<void> };
   log: LogFn;
 }
