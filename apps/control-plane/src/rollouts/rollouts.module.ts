@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { ModelsModule } from '../models/models.module.js';
+import { ShadowModule } from '../shadow/shadow.module.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
@@ -9,10 +10,11 @@ import { RolloutRepository } from './rollout.repository.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
 import { RolloutsService } from './rollouts.service.js';
+import { ShadowWaves } from './shadow-waves.js';
 
 @Module({
-  imports: [AuditModule, DeploymentsModule, ModelsModule],
+  imports: [AuditModule, DeploymentsModule, ModelsModule, ShadowModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics],
+  providers: [RolloutsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, ShadowWaves],
 })
 export class RolloutsModule {}
