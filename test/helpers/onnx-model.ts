@@ -20,14 +20,26 @@ export interface DenseSoftmaxModel {
  * A tiny real ONNX classifier, softmax(x·W + b), with deterministic weights from `seed`. Different seeds
  * give different models (different digests and outputs), which is what update tests need.
  */
-export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, options: { sqrtInput?: boolean; padBytes?: number } = {}): DenseSoftmaxModel {
+export function denseSoftmaxModel(
+  seed: number,
+  inputs = 16,
+  classes = 4,
+  options: { sqrtInput?: boolean; padBytes?: number; classOrder?: readonly number[]; jitter?: number } = {},
+): DenseSoftmaxModel {
   let state = seed >>> 0 || 1;
   const rand = () => {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32 - 0.5;
   };
-  const w = Float32Array.from({ length: inputs * classes }, rand);
-  const b = Float32Array.from({ length: classes }, rand);
+  const w0 = Float32Array.from({ length: inputs * classes }, rand);
+  const b0 = Float32Array.from({ length: classes }, rand);
+  // classOrder shuffles the last layer (output k is the seed model's class classOrder[k]): a model as
+  // confident as the seed's and wrong wherever the order moves a class. jitter nudges every weight by up
+  // to ±jitter: a retrained model that mostly agrees with the seed's.
+  const order = options.classOrder ?? Array.from({ length: classes }, (_, k) => k);
+  const nudge = () => (options.jitter ? rand() * 2 * options.jitter : 0);
+  const w = Float32Array.from({ length: inputs * classes }, (_, j) => (w0[Math.floor(j / classes) * classes + (order[j % classes] as number)] as number) + nudge());
+  const b = Float32Array.from({ length: classes }, (_, k) => (b0[order[k] as number] as number) + nudge());
   const tensor = (name: string, dims: number[], data: Float32Array) =>
     onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
   const graph = onnx.GraphProto.create({

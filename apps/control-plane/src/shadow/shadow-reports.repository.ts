@@ -17,8 +17,8 @@ export class ShadowReportsRepository {
     const rows = (await this.db.query(
       `INSERT INTO shadow_reports AS sr (deployment_id, node_id, seq, sha256, started_at, samples, agreed, errors, skipped,
                                          mean_divergence, mean_abs_diff, active_latency_ms, candidate_latency_ms)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-        WHERE EXISTS (SELECT 1 FROM deployment_targets WHERE deployment_id = $1 AND node_id = $2)
+       SELECT $1::uuid, $2::uuid, $3::bigint, $4::varchar, $5::timestamptz, $6::int, $7::int, $8::int, $9::int, $10::real, $11::real, $12::real, $13::real
+        WHERE EXISTS (SELECT 1 FROM deployment_targets WHERE deployment_id = $1::uuid AND node_id = $2::uuid)
        ON CONFLICT (deployment_id, node_id) DO UPDATE
           SET seq = EXCLUDED.seq, sha256 = EXCLUDED.sha256, started_at = EXCLUDED.started_at, samples = EXCLUDED.samples,
               agreed = EXCLUDED.agreed, errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, mean_divergence = EXCLUDED.mean_divergence,
@@ -61,11 +61,11 @@ export class ShadowReportsRepository {
   async decide(tx: EntityManager, rolloutId: string, decision: ShadowDecision, wave: number | null): Promise<string[]> {
     const rows = (await tx.query(
       `WITH decided AS (
-         UPDATE deployment_targets dt SET shadow_decision = $2
+         UPDATE deployment_targets dt SET shadow_decision = $2::varchar
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
           WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
             AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
-            AND ($2 = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
+            AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
          RETURNING dt.node_id)
        UPDATE rollout_nodes SET published = false, updated_at = now()
         WHERE rollout_id = $1 AND node_id IN (SELECT node_id FROM decided)
