@@ -158,6 +158,13 @@ describe('shadow evaluation on real agents', () => {
       const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
       await attacker.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).desired(nodeId), JSON.stringify(genuine), { qos: 1, retain: true });
       await attacker.endAsync();
+      await waitFor(
+        async () => (agents[0] as AgentProcess).logs.filter((l) => l.includes('refused a desired state') && l.includes(deploymentId) && l.includes('"kind":"unverified"')),
+        (refusals) => refusals.length > 0,
+        30_000,
+        'the forged approval refused',
+      );
+      expect((await agents[0]?.status())?.phase).toBe('shadowing');
       const stop = traffic();
       try {
         const halted = await waitForRolloutState(t, id, ['halted'], 120_000);
@@ -182,8 +189,13 @@ describe('shadow evaluation on real agents', () => {
     expect(activated[0]?.n).toBe(0);
     const beats = (await t.db.query(`SELECT count(*)::int AS n FROM node_heartbeats WHERE model_sha256 = $1`, [v3.sha256])) as { n: number }[];
     expect(beats[0]?.n).toBe(0);
-    const failures = (await t.http().get(`/v1/rollouts/${rolloutId}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string | null } | null }[];
-    expect(failures.map((n) => n.failure?.reason)).toEqual(['shadow-failed', 'shadow-failed']);
+    // Each node said why it dropped the candidate (its statuses are stored in batches: waited for).
+    await waitFor(
+      async () => ((await t.http().get(`/v1/rollouts/${rolloutId}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string | null } | null }[]).map((n) => n.failure?.reason),
+      (reasons) => reasons.length === 2 && reasons.every((r) => r === 'shadow-failed'),
+      30_000,
+      'both nodes report shadow-failed',
+    );
     for (const agent of agents) expect((await agent.infer(Array.from(golden))).status).toBe(200);
   }, 300_000);
 });

@@ -83,7 +83,9 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const unfinished = (await this.db.query(
       `SELECT id, tick_seq AS "tickSeq" FROM rollouts r
         WHERE state IN ('scheduled', 'running')
-           OR (state IN ('halted', 'aborted', 'completed') AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND state = 'reverting'))`,
+           -- A stopped rollout still has work: reverts to follow, or decisions to publish (a shadow's abandon).
+           OR (state IN ('halted', 'aborted', 'completed')
+               AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND (state = 'reverting' OR (state = 'dispatched' AND NOT published))))`,
     )) as Pick<Rollout, 'id' | 'tickSeq'>[];
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }

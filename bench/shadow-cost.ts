@@ -1,0 +1,114 @@
+/**
+ * What shadow evaluation costs the request path: the agent's POST /v1/infer at concurrency 1 with shadow
+ * evaluation off, on, and off again, on the same agent in one run (goal: p99 with shadow on <= 1.1x off).
+ *   - the seed CNN (pipeline/fixtures, ONNX) serves on a real agent behind the real control plane and Mosquitto;
+ *   - "on": a rollout with `strategy.shadow` sends a candidate with the same compute (the seed CNN's bytes
+ *     plus a doc string, so another digest) which the agent self-tests and then shadows on `sampleRate` of
+ *     the requests; `minSamples` is out of reach, so it shadows for the whole phase and never activates;
+ *   - "off" is measured before the rollout and after it was aborted (the agent then drops the candidate),
+ *     so a drift of the machine's load over the run shows as a difference between the two off phases.
+ *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.1] [rounds=10] [requestsPerRound=400]
+ * Printed: p50/p99 per phase, on/off ratios (off = both off phases pooled), and the shadow samples the
+ * agent reported (so "on" is known to have shadowed).
+ */
+import 'reflect-metadata';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
+import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
+import { deploy, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
+import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { startTestBroker } from '../test/helpers/test-broker.js';
+import { createDigitsModel, seedCnn } from './seed-cnn.js';
+
+const SAMPLE_RATE = Number(process.argv[2] ?? 0.1);
+const ROUNDS = Number(process.argv[3] ?? 10);
+const PER_ROUND = Number(process.argv[4] ?? 400);
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+
+/** The unit's environment and node flags, read from the unit file so the figures are the shipped ones (as bench/agent-http.ts). */
+async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArgs: string[] }> {
+  const unit = await readFile('deploy/agent/edgefleet-agent.service', 'utf8');
+  const env = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  const nodeArgs = /^ExecStart=\S+node((?: --\S+)*) /m.exec(unit)?.[1]?.trim().split(' ').filter(Boolean) ?? [];
+  return { env, nodeArgs };
+}
+
+/** `count` sequential POSTs over one keep-alive connection; latencies in ms. */
+async function round(port: number, body: Buffer, count: number, agent: HttpAgent): Promise<number[]> {
+  const once = () =>
+    new Promise<number>((resolve, reject) => {
+      const t = performance.now();
+      const req = request({ host: '127.0.0.1', port, path: '/v1/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) latencies.push(await once());
+  return latencies;
+}
+
+/** The same bytes plus a ModelProto doc_string (field 6): identical compute, another digest. */
+function withDocString(onnx: Buffer, text: string): Buffer {
+  const value = Buffer.from(text);
+  return Buffer.concat([onnx, Buffer.from([(6 << 3) | 2, value.length]), value]);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'ef-shadow-cost-'));
+const { env, nodeArgs } = await unitEnvironment();
+const broker = await startTestBroker();
+const t = await startTestApp({ MQTT_URL: broker.url });
+let agentProcess: AgentProcess | undefined;
+try {
+  const { onnxBytes, image, expected } = await seedCnn(dir);
+  const body = Buffer.from(JSON.stringify({ input: image }));
+  await createDigitsModel(t);
+  const fields = (version: string) => ({ version, preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } });
+  const serving = await uploadVersion(t, 'digits', fields('1.0.0'), onnxBytes);
+  const candidate = await uploadVersion(t, 'digits', fields('1.1.0'), withDocString(onnxBytes, 'shadow candidate'));
+  const { token } = await createEnrollmentToken(t);
+  agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 2, env, nodeArgs });
+  const node = agentProcess;
+  await deploy(t, serving.id, { nodeIds: [node.nodeId] });
+  await waitFor(() => node.status(), (s) => s.model?.sha256 === serving.sha256 && s.phase === 'idle', 60_000, 'model served');
+
+  const http = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  await round(node.apiPort, body, PER_ROUND, http); // warm-up
+  const phase = async () => {
+    const all: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) all.push(...(await round(node.apiPort, body, PER_ROUND, http)));
+    return all.sort((a, b) => a - b);
+  };
+  const offBefore = await phase();
+  const rolloutId = await startRollout(t, { name: 'shadow-cost', modelVersionId: candidate.id, selector: '', strategy: { shadow: { sampleRate: SAMPLE_RATE, minSamples: 1_000_000 } } });
+  await waitFor(() => node.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
+  await round(node.apiPort, body, PER_ROUND, http); // the candidate's session warms up too
+  const on = await phase();
+  const shadow = ((await getRollout(t, rolloutId)) as unknown as { waves: { shadow?: { samples: number; skipped: number; latencyRatio: number | null; agreement: number | null } }[] }).waves[0]?.shadow;
+  await t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'bench done' }).expect(200);
+  await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'candidate abandoned');
+  const offAfter = await phase();
+  http.destroy();
+
+  const off = [...offBefore, ...offAfter].sort((a, b) => a - b);
+  const line = (name: string, s: number[]) => `  ${name.padEnd(11)} p50 ${quantile(s, 0.5).toFixed(3)} ms  p99 ${quantile(s, 0.99).toFixed(3)} ms  (${s.length} requests)`;
+  console.log(`seed CNN (ONNX, ${onnxBytes.length} bytes) on one agent, concurrency 1, ${ROUNDS} rounds of ${PER_ROUND} requests per phase; shadow sampleRate ${SAMPLE_RATE}`);
+  console.log(line('off before', offBefore));
+  console.log(line('shadow on', on));
+  console.log(line('off after', offAfter));
+  console.log(`  shadow on / off (both off phases pooled): p50 ${(quantile(on, 0.5) / quantile(off, 0.5)).toFixed(2)}x  p99 ${(quantile(on, 0.99) / quantile(off, 0.99)).toFixed(2)}x (goal p99 <= 1.10x)`);
+  console.log(`  off after / off before: p99 ${(quantile(offAfter, 0.99) / quantile(offBefore, 0.99)).toFixed(2)}x (the machine's drift over the run)`);
+  console.log(`  shadow figures the agent reported during "on": ${JSON.stringify(shadow ?? null)}`);
+} finally {
+  await agentProcess?.remove();
+  await t.close();
+  await broker.stop();
+  await rm(dir, { recursive: true, force: true });
+}
