@@ -93,9 +93,10 @@ export class RolloutEngine {
       return mayNeedTicks(rollout);
     }
     if (rollout.state === 'halted' || rollout.state === 'aborted' || rollout.state === 'completed') {
-      // Only a fleet rollback is left to follow: fold in its outcomes until no revert is open.
+      // Only a fleet rollback, or nodes told to drop a shadowed candidate, are left to follow: fold in
+      // their outcomes until none is open.
       await this.foldOutcomes(tx, rollout, now);
-      return this.reverting(tx, rollout);
+      return (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
     }
     if (rollout.state !== 'running') return false;
 
@@ -123,7 +124,7 @@ export class RolloutEngine {
     // Before apply: a passing wave's nodes are approved while it is still the current wave.
     await this.shadowWaves.follow(tx, rollout, shadow, step);
     await this.apply(tx, rollout, step, now, shadow);
-    return rollout.state === 'running' || (await this.reverting(tx, rollout));
+    return rollout.state === 'running' || (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
   }
 
   /**

@@ -41,6 +41,11 @@ export class ShadowWaves {
     if (decided.length > 0) await this.event(tx, rollout, wave, verdict, decided.length);
   }
 
+  /** Whether a stopped rollout still waits for nodes it told to abandon (their outcome is folded in by its ticks). */
+  abandoning(tx: EntityManager, rollout: Rollout): Promise<boolean> {
+    return rollout.strategy.shadow ? this.reports.abandoning(tx, rollout.id) : Promise.resolve(false);
+  }
+
   /** A halted or aborted rollout: every node still shadowing is told to drop the candidate. */
   async abandonAll(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;

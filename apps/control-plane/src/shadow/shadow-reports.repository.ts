@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { ShadowDecision, ShadowReportMessage } from '#protocol';
+import { type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { ShadowWaveFigures } from './shadow-gate.js';
 
 /** Shadow reports and decisions in SQL: one statement each, whatever the wave's size. */
@@ -73,5 +73,17 @@ export class ShadowReportsRepository {
       [rolloutId, decision, wave],
     )) as [{ nodeId: string }[], number];
     return rows[0].map((r) => r.nodeId);
+  }
+
+  /** Whether nodes told to abandon have not reported the outcome yet: a stopped rollout keeps ticking to fold it in. */
+  async abandoning(tx: EntityManager, rolloutId: string): Promise<boolean> {
+    const [row] = (await tx.query(
+      `SELECT EXISTS (
+         SELECT 1 FROM rollout_nodes rn JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND dt.shadow_decision = 'abandon'
+            AND (dt.state IS NULL OR dt.state::text <> ALL($2::text[]))) AS x`,
+      [rolloutId, TERMINAL_DEPLOYMENT_STATES],
+    )) as { x: boolean }[];
+    return row?.x ?? false;
   }
 }
