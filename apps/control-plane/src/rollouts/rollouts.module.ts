@@ -7,6 +7,7 @@ import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { RolloutRepository } from './rollout.repository.js';
+import { RolloutStatsService } from './rollout-stats.service.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
 import { RolloutsService } from './rollouts.service.js';
@@ -15,6 +16,6 @@ import { ShadowWaves } from './shadow-waves.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule, ShadowModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, ShadowWaves],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, ShadowWaves],
 })
 export class RolloutsModule {}
