@@ -1423,7 +1423,7 @@ export interface components {
         };
         EventCatalogueDto: {
             /** @description Every event type, in catalogue order (docs/events.md) */
-            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
         };
         EventDto: {
             /** Format: date-time */
