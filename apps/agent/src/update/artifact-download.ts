@@ -99,7 +99,10 @@ export class ArtifactDownload {
         if (++repairs > this.settings.repairAttempts) throw new StepFailure('stalled', `no progress after ${repairs - 1} repair requests (${store.missing().length} of ${layout.chunkCount} chunks missing)`);
         const missing = toRanges(store.missing());
         this.log('info', 'asking for missing chunks', { sha256: layout.sha256, chunks: store.missing().length, attempt: repairs });
-        await this.requestChunks(layout.sha256, missing.slice(0, MAX_RANGES_PER_REQUEST));
+        // Not awaited: in a partition the PUBACK never comes, and the stall clock must keep running.
+        this.requestChunks(layout.sha256, missing.slice(0, MAX_RANGES_PER_REQUEST)).catch((error: unknown) =>
+          this.log('warn', 'could not ask for missing chunks', { sha256: layout.sha256, err: error instanceof Error ? error.message : String(error) }),
+        );
       }
     } finally {
       this.wake = undefined;
