@@ -45,23 +45,26 @@ export async function shadowCandidate(
   const evaluator = new ShadowEvaluator(run, candidate);
   await deps.tap.begin(evaluator);
   deps.log('info', 'shadow evaluation started', { deploymentId: run.deploymentId, sha256: run.sha256, sampleRate: run.sampleRate });
-  const send = () => deps.report({ ...run, startedAt: evaluator.startedAt, ...evaluator.figures() }).catch((error: unknown) =>
-    deps.log('warn', 'could not send a shadow report', { deploymentId: run.deploymentId, err: error instanceof Error ? error.message : String(error) }),
-  );
+  // Not awaited: a report waits for its PUBACK, and a partitioned broker must not hold up the decision
+  // loop (a decision can only come once the broker is back anyway; the next report carries the figures).
+  const send = () =>
+    void deps.report({ ...run, startedAt: evaluator.startedAt, ...evaluator.figures() }).catch((error: unknown) =>
+      deps.log('warn', 'could not send a shadow report', { deploymentId: run.deploymentId, err: error instanceof Error ? error.message : String(error) }),
+    );
   try {
     let lastReport = Date.now();
     for (;;) {
       const decided = decisionOf(latest(), run.deploymentId);
       if (decided) {
         await deps.tap.end();
-        await send();
+        send();
         deps.log('info', 'shadow evaluation decided', { deploymentId: run.deploymentId, decision: decided.decision, ...evaluator.figures() });
         if (decided.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane abandoned the candidate after its shadow evaluation');
         return decided.document;
       }
       if (Date.now() - lastReport >= deps.reportEveryMs) {
         lastReport = Date.now();
-        await send();
+        send();
       }
       await delay(DECISION_POLL_MS, signal);
     }
