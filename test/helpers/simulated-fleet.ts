@@ -237,9 +237,9 @@ export class SimulatedFleet {
     if (parsed.ok) for (const id of parsed.value.results ?? []) this.resultsAcked.add(id);
     const pending = this.unacked.get(nodeId);
     if (!parsed.ok || !pending) return;
-    const { statusSeq, statusSeqs } = parsed.value;
-    const stored = (seq: number) => (statusSeqs ? statusSeqs.includes(seq) : statusSeq !== undefined && seq <= statusSeq);
-    this.unacked.set(nodeId, pending.filter((s) => !stored(s.seq)));
+    // Like the agent: an ack covers its own seq only.
+    const { statusSeq } = parsed.value;
+    this.unacked.set(nodeId, pending.filter((s) => s.seq !== statusSeq));
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {

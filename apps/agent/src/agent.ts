@@ -96,9 +96,9 @@ export class Agent {
           (sent) => log('info', 'sent kept results on request', { requestId: request.id, sent }),
           (error: unknown) => log('warn', 'could not send kept results on request', { requestId: request.id, err: error instanceof Error ? error.message : String(error) }),
         ),
-      onAck: ({ results, ...statuses }) => {
+      onAck: ({ results, statusSeq }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
-        this.updater.statusAcknowledged(statuses);
+        if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
