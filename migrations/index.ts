@@ -12,6 +12,7 @@ import { Events1764500000000 } from './1764500000000-events.js';
 import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
 import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
+import { ReportedConfidence1764720000000 } from './1764720000000-reported-confidence.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -27,4 +28,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ModelHealth1764510000000,
   ResultsPolicy1764600000000,
   RetentionIndexes1764610000000,
+  ReportedConfidence1764720000000,
 ];

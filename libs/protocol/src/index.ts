@@ -8,4 +8,5 @@ export * from './topics.js';
 export * from './results-encoding.js';
 export * from './bounds.js';
 export * from './latency-histogram.js';
+export * from './confidence-histogram.js';
 export * from './results-policy.js';

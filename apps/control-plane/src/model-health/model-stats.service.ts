@@ -24,7 +24,8 @@ function groupStats(key: string | null, sums: RollupSums | undefined, feedback: 
     errorRate: rate(errors, inferences),
     latencyMs: latencyPercentiles(unpackHistogram(sums?.latencyHist ?? null, LATENCY_BUCKET_COUNT)),
     results,
-    meanConfidence: rate(sums?.confidenceSum ?? 0, results),
+    confidences: sums?.confidences ?? 0,
+    meanConfidence: rate(sums?.confidenceSum ?? 0, sums?.confidences ?? 0),
     confidence: Array.from({ length: CONFIDENCE_BUCKET_COUNT }, (_, i) => ({ le: CONFIDENCE_BOUNDS[i] as number, count: confidence[i] ?? 0 })),
     feedback: { labelled, correct, accuracy: rate(correct, labelled) },
   };

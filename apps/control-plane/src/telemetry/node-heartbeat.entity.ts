@@ -61,4 +61,16 @@ export class NodeHeartbeat {
   /** The latency histogram, packed (packed-histogram.ts) in the shared layout (libs/protocol); null from agents that report only p50/p99. */
   @Column({ type: 'numeric', nullable: true })
   latencyHist!: string | null;
+
+  /** How many confidences the heartbeat's confidence histogram holds; null from agents that do not report one. */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  confidences!: number | null;
+
+  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. */
+  @Column({ type: 'double precision', nullable: true })
+  confidenceSum!: number | null;
+
+  /** The confidence histogram, packed, in the layout of libs/protocol confidence-histogram.ts. */
+  @Column({ type: 'numeric', nullable: true })
+  confidenceHist!: string | null;
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
-import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
+import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
@@ -35,6 +35,9 @@ const HEARTBEAT_COLUMNS = [
   'model_version',
   'model_variant',
   'latency_hist',
+  'confidences',
+  'confidence_sum',
+  'confidence_hist',
 ] as const;
 
 /**
@@ -71,16 +74,20 @@ export class TelemetryRepository {
       m.model?.version ?? null,
       m.model?.variant ?? null,
       latencyHistLiteral(m),
+      ...confidenceColumns(m),
     ]);
     // COPY stores every row or none; the fallback says which rows were new (a redelivery is rolled up once).
     let stored: readonly FromNode<HeartbeatMessage>[] = batch;
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
-         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist
+         SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
+                u.confidences, u.confidence_sum, u.confidence_hist
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
-                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[])
-                AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist)
+                       $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
+                       $17::bigint[], $18::float8[], $19::numeric[])
+                AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
+                     confidences, confidence_sum, confidence_hist)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];

@@ -50,8 +50,13 @@ export class GroupStatsDto {
   @ApiProperty({ type: LatencyPercentilesDto, nullable: true, description: 'From the merged latency histograms, exact to the bucket (≤ 19% above the true value)' })
   latencyMs!: LatencyPercentilesDto | null;
   @ApiProperty({ description: 'Inference results stored', example: 11988 }) results!: number;
-  @ApiProperty({ type: Number, nullable: true, example: 0.93 }) meanConfidence!: number | null;
-  @ApiProperty({ type: [ConfidenceBucketDto], description: 'Top-class confidence in 20 buckets of 0.05' }) confidence!: ConfidenceBucketDto[];
+  @ApiProperty({
+    description: 'Inferences the confidence figures cover: per node, those its heartbeats reported confidence for (every successful inference, whatever the results policy sends), or its stored results for agents that do not report it',
+    example: 12000,
+  })
+  confidences!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Mean top-class confidence over `confidences`', example: 0.93 }) meanConfidence!: number | null;
+  @ApiProperty({ type: [ConfidenceBucketDto], description: 'Top-class confidence in 20 buckets of 0.05, over `confidences`' }) confidence!: ConfidenceBucketDto[];
   @ApiProperty({ type: AccuracyDto }) feedback!: AccuracyDto;
 }
 
