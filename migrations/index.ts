@@ -13,6 +13,7 @@ import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
 import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
 import { ReportedConfidence1764720000000 } from './1764720000000-reported-confidence.js';
+import { PendingFeedback1764721000000 } from './1764721000000-pending-feedback.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -29,4 +30,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ResultsPolicy1764600000000,
   RetentionIndexes1764610000000,
   ReportedConfidence1764720000000,
+  PendingFeedback1764721000000,
 ];

@@ -7,5 +7,5 @@ import { ModelResultsPolicyController, NodeResultsRequestsController, RolloutRes
 import { ResultsPolicyService } from './results-policy.service.js';
 
 /** What leaves the node: results policies per model and requests for the results nodes kept. */
-@Module({ imports: [AuditModule, DeploymentsModule, MessagingModule, QueuesModule], controllers: [ModelResultsPolicyController, NodeResultsRequestsController, RolloutResultsPolicyController], providers: [ResultsPolicyService] })
+@Module({ imports: [AuditModule, DeploymentsModule, MessagingModule, QueuesModule], controllers: [ModelResultsPolicyController, NodeResultsRequestsController, RolloutResultsPolicyController], providers: [ResultsPolicyService], exports: [ResultsPolicyService] })
 export class ResultsPolicyModule {}

@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
+import { JOIN_PENDING_FEEDBACK } from './pending-feedback-join.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
@@ -186,9 +187,18 @@ export class TelemetryRepository {
          LEFT JOIN models m ON m.name = u.model
          LEFT JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
        ON CONFLICT DO NOTHING RETURNING node_id, model_version_id, confidence`;
-    if (!this.rollups) return ((await this.db.query(insert, cols)) as unknown[]).length;
-    const [row] = (await this.db.query(insertResultsWithRollups(insert), cols)) as { n: number }[];
-    return row?.n ?? 0;
+    let inserted: number;
+    if (!this.rollups) inserted = ((await this.db.query(insert, cols)) as unknown[]).length;
+    else inserted = ((await this.db.query(insertResultsWithRollups(insert), cols)) as { n: number }[])[0]?.n ?? 0;
+    await this.joinPendingFeedback(batch);
+    return inserted;
+  }
+
+  /** Labels waiting for these results (POST /v1/feedback asked their nodes for them) become feedback now. */
+  private async joinPendingFeedback(batch: readonly FromNode<ResultRecord>[]): Promise<void> {
+    const referenced = batch.filter(({ message }) => message.inputRef !== undefined);
+    if (referenced.length === 0) return;
+    await this.db.query(JOIN_PENDING_FEEDBACK, columns(referenced, ({ nodeId, message: r }) => [nodeId, r.seq, r.inputRef]));
   }
 
   /** Stores status events and moves each deployment target to the state they leave it in (an outcome is final). */
