@@ -41,8 +41,8 @@ export class SimulatedFleet {
   /** Per node: the highest committed sequence per model, and the artifact of its latest desired state. */
   private readonly installed = new Map<string, Map<string, number>>();
   private readonly lastDesiredSha = new Map<string, string>();
-  /** Each node's latest status until the control plane acknowledges it (re-sent every second, like the agent). */
-  private readonly unacked = new Map<string, MessageOf<'status'>>();
+  /** Each node's statuses until the control plane acknowledges them by seq (re-sent every second, like the agent). */
+  private readonly unacked = new Map<string, MessageOf<'status'>[]>();
   private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
@@ -65,7 +65,7 @@ export class SimulatedFleet {
     fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload)));
     await fleet.client.subscribeAsync([fleet.topics.desired('+'), fleet.topics.acks('+')], { qos: 1 });
     fleet.resendTimer = setInterval(() => {
-      for (const [nodeId, status] of fleet.unacked) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
+      for (const [nodeId, statuses] of fleet.unacked) for (const status of statuses) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
     }, 1000);
     return fleet;
   }
@@ -219,8 +219,11 @@ export class SimulatedFleet {
   private onAck(topic: string, payload: Buffer): void {
     const nodeId = this.nodeIdOf(topic);
     const parsed = parseMessage('acks', payload);
-    const last = this.unacked.get(nodeId);
-    if (parsed.ok && last && parsed.value.statusSeq !== undefined && parsed.value.statusSeq >= last.seq) this.unacked.delete(nodeId);
+    const pending = this.unacked.get(nodeId);
+    if (!parsed.ok || !pending) return;
+    const { statusSeq, statusSeqs } = parsed.value;
+    const stored = (seq: number) => (statusSeqs ? statusSeqs.includes(seq) : statusSeq !== undefined && seq <= statusSeq);
+    this.unacked.set(nodeId, pending.filter((s) => !stored(s.seq)));
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {
@@ -244,7 +247,7 @@ export class SimulatedFleet {
     if (behaviour === 'silent') return;
     const status = (state: MessageOf<'status'>['state'], extra: Partial<MessageOf<'status'>> = {}) => {
       const message = { ...envelopeFields(), seq: this.next(nodeId), deploymentId: signed.deploymentId, state, ...extra };
-      this.unacked.set(nodeId, message);
+      this.unacked.set(nodeId, [...(this.unacked.get(nodeId) ?? []), message]);
       return this.publish(nodeId, 'status', message);
     };
     const floor = this.installed.get(nodeId)?.get(manifest.name);

@@ -84,9 +84,9 @@ export class Agent {
           (sent) => log('info', 'sent kept results on request', { requestId: request.id, sent }),
           (error: unknown) => log('warn', 'could not send kept results on request', { requestId: request.id, err: error instanceof Error ? error.message : String(error) }),
         ),
-      onAck: ({ results, statusSeq }) => {
+      onAck: ({ results, ...statuses }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
-        if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
+        this.updater.statusAcknowledged(statuses);
       },
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
