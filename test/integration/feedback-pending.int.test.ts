@@ -95,9 +95,13 @@ describe('feedback for kept results', () => {
     expect(held.every((h) => h.node === null)).toBe(true);
   });
 
-  it('holds nothing and asks no one for a label that names neither a node nor a version', async () => {
+  it('holds nothing and asks no one for a label that names neither a node nor a version, or a node that does not exist', async () => {
     const before = [...heard.values()].flat().length;
     expect(await feedback({ items: [{ inputRef: 'nowhere', label: 1 }] })).toEqual({ received: 1, matched: 0, unmatched: [0], pending: 0, requestedNodes: 0, rateLimitedNodes: 0 });
+    // A node that does not exist: nothing held, no one asked (its label is simply unmatched, as before).
+    expect(await feedback({ items: [{ nodeId: '00000000-0000-4000-8000-000000000000', inputRef: 'ghost', label: 1 }] })).toEqual({
+      received: 1, matched: 0, unmatched: [0], pending: 0, requestedNodes: 0, rateLimitedNodes: 0,
+    });
     await t.http().post('/v1/feedback').set(bearer(t.adminKey)).send({ model: 'kept', items: [{ inputRef: 'x', label: 1 }] }).expect(400);
     expect([...heard.values()].flat().length).toBe(before);
   });

@@ -59,7 +59,8 @@ export class FeedbackRepository {
 
   /**
    * Holds labels until their results arrive (joined at ingest), up to `cap` held in all: past it nothing
-   * more is held (the caller reports those items as not pending). Expired labels are dropped first, a
+   * more is held (the caller reports those items as not pending). A label for a node that does not
+   * exist or is decommissioned is not held (no one will answer it). Expired labels are dropped first, a
    * bounded number per call. Returns how many were held.
    */
   async holdPending(items: readonly FeedbackItem[], expiresAt: Date, cap: number): Promise<number> {
@@ -68,6 +69,7 @@ export class FeedbackRepository {
       `INSERT INTO pending_feedback (node_id, input_ref, label, expires_at)
        SELECT u.node_id, u.input_ref, u.label, $4 FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS u(node_id, input_ref, label)
         WHERE (SELECT count(*) FROM pending_feedback) + $6 <= $5
+          AND (u.node_id IS NULL OR EXISTS (SELECT 1 FROM nodes n WHERE n.id = u.node_id AND n.status <> 'decommissioned'))
        RETURNING 1`,
       [items.map((i) => i.nodeId ?? null), items.map((i) => i.inputRef), items.map((i) => i.label), expiresAt, cap, items.length],
     )) as unknown[];
