@@ -100,9 +100,9 @@ describe('confidence reported in heartbeats', () => {
     }
     // The hourly tier agrees.
     expect((await get<{ total: GroupStats }>(`/v1/models/reported/versions/1.0.0/stats?window=7d`)).total).toEqual(stats.total);
-    // Stored with each heartbeat too.
-    const [beats] = (await t.db.query(`SELECT COALESCE(sum(confidences), 0)::int AS n, count(confidence_hist)::int AS hists FROM node_heartbeats WHERE node_id = ANY($1)`, [reporting])) as { n: number; hists: number }[];
-    expect(beats).toEqual({ n: 1200, hists: 4 });
+    // Count and sum stored with each heartbeat too (what the confidence gate reads).
+    const [beats] = (await t.db.query(`SELECT COALESCE(sum(confidences), 0)::int AS n, count(confidence_sum)::int AS sums FROM node_heartbeats WHERE node_id = ANY($1)`, [reporting])) as { n: number; sums: number }[];
+    expect(beats).toEqual({ n: 1200, sums: 4 });
   }, 90_000);
 
   it('halts a rollout on the confidence gate from heartbeats alone when the canary stores no results (aggregates)', async () => {

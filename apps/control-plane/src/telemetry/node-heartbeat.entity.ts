@@ -66,11 +66,7 @@ export class NodeHeartbeat {
   @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
   confidences!: number | null;
 
-  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. */
+  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. The histogram is kept in the rollups only. */
   @Column({ type: 'double precision', nullable: true })
   confidenceSum!: number | null;
-
-  /** The confidence histogram, packed, in the layout of libs/protocol confidence-histogram.ts. */
-  @Column({ type: 'numeric', nullable: true })
-  confidenceHist!: string | null;
 }

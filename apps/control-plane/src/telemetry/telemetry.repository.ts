@@ -38,7 +38,6 @@ const HEARTBEAT_COLUMNS = [
   'latency_hist',
   'confidences',
   'confidence_sum',
-  'confidence_hist',
 ] as const;
 
 /**
@@ -83,12 +82,12 @@ export class TelemetryRepository {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
-                u.confidences, u.confidence_sum, u.confidence_hist
+                u.confidences, u.confidence_sum
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
                        $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
-                       $17::bigint[], $18::float8[], $19::numeric[])
+                       $17::bigint[], $18::float8[])
                 AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
-                     confidences, confidence_sum, confidence_hist)
+                     confidences, confidence_sum)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];
