@@ -13,6 +13,8 @@ export interface BenchStack {
   readonly controlPlane: ReplicaProcess;
   readonly adminKey: string;
   readonly databaseUrl: string;
+  /** Starts another replica of the same control plane (same database, keys, queue prefix, subscription group). */
+  addReplica(): Promise<ReplicaProcess>;
   close(): Promise<void>;
 }
 
@@ -40,14 +42,17 @@ export async function startBenchStack(options: { dynsec: boolean; env?: Record<s
       mqtt: { sharedGroup: `sim-${suffix}` },
     },
   };
-  const controlPlane = new ReplicaProcess(shared, broker.url, `sim-cp-${suffix}`, {
-    MIGRATIONS_RUN: 'true',
-    DATABASE_POOL_SIZE: '10',
-    ADMIN_API_KEY: adminKey,
-    ...dynsecEnv,
-    ...options.env,
-  });
+  const env = { MIGRATIONS_RUN: 'true', DATABASE_POOL_SIZE: '10', ADMIN_API_KEY: adminKey, ...dynsecEnv, ...options.env };
+  const controlPlane = new ReplicaProcess(shared, broker.url, `sim-cp-${suffix}`, env);
+  const extra: ReplicaProcess[] = [];
+  const addReplica = async () => {
+    const replica = new ReplicaProcess(shared, broker.url, `sim-cp-${suffix}-${extra.length + 2}`, { ...env, MIGRATIONS_RUN: 'false' });
+    extra.push(replica);
+    await replica.start();
+    return replica;
+  };
   const close = async () => {
+    await Promise.all(extra.map((r) => r.stop('SIGTERM')));
     await controlPlane.stop('SIGTERM');
     await broker.stop();
     await database.drop();
@@ -58,5 +63,5 @@ export async function startBenchStack(options: { dynsec: boolean; env?: Record<s
     await close().catch(() => undefined);
     throw new Error('the bench control plane did not start', { cause: error });
   });
-  return { broker, controlPlane, adminKey, databaseUrl: database.url, close };
+  return { broker, controlPlane, adminKey, databaseUrl: database.url, addReplica, close };
 }

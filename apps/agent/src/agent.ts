@@ -74,6 +74,7 @@ export class Agent {
       onRoot: (envelope) => this.trust.offer(envelope),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
+        this.updater.connectionChanged(connected);
         if (!connected) return;
         this.outbox.resend(true);
         void this.updater.resendUnackedStatus();
@@ -98,6 +99,8 @@ export class Agent {
       adoptResultsPolicy: (model, policy) => this.policies.adopt(model, policy),
       log,
     });
+    // Not connected yet: a download resumed from the journal waits for the broker before it counts stalls.
+    this.updater.connectionChanged(false);
     this.inference = new InferenceService(
       this.holder,
       this.stats,

@@ -38,7 +38,10 @@ export class StatusReporter {
     const pendingStatuses = [...this.unacked(), status].slice(-MAX_PENDING_STATUSES);
     this.acked.clear();
     await this.journal.save({ statusSeq: status.seq, pendingStatuses, lastStatus: undefined });
-    await this.send(status);
+    // Not awaited: the broker's PUBACK can take as long as the network is partitioned (the connection
+    // looks alive until the keepalive gives up), and the update must not wait on it — the soak stalled
+    // there. The status is journaled and re-sent until acknowledged.
+    void this.send(status);
   }
 
   acknowledged(ack: StatusAck): void {
@@ -50,7 +53,8 @@ export class StatusReporter {
 
   /** Sends every unacknowledged status again, oldest first (on reconnect, and with heartbeats). */
   async resendUnacked(): Promise<void> {
-    for (const status of this.unacked()) await this.send(status);
+    // Published in order (one connection); each waits for its own PUBACK.
+    await Promise.all(this.unacked().map((status) => this.send(status)));
   }
 
   /** The journal's pending statuses the control plane has not acknowledged yet (an older journal's last one too). */

@@ -112,6 +112,11 @@ export class Updater {
     this.reporter.acknowledged(ack);
   }
 
+  /** The broker connection came or went (a download in progress asks again for what it lacks on reconnect). */
+  connectionChanged(connected: boolean): void {
+    this.download.connectionChanged(connected);
+  }
+
   /** Sends every unacknowledged status again (on reconnect, and with heartbeats). */
   resendUnackedStatus(): Promise<void> {
     return this.reporter.resendUnacked();

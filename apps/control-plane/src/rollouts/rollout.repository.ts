@@ -263,8 +263,11 @@ export class RolloutRepository {
    *
    * Confidence: what the heartbeats reported (every successful inference, whatever the results policy
    * sends), and the stored results of nodes whose heartbeats in the window reported none.
+   *
+   * `endsAgoSeconds` moves the window into the past (the console's canary-vs-control series, one window per
+   * step). Null, as the gates call it, leaves the window open-ended at its newest side, exactly as before.
    */
-  async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number): Promise<[SideStats, SideStats]> {
+  async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number, endsAgoSeconds: number | null = null): Promise<[SideStats, SideStats]> {
     const rows = (await tx.query(
       `WITH new_versions AS (
               SELECT mv.id, mv.artifact_sha256 AS sha, m.name, mv.version, mv.variant
@@ -283,7 +286,8 @@ export class RolloutRepository {
                           WHEN h.model_sha256 IN (SELECT sha FROM new_versions) THEN NULL
                           ELSE false END AS canary
                 FROM node_heartbeats h JOIN targets t ON t.node_id = h.node_id
-               WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL),
+               WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL
+                 AND ($4::float8 IS NULL OR h.received_at <= now() - make_interval(secs => $4::float8))),
             results AS (
               SELECT r.confidence,
                      CASE WHEN r.model_version_id IS NOT NULL THEN r.model_version_id IN (SELECT id FROM new_versions)
@@ -292,6 +296,7 @@ export class RolloutRepository {
                           ELSE false END AS canary
                 FROM inference_results r JOIN targets t ON t.node_id = r.node_id
                WHERE r.received_at > now() - make_interval(secs => $3)
+                 AND ($4::float8 IS NULL OR r.received_at <= now() - make_interval(secs => $4::float8))
                  AND r.node_id NOT IN (SELECT node_id FROM beats WHERE confidences IS NOT NULL)),
             -- Per side: the confidence the heartbeats reported (every successful inference) plus the stored
             -- results of nodes that reported none (older agents); never both for one node.
@@ -310,7 +315,7 @@ export class RolloutRepository {
               (SELECT s / NULLIF(n, 0) FROM confidence c WHERE c.canary = side.canary)::float8 AS "meanConfidence",
               COALESCE((SELECT n FROM confidence c WHERE c.canary = side.canary), 0)::float8 AS results
          FROM (VALUES (true), (false)) AS side(canary)`,
-      [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds],
+      [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds + (endsAgoSeconds ?? 0), endsAgoSeconds],
     )) as SideRow[];
     const side = (canary: boolean): SideStats => sideStats(rows.find((r) => r.canary === canary) as SideRow);
     return [side(true), side(false)];
