@@ -14,6 +14,7 @@ import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
 import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
 import { ReportedConfidence1764720000000 } from './1764720000000-reported-confidence.js';
 import { PendingFeedback1764721000000 } from './1764721000000-pending-feedback.js';
+import { HeartbeatDrift1764730000000 } from './1764730000000-heartbeat-drift.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -31,4 +32,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RetentionIndexes1764610000000,
   ReportedConfidence1764720000000,
   PendingFeedback1764721000000,
+  HeartbeatDrift1764730000000,
 ];

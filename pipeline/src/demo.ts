@@ -246,7 +246,8 @@ async function register(
     const selfTestFile = join(WORK, `self-test-${variant}.json`);
     await writeFile(selfTestFile, JSON.stringify({ input: golden, expectedOutput: Array.from(check.firstOutput), tolerance: 1e-4 }));
     const metrics = JSON.stringify({ accuracy: check.accuracy, maxAbsDiff: check.maxAbsDiff });
-    await edgefleet(['models', 'push', check.path, '--name', 'digits', '--version', '1.0.0', '--variant', variant, '--self-test', selfTestFile, '--preprocessing', JSON.stringify(DIGITS_PREPROCESSING), '--metrics', metrics]);
+    const stats = check.referenceStatsPath ? ['--reference-stats', check.referenceStatsPath] : [];
+    await edgefleet(['models', 'push', check.path, '--name', 'digits', '--version', '1.0.0', '--variant', variant, '--self-test', selfTestFile, '--preprocessing', JSON.stringify(DIGITS_PREPROCESSING), '--metrics', metrics, ...stats]);
   };
   await push('fp32', offline.exports.onnx);
   await push(low.variant, low.check);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type InferenceSession, LiteRtEngine, OnnxEngine } from '#inference';
 import { accuracy, argmaxRows, CLASSES } from './cnn.js';
 import { INPUT_SHAPE } from './preprocessing.js';
+import { exportReferenceStats, writeReferenceStats } from './reference-stats.js';
 
 export interface ExportCheck {
   readonly name: string;
@@ -16,6 +17,8 @@ export interface ExportCheck {
   readonly path: string;
   /** This export's output for test image 0: the golden output of its self-test. */
   readonly firstOutput: Float32Array;
+  /** Its reference statistics for drift, written next to it (reference-stats.ts); absent when the set has no raw images. */
+  readonly referenceStatsPath?: string;
 }
 
 export type OpenCheck = ExportCheck & { readonly session: InferenceSession };
@@ -27,6 +30,8 @@ export interface CheckSet {
   readonly reference: Float32Array;
   readonly labels: Uint8Array;
   readonly log: (line: string) => void;
+  /** The test images as clients send them (bytes, 784 each), for the reference statistics. */
+  readonly rawImages?: Uint8Array;
 }
 
 /** Writes an export, loads it on the agent's engine and runs every test image through it. The session stays open. */
@@ -40,7 +45,8 @@ export async function checkExport(set: CheckSet, name: string, file: string, byt
   let maxAbsDiff = 0;
   for (let i = 0; i < outputs.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs((outputs[i] as number) - (set.reference[i] as number)));
   const predicted = argmaxRows(outputs);
-  const result = { name, engine, bytes: bytes.length, path, firstOutput: outputs.slice(0, CLASSES), maxAbsDiff, accuracy: accuracy(predicted, set.labels), classAgreement: accuracy(predicted, argmaxRows(set.reference)), session };
+  const referenceStatsPath = set.rawImages ? await writeReferenceStats(path, exportReferenceStats(set.rawImages, 784, outputs, CLASSES)) : undefined;
+  const result = { name, engine, bytes: bytes.length, path, firstOutput: outputs.slice(0, CLASSES), ...(referenceStatsPath ? { referenceStatsPath } : {}), maxAbsDiff, accuracy: accuracy(predicted, set.labels), classAgreement: accuracy(predicted, argmaxRows(set.reference)), session };
   set.log(`${name.padEnd(16)} ${engine.padEnd(11)} ${String(bytes.length).padStart(7)} B  accuracy ${(result.accuracy * 100).toFixed(2)}%  max|Δ| ${maxAbsDiff.toExponential(2)}  same class ${(result.classAgreement * 100).toFixed(2)}%`);
   return result;
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { referenceStatsSchema } from '#protocol';
 import { type OfflineReport, runOfflinePipeline } from './pipeline.js';
 
 /** The seed pipeline's offline half on the committed trained model, against the bars. */
@@ -67,5 +68,14 @@ describe('seed pipeline (offline)', () => {
     expect(record?.oneShotAccuracy).toBeCloseTo(report.pruning.find((p) => p.sparsity === record?.targetSparsity)?.accuracy ?? NaN, 6);
     expect(record?.measuredSparsity).toBeGreaterThan(0.7999);
     expect(record?.prunedAccuracy).toBeGreaterThanOrEqual(report.trainedAccuracy - 0.005);
+  });
+
+  it('writes reference statistics for drift next to each export, in the shape manifests accept', async () => {
+    for (const e of [report.exports.onnx, report.exports.onnxInt8, report.exports.tfliteInt8]) {
+      const stats = referenceStatsSchema.parse(JSON.parse(await readFile(e.referenceStatsPath ?? '', 'utf8')));
+      expect(stats.samples).toBe(2000);
+      expect(stats.input.mean).toBeGreaterThan(10); // raw bytes, before the 1/255 scaling
+      expect(stats.confidence.edges.at(-1)).toBeLessThanOrEqual(1);
+    }
   });
 });

@@ -84,7 +84,7 @@ export async function runOfflinePipeline(outDir: string, log: (line: string) => 
   const trainedAccuracy = accuracy(argmaxRows(reference), test.labels);
   log(`trained model (TensorFlow.js): ${(trainedAccuracy * 100).toFixed(2)}% on ${test.count} test images`);
 
-  const set: CheckSet = { outDir, inputs, reference, labels: test.labels, log };
+  const set: CheckSet = { outDir, inputs, reference, labels: test.labels, log, rawImages: test.images };
   const weights = cnnWeights(model);
   const onnx = await checkExport(set, 'fp32 ONNX', 'digits-fp32.onnx', exportOnnx(weights), 'onnxruntime');
   const fp32 = await checkExport(set, 'fp32 TFLite', 'digits-fp32.tflite', exportTfliteFp32(weights), 'litert');
@@ -148,7 +148,7 @@ async function lightVariant(i: LightInputs): Promise<LightReport | undefined> {
   const layers = modelLayers(model);
   const parameters = parameterCount(layers);
   i.log(`lightweight variant (TensorFlow.js): ${(trainedAccuracy * 100).toFixed(2)}%, ${parameters} parameters (seed CNN ${i.seedParameters})`);
-  const set: CheckSet = { outDir: i.outDir, inputs: i.inputs, reference, labels: i.test.labels, log: i.log };
+  const set: CheckSet = { outDir: i.outDir, inputs: i.inputs, reference, labels: i.test.labels, log: i.log, rawImages: i.test.images };
   const fp32 = await checkExport(set, 'light fp32 ONNX', 'digits-light-fp32.onnx', exportOnnxLayers(layers, 'digits_light'), 'onnxruntime');
   const int8 = await checkExport(set, 'light int8 ONNX', 'digits-light-int8.onnx', exportOnnxLayers(layers, 'digits_light_int8', calibrateLayers(model, layers, i.calibration, CALIBRATION_IMAGES)), 'onnxruntime');
   const vsSeed = await compare(i.seed.onnx, fp32, i.inputs);

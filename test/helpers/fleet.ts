@@ -22,6 +22,8 @@ export interface VersionFields {
   readonly engine?: 'onnxruntime' | 'tfjs' | 'litert';
   readonly selfTest?: { input: number[]; expectedOutput?: number[]; tolerance?: number };
   readonly preprocessing?: Record<string, unknown>;
+  /** Training-time statistics for drift (libs/protocol drift.ts), signed into the manifest. */
+  readonly referenceStats?: unknown;
 }
 
 /** Uploads an artifact as a version of `model` (ONNX fp32 unless told otherwise). */
@@ -38,6 +40,7 @@ export async function uploadVersion(t: TestApp, model: string, fields: VersionFi
   if (fields.selfTest) req.field('selfTest', JSON.stringify(fields.selfTest));
   else req.field('skipSelfTest', 'true');
   if (fields.preprocessing) req.field('preprocessing', JSON.stringify(fields.preprocessing));
+  if (fields.referenceStats) req.field('referenceStats', JSON.stringify(fields.referenceStats));
   const res = await req.attach('artifact', artifact, 'model.bin').expect(201);
   return res.body as { id: string; sha256: string };
 }

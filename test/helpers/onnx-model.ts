@@ -20,14 +20,39 @@ export interface DenseSoftmaxModel {
  * A tiny real ONNX classifier, softmax(x·W + b), with deterministic weights from `seed`. Different seeds
  * give different models (different digests and outputs), which is what update tests need.
  */
-export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, options: { sqrtInput?: boolean; padBytes?: number } = {}): DenseSoftmaxModel {
+export interface DenseSoftmaxOptions {
+  /** Sqrt before the dense layer: NaN on negative inputs (a model fine on its golden input, broken in service). */
+  readonly sqrtInput?: boolean;
+  /** An unused initializer of this many bytes, to make artifacts as large as a test needs. */
+  readonly padBytes?: number;
+  /**
+   * Work that does not change the answer: a chain of this many [1, 256] × [256, 256] MatMul + Tanh, summed,
+   * multiplied by zero and added to the logits. Latency grows with it (5× the units ≈ 5× the time), outputs do not.
+   */
+  readonly computeUnits?: number;
+  /** The last layer's class columns rotated by one: the same confidences, every top class wrong ("confidently wrong"). */
+  readonly shuffleClasses?: boolean;
+}
+
+const COMPUTE_WIDTH = 256;
+
+export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, options: DenseSoftmaxOptions = {}): DenseSoftmaxModel {
   let state = seed >>> 0 || 1;
   const rand = () => {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32 - 0.5;
   };
-  const w = Float32Array.from({ length: inputs * classes }, rand);
-  const b = Float32Array.from({ length: classes }, rand);
+  let w = Float32Array.from({ length: inputs * classes }, rand);
+  let b = Float32Array.from({ length: classes }, rand);
+  if (options.shuffleClasses) {
+    // Column k takes column k+1's weights: class k gets the score class k+1 had.
+    const rotate = (k: number) => (k + 1) % classes;
+    w = Float32Array.from({ length: inputs * classes }, (_, j) => w[Math.floor(j / classes) * classes + rotate(j % classes)] as number);
+    b = Float32Array.from({ length: classes }, (_, k) => b[rotate(k)] as number);
+  }
+  const units = options.computeUnits ?? 0;
+  const first = units > 0 ? Float32Array.from({ length: inputs * COMPUTE_WIDTH }, rand) : undefined;
+  const square = units > 0 ? Float32Array.from({ length: COMPUTE_WIDTH * COMPUTE_WIDTH }, () => rand() / 8) : undefined;
   const tensor = (name: string, dims: number[], data: Float32Array) =>
     onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
   const graph = onnx.GraphProto.create({
@@ -37,7 +62,8 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       // golden self-test and fails in service (what a soak must catch).
       ...(options.sqrtInput ? [onnx.NodeProto.create({ opType: 'Sqrt', input: ['input'], output: ['x'] })] : []),
       onnx.NodeProto.create({ opType: 'MatMul', input: [options.sqrtInput ? 'x' : 'input', 'W'], output: ['xw'] }),
-      onnx.NodeProto.create({ opType: 'Add', input: ['xw', 'b'], output: ['logits'] }),
+      onnx.NodeProto.create({ opType: 'Add', input: ['xw', 'b'], output: units > 0 ? ['answer'] : ['logits'] }),
+      ...computeChain(units),
       onnx.NodeProto.create({
         opType: 'Softmax',
         input: ['logits'],
@@ -50,6 +76,7 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       tensor('W', [inputs, classes], w),
       tensor('b', [classes], b),
       ...(options.padBytes ? [tensor('pad', [Math.ceil(options.padBytes / 4)], Float32Array.from({ length: Math.ceil(options.padBytes / 4) }, rand))] : []),
+      ...(first && square ? [tensor('P', [inputs, COMPUTE_WIDTH], first), tensor('Q', [COMPUTE_WIDTH, COMPUTE_WIDTH], square), tensor('zero', [1], new Float32Array(1))] : []),
     ],
     input: [onnxFloatValue('input', [1, inputs])],
     output: [onnxFloatValue('probabilities', [1, classes])],
@@ -79,6 +106,16 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       return Float32Array.from(exp.map((e) => e / total));
     },
   };
+}
+
+/** `answer` + 0 · Σ tanh(…tanh(tanh(input·P)·Q)…·Q) → `logits`: `units` MatMuls of work, the same logits. */
+function computeChain(units: number): InstanceType<typeof onnx.NodeProto>[] {
+  if (units === 0) return [];
+  const node = (opType: string, input: string[], output: string) => onnx.NodeProto.create({ opType, input, output: [output] });
+  const nodes = [node('MatMul', ['input', 'P'], 'h0_'), node('Tanh', ['h0_'], 'h0')];
+  for (let i = 1; i <= units; i++) nodes.push(node('MatMul', [`h${i - 1}`, 'Q'], `h${i}_`), node('Tanh', [`h${i}_`], `h${i}`));
+  nodes.push(node('ReduceSum', [`h${units}`], 'total'), node('Mul', ['total', 'zero'], 'nothing'), node('Add', ['answer', 'nothing'], 'logits'));
+  return nodes;
 }
 
 /** The same dense + softmax weights as a `.tflite` flatbuffer (FULLY_CONNECTED weights are [out, in]). */

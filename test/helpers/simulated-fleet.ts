@@ -52,6 +52,8 @@ export class SimulatedFleet {
   private readonly lastDesiredSha = new Map<string, string>();
   /** Each node's statuses until the control plane acknowledges them by seq (re-sent every second, like the agent). */
   private readonly unacked = new Map<string, MessageOf<'status'>[]>();
+  /** Per node, the seq of every heartbeat the broker accepted (fault tests compare them with the stored rows). */
+  readonly heartbeatsSent = new Map<string, number[]>();
   private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
@@ -108,9 +110,10 @@ export class SimulatedFleet {
       [...this.nodeIds].map((nodeId) => {
         const model = this.running.get(nodeId) ?? null;
         const latency = latencyMs(model?.sha256 ?? null, model);
+        const seq = this.next(nodeId);
         return this.publish(nodeId, 'heartbeat', {
           ...envelopeFields(),
-          seq: this.next(nodeId),
+          seq,
           model,
           uptimeS: 60,
           cpu: 0.1,
@@ -119,7 +122,7 @@ export class SimulatedFleet {
           inferences,
           errors: errors(model),
           latencyMs: { p50: latency / 2, p99: latency },
-        });
+        }).then(() => this.heartbeatsSent.set(nodeId, [...(this.heartbeatsSent.get(nodeId) ?? []), seq]));
       }),
     );
   }
@@ -220,6 +223,16 @@ export class SimulatedFleet {
         return this.publishResults(nodeId, { ...envelopeFields(), records });
       }),
     );
+  }
+
+  /** A node's presence (as an agent's birth message or will): any enrolled node, in this fleet or not. */
+  async presence(nodeId: string, online: boolean): Promise<void> {
+    await this.client.publishAsync(this.topics.uplink(nodeId, 'presence'), encodeMessage('presence', { ...envelopeFields(), online }), { qos: 1 });
+  }
+
+  /** Statuses sent and not yet acknowledged as stored, over all nodes. */
+  get unackedStatuses(): number {
+    return [...this.unacked.values()].reduce((n, list) => n + list.length, 0);
   }
 
   async stop(): Promise<void> {

@@ -16,6 +16,7 @@ import { createEngines, SessionHolder } from '#inference';
 import type { NodeIdentity } from './state/identity.js';
 import { SlotStore } from './state/slots.js';
 import { InferenceStats } from './telemetry/inference-stats.js';
+import { DEFAULT_DRIFT, DriftMonitor } from './telemetry/drift-monitor.js';
 import { ResultsOutbox } from './telemetry/results-outbox.js';
 import { ResultsRing } from './telemetry/results-ring.js';
 import { KeptResults } from './telemetry/kept-results.js';
@@ -48,6 +49,7 @@ export class Agent {
   private readonly policies = new ResultsPolicyBook();
   private readonly kept: KeptResults;
   private readonly gate: ResultsGate;
+  private readonly drift: DriftMonitor;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
   private heartbeatTimer?: NodeJS.Timeout;
@@ -66,6 +68,11 @@ export class Agent {
   ) {
     this.slots = new SlotStore(config.stateDir);
     this.attestor = new Attestor(identity.nodeId, identity.signingKey);
+    this.drift = new DriftMonitor({
+      window: config.drift?.window ?? DEFAULT_DRIFT.window,
+      minSamples: config.drift?.minSamples ?? DEFAULT_DRIFT.minSamples,
+      valuesPerInput: config.drift?.valuesPerInput ?? DEFAULT_DRIFT.valuesPerInput,
+    });
     // brokerUrl applies at every start, not only at enrolment: it is how an enrolled node moves to TLS.
     const broker = config.brokerUrl === undefined ? identity : { ...identity, mqtt: { ...identity.mqtt, url: config.brokerUrl } };
     this.transport = new MqttTransport(broker, {
@@ -97,6 +104,7 @@ export class Agent {
         this.transport.publish('status', { ...envelopeFields(), seq, deploymentId, state, ...extra, ...(extra?.detail === undefined ? {} : { detail: toSafeText(extra.detail, 1000) }) }),
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       adoptResultsPolicy: (model, policy) => this.policies.adopt(model, policy),
+      adoptReferenceStats: (model, stats) => this.drift.adopt(model, stats),
       log,
     });
     // Not connected yet: a download resumed from the journal waits for the broker before it counts stalls.
@@ -104,7 +112,10 @@ export class Agent {
     this.inference = new InferenceService(
       this.holder,
       this.stats,
-      (record) => this.gate.route(++this.resultSeq, record),
+      (record, input) => {
+        this.drift.observe(record.model, input, record.confidence);
+        this.gate.route(++this.resultSeq, record);
+      },
       {
         timeoutMs: (config.inferTimeoutSeconds ?? DEFAULT_INFER_TIMEOUT_SECONDS) * 1000,
         maxInFlight: config.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT,
@@ -211,6 +222,7 @@ export class Agent {
     const disk = await statfs(this.config.stateDir);
     const model = this.holder.model;
     const window = this.stats.takeWindow(model?.sha256);
+    const drift = this.drift.score(model);
     await this.transport
       .publish('heartbeat', {
         ...envelopeFields(),
@@ -226,6 +238,7 @@ export class Agent {
         ...(window.latencyHistogram ? { latencyHistogram: window.latencyHistogram } : {}),
         ...(window.confidenceHistogram ? { confidenceHistogram: window.confidenceHistogram } : {}),
         attestation: this.attestor.report(this.holder.loadedSha256),
+        ...(drift ? { drift } : {}),
       })
       .catch((error: unknown) => log('warn', 'heartbeat failed', { err: String(error) }));
   }

@@ -69,6 +69,10 @@ const schema = z.strictObject({
   inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
   /** ONNX Runtime: threads per run (default 1) and busy-waiting between runs (default off); raise threads for large models. */
   onnx: z.strictObject({ threads: z.number().int().min(1).max(64).optional(), spinning: z.boolean().optional() }).optional(),
+  /** Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (50); `valuesPerInput` values of each input binned (64). */
+  drift: z
+    .strictObject({ window: z.number().int().min(10).max(100_000).optional(), minSamples: z.number().int().min(1).max(100_000).optional(), valuesPerInput: z.number().int().min(1).max(100_000).optional() })
+    .optional(),
 })
   .refine((c) => c.apiPort !== null || c.localApiSocket !== undefined, { message: 'null needs localApiSocket: the local API must listen somewhere', path: ['apiPort'] })
   .refine((c) => (c.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS) <= (c.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT), { message: 'must not exceed inferMaxInFlight', path: ['inferConcurrentRuns'] });

@@ -444,6 +444,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/versions/{version}/drift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How far live traffic has drifted from a version's training data
+         * @description Each node's latest drift score for the version in the window (PSI of its recent inputs and top-class confidences against the reference statistics signed into the manifest), highest first, with the mean and the maximum. Versions uploaded without referenceStats have none. See docs/drift.md.
+         */
+        get: operations["DriftController_versionDrift"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{name}/versions/{version}/stats": {
         parameters: {
             query?: never;
@@ -1143,6 +1163,18 @@ export interface components {
             /** @description The node id */
             username: string;
         };
+        CanaryDriftDto: {
+            /**
+             * @description Mean of their latest scores (PSI, docs/drift.md)
+             * @example 0.04
+             */
+            meanScore: number | null;
+            /**
+             * @description Canary nodes that reported a drift score in the window
+             * @example 2
+             */
+            nodes: number;
+        };
         ConfidenceBucketDto: {
             /** @example 120 */
             count: number;
@@ -1203,7 +1235,7 @@ export interface components {
             /** Format: date-time */
             disabledAt: string | null;
             disabledReason: string | null;
-            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** Format: uuid */
             id: string;
             /** @description HMAC-SHA256 key of the EdgeFleet-Signature header. Shown only here. */
@@ -1356,7 +1388,7 @@ export interface components {
         };
         CreateWebhookDto: {
             /** @description Types to deliver; empty or absent = every type */
-            eventTypes?: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            eventTypes?: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** @example https://hooks.example.com/edgefleet */
             url: string;
         };
@@ -1443,7 +1475,7 @@ export interface components {
         };
         EventCatalogueDto: {
             /** @description Every event type, in catalogue order (docs/events.md) */
-            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
         };
         EventDto: {
             /** Format: date-time */
@@ -1455,7 +1487,7 @@ export interface components {
             payload: Record<string, never>;
             rolloutId: string | null;
             /** @enum {string} */
-            type: "rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated";
+            type: "rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated";
         };
         EventPageDto: {
             items: components["schemas"]["EventDto"][];
@@ -1633,6 +1665,17 @@ export interface components {
             /** @description A single-use enrolment token bound to this node: put it in the node’s agent.json. Shown only here. */
             token: string;
         };
+        LabelledSideDto: {
+            /** @example 0.975 */
+            accuracy: number | null;
+            /** @example 117 */
+            correct: number;
+            /**
+             * @description Results with ground truth (POST /v1/feedback) whose inference time is in the window
+             * @example 120
+             */
+            labelled: number;
+        };
         LatencyPercentilesDto: {
             /**
              * @description Upper bound of the bucket holding the median (ms)
@@ -1736,6 +1779,23 @@ export interface components {
             updatedAt: string;
             variant: string;
             version: string;
+        };
+        NodeDriftDto: {
+            /** @description score > the event threshold (DRIFT_EVENT_THRESHOLD) */
+            above: boolean;
+            /** @description When the heartbeat carrying the scores was received */
+            at: string;
+            /** @description PSI of the node's recent top-class confidences against the reference */
+            confidence: number;
+            /** @description PSI of the node's recent inputs against the manifest's reference */
+            input: number;
+            nodeId: string;
+            nodeName: string;
+            /** @description Inferences the scores cover */
+            samples: number;
+            /** @description The larger of the two */
+            score: number;
+            variant: string;
         };
         NodeDto: {
             /** @description The latest attestation report judged (docs/security.md#attestation); null before the first */
@@ -1868,6 +1928,10 @@ export interface components {
         RollbackRolloutDto: {
             reason?: string;
         };
+        RolloutAccuracyDto: {
+            canary: components["schemas"]["LabelledSideDto"];
+            control: components["schemas"]["LabelledSideDto"];
+        };
         RolloutDetailDto: {
             approvedBy: string | null;
             bakeUntil: string | null;
@@ -1990,8 +2054,12 @@ export interface components {
             results: number;
         };
         RolloutStatsDto: {
+            /** @description What the accuracy gate compares */
+            accuracy: components["schemas"]["RolloutAccuracyDto"];
             /** @description Nodes of the rollout on one of its versions */
             canary: components["schemas"]["RolloutSideDto"];
+            /** @description What the drift gate compares with maxDrift */
+            canaryDrift: components["schemas"]["CanaryDriftDto"];
             /** @description Nodes of the rollout still on another version */
             control: components["schemas"]["RolloutSideDto"];
             /** @example 300 */
@@ -2094,6 +2162,10 @@ export interface components {
             metrics?: Record<string, never>;
             /** @description JSON object the agent applies before inference, e.g. {"scale":0.00392156862745098,"layout":"NHWC"} */
             preprocessing?: Record<string, never>;
+            /** @description JSON: reference statistics from training, signed into the manifest for drift (docs/drift.md): {"samples":n,"input":{"mean","std","bins":{"edges":[...],"fractions":[...]}},"confidence":{"edges":[...],"fractions":[...]}}; at most 63 edges per distribution, strictly increasing, fractions summing to 1. */
+            referenceStats?: {
+                [key: string]: unknown;
+            };
             /** @description JSON {"input":[...],"expectedOutput":[...],"tolerance":1e-4}: the golden self-test signed into the manifest. The artifact is run on the input at upload: it must reproduce expectedOutput, or gives it when absent. Required unless skipSelfTest is true. */
             selfTest?: components["schemas"]["SelfTestDto"];
             /** @description true: ship without a golden self-test (nodes then only check that an all-zero input gives finite outputs) */
@@ -2124,6 +2196,18 @@ export interface components {
              */
             modelVersionId: string;
         };
+        VersionDriftDto: {
+            maxScore: number | null;
+            /** @description Mean score over the nodes listed; null when none reported */
+            meanScore: number | null;
+            model: string;
+            /** @description Each node's latest score in the window, highest first (at most 1000) */
+            nodes: components["schemas"]["NodeDriftDto"][];
+            /** @description DRIFT_EVENT_THRESHOLD */
+            threshold: number;
+            version: string;
+            window: string;
+        };
         WebhookDeliveryDto: {
             attempts: number;
             /** Format: date-time */
@@ -2147,7 +2231,7 @@ export interface components {
             /** Format: date-time */
             disabledAt: string | null;
             disabledReason: string | null;
-            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** Format: uuid */
             id: string;
             url: string;
@@ -3530,6 +3614,60 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    DriftController_versionDrift: {
+        parameters: {
+            query?: {
+                /** @description One variant of the version; absent = all its variants */
+                variant?: string;
+                /** @description How far back to look for each node's latest score: whole minutes, hours or days, at most 30d */
+                window?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDriftDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -75,6 +75,24 @@ describe('BatchWriter', () => {
     expect(() => w.push(8)).toThrow('closed');
   });
 
+  it('on close while writes fail, tries once, says how many are left and arms no retry (the process can exit)', async () => {
+    let writes = 0;
+    const w = new BatchWriter<number>({
+      maxBatch: 10,
+      flushMs: 10,
+      write: async () => {
+        writes++;
+        throw new Error('db down');
+      },
+    });
+    w.push(1, 2, 3);
+    expect(await w.close()).toBe(3);
+    expect(writes).toBe(1);
+    expect(jest.getTimerCount()).toBe(0);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(writes).toBe(1);
+  });
+
   describe('a batch refused for its data', () => {
     class DataError extends Error {}
     /** A store that refuses any batch holding a negative number, as PostgreSQL refuses a row it cannot hold. */

@@ -74,9 +74,17 @@ export class BatchWriter<T> {
     return this.running;
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /**
+   * Takes no more items and tries once to write what is buffered; resolves with how many items are left
+   * unwritten (the store is failing). No retry is armed after close: a graceful stop while the database
+   * was down used to re-arm the retry timer for good, so the process never exited.
+   */
+  async close(): Promise<number> {
     this.closed = true;
+    await this.flush();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.pending;
   }
 
   private async drain(): Promise<void> {
@@ -86,7 +94,7 @@ export class BatchWriter<T> {
       this.inFlight = [];
       if (unwritten.length > 0) {
         this.requeue(unwritten);
-        this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 10);
+        if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 10);
         return;
       }
     }

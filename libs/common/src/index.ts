@@ -4,3 +4,4 @@ export * from './fs.js';
 export * from './secrets.js';
 export * from './activation-window.js';
 export * from './broker-tls.js';
+export * from './settle-within.js';

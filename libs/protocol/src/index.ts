@@ -10,3 +10,4 @@ export * from './bounds.js';
 export * from './latency-histogram.js';
 export * from './confidence-histogram.js';
 export * from './results-policy.js';
+export * from './drift.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
 import { confidenceCount, confidenceHistogramSchema } from './confidence-histogram.js';
+import { heartbeatDriftSchema } from './drift.js';
 import { latencyHistogramSchema } from './latency-histogram.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
 
@@ -104,6 +105,12 @@ export const heartbeatMessage = z.strictObject({
    * before the node has heard a nonce, or from agents without a key pair.
    */
   attestation: z.strictObject({ nonce: attestationNonce, sha256, sig: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature') }).optional(),
+  /**
+   * PSI of the node's recent inputs and top-class confidences against the serving manifest's
+   * `referenceStats` (drift.ts), of the model the heartbeat names. Absent without reference statistics,
+   * before the window holds enough inferences, and from agents older than the field.
+   */
+  drift: heartbeatDriftSchema.optional(),
 }).refine((m) => m.confidenceHistogram === undefined || confidenceCount(m.confidenceHistogram) <= m.inferences, {
   message: 'more confidences than inferences',
   path: ['confidenceHistogram'],

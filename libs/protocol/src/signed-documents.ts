@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { referenceStatsSchema } from './drift.js';
 import { resultsPolicySchema } from './results-policy.js';
 
 /**
@@ -36,6 +37,8 @@ export const modelManifestSchema = z.looseObject({
   selfTest: z.looseObject({ input: z.array(z.number()), expectedOutput: z.array(z.number()), tolerance: z.number().min(0) }),
   created: isoTime,
   expires: isoTime,
+  /** Training-time statistics the node measures drift against (drift.ts); absent: the node reports no drift. */
+  referenceStats: referenceStatsSchema.optional(),
 });
 
 const signatures = z.array(z.strictObject({ keyId: sha256, sig: z.string().min(1).max(200) })).min(1).max(16).readonly();

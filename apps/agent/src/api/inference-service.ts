@@ -82,7 +82,8 @@ export class InferenceService {
   constructor(
     private readonly holder: SessionHolder,
     private readonly stats: InferenceStats,
-    private readonly onResult: (record: InferenceRecord) => void,
+    /** Also given the input (not kept in the record): drift monitoring keeps a reference to it. */
+    private readonly onResult: (record: InferenceRecord, input: Float32Array) => void,
     private readonly limits: InferenceLimits,
   ) {
     this.slots = new RunSlots(limits.concurrentRuns);
@@ -125,7 +126,7 @@ export class InferenceService {
       this.inFlight--;
       const answer: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
       this.stats.record(model.sha256, true, answer.latencyMs, answer.confidence);
-      this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs });
+      this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs }, input);
       return answer;
     }, failed);
   }

@@ -1,4 +1,4 @@
-import type { DeploymentState, FailureReason, ResultsPolicy } from '#protocol';
+import type { DeploymentState, FailureReason, ReferenceStats, ResultsPolicy } from '#protocol';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -16,5 +16,7 @@ export interface UpdaterPorts {
   requestChunks(sha256: string, missing: [number, number][]): Promise<void>;
   /** A desired state verified (from the broker or the update record): its release's results policy. */
   adoptResultsPolicy?(model: { name: string; version: string; variant: string; sha256: string }, policy: ResultsPolicy | undefined): void;
+  /** The same verified desired state: its manifest's reference statistics for drift (absent: none). */
+  adoptReferenceStats?(model: { name: string; version: string; variant: string; sha256: string }, stats: ReferenceStats | undefined): void;
   log: LogFn;
 }

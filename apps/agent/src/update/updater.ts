@@ -140,6 +140,7 @@ export class Updater {
       this.adoptSignatures(verified);
       const { name, version, variant, sha256 } = verified.manifest;
       this.ports.adoptResultsPolicy?.({ name, version, variant, sha256 }, verified.state.resultsPolicy);
+      this.ports.adoptReferenceStats?.({ name, version, variant, sha256 }, verified.manifest.referenceStats);
       return verified;
     } catch (error) {
       // A newer root can turn these into acceptance: keys only it lists, or it replaces an expired root.

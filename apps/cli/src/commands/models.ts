@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { type CommandContext, commandContext } from '../context.js';
 import { type Column, printRecord, printRows } from '../output.js';
 import { type ArtifactFormat, detectFileFormat, ENGINE_FOR_FORMAT } from '../push/detect-format.js';
-import { autoSelfTestInput, readSelfTest, runLocally, type SelfTest } from '../push/local-check.js';
+import { autoSelfTestInput, readReferenceStats, readSelfTest, runLocally, type SelfTest } from '../push/local-check.js';
 import { uploadVersion } from '../push/multipart-upload.js';
 import { jsonObject, resultsPolicy, type ResultsPolicyArg, shape } from './parse.js';
 
@@ -47,6 +47,7 @@ interface PushOptions {
   format?: ArtifactFormat;
   preprocessing?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
+  referenceStats?: string;
 }
 
 export function registerModels(program: Command): void {
@@ -105,6 +106,7 @@ export function registerModels(program: Command): void {
     .addOption(new Option('--format <format>', 'override the format detected from the bytes').choices(['onnx', 'tflite', 'tfjs']))
     .option('--preprocessing <json>', 'what nodes apply before inference, e.g. {"scale":0.00392156862745098}', jsonObject)
     .option('--metrics <json>', 'e.g. {"accuracy":0.984}', jsonObject)
+    .option('--reference-stats <file>', 'JSON reference statistics from training, signed into the manifest for drift (docs/drift.md)')
     .addHelpText('after', '\nExamples:\n  $ edgefleet models push digits-int8.onnx --name digits --version 1.3.0 --variant int8\n  $ edgefleet models push model.tflite --name digits --version 1.3.0 --self-test golden.json')
     .action(async (file: string, o: PushOptions, command: Command) => {
       const ctx = await commandContext(command);
@@ -121,6 +123,7 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
   let selfTest: SelfTest | undefined;
   if (o.selfTest !== 'none') selfTest = await runLocally(check, o.selfTest === 'auto' ? { input: autoSelfTestInput(inputSize) } : await readSelfTest(o.selfTest));
   else await runLocally(check, { input: new Array<number>(inputSize).fill(0) });
+  const referenceStats = o.referenceStats === undefined ? undefined : await readReferenceStats(o.referenceStats);
   const selfTestNote = o.selfTest === 'none' ? 'no self-test' : o.selfTest === 'auto' ? 'self-test output computed' : 'self-test checked';
   progressNote(ctx, `${file}: ${detected.format} on ${detected.engine}, loads and runs locally, ${selfTestNote}`);
   const bar = ctx.output.json ? undefined : new SingleBar({ format: 'upload [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000, hideCursor: true });
@@ -131,7 +134,7 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
       apiKey: ctx.apiKey,
       model: o.name,
       filePath: file,
-      fields: { version: o.version, variant: o.variant, ...detected, preprocessing: o.preprocessing, metrics: o.metrics, selfTest, skipSelfTest: selfTest ? undefined : true },
+      fields: { version: o.version, variant: o.variant, ...detected, preprocessing: o.preprocessing, metrics: o.metrics, referenceStats, selfTest, skipSelfTest: selfTest ? undefined : true },
       // Started on the first bytes: the total (fields + file + trailer) is known only then.
       onProgress: (sent, total) => (started ? bar?.update(sent) : (bar?.start(total, sent), (started = true))),
     });

@@ -45,6 +45,18 @@ export async function readSelfTest(path: string): Promise<SelfTest> {
   return { input: parsed.input, expectedOutput: parsed.expectedOutput, tolerance: parsed.tolerance };
 }
 
+/** Reference statistics for drift (docs/drift.md) from a JSON file; the control plane checks their bounds. */
+export async function readReferenceStats(path: string): Promise<Record<string, unknown>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new CliError(`cannot read the reference statistics ${path} as JSON`, ExitCode.usage, 'give the *.reference-stats.json the pipeline writes next to an export', { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliError(`${path}: must be a JSON object`, ExitCode.usage);
+  return parsed as Record<string, unknown>;
+}
+
 /**
  * Loads the artifact with its engine (as the control plane and the nodes will), applies the preprocessing
  * and runs the self-test input once: the output, which becomes the expected one when none was given.

@@ -82,6 +82,8 @@ export interface AppConfig {
     /** Whether ingest maintains `model_version_rollups` (the stats route reads nothing else). */
     readonly rollups: boolean;
   };
+  /** Drift (docs/drift.md): the score above which a node's heartbeat emits `model.drift-detected`. */
+  readonly drift: { readonly eventThreshold: number };
   readonly attestation: { readonly nonceSeconds: number };
   readonly artifacts: {
     /** Which store holds the blobs; with `s3`, `dir` holds only the upload check's temporary copies. */

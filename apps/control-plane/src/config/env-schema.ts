@@ -70,6 +70,8 @@ export const envSchema = z.object({
   INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** Per-version per-minute rollups maintained at ingest (docs/model-health.md); off only to measure their cost (bench/model-stats). */
   INGEST_ROLLUPS: booleanFlag.default(true),
+  /** A heartbeat whose drift score (PSI, docs/drift.md) crosses above this emits `model.drift-detected`. */
+  DRIFT_EVENT_THRESHOLD: z.coerce.number().min(0.001).max(100).default(0.25),
   ARTIFACT_DIR: z.string().min(1).default('.edgefleet/artifacts'),
   /** The built web console (`npm run build` writes dist/console); served at `/` when the folder exists. */
   CONSOLE_DIR: z.string().min(1).default('dist/console'),

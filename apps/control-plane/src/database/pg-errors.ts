@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { ConflictError, type EdgeFleetError, ValidationError } from '#common';
+import { ConflictError, type EdgeFleetError, UnavailableError, ValidationError } from '#common';
 
 /** PostgreSQL's unique_violation: a concurrent writer got there first. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
@@ -20,6 +20,8 @@ interface PgDriverError {
  * of range, a byte the encoding refuses); 23503 is a row still referenced by another.
  */
 export function domainErrorFromDatabase(error: unknown): EdgeFleetError | undefined {
+  // A client should retry, not report a bug: 503 (a 500 said the request itself broke something).
+  if (isDatabaseUnavailable(error)) return new UnavailableError('the database is unavailable; try again shortly', { cause: error });
   if (!(error instanceof QueryFailedError)) return undefined;
   const driverError = error.driverError as PgDriverError;
   const code = driverError.code ?? '';
@@ -48,4 +50,24 @@ function sqlState(error: unknown): string | undefined {
   const code = (source as { code?: unknown } | null)?.code;
   // SQLSTATEs are five characters; Node's own errors (ECONNRESET) have codes too, never of this shape.
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Node's socket errors: the server refused, dropped or never answered the connection. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** What node-postgres throws (without a code) when the server goes away under a query or a pool wait times out. */
+const CLIENT_MESSAGES = [/^Connection terminated/, /^timeout exceeded when trying to connect$/, /^Client has encountered a connection error and is not queryable$/];
+
+/**
+ * Whether the database could not be reached or went away, rather than refusing the statement: a
+ * socket error, SQLSTATE class 08 (connection exception), 57P01–57P03 (the server is shutting down,
+ * crashed, or still starting: crash recovery after a restart), or node-postgres's own "connection
+ * terminated". The same request succeeds once the server is back.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const source = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
+  // Shape, not `instanceof Error`: socket errors come from Node's own realm (not the same Error under a test's VM context).
+  if (typeof source !== 'object' || source === null) return false;
+  const { code, message } = source as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') return SOCKET_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code);
+  return typeof message === 'string' && CLIENT_MESSAGES.some((pattern) => pattern.test(message));
 }

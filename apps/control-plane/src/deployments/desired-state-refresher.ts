@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SigningService } from '../keys/signing.service.js';
 import { DeploymentsService } from './deployments.service.js';
 import { BullConnections } from '../queues/bull-connections.js';
+import { keepJobScheduler } from '../queues/job-scheduler.js';
 
 const QUEUE = 'desired-states';
 const JOB = 'refresh';
@@ -40,12 +41,18 @@ export class DesiredStateRefresher implements OnApplicationBootstrap, OnModuleDe
       const resigned = await this.refresh(RESIGN_ALL_MS);
       this.logger.log({ resigned }, 're-signed every retained desired state under the new root');
     });
-    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: rollouts.queuePrefix });
+    const queueConnection = this.connections.open();
+    const queue = new Queue(QUEUE, { connection: queueConnection, prefix: rollouts.queuePrefix });
+    this.queue = queue;
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'desired-state queue error'));
     this.worker = new Worker(QUEUE, () => this.refresh(), { connection: this.connections.open(), prefix: rollouts.queuePrefix, concurrency: 1 });
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'desired-state worker error'));
     this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: error }, 'desired-state refresh failed; the next run retries'));
-    await this.queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } });
+    await keepJobScheduler(
+      queueConnection,
+      () => queue.upsertJobScheduler(JOB, { every: trust.desiredStateRefreshMs }, { name: JOB, opts: { removeOnComplete: true, removeOnFail: 100 } }),
+      (error) => this.logger.error({ err: error }, 'could not restore the desired-state refresh schedule after Redis reconnected; the next reconnect tries again'),
+    );
   }
 
   /**

@@ -16,6 +16,8 @@ export interface EventPayloads {
   'node.committed': { readonly deploymentId: string };
   'node.failed': { readonly deploymentId: string; readonly state: 'failed' | 'rolled-back' | 'rejected'; readonly reason: string | null };
   'node.attestation-mismatch': { readonly verdict: 'mismatch' | 'invalid'; readonly loadedSha256: string; readonly assignedSha256: string | null };
+  /** A node's drift score (PSI vs the serving version's reference statistics) crossed above DRIFT_EVENT_THRESHOLD. */
+  'model.drift-detected': { readonly input: number; readonly confidence: number; readonly samples: number; readonly threshold: number };
   /** The installation moved to a newer root (a key rotated or revoked): once per root version. */
   'key.rotated': { readonly rootVersion: number; readonly revokedKeyIds: readonly string[] };
 }
@@ -37,6 +39,7 @@ export const EVENT_TYPES = [
   'node.committed',
   'node.failed',
   'node.attestation-mismatch',
+  'model.drift-detected',
   'key.rotated',
 ] as const satisfies readonly EventType[];
 

@@ -26,6 +26,7 @@ import type { CheckedSelfTest } from './artifact-check.js';
 import { ArtifactChecker } from './artifact-checker.js';
 import type { Model } from './model.entity.js';
 import { ModelsService, type NewModelVersion } from './models.service.js';
+import { parseReferenceStats } from './reference-stats.js';
 
 @ApiTags('models')
 @ApiBearerAuth()
@@ -96,8 +97,10 @@ export class ModelsController {
       const dto = plainToInstance(UploadVersionFieldsDto, decodeJsonFields(fields));
       const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
       if (errors.length > 0) throw toValidationError(errors);
+      const { referenceStats, ...fieldsWithoutStats } = dto;
+      const stats = referenceStats === undefined ? undefined : parseReferenceStats(referenceStats);
       const selfTest = await this.check(model, dto, blob);
-      version = { ...dto, selfTest };
+      version = { ...fieldsWithoutStats, selfTest, ...(stats ? { referenceStats: stats } : {}) };
     } catch (error) {
       await this.store.discard(blob);
       throw error;

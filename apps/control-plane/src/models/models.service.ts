@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { type Envelope, type ModelManifest, parseManifestEnvelope, TrustError } from '#trust';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '#common';
+import type { ReferenceStats } from '#protocol';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
 import { AuditService } from '../audit/audit.service.js';
@@ -37,6 +38,8 @@ export interface NewModelVersion {
   readonly metrics?: Record<string, unknown>;
   readonly preprocessing?: Record<string, unknown>;
   readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
+  /** Training-time statistics for drift, validated (reference-stats.ts); signed into the manifest. */
+  readonly referenceStats?: ReferenceStats;
 }
 
 /** The sequence of a version not yet signed for deployment: `issue` gives it a real one first. */
@@ -243,6 +246,7 @@ export class ModelsService {
       preprocessing: input.preprocessing ?? {},
       labels: model.classLabels,
       selfTest: input.selfTest ?? { input: [], expectedOutput: [], tolerance: 0 },
+      ...(input.referenceStats ? { referenceStats: input.referenceStats } : {}),
       created: now.toISOString(),
       expires: new Date(now.getTime() + this.config.trust.manifestTtlDays * 86_400_000).toISOString(),
     };

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { isDatabaseUnavailable } from '../database/pg-errors.js';
 
 const KNOWN_TTL_MS = 30_000;
 const UNKNOWN_TTL_MS = 5_000;
@@ -9,6 +10,13 @@ const UNKNOWN_TTL_MS = 5_000;
  * Answers "is this an enrolled, not decommissioned node?" for every inbound MQTT message without a
  * query per message. Entries expire, so a decommission seen by another replica takes effect within
  * KNOWN_TTL_MS here (the broker refuses a decommissioned node's connection anyway).
+ *
+ * While the database cannot be reached, the last answer stands however old, and a node never asked
+ * about counts as active: the message is acknowledged to the broker once handed over, so refusing it
+ * here lost every heartbeat whose entry expired during an outage (measured in
+ * test/integration/postgres-outage.int.test.ts). Letting one through is safe: the broker has
+ * authenticated the node for this very topic, and the telemetry tables' foreign key refuses a node that
+ * does not exist when the batch is written.
  */
 @Injectable()
 export class NodeDirectory {
@@ -20,7 +28,13 @@ export class NodeDirectory {
     const now = Date.now();
     const hit = this.cache.get(nodeId);
     if (hit && hit.until > now) return hit.active;
-    const rows = (await this.db.query(`SELECT 1 FROM nodes WHERE id = $1 AND status <> 'decommissioned'`, [nodeId])) as unknown[];
+    let rows: unknown[];
+    try {
+      rows = (await this.db.query(`SELECT 1 FROM nodes WHERE id = $1 AND status <> 'decommissioned'`, [nodeId])) as unknown[];
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      return hit?.active ?? true;
+    }
     const active = rows.length > 0;
     this.cache.set(nodeId, { active, until: now + (active ? KNOWN_TTL_MS : UNKNOWN_TTL_MS) });
     return active;

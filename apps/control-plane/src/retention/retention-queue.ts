@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
+import { keepJobScheduler } from '../queues/job-scheduler.js';
 import { RetentionService } from './retention.service.js';
 
 /** The queue and its one job: a repeatable `prune` (no payload). */
@@ -18,6 +20,8 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RetentionQueue.name);
   private readonly connections: BullConnections;
   private readonly queue: Queue;
+  /** The queue's own connection: its `ready` after a reconnect restores the job scheduler. */
+  private readonly queueConnection: Redis;
   private worker?: Worker;
 
   constructor(
@@ -25,7 +29,8 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly retention: RetentionService,
   ) {
     this.connections = new BullConnections(config.redis.url);
-    this.queue = new Queue(RETENTION_QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
+    this.queueConnection = this.connections.open();
+    this.queue = new Queue(RETENTION_QUEUE, { connection: this.queueConnection, prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'retention queue error'));
   }
 
@@ -41,7 +46,11 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'retention worker error'));
     this.worker.on('failed', (_job, error) => this.logger.error({ err: error }, 'retention run failed; the next interval tries again'));
-    await this.queue.upsertJobScheduler(RetentionJob.prune, { every: this.config.retention.intervalMs }, { name: RetentionJob.prune, opts: { removeOnComplete: 10, removeOnFail: 10 } });
+    await keepJobScheduler(
+      this.queueConnection,
+      () => this.queue.upsertJobScheduler(RetentionJob.prune, { every: this.config.retention.intervalMs }, { name: RetentionJob.prune, opts: { removeOnComplete: 10, removeOnFail: 10 } }),
+      (error) => this.logger.error({ err: error }, 'could not restore the retention schedule after Redis reconnected; the next reconnect tries again'),
+    );
   }
 
   async onModuleDestroy(): Promise<void> {

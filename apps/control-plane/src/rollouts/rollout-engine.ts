@@ -5,7 +5,8 @@ import { DeploymentsService } from '../deployments/deployments.service.js';
 import { Deployment } from '../deployments/deployment.entity.js';
 import { ModelsService } from '../models/models.service.js';
 import { type Counts, decide, type Step } from './decide.js';
-import { type GateVerdict, judgeGates } from './health-gate.js';
+import type { GateVerdict } from './health-gate.js';
+import { GateJudge } from './gate-judge.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
@@ -38,6 +39,7 @@ export class RolloutEngine {
     private readonly models: ModelsService,
     private readonly metrics: RolloutMetrics,
     private readonly events: EventRecorder,
+    private readonly gateJudge: GateJudge,
   ) {}
 
   async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
@@ -100,7 +102,7 @@ export class RolloutEngine {
     if (rollout.strategy.continuous) await this.targeting.enrolNewcomers(tx, rollout);
     const counts = await this.repository.counts(tx, rollout.id);
     const gates = rollout.strategy.healthGates;
-    const gate = gates ? judgeGates(gates, ...(await this.repository.gateStats(tx, rollout, gates.windowSeconds))) : null;
+    const gate = gates ? await this.gateJudge.judge(tx, rollout, gates) : null;
     const step = decide({
       strategy: rollout.strategy,
       now,

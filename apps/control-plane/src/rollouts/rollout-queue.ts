@@ -2,13 +2,18 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { type Job, Queue, Worker } from 'bullmq';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { settleWithin } from '#common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RolloutEngine } from './rollout-engine.js';
 import type { Rollout } from './rollout.entity.js';
+import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
+import { keepJobScheduler } from '../queues/job-scheduler.js';
 
 const QUEUE = 'rollouts';
 const SWEEP_EVERY_MS = 5_000;
+/** How long an API request waits for Redis to take a tick before answering anyway (the sweep queues it). */
+const REQUEST_SCHEDULE_WAIT_MS = 1_000;
 
 interface TickJob {
   readonly rolloutId: string;
@@ -27,6 +32,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RolloutQueue.name);
   private readonly connections: BullConnections;
   private readonly queue: Queue;
+  /** The queue's own connection: its `ready` after a reconnect restores the job scheduler. */
+  private readonly queueConnection: Redis;
   private worker?: Worker;
 
   constructor(
@@ -35,7 +42,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly engine: RolloutEngine,
   ) {
     this.connections = new BullConnections(config.redis.url);
-    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
+    this.queueConnection = this.connections.open();
+    this.queue = new Queue(QUEUE, { connection: this.queueConnection, prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout queue error'));
   }
 
@@ -52,7 +60,11 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.worker.on('error', (error) => this.logger.warn({ err: String(error) }, 'rollout worker error'));
     this.worker.on('failed', (job, error) => this.logger.error({ job: job?.id, err: String(error) }, 'rollout job failed'));
-    await this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+    await keepJobScheduler(
+      this.queueConnection,
+      () => this.queue.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } }),
+      (error) => this.logger.error({ err: error }, 'could not restore the rollout sweep after Redis reconnected; the next reconnect tries again'),
+    );
   }
 
   /**
@@ -70,6 +82,19 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
       removeOnFail: { age: 86_400 },
     });
     if (await job.isFailed()) await job.retry('failed');
+  }
+
+  /**
+   * For an operator's action (start, pause, resume...), already committed: queues the rollout's tick but
+   * waits for Redis at most REQUEST_SCHEDULE_WAIT_MS. While Redis is away a BullMQ command waits for it
+   * (the connections retry forever, as workers require), and the request hung for the whole outage; the
+   * sweep re-queues every unfinished rollout's due tick once Redis answers, so answering is safe.
+   */
+  async scheduleForRequest(rolloutId: string, seq: number): Promise<void> {
+    const outcome = await settleWithin(this.schedule(rolloutId, seq), REQUEST_SCHEDULE_WAIT_MS, (error) =>
+      this.logger.warn({ err: error, rolloutId }, 'could not queue the tick of a rollout action; the sweep will'),
+    );
+    if (outcome === 'late') this.logger.warn({ rolloutId }, 'Redis did not take the tick of a rollout action in time; the sweep queues it once Redis answers');
   }
 
   private async process(job: Job): Promise<void> {

@@ -5,6 +5,8 @@ import { NotFoundError } from '#common';
 import type { SideStats } from './health-gate.js';
 import { Rollout } from './rollout.entity.js';
 import { RolloutRepository } from './rollout.repository.js';
+import { GateSignalsRepository } from './gate-signals.repository.js';
+import type { AccuracySide, CanaryDrift } from './signal-gates.js';
 
 /** The window of a rollout's stats without health gates (the gates' own default). */
 const DEFAULT_STATS_WINDOW_SECONDS = 300;
@@ -13,6 +15,9 @@ export interface RolloutStats {
   readonly windowSeconds: number;
   readonly canary: SideStats;
   readonly control: SideStats;
+  /** What the accuracy and drift gates read (signal-gates.ts). */
+  readonly accuracy: { readonly canary: AccuracySide; readonly control: AccuracySide };
+  readonly canaryDrift: CanaryDrift;
 }
 
 export interface RolloutStatsPoint {
@@ -35,14 +40,18 @@ export class RolloutStatsService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly repository: RolloutRepository,
+    private readonly signals: GateSignalsRepository,
   ) {}
 
   /** Over the last `windowSeconds` (the gates' window by default). */
   async stats(id: string, windowSeconds?: number): Promise<RolloutStats> {
     const rollout = await this.find(id);
     const window = windowSeconds ?? defaultWindow(rollout);
-    const [canary, control] = await this.db.transaction((tx) => this.repository.gateStats(tx, rollout, window));
-    return { windowSeconds: window, canary, control };
+    return this.db.transaction(async (tx) => {
+      const [canary, control] = await this.repository.gateStats(tx, rollout, window);
+      const [labelledCanary, labelledControl] = await this.signals.accuracy(tx, rollout, window);
+      return { windowSeconds: window, canary, control, accuracy: { canary: labelledCanary, control: labelledControl }, canaryDrift: await this.signals.canaryDrift(tx, rollout, window) };
+    });
   }
 
   /**

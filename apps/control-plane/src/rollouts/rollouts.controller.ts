@@ -86,8 +86,9 @@ export class RolloutsController {
   @ApiOkResponse({ type: RolloutStatsDto })
   @ApiRead(404)
   async stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutStatsQuery): Promise<RolloutStatsDto> {
-    const { windowSeconds, canary, control } = await this.rolloutStats.stats(id, query.windowSeconds);
-    return { windowSeconds, canary: toSideDto(canary), control: toSideDto(control) };
+    const { windowSeconds, canary, control, accuracy, canaryDrift } = await this.rolloutStats.stats(id, query.windowSeconds);
+    const labelled = (side: { labelled: number; correct: number }) => ({ ...side, accuracy: side.labelled > 0 ? side.correct / side.labelled : null });
+    return { windowSeconds, canary: toSideDto(canary), control: toSideDto(control), accuracy: { canary: labelled(accuracy.canary), control: labelled(accuracy.control) }, canaryDrift };
   }
 
   @Get(':id/stats/series')

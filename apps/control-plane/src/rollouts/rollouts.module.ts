@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { ModelsModule } from '../models/models.module.js';
+import { GateJudge } from './gate-judge.js';
+import { GateSignalsRepository } from './gate-signals.repository.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
@@ -14,6 +16,6 @@ import { RolloutsService } from './rollouts.service.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge],
 })
 export class RolloutsModule {}

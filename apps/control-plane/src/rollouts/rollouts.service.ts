@@ -260,7 +260,7 @@ export class RolloutsService {
       await this.audit.record(tx, by, `rollout.${action}`, { type: 'rollout', id }, { state: row.state });
       return row;
     });
-    await this.queue.schedule(rollout.id, rollout.tickSeq);
+    await this.queue.scheduleForRequest(rollout.id, rollout.tickSeq);
     return rollout;
   }
 }

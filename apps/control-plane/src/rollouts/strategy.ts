@@ -95,6 +95,12 @@ export const strategySchema = z.strictObject({
       maxLatencyP99Ratio: z.number().gt(1).optional(),
       maxErrorRateIncrease: z.number().min(0).max(1).optional(),
       maxConfidenceDrop: z.number().min(0).max(1).optional(),
+      /** Accuracy from ground truth (POST /v1/feedback): labelled results per side before the gate judges (default 20). */
+      minLabelledSamples: z.number().int().min(1).max(1_000_000).optional(),
+      /** Halt when canary accuracy is more than this below control accuracy (0–1). */
+      maxAccuracyDrop: z.number().min(0).max(1).optional(),
+      /** Halt when the canary nodes' mean drift score (PSI vs the manifest's reference statistics) exceeds this. */
+      maxDrift: z.number().gt(0).max(100).optional(),
     })
     .optional(),
   /** On a halt, return every node the rollout reached to the version it ran before. */

@@ -1,9 +1,10 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 
 /** One heartbeat per (node, seq): the primary key makes QoS 1 redelivery harmless. */
 @Entity({ name: 'node_heartbeats' })
+@Index('node_heartbeats_drift_idx', ['modelName', 'modelVersion', 'receivedAt'], { where: '"drift_input" IS NOT NULL' })
 export class NodeHeartbeat {
   @ManyToOne(() => EdgeNode, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'node_id' })
@@ -69,4 +70,15 @@ export class NodeHeartbeat {
   /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. The histogram is kept in the rollups only. */
   @Column({ type: 'double precision', nullable: true })
   confidenceSum!: number | null;
+
+  /** Drift scores (PSI vs the manifest's reference statistics) of the node's recent inputs and top-class confidences; null when the heartbeat carried none. */
+  @Column({ type: 'real', nullable: true })
+  driftInput!: number | null;
+
+  @Column({ type: 'real', nullable: true })
+  driftConfidence!: number | null;
+
+  /** Inferences the scores cover. */
+  @Column({ type: 'integer', nullable: true })
+  driftSamples!: number | null;
 }

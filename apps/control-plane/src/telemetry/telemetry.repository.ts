@@ -6,6 +6,7 @@ import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import { JOIN_PENDING_FEEDBACK } from './pending-feedback-join.js';
+import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
@@ -38,6 +39,9 @@ const HEARTBEAT_COLUMNS = [
   'latency_hist',
   'confidences',
   'confidence_sum',
+  'drift_input',
+  'drift_confidence',
+  'drift_samples',
 ] as const;
 
 /**
@@ -52,8 +56,14 @@ export class TelemetryRepository {
 
   private readonly rollups: boolean;
 
-  constructor(@InjectDataSource() private readonly db: DataSource, @Inject(APP_CONFIG) config: { readonly ingest: Pick<AppConfig['ingest'], 'rollups'> }) {
+  private readonly driftEvents: DriftEvents;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) config: { readonly ingest: Pick<AppConfig['ingest'], 'rollups'>; readonly drift?: AppConfig['drift'] },
+  ) {
     this.rollups = config.ingest.rollups;
+    this.driftEvents = new DriftEvents(db, config.drift?.eventThreshold ?? DEFAULT_DRIFT_EVENT_THRESHOLD);
   }
 
   async insertHeartbeats(batch: readonly FromNode<HeartbeatMessage>[]): Promise<number> {
@@ -75,6 +85,9 @@ export class TelemetryRepository {
       m.model?.variant ?? null,
       latencyHistLiteral(m),
       ...confidenceColumns(m),
+      m.drift?.input ?? null,
+      m.drift?.confidence ?? null,
+      m.drift?.samples ?? null,
     ]);
     // COPY stores every row or none; the fallback says which rows were new (a redelivery is rolled up once).
     let stored: readonly FromNode<HeartbeatMessage>[] = batch;
@@ -82,12 +95,12 @@ export class TelemetryRepository {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
-                u.confidences, u.confidence_sum
+                u.confidences, u.confidence_sum, u.drift_input, u.drift_confidence, u.drift_samples
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
                        $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
-                       $17::bigint[], $18::float8[])
+                       $17::bigint[], $18::float8[], $19::real[], $20::real[], $21::int[])
                 AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
-                     confidences, confidence_sum)
+                     confidences, confidence_sum, drift_input, drift_confidence, drift_samples)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];
@@ -96,6 +109,7 @@ export class TelemetryRepository {
       return result.length;
     });
     if (this.rollups) await this.rollUpHeartbeats(stored);
+    await this.driftEvents.record(stored);
     await this.touchNodes(batch);
     return inserted;
   }

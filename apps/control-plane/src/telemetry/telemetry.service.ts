@@ -2,10 +2,11 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nes
 import { BatchWriter } from '#common';
 import { encodeMessage, envelopeFields, type HeartbeatMessage, MAX_ACKED_STATUSES, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { isDataException } from '../database/pg-errors.js';
+import { isDatabaseUnavailable, isDataException } from '../database/pg-errors.js';
 import { BroadcastQueue } from '../deployments/broadcast-queue.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
+import { PresenceRetry } from './presence-retry.js';
 import { type FromNode, TelemetryRepository } from './telemetry.repository.js';
 
 /** One telemetry stream's backlog: items not yet written and how long the oldest has waited. */
@@ -36,6 +37,7 @@ export class TelemetryService implements BeforeApplicationShutdown {
   private readonly heartbeats: BatchWriter<FromNode<HeartbeatMessage>>;
   private readonly results: BatchWriter<FromNode<ResultsMessage>>;
   private readonly statuses: BatchWriter<FromNode<StatusMessage>>;
+  private readonly presence: PresenceRetry;
   private readonly streams: ReadonlyMap<IngestTable, Pick<BatchWriter<unknown>, 'pending' | 'oldestAgeMs'>>;
 
   constructor(
@@ -66,6 +68,14 @@ export class TelemetryService implements BeforeApplicationShutdown {
     // Results messages hold up to 1,000 records each: batch fewer messages.
     this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
     this.statuses = writer('deployment_status_events', (b) => this.writeStatuses(b));
+    this.presence = new PresenceRetry({
+      write: (nodeId, message) => this.repository.recordPresence(nodeId, message),
+      isTransient: isDatabaseUnavailable,
+      retryMs: config.ingest.flushMs * 10,
+      maxPending: config.ingest.batchMax * 100,
+      onRetryFailed: (error, pending) => this.logger.warn({ err: error, pending }, 'could not store waiting presence changes; will retry'),
+      onDrop: (nodeId) => this.logger.error({ nodeId }, 'too many presence changes wait for the database; dropped this one'),
+    });
     this.streams = new Map<IngestTable, Pick<BatchWriter<unknown>, 'pending' | 'oldestAgeMs'>>([
       ['node_heartbeats', this.heartbeats],
       ['inference_results', this.results],
@@ -145,8 +155,9 @@ export class TelemetryService implements BeforeApplicationShutdown {
     this.statuses.push({ nodeId, message });
   }
 
+  /** Stored now, or (the database unreachable) kept as the node's latest and retried: see PresenceRetry. */
   acceptPresence(nodeId: string, message: PresenceMessage): Promise<void> {
-    return this.repository.recordPresence(nodeId, message);
+    return this.presence.record(nodeId, message);
   }
 
   /** Writes everything buffered so far (tests and shutdown). */
@@ -159,6 +170,13 @@ export class TelemetryService implements BeforeApplicationShutdown {
    * disconnects and before the database closes (onApplicationShutdown), write what was taken and send its acks.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.heartbeats.close(), this.results.close(), this.statuses.close()]);
+    const presenceLeft = this.presence.close();
+    if (presenceLeft > 0) this.logger.error({ count: presenceLeft }, 'stopping with presence changes the database did not take; not stored');
+    const tables: IngestTable[] = ['node_heartbeats', 'inference_results', 'deployment_status_events'];
+    const left = await Promise.all([this.heartbeats.close(), this.results.close(), this.statuses.close()]);
+    // The database is down at stop: what nodes re-send until acknowledged (statuses, results) comes again; heartbeats do not.
+    tables.forEach((table, i) => {
+      if ((left[i] ?? 0) > 0) this.logger.error({ table, count: left[i] }, 'stopping with telemetry the database did not take; not stored');
+    });
   }
 }

@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { EventFeed } from '../events/event-feed.js';
+import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
+import { keepJobScheduler } from '../queues/job-scheduler.js';
 import { postWebhook, WebhookDeliveryError } from './webhook-sender.js';
 import { signatureHeader } from './webhook-signature.js';
 import { WebhooksRepository } from './webhooks.repository.js';
@@ -24,6 +26,8 @@ export class WebhookQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(WebhookQueue.name);
   private readonly connections: BullConnections;
   private readonly queue: Queue;
+  /** The queue's own connection: its `ready` after a reconnect restores the job scheduler. */
+  private readonly queueConnection: Redis;
   private worker?: Worker;
   private unsubscribe?: () => void;
   private fanning: Promise<void> = Promise.resolve();
@@ -34,7 +38,8 @@ export class WebhookQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly feed: EventFeed,
   ) {
     this.connections = new BullConnections(config.redis.url);
-    this.queue = new Queue(QUEUE, { connection: this.connections.open(), prefix: config.rollouts.queuePrefix });
+    this.queueConnection = this.connections.open();
+    this.queue = new Queue(QUEUE, { connection: this.queueConnection, prefix: config.rollouts.queuePrefix });
     this.queue.on('error', (error) => this.logger.warn({ err: String(error) }, 'webhook queue error'));
   }
 
@@ -47,7 +52,11 @@ export class WebhookQueue implements OnApplicationBootstrap, OnModuleDestroy {
       concurrency: 8,
     });
     this.worker.on('error', (error) => this.logger.warn({ err: String(error) }, 'webhook worker error'));
-    await this.queue.upsertJobScheduler('sweep', { every: this.config.webhooks.sweepMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+    await keepJobScheduler(
+      this.queueConnection,
+      () => this.queue.upsertJobScheduler('sweep', { every: this.config.webhooks.sweepMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } }),
+      (error) => this.logger.error({ err: error }, 'could not restore the webhook sweep after Redis reconnected; the next reconnect tries again'),
+    );
   }
 
   /** Serialised per replica: fan-outs queue behind each other instead of contending for the cursor row. */

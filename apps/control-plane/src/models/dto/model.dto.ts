@@ -74,7 +74,7 @@ export class ModelDto {
 }
 
 /** Multipart fields that carry JSON; the controller decodes them before validation. */
-export const JSON_UPLOAD_FIELDS = ['metrics', 'preprocessing', 'selfTest', 'skipSelfTest'] as const;
+export const JSON_UPLOAD_FIELDS = ['metrics', 'preprocessing', 'selfTest', 'skipSelfTest', 'referenceStats'] as const;
 
 export class SelfTestDto {
   @ApiProperty({ type: [Number], description: 'Golden input, before the preprocessing (as clients send it)' })
@@ -129,6 +129,16 @@ export class UploadVersionFieldsDto {
   @IsOptional()
   @IsBoolean({ message: 'skipSelfTest must be true or false' })
   skipSelfTest?: boolean;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'JSON: reference statistics from training, signed into the manifest for drift (docs/drift.md): {"samples":n,"input":{"mean","std","bins":{"edges":[...],"fractions":[...]}},"confidence":{"edges":[...],"fractions":[...]}}; at most 63 edges per distribution, strictly increasing, fractions summing to 1.',
+  })
+  @IsOptional()
+  @IsObject({ message: 'referenceStats must be a JSON object' })
+  referenceStats?: Record<string, unknown>;
 }
 
 export class UploadVersionBodyDto extends UploadVersionFieldsDto {

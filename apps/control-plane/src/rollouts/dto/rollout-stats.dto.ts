@@ -25,10 +25,28 @@ export class RolloutSideDto {
   @ApiProperty({ type: Number, nullable: true, example: 0.91 }) meanConfidence!: number | null;
 }
 
+export class LabelledSideDto {
+  @ApiProperty({ description: 'Results with ground truth (POST /v1/feedback) whose inference time is in the window', example: 120 }) labelled!: number;
+  @ApiProperty({ example: 117 }) correct!: number;
+  @ApiProperty({ type: Number, nullable: true, example: 0.975 }) accuracy!: number | null;
+}
+
+export class RolloutAccuracyDto {
+  @ApiProperty({ type: LabelledSideDto }) canary!: LabelledSideDto;
+  @ApiProperty({ type: LabelledSideDto }) control!: LabelledSideDto;
+}
+
+export class CanaryDriftDto {
+  @ApiProperty({ description: 'Canary nodes that reported a drift score in the window', example: 2 }) nodes!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Mean of their latest scores (PSI, docs/drift.md)', example: 0.04 }) meanScore!: number | null;
+}
+
 export class RolloutStatsDto {
   @ApiProperty({ example: 300 }) windowSeconds!: number;
   @ApiProperty({ type: RolloutSideDto, description: 'Nodes of the rollout on one of its versions' }) canary!: RolloutSideDto;
   @ApiProperty({ type: RolloutSideDto, description: 'Nodes of the rollout still on another version' }) control!: RolloutSideDto;
+  @ApiProperty({ type: RolloutAccuracyDto, description: 'What the accuracy gate compares' }) accuracy!: RolloutAccuracyDto;
+  @ApiProperty({ type: CanaryDriftDto, description: 'What the drift gate compares with maxDrift' }) canaryDrift!: CanaryDriftDto;
 }
 
 

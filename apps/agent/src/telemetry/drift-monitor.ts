@@ -1,0 +1,86 @@
+import { driftBin, type HeartbeatDrift, populationStabilityIndex, type ReferenceStats } from '#protocol';
+import type { PolicyModel } from './results-policy-book.js';
+
+export interface DriftSettings {
+  /** Recent inferences the scores are computed over (a sliding window). */
+  readonly window: number;
+  /** Fewer inferences than this in the window: no score (a handful of requests says nothing). */
+  readonly minSamples: number;
+  /** Values of one input binned at most (evenly strided): bounds the heartbeat's work for wide inputs. */
+  readonly valuesPerInput: number;
+}
+
+export const DEFAULT_DRIFT: DriftSettings = { window: 500, minSamples: 50, valuesPerInput: 64 };
+
+/** References of the last few releases this node was told about (as the results policy book keeps policies). */
+const MAX_MODELS = 8;
+const keyOf = (m: PolicyModel) => `${m.name}\u0000${m.version}\u0000${m.variant}\u0000${m.sha256}`;
+
+/**
+ * Drift of the serving model's traffic against its manifest's reference statistics. The request path
+ * only stores a reference to the input and its confidence in a ring (`observe`: no binning, no copy);
+ * the binning and the PSI run when the heartbeat asks (`score`), over at most `window` ×
+ * `valuesPerInput` values. A model swap starts the window afresh, so a score never mixes two models.
+ */
+export class DriftMonitor {
+  private readonly references = new Map<string, ReferenceStats>();
+  private readonly inputs: (Float32Array | undefined)[];
+  private readonly confidences: Float64Array;
+  private next = 0;
+  private size = 0;
+  private windowModel?: PolicyModel;
+  private windowReference?: ReferenceStats;
+
+  constructor(private readonly settings: DriftSettings = DEFAULT_DRIFT) {
+    this.inputs = new Array<Float32Array | undefined>(settings.window);
+    this.confidences = new Float64Array(settings.window);
+  }
+
+  /** A verified desired state named this release: its reference statistics, if its manifest has them. */
+  adopt(model: PolicyModel, reference: ReferenceStats | undefined): void {
+    const key = keyOf(model);
+    this.references.delete(key);
+    if (reference) this.references.set(key, reference);
+    while (this.references.size > MAX_MODELS) this.references.delete(this.references.keys().next().value as string);
+    if (this.windowModel && keyOf(this.windowModel) === key) this.windowReference = reference;
+  }
+
+  /** One served inference (the request path: a comparison and two stores). */
+  observe(model: PolicyModel, input: Float32Array, confidence: number): void {
+    if (model !== this.windowModel) this.restart(model);
+    if (!this.windowReference) return;
+    this.inputs[this.next] = input;
+    this.confidences[this.next] = confidence;
+    this.next = (this.next + 1) % this.settings.window;
+    this.size = Math.min(this.size + 1, this.settings.window);
+  }
+
+  /** The scores of `model`'s window, or undefined without a reference or with too few inferences. */
+  score(model: PolicyModel | undefined): HeartbeatDrift | undefined {
+    const reference = this.windowReference;
+    if (!model || !reference || !this.windowModel || keyOf(model) !== keyOf(this.windowModel) || this.size < this.settings.minSamples) return undefined;
+    const inputCounts = new Float64Array(reference.input.bins.edges.length + 1);
+    const confidenceCounts = new Float64Array(reference.confidence.edges.length + 1);
+    for (let k = 0; k < this.size; k++) {
+      const input = this.inputs[k] as Float32Array;
+      const stride = Math.max(1, Math.ceil(input.length / this.settings.valuesPerInput));
+      for (let i = 0; i < input.length; i += stride) inputCounts[driftBin(reference.input.bins.edges, input[i] as number)]++;
+      confidenceCounts[driftBin(reference.confidence.edges, this.confidences[k] as number)]++;
+    }
+    // Within the heartbeat's `real(0, 1000)`; rounded to 1e-6 so no sub-normal float reaches a `real` column.
+    const bound = (psi: number) => Math.min(1000, Math.round(psi * 1e6) / 1e6);
+    return {
+      input: bound(populationStabilityIndex(reference.input.bins.fractions, inputCounts)),
+      confidence: bound(populationStabilityIndex(reference.confidence.fractions, confidenceCounts)),
+      samples: this.size,
+    };
+  }
+
+  private restart(model: PolicyModel): void {
+    this.windowModel = model;
+    this.windowReference = this.references.get(keyOf(model));
+    this.inputs.fill(undefined);
+    this.next = 0;
+    this.size = 0;
+  }
+}
