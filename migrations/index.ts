@@ -15,6 +15,7 @@ import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes
 import { ReportedConfidence1764720000000 } from './1764720000000-reported-confidence.js';
 import { PendingFeedback1764721000000 } from './1764721000000-pending-feedback.js';
 import { HeartbeatDrift1764730000000 } from './1764730000000-heartbeat-drift.js';
+import { ShadowEvaluation1764740000000 } from './1764740000000-shadow-evaluation.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -33,4 +34,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ReportedConfidence1764720000000,
   PendingFeedback1764721000000,
   HeartbeatDrift1764730000000,
+  ShadowEvaluation1764740000000,
 ];

@@ -32,6 +32,10 @@ export interface DenseSoftmaxOptions {
   readonly computeUnits?: number;
   /** The last layer's class columns rotated by one: the same confidences, every top class wrong ("confidently wrong"). */
   readonly shuffleClasses?: boolean;
+  /** Output k is the seed model's class classOrder[k] (wrong wherever it moves a class); overrides shuffleClasses. */
+  readonly classOrder?: readonly number[];
+  /** Every weight nudged by up to ±jitter: a retrained model that mostly agrees with the seed's. */
+  readonly jitter?: number;
 }
 
 const COMPUTE_WIDTH = 256;
@@ -42,14 +46,13 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32 - 0.5;
   };
-  let w = Float32Array.from({ length: inputs * classes }, rand);
-  let b = Float32Array.from({ length: classes }, rand);
-  if (options.shuffleClasses) {
-    // Column k takes column k+1's weights: class k gets the score class k+1 had.
-    const rotate = (k: number) => (k + 1) % classes;
-    w = Float32Array.from({ length: inputs * classes }, (_, j) => w[Math.floor(j / classes) * classes + rotate(j % classes)] as number);
-    b = Float32Array.from({ length: classes }, (_, k) => b[rotate(k)] as number);
-  }
+  const w0 = Float32Array.from({ length: inputs * classes }, rand);
+  const b0 = Float32Array.from({ length: classes }, rand);
+  // shuffleClasses: column k takes column k+1's weights, so class k gets the score class k+1 had.
+  const order = options.classOrder ?? Array.from({ length: classes }, (_, k) => (options.shuffleClasses ? (k + 1) % classes : k));
+  const nudge = () => (options.jitter ? rand() * 2 * options.jitter : 0);
+  const w = Float32Array.from({ length: inputs * classes }, (_, j) => (w0[Math.floor(j / classes) * classes + (order[j % classes] as number)] as number) + nudge());
+  const b = Float32Array.from({ length: classes }, (_, k) => (b0[order[k] as number] as number) + nudge());
   const units = options.computeUnits ?? 0;
   const first = units > 0 ? Float32Array.from({ length: inputs * COMPUTE_WIDTH }, rand) : undefined;
   const square = units > 0 ? Float32Array.from({ length: COMPUTE_WIDTH * COMPUTE_WIDTH }, () => rand() / 8) : undefined;

@@ -26,6 +26,8 @@ import { ResultsPolicyBook } from './telemetry/results-policy-book.js';
 import { Attestor } from './telemetry/attestor.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 import { Updater } from './update/updater.js';
+import { ShadowTap } from './shadow/shadow-evaluator.js';
+import { shadowReportOf } from './shadow/shadow-report.js';
 import { TrustedRoot } from './state/trusted-root.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -39,6 +41,8 @@ export function log(level: 'info' | 'warn' | 'error', message: string, fields: R
 export class Agent {
   private readonly holder = new SessionHolder();
   private readonly stats = new InferenceStats();
+  private readonly shadowTap = new ShadowTap();
+  private shadowSeq = Date.now() * 1000; // node-scoped and increasing across restarts, like resultSeq
   private readonly slots: SlotStore;
   private readonly transport: MqttTransport;
   private readonly updater: Updater;
@@ -105,6 +109,7 @@ export class Agent {
       requestChunks: (sha256, missing) => this.transport.publish('artifact-requests', { ...envelopeFields(), sha256, missing }),
       adoptResultsPolicy: (model, policy) => this.policies.adopt(model, policy),
       adoptReferenceStats: (model, stats) => this.drift.adopt(model, stats),
+      shadow: { tap: this.shadowTap, report: (report) => this.transport.publish('shadow', shadowReportOf(++this.shadowSeq, report)) },
       log,
     });
     // Not connected yet: a download resumed from the journal waits for the broker before it counts stalls.
@@ -121,6 +126,7 @@ export class Agent {
         maxInFlight: config.inferMaxInFlight ?? DEFAULT_INFER_MAX_IN_FLIGHT,
         concurrentRuns: config.inferConcurrentRuns ?? DEFAULT_INFER_CONCURRENT_RUNS,
       },
+      (input, answer) => this.shadowTap.offer(input, answer),
     );
     trust.onAdvanced(() => this.updater.retryUnderNewRoot());
     this.api = new LocalApi({

@@ -1235,7 +1235,7 @@ export interface components {
             /** Format: date-time */
             disabledAt: string | null;
             disabledReason: string | null;
-            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** Format: uuid */
             id: string;
             /** @description HMAC-SHA256 key of the EdgeFleet-Signature header. Shown only here. */
@@ -1388,7 +1388,7 @@ export interface components {
         };
         CreateWebhookDto: {
             /** @description Types to deliver; empty or absent = every type */
-            eventTypes?: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
+            eventTypes?: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** @example https://hooks.example.com/edgefleet */
             url: string;
         };
@@ -1475,7 +1475,7 @@ export interface components {
         };
         EventCatalogueDto: {
             /** @description Every event type, in catalogue order (docs/events.md) */
-            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
+            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
         };
         EventDto: {
             /** Format: date-time */
@@ -1487,7 +1487,7 @@ export interface components {
             payload: Record<string, never>;
             rolloutId: string | null;
             /** @enum {string} */
-            type: "rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated";
+            type: "rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated";
         };
         EventPageDto: {
             items: components["schemas"]["EventDto"][];
@@ -2033,6 +2033,33 @@ export interface components {
             /** Format: uuid */
             rolloutId: string;
         };
+        RolloutShadowDto: {
+            /** @description Share of samples with the same top class (0..1) */
+            agreement: number | null;
+            /** @description Candidate runs that threw or gave unusable outputs */
+            errors: number;
+            /** @description Candidate latency / serving model's latency on the same requests */
+            latencyRatio: number | null;
+            /** @description Mean absolute difference of the output distributions */
+            meanAbsDiff: number | null;
+            /** @description Mean Jensen–Shannon divergence of the output distributions (bits, 0..1) */
+            meanDivergence: number | null;
+            /** @description Nodes of the wave that reported shadow figures for their latest delivery */
+            nodes: number;
+            /** @description Why it waits or fails */
+            reason: string | null;
+            /** @description Requests the candidate ran on beside the serving model */
+            samples: number;
+            /** @description When the earliest current shadow run of the wave started */
+            since: string | null;
+            /** @description Sampled requests skipped because a shadow run was in flight */
+            skipped: number;
+            /**
+             * @description What the shadow gate says about these figures now
+             * @enum {string}
+             */
+            verdict: "pass" | "wait" | "fail";
+        };
         RolloutSideDto: {
             /** @example 0.00075 */
             errorRate: number | null;
@@ -2092,6 +2119,8 @@ export interface components {
         };
         RolloutWaveDto: {
             planned: number;
+            /** @description Shadow evaluation figures of the wave (rollouts with strategy.shadow, waves reached so far) */
+            shadow?: components["schemas"]["RolloutShadowDto"];
             /** @description nodes by state */
             states: {
                 [key: string]: number;
@@ -2231,7 +2260,7 @@ export interface components {
             /** Format: date-time */
             disabledAt: string | null;
             disabledReason: string | null;
-            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
+            eventTypes: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.shadow-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "model.drift-detected" | "key.rotated")[];
             /** Format: uuid */
             id: string;
             url: string;

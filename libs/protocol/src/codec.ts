@@ -16,6 +16,7 @@ import {
   statusMessage,
   trustRootMessage,
 } from './messages.js';
+import { shadowReportMessage } from './shadow.js';
 
 /** Each JSON message kind: its schema and its payload bound. */
 export const MESSAGE_KINDS = {
@@ -30,6 +31,7 @@ export const MESSAGE_KINDS = {
   'trust-root': trustRootMessage,
   'attestation-nonce': attestationNonceMessage,
   'results-requests': resultsRequestMessage,
+  shadow: shadowReportMessage,
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_KINDS)[K]>;

@@ -11,3 +11,4 @@ export * from './latency-histogram.js';
 export * from './confidence-histogram.js';
 export * from './results-policy.js';
 export * from './drift.js';
+export * from './shadow.js';

@@ -239,4 +239,5 @@ export const MAX_PAYLOAD_BYTES = {
   'trust-root': 64 * 1024,
   'attestation-nonce': 1024,
   'results-requests': 256 * 1024,
+  shadow: 2 * 1024,
 } as const;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { referenceStatsSchema } from './drift.js';
 import { resultsPolicySchema } from './results-policy.js';
+import { shadowOrderSchema } from './shadow.js';
 
 /**
  * The signed documents the control plane sends to nodes (libs/trust signs and verifies them). The
@@ -64,6 +65,11 @@ export const desiredStateSchema = z.looseObject({
    * or on; agents older than the field keep the key (the schema is loose) and send everything.
    */
   resultsPolicy: resultsPolicySchema.optional(),
+  /**
+   * Shadow evaluation (shadow.ts): after its self-test the node runs the candidate beside the serving model
+   * and activates it only once a newer signed copy of this document says `decision: "activate"`.
+   */
+  shadow: shadowOrderSchema.optional(),
 });
 
 export const desiredStateEnvelopeSchema = envelopeSchema(desiredStateSchema);

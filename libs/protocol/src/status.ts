@@ -48,6 +48,7 @@ export const FAILURE_REASONS = [
   'malformed', // a signed document that is not what it claims to be
   'self-test-failed',
   'soak-failed',
+  'shadow-failed', // the control plane's shadow evaluation judged the candidate and abandoned it
   'crash-loop',
   'superseded',
   'internal',

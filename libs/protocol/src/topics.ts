@@ -6,7 +6,7 @@
 export const TOPIC_ROOT = 'ef/v1';
 
 /** Kinds of topic a node publishes on (each under `ef/v1/{fleet}/nodes/{nodeId}/`). */
-export const NODE_UPLINK_KINDS = ['status', 'heartbeat', 'presence', 'results', 'artifact-requests'] as const;
+export const NODE_UPLINK_KINDS = ['status', 'heartbeat', 'presence', 'results', 'artifact-requests', 'shadow'] as const;
 export type NodeUplinkKind = (typeof NODE_UPLINK_KINDS)[number];
 
 /**

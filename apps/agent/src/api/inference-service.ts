@@ -85,6 +85,8 @@ export class InferenceService {
     /** Also given the input (not kept in the record): drift monitoring keeps a reference to it. */
     private readonly onResult: (record: InferenceRecord, input: Float32Array) => void,
     private readonly limits: InferenceLimits,
+    /** Every answered request, after its result is recorded: the shadow evaluation's tap (it defers its own work). */
+    private readonly onServed?: (input: Float32Array, answer: InferenceAnswer) => void,
   ) {
     this.slots = new RunSlots(limits.concurrentRuns);
   }
@@ -127,6 +129,7 @@ export class InferenceService {
       const answer: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
       this.stats.record(model.sha256, true, answer.latencyMs, answer.confidence);
       this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs }, input);
+      this.onServed?.(input, answer);
       return answer;
     }, failed);
   }

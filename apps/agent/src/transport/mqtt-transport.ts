@@ -30,7 +30,7 @@ export interface TransportHandlers {
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
-type UplinkKind = 'status' | 'heartbeat' | 'results' | 'artifact-requests';
+type UplinkKind = 'status' | 'heartbeat' | 'results' | 'artifact-requests' | 'shadow';
 
 const BASE_RECONNECT_MS = 1000;
 const MAX_RECONNECT_MS = 30_000;

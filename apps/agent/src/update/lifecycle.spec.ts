@@ -12,6 +12,8 @@ const HAPPY: [Phase, LifecycleEvent, Phase][] = [
   ['committed', 'done', 'idle'],
   ['downloading', 'adopted', 'committed'],
   ['downloading', 'reused', 'self-testing'],
+  ['self-testing', 'shadow-started', 'shadowing'],
+  ['shadowing', 'shadow-approved', 'activating'],
 ];
 
 describe('update lifecycle transition table', () => {
@@ -19,19 +21,27 @@ describe('update lifecycle transition table', () => {
     expect(nextPhase(from, event)).toBe(to);
   });
 
-  it.each(['downloading', 'verifying', 'staging', 'self-testing', 'activating', 'soaking'] as Phase[])('fails from %s, then rolls back to idle', (from) => {
+  it.each(['downloading', 'verifying', 'staging', 'self-testing', 'shadowing', 'activating', 'soaking'] as Phase[])('fails from %s, then rolls back to idle', (from) => {
     const failed = nextPhase(from, 'fail');
     expect(failed).toBe('failed');
     expect(nextPhase(nextPhase(failed, 'rolled-back'), 'done')).toBe('idle');
   });
 
-  it.each(['idle', 'downloading', 'verifying', 'staging', 'self-testing', 'committed', 'rolled-back'] as Phase[])(
+  it.each(['idle', 'downloading', 'verifying', 'staging', 'self-testing', 'shadowing', 'committed', 'rolled-back'] as Phase[])(
     'a newer desired state restarts the download from %s',
     (from) => expect(nextPhase(from, 'desired')).toBe('downloading'),
   );
 
   it.each(['activating', 'soaking', 'failed'] as Phase[])('a newer desired state waits while %s (it touches what serves)', (from) => {
     expect(() => nextPhase(from, 'desired')).toThrow(IllegalTransitionError);
+  });
+
+  it('a shadowed candidate reaches activation only through the approval edge', () => {
+    for (const event of EVENTS.filter((e) => e !== 'shadow-approved' && e !== 'fail' && e !== 'desired')) {
+      expect(() => nextPhase('shadowing', event)).toThrow(IllegalTransitionError);
+    }
+    expect(() => nextPhase('staging', 'shadow-started')).toThrow(IllegalTransitionError);
+    expect(() => nextPhase('self-testing', 'shadow-approved')).toThrow(IllegalTransitionError);
   });
 
   it('cannot fail a committed model, or roll back what has not failed', () => {
@@ -50,8 +60,9 @@ describe('update lifecycle transition table', () => {
         expect(error).toBeInstanceOf(IllegalTransitionError);
       }
     }
-    // 7 happy-path steps (idle→downloading counts as a supersede) + 7 supersede + 6 fail
+    // 7 happy-path steps (idle→downloading counts as a supersede) + 8 supersede + 7 fail
     // + failed→rolled-back + rolled-back→idle + the two known-bytes shortcuts (adopted, reused)
-    expect(legal).toBe(7 + 7 + 6 + 1 + 1 + 2);
+    // + the two shadow edges (shadow-started, shadow-approved)
+    expect(legal).toBe(7 + 8 + 7 + 1 + 1 + 2 + 2);
   });
 });

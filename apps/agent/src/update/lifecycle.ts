@@ -5,6 +5,8 @@
  * rolls back to the previous slot, which stays on disk (and loaded) until commit.
  *
  *   idle → downloading → verifying → staging → self-testing → activating → soaking → committed → idle
+ *   shadow evaluation (the desired state asks for it): self-testing → shadowing → activating, the second
+ *                edge only on the control plane's signed decision (see shadow-step.ts)
  *   known bytes: downloading → committed (adopted: they serve already)
  *                downloading → self-testing (reused: they are in the previous slot)
  *   any step before committed → failed → rolled-back → idle
@@ -15,6 +17,7 @@ export const PHASES = [
   'verifying',
   'staging',
   'self-testing',
+  'shadowing',
   'activating',
   'soaking',
   'committed',
@@ -31,6 +34,8 @@ export const EVENTS = [
   'verified', // size and digest match the signed manifest
   'staged', // the verified bytes are in the inactive slot
   'self-test-passed', // the golden input gives the expected output on the staged model
+  'shadow-started', // self-tested, and the desired state asks for a shadow evaluation first
+  'shadow-approved', // a signed desired state says `activate` (and the activation window is open)
   'activated', // the new session serves requests (the slot pointer flipped)
   'soak-passed', // N good inferences or T seconds healthy
   'fail', // a step failed: roll back
@@ -40,16 +45,20 @@ export const EVENTS = [
 export type LifecycleEvent = (typeof EVENTS)[number];
 
 /** Steps during which the previous model is still the one to return to. */
-export const UNCOMMITTED: readonly Phase[] = ['downloading', 'verifying', 'staging', 'self-testing', 'activating', 'soaking'];
-/** Steps a newer desired state may interrupt: nothing has touched what serves requests yet. */
-const SUPERSEDABLE: readonly Phase[] = ['idle', 'downloading', 'verifying', 'staging', 'self-testing', 'committed', 'rolled-back'];
+export const UNCOMMITTED: readonly Phase[] = ['downloading', 'verifying', 'staging', 'self-testing', 'shadowing', 'activating', 'soaking'];
+/**
+ * Steps a newer desired state may interrupt: nothing has touched what serves requests yet (a shadowed
+ * candidate only ever runs beside the serving model, never instead of it).
+ */
+const SUPERSEDABLE: readonly Phase[] = ['idle', 'downloading', 'verifying', 'staging', 'self-testing', 'shadowing', 'committed', 'rolled-back'];
 
 const TABLE: Readonly<Record<Phase, Partial<Record<LifecycleEvent, Phase>>>> = {
   idle: {},
   downloading: { downloaded: 'verifying', adopted: 'committed', reused: 'self-testing' },
   verifying: { verified: 'staging' },
   staging: { staged: 'self-testing' },
-  'self-testing': { 'self-test-passed': 'activating' },
+  'self-testing': { 'self-test-passed': 'activating', 'shadow-started': 'shadowing' },
+  shadowing: { 'shadow-approved': 'activating' },
   activating: { activated: 'soaking' },
   soaking: { 'soak-passed': 'committed' },
   committed: { done: 'idle' },

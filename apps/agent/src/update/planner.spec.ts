@@ -30,6 +30,13 @@ const CASES: [string, CurrentState, DesiredTarget | undefined, Step[]][] = [
   ['another deployment of the release that serves and is committed, nothing in flight: report only', { phase: 'idle', deploymentId: 'd1', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, ['confirm']],
   ['that deployment again once recorded: nothing', { phase: 'idle', deploymentId: 'd9', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, []],
   ['the release that serves while another update is in flight: not report-only', { phase: 'self-testing', deploymentId: 'd2', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', servesAlready: true }, ['adopt', 'commit']],
+  ['a shadowed deployment: shadow between self-test and activation', { phase: 'idle' }, { ...d1, shadow: true }, ['download', 'verify', 'stage', 'self-test', 'shadow', 'activate', 'soak', 'commit']],
+  ['a restart while shadowing: shadow again (never straight to activation)', { phase: 'shadowing', deploymentId: 'd1' }, { ...d1, shadow: true }, ['shadow', 'activate', 'soak', 'commit']],
+  ['a restart while shadowing, the copy at hand without the shadow field: still shadow', { phase: 'shadowing', deploymentId: 'd1' }, d1, ['shadow', 'activate', 'soak', 'commit']],
+  ['a restart mid self-test of a shadowed deployment', { phase: 'self-testing', deploymentId: 'd1' }, { ...d1, shadow: true }, ['self-test', 'shadow', 'activate', 'soak', 'commit']],
+  ['a newer deployment while shadowing another: planned at once (nothing serves the candidate)', { phase: 'shadowing', deploymentId: 'd1' }, d2, FULL],
+  ['the previous slot, shadowed', { phase: 'idle', installedSha256: d2.sha256, previousSha256: d1.sha256 }, { ...d1, deploymentId: 'd9', shadow: true }, ['reuse-slot', 'self-test', 'shadow', 'activate', 'soak', 'commit']],
+  ['the bytes that serve already, shadow asked: adopt (nothing to compare)', { phase: 'idle', installedSha256: d1.sha256, installedServingKey: d1.servingKey }, { ...d1, deploymentId: 'd9', shadow: true }, ['adopt', 'commit']],
 ];
 
 describe('planUpdate', () => {

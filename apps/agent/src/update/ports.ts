@@ -1,4 +1,6 @@
 import type { DeploymentState, FailureReason, ReferenceStats, ResultsPolicy } from '#protocol';
+import type { ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { ShadowReport } from './shadow-step.js';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -18,5 +20,7 @@ export interface UpdaterPorts {
   adoptResultsPolicy?(model: { name: string; version: string; variant: string; sha256: string }, policy: ResultsPolicy | undefined): void;
   /** The same verified desired state: its manifest's reference statistics for drift (absent: none). */
   adoptReferenceStats?(model: { name: string; version: string; variant: string; sha256: string }, stats: ReferenceStats | undefined): void;
+  /** Shadow evaluation: where served requests meet the candidate, and the uplink of its figures. */
+  shadow: { readonly tap: ShadowTap; report(report: ShadowReport): Promise<void> };
   log: LogFn;
 }

@@ -12,6 +12,7 @@ import { inputSize, type ModelLoader, servingModelOf } from './model-loader.js';
 import type { Step } from './planner.js';
 import type { LogFn } from './ports.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
+import { shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
 import { servingKey } from './serving-key.js';
 import type { StatusReporter } from './status-reporter.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
@@ -21,6 +22,8 @@ import type { UpdateRecord } from './update-record.js';
 export interface Apply {
   readonly target?: VerifiedDesired;
   readonly signal: AbortSignal;
+  /** The newest verified desired state (a re-signed copy of the target may carry the shadow decision). */
+  readonly latest?: () => VerifiedDesired | undefined;
 }
 
 type Executor = (apply: Apply) => Promise<void>;
@@ -35,6 +38,7 @@ export interface StepDeps {
   readonly holder: SessionHolder;
   readonly engines: ReadonlyMap<string, InferenceEngine>;
   readonly stats: InferenceStats;
+  readonly shadow: Omit<ShadowStepDeps, 'log'>;
   readonly log: LogFn;
 }
 
@@ -56,6 +60,7 @@ export class UpdateSteps {
       verify: (a) => this.verifyStep(need(a)),
       stage: (a) => this.stageStep(need(a)),
       'self-test': (a) => this.selfTestStep(need(a), a.signal),
+      shadow: (a) => this.shadowStep(need(a), a),
       activate: (a) => this.activateStep(need(a)),
       soak: (a) => this.soakStep(need(a), a.signal),
       commit: (a) => this.commitStep(need(a)),
@@ -123,6 +128,12 @@ export class UpdateSteps {
     await this.staged?.session.dispose(); // a superseded update's tested session: never to serve
     this.staged = { session, slot };
     failpoint('self-test:done');
+    if (target.state.shadow) {
+      // The activation window is waited for after the shadow evaluation, just before activating.
+      await this.d.journal.transition('shadow-started');
+      await this.d.reporter.report(id, 'self-tested', { detail: `shadow evaluation: the candidate runs beside the serving model on ${Math.round(target.state.shadow.sampleRate * 1000) / 10}% of requests until the control plane decides` });
+      return;
+    }
     await waitForActivationWindow(target.state.activationWindow, {
       signal,
       onWaiting: async (opens) => {
@@ -132,6 +143,28 @@ export class UpdateSteps {
     });
     await this.d.journal.transition('self-test-passed');
     await this.d.reporter.report(id, 'self-tested');
+  }
+
+  /**
+   * Runs the self-tested candidate beside the serving model until the control plane's signed decision
+   * (shadow-step.ts). After a restart the staged slot is loaded and self-tested again first. On
+   * `activate` the deciding document becomes the recorded one, then the activation window is awaited.
+   */
+  private async shadowStep(target: VerifiedDesired, apply: Apply): Promise<void> {
+    const slot = this.d.journal.record.stagedSlot;
+    if (!slot) throw new StepFailure('internal', 'nothing staged');
+    if (this.staged?.slot !== slot) {
+      await this.staged?.session.dispose();
+      this.staged = { session: await this.testedSession(slot, target), slot };
+    }
+    const approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, this.staged.session, apply.latest ?? (() => target), apply.signal);
+    await waitForActivationWindow(approved.state.activationWindow, {
+      signal: apply.signal,
+      onWaiting: async (opens) => {
+        await this.d.reporter.report(target.state.deploymentId, 'self-tested', { detail: `shadow evaluation passed; waiting for the activation window (opens ${opens?.toISOString() ?? 'never'})` });
+      },
+    });
+    await this.d.journal.transition('shadow-approved', { desired: approved.message });
   }
 
   /** Loads and warms the new session (unless the self-test left it loaded), flips the pointer, swaps. */
@@ -257,6 +290,7 @@ export class UpdateSteps {
   /** Returns to the slot that served before the update (still on disk), or to no model. */
   private async rollback(): Promise<void> {
     const previous = this.d.journal.record.previousSlot;
+    await this.d.shadow.tap.end(); // no candidate run may outlive its session
     if (this.staged) {
       await this.staged.session.dispose();
       this.staged = undefined;

@@ -57,7 +57,8 @@ export class Updater {
     this.reporter = new StatusReporter(this.journal, ports.report, ports.log);
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
     this.loader = new ModelLoader(trust, slots, holder, engines);
-    this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, log: ports.log });
+    const shadow = { tap: ports.shadow.tap, report: ports.shadow.report, reportEveryMs: config.heartbeatSeconds * 1000 };
+    this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, shadow, log: ports.log });
   }
 
   get phase(): string {
@@ -244,6 +245,7 @@ export class Updater {
               sha256: target.manifest.sha256,
               servingKey: servingKey(target.manifest),
               servesAlready: asksForServingRelease(this.holder.model, record.installed, target.manifest),
+              shadow: target.state.shadow !== undefined,
             }
           : undefined,
       );
@@ -265,7 +267,8 @@ export class Updater {
       // A newer deployment that came while this plan was made found no apply to abort: abort it now.
       if (this.pending?.state.deploymentId !== target?.state.deploymentId) controller.abort(new Superseded());
       try {
-        await this.steps.run(steps, { target, signal: controller.signal });
+        // `latest`: a re-signed copy of the same deployment does not abort the apply; the shadow step reads its decision.
+        await this.steps.run(steps, { target, signal: controller.signal, latest: () => this.pending });
       } finally {
         this.apply = undefined;
       }

@@ -21,12 +21,14 @@ import { ModelVersionHourlyRollup, ModelVersionRollup } from '../model-health/mo
 import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
+import { ShadowReport } from '../shadow/shadow-report.entity.js';
 
 import { StoredEvent } from '../events/event.entity.js';
 import { Webhook } from '../webhooks/webhook.entity.js';
 import { WebhookDelivery, WebhookDispatchCursor } from '../webhooks/webhook-delivery.entity.js';
 
 export const ENTITIES = [
+  ShadowReport,
   ApiKey,
   Artifact,
   AuditEvent,

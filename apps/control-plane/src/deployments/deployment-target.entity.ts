@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation, UpdateDateColumn } from 'typeorm';
-import { DEPLOYMENT_STATES, type DeploymentState } from '#protocol';
+import { DEPLOYMENT_STATES, type DeploymentState, type ShadowDecision } from '#protocol';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Deployment } from './deployment.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
@@ -39,6 +39,13 @@ export class DeploymentTarget {
   /** Download progress (0..1) of the node's latest status, when it gave one. */
   @Column({ type: 'real', nullable: true })
   progress!: number | null;
+
+  /**
+   * The shadow evaluation's decision for this node (`activate` or `abandon`), signed into its desired
+   * state; null while it shadows (or without a shadow order).
+   */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  shadowDecision!: ShadowDecision | null;
 
   /** When the desired state retained for this node expires: a job re-signs it before then. */
   @Column({ type: 'timestamptz', nullable: true })

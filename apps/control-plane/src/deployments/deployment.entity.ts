@@ -1,4 +1,5 @@
 import type { RecurringWindow } from '#common';
+import type { ShadowOrder } from '#protocol';
 import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
@@ -30,6 +31,10 @@ export class Deployment {
   /** The maintenance window its desired states carry (rollout deliveries; never reverts or direct ones). */
   @Column({ type: 'jsonb', nullable: true })
   activationWindow!: RecurringWindow | null;
+
+  /** The shadow order its desired states carry (a rollout with `strategy.shadow`); null: activate after the self-test. */
+  @Column({ type: 'jsonb', nullable: true })
+  shadow!: ShadowOrder | null;
 
   @Column({ type: 'integer' })
   chunkSize!: number;

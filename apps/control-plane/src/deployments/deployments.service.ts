@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { ConflictError, NotFoundError, type RecurringWindow, UnprocessableError, ValidationError } from '#common';
-import { chunkCount, type ResultsPolicy, resultsPolicySchema } from '#protocol';
+import { chunkCount, type ResultsPolicy, resultsPolicySchema, SHADOW_DECISIONS, type ShadowDecision, type ShadowOrder } from '#protocol';
 import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -128,9 +128,10 @@ export class DeploymentsService {
     nodeIds: readonly string[],
     rolloutId: string | null,
     activationWindow: RecurringWindow | null = null,
+    shadow: ShadowOrder | null = null,
   ): Promise<Deployment> {
     const repo = tx.getRepository(Deployment);
-    const saved = await repo.save(repo.create({ modelVersionId, rolloutId, activationWindow, chunkSize: this.config.distribution.chunkSizeBytes, createdBy: actor }));
+    const saved = await repo.save(repo.create({ modelVersionId, rolloutId, activationWindow, shadow, chunkSize: this.config.distribution.chunkSizeBytes, createdBy: actor }));
     await tx.getRepository(DeploymentTarget).insert(nodeIds.map((nodeId) => ({ deploymentId: saved.id, nodeId, state: null, stateSeq: null, reason: null })));
     return saved;
   }
@@ -224,11 +225,17 @@ export class DeploymentsService {
     const manifest = this.signing.manifestForNodes(parseManifestEnvelope(version.manifest));
     const activationWindow = deployment.activationWindow ?? undefined;
     const resultsPolicy = await this.resultsPolicyOf(deployment);
+    const decisions = deployment.shadow ? await this.shadowDecisions(deployment.id, nodeIds) : new Map<string, ShadowDecision>();
+    const shadowOf = (nodeId: string): ShadowOrder | undefined => {
+      if (!deployment.shadow) return undefined;
+      const decision = decisions.get(nodeId);
+      return { sampleRate: deployment.shadow.sampleRate, ...(decision ? { decision } : {}) };
+    };
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);
     await Promise.all(
       nodeIds.map((nodeId) => {
-        const message = encodeDesiredState((state) => this.signing.desiredState(state), { nodeId, deploymentId: deployment.id, manifest, issued, expires, activationWindow, resultsPolicy }, layout);
+        const message = encodeDesiredState((state) => this.signing.desiredState(state), { nodeId, deploymentId: deployment.id, manifest, issued, expires, activationWindow, resultsPolicy, shadow: shadowOf(nodeId) }, layout);
         // The broker drops a copy once the document inside has expired: a node returning to its session
         // queue or the retained message is then never handed a document it can only refuse.
         return this.mqtt.publish(this.mqtt.topics.desired(nodeId), message, {
@@ -239,6 +246,15 @@ export class DeploymentsService {
       }),
     );
     await this.db.query(`UPDATE deployment_targets SET desired_expires_at = $3 WHERE deployment_id = $1 AND node_id = ANY($2::uuid[])`, [deployment.id, nodeIds, expires]);
+  }
+
+  /** The shadow decisions made for these nodes of a deployment (signed into their desired states). */
+  private async shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<Map<string, ShadowDecision>> {
+    const rows = (await this.db.query(
+      `SELECT node_id AS "nodeId", shadow_decision AS decision FROM deployment_targets WHERE deployment_id = $1 AND node_id = ANY($2::uuid[]) AND shadow_decision IS NOT NULL`,
+      [deploymentId, nodeIds],
+    )) as { nodeId: string; decision: string }[];
+    return new Map(rows.flatMap((r) => (isShadowDecision(r.decision) ? [[r.nodeId, r.decision] as const] : [])));
   }
 
   /**
@@ -296,4 +312,9 @@ export class DeploymentsService {
     for (const { deploymentId, nodeId } of due) byDeployment.set(deploymentId, [...(byDeployment.get(deploymentId) ?? []), nodeId]);
     return byDeployment;
   }
+}
+
+/** A stored decision is signed only if it is one the protocol knows (a hand-edited row signs nothing). */
+function isShadowDecision(value: string): value is ShadowDecision {
+  return (SHADOW_DECISIONS as readonly string[]).includes(value);
 }

@@ -1,5 +1,5 @@
 import type { RecurringWindow } from '#common';
-import { chunkCount, type DesiredStateMessage, encodeMessage, envelopeFields, type ResultsPolicy } from '#protocol';
+import { chunkCount, type DesiredStateMessage, encodeMessage, envelopeFields, type ResultsPolicy, type ShadowOrder } from '#protocol';
 import type { DesiredState, Envelope, ModelManifest } from '#trust';
 
 export interface DesiredStateInput {
@@ -11,6 +11,8 @@ export interface DesiredStateInput {
   readonly activationWindow?: RecurringWindow;
   /** Omitted for `all`: what an older control plane sent, so nodes see no change without a policy. */
   readonly resultsPolicy?: ResultsPolicy;
+  /** Shadow evaluation before activation, with the control plane's decision for this node once made. */
+  readonly shadow?: ShadowOrder;
 }
 
 export interface ArtifactLayout {
@@ -33,6 +35,7 @@ export function encodeDesiredState(sign: (state: DesiredState) => Envelope<Desir
     expires: input.expires.toISOString(),
     ...(input.activationWindow ? { activationWindow: input.activationWindow } : {}),
     ...(input.resultsPolicy && input.resultsPolicy.mode !== 'all' ? { resultsPolicy: input.resultsPolicy } : {}),
+    ...(input.shadow ? { shadow: input.shadow } : {}),
   });
   const message: DesiredStateMessage = {
     ...envelopeFields(input.issued),

@@ -6,6 +6,15 @@ export interface EventPayloads {
   'rollout.started': { readonly nodes: number; readonly waves: readonly number[]; readonly actor: string };
   'rollout.wave-advanced': { readonly wave: number; readonly nodes: number; readonly note?: string };
   'rollout.gate-verdict': { readonly wave: number; readonly verdict: 'pass' | 'wait' | 'fail'; readonly reason?: string };
+  /** A wave's shadow evaluation decided nodes: `activate` (passed) or `abandon` (failed, or the rollout stopped). */
+  'rollout.shadow-verdict': {
+    readonly wave: number;
+    readonly verdict: 'pass' | 'fail';
+    readonly decision: 'activate' | 'abandon';
+    readonly nodes: number;
+    readonly reason?: string;
+    readonly figures?: Record<string, unknown>;
+  };
   'rollout.halted': { readonly reason: string; readonly rollback: boolean; readonly actor: string };
   'rollout.aborted': { readonly reason: string; readonly rollback: boolean; readonly actor: string };
   'rollout.completed': Record<string, never>;
@@ -29,6 +38,7 @@ export const EVENT_TYPES = [
   'rollout.started',
   'rollout.wave-advanced',
   'rollout.gate-verdict',
+  'rollout.shadow-verdict',
   'rollout.halted',
   'rollout.aborted',
   'rollout.completed',
@@ -91,6 +101,18 @@ export function rolloutCatalogueEvent(kind: string, actor: string, detail: Recor
       return { type: `rollout.${kind}`, payload: { reason: str(detail['reason']), rollback: detail['rollback'] === true, actor } };
     case 'completed':
       return { type: 'rollout.completed', payload: {} };
+    case 'shadow-verdict':
+      return {
+        type: 'rollout.shadow-verdict',
+        payload: {
+          wave: num(detail['wave']),
+          verdict: detail['verdict'] === 'pass' ? 'pass' : 'fail',
+          decision: detail['decision'] === 'activate' ? 'activate' : 'abandon',
+          nodes: num(detail['nodes']),
+          ...(detail['reason'] ? { reason: str(detail['reason']) } : {}),
+          ...(typeof detail['figures'] === 'object' && detail['figures'] !== null ? { figures: detail['figures'] } : {}),
+        },
+      };
     case 'rollback-started':
       return { type: 'rollout.rolled-back', payload: { nodes: num(detail['nodes']), deploymentId: str(detail['deploymentId']), actor } };
     default:

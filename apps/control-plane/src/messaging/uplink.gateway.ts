@@ -12,6 +12,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RepairService } from '../deployments/repair.service.js';
 import { NodeDirectory } from '../nodes/node-directory.js';
 import { AttestationService } from '../attestation/attestation.service.js';
+import { ShadowService } from '../shadow/shadow.service.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { MessagingMetrics } from './messaging.metrics.js';
 import { MqttConnection } from './mqtt-connection.js';
@@ -37,6 +38,7 @@ export class UplinkGateway implements BeforeApplicationShutdown {
     private readonly telemetry: TelemetryService,
     private readonly attestation: AttestationService,
     private readonly repairs: RepairService,
+    private readonly shadow: ShadowService,
     private readonly metrics: MessagingMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -80,6 +82,8 @@ export class UplinkGateway implements BeforeApplicationShutdown {
         return this.telemetry.acceptPresence(nodeId, message as MessageOf<'presence'>);
       case 'artifact-requests':
         return this.startRepair(nodeId, message as MessageOf<'artifact-requests'>);
+      case 'shadow':
+        return this.shadow.accept(nodeId, message as MessageOf<'shadow'>);
     }
   }
 

@@ -32,6 +32,14 @@ describe('decide', () => {
     expect(decide(view({ gate: { kind: 'fail', reason: 'latency gate: slow' } }))).toEqual({ kind: 'halt', reason: 'latency gate: slow', byNodes: false });
   });
 
+  it('halts on a failed shadow evaluation, and keeps dispatching (nodes shadow) while it waits or passes', () => {
+    const figures = { nodes: 1, samples: 5, agreement: 0.2, meanDivergence: 0.5, meanAbsDiff: 0.3, latencyRatio: 1, errors: 0, skipped: 0, since: now };
+    const strategy = { shadow: {} };
+    expect(decide(view({ strategy, shadow: { kind: 'fail', reason: 'shadow gate: wrong', figures } }))).toEqual({ kind: 'halt', reason: 'shadow gate: wrong', byNodes: false });
+    expect(decide(view({ strategy, shadow: { kind: 'wait', why: 'need samples', figures } })).kind).toBe('dispatch');
+    expect(decide(view({ strategy, shadow: { kind: 'pass', figures } })).kind).toBe('dispatch');
+  });
+
   it('halts when a finished wave is below the success threshold', () => {
     const step = decide(view({ strategy: { successThreshold: 90 }, wave: { total: 10, succeeded: 8, failed: 2, open: 0 } }));
     expect(step).toEqual({ kind: 'halt', reason: 'wave 1: 80.0% succeeded, below the 90% threshold', byNodes: true });

@@ -1,3 +1,4 @@
+import type { ShadowVerdict } from '../shadow/shadow-gate.js';
 import type { GateVerdict } from './health-gate.js';
 import type { RolloutStrategy } from './strategy.js';
 
@@ -19,6 +20,8 @@ export interface TickView {
   readonly overall: Counts;
   readonly wave: Counts;
   readonly gate: GateVerdict | null;
+  /** The current wave's shadow evaluation (strategy.shadow); absent or null without one. */
+  readonly shadow?: ShadowVerdict | null;
   readonly dispatchedLastMinute: number;
 }
 
@@ -63,6 +66,7 @@ export function decide(view: TickView): Step {
   const crossed = failureThresholdCrossed(view.strategy.failureThreshold, view.overall);
   if (crossed) return { kind: 'halt', reason: crossed, byNodes: true };
   if (view.gate?.kind === 'fail') return { kind: 'halt', reason: view.gate.reason, byNodes: false };
+  if (view.shadow?.kind === 'fail') return { kind: 'halt', reason: view.shadow.reason, byNodes: false };
   // Every node was taken over by newer rollouts: nothing is left to roll out.
   if (view.overall.total === 0) return { kind: 'superseded' };
 

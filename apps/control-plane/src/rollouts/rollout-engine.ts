@@ -14,6 +14,8 @@ import { RolloutNode } from './rollout-node.entity.js';
 import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
 import { Rollout } from './rollout.entity.js';
 import { RolloutTargeting } from './rollout-targeting.js';
+import type { ShadowVerdict } from '../shadow/shadow-gate.js';
+import { ShadowWaves } from './shadow-waves.js';
 
 /** What a tick leaves for the queue: run again after `nextDelayMs`, or stop (null). */
 export interface TickResult {
@@ -40,6 +42,7 @@ export class RolloutEngine {
     private readonly metrics: RolloutMetrics,
     private readonly events: EventRecorder,
     private readonly gateJudge: GateJudge,
+    private readonly shadowWaves: ShadowWaves,
   ) {}
 
   async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
@@ -75,9 +78,11 @@ export class RolloutEngine {
   }
 
   /** Halts (or aborts) and, when asked, returns every node the rollout reached to its previous version. */
-  async stop(tx: EntityManager, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean): Promise<void> {
+  async stop(tx: EntityManager, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean, shadow: ShadowVerdict | null = null): Promise<void> {
     rollout.haltReason = reason;
     await tx.getRepository(Rollout).update({ id: rollout.id }, { haltReason: reason, finishedAt: new Date() });
+    // Nodes still shadowing are told to drop the candidate: it never activates once the rollout stopped.
+    await this.shadowWaves.abandonAll(tx, rollout, shadow);
     await this.repository.transition(tx, rollout, to, actor, { reason, rollback });
     if (to === 'halted') this.metrics.halts.inc();
     if (rollback) await this.revert(tx, rollout, actor);
@@ -90,9 +95,10 @@ export class RolloutEngine {
       return mayNeedTicks(rollout);
     }
     if (rollout.state === 'halted' || rollout.state === 'aborted' || rollout.state === 'completed') {
-      // Only a fleet rollback is left to follow: fold in its outcomes until no revert is open.
+      // Only a fleet rollback, or nodes told to drop a shadowed candidate, are left to follow: fold in
+      // their outcomes until none is open.
       await this.foldOutcomes(tx, rollout, now);
-      return this.reverting(tx, rollout);
+      return (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
     }
     if (rollout.state !== 'running') return false;
 
@@ -103,6 +109,7 @@ export class RolloutEngine {
     const counts = await this.repository.counts(tx, rollout.id);
     const gates = rollout.strategy.healthGates;
     const gate = gates ? await this.gateJudge.judge(tx, rollout, gates) : null;
+    const shadow = await this.shadowWaves.judge(tx, rollout, now);
     const step = decide({
       strategy: rollout.strategy,
       now,
@@ -112,11 +119,14 @@ export class RolloutEngine {
       overall: sum([...counts.values()]),
       wave: counts.get(rollout.currentWave) ?? { total: 0, succeeded: 0, failed: 0, open: 0 },
       gate,
+      shadow,
       dispatchedLastMinute: rollout.strategy.maxNodesPerMinute ? await this.repository.dispatchedSince(tx, rollout.id, new Date(now.getTime() - 60_000)) : 0,
     });
     await this.reportGate(tx, rollout, gate, step);
-    await this.apply(tx, rollout, step, now);
-    return rollout.state === 'running' || (await this.reverting(tx, rollout));
+    // Before apply: a passing wave's nodes are approved while it is still the current wave.
+    await this.shadowWaves.follow(tx, rollout, shadow, step);
+    await this.apply(tx, rollout, step, now, shadow);
+    return rollout.state === 'running' || (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
   }
 
   /**
@@ -133,11 +143,11 @@ export class RolloutEngine {
     return (await tx.getRepository(RolloutNode).countBy({ rolloutId: rollout.id, state: 'reverting' })) > 0;
   }
 
-  private async apply(tx: EntityManager, rollout: Rollout, step: Step, now: Date): Promise<void> {
+  private async apply(tx: EntityManager, rollout: Rollout, step: Step, now: Date, shadow: ShadowVerdict | null): Promise<void> {
     const repo = tx.getRepository(Rollout);
     switch (step.kind) {
       case 'halt':
-        return this.stop(tx, rollout, 'halted', step.byNodes ? await this.withFailures(tx, rollout, step.reason) : step.reason, ENGINE, rollout.strategy.rollbackOnHalt);
+        return this.stop(tx, rollout, 'halted', step.byNodes ? await this.withFailures(tx, rollout, step.reason) : step.reason, ENGINE, rollout.strategy.rollbackOnHalt, shadow);
       case 'superseded':
         await repo.update({ id: rollout.id }, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
         return this.repository.transition(tx, rollout, 'superseded', ENGINE);
@@ -176,7 +186,8 @@ export class RolloutEngine {
       // Signed for deployment now: a version that a later decision (a rollback, another deployment)
       // overtook is re-issued under the model's next sequence, so nodes accept it.
       await this.models.issue(tx, versionId);
-      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id, rollout.strategy.maintenanceWindow ?? null);
+      const shadow = rollout.strategy.shadow ? { sampleRate: rollout.strategy.shadow.sampleRate } : null;
+      const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id, rollout.strategy.maintenanceWindow ?? null, shadow);
       await this.repository.markDispatched(tx, rollout, deployment.id, nodeIds, now, this.deadline(rollout, now));
       const retries = nodes.filter((n) => n.attempts > 0).length;
       if (retries > 0) await this.repository.event(tx, rollout.id, 'nodes-retried', ENGINE, { nodes: retries, deploymentId: deployment.id });

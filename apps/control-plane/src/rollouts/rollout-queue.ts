@@ -108,7 +108,11 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const unfinished = (await this.db.query(
       `SELECT id, tick_seq AS "tickSeq" FROM rollouts r
         WHERE state IN ('scheduled', 'running')
-           OR (state IN ('halted', 'aborted', 'completed') AND EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = r.id AND state = 'reverting'))`,
+           -- A stopped rollout still has work: reverts to follow, or a shadow's abandon to publish and fold in.
+           OR (state IN ('halted', 'aborted', 'completed')
+               AND EXISTS (SELECT 1 FROM rollout_nodes rn LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+                            WHERE rn.rollout_id = r.id
+                              AND (rn.state = 'reverting' OR (rn.state = 'dispatched' AND (NOT rn.published OR dt.shadow_decision = 'abandon')))))`,
     )) as Pick<Rollout, 'id' | 'tickSeq'>[];
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }

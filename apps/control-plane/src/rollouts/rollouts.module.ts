@@ -4,6 +4,7 @@ import { DeploymentsModule } from '../deployments/deployments.module.js';
 import { ModelsModule } from '../models/models.module.js';
 import { GateJudge } from './gate-judge.js';
 import { GateSignalsRepository } from './gate-signals.repository.js';
+import { ShadowModule } from '../shadow/shadow.module.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
@@ -12,10 +13,11 @@ import { RolloutStatsService } from './rollout-stats.service.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
 import { RolloutsService } from './rollouts.service.js';
+import { ShadowWaves } from './shadow-waves.js';
 
 @Module({
-  imports: [AuditModule, DeploymentsModule, ModelsModule],
+  imports: [AuditModule, DeploymentsModule, ModelsModule, ShadowModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge, ShadowWaves],
 })
 export class RolloutsModule {}

@@ -15,6 +15,9 @@ import { describeTakeover, RolloutRepository } from './rollout.repository.js';
 import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
+import { judgeShadow } from '../shadow/shadow-gate.js';
+import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
+import type { RolloutShadowDto } from './dto/rollout-shadow.dto.js';
 
 export interface RolloutRequest {
   readonly name: string;
@@ -47,7 +50,7 @@ export interface RolloutNodeProgress {
 
 export interface RolloutDetail {
   readonly rollout: Rollout;
-  readonly waves: { wave: number; planned: number; states: Record<string, number> }[];
+  readonly waves: { wave: number; planned: number; states: Record<string, number>; shadow?: RolloutShadowDto }[];
   readonly events: RolloutEvent[];
 }
 
@@ -68,6 +71,7 @@ export class RolloutsService {
     private readonly engine: RolloutEngine,
     private readonly repository: RolloutRepository,
     private readonly queue: RolloutQueue,
+    private readonly shadowReports: ShadowReportsRepository,
   ) {}
 
   async create(by: Principal, request: RolloutRequest): Promise<Rollout> {
@@ -209,13 +213,28 @@ export class RolloutsService {
       state: string;
       n: number;
     }[];
-    const waves = rollout.waveSizes.map((planned, wave) => ({
-      wave: wave + 1,
-      planned,
-      states: Object.fromEntries(rows.filter((r) => r.wave === wave).map((r) => [r.state, r.n])),
-    }));
+    const waves = await Promise.all(
+      rollout.waveSizes.map(async (planned, wave) => ({
+        wave: wave + 1,
+        planned,
+        states: Object.fromEntries(rows.filter((r) => r.wave === wave).map((r) => [r.state, r.n])),
+        ...(rollout.strategy.shadow && wave <= rollout.currentWave ? { shadow: await this.shadowView(rollout, wave) } : {}),
+      })),
+    );
     const events = await this.db.getRepository(RolloutEvent).find({ where: { rolloutId: id }, order: { id: 'ASC' }, take: 1000 });
     return { rollout, waves, events };
+  }
+
+  /** A wave's shadow figures and what the gate says about them now. */
+  private async shadowView(rollout: Rollout, wave: number): Promise<RolloutShadowDto> {
+    const figures = await this.shadowReports.waveFigures(this.db.manager, rollout.id, wave);
+    const verdict = rollout.strategy.shadow ? judgeShadow(rollout.strategy.shadow, figures, new Date()) : undefined;
+    return {
+      ...figures,
+      since: figures.since?.toISOString() ?? null,
+      verdict: verdict?.kind ?? 'wait',
+      reason: verdict?.kind === 'fail' ? verdict.reason : verdict?.kind === 'wait' ? verdict.why : null,
+    };
   }
 
   /** Per-node progress with each node's reported phase and failure detail, keyset-paginated by node id. */

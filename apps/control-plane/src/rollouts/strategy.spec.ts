@@ -27,6 +27,18 @@ describe('parseStrategy', () => {
     }
   });
 
+  it('fills the shadow evaluation\'s defaults and bounds its fields', () => {
+    expect(parseStrategy({ shadow: {} }).shadow).toEqual({ sampleRate: 0.1, minSamples: 100, minAgreement: 0.95, maxErrors: 0, durationSeconds: 0 });
+    try {
+      parseStrategy({ shadow: { sampleRate: 0, minAgreement: 2, maxDivergence: -1, verdict: 'yes' } });
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      const fields = (error as ValidationError).violations.map((v) => v.field);
+      expect(fields).toEqual(expect.arrayContaining(['strategy.shadow.sampleRate', 'strategy.shadow.minAgreement', 'strategy.shadow.maxDivergence', 'strategy.shadow']));
+    }
+  });
+
   it('needs a count or a percentage in a failure threshold', () => {
     expect(() => parseStrategy({ failureThreshold: { minExecuted: 5 } })).toThrow(ValidationError);
   });

@@ -105,10 +105,32 @@ export const strategySchema = z.strictObject({
     .optional(),
   /** On a halt, return every node the rollout reached to the version it ran before. */
   rollbackOnHalt: z.boolean().default(false),
+  /**
+   * Shadow evaluation: each wave's nodes self-test the new version, then run it beside the serving model
+   * on `sampleRate` of live requests; the wave activates only once its figures pass (shadow-gate.ts).
+   */
+  shadow: z
+    .strictObject({
+      sampleRate: z.number().gt(0).max(1).default(0.1),
+      /** Shadow samples the wave needs in all before its figures are judged; fewer: it waits. */
+      minSamples: z.number().int().min(1).max(1_000_000).default(100),
+      /** Share of samples where the candidate's top class must be the serving model's. */
+      minAgreement: z.number().min(0).max(1).default(0.95),
+      /** Mean Jensen–Shannon divergence (bits, 0..1) of the two output distributions, at most. */
+      maxDivergence: z.number().min(0).max(1).optional(),
+      /** Candidate latency / serving latency on the same requests, at most. */
+      maxLatencyRatio: z.number().gt(0).max(1000).optional(),
+      /** Candidate errors (throws, non-finite or misshapen outputs) tolerated in the wave. */
+      maxErrors: z.number().int().min(0).max(1_000_000).default(0),
+      /** The wave shadows at least this long (from its first node's start) before it is judged. */
+      durationSeconds: seconds(DAY).default(0),
+    })
+    .optional(),
 });
 
 export type RolloutStrategy = z.infer<typeof strategySchema>;
 export type HealthGates = NonNullable<RolloutStrategy['healthGates']>;
+export type ShadowStrategy = NonNullable<RolloutStrategy['shadow']>;
 
 /** Which version a node gets: the first rule whose `match` accepts it (no `match` accepts every node). */
 export const variantRuleSchema = z.strictObject({

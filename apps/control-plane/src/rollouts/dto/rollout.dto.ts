@@ -4,6 +4,7 @@ import { IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsStr
 import { ROLLOUT_NODE_STATES, type RolloutNodeState } from '../rollout-node.entity.js';
 import { ROLLOUT_STATES, type RolloutState } from '../rollout.entity.js';
 import type { RolloutStrategy, VariantRule } from '../strategy.js';
+import { RolloutShadowDto } from './rollout-shadow.dto.js';
 import { ResultsPolicyDto } from '../../results-policy/dto/results-policy.dto.js';
 
 const STRATEGY_EXAMPLE = {
@@ -134,6 +135,8 @@ export class RolloutWaveDto {
   @ApiProperty() wave!: number;
   @ApiProperty() planned!: number;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'nodes by state' }) states!: Record<string, number>;
+  @ApiPropertyOptional({ type: RolloutShadowDto, description: 'Shadow evaluation figures of the wave (rollouts with strategy.shadow, waves reached so far)' })
+  shadow?: RolloutShadowDto;
 }
 
 export class RolloutDetailDto extends RolloutDto {

@@ -1,0 +1,67 @@
+import { describe, expect, it } from '@jest/globals';
+import type { InferenceSession } from '#inference';
+import { ShadowEvaluator, ShadowTap } from './shadow-evaluator.js';
+
+/** A candidate whose runs finish only when the test says so. */
+function heldCandidate(output: number[]) {
+  const pending: (() => void)[] = [];
+  const session: InferenceSession = {
+    run: () => new Promise<Float32Array>((resolve) => pending.push(() => resolve(Float32Array.from(output)))),
+    dispose: async () => undefined,
+  };
+  return { session, finishAll: () => pending.splice(0).forEach((f) => f()), started: () => pending.length };
+}
+
+const active = { output: Float32Array.from([0.1, 0.9]), latencyMs: 2 };
+const run = { deploymentId: 'd', sha256: 'a'.repeat(64), sampleRate: 1 };
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('ShadowEvaluator', () => {
+  it('runs at most one candidate inference at a time and skips sampled requests meanwhile', async () => {
+    const c = heldCandidate([0.2, 0.8]);
+    const deferred: (() => void)[] = [];
+    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => deferred.push(f), now: () => 0 });
+    evaluator.offer(new Float32Array(2), active);
+    evaluator.offer(new Float32Array(2), active);
+    evaluator.offer(new Float32Array(2), active);
+    // Nothing runs on the request's own turn: only once the deferred turn comes.
+    expect(c.started()).toBe(0);
+    deferred.splice(0).forEach((f) => f());
+    expect(c.started()).toBe(1);
+    c.finishAll();
+    await flush();
+    evaluator.offer(new Float32Array(2), active);
+    deferred.splice(0).forEach((f) => f());
+    c.finishAll();
+    await evaluator.stop();
+    expect(evaluator.figures()).toMatchObject({ samples: 2, agreed: 2, skipped: 2, errors: 0 });
+  });
+
+  it('samples at the given rate and counts a candidate that throws as an error', async () => {
+    const draws = [0.05, 0.5, 0.09, 0.95];
+    const session: InferenceSession = { run: () => Promise.reject(new Error('boom')), dispose: async () => undefined };
+    const evaluator = new ShadowEvaluator({ ...run, sampleRate: 0.1 }, session, { random: () => draws.shift() ?? 1, defer: (f) => f(), now: () => 0 });
+    for (let i = 0; i < 4; i++) {
+      evaluator.offer(new Float32Array(2), active);
+      await flush();
+    }
+    expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 2, skipped: 0 });
+  });
+
+  it('takes no sample once stopped, and stop waits for the run in flight', async () => {
+    const c = heldCandidate([0.9, 0.1]);
+    const tap = new ShadowTap();
+    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => f(), now: () => 0 });
+    await tap.begin(evaluator);
+    tap.offer(new Float32Array(2), active);
+    let ended = false;
+    const ending = tap.end().then(() => (ended = true));
+    await flush();
+    expect(ended).toBe(false);
+    c.finishAll();
+    await ending;
+    tap.offer(new Float32Array(2), active);
+    expect(c.started()).toBe(0);
+    expect(evaluator.figures()).toMatchObject({ samples: 1, agreed: 0 });
+  });
+});

@@ -1,0 +1,80 @@
+import type { InferenceSession } from '#inference';
+import type { ShadowDecision } from '#protocol';
+import { ShadowEvaluator, type ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { ShadowFigures } from '../shadow/shadow-math.js';
+import { delay } from './abort.js';
+import type { VerifiedDesired } from './desired.js';
+import type { LogFn } from './ports.js';
+import { StepFailure } from './step-failure.js';
+
+/** One shadow report: the run's figures so far (libs/protocol `shadowReportMessage`). */
+export interface ShadowReport extends ShadowFigures {
+  readonly deploymentId: string;
+  readonly sha256: string;
+  readonly startedAt: Date;
+}
+
+export interface ShadowStepDeps {
+  readonly tap: ShadowTap;
+  /** Publishes a report; a failure to publish is logged, the run goes on (the next report carries the same and more). */
+  readonly report: (report: ShadowReport) => Promise<void>;
+  readonly reportEveryMs: number;
+  readonly log: LogFn;
+}
+
+const DECISION_POLL_MS = 100;
+
+/**
+ * The shadow step: the self-tested candidate runs beside the serving model (ShadowEvaluator) and its
+ * figures are reported until a verified desired state of the same deployment carries the control
+ * plane's decision. `activate` returns that document (the caller records it and moves on to
+ * activation); `abandon` fails the update (`shadow-failed`), which rolls back. Nothing else ends it but
+ * a newer deployment (the signal). A restart starts a new run: the figures of the old one were already
+ * reported, and only the decision, never the figures, lets the update through.
+ */
+export async function shadowCandidate(
+  deps: ShadowStepDeps,
+  target: VerifiedDesired,
+  candidate: InferenceSession,
+  latest: () => VerifiedDesired | undefined,
+  signal: AbortSignal,
+): Promise<VerifiedDesired> {
+  const order = target.state.shadow;
+  if (!order) throw new StepFailure('internal', 'the desired state asks for no shadow evaluation');
+  const run = { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256, sampleRate: order.sampleRate };
+  const evaluator = new ShadowEvaluator(run, candidate);
+  await deps.tap.begin(evaluator);
+  deps.log('info', 'shadow evaluation started', { deploymentId: run.deploymentId, sha256: run.sha256, sampleRate: run.sampleRate });
+  // Not awaited: a report waits for its PUBACK, and a partitioned broker must not hold up the decision
+  // loop (a decision can only come once the broker is back anyway; the next report carries the figures).
+  const send = () =>
+    void deps.report({ ...run, startedAt: evaluator.startedAt, ...evaluator.figures() }).catch((error: unknown) =>
+      deps.log('warn', 'could not send a shadow report', { deploymentId: run.deploymentId, err: error instanceof Error ? error.message : String(error) }),
+    );
+  try {
+    let lastReport = Date.now();
+    for (;;) {
+      const decided = decisionOf(latest(), run.deploymentId);
+      if (decided) {
+        await deps.tap.end();
+        send();
+        deps.log('info', 'shadow evaluation decided', { deploymentId: run.deploymentId, decision: decided.decision, ...evaluator.figures() });
+        if (decided.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane abandoned the candidate after its shadow evaluation');
+        return decided.document;
+      }
+      if (Date.now() - lastReport >= deps.reportEveryMs) {
+        lastReport = Date.now();
+        send();
+      }
+      await delay(DECISION_POLL_MS, signal);
+    }
+  } finally {
+    await deps.tap.end();
+  }
+}
+
+/** The decision a verified desired state of this deployment carries, if any. */
+function decisionOf(document: VerifiedDesired | undefined, deploymentId: string): { decision: ShadowDecision; document: VerifiedDesired } | undefined {
+  const decision = document?.state.deploymentId === deploymentId ? document.state.shadow?.decision : undefined;
+  return document && decision ? { decision, document } : undefined;
+}

@@ -1,0 +1,16 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+/** A wave's shadow evaluation as the rollout view shows it (strategy.shadow). */
+export class RolloutShadowDto {
+  @ApiProperty({ enum: ['pass', 'wait', 'fail'], description: 'What the shadow gate says about these figures now' }) verdict!: 'pass' | 'wait' | 'fail';
+  @ApiProperty({ nullable: true, type: String, description: 'Why it waits or fails' }) reason!: string | null;
+  @ApiProperty({ description: "Nodes of the wave that reported shadow figures for their latest delivery" }) nodes!: number;
+  @ApiProperty({ description: 'Requests the candidate ran on beside the serving model' }) samples!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Share of samples with the same top class (0..1)' }) agreement!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Mean Jensen–Shannon divergence of the output distributions (bits, 0..1)' }) meanDivergence!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Mean absolute difference of the output distributions' }) meanAbsDiff!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: "Candidate latency / serving model's latency on the same requests" }) latencyRatio!: number | null;
+  @ApiProperty({ description: 'Candidate runs that threw or gave unusable outputs' }) errors!: number;
+  @ApiProperty({ description: 'Sampled requests skipped because a shadow run was in flight' }) skipped!: number;
+  @ApiProperty({ nullable: true, type: String, description: 'When the earliest current shadow run of the wave started' }) since!: string | null;
+}

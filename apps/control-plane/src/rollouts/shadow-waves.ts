@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { judgeShadow, type ShadowVerdict } from '../shadow/shadow-gate.js';
+import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
+import type { Step } from './decide.js';
+import { RolloutRepository } from './rollout.repository.js';
+import type { Rollout } from './rollout.entity.js';
+
+const ENGINE = 'engine';
+
+/**
+ * A rollout's shadow evaluation, per wave, inside its tick: the verdict `decide` sees, and what it
+ * leads to — the wave's shadowing nodes are told `activate` (pass) or `abandon` (fail, or any halt),
+ * by a decision signed into their desired states after the commit (the tick's publish step). Nodes only
+ * activate on that signed decision, so a failed wave's nodes never serve the candidate.
+ */
+@Injectable()
+export class ShadowWaves {
+  constructor(
+    private readonly reports: ShadowReportsRepository,
+    private readonly repository: RolloutRepository,
+  ) {}
+
+  /** The current wave's verdict; null without `strategy.shadow`. */
+  async judge(tx: EntityManager, rollout: Rollout, now: Date): Promise<ShadowVerdict | null> {
+    const settings = rollout.strategy.shadow;
+    if (!settings) return null;
+    return judgeShadow(settings, await this.reports.waveFigures(tx, rollout.id, rollout.currentWave), now);
+  }
+
+  /**
+   * After the tick's step: a passing wave's shadowing nodes are approved (those that start shadowing
+   * later in the same wave too, on a later tick); a failed verdict abandons the wave's undecided nodes.
+   * An event with the figures whenever nodes are decided. Runs before the step moves to another wave.
+   */
+  async follow(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null, step: Step): Promise<void> {
+    if (!verdict || verdict.kind === 'wait' || rollout.state !== 'running') return;
+    if (step.kind === 'halt') return; // stop() abandons every undecided node
+    const wave = rollout.currentWave;
+    const decided = await this.reports.decide(tx, rollout.id, verdict.kind === 'pass' ? 'activate' : 'abandon', wave);
+    if (decided.length > 0) await this.event(tx, rollout, wave, verdict, decided.length);
+  }
+
+  /** Whether a stopped rollout still waits for nodes it told to abandon (their outcome is folded in by its ticks). */
+  abandoning(tx: EntityManager, rollout: Rollout): Promise<boolean> {
+    return rollout.strategy.shadow ? this.reports.abandoning(tx, rollout.id) : Promise.resolve(false);
+  }
+
+  /** A halted or aborted rollout: every node still shadowing is told to drop the candidate. */
+  async abandonAll(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
+    if (!rollout.strategy.shadow) return;
+    const decided = await this.reports.decide(tx, rollout.id, 'abandon', null);
+    if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length);
+  }
+
+  private event(tx: EntityManager, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number): Promise<void> {
+    const outcome = verdict?.kind === 'pass' ? 'pass' : 'fail';
+    const reason = verdict?.kind === 'fail' ? verdict.reason : verdict?.kind === 'pass' ? undefined : 'the rollout stopped';
+    return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {
+      wave: wave + 1,
+      verdict: outcome,
+      decision: outcome === 'pass' ? 'activate' : 'abandon',
+      nodes,
+      ...(reason ? { reason } : {}),
+      ...(verdict ? { figures: { ...verdict.figures, since: verdict.figures.since?.toISOString() ?? null } } : {}),
+    });
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
+import type { ShadowWaveFigures } from './shadow-gate.js';
+
+/** Shadow reports and decisions in SQL: one statement each, whatever the wave's size. */
+@Injectable()
+export class ShadowReportsRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * Keeps a node's latest report per deployment (a higher `seq` replaces it; a repeat or an older one
+   * changes nothing). A report for a deployment that does not target the node is dropped: answers false.
+   */
+  async record(nodeId: string, m: ShadowReportMessage): Promise<boolean> {
+    const rows = (await this.db.query(
+      `INSERT INTO shadow_reports AS sr (deployment_id, node_id, seq, sha256, started_at, samples, agreed, errors, skipped,
+                                         mean_divergence, mean_abs_diff, active_latency_ms, candidate_latency_ms)
+       SELECT $1::uuid, $2::uuid, $3::bigint, $4::varchar, $5::timestamptz, $6::int, $7::int, $8::int, $9::int, $10::real, $11::real, $12::real, $13::real
+        WHERE EXISTS (SELECT 1 FROM deployment_targets WHERE deployment_id = $1::uuid AND node_id = $2::uuid)
+       ON CONFLICT (deployment_id, node_id) DO UPDATE
+          SET seq = EXCLUDED.seq, sha256 = EXCLUDED.sha256, started_at = EXCLUDED.started_at, samples = EXCLUDED.samples,
+              agreed = EXCLUDED.agreed, errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, mean_divergence = EXCLUDED.mean_divergence,
+              mean_abs_diff = EXCLUDED.mean_abs_diff, active_latency_ms = EXCLUDED.active_latency_ms,
+              candidate_latency_ms = EXCLUDED.candidate_latency_ms, received_at = now()
+        WHERE sr.seq < EXCLUDED.seq
+       RETURNING 1`,
+      [m.deploymentId, nodeId, m.seq, m.sha256, m.startedAt, m.samples, m.agreed, m.errors, m.skipped, m.meanDivergence, m.meanAbsDiff, m.activeLatencyMs, m.candidateLatencyMs],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
+  /**
+   * A wave's figures: the latest reports of its nodes for the deployment each was last sent (nodes
+   * still waiting for a decision, and those already decided, so a pass is not undone by its own nodes
+   * moving on). Means are weighted by samples.
+   */
+  async waveFigures(tx: EntityManager, rolloutId: string, wave: number): Promise<ShadowWaveFigures> {
+    const [row] = (await tx.query(
+      `SELECT count(sr.node_id)::int AS nodes, COALESCE(sum(sr.samples), 0)::int AS samples,
+              (sum(sr.agreed)::float8 / NULLIF(sum(sr.samples), 0)) AS agreement,
+              (sum(sr.mean_divergence * sr.samples) / NULLIF(sum(sr.samples), 0))::float8 AS "meanDivergence",
+              (sum(sr.mean_abs_diff * sr.samples) / NULLIF(sum(sr.samples), 0))::float8 AS "meanAbsDiff",
+              (sum(sr.candidate_latency_ms * sr.samples) / NULLIF(sum(sr.active_latency_ms * sr.samples), 0))::float8 AS "latencyRatio",
+              COALESCE(sum(sr.errors), 0)::int AS errors, COALESCE(sum(sr.skipped), 0)::int AS skipped, min(sr.started_at) AS since
+         FROM rollout_nodes rn
+         JOIN shadow_reports sr ON sr.deployment_id = rn.deployment_id AND sr.node_id = rn.node_id
+        WHERE rn.rollout_id = $1 AND rn.wave = $2 AND rn.state <> 'superseded'`,
+      [rolloutId, wave],
+    )) as ShadowWaveFigures[];
+    return row ?? { nodes: 0, samples: 0, agreement: null, meanDivergence: null, meanAbsDiff: null, latencyRatio: null, errors: 0, skipped: 0, since: null };
+  }
+
+  /**
+   * Records a decision for the rollout's dispatched nodes still shadowing without one — in `wave` only,
+   * or in every wave — and marks them unpublished, so the tick's publish step signs it into their
+   * desired states after the commit. `activate` goes only to nodes that reported (they shadow now);
+   * `abandon` to every undecided node. Answers the nodes decided.
+   */
+  async decide(tx: EntityManager, rolloutId: string, decision: ShadowDecision, wave: number | null): Promise<string[]> {
+    const rows = (await tx.query(
+      `WITH decided AS (
+         UPDATE deployment_targets dt SET shadow_decision = $2::varchar
+           FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
+          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
+            AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
+            AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
+         RETURNING dt.node_id)
+       UPDATE rollout_nodes SET published = false, updated_at = now()
+        WHERE rollout_id = $1 AND node_id IN (SELECT node_id FROM decided)
+       RETURNING node_id AS "nodeId"`,
+      [rolloutId, decision, wave],
+    )) as [{ nodeId: string }[], number];
+    return rows[0].map((r) => r.nodeId);
+  }
+
+  /** Whether nodes told to abandon have not reported the outcome yet: a stopped rollout keeps ticking to fold it in. */
+  async abandoning(tx: EntityManager, rolloutId: string): Promise<boolean> {
+    const [row] = (await tx.query(
+      `SELECT EXISTS (
+         SELECT 1 FROM rollout_nodes rn JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND dt.shadow_decision = 'abandon'
+            AND (dt.state IS NULL OR dt.state::text <> ALL($2::text[]))) AS x`,
+      [rolloutId, TERMINAL_DEPLOYMENT_STATES],
+    )) as { x: boolean }[];
+    return row?.x ?? false;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * What shadow evaluation costs the request path: the agent's POST /v1/infer at concurrency 1 with shadow
+ * evaluation off and on in alternating phases, on the same agent in one run (goal: p99 with shadow on <= 1.1x off).
+ *   - the seed CNN (pipeline/fixtures, ONNX) serves on a real agent behind the real control plane and Mosquitto;
+ *   - "on": a rollout with `strategy.shadow` sends a candidate with the same compute (the seed CNN's bytes
+ *     plus a doc string, so another digest) which the agent self-tests and then shadows on `sampleRate` of
+ *     the requests; `minSamples` is out of reach, so it shadows for the whole phase and never activates;
+ *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
+ *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
+ *     load hits both.
+ *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.1] [onPhases=6] [requestsPerPhase=2000]
+ * Printed: p50/p99 pooled, the median and IQR of each "on" phase against the "off" phases around it,
+ * and the shadow samples the agent reported (so "on" is known to have shadowed).
+ */
+import 'reflect-metadata';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
+import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
+import { deploy, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
+import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { startTestBroker } from '../test/helpers/test-broker.js';
+import { createDigitsModel, seedCnn } from './seed-cnn.js';
+
+const SAMPLE_RATE = Number(process.argv[2] ?? 0.1);
+const ROUNDS = Number(process.argv[3] ?? 6);
+const PER_ROUND = Number(process.argv[4] ?? 2000);
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+
+/** The unit's environment and node flags, read from the unit file so the figures are the shipped ones (as bench/agent-http.ts). */
+async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArgs: string[] }> {
+  const unit = await readFile('deploy/agent/edgefleet-agent.service', 'utf8');
+  const env = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  const nodeArgs = /^ExecStart=\S+node((?: --\S+)*) /m.exec(unit)?.[1]?.trim().split(' ').filter(Boolean) ?? [];
+  return { env, nodeArgs };
+}
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** CPU seconds (user + system) the process has used so far, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** `count` sequential POSTs over one keep-alive connection; latencies in ms. */
+async function round(port: number, body: Buffer, count: number, agent: HttpAgent): Promise<number[]> {
+  const once = () =>
+    new Promise<number>((resolve, reject) => {
+      const t = performance.now();
+      const req = request({ host: '127.0.0.1', port, path: '/v1/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) latencies.push(await once());
+  return latencies;
+}
+
+/** The same bytes plus a ModelProto doc_string (field 6): identical compute, another digest. */
+function withDocString(onnx: Buffer, text: string): Buffer {
+  const value = Buffer.from(text);
+  return Buffer.concat([onnx, Buffer.from([(6 << 3) | 2, value.length]), value]);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'ef-shadow-cost-'));
+const { env, nodeArgs } = await unitEnvironment();
+const broker = await startTestBroker();
+const t = await startTestApp({ MQTT_URL: broker.url });
+let agentProcess: AgentProcess | undefined;
+try {
+  const { onnxBytes, image, expected } = await seedCnn(dir);
+  const body = Buffer.from(JSON.stringify({ input: image }));
+  await createDigitsModel(t);
+  const fields = (version: string) => ({ version, preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } });
+  const serving = await uploadVersion(t, 'digits', fields('1.0.0'), onnxBytes);
+  const candidate = await uploadVersion(t, 'digits', fields('1.1.0'), withDocString(onnxBytes, 'shadow candidate'));
+  const { token } = await createEnrollmentToken(t);
+  agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 2, env, nodeArgs });
+  const node = agentProcess;
+  await deploy(t, serving.id, { nodeIds: [node.nodeId] });
+  await waitFor(() => node.status(), (s) => s.model?.sha256 === serving.sha256 && s.phase === 'idle', 60_000, 'model served');
+
+  const http = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  await round(node.apiPort, body, PER_ROUND, http); // warm-up
+  // Alternating phases, off first and last: each "on" is a new rollout of the candidate (the agent reuses
+  // the bytes it staged, self-tests and shadows), each "off" follows its abort (the agent drops it).
+  // CPU per request of the agent's process in each kind of phase: a cost the machine's load moves far less than p99.
+  const pid = node.child?.pid ?? 0;
+  const cpu = { off: 0, on: 0 };
+  const measured = async (kind: 'off' | 'on') => {
+    const before = await cpuSeconds(pid);
+    const latencies = await round(node.apiPort, body, PER_ROUND, http);
+    cpu[kind] += (await cpuSeconds(pid)) - before;
+    return latencies;
+  };
+  const offs: number[][] = [await measured('off')];
+  const ons: number[][] = [];
+  const figures: unknown[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const rolloutId = await startRollout(t, { name: `shadow-cost-${r}`, modelVersionId: candidate.id, selector: '', strategy: { shadow: { sampleRate: SAMPLE_RATE, minSamples: 1_000_000 } } });
+    await waitFor(() => node.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
+    await round(node.apiPort, body, 50, http); // the candidate's session warms up too
+    ons.push(await measured('on'));
+    // Reports come with the heartbeat interval: wait for one that counts this phase's samples.
+    const shadowOf = async () => ((await getRollout(t, rolloutId)) as unknown as { waves: { shadow?: { samples: number } }[] }).waves[0]?.shadow;
+    figures.push(await waitFor(shadowOf, (f) => (f?.samples ?? 0) > 0, 30_000, 'a shadow report'));
+    await t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'bench phase done' }).expect(200);
+    await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'candidate abandoned');
+    offs.push(await measured('off'));
+  }
+  http.destroy();
+
+  const sorted = (xs: number[][]) => xs.flat().sort((a, b) => a - b);
+  const [off, on] = [sorted(offs), sorted(ons)];
+  const cpuMs = (kind: 'off' | 'on', requests: number) => (cpu[kind] * 1000) / requests;
+  const line = (name: string, s: number[], kind: 'off' | 'on') =>
+    `  ${name.padEnd(10)} p50 ${quantile(s, 0.5).toFixed(3)} ms  p90 ${quantile(s, 0.9).toFixed(3)} ms  p99 ${quantile(s, 0.99).toFixed(3)} ms  ${cpuMs(kind, s.length).toFixed(3)} ms agent CPU/request  (${s.length} requests)`;
+  // The machine is shared: a burst of load hits one phase, not its neighbours. Each "on" phase against
+  // the two "off" phases around it, then the median and interquartile range of those ratios.
+  const p99 = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.99);
+  const p50 = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const perPhase = (q: (xs: number[]) => number) => {
+    const values = ons.map((o, i) => q(o) / q([...(offs[i] ?? []), ...(offs[i + 1] ?? [])])).sort((a, b) => a - b);
+    return `${quantile(values, 0.5).toFixed(2)}x [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
+  };
+  console.log(`seed CNN (ONNX, ${onnxBytes.length} bytes) on one agent, concurrency 1; ${ROUNDS} shadow-on phases between ${ROUNDS + 1} off phases of ${PER_ROUND} requests; sampleRate ${SAMPLE_RATE}`);
+  console.log(line('shadow off', off, 'off'));
+  console.log(line('shadow on', on, 'on'));
+  console.log(
+    `  on/off pooled: p50 ${(quantile(on, 0.5) / quantile(off, 0.5)).toFixed(2)}x  p90 ${(quantile(on, 0.9) / quantile(off, 0.9)).toFixed(2)}x  p99 ${(quantile(on, 0.99) / quantile(off, 0.99)).toFixed(2)}x  agent CPU/request ${(cpuMs('on', on.length) / cpuMs('off', off.length)).toFixed(2)}x`,
+  );
+  console.log(`  on/off per phase, median [IQR]: p50 ${perPhase(p50)}  p99 ${perPhase(p99)} (goal p99 <= 1.10x)`);
+  console.log(`  shadow figures the agent reported in each "on" phase: ${JSON.stringify(figures)}`);
+} finally {
+  await agentProcess?.remove();
+  await t.close();
+  await broker.stop();
+  await rm(dir, { recursive: true, force: true });
+}
