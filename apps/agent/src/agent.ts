@@ -242,6 +242,7 @@ export class Agent {
         errors: window.errors,
         latencyMs: window.latencyMs,
         ...(window.latencyHistogram ? { latencyHistogram: window.latencyHistogram } : {}),
+        ...(window.confidenceHistogram ? { confidenceHistogram: window.confidenceHistogram } : {}),
         attestation: this.attestor.report(this.holder.loadedSha256),
         ...(drift ? { drift } : {}),
       })

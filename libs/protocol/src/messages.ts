@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
+import { confidenceCount, confidenceHistogramSchema } from './confidence-histogram.js';
 import { heartbeatDriftSchema } from './drift.js';
 import { latencyHistogramSchema } from './latency-histogram.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
@@ -92,6 +93,13 @@ export const heartbeatMessage = z.strictObject({
    */
   latencyHistogram: latencyHistogramSchema.optional(),
   /**
+   * The window's successful inferences' top-class confidences (confidence-histogram.ts), of the model the
+   * heartbeat names, whatever the results policy sends: under `sample` or `aggregates` the control plane
+   * reads confidence from here, not from the few results it stores. Absent from older agents and without
+   * inferences; it cannot hold more confidences than the heartbeat counts inferences.
+   */
+  confidenceHistogram: confidenceHistogramSchema.optional(),
+  /**
    * The digest of the model bytes the engine loaded, signed with the node's enrolment key over the
    * control plane's current attestation nonce (libs/trust `attestationMessage`). Absent without a model,
    * before the node has heard a nonce, or from agents without a key pair.
@@ -103,6 +111,9 @@ export const heartbeatMessage = z.strictObject({
    * before the window holds enough inferences, and from agents older than the field.
    */
   drift: heartbeatDriftSchema.optional(),
+}).refine((m) => m.confidenceHistogram === undefined || confidenceCount(m.confidenceHistogram) <= m.inferences, {
+  message: 'more confidences than inferences',
+  path: ['confidenceHistogram'],
 });
 
 /** node → CP (retained; the last will says offline). */

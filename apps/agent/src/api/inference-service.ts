@@ -127,7 +127,7 @@ export class InferenceService {
       }
       this.inFlight--;
       const answer: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
-      this.stats.record(model.sha256, true, answer.latencyMs);
+      this.stats.record(model.sha256, true, answer.latencyMs, answer.confidence);
       this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs }, input);
       this.onServed?.(input, answer);
       return answer;
