@@ -1,5 +1,5 @@
 import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
-import { encodeResultRecord } from '#protocol';
+import { ResultRecordEncoder } from '#protocol';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { RunSlots } from './run-slots.js';
 
@@ -201,7 +201,10 @@ export function argmaxOfFinite(output: Float32Array): number {
   return top;
 }
 
-/** The results message's record for an inference, as JSON text: `seq` is node-scoped and increasing. */
-export function resultRecord(seq: number, r: InferenceRecord): string {
-  return encodeResultRecord({ seq, at: r.at, modelSha256: r.model.sha256, model: r.model, inputRef: r.inputRef, topClass: r.topClass, confidence: r.confidence, latencyMs: r.latencyMs });
+/**
+ * The results message's record for an inference, as JSON text: `seq` is node-scoped and increasing. Pass
+ * the same `encoder` for a stream of records (it keeps the serving model's text and the current minute).
+ */
+export function resultRecord(seq: number, r: InferenceRecord, encoder: ResultRecordEncoder = new ResultRecordEncoder()): string {
+  return encoder.encode({ seq, at: r.at, modelSha256: r.model.sha256, model: r.model, inputRef: r.inputRef, topClass: r.topClass, confidence: r.confidence, latencyMs: r.latencyMs });
 }
