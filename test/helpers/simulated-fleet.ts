@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RecurringWindow, windowOpen } from '#common';
 import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, latencyPercentiles, type MessageKind, type MessageOf, parseMessage, sparseHistogram } from '#protocol';
@@ -11,6 +12,11 @@ export interface FleetOptions {
    * for the model (`rejected:rollback`), unless it names the artifact of the node's latest desired state.
    */
   readonly antiRollback?: boolean;
+  /**
+   * Survive broker restarts: a persistent session under a stable client id that reconnects every
+   * 500 ms (queued acks and desired states arrive after the restart). Off: one clean connection, no reconnect.
+   */
+  readonly reconnect?: boolean;
 }
 
 export interface ReceivedDesired {
@@ -36,13 +42,16 @@ export interface ModelRef {
  */
 export class SimulatedFleet {
   readonly received = new Map<string, ReceivedDesired[]>();
+  /** Results messages sent (id → node and record seqs), and the ids the control plane acknowledged as stored. */
+  readonly resultsSent = new Map<string, { nodeId: string; seqs: number[] }>();
+  readonly resultsAcked = new Set<string>();
   readonly running = new Map<string, ModelRef>();
   private readonly seq = new Map<string, number>();
   /** Per node: the highest committed sequence per model, and the artifact of its latest desired state. */
   private readonly installed = new Map<string, Map<string, number>>();
   private readonly lastDesiredSha = new Map<string, string>();
-  /** Each node's latest status until the control plane acknowledges it (re-sent every second, like the agent). */
-  private readonly unacked = new Map<string, MessageOf<'status'>>();
+  /** Each node's statuses until the control plane acknowledges them by seq (re-sent every second, like the agent). */
+  private readonly unacked = new Map<string, MessageOf<'status'>[]>();
   private resendTimer?: NodeJS.Timeout;
   private client!: MqttClient;
 
@@ -61,11 +70,17 @@ export class SimulatedFleet {
     options: FleetOptions = {},
   ): Promise<SimulatedFleet> {
     const fleet = new SimulatedFleet(fleetTopics(broker.namespace), new Set(nodeIds), behaviour, options);
-    fleet.client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
-    fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload)));
+    fleet.client = await mqtt.connectAsync(
+      broker.url,
+      options.reconnect
+        ? { protocolVersion: 5, clean: false, clientId: `sim-fleet-${randomUUID()}`, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 500 }
+        : { protocolVersion: 5, clean: true, reconnectPeriod: 0 },
+    );
+    // A status publish cut by a broker restart is re-sent by the timer below (it stays unacknowledged).
+    fleet.client.on('message', (topic, payload) => (topic.endsWith('/acks') ? fleet.onAck(topic, payload) : void fleet.onDesired(topic, payload).catch(() => undefined)));
     await fleet.client.subscribeAsync([fleet.topics.desired('+'), fleet.topics.acks('+')], { qos: 1 });
     fleet.resendTimer = setInterval(() => {
-      for (const [nodeId, status] of fleet.unacked) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
+      for (const [nodeId, statuses] of fleet.unacked) for (const status of statuses) void fleet.publish(nodeId, 'status', status).catch(() => undefined);
     }, 1000);
     return fleet;
   }
@@ -156,7 +171,7 @@ export class SimulatedFleet {
         const list = records(nodeId, model);
         if (list.length === 0) return undefined;
         const { sha256, ...served } = model;
-        return this.publish(nodeId, 'results', {
+        return this.publishResults(nodeId, {
           ...envelopeFields(),
           records: list.map((r) => ({
             seq: this.next(nodeId),
@@ -189,7 +204,7 @@ export class SimulatedFleet {
           confidence: confidence(model),
           latencyMs: 1,
         }));
-        return this.publish(nodeId, 'results', { ...envelopeFields(), records });
+        return this.publishResults(nodeId, { ...envelopeFields(), records });
       }),
     );
   }
@@ -206,8 +221,12 @@ export class SimulatedFleet {
   private onAck(topic: string, payload: Buffer): void {
     const nodeId = this.nodeIdOf(topic);
     const parsed = parseMessage('acks', payload);
-    const last = this.unacked.get(nodeId);
-    if (parsed.ok && last && parsed.value.statusSeq !== undefined && parsed.value.statusSeq >= last.seq) this.unacked.delete(nodeId);
+    if (parsed.ok) for (const id of parsed.value.results ?? []) this.resultsAcked.add(id);
+    const pending = this.unacked.get(nodeId);
+    if (!parsed.ok || !pending) return;
+    const { statusSeq, statusSeqs } = parsed.value;
+    const stored = (seq: number) => (statusSeqs ? statusSeqs.includes(seq) : statusSeq !== undefined && seq <= statusSeq);
+    this.unacked.set(nodeId, pending.filter((s) => !stored(s.seq)));
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {
@@ -231,8 +250,9 @@ export class SimulatedFleet {
     if (behaviour === 'silent') return;
     const status = (state: MessageOf<'status'>['state'], extra: Partial<MessageOf<'status'>> = {}) => {
       const message = { ...envelopeFields(), seq: this.next(nodeId), deploymentId: signed.deploymentId, state, ...extra };
-      this.unacked.set(nodeId, message);
-      return this.publish(nodeId, 'status', message);
+      this.unacked.set(nodeId, [...(this.unacked.get(nodeId) ?? []), message]);
+      // Like the agent: a publish the broker's restart cut off is not the update's failure; the timer re-sends it.
+      return this.publish(nodeId, 'status', message).catch(() => undefined);
     };
     const floor = this.installed.get(nodeId)?.get(manifest.name);
     const sameArtifact = this.lastDesiredSha.get(nodeId) === manifest.sha256;
@@ -252,6 +272,12 @@ export class SimulatedFleet {
     installed.set(manifest.name, Math.max(installed.get(manifest.name) ?? 0, manifest.sequence));
     this.installed.set(nodeId, installed);
     await status('committed');
+  }
+
+  /** Publishes a results message and remembers its records, so a test can check every acknowledged one is stored. */
+  private publishResults(nodeId: string, message: MessageOf<'results'>): Promise<unknown> {
+    this.resultsSent.set(message.id, { nodeId, seqs: message.records.map((r) => r.seq) });
+    return this.publish(nodeId, 'results', message);
   }
 
   private next(nodeId: string): number {

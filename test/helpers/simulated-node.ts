@@ -42,16 +42,33 @@ interface Download {
 export class SimulatedNode {
   client!: MqttClient;
   download?: Download;
-  verified?: Promise<Buffer>;
+  /**
+   * The verified bytes of the artifact being downloaded — of the next desired state when none has come
+   * yet, so a test may await it straight after deploying (the control plane can answer before the node
+   * hears of it). Replaced only when a desired state arrives after the previous download settled.
+   */
+  verified!: Promise<Buffer>;
   readonly errors: MessageOf<'errors'>[] = [];
   repairRequests = 0;
-  private resolveVerified?: (bytes: Buffer) => void;
-  private rejectVerified?: (error: unknown) => void;
+  private verifiedSettled = false;
+  private resolveVerified!: (bytes: Buffer) => void;
+  private rejectVerified!: (error: unknown) => void;
   private statusSeq = 0;
   private readonly topics: FleetTopics;
 
   constructor(private readonly options: SimulatedNodeOptions) {
     this.topics = fleetTopics(options.namespace);
+    this.expectArtifact();
+  }
+
+  private expectArtifact(): void {
+    this.verifiedSettled = false;
+    this.verified = new Promise<Buffer>((resolve, reject) => {
+      this.resolveVerified = (bytes) => ((this.verifiedSettled = true), resolve(bytes));
+      this.rejectVerified = (error) => ((this.verifiedSettled = true), reject(error));
+    });
+    // A test that never awaits a failed download must not die of an unhandled rejection.
+    this.verified.catch(() => undefined);
   }
 
   get nodeId(): string {
@@ -124,10 +141,7 @@ export class SimulatedNode {
     // The retained desired state comes again on every reconnect: keep the download in progress.
     if (this.download?.deploymentId === state.deploymentId) return;
     this.download = { sha256: manifest.sha256, size: manifest.size, chunkCount: parsed.value.artifact.chunkCount, deploymentId: state.deploymentId, chunks: new Map() };
-    this.verified = new Promise<Buffer>((resolve, reject) => {
-      this.resolveVerified = resolve;
-      this.rejectVerified = reject;
-    });
+    if (this.verifiedSettled) this.expectArtifact();
     // Like the agent: `downloading` once chunks are accepted (the control plane's broadcast waits for it).
     void this.status('received').then(() => this.status('downloading'));
   }
@@ -150,9 +164,9 @@ export class SimulatedNode {
     try {
       await verifyArtifactStream(Readable.from(ordered), d, { stallTimeoutMs: 5000 });
       await this.status('verified');
-      this.resolveVerified?.(Buffer.concat(ordered));
+      this.resolveVerified(Buffer.concat(ordered));
     } catch (error) {
-      this.rejectVerified?.(error);
+      this.rejectVerified(error);
     }
   }
 

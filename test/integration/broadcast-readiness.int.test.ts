@@ -63,9 +63,9 @@ describe('broadcast readiness across replicas', () => {
 
     nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, nodeId, root, namespace: a.config.mqtt.fleetNamespace }));
     await Promise.all(nodes.map((n) => n.connect())); // each gets its retained desired state and reports downloading
-    await waitFor(async () => nodes.every((n) => n.verified !== undefined), (all) => all, 30_000, 'the desired states');
+    await waitFor(async () => nodes.every((n) => n.download !== undefined), (all) => all, 30_000, 'the desired states');
     const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no broadcast within 30 s')), 30_000).unref());
-    const received = await Promise.race([Promise.all(nodes.map((n) => n.verified as Promise<Buffer>)), deadline]);
+    const received = await Promise.race([Promise.all(nodes.map((n) => n.verified)), deadline]);
     for (const bytes of received) expect(sha256(bytes)).toBe(sha256(artifact));
     const states = async () => ((await a.db.query('SELECT state FROM deployment_targets WHERE deployment_id = $1', [res.body.id])) as { state: string }[]).map((s) => s.state);
     await waitFor(states, (s) => s.length === NODES && s.every((x) => x === 'verified'), 30_000, 'every node verified');

@@ -104,7 +104,7 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
       .attach('artifact', artifact, 'm.onnx').expect(201);
     await t.http().post('/v1/deployments').set(bearer(t.adminKey)).send({ modelVersionId: version.body.id, nodeIds: [a.nodeId] }).expect(201);
 
-    const received = await (nodeA.verified as Promise<Buffer>);
+    const received = await nodeA.verified;
     expect(received.equals(artifact)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(chunksSeenByB).toEqual([]);

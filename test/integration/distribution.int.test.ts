@@ -70,7 +70,7 @@ describe('artifact distribution over the real broker', () => {
     expect(chunkPublishes).toBe(chunkCount);
 
     const healthy = nodes.slice(1);
-    const results = await Promise.all(healthy.map((n) => n.verified as Promise<Buffer>));
+    const results = await Promise.all(healthy.map((n) => n.verified));
     for (const bytes of results) expect(sha256(bytes)).toBe(sha256(artifact));
     const broadcastMs = Date.now() - started;
 
@@ -80,7 +80,7 @@ describe('artifact distribution over the real broker', () => {
     await dropped.connect();
     const missing = await dropped.requestMissing();
     expect(missing).toBe(chunkCount - DROP_AFTER);
-    expect(sha256(await (dropped.verified as Promise<Buffer>))).toBe(sha256(artifact));
+    expect(sha256(await dropped.verified)).toBe(sha256(artifact));
     expect(dropped.repairRequests).toBe(1);
 
     // ...and the control plane re-sent exactly the missing chunks, to that node only.

@@ -77,7 +77,7 @@ describe('two installations on one broker', () => {
 
     for (const { t, node, heard, artifact } of installations) {
       // The node verified its own installation's artifact (desired state, manifest, chunks)...
-      expect((await (node.verified as Promise<Buffer>)).equals(artifact)).toBe(true);
+      expect((await node.verified).equals(artifact)).toBe(true);
       // ...and every heartbeat it sent was stored by its own control plane.
       await waitFor(async () => {
         await t.app.get(TelemetryService).flush();

@@ -128,9 +128,8 @@ describe('the control plane on an S3 artifact store', () => {
     await node.connect();
     try {
       await deploy(t, version.id, { selector: 'fleet=s3-store' });
-      // `verified` exists once the desired state has arrived, which may be after deploy() answers.
-      await waitFor(async () => node.verified !== undefined, (arrived) => arrived, 20_000, 'the desired state');
-      expect(sha256(await (node.verified as Promise<Buffer>))).toBe(version.sha256);
+      // `verified` waits for the desired state too, which may arrive after deploy() answers.
+      expect(sha256(await node.verified)).toBe(version.sha256);
 
       const repaired = new Map<number, Buffer>();
       const repairTopics = fleetTopics(t.config.mqtt.fleetNamespace);

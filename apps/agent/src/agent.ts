@@ -76,6 +76,7 @@ export class Agent {
       onRoot: (envelope) => this.trust.offer(envelope),
       onChunk: (sha, i, data) => this.updater.onChunk(sha, i, data),
       onConnectionChange: (connected) => {
+        this.updater.connectionChanged(connected);
         if (!connected) return;
         this.outbox.resend(true);
         void this.updater.resendUnackedStatus();
@@ -86,9 +87,9 @@ export class Agent {
           (sent) => log('info', 'sent kept results on request', { requestId: request.id, sent }),
           (error: unknown) => log('warn', 'could not send kept results on request', { requestId: request.id, err: error instanceof Error ? error.message : String(error) }),
         ),
-      onAck: ({ results, statusSeq }) => {
+      onAck: ({ results, ...statuses }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
-        if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
+        this.updater.statusAcknowledged(statuses);
       },
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
@@ -100,6 +101,8 @@ export class Agent {
       adoptResultsPolicy: (model, policy) => this.policies.adopt(model, policy),
       log,
     });
+    // Not connected yet: a download resumed from the journal waits for the broker before it counts stalls.
+    this.updater.connectionChanged(false);
     this.inference = new InferenceService(
       this.holder,
       this.stats,

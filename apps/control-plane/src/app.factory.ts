@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { AppModule } from './app.module.js';
 import { answerClientErrorsAsProblems } from './common/client-errors.js';
 import { consoleStatic } from './console/console-static.js';
+import { docsSecurityHeaders } from './console/docs-csp.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { jsonBodyGuard, urlGuard } from './common/request-guards.js';
 import { createValidationPipe } from './common/validation.js';
@@ -51,6 +52,7 @@ export async function createApp(parsed: AppConfig): Promise<NestExpressApplicati
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
       .build(),
   );
+  app.use('/docs', docsSecurityHeaders);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   answerClientErrorsAsProblems(app.getHttpServer());
   await app.init();

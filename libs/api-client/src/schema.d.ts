@@ -272,6 +272,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the event types
+         * @description Viewer. Every type of the event catalogue, the values `type` filters take.
+         */
+        get: operations["EventsController_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feedback": {
         parameters: {
             query?: never;
@@ -832,6 +852,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rollouts/{id}/stats/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Canary vs control of a rollout, over time
+         * @description The same comparison as GET /v1/rollouts/{id}/stats, for each of `steps` back-to-back steps of `windowSeconds` (the gates' window by default), oldest first: what the console charts.
+         */
+        get: operations["RolloutsController_statsSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/rollouts/dry-run": {
         parameters: {
             query?: never;
@@ -1381,6 +1421,10 @@ export interface components {
             /** @description Base64 Ed25519 signature, by the registered key, of "edgefleet-enrolment-proof/v1\n{nonce}\n{nodeKey}\n{publicKey}" */
             signature: string;
         };
+        EventCatalogueDto: {
+            /** @description Every event type, in catalogue order (docs/events.md) */
+            types: ("rollout.started" | "rollout.wave-advanced" | "rollout.gate-verdict" | "rollout.halted" | "rollout.aborted" | "rollout.completed" | "rollout.rolled-back" | "node.enrolled" | "node.online" | "node.offline" | "node.committed" | "node.failed" | "node.attestation-mismatch" | "key.rotated")[];
+        };
         EventDto: {
             /** Format: date-time */
             createdAt: string;
@@ -1890,6 +1934,31 @@ export interface components {
             canary: components["schemas"]["RolloutSideDto"];
             /** @description Nodes of the rollout still on another version */
             control: components["schemas"]["RolloutSideDto"];
+            /** @example 300 */
+            windowSeconds: number;
+        };
+        RolloutStatsPointDto: {
+            canary: components["schemas"]["RolloutSideDto"];
+            control: components["schemas"]["RolloutSideDto"];
+            /**
+             * Format: date-time
+             * @description Start of the step (exclusive)
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End of the step (inclusive)
+             */
+            to: string;
+        };
+        RolloutStatsSeriesDto: {
+            /** @description Oldest first, back to back; the last step ends now */
+            points: components["schemas"]["RolloutStatsPointDto"][];
+            /**
+             * @description windowSeconds / steps
+             * @example 25
+             */
+            stepSeconds: number;
             /** @example 300 */
             windowSeconds: number;
         };
@@ -2775,6 +2844,43 @@ export interface operations {
             };
             /** @description A bound on use is reached (e.g. open event streams per API key, results requests per node); a rate limit sends Retry-After (seconds) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    EventsController_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventCatalogueDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4622,6 +4728,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RolloutStatsDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    RolloutsController_statsSeries: {
+        parameters: {
+            query?: {
+                /** @description Steps the window is cut in (each judged as the gates judge a window) */
+                steps?: number;
+                /** @description Seconds back; default: the rollout's gate window (or 300 s) */
+                windowSeconds?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutStatsSeriesDto"];
                 };
             };
             /** @description The input is invalid: `detail` says why and `errors` names each field */

@@ -106,6 +106,8 @@ export const presenceMessage = z.strictObject({
 });
 
 export const MAX_RESULTS_PER_BATCH = 1000;
+/** The most status seqs one ack names (a node re-sends at most a few dozen; a batch holds one per message). */
+export const MAX_ACKED_STATUSES = 1000;
 
 /**
  * The model version a result was served with. Identical bytes can be several versions, so the digest
@@ -146,10 +148,12 @@ export const ackMessage = z
     ...base,
     /** Result batches stored (the node may forget them). */
     results: z.array(uuid).min(1).max(10_000).optional(),
-    /** Every status up to this node-scoped seq is stored (the node stops re-sending its latest one). */
+    /** The highest node-scoped status seq stored by this ack's batch (what older agents read). */
     statusSeq: seq.optional(),
+    /** Exactly which statuses are stored (the node stops re-sending each): a crash can lose an earlier one. */
+    statusSeqs: z.array(seq).min(1).max(MAX_ACKED_STATUSES).optional(),
   })
-  .refine((m) => m.results !== undefined || m.statusSeq !== undefined, { message: 'acknowledges nothing' });
+  .refine((m) => m.results !== undefined || m.statusSeq !== undefined || m.statusSeqs !== undefined, { message: 'acknowledges nothing' });
 
 /** The most results one request names, and the most a node sends back for one: one results batch. */
 export const MAX_REQUESTED_RESULTS = MAX_RESULTS_PER_BATCH;

@@ -49,6 +49,30 @@ describe('the web console: serving, sign-in, the fleet page and roles, in a real
     await t.http().get('/v1/nodes').expect(401);
   });
 
+  it('serves the API reference (/docs) under a CSP of its own that Swagger UI renders under without a violation', async () => {
+    const html = await t.http().get('/docs').expect(200);
+    const csp = html.headers['content-security-policy'] ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe/);
+    expect(csp).toContain("frame-ancestors 'none'");
+    // Its scripts are files under /docs/, covered too.
+    expect((await t.http().get('/docs/swagger-ui-init.js').expect(200)).headers['content-security-policy']).toBe(csp);
+    const page = await openConsole(browser, `${t.url}/docs`);
+    const refused: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+    });
+    page.on('pageerror', (error) => refused.push(error.message));
+    await page.reload();
+    // Rendered from the spec: an operation of the API and its bearer authorization button.
+    await page.getByText('/v1/events/types').first().waitFor();
+    await page.getByRole('button', { name: /Authorize/ }).waitFor();
+    await page.getByText('/v1/events/types').first().click();
+    await page.getByRole('button', { name: 'Try it out' }).first().waitFor();
+    expect(refused).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('refuses a wrong key with the problem, then signs in by keyboard and lists the enrolled nodes with their counts', async () => {
     const page = await openConsole(browser, t.url);
     await page.getByLabel('API key').fill('not-a-key-at-all');

@@ -67,4 +67,29 @@ describe('ArtifactDownload', () => {
     await expect(download.receive(layout, new AbortController().signal)).rejects.toMatchObject({ reason: 'stalled' });
     expect(requests).toHaveLength(3);
   });
+
+  it('does not count stalls while the broker is away, and asks again at once with a fresh allowance on reconnect', async () => {
+    // Stalls slow enough that the test's polling (every 20 ms) sees each request long before the next one.
+    download = new ArtifactDownload({ stateDir: dir, stallSeconds: 0.3, repairAttempts: 3 }, async (_, missing) => void requests.push(missing), () => undefined);
+    await download.open(layout);
+    download.connectionChanged(false);
+    const receiving = download.receive(layout, new AbortController().signal);
+    let failed: unknown;
+    receiving.catch((error: unknown) => (failed = error));
+    // Six stall periods offline: no request, no failure (it used to fail as stalled after four).
+    await new Promise((r) => setTimeout(r, 1800));
+    expect({ requests: requests.length, failed }).toEqual({ requests: 0, failed: undefined });
+    download.connectionChanged(true);
+    await until(() => requests.length > 0);
+    expect(requests[0]).toEqual([[0, 5]]);
+    // Two more stalls, a broker restart, then three more: still within each connection's allowance.
+    await until(() => requests.length >= 3);
+    download.connectionChanged(false);
+    download.connectionChanged(true);
+    await until(() => requests.length >= 6);
+    expect(failed).toBeUndefined();
+    for (let i = 0; i < layout.chunkCount; i++) download.onChunk(layout.sha256, i, chunk(i));
+    await receiving;
+    expect((await readFile(await download.dataPath(layout))).equals(bytes)).toBe(true);
+  });
 });

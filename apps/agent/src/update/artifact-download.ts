@@ -10,9 +10,15 @@ export interface DownloadSettings {
   readonly stateDir: string;
   /** A download with no new chunk for this long asks for the missing ones. */
   readonly stallSeconds: number;
-  /** After this many repair requests without completion the download fails (`stalled`). */
+  /**
+   * After this many repair requests without completion the download fails (`stalled`). Counted per
+   * broker connection: stalls while disconnected are not the artifact's fault and do not count.
+   */
   readonly repairAttempts: number;
 }
+
+/** What ended a wait for the next chunk. */
+type Wake = 'chunk' | 'stall' | 'reconnected';
 
 const MAX_RANGES_PER_REQUEST = 1024;
 
@@ -24,7 +30,9 @@ const MAX_RANGES_PER_REQUEST = 1024;
 export class ArtifactDownload {
   private current?: { readonly layout: DownloadLayout; readonly store: Promise<DownloadStore> };
   private writes: Promise<void> = Promise.resolve();
-  private chunkArrived?: () => void;
+  private wake?: (why: Wake) => void;
+  /** The broker connection as last reported (`connectionChanged`). */
+  private online = true;
 
   constructor(
     private readonly settings: DownloadSettings,
@@ -59,27 +67,42 @@ export class ArtifactDownload {
         const store = await current.store;
         if (store.has(index)) return;
         await store.write(index, data);
-        this.chunkArrived?.();
+        this.wake?.('chunk');
       })
       .catch((error: unknown) => this.log('warn', 'could not write a chunk', { sha256, index, err: error instanceof Error ? error.message : String(error) }));
   }
 
-  /** Waits for every chunk; asks for the missing ones after each stall, at most `repairAttempts` times. */
+  /**
+   * The broker connection came or went. Chunks (broadcast or repairs) published while the agent was away
+   * may be lost: a reconnect asks for the missing ones at once, with a fresh allowance of repair requests.
+   */
+  connectionChanged(connected: boolean): void {
+    const reconnected = connected && !this.online;
+    this.online = connected;
+    if (reconnected) this.wake?.('reconnected');
+  }
+
+  /**
+   * Waits for every chunk; asks for the missing ones after each stall, at most `repairAttempts` times
+   * per broker connection. A broker outage during a download (a restart, a flaky link) used to use up
+   * the attempts within seconds and fail a good update as `stalled`; now it only waits.
+   */
   async receive(layout: DownloadLayout, signal: AbortSignal): Promise<void> {
     const store = await this.open(layout);
     let repairs = 0;
     try {
       while (!store.complete) {
-        const arrived = await this.nextChunk(signal);
+        const wake = await this.nextChunk(signal);
         await this.writes;
-        if (arrived || store.complete) continue;
+        if (wake === 'chunk' || store.complete || !this.online) continue;
+        if (wake === 'reconnected') repairs = 0;
         if (++repairs > this.settings.repairAttempts) throw new StepFailure('stalled', `no progress after ${repairs - 1} repair requests (${store.missing().length} of ${layout.chunkCount} chunks missing)`);
         const missing = toRanges(store.missing());
         this.log('info', 'asking for missing chunks', { sha256: layout.sha256, chunks: store.missing().length, attempt: repairs });
         await this.requestChunks(layout.sha256, missing.slice(0, MAX_RANGES_PER_REQUEST));
       }
     } finally {
-      this.chunkArrived = undefined;
+      this.wake = undefined;
     }
     await store.save();
   }
@@ -119,23 +142,23 @@ export class ArtifactDownload {
     await DownloadStore.removeArtifact(this.settings.stateDir, sha256);
   }
 
-  /** True when a chunk arrived, false after `stallSeconds` without one; Superseded when aborted. */
-  private nextChunk(signal: AbortSignal): Promise<boolean> {
+  /** Why the wait ended: a chunk, `stallSeconds` without one, or a reconnect; Superseded when aborted. */
+  private nextChunk(signal: AbortSignal): Promise<Wake> {
     throwIfSuperseded(signal);
-    return new Promise<boolean>((resolve, reject) => {
-      const done = (arrived: boolean) => {
+    return new Promise<Wake>((resolve, reject) => {
+      const done = (why: Wake) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        this.chunkArrived = undefined;
-        resolve(arrived);
+        this.wake = undefined;
+        resolve(why);
       };
       const onAbort = () => {
         clearTimeout(timer);
-        this.chunkArrived = undefined;
+        this.wake = undefined;
         reject(new Superseded());
       };
-      const timer = setTimeout(() => done(false), this.settings.stallSeconds * 1000);
-      this.chunkArrived = () => done(true);
+      const timer = setTimeout(() => done('stall'), this.settings.stallSeconds * 1000);
+      this.wake = done;
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }

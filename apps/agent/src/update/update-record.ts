@@ -31,11 +31,14 @@ export interface UpdateRecord {
   readonly stepStarts: number;
   readonly failure?: { readonly reason: FailureReason; readonly detail: string };
   /**
-   * The latest status sent: re-sent (same seq) on reconnect and with heartbeats until the control plane
-   * acknowledges it, so an outcome a control-plane replica lost in a crash (after the broker's PUBACK,
-   * before its database write) still arrives. Acknowledgements are kept in memory: after a restart the
-   * agent sends it once more, which the control plane stores once (node_id, seq) and acknowledges.
+   * Statuses sent and not yet acknowledged (oldest first, bounded): re-sent (same seq) on reconnect and
+   * with heartbeats until the control plane acknowledges each one, so a status a control-plane replica
+   * lost in a crash (after the broker's PUBACK, before its database write) still arrives — the
+   * intermediate ones too, not only the outcome. Acknowledgements are kept in memory: after a restart
+   * the agent sends them once more, which the control plane stores once (node_id, seq) and acknowledges.
    */
+  readonly pendingStatuses?: readonly ReportedStatus[];
+  /** Written by older agents: their one unacknowledged status (read as `pendingStatuses` of one). */
   readonly lastStatus?: ReportedStatus;
 }
 

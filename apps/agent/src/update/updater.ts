@@ -14,7 +14,7 @@ import { ModelLoader } from './model-loader.js';
 import { planUpdate } from './planner.js';
 import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
-import { StatusReporter } from './status-reporter.js';
+import { type StatusAck, StatusReporter } from './status-reporter.js';
 import { trustReason } from './step-failure.js';
 import { UpdateSteps } from './update-steps.js';
 
@@ -107,12 +107,17 @@ export class Updater {
     this.download.onChunk(sha256, index, data);
   }
 
-  /** The control plane stored every status up to `seq`. */
-  statusAcknowledged(seq: number): void {
-    this.reporter.acknowledged(seq);
+  /** The control plane stored these statuses. */
+  statusAcknowledged(ack: StatusAck): void {
+    this.reporter.acknowledged(ack);
   }
 
-  /** Sends the latest status again if it is still unacknowledged (on reconnect, and with heartbeats). */
+  /** The broker connection came or went (a download in progress asks again for what it lacks on reconnect). */
+  connectionChanged(connected: boolean): void {
+    this.download.connectionChanged(connected);
+  }
+
+  /** Sends every unacknowledged status again (on reconnect, and with heartbeats). */
   resendUnackedStatus(): Promise<void> {
     return this.reporter.resendUnacked();
   }

@@ -6,7 +6,7 @@ import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'c
 import type { Request, Response } from 'express';
 import { ValidationError } from '#common';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
-import { EVENT_TYPES, type EventView } from './catalogue.js';
+import { EVENT_TYPES, type EventType, type EventView } from './catalogue.js';
 import { EventStreams } from './event-streams.js';
 import type { EventFilter } from './events.repository.js';
 import { EventsRepository } from './events.repository.js';
@@ -50,6 +50,10 @@ export class EventPageDto {
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `after` for the next page; null on the last page' }) nextCursor!: string | null;
 }
 
+export class EventCatalogueDto {
+  @ApiProperty({ enum: EVENT_TYPES, isArray: true, description: 'Every event type, in catalogue order (docs/events.md)' }) types!: EventType[];
+}
+
 const filterOf = (q: EventFilterQuery & { since?: string; until?: string }): EventFilter => ({
   types: q.type,
   rolloutId: q.rollout,
@@ -66,6 +70,15 @@ export class EventsController {
     private readonly repository: EventsRepository,
     private readonly streams: EventStreams,
   ) {}
+
+  /** The catalogue itself, so clients (the console's filters) list the types without a copy of their own. */
+  @Get('types')
+  @ApiDoc('List the event types', 'Viewer. Every type of the event catalogue, the values `type` filters take.')
+  @ApiOkResponse({ type: EventCatalogueDto })
+  @ApiRead()
+  types(): EventCatalogueDto {
+    return { types: [...EVENT_TYPES] };
+  }
 
   @Get()
   @ApiDoc('List events', 'Viewer. Stored events of the catalogue (docs/events.md), oldest first, filtered by type, rollout, node and time, in keyset pages: pass nextCursor as `after`.')

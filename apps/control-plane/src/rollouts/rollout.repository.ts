@@ -260,8 +260,11 @@ export class RolloutRepository {
    * Latency: the heartbeats' histograms are merged bucket by bucket and the side's percentiles read from
    * the merge, exact to the bucket. Heartbeats of agents that report only p50/p99 count only when a side
    * has no histogram at all (then the inference-weighted mean of their p99s, as before histograms).
+   *
+   * `endsAgoSeconds` moves the window into the past (the console's canary-vs-control series, one window per
+   * step). Null, as the gates call it, leaves the window open-ended at its newest side, exactly as before.
    */
-  async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number): Promise<[SideStats, SideStats]> {
+  async gateStats(tx: EntityManager, rollout: Rollout, windowSeconds: number, endsAgoSeconds: number | null = null): Promise<[SideStats, SideStats]> {
     const rows = (await tx.query(
       `WITH new_versions AS (
               SELECT mv.id, mv.artifact_sha256 AS sha, m.name, mv.version, mv.variant
@@ -280,7 +283,8 @@ export class RolloutRepository {
                           WHEN h.model_sha256 IN (SELECT sha FROM new_versions) THEN NULL
                           ELSE false END AS canary
                 FROM node_heartbeats h JOIN targets t ON t.node_id = h.node_id
-               WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL),
+               WHERE h.received_at > now() - make_interval(secs => $3) AND h.model_sha256 IS NOT NULL
+                 AND ($4::float8 IS NULL OR h.received_at <= now() - make_interval(secs => $4::float8))),
             results AS (
               SELECT r.confidence,
                      CASE WHEN r.model_version_id IS NOT NULL THEN r.model_version_id IN (SELECT id FROM new_versions)
@@ -288,7 +292,8 @@ export class RolloutRepository {
                           WHEN r.model_sha256 IN (SELECT sha FROM new_versions) THEN NULL
                           ELSE false END AS canary
                 FROM inference_results r JOIN targets t ON t.node_id = r.node_id
-               WHERE r.received_at > now() - make_interval(secs => $3))
+               WHERE r.received_at > now() - make_interval(secs => $3)
+                 AND ($4::float8 IS NULL OR r.received_at <= now() - make_interval(secs => $4::float8)))
        SELECT side.canary,
               (SELECT count(DISTINCT node_id) FROM beats b WHERE b.canary = side.canary)::int AS nodes,
               (SELECT COALESCE(sum(inferences), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS inferences,
@@ -299,7 +304,7 @@ export class RolloutRepository {
               (SELECT avg(confidence) FROM results r WHERE r.canary = side.canary)::float8 AS "meanConfidence",
               (SELECT count(*) FROM results r WHERE r.canary = side.canary)::int AS results
          FROM (VALUES (true), (false)) AS side(canary)`,
-      [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds],
+      [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds + (endsAgoSeconds ?? 0), endsAgoSeconds],
     )) as SideRow[];
     const side = (canary: boolean): SideStats => sideStats(rows.find((r) => r.canary === canary) as SideRow);
     return [side(true), side(false)];

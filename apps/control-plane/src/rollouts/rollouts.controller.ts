@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { SideStats } from './health-gate.js';
-import { RolloutSideDto, RolloutStatsDto, RolloutStatsQuery } from './dto/rollout-stats.dto.js';
+import { RolloutSideDto, RolloutStatsDto, RolloutStatsQuery, RolloutStatsSeriesDto, RolloutStatsSeriesQuery } from './dto/rollout-stats.dto.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiDoc, ApiRead, ApiWrite } from '../common/openapi.js';
 import type { Plan } from './rollout-targeting.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutsService } from './rollouts.service.js';
+import { RolloutStatsService } from './rollout-stats.service.js';
 import { ResultsPolicyDto } from '../results-policy/dto/results-policy.dto.js';
 import { AbortRolloutDto, RollbackRolloutDto, CreateRolloutDto, ListRolloutsQuery, RolloutDetailDto, RolloutDto, RolloutNodeDto, RolloutNodesQuery, RolloutPlanDto, StartRolloutDto } from './dto/rollout.dto.js';
 
@@ -46,7 +47,10 @@ const toSideDto = (s: SideStats): RolloutSideDto => ({
 @ApiBearerAuth()
 @Controller('v1/rollouts')
 export class RolloutsController {
-  constructor(private readonly rollouts: RolloutsService) {}
+  constructor(
+    private readonly rollouts: RolloutsService,
+    private readonly rolloutStats: RolloutStatsService,
+  ) {}
 
   @Post()
   @ApiDoc('Create a rollout (draft)', 'Targets the active nodes matching `selector` with one version (`modelVersionId`) or a version per hardware (`variants`), in waves per `strategy`. The rollout is created in `draft`: start it with POST /v1/rollouts/{id}/start. See docs/rollouts.md.')
@@ -82,8 +86,24 @@ export class RolloutsController {
   @ApiOkResponse({ type: RolloutStatsDto })
   @ApiRead(404)
   async stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutStatsQuery): Promise<RolloutStatsDto> {
-    const { windowSeconds, canary, control } = await this.rollouts.stats(id, query.windowSeconds);
+    const { windowSeconds, canary, control } = await this.rolloutStats.stats(id, query.windowSeconds);
     return { windowSeconds, canary: toSideDto(canary), control: toSideDto(control) };
+  }
+
+  @Get(':id/stats/series')
+  @ApiDoc(
+    'Canary vs control of a rollout, over time',
+    "The same comparison as GET /v1/rollouts/{id}/stats, for each of `steps` back-to-back steps of `windowSeconds` (the gates' window by default), oldest first: what the console charts.",
+  )
+  @ApiOkResponse({ type: RolloutStatsSeriesDto })
+  @ApiRead(404)
+  async statsSeries(@Param('id', ParseUUIDPipe) id: string, @Query() query: RolloutStatsSeriesQuery): Promise<RolloutStatsSeriesDto> {
+    const { windowSeconds, stepSeconds, points } = await this.rolloutStats.series(id, query.steps ?? 12, query.windowSeconds);
+    return {
+      windowSeconds,
+      stepSeconds,
+      points: points.map((p) => ({ from: p.from.toISOString(), to: p.to.toISOString(), canary: toSideDto(p.canary), control: toSideDto(p.control) })),
+    };
   }
 
   @Get(':id')

@@ -6,6 +6,7 @@ import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { RolloutRepository } from './rollout.repository.js';
+import { RolloutStatsService } from './rollout-stats.service.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
 import { RolloutsService } from './rollouts.service.js';
@@ -13,6 +14,6 @@ import { RolloutsService } from './rollouts.service.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics],
 })
 export class RolloutsModule {}

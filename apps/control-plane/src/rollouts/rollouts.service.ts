@@ -14,17 +14,7 @@ import { RolloutQueue } from './rollout-queue.js';
 import { describeTakeover, RolloutRepository } from './rollout.repository.js';
 import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
-import type { SideStats } from './health-gate.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
-
-/** The window of a rollout's stats without health gates (the gates' own default). */
-const DEFAULT_STATS_WINDOW_SECONDS = 300;
-
-export interface RolloutStats {
-  readonly windowSeconds: number;
-  readonly canary: SideStats;
-  readonly control: SideStats;
-}
 
 export interface RolloutRequest {
   readonly name: string;
@@ -209,15 +199,6 @@ export class RolloutsService {
       qb.andWhere('(r.created_at, r.id) < (SELECT a.created_at, a.id FROM rollouts a WHERE a.id = :after)', { after });
     }
     return qb.getMany();
-  }
-
-  /** Canary and control over a window, as the health gates see them (the gates' window by default). */
-  async stats(id: string, windowSeconds?: number): Promise<RolloutStats> {
-    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
-    if (!rollout) throw new NotFoundError('rollout', id);
-    const window = windowSeconds ?? rollout.strategy.healthGates?.windowSeconds ?? DEFAULT_STATS_WINDOW_SECONDS;
-    const [canary, control] = await this.db.transaction((tx) => this.repository.gateStats(tx, rollout, window));
-    return { windowSeconds: window, canary, control };
   }
 
   async get(id: string): Promise<RolloutDetail> {

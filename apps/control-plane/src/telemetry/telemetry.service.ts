@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { BatchWriter } from '#common';
-import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
+import { encodeMessage, envelopeFields, type HeartbeatMessage, MAX_ACKED_STATUSES, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDataException } from '../database/pg-errors.js';
 import { BroadcastQueue } from '../deployments/broadcast-queue.js';
@@ -104,14 +104,18 @@ export class TelemetryService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Stores statuses, then tells each node the highest seq now stored: the node re-sends its latest status
-   * until then, so an outcome this replica acknowledged to the broker but lost in a crash arrives again.
+   * Stores statuses, then tells each node exactly which seqs are now stored: the node re-sends every
+   * status until then, so a status this replica acknowledged to the broker but lost in a crash arrives
+   * again — an intermediate one too. `statusSeq` (the highest) is for agents that read only that.
    */
   private async writeStatuses(batch: FromNode<StatusMessage>[]): Promise<number> {
     const inserted = await this.repository.insertStatuses(batch);
-    const highest = new Map<string, number>();
-    for (const { nodeId, message } of batch) highest.set(nodeId, Math.max(highest.get(nodeId) ?? 0, message.seq));
-    for (const [nodeId, statusSeq] of highest) this.acknowledge(nodeId, { statusSeq });
+    const stored = new Map<string, Set<number>>();
+    for (const { nodeId, message } of batch) stored.set(nodeId, (stored.get(nodeId) ?? new Set<number>()).add(message.seq));
+    for (const [nodeId, seqs] of stored) {
+      const statusSeqs = [...seqs].sort((x, y) => x - y).slice(-MAX_ACKED_STATUSES);
+      this.acknowledge(nodeId, { statusSeq: statusSeqs.at(-1), statusSeqs });
+    }
     this.startReadyBroadcasts(batch);
     return inserted;
   }
@@ -131,7 +135,7 @@ export class TelemetryService implements BeforeApplicationShutdown {
    * Tells a node what is stored. Not awaited: the next batch need not wait for the broker, and an ack
    * that is lost only makes the node send again (stored once).
    */
-  private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number }): void {
+  private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number; statusSeqs?: number[] }): void {
     this.mqtt
       .publish(this.mqtt.topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...ack }), { qos: 1 })
       .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not send an ack; the node will resend'));

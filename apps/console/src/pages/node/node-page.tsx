@@ -52,6 +52,9 @@ export function NodePage({ id }: { id: string }) {
         {n.name} <LiveBadge live={live} />
       </h1>
       <Facts node={n} version={version} />
+      <p>
+        <Link href={`/events?node=${id}`}>Events of this node</Link>
+      </p>
       <h2>Labels</h2>
       <LabelsEditor key={JSON.stringify(n.labels)} api={api} nodeId={id} labels={n.labels} editable={canMutate(role)} onSaved={node.reload} />
       <h2>Heartbeats</h2>

@@ -7,8 +7,9 @@ import { useSession } from '../../lib/session-context.js';
 import { asError, useLoad } from '../../lib/use-load.js';
 import { DryRunView } from './dry-run-view.js';
 import { EMPTY_FORM, type RolloutFormFields, toCreateBody } from './rollout-form.js';
+import { VariantRules } from './variant-rules.js';
 
-type Field = keyof RolloutFormFields;
+type Field = Exclude<keyof RolloutFormFields, 'variants'>;
 
 /** Create a rollout: the dry run must be seen (for exactly these fields) before the rollout can start. */
 export function NewRolloutPage() {
@@ -61,16 +62,8 @@ export function NewRolloutPage() {
       <h1 id="new-rollout-title">New rollout</h1>
       <form class="form" onSubmit={(e) => (e.preventDefault(), void dryRun())}>
         {text('name', 'Name')}
-        <div class="field">
-          <label for="f-modelVersionId">Version</label>
-          <select id="f-modelVersionId" value={form.modelVersionId} onChange={(e) => set('modelVersionId', e.currentTarget.value)}>
-            <option value="">Choose…</option>
-            {versions.data?.map((v) => (
-              <option key={v.id} value={v.id}>{`${v.model} ${v.version} (${v.variant}, ${v.format})`}</option>
-            ))}
-          </select>
-        </div>
-        {text('selector', 'Label selector', 'Empty: every active node')}
+        <VariantRules rules={form.variants} versions={versions.data ?? []} onChange={(variants) => setForm({ ...form, variants })} />
+        {text('selector', 'Label selector', 'Which nodes the rollout targets. Empty: every active node')}
         {text('percentages', 'Waves (cumulative %)', 'e.g. 10, 50, 100')}
         {text('failureCount', 'Failures before halting')}
         {text('nodeTimeoutSeconds', 'Node timeout (s)')}

@@ -31,3 +31,26 @@ export class RolloutStatsDto {
   @ApiProperty({ type: RolloutSideDto, description: 'Nodes of the rollout still on another version' }) control!: RolloutSideDto;
 }
 
+
+export class RolloutStatsSeriesQuery extends RolloutStatsQuery {
+  @ApiPropertyOptional({ description: 'Steps the window is cut in (each judged as the gates judge a window)', default: 12, minimum: 2, maximum: 60 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(2)
+  @Max(60)
+  steps?: number;
+}
+
+export class RolloutStatsPointDto {
+  @ApiProperty({ format: 'date-time', description: 'Start of the step (exclusive)' }) from!: string;
+  @ApiProperty({ format: 'date-time', description: 'End of the step (inclusive)' }) to!: string;
+  @ApiProperty({ type: RolloutSideDto }) canary!: RolloutSideDto;
+  @ApiProperty({ type: RolloutSideDto }) control!: RolloutSideDto;
+}
+
+export class RolloutStatsSeriesDto {
+  @ApiProperty({ example: 300 }) windowSeconds!: number;
+  @ApiProperty({ example: 25, description: 'windowSeconds / steps' }) stepSeconds!: number;
+  @ApiProperty({ type: [RolloutStatsPointDto], description: 'Oldest first, back to back; the last step ends now' }) points!: RolloutStatsPointDto[];
+}

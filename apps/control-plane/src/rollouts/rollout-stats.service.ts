@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { NotFoundError } from '#common';
+import type { SideStats } from './health-gate.js';
+import { Rollout } from './rollout.entity.js';
+import { RolloutRepository } from './rollout.repository.js';
+
+/** The window of a rollout's stats without health gates (the gates' own default). */
+const DEFAULT_STATS_WINDOW_SECONDS = 300;
+
+export interface RolloutStats {
+  readonly windowSeconds: number;
+  readonly canary: SideStats;
+  readonly control: SideStats;
+}
+
+export interface RolloutStatsPoint {
+  readonly from: Date;
+  readonly to: Date;
+  readonly canary: SideStats;
+  readonly control: SideStats;
+}
+
+export interface RolloutStatsSeries {
+  readonly windowSeconds: number;
+  readonly stepSeconds: number;
+  /** Oldest first; `steps` of them, back to back, the last ending now. */
+  readonly points: readonly RolloutStatsPoint[];
+}
+
+/** Canary vs control as the health gates see them: over one window, or as a series of steps over it. */
+@Injectable()
+export class RolloutStatsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly repository: RolloutRepository,
+  ) {}
+
+  /** Over the last `windowSeconds` (the gates' window by default). */
+  async stats(id: string, windowSeconds?: number): Promise<RolloutStats> {
+    const rollout = await this.find(id);
+    const window = windowSeconds ?? defaultWindow(rollout);
+    const [canary, control] = await this.db.transaction((tx) => this.repository.gateStats(tx, rollout, window));
+    return { windowSeconds: window, canary, control };
+  }
+
+  /**
+   * The window cut in `steps` equal steps, each judged as the gates judge a window. One transaction, so every
+   * step reads the same now() and the steps meet without a gap or an overlap.
+   */
+  async series(id: string, steps: number, windowSeconds?: number): Promise<RolloutStatsSeries> {
+    const rollout = await this.find(id);
+    const window = windowSeconds ?? defaultWindow(rollout);
+    const step = window / steps;
+    const points = await this.db.transaction(async (tx) => {
+      const [{ now }] = (await tx.query('SELECT now() AS now')) as [{ now: Date }];
+      const out: RolloutStatsPoint[] = [];
+      // One step at a time: a transaction runs its queries one after another anyway.
+      for (let i = 0; i < steps; i++) {
+        const endsAgo = (steps - 1 - i) * step;
+        const [canary, control] = await this.repository.gateStats(tx, rollout, step, endsAgo);
+        out.push({ from: new Date(now.getTime() - (endsAgo + step) * 1000), to: new Date(now.getTime() - endsAgo * 1000), canary, control });
+      }
+      return out;
+    });
+    return { windowSeconds: window, stepSeconds: step, points };
+  }
+
+  private async find(id: string): Promise<Rollout> {
+    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
+    if (!rollout) throw new NotFoundError('rollout', id);
+    return rollout;
+  }
+}
+
+const defaultWindow = (rollout: Rollout): number => rollout.strategy.healthGates?.windowSeconds ?? DEFAULT_STATS_WINDOW_SECONDS;
