@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { envelopeFields, type FleetTopics, fleetTopics } from '#protocol';
 import { verifyInitialRoot, type RootDocument } from '#trust';
+import { BrokerAccess } from '../../apps/control-plane/src/broker/broker-access.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
@@ -88,6 +91,19 @@ describe('node identity at the broker (Mosquitto dynamic security)', () => {
     expect(message.root.signed).toEqual(root);
     await expect(client.publishAsync(topics.trustRoot(root.version + 1), 'x', { qos: 1, retain: true })).rejects.toThrow('Not authorized');
     await client.endAsync();
+  });
+
+  it('gives a node enrolled before an uplink kind existed the right to publish it with its next delivery', async () => {
+    // A node enrolled by an older version has no ACL for `shadow`: take it away, as that version left it.
+    const shadowTopic = topics.uplink(a.nodeId, 'shadow');
+    await promisify(execFile)('mosquitto_ctrl', ['-h', '127.0.0.1', '-p', String(broker.port), '-u', cp.username, '-P', cp.password, 'dynsec', 'removeRoleACL', `node-${a.nodeId}`, 'publishClientSend', shadowTopic]);
+    const client = await connectAs(a);
+    await expect(client.publishAsync(shadowTopic, '{}', { qos: 1 })).rejects.toThrow('Not authorized');
+    await client.endAsync();
+    await t.app.get(BrokerAccess).allowArtifact([a.nodeId], 'c'.repeat(64));
+    const again = await connectAs(a);
+    await again.publishAsync(shadowTopic, '{}', { qos: 1 }); // refused by the control plane's schema, not by the broker
+    await again.endAsync();
   });
 
   it('delivers an artifact only to the nodes it is deployed to', async () => {

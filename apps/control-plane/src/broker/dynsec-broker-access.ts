@@ -87,9 +87,17 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
     await this.dynsec.execute([{ command: 'setClientPassword', username: nodeId, password: secret }]);
   }
 
+  /**
+   * Lets these nodes receive the artifact's chunks, and (idempotently) publish every uplink kind this
+   * version knows: a node enrolled before a kind existed (e.g. `shadow`) gets it with its next delivery,
+   * instead of having its reports refused until it re-enrols.
+   */
   async allowArtifact(nodeIds: readonly string[], sha256: string): Promise<void> {
     await this.dynsec.execute(
-      nodeIds.map((nodeId) => ({ command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientReceive', topic: this.topics.artifactChunks(sha256), allow: true, priority: 10 })),
+      nodeIds.flatMap((nodeId) => [
+        { command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientReceive', topic: this.topics.artifactChunks(sha256), allow: true, priority: 10 },
+        ...NODE_UPLINK_KINDS.map((kind) => ({ command: 'addRoleACL', rolename: roleOf(nodeId), acltype: 'publishClientSend', topic: this.topics.uplink(nodeId, kind), allow: true, priority: 0 })),
+      ]),
       ['ACL with this topic already exists'],
     );
   }
