@@ -66,4 +66,31 @@ describe('PresenceRetry', () => {
     await jest.advanceTimersByTimeAsync(5000);
     expect(state.written).toEqual([]);
   });
+
+  it('takes a new presence at once while a retry round is writing (it must not hold the node traffic behind it)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let down = true;
+    const written: [string, boolean][] = [];
+    const retry = new PresenceRetry({
+      write: async (nodeId, p) => {
+        if (down) throw new Unreachable('database down');
+        await gate; // a slow round: the first write of it waits here
+        written.push([nodeId, p.online]);
+      },
+      isTransient: (e) => e instanceof Unreachable,
+      retryMs: 1000,
+      maxPending: 10,
+    });
+    await retry.record('n1', presence(false));
+    down = false;
+    await jest.advanceTimersByTimeAsync(1000); // the round starts and blocks on its first write
+    let settled = false;
+    void retry.record('n2', presence(true)).then(() => (settled = true));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(true);
+    release();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(written).toEqual([['n1', false], ['n2', true]]);
+  });
 });

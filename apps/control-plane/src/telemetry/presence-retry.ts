@@ -16,14 +16,17 @@ export interface PresenceRetryOptions {
  * Stores presence changes, keeping the latest one per node while the database is unreachable and
  * retrying until it is back. A presence message is acknowledged to the broker once handed here, and an
  * agent sends `offline` once (its will): lost in an outage, the node stayed `online` for good. Presence
- * is state, not a log, so only each node's newest one waits. Writes run one at a time (a new message waits
- * for the retry round under way), so an older presence is never written after a newer one.
+ * is state, not a log, so only each node's newest one waits. Writes run one at a time, so an older presence
+ * is never written after a newer one. While presences wait (the database was away), a new one joins them
+ * at once instead of queueing behind the retry round: the broker hands this replica one message at a time,
+ * and a round of thousands of writes must not hold every heartbeat and status behind it.
  */
 export class PresenceRetry {
   private readonly pending = new Map<string, PresenceMessage>();
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private retrying = false;
 
   constructor(private readonly options: PresenceRetryOptions) {}
 
@@ -34,6 +37,10 @@ export class PresenceRetry {
 
   /** Resolves once stored or kept for a retry; rejects on a failure retrying would not cure. */
   record(nodeId: string, presence: PresenceMessage): Promise<void> {
+    if (this.retrying || this.pending.size > 0) {
+      this.keep(nodeId, presence); // the next round writes the newest one
+      return Promise.resolve();
+    }
     const attempt = this.running.then(async () => {
       this.pending.delete(nodeId); // this one supersedes whatever waited
       try {
@@ -72,6 +79,16 @@ export class PresenceRetry {
 
   /** One round: each waiting node in turn; the first transient failure ends the round (the database is still away). */
   private async retry(): Promise<void> {
+    this.retrying = true;
+    try {
+      await this.retryWaiting();
+    } finally {
+      this.retrying = false;
+    }
+    if (this.pending.size > 0) this.arm();
+  }
+
+  private async retryWaiting(): Promise<void> {
     for (const [nodeId, presence] of [...this.pending]) {
       try {
         await this.options.write(nodeId, presence);
@@ -86,6 +103,5 @@ export class PresenceRetry {
         this.options.onRetryFailed?.(error, this.pending.size);
       }
     }
-    if (this.pending.size > 0) this.arm();
   }
 }
