@@ -104,4 +104,27 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     expect(f.agreement).toBeCloseTo(0.5, 6);
     expect(f.samples).toBe(huge + 100);
   }, 60_000);
+
+  it('tells a node that timed out while shadowing to abandon, and publishes it', async () => {
+    const [node = ''] = await enrolNodes(t, 1, { fleet: 'timeout' });
+    // Nobody answers: the node times out and waits a long backoff, so no verdict ever reaches it.
+    const id = await startRollout(t, {
+      modelVersionId: version.id,
+      selector: 'fleet=timeout',
+      strategy: { nodeTimeoutSeconds: 1, retries: { max: 3, backoffSeconds: 3600 }, shadow: { minSamples: 1 } },
+    });
+    const row = await waitFor(
+      async () =>
+        ((await t.db.query(
+          `SELECT rn.state, rn.published, dt.shadow_decision AS decision FROM rollout_nodes rn
+             JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+            WHERE rn.rollout_id = $1 AND rn.node_id = $2`,
+          [id, node],
+        )) as { state: string; published: boolean; decision: string | null }[])[0],
+      (r) => r?.state === 'retry-wait' && r.decision === 'abandon' && r.published,
+      30_000,
+      'the timed-out node told to abandon',
+    );
+    expect(row).toEqual({ state: 'retry-wait', published: true, decision: 'abandon' });
+  }, 60_000);
 });

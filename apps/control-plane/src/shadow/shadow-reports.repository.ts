@@ -70,7 +70,9 @@ export class ShadowReportsRepository {
       `WITH decided AS (
          UPDATE deployment_targets dt SET shadow_decision = $2::varchar
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
-          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
+          WHERE rn.rollout_id = $1 AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
+            -- A stopping rollout also abandons nodes that left dispatched (timed out) while shadowing.
+            AND (rn.state = 'dispatched' OR ($2::varchar = 'abandon' AND $3::int IS NULL AND rn.state IN ('retry-wait', 'failed')))
             AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
             AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
          RETURNING dt.node_id)
