@@ -5,7 +5,9 @@
  *     through the real control plane and Mosquitto; both processes run as the systemd unit runs the agent
  *     (its NODE_OPTIONS and malloc settings, every Environment= line);
  *   - concurrency 1 and 4 over keep-alive connections; p50, p99, throughput and CPU per request (from
- *     /proc) of each, and agent/raw ratios (goals: p50 <= 1.10, p99 <= 1.25, throughput >= 0.9).
+ *     /proc) of each, and agent/raw ratios (goals: p50 <= 1.10, p99 <= 1.25, throughput >= 0.9);
+ *   - the requests are sent from a worker thread (bench/http-load.ts): this process's main thread runs the
+ *     control plane, whose ingest of the agent's results would otherwise be timed as the agent's latency.
  *   npm run build && npm run bench:build && node dist/bench/agent-http.js [rounds=20] [requestsPerRound=400]
  * CPU per request is read from /proc for the whole process and for its main (JavaScript) thread. Wall-clock
  * and CPU figures move with the machine's load; with INSTRUCTIONS=n (e.g. 300) both servers are then run
@@ -16,15 +18,14 @@
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { DIGITS_PREPROCESSING, INPUT_SHAPE } from '../pipeline/src/preprocessing.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, uploadVersion } from '../test/helpers/fleet.js';
 import { createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
+import { HttpLoad } from './http-load.js';
 import { callgrindAvailable, callgrindPrefix, dumpCounters, type InstructionCount, zeroCounters } from './callgrind.js';
 import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
@@ -77,47 +78,30 @@ interface Tally {
   requests: number;
 }
 
-/** `count` POSTs from `concurrency` workers over keep-alive connections; per-request latency in ms. */
-async function round(target: Target, body: Buffer, count: number, concurrency: number, agent: HttpAgent, tally: Tally): Promise<void> {
-  const once = () =>
-    new Promise<number>((resolve, reject) => {
-      const t = performance.now();
-      const req = request(
-        { host: '127.0.0.1', port: target.port, path: '/v1/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
-        (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${target.name}: HTTP ${res.statusCode}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  let next = 0;
+/**
+ * `count` POSTs from `concurrency` callers over keep-alive connections (on the load generator's thread,
+ * off the control plane's event loop); per-request latency in ms, and the server's CPU from /proc.
+ */
+async function round(target: Target, body: Buffer, count: number, concurrency: number, load: HttpLoad, tally: Tally): Promise<void> {
   const cpu0 = await cpuSeconds(target.pid);
   const main0 = await cpuSeconds(target.pid, target.pid);
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < count) tally.latencies.push(await once());
-    }),
-  );
-  tally.seconds += (performance.now() - t0) / 1000;
+  const { latencies, elapsedMs } = await load.round({ port: target.port, body, count, concurrency });
+  tally.seconds += elapsedMs / 1000;
   tally.cpu += (await cpuSeconds(target.pid)) - cpu0;
   tally.cpuMain += (await cpuSeconds(target.pid, target.pid)) - main0;
   tally.requests += count;
+  for (const ms of latencies) tally.latencies.push(ms);
 }
 
 /** Instructions per request of each target (callgrind; the machine's load does not move them) and their ratio. */
-async function reportInstructions(targets: Target[], body: Buffer, counting: string): Promise<void> {
+async function reportInstructions(targets: Target[], body: Buffer, counting: string, load: HttpLoad): Promise<void> {
   const perRequest: Partial<Record<Target['name'], InstructionCount>> = {};
   for (const target of targets) {
-    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
     const ignored = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, cpuMain: 0, requests: 0 });
-    await round(target, body, 2 * INSTRUCTIONS, 1, agent, ignored()); // JIT warm-up: as slow in instructions as in time
+    await round(target, body, 2 * INSTRUCTIONS, 1, load, ignored()); // JIT warm-up: as slow in instructions as in time
     await zeroCounters(target.pid);
-    await round(target, body, INSTRUCTIONS, 1, agent, ignored());
+    await round(target, body, INSTRUCTIONS, 1, load, ignored());
     const count = await dumpCounters(target.pid, counting);
-    agent.destroy();
     perRequest[target.name] = { main: count.main / INSTRUCTIONS, all: count.all / INSTRUCTIONS };
   }
   const { raw: r, agent: a } = perRequest;
@@ -139,6 +123,7 @@ const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
 let raw: ChildProcess | undefined;
+const load = await HttpLoad.start();
 try {
   const { onnxBytes: bytes, onnxPath: modelPath, image, expected } = await seedCnn(dir);
   const body = Buffer.from(JSON.stringify({ input: image }));
@@ -159,16 +144,14 @@ try {
   console.log(`seed CNN (ONNX, ${bytes.length} bytes), ${ROUNDS} alternating rounds of ${PER_ROUND} requests per target and concurrency`);
   console.log(`both servers run as the systemd unit runs the agent: ${[...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
   for (const concurrency of CONCURRENCY) {
-    const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
     const fresh = (): Tally => ({ latencies: [], seconds: 0, cpu: 0, cpuMain: 0, requests: 0 });
-    for (const target of targets) await round(target, body, PER_ROUND, concurrency, agent, fresh()); // warm-up
+    for (const target of targets) await round(target, body, PER_ROUND, concurrency, load, fresh()); // warm-up
     const rounds: Record<Target['name'], Tally>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const pair = { raw: fresh(), agent: fresh() };
-      for (const target of r % 2 === 0 ? targets : [...targets].reverse()) await round(target, body, PER_ROUND, concurrency, agent, pair[target.name]);
+      for (const target of r % 2 === 0 ? targets : [...targets].reverse()) await round(target, body, PER_ROUND, concurrency, load, pair[target.name]);
       rounds.push(pair);
     }
-    agent.destroy();
     const summary = (tallies: Tally[]) => {
       const sorted = tallies.flatMap((x) => x.latencies).sort((a, b) => a - b);
       const sum = (f: (x: Tally) => number) => tallies.reduce((n, x) => n + f(x), 0);
@@ -212,9 +195,10 @@ try {
       { name: 'raw', port: rawCounted.port, pid: rawCounted.child.pid ?? 0 },
       { name: 'agent', port: deployed.apiPort, pid: deployed.child?.pid ?? 0 },
     ];
-    await reportInstructions(counted, body, counting);
+    await reportInstructions(counted, body, counting, load);
   }
 } finally {
+  await load.close();
   raw?.kill(profileDir ? 'SIGINT' : 'SIGKILL');
   if (profileDir) await agentProcess?.stop(); // a clean exit writes the profile
   await agentProcess?.remove();

@@ -1,8 +1,10 @@
 /**
  * Per-version model health, in one run (docs/model-health.md):
  *   1. Ingest throughput with the rollups on vs off: results (the rollup is in the insert's own statement)
- *      and heartbeats with histograms, through TelemetryRepository as the gateway calls it, rounds
- *      alternated so a busy neighbour hurts both sides alike. Goal: on/off >= 0.8.
+ *      and heartbeats with latency and confidence histograms (as current agents send them), through
+ *      TelemetryRepository as the gateway calls it, rounds alternated so a busy neighbour hurts both sides
+ *      alike. Goal: on/off >= 0.8. Then results again with PENDING labels held (POST /v1/feedback for kept
+ *      results; none matching), against none: what the ingest-time join of held labels costs.
  *   2. GET /v1/models/:name/versions/:version/stats latency over ROWS stored results (generated with
  *      generate_series, spread over 24 h, 100 nodes, 2 versions; their rollups built from the same rows
  *      by one GROUP BY, what ingest would have written), against the same figures computed by scanning the
@@ -13,7 +15,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { envelopeFields, type HeartbeatMessage, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, type ResultsMessage, sparseHistogram } from '../libs/protocol/src/index.js';
+import { CONFIDENCE_BUCKET_COUNT, CONFIDENCE_HISTOGRAM_LAYOUT, confidenceBucket, envelopeFields, type HeartbeatMessage, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, type ResultsMessage, sparseHistogram } from '../libs/protocol/src/index.js';
 import { packedBucketSql } from '../apps/control-plane/src/telemetry/packed-histogram.js';
 import { ROLLUP_TIERS } from '../apps/control-plane/src/telemetry/rollup-sql.js';
 import { TelemetryRepository } from '../apps/control-plane/src/telemetry/telemetry.repository.js';
@@ -27,6 +29,8 @@ const INGEST_RECORDS = Number(process.argv[3] ?? 60_000);
 const NODES = 100;
 const ROUNDS = 3;
 const BATCH = 1000;
+/** Labels held waiting for their results in the last ingest measurement (the cap POST /v1/feedback keeps). */
+const PENDING = 100_000;
 const REQUESTS = 100;
 
 type Version = { id: string; sha256: string; version: string };
@@ -51,12 +55,20 @@ async function ingest(t: TestApp, nodeIds: string[], versions: Version[]): Promi
     Array.from({ length: BATCH }, (_, i) => {
       const v = modelOf(i % NODES);
       const counts = new Array<number>(83).fill(0);
-      for (let k = 0; k < 20; k++) counts[latencyBucket(1 + ((i + k) % 40))]++;
+      const confidences = new Array<number>(CONFIDENCE_BUCKET_COUNT).fill(0);
+      let confidenceSum = 0;
+      for (let k = 0; k < 20; k++) {
+        counts[latencyBucket(1 + ((i + k) % 40))]++;
+        const c = 0.5 + ((i + k) % 50) / 100;
+        confidences[confidenceBucket(c)]++;
+        confidenceSum += c;
+      }
       return {
         nodeId: nodeIds[i % NODES] as string,
         message: {
           ...envelopeFields(), seq: seq++, model: { name: 'bench', version: v.version, variant: 'fp32', sha256: v.sha256 }, uptimeS: 1, cpu: 0.1, memMb: 100, freeDiskMb: 1000,
-          inferences: 20, errors: 1, latencyMs: { p50: 10, p99: 40 }, latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) },
+          inferences: 21, errors: 1, latencyMs: { p50: 10, p99: 40 }, latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) },
+          confidenceHistogram: { layout: CONFIDENCE_HISTOGRAM_LAYOUT, counts: sparseHistogram(confidences), sum: confidenceSum },
         },
       };
     });
@@ -78,6 +90,33 @@ async function ingest(t: TestApp, nodeIds: string[], versions: Version[]): Promi
     const [on, off] = [rows / elapsed[kind].on, rows / elapsed[kind].off];
     console.log(`ingest ${kind.padEnd(10)} rollups off ${off.toFixed(0).padStart(7)} rows/s, on ${on.toFixed(0).padStart(7)} rows/s, ratio on/off ${(on / off).toFixed(2)} (goal >= 0.8)`);
   }
+  // Held labels: rounds alternate an empty pending_feedback and one with PENDING labels (none matching these results).
+  const timed = { none: 0, held: 0 };
+  for (let round = 0; round < ROUNDS * 2; round++) {
+    const held = round % 2 === 1;
+    if (held) {
+      await t.db.query(`INSERT INTO pending_feedback (input_ref, label, expires_at) SELECT 'held-' || g, g % 4, now() + interval '1 day' FROM generate_series(1, $1) g`, [PENDING]);
+      await t.db.query('ANALYZE pending_feedback');
+    }
+    const results = Array.from({ length: perRound }, resultBatch);
+    const start = process.hrtime.bigint();
+    for (const b of results) await repos.on.insertResults(b);
+    timed[held ? 'held' : 'none'] += seconds(start);
+    await t.db.query('TRUNCATE pending_feedback');
+  }
+  const [none, held] = [rows / timed.none, rows / timed.held];
+  console.log(`ingest results    no labels held ${none.toFixed(0).padStart(7)} rows/s, ${PENDING} held ${held.toFixed(0).padStart(7)} rows/s, ratio ${(held / none).toFixed(2)}`);
+  // Heartbeats with the confidence histogram (current agents) vs without (older agents), rollups on, rounds alternated.
+  const beats = { with: 0, without: 0 };
+  for (let round = 0; round < ROUNDS * 2; round++) {
+    const kind = round % 2 === 0 ? 'without' : 'with';
+    const batches = Array.from({ length: perRound }, () => beatBatch().map(({ nodeId, message }) => ({ nodeId, message: kind === 'with' ? message : { ...message, confidenceHistogram: undefined } })));
+    const start = process.hrtime.bigint();
+    for (const b of batches) await repos.on.insertHeartbeats(b);
+    beats[kind] += seconds(start);
+  }
+  const [withC, withoutC] = [rows / beats.with, rows / beats.without];
+  console.log(`ingest heartbeats without confidence ${withoutC.toFixed(0).padStart(7)} rows/s, with ${withC.toFixed(0).padStart(7)} rows/s, ratio ${(withC / withoutC).toFixed(2)}`);
 }
 
 /** Secondary indexes of inference_results, dropped during the load and built once after it (as a bulk load does). */

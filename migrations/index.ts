@@ -12,6 +12,8 @@ import { Events1764500000000 } from './1764500000000-events.js';
 import { ModelHealth1764510000000 } from './1764510000000-model-health.js';
 import { ResultsPolicy1764600000000 } from './1764600000000-results-policy.js';
 import { RetentionIndexes1764610000000 } from './1764610000000-retention-indexes.js';
+import { ReportedConfidence1764720000000 } from './1764720000000-reported-confidence.js';
+import { PendingFeedback1764721000000 } from './1764721000000-pending-feedback.js';
 import { HeartbeatDrift1764730000000 } from './1764730000000-heartbeat-drift.js';
 import { ShadowEvaluation1764740000000 } from './1764740000000-shadow-evaluation.js';
 
@@ -29,6 +31,8 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ModelHealth1764510000000,
   ResultsPolicy1764600000000,
   RetentionIndexes1764610000000,
+  ReportedConfidence1764720000000,
+  PendingFeedback1764721000000,
   HeartbeatDrift1764730000000,
   ShadowEvaluation1764740000000,
 ];

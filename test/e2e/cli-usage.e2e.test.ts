@@ -55,6 +55,7 @@ describe('the edgefleet CLI on wrong input', () => {
     [['models', 'results-policy', 'digits', 'sample:2'], 'sample:2'],
     [['models', 'results-policy', 'digits', 'bogus'], 'bogus'],
     [['models', 'results-policy', 'digits', 'sample'], 'sample'],
+    [['rollouts', 'results-policy', '00000000-0000-4000-8000-000000000000', 'bogus'], 'bogus'],
     [['nodes', 'label', UNKNOWN_ID, 'novalue'], 'novalue'],
     [['tokens', 'create', '--name', 'batch', '--label', 'bad'], 'bad'],
   ])('%j exits 2 naming the bad value, before asking for a login', async (args, bad) => {

@@ -31,10 +31,16 @@ describe('results policy end to end', () => {
   const statsInferences = async () =>
     ((await t.http().get('/v1/models/policy/versions/1.0.0/stats').query({ window: '1h' }).set(bearer(t.adminKey)).expect(200)).body as { total: { inferences: number } }).total.inferences;
   const agentResults = async () => ((await (await fetch(`${agent.url}/v1/status`)).json()) as AgentResultsStatus).results;
-  const infer = async (inputRef: string) => {
+  const infer = async (inputRef: string): Promise<{ topClass: number; confidence: number }> => {
     const res = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input, inputRef }) });
     expect(res.status).toBe(200);
+    return (await res.json()) as { topClass: number; confidence: number };
   };
+  const stats = async () =>
+    ((await t.http().get('/v1/models/policy/versions/1.0.0/stats').query({ window: '1h' }).set(bearer(t.adminKey)).expect(200)).body as {
+      total: { inferences: number; results: number; confidences: number; meanConfidence: number | null; feedback: { labelled: number; correct: number } };
+    }).total;
+  let served: { topClass: number; confidence: number } | undefined;
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -63,8 +69,12 @@ describe('results policy end to end', () => {
 
   it('stores no result under aggregates while the stats route counts every inference', async () => {
     expect((await agentResults()).policy).toEqual({ mode: 'aggregates' });
-    for (let i = 0; i < AGGREGATED; i++) await infer(`agg-${i}`);
+    for (let i = 0; i < AGGREGATED; i++) served = await infer(`agg-${i}`);
     await waitFor(statsInferences, (n) => n === AGGREGATED, 20_000, 'the inferences counted from heartbeats');
+    // Confidence too comes from the heartbeats: every inference's, with no result stored (one input: one confidence).
+    const total = await waitFor(stats, (s) => s.confidences === AGGREGATED, 20_000, 'the confidences reported');
+    expect(total.results).toBe(0);
+    expect(total.meanConfidence).toBeCloseTo(served?.confidence ?? NaN, 5);
     // Kept on the node, none waiting to be sent: nothing is on its way to inference_results.
     expect(await agentResults()).toMatchObject({ kept: AGGREGATED, spooled: 0 });
     expect(await storedRefs()).toEqual([]);
@@ -84,6 +94,20 @@ describe('results policy end to end', () => {
     await waitFor(async () => (await agentResults()).spooled, (n) => n === 0, 10_000, 'the spool acknowledged');
     expect(await storedRefs()).toEqual(expected);
     expect((await agentResults()).kept).toBe(AGGREGATED + SAMPLED - expected.length);
+  });
+
+  it('asks the node for the kept results that feedback labels, and completes the accuracy join when they arrive', async () => {
+    const topClass = served?.topClass ?? 0;
+    const res = await t
+      .http()
+      .post('/v1/feedback')
+      .set(bearer(t.adminKey))
+      .send({ model: 'policy', version: '1.0.0', items: [{ inputRef: 'agg-5', label: topClass }, { inputRef: 'agg-6', label: (topClass + 1) % 4 }] })
+      .expect(200);
+    expect(res.body).toEqual({ received: 2, matched: 0, unmatched: [0, 1], pending: 2, requestedNodes: 1, rateLimitedNodes: 0 });
+    const labelled = await waitFor(async () => (await stats()).feedback, (f) => f.labelled === 2, 30_000, 'the labels joined to the results the node sent');
+    expect(labelled).toMatchObject({ labelled: 2, correct: 1 });
+    expect((await storedRefs()).filter((ref) => ref.startsWith('agg-')).sort()).toEqual(['agg-5', 'agg-6']);
   });
 
   it('brings in kept results a request names, and nothing else', async () => {

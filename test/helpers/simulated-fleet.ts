@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RecurringWindow, windowOpen } from '#common';
-import { encodeMessage, envelopeFields, type FleetTopics, fleetTopics, LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, latencyPercentiles, type MessageKind, type MessageOf, parseMessage, sparseHistogram } from '#protocol';
+import { CONFIDENCE_BUCKET_COUNT, CONFIDENCE_HISTOGRAM_LAYOUT, clampConfidence, confidenceBucket, encodeMessage, envelopeFields, type FleetTopics, fleetTopics, LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT, latencyBucket, latencyPercentiles, type MessageKind, type MessageOf, parseMessage, sparseHistogram } from '#protocol';
 
 /** What a simulated node does with a desired state: apply it, fail it (rolled back), or never answer. */
 export type Behaviour = 'commit' | 'fail' | 'silent';
@@ -132,16 +132,28 @@ export class SimulatedFleet {
    * model in the shared histogram (p50/p99 read from it), plus `errors` failed inferences. Returns what
    * each node reported, so a test can compute its reference from the same samples.
    */
-  async heartbeatWithHistogram(window: (nodeId: string, model: ModelRef | null) => { latenciesMs: readonly number[]; errors?: number }): Promise<Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number }>> {
-    const sent = new Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number }>();
+  /**
+   * One heartbeat per node with the latencies (and, if given, the top-class confidences, at most one per
+   * latency) `window` returns for it, as current agents send them.
+   */
+  async heartbeatWithHistogram(
+    window: (nodeId: string, model: ModelRef | null) => { latenciesMs: readonly number[]; errors?: number; confidences?: readonly number[] },
+  ): Promise<Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number; confidences?: readonly number[] }>> {
+    const sent = new Map<string, { model: ModelRef | null; latenciesMs: readonly number[]; errors: number; confidences?: readonly number[] }>();
     await Promise.all(
       [...this.nodeIds].map((nodeId) => {
         const model = this.running.get(nodeId) ?? null;
-        const { latenciesMs, errors = 0 } = window(nodeId, model);
+        const { latenciesMs, errors = 0, confidences } = window(nodeId, model);
         const counts = new Array<number>(LATENCY_BUCKET_COUNT).fill(0);
         for (const ms of latenciesMs) counts[latencyBucket(ms)]++;
         const percentiles = latencyPercentiles(counts);
-        sent.set(nodeId, { model, latenciesMs, errors });
+        sent.set(nodeId, { model, latenciesMs, errors, ...(confidences ? { confidences } : {}) });
+        const confidenceCounts = new Array<number>(CONFIDENCE_BUCKET_COUNT).fill(0);
+        for (const c of confidences ?? []) confidenceCounts[confidenceBucket(c)]++;
+        const confidenceHistogram =
+          confidences && confidences.length > 0
+            ? { layout: CONFIDENCE_HISTOGRAM_LAYOUT, counts: sparseHistogram(confidenceCounts), sum: confidences.reduce((a, c) => a + clampConfidence(c), 0) }
+            : undefined;
         return this.publish(nodeId, 'heartbeat', {
           ...envelopeFields(),
           seq: this.next(nodeId),
@@ -154,6 +166,7 @@ export class SimulatedFleet {
           errors,
           latencyMs: percentiles ? { p50: percentiles.p50, p99: percentiles.p99 } : null,
           ...(percentiles ? { latencyHistogram: { layout: LATENCY_HISTOGRAM_LAYOUT, counts: sparseHistogram(counts) } } : {}),
+          ...(confidenceHistogram ? { confidenceHistogram } : {}),
         });
       }),
     );
@@ -237,9 +250,9 @@ export class SimulatedFleet {
     if (parsed.ok) for (const id of parsed.value.results ?? []) this.resultsAcked.add(id);
     const pending = this.unacked.get(nodeId);
     if (!parsed.ok || !pending) return;
-    const { statusSeq, statusSeqs } = parsed.value;
-    const stored = (seq: number) => (statusSeqs ? statusSeqs.includes(seq) : statusSeq !== undefined && seq <= statusSeq);
-    this.unacked.set(nodeId, pending.filter((s) => !stored(s.seq)));
+    // Like the agent: an ack covers its own seq only.
+    const { statusSeq } = parsed.value;
+    this.unacked.set(nodeId, pending.filter((s) => s.seq !== statusSeq));
   }
 
   private async onDesired(topic: string, payload: Buffer): Promise<void> {

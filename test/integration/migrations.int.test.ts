@@ -52,6 +52,7 @@ describe('migrations (real PostgreSQL)', () => {
       'models',
       'node_heartbeats',
       'nodes',
+      'pending_feedback',
       'rollout_events',
       'rollout_nodes',
       'rollouts',

@@ -131,6 +131,34 @@ describe('results policy', () => {
     expect(verifyDesiredSignature(message.desired, root).resultsPolicy).toEqual({ mode: 'sample', rate: 0.5 });
   });
 
+  it("changes a rollout's policy after create: re-signs its nodes' desired states only when it changes, audited; refusals are problems", async () => {
+    await createModel(t, 'changed', 8, 4);
+    const version = await uploadVersion(t, 'changed', { version: '1.0.0' }, denseSoftmaxModel(6, 8).bytes);
+    const nodeIds = await enrolNodes(t, 2, { pool: 'changed' });
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'pool=changed', resultsPolicy: { mode: 'all' } });
+    for (const nodeId of nodeIds) await retainedMessage(where(), nodeId, (m) => m.desired.signed.manifest.signed.name === 'changed');
+    const url = `/v1/rollouts/${id}/results-policy`;
+
+    const changed = await t.http().put(url).set(bearer(t.adminKey)).send({ mode: 'sample', rate: 0.2 }).expect(200);
+    expect(changed.body).toEqual({ rolloutId: id, resultsPolicy: { mode: 'sample', rate: 0.2 }, republishedNodes: 2 });
+    expect((await t.http().get(`/v1/rollouts/${id}`).set(bearer(t.adminKey)).expect(200)).body.resultsPolicy).toEqual({ mode: 'sample', rate: 0.2 });
+    for (const nodeId of nodeIds) {
+      const message = await retainedMessage(where(), nodeId, (m) => policyOf(m)?.mode === 'sample');
+      expect(verifyDesiredSignature(message.desired, root).resultsPolicy).toEqual({ mode: 'sample', rate: 0.2 });
+    }
+    const again = await t.http().put(url).set(bearer(t.adminKey)).send({ mode: 'sample', rate: 0.2 }).expect(200);
+    expect(again.body).toEqual({ rolloutId: id, resultsPolicy: { mode: 'sample', rate: 0.2 }, republishedNodes: 0 });
+    const audit = (await t.http().get('/v1/audit-events').query({ targetType: 'rollout', targetId: id }).set(bearer(t.adminKey)).expect(200)).body as { action: string; details: unknown }[];
+    expect(audit.filter((a) => a.action === 'rollout.results-policy').map((a) => a.details)).toEqual([{ resultsPolicy: { mode: 'sample', rate: 0.2 }, previous: { mode: 'all' } }]);
+
+    for (const body of [{ mode: 'sample' }, { mode: 'all', rate: 0.5 }, { mode: 'nope' }]) {
+      const res = await t.http().put(url).set(bearer(t.adminKey)).send(body).expect(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    await t.http().put('/v1/rollouts/00000000-0000-4000-8000-000000000000/results-policy').set(bearer(t.adminKey)).send({ mode: 'all' }).expect(404);
+    await t.http().put('/v1/rollouts/not-a-uuid/results-policy').set(bearer(t.adminKey)).send({ mode: 'all' }).expect(400);
+  });
+
   it('publishes a request for kept results to the node, and refuses bad requests with problems', async () => {
     const [nodeId] = (await enrolNodes(t, 1)) as [string];
     const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });

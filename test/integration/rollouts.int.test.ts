@@ -286,4 +286,15 @@ describe('rollouts', () => {
     expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(JSON.stringify(bad.body)).toMatch(/strategy\.nodeTimeoutSeconds/);
   });
+
+  it('refuses a drift gate for a version without reference statistics (it could never judge), naming the field and the fix', async () => {
+    const bad = await t
+      .http()
+      .post('/v1/rollouts')
+      .set(bearer(t.adminKey))
+      .send({ name: 'blind drift gate', modelVersionId: v2.id, selector: '', strategy: { healthGates: { maxDrift: 0.5 } } })
+      .expect(400);
+    expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(JSON.stringify(bad.body)).toMatch(/maxDrift needs reference statistics.*2\.0\.0.*--reference-stats/);
+  });
 });

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeResultsMessage, envelopeFields, toSafeText } from '#protocol';
+import { encodeResultsMessage, envelopeFields, ResultRecordEncoder, toSafeText } from '#protocol';
 import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
 import { issueLocalApiToken } from './api/local-api-token.js';
@@ -56,6 +56,8 @@ export class Agent {
   private readonly drift: DriftMonitor;
   private readonly started = Date.now();
   private resultSeq = Date.now() * 1000; // node-scoped and increasing across restarts
+  /** Encodes every result record (the ring's and the kept store's): it keeps the serving model's text. */
+  private readonly resultEncoder = new ResultRecordEncoder();
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly attestor: Attestor;
   apiPort = 0;
@@ -96,9 +98,9 @@ export class Agent {
           (sent) => log('info', 'sent kept results on request', { requestId: request.id, sent }),
           (error: unknown) => log('warn', 'could not send kept results on request', { requestId: request.id, err: error instanceof Error ? error.message : String(error) }),
         ),
-      onAck: ({ results, ...statuses }) => {
+      onAck: ({ results, statusSeq }) => {
         if (results) void this.outbox.acknowledge(results).catch((error: unknown) => log('warn', 'could not update the results spool', { err: String(error) }));
-        this.updater.statusAcknowledged(statuses);
+        if (statusSeq !== undefined) this.updater.statusAcknowledged(statusSeq);
       },
       log,
     }, AGENT_VERSION, config.mqttCaFile !== undefined && config.mqttCa !== undefined ? { file: config.mqttCaFile, pem: config.mqttCa } : undefined);
@@ -150,11 +152,11 @@ export class Agent {
     this.gate = new ResultsGate(this.policies, this.kept, {
       send: (seq, record) => this.results.push(seq, record),
       sendEncoded: (records) => this.outbox.send(records),
-      encode: resultRecord,
+      encode: (seq, record) => resultRecord(seq, record, this.resultEncoder),
       onEncodeError: (error) => log('warn', 'a result outside the contract was not kept', { err: error instanceof Error ? error.message : String(error) }),
     });
     this.results = new ResultsRing({
-      encode: resultRecord,
+      encode: (seq, record) => resultRecord(seq, record, this.resultEncoder),
       write: (records) => this.outbox.send(records),
       maxBatch: 500,
       flushMs: 250,
@@ -242,6 +244,7 @@ export class Agent {
         errors: window.errors,
         latencyMs: window.latencyMs,
         ...(window.latencyHistogram ? { latencyHistogram: window.latencyHistogram } : {}),
+        ...(window.confidenceHistogram ? { confidenceHistogram: window.confidenceHistogram } : {}),
         attestation: this.attestor.report(this.holder.loadedSha256),
         ...(drift ? { drift } : {}),
       })

@@ -69,9 +69,13 @@ const schema = z.strictObject({
   inferConcurrentRuns: z.number().int().min(1).max(64).optional(),
   /** ONNX Runtime: threads per run (default 1) and busy-waiting between runs (default off); raise threads for large models. */
   onnx: z.strictObject({ threads: z.number().int().min(1).max(64).optional(), spinning: z.boolean().optional() }).optional(),
-  /** Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (50); `valuesPerInput` values of each input binned (64). */
+  /**
+   * Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (50);
+   * `valuesPerInput` values of each input kept and binned (64). The ring is preallocated: window × valuesPerInput ≤ 4,194,304 values (16 MB).
+   */
   drift: z
-    .strictObject({ window: z.number().int().min(10).max(100_000).optional(), minSamples: z.number().int().min(1).max(100_000).optional(), valuesPerInput: z.number().int().min(1).max(100_000).optional() })
+    .strictObject({ window: z.number().int().min(10).max(100_000).optional(), minSamples: z.number().int().min(1).max(100_000).optional(), valuesPerInput: z.number().int().min(1).max(4096).optional() })
+    .refine((d) => (d.window ?? 500) * (d.valuesPerInput ?? 64) <= 4_194_304, { message: 'window × valuesPerInput must be at most 4,194,304 (the ring is 4 bytes per value)' })
     .optional(),
 })
   .refine((c) => c.apiPort !== null || c.localApiSocket !== undefined, { message: 'null needs localApiSocket: the local API must listen somewhere', path: ['apiPort'] })

@@ -303,7 +303,7 @@ export interface paths {
         put?: never;
         /**
          * Record ground truth for inference results
-         * @description Each item labels the stored results reported with its inputRef (of its node, if named); accuracy appears in the stats route. Items that match no stored result are listed by position (send them again later).
+         * @description Each item labels the stored results reported with its inputRef (of its node, if named); accuracy appears in the stats route. Items that match no stored result are listed by position. When their result may be kept on a node (results policy `sample` or `aggregates`), it is requested: from the item’s node, or, with `model` and `version`, from the nodes that served that version in the last 24 h (at most 50, one results request per node, within each node’s results-requests rate limit). Their labels are held and joined when the results arrive (`pending`); the others must be sent again later.
          */
         post: operations["ModelStatsController_feedback"];
         delete?: never;
@@ -786,6 +786,26 @@ export interface paths {
          * @description No new node gets the version until it is resumed; nodes already updating finish.
          */
         post: operations["RolloutsController_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/results-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change what a rollout’s nodes send of their inference results
+         * @description Overrides the model’s results policy for the rollout’s deployments of its own versions, as `resultsPolicy` at creation does; allowed in any state (the nodes keep the rollout’s desired states after it finishes). The retained desired state of every active node whose newest deployment is the rollout’s is re-signed now; the same policy again re-signs nothing.
+         */
+        put: operations["RolloutResultsPolicyController_set"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1477,6 +1497,16 @@ export interface components {
         FeedbackDto: {
             /** @description 1 to 1000 items */
             items: components["schemas"]["FeedbackItemDto"][];
+            /**
+             * @description With `version`: the model version the labelled results were served with. Items without a node whose result is not stored are then requested from the nodes that served it (results kept on the node under `sample` or `aggregates`)
+             * @example digits
+             */
+            model?: string;
+            /**
+             * @description With `model`
+             * @example 1.2.0
+             */
+            version?: string;
         };
         FeedbackItemDto: {
             /**
@@ -1498,8 +1528,23 @@ export interface components {
              * @example 98
              */
             matched: number;
+            /**
+             * @description Of the unmatched items, those whose result was requested from the nodes that may keep it (their own node, or the nodes that served `model`@`version`): the label is held for 24 h and joined when the result arrives, with no need to send it again
+             * @example 2
+             */
+            pending: number;
+            /**
+             * @description Nodes not asked now: their results-requests rate limit was spent (the labels are held all the same)
+             * @example 0
+             */
+            rateLimitedNodes: number;
             /** @example 100 */
             received: number;
+            /**
+             * @description Nodes asked for kept results (one results request each, with all their inputRefs)
+             * @example 1
+             */
+            requestedNodes: number;
             /**
              * @description Positions of the items that matched no stored result (send them again later)
              * @example [
@@ -1536,8 +1581,13 @@ export interface components {
             updating: number;
         };
         GroupStatsDto: {
-            /** @description Top-class confidence in 20 buckets of 0.05 */
+            /** @description Top-class confidence in 20 buckets of 0.05, over `confidences` */
             confidence: components["schemas"]["ConfidenceBucketDto"][];
+            /**
+             * @description Inferences the confidence figures cover: per node, those its heartbeats reported confidence for (every successful inference, whatever the results policy sends), or its stored results for agents that do not report it
+             * @example 12000
+             */
+            confidences: number;
             /** @example 0.001 */
             errorRate: number | null;
             /** @example 12 */
@@ -1555,7 +1605,10 @@ export interface components {
             key: string | null;
             /** @description From the merged latency histograms, exact to the bucket (≤ 19% above the true value) */
             latencyMs: components["schemas"]["LatencyPercentilesDto"] | null;
-            /** @example 0.93 */
+            /**
+             * @description Mean top-class confidence over `confidences`
+             * @example 0.93
+             */
             meanConfidence: number | null;
             /**
              * @description Inference results stored
@@ -1972,6 +2025,13 @@ export interface components {
              *     ]
              */
             waveSizes: number[];
+        };
+        RolloutResultsPolicyDto: {
+            /** @description Nodes whose retained desired state (delivered by this rollout) was re-signed with the new policy */
+            republishedNodes: number;
+            resultsPolicy: components["schemas"]["ResultsPolicyDto"];
+            /** Format: uuid */
+            rolloutId: string;
         };
         RolloutShadowDto: {
             /** @description Share of samples with the same top class (0..1) */
@@ -4660,6 +4720,67 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. a duplicate name, a transition the state forbids) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    RolloutResultsPolicyController_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResultsPolicyDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutResultsPolicyDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The key's role is below what the route needs (viewer < operator < admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

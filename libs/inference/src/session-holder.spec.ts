@@ -51,4 +51,22 @@ describe('SessionHolder', () => {
   it('refuses to run with no model', async () => {
     await expect(new SessionHolder().run(Float32Array.of(0))).rejects.toBeInstanceOf(NoModelLoadedError);
   });
+
+  it('start() hands back the engine\'s own promise; a retired session is disposed at its last run\'s finish, once', async () => {
+    const holder = new SessionHolder();
+    const output = Promise.resolve(Float32Array.of(7));
+    let disposals = 0;
+    await holder.swap({ run: () => output, dispose: async () => void disposals++ }, model('1'));
+    const first = holder.start(Float32Array.of(0));
+    const second = holder.start(Float32Array.of(0));
+    expect(first.output).toBe(output);
+    expect(first.model.version).toBe('1');
+    await holder.swap(controllableSession(2).session, model('2'));
+    expect(first.finish()).toBeUndefined(); // the second run still holds the retired session
+    expect(first.finish()).toBeUndefined(); // a second finish does not drop another reference
+    expect(disposals).toBe(0);
+    await second.finish();
+    expect(disposals).toBe(1);
+    expect(() => new SessionHolder().start(Float32Array.of(0))).toThrow(NoModelLoadedError);
+  });
 });

@@ -14,6 +14,40 @@ interface Holder {
   retired: boolean;
 }
 
+/** One run on the session that was current when it started (`SessionHolder.start`). */
+export interface ServingRun {
+  /** The model the run is on. */
+  readonly model: ServingModel;
+  /** The engine's own promise of the output. */
+  readonly output: Promise<Float32Array>;
+  /**
+   * Drops the run's reference once `output` has settled (later calls do nothing). Returns the disposal
+   * of a retired session whose last run this was: the caller may wait for it, as `run()` does.
+   */
+  finish(): Promise<void> | undefined;
+}
+
+/** A class rather than a closure per run: one object per request. */
+class HeldRun implements ServingRun {
+  private finished = false;
+
+  constructor(
+    private readonly holder: Holder,
+    readonly output: Promise<Float32Array>,
+  ) {}
+
+  get model(): ServingModel {
+    return this.holder.model;
+  }
+
+  finish(): Promise<void> | undefined {
+    if (this.finished) return undefined;
+    this.finished = true;
+    this.holder.refs--;
+    return this.holder.retired && this.holder.refs === 0 ? this.holder.session.dispose() : undefined;
+  }
+}
+
 export class NoModelLoadedError extends Error {
   constructor() {
     super('no model is loaded');
@@ -39,37 +73,43 @@ export class SessionHolder {
   }
 
   /**
-   * Runs `input` on the current session. Written with `then` rather than async/await: this is every
-   * request's path, and each async layer costs a promise and a microtask turn.
+   * Starts `input` on the current session and hands back the engine's own promise, with nothing layered
+   * on it (every request's path: each layer costs a promise and a microtask turn). The caller calls
+   * `finish()` once the output has settled. Throws NoModelLoadedError without a model.
    */
-  run(input: Float32Array): Promise<{ output: Float32Array; model: ServingModel }> {
+  start(input: Float32Array): ServingRun {
     const holder = this.current;
-    if (!holder) return Promise.reject(new NoModelLoadedError());
+    if (!holder) throw new NoModelLoadedError();
     holder.refs++;
-    let running: Promise<Float32Array>;
+    let output: Promise<Float32Array>;
     try {
-      running = holder.session.run(input);
+      output = holder.session.run(input);
     } catch (error) {
-      running = Promise.reject(error);
+      output = Promise.reject(error);
     }
-    return running.then(
+    return new HeldRun(holder, output);
+  }
+
+  /** Runs `input` on the current session; settles after the disposal of a retired session whose last run it was. */
+  run(input: Float32Array): Promise<{ output: Float32Array; model: ServingModel }> {
+    let run: ServingRun;
+    try {
+      run = this.start(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return run.output.then(
       (output) => {
-        const result = { output, model: holder.model };
-        const disposing = this.unref(holder);
+        const result = { output, model: run.model };
+        const disposing = run.finish();
         return disposing ? disposing.then(() => result) : result;
       },
       (error: unknown) => {
-        const disposing = this.unref(holder);
+        const disposing = run.finish();
         if (!disposing) throw error;
         return disposing.then(() => Promise.reject(error));
       },
     );
-  }
-
-  /** Drops a request's reference; the disposal of a retired session once its last request is done. */
-  private unref(holder: Holder): Promise<void> | undefined {
-    holder.refs--;
-    return holder.retired && holder.refs === 0 ? holder.session.dispose() : undefined;
   }
 
   /** Makes `session` the one new requests use; returns once the previous one is retired. */

@@ -8,6 +8,7 @@ export * from './topics.js';
 export * from './results-encoding.js';
 export * from './bounds.js';
 export * from './latency-histogram.js';
+export * from './confidence-histogram.js';
 export * from './results-policy.js';
 export * from './drift.js';
 export * from './shadow.js';

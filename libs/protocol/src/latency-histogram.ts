@@ -89,13 +89,6 @@ export const latencyHistogramSchema = z.strictObject({
 });
 export type LatencyHistogram = z.infer<typeof latencyHistogramSchema>;
 
-/** Top-class confidence histogram (control plane only): 20 buckets of 0.05, upper bounds 0.05 .. 1. */
-export const CONFIDENCE_BUCKET_COUNT = 20;
-export const CONFIDENCE_BOUNDS: readonly number[] = Array.from({ length: CONFIDENCE_BUCKET_COUNT }, (_, i) => (i + 1) / CONFIDENCE_BUCKET_COUNT);
-export function confidenceBucket(confidence: number): number {
-  return Math.min(CONFIDENCE_BUCKET_COUNT - 1, Math.max(0, Math.ceil(confidence * CONFIDENCE_BUCKET_COUNT) - 1));
-}
-
 export interface LatencyPercentiles {
   readonly p50: number;
   readonly p90: number;

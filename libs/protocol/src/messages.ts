@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
+import { confidenceCount, confidenceHistogramSchema } from './confidence-histogram.js';
 import { heartbeatDriftSchema } from './drift.js';
 import { latencyHistogramSchema } from './latency-histogram.js';
 import { DEPLOYMENT_STATES, FAILURE_REASONS } from './status.js';
@@ -92,6 +93,13 @@ export const heartbeatMessage = z.strictObject({
    */
   latencyHistogram: latencyHistogramSchema.optional(),
   /**
+   * The window's successful inferences' top-class confidences (confidence-histogram.ts), of the model the
+   * heartbeat names, whatever the results policy sends: under `sample` or `aggregates` the control plane
+   * reads confidence from here, not from the few results it stores. Absent from older agents and without
+   * inferences; it cannot hold more confidences than the heartbeat counts inferences.
+   */
+  confidenceHistogram: confidenceHistogramSchema.optional(),
+  /**
    * The digest of the model bytes the engine loaded, signed with the node's enrolment key over the
    * control plane's current attestation nonce (libs/trust `attestationMessage`). Absent without a model,
    * before the node has heard a nonce, or from agents without a key pair.
@@ -103,6 +111,9 @@ export const heartbeatMessage = z.strictObject({
    * before the window holds enough inferences, and from agents older than the field.
    */
   drift: heartbeatDriftSchema.optional(),
+}).refine((m) => m.confidenceHistogram === undefined || confidenceCount(m.confidenceHistogram) <= m.inferences, {
+  message: 'more confidences than inferences',
+  path: ['confidenceHistogram'],
 });
 
 /** node → CP (retained; the last will says offline). */
@@ -113,8 +124,6 @@ export const presenceMessage = z.strictObject({
 });
 
 export const MAX_RESULTS_PER_BATCH = 1000;
-/** The most status seqs one ack names (a node re-sends at most a few dozen; a batch holds one per message). */
-export const MAX_ACKED_STATUSES = 1000;
 
 /**
  * The model version a result was served with. Identical bytes can be several versions, so the digest
@@ -155,12 +164,13 @@ export const ackMessage = z
     ...base,
     /** Result batches stored (the node may forget them). */
     results: z.array(uuid).min(1).max(10_000).optional(),
-    /** The highest node-scoped status seq stored by this ack's batch (what older agents read). */
+    /**
+     * A status with this node-scoped seq is stored. The control plane sends one ack per stored status;
+     * agents before exact acks read it as "every status up to here", current ones as this seq alone.
+     */
     statusSeq: seq.optional(),
-    /** Exactly which statuses are stored (the node stops re-sending each): a crash can lose an earlier one. */
-    statusSeqs: z.array(seq).min(1).max(MAX_ACKED_STATUSES).optional(),
   })
-  .refine((m) => m.results !== undefined || m.statusSeq !== undefined || m.statusSeqs !== undefined, { message: 'acknowledges nothing' });
+  .refine((m) => m.results !== undefined || m.statusSeq !== undefined, { message: 'acknowledges nothing' });
 
 /** The most results one request names, and the most a node sends back for one: one results batch. */
 export const MAX_REQUESTED_RESULTS = MAX_RESULTS_PER_BATCH;

@@ -14,6 +14,7 @@ import {
   InvalidFleetNamespaceError,
   parseMessage,
   ProtocolError,
+  ResultRecordEncoder,
   toRanges,
 } from './index.js';
 
@@ -168,5 +169,34 @@ describe('chunks', () => {
   it('compress missing indices into ranges', () => {
     expect(toRanges([5, 1, 2, 3, 9, 10, 2])).toEqual([[1, 3], [5, 5], [9, 10]]);
     expect(toRanges([])).toEqual([]);
+  });
+});
+
+describe('ResultRecordEncoder (one encoder for a stream of records)', () => {
+  const sha = 'c'.repeat(64);
+  const model = { name: 'digits', version: '1.0.7', variant: 'fp32' };
+  const fields = { seq: 7, at: Date.UTC(2026, 11, 1, 23, 59, 59, 998), modelSha256: sha, model, topClass: 3, confidence: 0.9, latencyMs: 0.4 };
+
+  it('writes the text encodeResultRecord writes, record after record, across a model change', () => {
+    const encoder = new ResultRecordEncoder();
+    const other = { name: 'digits', version: '1.0.8', variant: 'int8' };
+    const stream = [
+      fields,
+      { ...fields, seq: 8, at: fields.at + 1, inputRef: 'cam-1' },
+      { ...fields, seq: 9, at: fields.at + 3 },
+      { ...fields, seq: 10, at: fields.at + 3, model: other, modelSha256: 'd'.repeat(64) },
+      { ...fields, seq: 11, at: fields.at - 120_000, model: other, modelSha256: 'd'.repeat(64) },
+      { ...fields, seq: 12, at: fields.at + 5 },
+    ];
+    for (const r of stream) expect(encoder.encode(r)).toBe(encodeResultRecord(r));
+  });
+
+  it('still refuses a bad digest or model text once the model object has been seen', () => {
+    const encoder = new ResultRecordEncoder();
+    encoder.encode(fields);
+    expect(() => encoder.encode({ ...fields, modelSha256: sha.toUpperCase() })).toThrow(UnencodableMessageError);
+    expect(() => encoder.encode({ ...fields, model: { ...model, name: '' } })).toThrow(UnencodableMessageError);
+    expect(() => encoder.encode({ ...fields, at: Date.UTC(10_000, 0, 1) })).toThrow(UnencodableMessageError);
+    expect(() => encoder.encode({ ...fields, at: -62_135_596_800_001 })).toThrow(UnencodableMessageError); // the last millisecond of year 0000
   });
 });

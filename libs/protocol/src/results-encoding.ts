@@ -1,5 +1,6 @@
 import { fitsReal, PG_REAL_MAX } from './bounds.js';
 import { envelopeFields } from './codec.js';
+import { IsoTimeFormatter, MAX_WIRE_TIME_MS, MIN_WIRE_TIME_MS } from './iso-time.js';
 import { MAX_PAYLOAD_BYTES, MAX_RESULTS_PER_BATCH } from './messages.js';
 
 /**
@@ -41,18 +42,45 @@ function text(value: string, min: number, max: number, field: string): string {
 
 /** One record of a results message as JSON text (an element of `records`). */
 export function encodeResultRecord(r: ResultRecordFields): string {
-  if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw new UnencodableMessageError(`seq ${r.seq}`);
-  if (!Number.isSafeInteger(r.topClass) || r.topClass < 0 || r.topClass > 1_000_000) throw new UnencodableMessageError(`topClass ${r.topClass}`);
-  if (!(r.latencyMs >= 0 && r.latencyMs <= PG_REAL_MAX && fitsReal(r.latencyMs))) throw new UnencodableMessageError(`latencyMs ${r.latencyMs}`);
-  if (!Number.isFinite(r.confidence)) throw new UnencodableMessageError(`confidence ${r.confidence}`);
-  if (!SHA256.test(r.modelSha256)) throw new UnencodableMessageError('modelSha256: expected a lowercase hex sha256');
-  const ts = new Date(r.at).toISOString(); // throws RangeError on an invalid time
-  if (!/^\d{4}-/.test(ts) || ts.startsWith('0000')) throw new UnencodableMessageError(`at ${ts}: outside years 0001–9999`);
-  const model = `{"name":${text(r.model.name, 1, 100, 'model.name')},"version":${text(r.model.version, 1, 64, 'model.version')},"variant":${text(r.model.variant, 1, 32, 'model.variant')}}`;
-  const inputRef = r.inputRef === undefined ? '' : `,"inputRef":${text(r.inputRef, 0, 200, 'inputRef')}`;
-  const clamped = Math.min(1, Math.max(0, r.confidence));
-  const confidence = fitsReal(clamped) ? clamped : 0;
-  return `{"seq":${r.seq},"ts":"${ts}","modelSha256":"${r.modelSha256}","model":${model}${inputRef},"topClass":${r.topClass},"confidence":${confidence},"latencyMs":${r.latencyMs}}`;
+  return new ResultRecordEncoder().encode(r);
+}
+
+/**
+ * `encodeResultRecord` for a stream of records (the agent encodes one per served inference): the served
+ * model's text is checked and written once per model object (the serving model is one object until a
+ * swap; its fields are readonly), and times are formatted with the minute kept (`IsoTimeFormatter`).
+ * The output is the same text, refused for the same reasons.
+ */
+export class ResultRecordEncoder {
+  private readonly time = new IsoTimeFormatter();
+  private model?: ResultRecordFields['model'];
+  private modelSha256 = '';
+  private modelJson = '';
+
+  encode(r: ResultRecordFields): string {
+    if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw new UnencodableMessageError(`seq ${r.seq}`);
+    if (!Number.isSafeInteger(r.topClass) || r.topClass < 0 || r.topClass > 1_000_000) throw new UnencodableMessageError(`topClass ${r.topClass}`);
+    if (!(r.latencyMs >= 0 && r.latencyMs <= PG_REAL_MAX && fitsReal(r.latencyMs))) throw new UnencodableMessageError(`latencyMs ${r.latencyMs}`);
+    if (!Number.isFinite(r.confidence)) throw new UnencodableMessageError(`confidence ${r.confidence}`);
+    const ts = this.time.format(r.at); // throws RangeError on an invalid time
+    if (!(r.at >= MIN_WIRE_TIME_MS && r.at < MAX_WIRE_TIME_MS)) throw new UnencodableMessageError(`at ${ts}: outside years 0001–9999`);
+    const model = this.modelText(r);
+    const inputRef = r.inputRef === undefined ? '' : `,"inputRef":${text(r.inputRef, 0, 200, 'inputRef')}`;
+    const clamped = Math.min(1, Math.max(0, r.confidence));
+    const confidence = fitsReal(clamped) ? clamped : 0;
+    return `{"seq":${r.seq},"ts":"${ts}","modelSha256":"${r.modelSha256}","model":${model}${inputRef},"topClass":${r.topClass},"confidence":${confidence},"latencyMs":${r.latencyMs}}`;
+  }
+
+  /** The checked `model` JSON, kept while records name the same model object and digest. */
+  private modelText(r: ResultRecordFields): string {
+    if (r.model === this.model && r.modelSha256 === this.modelSha256) return this.modelJson;
+    if (!SHA256.test(r.modelSha256)) throw new UnencodableMessageError('modelSha256: expected a lowercase hex sha256');
+    const json = `{"name":${text(r.model.name, 1, 100, 'model.name')},"version":${text(r.model.version, 1, 64, 'model.version')},"variant":${text(r.model.variant, 1, 32, 'model.variant')}}`;
+    this.model = r.model;
+    this.modelSha256 = r.modelSha256;
+    this.modelJson = json;
+    return json;
+  }
 }
 
 /**

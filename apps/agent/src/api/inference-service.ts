@@ -1,5 +1,5 @@
-import { InputSizeError, NoModelLoadedError, type ServingModel, type SessionHolder } from '#inference';
-import { encodeResultRecord } from '#protocol';
+import { InputSizeError, NoModelLoadedError, type ServingModel, type ServingRun, type SessionHolder } from '#inference';
+import { ResultRecordEncoder } from '#protocol';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { RunSlots } from './run-slots.js';
 
@@ -103,35 +103,77 @@ export class InferenceService {
   }
 
   /**
-   * Runs with an engine slot held; the slot is released when the engine run ends, even after a timeout;
-   * the request leaves the in-flight count when it is answered.
+   * Runs with an engine slot held. One promise per request, settled by whichever comes first: the
+   * engine's run or the deadline sweep (the engine's promise is not wrapped layer by layer). The slot is
+   * released when the engine run ends, even after a timeout; the request leaves the in-flight count when
+   * it is answered.
    */
   private runInSlot(input: Float32Array, inputRef: string | undefined): Promise<InferenceAnswer> {
     const start = performance.now();
-    // The holder picks its session synchronously when run() is called: this is the model the request runs on.
-    const serving = this.holder.model;
-    const run = this.holder.run(input);
-    const release = () => this.slots.release();
-    run.then(release, release);
-    const failed = (error: unknown): never => {
-      this.inFlight--;
-      if (isModelFailure(error)) this.stats.record(serving?.sha256, false, performance.now() - start);
-      throw error;
-    };
-    return this.deadlines.bound(run, start, this.limits.timeoutMs).then(({ output, model }) => {
-      let topClass: number;
-      try {
-        topClass = argmaxOfFinite(output);
-      } catch (error) {
-        return failed(error);
-      }
-      this.inFlight--;
-      const answer: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
-      this.stats.record(model.sha256, true, answer.latencyMs);
-      this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: answer.confidence, latencyMs: answer.latencyMs }, input);
-      this.onServed?.(input, answer);
-      return answer;
-    }, failed);
+    let run: ServingRun;
+    try {
+      // The holder picks its session synchronously: this is the model the request runs on.
+      run = this.holder.start(input);
+    } catch (error) {
+      this.slots.release();
+      return Promise.reject(this.failed(error, undefined, start));
+    }
+    return new Promise<InferenceAnswer>((resolve, reject) => {
+      const { timeoutMs } = this.limits;
+      const deadline = this.deadlines.add(start + timeoutMs, () => reject(this.failed(new InferenceTimeoutError(timeoutMs), run.model.sha256, start)), timeoutMs);
+      const fail = (error: unknown) => {
+        if (this.deadlines.remove(deadline)) reject(this.failed(error, run.model.sha256, start));
+      };
+      const answer = (output: Float32Array) => {
+        if (!this.deadlines.remove(deadline)) return; // answered already: timed out
+        let topClass: number;
+        try {
+          topClass = argmaxOfFinite(output);
+        } catch (error) {
+          return reject(this.failed(error, run.model.sha256, start));
+        }
+        this.inFlight--;
+        const model = run.model;
+        const result: InferenceAnswer = { output, topClass, confidence: output[topClass] as number, latencyMs: performance.now() - start, model };
+        this.stats.record(model.sha256, true, result.latencyMs, result.confidence);
+        this.onResult({ at: Date.now(), model, inputRef, topClass, confidence: result.confidence, latencyMs: result.latencyMs }, input);
+        resolve(result);
+        this.onServed?.(input, result);
+      };
+      run.output.then(
+        (output) => this.afterRun(run, answer, output, fail),
+        (error: unknown) => this.afterRun(run, fail, error, fail),
+      );
+    });
+  }
+
+  /**
+   * The run's reference dropped, then its engine slot, then `next(value)`: after the disposal of a
+   * retired session whose last run this was (a failed disposal fails the request, as a failed run does).
+   */
+  private afterRun<T>(run: ServingRun, next: (value: T) => void, value: T, fail: (error: unknown) => void): void {
+    const disposing = run.finish();
+    if (!disposing) {
+      this.slots.release();
+      return next(value);
+    }
+    disposing.then(
+      () => {
+        this.slots.release();
+        next(value);
+      },
+      (error: unknown) => {
+        this.slots.release();
+        fail(error);
+      },
+    );
+  }
+
+  /** A request ends without an answer: it leaves the in-flight count; a model failure is recorded. */
+  private failed(error: unknown, modelSha256: string | undefined, start: number): unknown {
+    this.inFlight--;
+    if (isModelFailure(error)) this.stats.record(modelSha256, false, performance.now() - start);
+    return error;
   }
 
   close(): void {
@@ -139,38 +181,34 @@ export class InferenceService {
   }
 }
 
-interface Pending {
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  readonly reject: (error: InferenceTimeoutError) => void;
+/** A request in flight with its deadline (`performance.now()` milliseconds). */
+export interface Deadline {
+  readonly at: number;
+  readonly onTimeout: () => void;
 }
 
 /**
  * Time bounds for requests in flight without a timer per request (arming and clearing one costs more
- * than a small model's inference): one sweep, running only while requests are in flight, rejects the
- * late ones. A request is refused at most `timeoutMs` plus one sweep period after it started. Engines
- * cannot be interrupted: a late run still finishes (and releases its session); its answer is dropped.
+ * than a small model's inference): one sweep, running only while requests are in flight, calls
+ * `onTimeout` of the late ones. A request is refused at most its bound plus one sweep period after it
+ * started. Engines cannot be interrupted: a late run still finishes (and releases its session); its
+ * answer is dropped.
  */
 export class InferenceDeadlines {
-  private readonly pending = new Set<Pending>();
+  private readonly pending = new Set<Deadline>();
   private sweeper?: NodeJS.Timeout;
 
-  bound<T>(run: Promise<T>, startedAt: number, timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: startedAt + timeoutMs, timeoutMs, reject };
-      this.pending.add(entry);
-      this.sweeper ??= setInterval(() => this.sweep(), Math.max(1, Math.min(100, timeoutMs / 4))).unref();
-      run.then(
-        (value) => {
-          this.pending.delete(entry);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.pending.delete(entry);
-          reject(error);
-        },
-      );
-    });
+  /** Registers a request ending by `at` (ms, `performance.now()` clock); `timeoutMs` sets the sweep period. */
+  add(at: number, onTimeout: () => void, timeoutMs = 1000): Deadline {
+    const entry: Deadline = { at, onTimeout };
+    this.pending.add(entry);
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(1, Math.min(100, timeoutMs / 4))).unref();
+    return entry;
+  }
+
+  /** The request got its answer: true if it was still waiting (not timed out), and it no longer is. */
+  remove(entry: Deadline): boolean {
+    return this.pending.delete(entry);
   }
 
   close(): void {
@@ -182,9 +220,9 @@ export class InferenceDeadlines {
     if (this.pending.size === 0) return this.close(); // idle: no timer until the next request
     const now = performance.now();
     for (const entry of this.pending) {
-      if (entry.deadline > now) continue;
+      if (entry.at > now) continue;
       this.pending.delete(entry);
-      entry.reject(new InferenceTimeoutError(entry.timeoutMs));
+      entry.onTimeout();
     }
   }
 }
@@ -205,7 +243,10 @@ export function argmaxOfFinite(output: Float32Array): number {
   return top;
 }
 
-/** The results message's record for an inference, as JSON text: `seq` is node-scoped and increasing. */
-export function resultRecord(seq: number, r: InferenceRecord): string {
-  return encodeResultRecord({ seq, at: r.at, modelSha256: r.model.sha256, model: r.model, inputRef: r.inputRef, topClass: r.topClass, confidence: r.confidence, latencyMs: r.latencyMs });
+/**
+ * The results message's record for an inference, as JSON text: `seq` is node-scoped and increasing. Pass
+ * the same `encoder` for a stream of records (it keeps the serving model's text and the current minute).
+ */
+export function resultRecord(seq: number, r: InferenceRecord, encoder: ResultRecordEncoder = new ResultRecordEncoder()): string {
+  return encoder.encode({ seq, at: r.at, modelSha256: r.model.sha256, model: r.model, inputRef: r.inputRef, topClass: r.topClass, confidence: r.confidence, latencyMs: r.latencyMs });
 }

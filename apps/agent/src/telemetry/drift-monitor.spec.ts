@@ -30,6 +30,20 @@ describe('DriftMonitor', () => {
     expect(shifted?.confidence).toBeGreaterThan(0.25);
   });
 
+  it('keeps a strided copy of each input, not the input: a caller reusing its buffer changes nothing, and a wide input is not held', () => {
+    const monitor = new DriftMonitor({ window: 50, minSamples: 10, valuesPerInput: 16 });
+    monitor.adopt(model, reference);
+    const buffer = new Float32Array(16);
+    for (let i = 0; i < 50; i++) {
+      buffer.set(noise(1000 + i, 16, 0, 1));
+      monitor.observe(model, buffer, 0.75);
+    }
+    const calm = monitor.score(model);
+    buffer.fill(3); // far outside the reference: would drift if the monitor had kept the buffer itself
+    expect(monitor.score(model)).toEqual(calm);
+    expect(calm?.input).toBeLessThan(0.25);
+  });
+
   it('reports nothing for a model without reference statistics, and starts afresh on a swap', () => {
     const monitor = new DriftMonitor({ window: 50, minSamples: 10, valuesPerInput: 8 });
     monitor.adopt(model, reference);

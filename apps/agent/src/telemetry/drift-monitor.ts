@@ -18,13 +18,16 @@ const keyOf = (m: PolicyModel) => `${m.name}\u0000${m.version}\u0000${m.variant}
 
 /**
  * Drift of the serving model's traffic against its manifest's reference statistics. The request path
- * only stores a reference to the input and its confidence in a ring (`observe`: no binning, no copy);
- * the binning and the PSI run when the heartbeat asks (`score`), over at most `window` ×
- * `valuesPerInput` values. A model swap starts the window afresh, so a score never mixes two models.
+ * copies at most `valuesPerInput` evenly strided values of the input, and its confidence, into a
+ * preallocated ring (`observe`: no binning, no allocation; holding whole inputs would keep up to
+ * `window` × 4 MB alive on a device); the binning and the PSI run when the heartbeat asks (`score`). A
+ * model swap starts the window afresh, so a score never mixes two models.
  */
 export class DriftMonitor {
   private readonly references = new Map<string, ReferenceStats>();
-  private readonly inputs: (Float32Array | undefined)[];
+  /** `window` slots of `valuesPerInput` values each, and how many of each slot's values are set. */
+  private readonly samples: Float32Array;
+  private readonly sampleLengths: Uint32Array;
   private readonly confidences: Float64Array;
   private next = 0;
   private size = 0;
@@ -32,7 +35,8 @@ export class DriftMonitor {
   private windowReference?: ReferenceStats;
 
   constructor(private readonly settings: DriftSettings = DEFAULT_DRIFT) {
-    this.inputs = new Array<Float32Array | undefined>(settings.window);
+    this.samples = new Float32Array(settings.window * settings.valuesPerInput);
+    this.sampleLengths = new Uint32Array(settings.window);
     this.confidences = new Float64Array(settings.window);
   }
 
@@ -45,11 +49,16 @@ export class DriftMonitor {
     if (this.windowModel && keyOf(this.windowModel) === key) this.windowReference = reference;
   }
 
-  /** One served inference (the request path: a comparison and two stores). */
+  /** One served inference (the request path: a comparison and at most `valuesPerInput` copies). */
   observe(model: PolicyModel, input: Float32Array, confidence: number): void {
     if (model !== this.windowModel) this.restart(model);
     if (!this.windowReference) return;
-    this.inputs[this.next] = input;
+    const { valuesPerInput } = this.settings;
+    const stride = Math.max(1, Math.ceil(input.length / valuesPerInput));
+    const base = this.next * valuesPerInput;
+    let n = 0;
+    for (let i = 0; i < input.length && n < valuesPerInput; i += stride) this.samples[base + n++] = input[i] as number;
+    this.sampleLengths[this.next] = n;
     this.confidences[this.next] = confidence;
     this.next = (this.next + 1) % this.settings.window;
     this.size = Math.min(this.size + 1, this.settings.window);
@@ -61,10 +70,11 @@ export class DriftMonitor {
     if (!model || !reference || !this.windowModel || keyOf(model) !== keyOf(this.windowModel) || this.size < this.settings.minSamples) return undefined;
     const inputCounts = new Float64Array(reference.input.bins.edges.length + 1);
     const confidenceCounts = new Float64Array(reference.confidence.edges.length + 1);
+    const { valuesPerInput } = this.settings;
     for (let k = 0; k < this.size; k++) {
-      const input = this.inputs[k] as Float32Array;
-      const stride = Math.max(1, Math.ceil(input.length / this.settings.valuesPerInput));
-      for (let i = 0; i < input.length; i += stride) inputCounts[driftBin(reference.input.bins.edges, input[i] as number)]++;
+      const base = k * valuesPerInput;
+      const end = base + (this.sampleLengths[k] as number);
+      for (let i = base; i < end; i++) inputCounts[driftBin(reference.input.bins.edges, this.samples[i] as number)]++;
       confidenceCounts[driftBin(reference.confidence.edges, this.confidences[k] as number)]++;
     }
     // Within the heartbeat's `real(0, 1000)`; rounded to 1e-6 so no sub-normal float reaches a `real` column.
@@ -79,7 +89,6 @@ export class DriftMonitor {
   private restart(model: PolicyModel): void {
     this.windowModel = model;
     this.windowReference = this.references.get(keyOf(model));
-    this.inputs.fill(undefined);
     this.next = 0;
     this.size = 0;
   }

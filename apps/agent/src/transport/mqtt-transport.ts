@@ -22,7 +22,7 @@ export interface TransportHandlers {
   onChunk(sha256: string, index: number, data: Buffer): void;
   onConnectionChange(connected: boolean): void;
   /** Results messages the control plane has stored. */
-  onAck(ack: { results?: string[]; statusSeq?: number; statusSeqs?: number[] }): void;
+  onAck(ack: { results?: string[]; statusSeq?: number }): void;
   /** The control plane's current attestation nonce (retained; rotated). */
   onAttestationNonce(nonce: string): void;
   /** The control plane asks for results the node kept (its results policy did not send them). */

@@ -33,6 +33,8 @@ export class ArtifactDownload {
   private wake?: (why: Wake) => void;
   /** The broker connection as last reported (`connectionChanged`). */
   private online = true;
+  /** A reconnect not yet seen by the receive loop (it may come while the loop is not waiting). */
+  private reconnectPending = false;
 
   constructor(
     private readonly settings: DownloadSettings,
@@ -79,7 +81,9 @@ export class ArtifactDownload {
   connectionChanged(connected: boolean): void {
     const reconnected = connected && !this.online;
     this.online = connected;
-    if (reconnected) this.wake?.('reconnected');
+    if (!reconnected) return;
+    this.reconnectPending = true;
+    this.wake?.('reconnected');
   }
 
   /**
@@ -95,7 +99,10 @@ export class ArtifactDownload {
         const wake = await this.nextChunk(signal);
         await this.writes;
         if (wake === 'chunk' || store.complete || !this.online) continue;
-        if (wake === 'reconnected') repairs = 0;
+        if (wake === 'reconnected') {
+          this.reconnectPending = false;
+          repairs = 0;
+        }
         if (++repairs > this.settings.repairAttempts) throw new StepFailure('stalled', `no progress after ${repairs - 1} repair requests (${store.missing().length} of ${layout.chunkCount} chunks missing)`);
         const missing = toRanges(store.missing());
         this.log('info', 'asking for missing chunks', { sha256: layout.sha256, chunks: store.missing().length, attempt: repairs });
@@ -148,6 +155,7 @@ export class ArtifactDownload {
   /** Why the wait ended: a chunk, `stallSeconds` without one, or a reconnect; Superseded when aborted. */
   private nextChunk(signal: AbortSignal): Promise<Wake> {
     throwIfSuperseded(signal);
+    if (this.reconnectPending && this.online) return Promise.resolve('reconnected');
     return new Promise<Wake>((resolve, reject) => {
       const done = (why: Wake) => {
         clearTimeout(timer);

@@ -30,24 +30,27 @@ describe('StatusReporter: every status is re-sent until it is acknowledged by se
       const { reporter: r, sent } = await reporter(dir);
       await r.report('d1', 'received');
       await r.report('d1', 'committed');
-      r.acknowledged({ statusSeq: 2, statusSeqs: [2] });
+      r.acknowledged(2);
       sent.length = 0;
       await r.resendUnacked();
       expect(sent).toEqual([1]);
-      r.acknowledged({ statusSeq: 1, statusSeqs: [1] });
+      r.acknowledged(1);
       await r.resendUnacked();
       expect(sent).toEqual([1]);
     }));
 
-  it('reads an older control plane’s high-water mark as covering every seq up to it', () =>
+  it('with an older control plane (one ack per batch, its highest seq) the others are re-sent until acked on their own', () =>
     withDir(async (dir) => {
       const { reporter: r, sent } = await reporter(dir);
       await r.report('d1', 'received');
       await r.report('d1', 'committed');
-      r.acknowledged({ statusSeq: 2 });
+      r.acknowledged(2);
       sent.length = 0;
       await r.resendUnacked();
-      expect(sent).toEqual([]);
+      expect(sent).toEqual([1]);
+      r.acknowledged(1);
+      await r.resendUnacked();
+      expect(sent).toEqual([1]);
     }));
 
   it('keeps the pending statuses across a restart, drops the acknowledged ones with the next status, and stays bounded', () =>
@@ -58,7 +61,7 @@ describe('StatusReporter: every status is re-sent until it is acknowledged by se
       const restarted = await reporter(dir);
       await restarted.reporter.resendUnacked();
       expect(restarted.sent).toEqual([1, 2]);
-      restarted.reporter.acknowledged({ statusSeqs: [1] });
+      restarted.reporter.acknowledged(1);
       await restarted.reporter.report('d1', 'committed');
       expect((await new UpdateRecordFile(dir).load()).pendingStatuses?.map((s) => s.seq)).toEqual([2, 3]);
       for (let i = 0; i < MAX_PENDING_STATUSES + 5; i++) await restarted.reporter.report('d1', 'downloading');

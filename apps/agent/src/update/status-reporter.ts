@@ -9,22 +9,17 @@ import type { ReportedStatus } from './update-record.js';
  */
 export const MAX_PENDING_STATUSES = 32;
 
-/** What the control plane says it stored: exact seqs (current control planes) or, from older ones, a high-water mark. */
-export interface StatusAck {
-  readonly statusSeq?: number;
-  readonly statusSeqs?: readonly number[];
-}
-
 /**
  * The status outbox: each status takes the next node-scoped seq and is persisted, with every status not
  * yet acknowledged, before it is sent; all of them are re-sent with heartbeats and after reconnects
- * until the control plane acknowledges their seqs. Acknowledgements live in memory (a restart sends the
- * pending ones once more, stored once); they are dropped from the journal with the next status.
+ * until the control plane acknowledges each seq. An ack names one seq and covers that status only: a
+ * replica that crashed after the broker's PUBACK may have lost an earlier one, which a "everything up
+ * to here" reading would wrongly drop. (An older control plane acks only a batch's highest seq: the
+ * others are re-sent and acknowledged on their own.) Acknowledgements live in memory (a restart sends
+ * the pending ones once more, stored once); they leave the journal with the next status.
  */
 export class StatusReporter {
-  /** Seqs acknowledged exactly, and the high-water mark an older control plane acknowledges instead. */
   private readonly acked = new Set<number>();
-  private ackedUpTo = 0;
 
   constructor(
     private readonly journal: UpdateJournal,
@@ -44,11 +39,8 @@ export class StatusReporter {
     void this.send(status);
   }
 
-  acknowledged(ack: StatusAck): void {
-    if (ack.statusSeqs) for (const seq of ack.statusSeqs) this.acked.add(seq);
-    // Exact seqs are authoritative: the high-water mark alone would also cover an earlier status a
-    // crashed replica acknowledged to the broker but never stored.
-    else if (ack.statusSeq !== undefined) this.ackedUpTo = Math.max(this.ackedUpTo, ack.statusSeq);
+  acknowledged(seq: number): void {
+    this.acked.add(seq);
   }
 
   /** Sends every unacknowledged status again, oldest first (on reconnect, and with heartbeats). */
@@ -61,7 +53,7 @@ export class StatusReporter {
   private unacked(): ReportedStatus[] {
     const { pendingStatuses, lastStatus } = this.journal.record;
     const pending = pendingStatuses ?? (lastStatus ? [lastStatus] : []);
-    return pending.filter((s) => s.seq > this.ackedUpTo && !this.acked.has(s.seq));
+    return pending.filter((s) => !this.acked.has(s.seq));
   }
 
   private async send({ deploymentId, seq, state, ...extra }: ReportedStatus): Promise<void> {

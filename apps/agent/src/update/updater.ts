@@ -14,7 +14,7 @@ import { ModelLoader } from './model-loader.js';
 import { planUpdate } from './planner.js';
 import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
-import { type StatusAck, StatusReporter } from './status-reporter.js';
+import { StatusReporter } from './status-reporter.js';
 import { trustReason } from './step-failure.js';
 import { UpdateSteps } from './update-steps.js';
 
@@ -108,9 +108,9 @@ export class Updater {
     this.download.onChunk(sha256, index, data);
   }
 
-  /** The control plane stored these statuses. */
-  statusAcknowledged(ack: StatusAck): void {
-    this.reporter.acknowledged(ack);
+  /** The control plane stored the status with this seq. */
+  statusAcknowledged(seq: number): void {
+    this.reporter.acknowledged(seq);
   }
 
   /** The broker connection came or went (a download in progress asks again for what it lacks on reconnect). */

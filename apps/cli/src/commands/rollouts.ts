@@ -124,6 +124,16 @@ export function registerRollouts(program: Command): void {
       ], ctx.output);
       process.stdout.write(`waves: ${plan.waveSizes.join(', ')} nodes; ${plan.unmatched} matching nodes no variant accepts\n`);
     });
+  rollouts
+    .command('results-policy <id> <policy>')
+    .description("change what a rollout's nodes send of their inference results: all, aggregates or sample:RATE")
+    .addHelpText('after', '\nExample:\n  $ edgefleet rollouts results-policy 3f0c… sample:0.05')
+    .action(async (id: string, policy: string, _o: unknown, command: Command) => {
+      const body = resultsPolicy(policy); // arguments first: a bad one is reported even when not logged in
+      const ctx = await commandContext(command);
+      const set = unwrap(await ctx.api.PUT('/v1/rollouts/{id}/results-policy', { params: { path: { id } }, body }));
+      printRecord({ rollout: set.rolloutId, results: describePolicy(set.resultsPolicy), republished: set.republishedNodes }, ctx.output);
+    });
   targetOptions(rollouts.command('create'))
     .description('create a rollout (a draft, unless --start)')
     .option('--start', 'start it at once')

@@ -16,6 +16,7 @@ import { DeploymentStatusEvent } from '../telemetry/deployment-status-event.enti
 import { InferenceResult } from '../telemetry/inference-result.entity.js';
 import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
 import { InferenceFeedback } from '../model-health/inference-feedback.entity.js';
+import { PendingFeedback } from '../model-health/pending-feedback.entity.js';
 import { ModelVersionHourlyRollup, ModelVersionRollup } from '../model-health/model-version-rollup.entity.js';
 import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
@@ -38,6 +39,7 @@ export const ENTITIES = [
   EnrollmentChallenge,
   EdgeNode,
   InferenceFeedback,
+  PendingFeedback,
   InferenceResult,
   Model,
   ModelVersion,

@@ -34,4 +34,10 @@ describe('domainErrorFromDatabase', () => {
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error?.cause).toBe(cause);
   });
+
+  it('names the database only when the error is the database’s: a bare socket error may be the object store’s or Redis’s', () => {
+    expect(domainErrorFromDatabase(wrapped(withCode('57P01')))?.message).toMatch(/^the database is unavailable/);
+    expect(domainErrorFromDatabase(new Error('Connection terminated unexpectedly'))?.message).toMatch(/^the database is unavailable/);
+    expect(domainErrorFromDatabase(withCode('ECONNREFUSED'))?.message).toMatch(/GET \/health names it/);
+  });
 });

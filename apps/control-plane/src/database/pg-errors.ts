@@ -20,8 +20,13 @@ interface PgDriverError {
  * of range, a byte the encoding refuses); 23503 is a row still referenced by another.
  */
 export function domainErrorFromDatabase(error: unknown): EdgeFleetError | undefined {
-  // A client should retry, not report a bug: 503 (a 500 said the request itself broke something).
-  if (isDatabaseUnavailable(error)) return new UnavailableError('the database is unavailable; try again shortly', { cause: error });
+  // A client should retry, not report a bug: 503 (a 500 said the request itself broke something). A bare
+  // socket error may come from the object store or Redis as well as from PostgreSQL: name none of them
+  // then, and send the operator to /health, which says which one is down.
+  if (isDatabaseUnavailable(error)) {
+    const sure = error instanceof QueryFailedError || sqlState(error) !== undefined || !hasSocketCode(error);
+    return new UnavailableError(sure ? 'the database is unavailable; try again shortly' : 'a service the control plane depends on is unreachable (GET /health names it); try again shortly', { cause: error });
+  }
   if (!(error instanceof QueryFailedError)) return undefined;
   const driverError = error.driverError as PgDriverError;
   const code = driverError.code ?? '';
@@ -54,6 +59,11 @@ function sqlState(error: unknown): string | undefined {
 
 /** Node's socket errors: the server refused, dropped or never answered the connection. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function hasSocketCode(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SOCKET_CODES.has(code);
+}
 /** What node-postgres throws (without a code) when the server goes away under a query or a pool wait times out. */
 const CLIENT_MESSAGES = [/^Connection terminated/, /^timeout exceeded when trying to connect$/, /^Client has encountered a connection error and is not queryable$/];
 

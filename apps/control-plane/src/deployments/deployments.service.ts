@@ -288,13 +288,21 @@ export class DeploymentsService {
     return this.retained(`latest.model_version_id IN (SELECT id FROM model_versions WHERE model_id = $1)`, [modelId], limit);
   }
 
+  /**
+   * Each active node whose retained desired state (its newest deployment) was delivered by this rollout,
+   * grouped by deployment: what a change of the rollout's results policy re-signs.
+   */
+  retainedOfRollout(rolloutId: string, limit = 10_000): Promise<Map<string, string[]>> {
+    return this.retained(`latest.rollout_id = $1`, [rolloutId], limit);
+  }
+
   /** Active nodes' newest deployments (what is retained for them) matching `where` over `latest`, grouped by deployment. */
   private async retained(where: string, params: unknown[], limit: number): Promise<Map<string, string[]>> {
     const due = (await this.db.query(
       `SELECT latest.deployment_id AS "deploymentId", latest.node_id AS "nodeId"
          FROM nodes n
          CROSS JOIN LATERAL (
-           SELECT dt.deployment_id, dt.node_id, dt.desired_expires_at, d.model_version_id FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
+           SELECT dt.deployment_id, dt.node_id, dt.desired_expires_at, d.model_version_id, d.rollout_id FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
             WHERE dt.node_id = n.id ORDER BY d.created_at DESC, d.id DESC LIMIT 1) latest
         WHERE n.status <> 'decommissioned' AND ${where}
         LIMIT $${params.length + 1}`,

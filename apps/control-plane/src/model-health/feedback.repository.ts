@@ -40,4 +40,39 @@ export class FeedbackRepository {
     )) as { position: number }[];
     return rows.map((r) => r.position);
   }
+
+  /**
+   * Active nodes that served a version of `model`@`version` (any variant) since `since`, busiest first:
+   * those that may keep its results. Read from the hourly rollups (one row per node and hour).
+   */
+  async servingNodes(model: string, version: string, since: Date, limit: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT r.node_id AS "nodeId" FROM model_version_hourly_rollups r
+         JOIN model_versions mv ON mv.id = r.model_version_id JOIN models m ON m.id = mv.model_id
+         JOIN nodes n ON n.id = r.node_id
+        WHERE m.name = $1 AND mv.version = $2 AND r.hour >= date_trunc('hour', $3::timestamptz) AND n.status <> 'decommissioned'
+        GROUP BY r.node_id HAVING sum(r.inferences) > 0 ORDER BY sum(r.inferences) DESC, r.node_id LIMIT $4`,
+      [model, version, since, limit],
+    )) as { nodeId: string }[];
+    return rows.map((r) => r.nodeId);
+  }
+
+  /**
+   * Holds labels until their results arrive (joined at ingest), up to `cap` held in all: past it nothing
+   * more is held (the caller reports those items as not pending). A label for a node that does not
+   * exist or is decommissioned is not held (no one will answer it). Expired labels are dropped first, a
+   * bounded number per call. Returns how many were held.
+   */
+  async holdPending(items: readonly FeedbackItem[], expiresAt: Date, cap: number): Promise<number> {
+    await this.db.query(`DELETE FROM pending_feedback WHERE id IN (SELECT id FROM pending_feedback WHERE expires_at <= now() ORDER BY expires_at LIMIT 10000)`);
+    const rows = (await this.db.query(
+      `INSERT INTO pending_feedback (node_id, input_ref, label, expires_at)
+       SELECT u.node_id, u.input_ref, u.label, $4 FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS u(node_id, input_ref, label)
+        WHERE (SELECT count(*) FROM pending_feedback) + $6 <= $5
+          AND (u.node_id IS NULL OR EXISTS (SELECT 1 FROM nodes n WHERE n.id = u.node_id AND n.status <> 'decommissioned'))
+       RETURNING 1`,
+      [items.map((i) => i.nodeId ?? null), items.map((i) => i.inputRef), items.map((i) => i.label), expiresAt, cap, items.length],
+    )) as unknown[];
+    return rows.length;
+  }
 }

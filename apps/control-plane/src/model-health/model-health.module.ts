@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ResultsPolicyModule } from '../results-policy/results-policy.module.js';
 import { DriftController } from './drift.controller.js';
 import { DriftRepository } from './drift.repository.js';
 import { DriftService } from './drift.service.js';
@@ -10,6 +11,7 @@ import { ModelStatsService } from './model-stats.service.js';
 
 /** Per-version model health: stats from the rollups, ground truth (feedback), drift, Prometheus series. */
 @Module({
+  imports: [ResultsPolicyModule],
   controllers: [ModelStatsController, DriftController],
   providers: [ModelStatsService, ModelStatsRepository, FeedbackRepository, ModelHealthMetrics, DriftService, DriftRepository],
 })

@@ -17,6 +17,8 @@ export interface RollupSums {
   readonly errors: number;
   readonly latencyHist: string | null;
   readonly results: number;
+  /** The confidences behind `confidenceSum` and `confidenceHist`: see `rollups`. */
+  readonly confidences: number;
   readonly confidenceSum: number;
   readonly confidenceHist: string | null;
 }
@@ -71,18 +73,34 @@ export class ModelStatsRepository {
   /**
    * The total (`total: true`) and, when grouped, one row per group. Windows over HOURLY_FROM_SECONDS
    * read the hourly rollups, from the start of the hour the window starts in (up to 59 minutes more).
+   *
+   * Confidence is taken per node: from what its heartbeats reported (every successful inference) when
+   * they reported any in the window, else from its stored results (agents without the field). Never
+   * both: a node under `all` both reports and sends every result, and would count twice.
    */
   async rollups(ids: readonly string[], windowSeconds: number, grouping: StatsGrouping): Promise<RollupSums[]> {
-    const key = groupKey(grouping, 'r');
+    const key = groupKey(grouping, 'c');
     const tier = windowTier(windowSeconds);
     return (await this.db.query(
-      `SELECT ${key} AS key, GROUPING(${key}) = 1 AS total,
-              COALESCE(sum(r.inferences), 0)::float8 AS inferences, COALESCE(sum(r.errors), 0)::float8 AS errors,
-              sum(r.latency_hist)::text AS "latencyHist",
-              COALESCE(sum(r.results), 0)::float8 AS results, COALESCE(sum(r.confidence_sum), 0)::float8 AS "confidenceSum",
-              sum(r.confidence_hist)::text AS "confidenceHist"
-         FROM ${tier.table} r ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = r.node_id' : ''}
-        WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= date_trunc('${tier.unit}', now() - make_interval(secs => $2))
+      `WITH per_node AS (
+              SELECT r.node_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.latency_hist) AS latency_hist,
+                     sum(r.results) AS results, sum(r.confidence_sum) AS confidence_sum, sum(r.confidence_hist) AS confidence_hist,
+                     sum(r.reported_confidences) AS rn, sum(r.reported_confidence_sum) AS rs, sum(r.reported_confidence_hist) AS rh
+                FROM ${tier.table} r
+               WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= date_trunc('${tier.unit}', now() - make_interval(secs => $2))
+               GROUP BY r.node_id),
+            c AS (
+              SELECT node_id, inferences, errors, latency_hist, results,
+                     CASE WHEN rn > 0 THEN rn ELSE results END AS confidences,
+                     CASE WHEN rn > 0 THEN rs ELSE confidence_sum END AS confidence_sum,
+                     CASE WHEN rn > 0 THEN rh ELSE confidence_hist END AS confidence_hist
+                FROM per_node)
+       SELECT ${key} AS key, GROUPING(${key}) = 1 AS total,
+              COALESCE(sum(c.inferences), 0)::float8 AS inferences, COALESCE(sum(c.errors), 0)::float8 AS errors,
+              sum(c.latency_hist)::text AS "latencyHist",
+              COALESCE(sum(c.results), 0)::float8 AS results, COALESCE(sum(c.confidences), 0)::float8 AS confidences,
+              COALESCE(sum(c.confidence_sum), 0)::float8 AS "confidenceSum", sum(c.confidence_hist)::text AS "confidenceHist"
+         FROM c ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = c.node_id' : ''}
         GROUP BY GROUPING SETS ((${key}), ())`,
       params(ids, windowSeconds, grouping),
     )) as RollupSums[];

@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError } from '#common';
+import { NotFoundError, TooManyRequestsError, ValidationError } from '#common';
+import type { Principal } from '../auth/principal.js';
+import { ResultsPolicyService } from '../results-policy/results-policy.service.js';
+import { MAX_FEEDBACK_REQUEST_NODES, planFeedbackRequests } from './feedback-requests.js';
 import { CONFIDENCE_BOUNDS, CONFIDENCE_BUCKET_COUNT, LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
 import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import type { FeedbackDto, FeedbackResultDto, GroupStatsDto, ModelStatsDto, ModelStatsQuery } from './dto/model-stats.dto.js';
@@ -8,6 +11,10 @@ import { type FeedbackSums, ModelStatsRepository, type RollupSums } from './mode
 import { DEFAULT_WINDOW, parseGroupBy, parseWindow } from './stats-query.js';
 
 const ACCURACY_STEPS = 12;
+/** How long a label waits for its result: the agent's default keeping time (`keptResults.maxHours`). */
+export const PENDING_FEEDBACK_HOURS = 24;
+/** The most labels held waiting in all (beyond, items are answered as unmatched, not pending). */
+export const MAX_PENDING_FEEDBACK = 100_000;
 const rate = (part: number, whole: number) => (whole > 0 ? part / whole : null);
 
 /** One group's figures from its rollup sums and feedback counts. */
@@ -24,7 +31,8 @@ function groupStats(key: string | null, sums: RollupSums | undefined, feedback: 
     errorRate: rate(errors, inferences),
     latencyMs: latencyPercentiles(unpackHistogram(sums?.latencyHist ?? null, LATENCY_BUCKET_COUNT)),
     results,
-    meanConfidence: rate(sums?.confidenceSum ?? 0, results),
+    confidences: sums?.confidences ?? 0,
+    meanConfidence: rate(sums?.confidenceSum ?? 0, sums?.confidences ?? 0),
     confidence: Array.from({ length: CONFIDENCE_BUCKET_COUNT }, (_, i) => ({ le: CONFIDENCE_BOUNDS[i] as number, count: confidence[i] ?? 0 })),
     feedback: { labelled, correct, accuracy: rate(correct, labelled) },
   };
@@ -36,6 +44,7 @@ export class ModelStatsService {
   constructor(
     private readonly repository: ModelStatsRepository,
     private readonly feedbackRepository: FeedbackRepository,
+    private readonly policies: ResultsPolicyService,
   ) {}
 
   async versionStats(model: string, version: string, query: ModelStatsQuery, now = new Date()): Promise<ModelStatsDto> {
@@ -66,8 +75,40 @@ export class ModelStatsService {
     };
   }
 
-  async recordFeedback(body: FeedbackDto): Promise<FeedbackResultDto> {
+  /**
+   * Joins labels to stored results; a label whose result is not stored may be kept on a node (results
+   * policy `sample` or `aggregates`): it is held (`pending_feedback`) and the result requested from its
+   * node, or from the nodes that served `model`@`version` in the last PENDING_FEEDBACK_HOURS, one request
+   * per node through the rate-limited results-requests path. Ingest joins it when the result arrives.
+   */
+  async recordFeedback(by: Principal, body: FeedbackDto): Promise<FeedbackResultDto> {
+    if ((body.model === undefined) !== (body.version === undefined)) {
+      throw new ValidationError('give model and version together', [{ field: body.model === undefined ? 'model' : 'version', message: 'model and version go together' }]);
+    }
     const unmatched = await this.feedbackRepository.record(body.items);
-    return { received: body.items.length, matched: body.items.length - unmatched.length, unmatched };
+    const answer = { received: body.items.length, matched: body.items.length - unmatched.length, unmatched, pending: 0, requestedNodes: 0, rateLimitedNodes: 0 };
+    if (unmatched.length === 0) return answer;
+    const since = new Date(Date.now() - PENDING_FEEDBACK_HOURS * 3600_000);
+    const unmatchedItems = unmatched.map((position) => ({ position, ...(body.items[position] as FeedbackDto['items'][number]) }));
+    const serving = body.model !== undefined && body.version !== undefined && unmatchedItems.some((i) => i.nodeId === undefined)
+      ? await this.feedbackRepository.servingNodes(body.model, body.version, since, MAX_FEEDBACK_REQUEST_NODES)
+      : [];
+    const plan = planFeedbackRequests(unmatchedItems, serving);
+    const held = unmatchedItems.filter((i) => plan.nodesOf.has(i.position));
+    // Held before the requests go out: a node answering at once must find the label waiting.
+    if (held.length === 0 || (await this.feedbackRepository.holdPending(held, new Date(Date.now() + PENDING_FEEDBACK_HOURS * 3600_000), MAX_PENDING_FEEDBACK)) === 0) return answer;
+    const asked = new Set<string>();
+    for (const [nodeId, inputRefs] of plan.byNode) {
+      try {
+        await this.policies.requestResults(by, nodeId, { inputRefs });
+        asked.add(nodeId);
+      } catch (error) {
+        if (error instanceof TooManyRequestsError) answer.rateLimitedNodes++;
+        else if (!(error instanceof NotFoundError)) throw error; // a decommissioned or unknown node: nothing to ask
+      }
+    }
+    answer.requestedNodes = asked.size;
+    answer.pending = held.filter((i) => (plan.nodesOf.get(i.position) ?? []).some((n) => asked.has(n))).length;
+    return answer;
   }
 }

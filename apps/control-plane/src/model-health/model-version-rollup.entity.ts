@@ -6,7 +6,7 @@ import { EdgeNode } from '../nodes/node.entity.js';
 /**
  * One model version on one node in one period (of receipt at the control plane): maintained at ingest by
  * set-based upserts, read by the stats route, so no query scans raw result rows. Heartbeats feed
- * `inferences`, `errors` and `latencyHist`; results feed `results`, `confidenceSum` and `confidenceHist`.
+ * `inferences`, `errors`, `latencyHist` and the `reportedConfidence*` columns; results feed `results`, `confidenceSum` and `confidenceHist`.
  * Kept per minute and per hour (telemetry/rollup-sql.ts).
  */
 abstract class RollupColumns {
@@ -43,6 +43,19 @@ abstract class RollupColumns {
   /** Top-class confidence in CONFIDENCE_BUCKET_COUNT buckets of equal width, packed. */
   @Column({ type: 'numeric' })
   confidenceHist!: string;
+
+  /**
+   * Confidence as the node's heartbeats reported it (every successful inference, whatever the results
+   * policy sent): kept apart from the results' so the stats route can take one or the other per node.
+   */
+  @Column({ type: 'bigint', default: 0, transformer: bigintAsNumber })
+  reportedConfidences!: number;
+
+  @Column({ type: 'double precision', default: 0 })
+  reportedConfidenceSum!: number;
+
+  @Column({ type: 'numeric', default: 0 })
+  reportedConfidenceHist!: string;
 }
 
 @Entity({ name: 'model_version_rollups' })

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@ne
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiDoc, ApiWrite } from '../common/openapi.js';
-import { ModelResultsPolicyDto, ResultsPolicyDto, ResultsRequestAcceptedDto, ResultsRequestDto } from './dto/results-policy.dto.js';
+import { ModelResultsPolicyDto, ResultsPolicyDto, ResultsRequestAcceptedDto, ResultsRequestDto, RolloutResultsPolicyDto } from './dto/results-policy.dto.js';
 import { toResultsPolicy } from './results-policy.js';
 import { ResultsPolicyService } from './results-policy.service.js';
 
@@ -21,6 +21,25 @@ export class ModelResultsPolicyController {
   @ApiWrite(404)
   async set(@CurrentPrincipal() by: Principal, @Param('name') name: string, @Body() body: ResultsPolicyDto): Promise<ModelResultsPolicyDto> {
     const result = await this.policies.setModelPolicy(by, name, toResultsPolicy(body, 'body'));
+    return { ...result, resultsPolicy: ResultsPolicyDto.from(result.resultsPolicy) };
+  }
+}
+
+@ApiTags('rollouts')
+@ApiBearerAuth()
+@Controller('v1/rollouts')
+export class RolloutResultsPolicyController {
+  constructor(private readonly policies: ResultsPolicyService) {}
+
+  @Put(':id/results-policy')
+  @ApiDoc(
+    'Change what a rollout’s nodes send of their inference results',
+    'Overrides the model’s results policy for the rollout’s deployments of its own versions, as `resultsPolicy` at creation does; allowed in any state (the nodes keep the rollout’s desired states after it finishes). The retained desired state of every active node whose newest deployment is the rollout’s is re-signed now; the same policy again re-signs nothing.',
+  )
+  @ApiOkResponse({ type: RolloutResultsPolicyDto })
+  @ApiWrite(404)
+  async set(@CurrentPrincipal() by: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() body: ResultsPolicyDto): Promise<RolloutResultsPolicyDto> {
+    const result = await this.policies.setRolloutPolicy(by, id, toResultsPolicy(body, 'body'));
     return { ...result, resultsPolicy: ResultsPolicyDto.from(result.resultsPolicy) };
   }
 }

@@ -10,6 +10,7 @@ import { DeploymentsService } from '../deployments/deployments.service.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { Model } from '../models/model.entity.js';
 import { EdgeNode } from '../nodes/node.entity.js';
+import { Rollout } from '../rollouts/rollout.entity.js';
 import { TokenBuckets } from '../queues/token-buckets.js';
 
 export interface ResultsRequestInput {
@@ -25,7 +26,7 @@ const samePolicy = (stored: ResultsPolicy | null, next: ResultsPolicy): boolean 
  * What leaves the node (issue 12): a model's results policy, signed into its nodes' desired states, and
  * requests for the results a node kept. Setting a model's policy re-signs the retained desired state of
  * every node that runs (or is being sent) one of its versions, so the change reaches them without a
- * deployment; a rollout's own policy is fixed when it is created (POST /v1/rollouts).
+ * deployment; a rollout's own policy (set at POST /v1/rollouts or changed later) likewise re-signs its nodes'.
  */
 @Injectable()
 export class ResultsPolicyService {
@@ -52,9 +53,32 @@ export class ResultsPolicyService {
       return found;
     });
     if (!model) return { model: name, resultsPolicy: policy, republishedNodes: 0 };
-    // After the commit: the re-signed documents read the policy just stored.
+    return { model: name, resultsPolicy: policy, republishedNodes: await this.republish(await this.deployments.retainedOfModel(model.id)) };
+  }
+
+  /**
+   * A rollout's own policy, changed after it was created (in any state: the nodes it delivered to keep
+   * its desired states after it finishes). As for a model, an unchanged policy re-signs nothing; a new
+   * one re-signs the retained desired state of every active node whose newest deployment is the
+   * rollout's (`resultsPolicyOf` then reads the rollout's policy for its own versions).
+   */
+  async setRolloutPolicy(by: Principal, id: string, policy: ResultsPolicy): Promise<{ rolloutId: string; resultsPolicy: ResultsPolicy; republishedNodes: number }> {
+    const changed = await this.db.transaction(async (tx) => {
+      const found = await tx.getRepository(Rollout).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!found) throw new NotFoundError('rollout', id);
+      if (samePolicy(found.resultsPolicy, policy)) return false;
+      await tx.getRepository(Rollout).update({ id }, { resultsPolicy: policy });
+      await this.audit.record(tx, by, 'rollout.results-policy', { type: 'rollout', id }, { resultsPolicy: policy, previous: found.resultsPolicy });
+      return true;
+    });
+    if (!changed) return { rolloutId: id, resultsPolicy: policy, republishedNodes: 0 };
+    return { rolloutId: id, resultsPolicy: policy, republishedNodes: await this.republish(await this.deployments.retainedOfRollout(id)) };
+  }
+
+  /** Re-signs retained desired states after the commit (they read the policy just stored); returns the nodes re-signed. */
+  private async republish(retained: Map<string, string[]>): Promise<number> {
     let republishedNodes = 0;
-    for (const [deploymentId, nodeIds] of await this.deployments.retainedOfModel(model.id)) {
+    for (const [deploymentId, nodeIds] of retained) {
       try {
         await this.deployments.republish(deploymentId, nodeIds);
         republishedNodes += nodeIds.length;
@@ -63,7 +87,7 @@ export class ResultsPolicyService {
         this.logger.error({ err: error, deploymentId, nodes: nodeIds.length }, 'could not re-sign desired states with the new results policy');
       }
     }
-    return { model: name, resultsPolicy: policy, republishedNodes };
+    return republishedNodes;
   }
 
   /** Publishes a request for kept results to the node (QoS 1: queued in its session while it is away). */

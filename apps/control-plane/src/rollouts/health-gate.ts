@@ -13,8 +13,12 @@ export interface SideStats {
   readonly latencyP99Ms: number | null;
   /** Percentiles of the merged histograms; null when no heartbeat carried one. */
   readonly latencyMs: LatencyPercentiles | null;
-  /** Mean top-class confidence of the results, or null without results. */
+  /** Mean top-class confidence over `results`, or null without any. */
   readonly meanConfidence: number | null;
+  /**
+   * The confidences the mean is over: those heartbeats reported (every successful inference) plus the
+   * stored results of nodes that report none.
+   */
   readonly results: number;
 }
 
@@ -46,7 +50,7 @@ export function judgeGates(gates: HealthGates, canary: SideStats, control: SideS
   }
   if (gates.maxConfidenceDrop !== undefined) {
     if (canary.results < gates.minSamples || control.results < gates.minSamples) {
-      return { kind: 'wait', why: `need ${gates.minSamples} results per side for the confidence gate (canary ${canary.results}, control ${control.results})` };
+      return { kind: 'wait', why: `need ${gates.minSamples} confidences per side for the confidence gate (canary ${canary.results}, control ${control.results})` };
     }
     const drop = (control.meanConfidence ?? 0) - (canary.meanConfidence ?? 0);
     if (drop > gates.maxConfidenceDrop) {

@@ -272,6 +272,9 @@ export class RolloutRepository {
    * the merge, exact to the bucket. Heartbeats of agents that report only p50/p99 count only when a side
    * has no histogram at all (then the inference-weighted mean of their p99s, as before histograms).
    *
+   * Confidence: what the heartbeats reported (every successful inference, whatever the results policy
+   * sends), and the stored results of nodes whose heartbeats in the window reported none.
+   *
    * `endsAgoSeconds` moves the window into the past (the console's canary-vs-control series, one window per
    * step). Null, as the gates call it, leaves the window open-ended at its newest side, exactly as before.
    */
@@ -286,7 +289,7 @@ export class RolloutRepository {
                WHERE NOT EXISTS (SELECT 1 FROM model_versions o WHERE o.artifact_sha256 = nv.sha AND o.id <> ALL($2::uuid[]))),
             targets AS (SELECT node_id FROM rollout_nodes WHERE rollout_id = $1 AND state <> 'superseded'),
             beats AS (
-              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms, h.latency_hist,
+              SELECT h.node_id, h.inferences, h.errors, h.latency_p99_ms, h.latency_hist, h.confidences, h.confidence_sum,
                      CASE WHEN h.model_version IS NOT NULL
                             THEN EXISTS (SELECT 1 FROM new_versions nv WHERE nv.sha = h.model_sha256 AND nv.name = h.model_name
                                                                           AND nv.version = h.model_version AND nv.variant = h.model_variant)
@@ -304,7 +307,15 @@ export class RolloutRepository {
                           ELSE false END AS canary
                 FROM inference_results r JOIN targets t ON t.node_id = r.node_id
                WHERE r.received_at > now() - make_interval(secs => $3)
-                 AND ($4::float8 IS NULL OR r.received_at <= now() - make_interval(secs => $4::float8)))
+                 AND ($4::float8 IS NULL OR r.received_at <= now() - make_interval(secs => $4::float8))
+                 AND r.node_id NOT IN (SELECT node_id FROM beats WHERE confidences IS NOT NULL)),
+            -- Per side: the confidence the heartbeats reported (every successful inference) plus the stored
+            -- results of nodes that reported none (older agents); never both for one node.
+            confidence AS (
+              SELECT canary, sum(n) AS n, sum(s) AS s FROM (
+                SELECT canary, confidences AS n, confidence_sum AS s FROM beats WHERE confidences IS NOT NULL
+                UNION ALL SELECT canary, 1, confidence FROM results) x
+               GROUP BY canary)
        SELECT side.canary,
               (SELECT count(DISTINCT node_id) FROM beats b WHERE b.canary = side.canary)::int AS nodes,
               (SELECT COALESCE(sum(inferences), 0) FROM beats b WHERE b.canary = side.canary)::float8 AS inferences,
@@ -312,8 +323,8 @@ export class RolloutRepository {
               (SELECT sum(latency_hist) FROM beats b WHERE b.canary = side.canary)::text AS "latencyHist",
               (SELECT sum(latency_p99_ms * inferences) / NULLIF(sum(inferences) FILTER (WHERE latency_p99_ms IS NOT NULL), 0)
                  FROM beats b WHERE b.canary = side.canary AND latency_p99_ms IS NOT NULL AND latency_hist IS NULL)::float8 AS "legacyP99Ms",
-              (SELECT avg(confidence) FROM results r WHERE r.canary = side.canary)::float8 AS "meanConfidence",
-              (SELECT count(*) FROM results r WHERE r.canary = side.canary)::int AS results
+              (SELECT s / NULLIF(n, 0) FROM confidence c WHERE c.canary = side.canary)::float8 AS "meanConfidence",
+              COALESCE((SELECT n FROM confidence c WHERE c.canary = side.canary), 0)::float8 AS results
          FROM (VALUES (true), (false)) AS side(canary)`,
       [rollout.id, rollout.variants.map((v) => v.modelVersionId), windowSeconds + (endsAgoSeconds ?? 0), endsAgoSeconds],
     )) as SideRow[];

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
-import { ConflictError, NotFoundError } from '#common';
+import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import type { ModelVersion } from '../models/model-version.entity.js';
 import { parseLabelSelector } from '../nodes/label-selector.js';
 import { toResultsPolicy } from '../results-policy/results-policy.js';
 import { RolloutEngine } from './rollout-engine.js';
@@ -78,6 +79,7 @@ export class RolloutsService {
     const fields = this.validate(request);
     return this.db.transaction(async (tx) => {
       const versions = await this.targeting.versions(tx, fields.variants);
+      refuseBlindDriftGate(fields.strategy, [...versions.values()]);
       const modelId = [...versions.values()][0]?.modelId as string;
       const repo = tx.getRepository(Rollout);
       const rollout = await repo.save(repo.create({ ...fields, modelId, state: 'draft', createdBy: by.actor }));
@@ -281,5 +283,19 @@ export class RolloutsService {
     });
     await this.queue.scheduleForRequest(rollout.id, rollout.tickSeq);
     return rollout;
+  }
+}
+
+/**
+ * A drift gate judges against the version's training reference: a version uploaded without
+ * `referenceStats` never gets a score, and the gate would wait to the end of every bake, judging nothing.
+ */
+function refuseBlindDriftGate(strategy: Rollout['strategy'], versions: readonly ModelVersion[]): void {
+  if (strategy.healthGates?.maxDrift === undefined) return;
+  const blind = versions.find((v) => !(v.manifest as { signed?: { referenceStats?: unknown } }).signed?.referenceStats);
+  if (blind) {
+    throw new ValidationError(
+      `healthGates.maxDrift needs reference statistics, and version ${blind.version} (${blind.variant}) has none: upload it with referenceStats (edgefleet models push --reference-stats) or leave maxDrift out`,
+    );
   }
 }

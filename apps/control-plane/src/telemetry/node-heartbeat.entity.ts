@@ -63,6 +63,14 @@ export class NodeHeartbeat {
   @Column({ type: 'numeric', nullable: true })
   latencyHist!: string | null;
 
+  /** How many confidences the heartbeat's confidence histogram holds; null from agents that do not report one. */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  confidences!: number | null;
+
+  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. The histogram is kept in the rollups only. */
+  @Column({ type: 'double precision', nullable: true })
+  confidenceSum!: number | null;
+
   /** Drift scores (PSI vs the manifest's reference statistics) of the node's recent inputs and top-class confidences; null when the heartbeat carried none. */
   @Column({ type: 'real', nullable: true })
   driftInput!: number | null;

@@ -1,4 +1,4 @@
-import { CONFIDENCE_BUCKET_COUNT, denseHistogram, type HeartbeatMessage, LATENCY_BUCKET_COUNT } from '#protocol';
+import { CONFIDENCE_BUCKET_COUNT, confidenceCount, denseHistogram, type HeartbeatMessage, LATENCY_BUCKET_COUNT } from '#protocol';
 import { packedBucketSql, packHistogram } from './packed-histogram.js';
 
 /**
@@ -14,20 +14,45 @@ export function latencyHistLiteral(m: HeartbeatMessage): string | null {
 }
 
 /**
+ * A heartbeat's confidence count and sum (nulls when it reports none): its stored columns. The histogram
+ * goes to the rollups only (its packed numeric on every heartbeat row cost ingest 20–50%).
+ */
+export function confidenceColumns(m: HeartbeatMessage): [number | null, number | null] {
+  const h = m.confidenceHistogram;
+  return h ? [confidenceCount(h), h.sum] : [null, null];
+}
+
+interface HeartbeatGroup {
+  readonly nodeId: string;
+  readonly model: NonNullable<HeartbeatMessage['model']>;
+  inferences: number;
+  errors: number;
+  counts: number[] | null;
+  confidences: number;
+  confidenceSum: number;
+  confidenceCounts: number[];
+}
+
+/**
  * The upsert's parameters for stored heartbeats, summed per (node, reported model) first: one row per
  * node and model whatever the number of heartbeats in the batch, histograms packed once per row.
  */
 export function heartbeatRollupColumns(stored: readonly { readonly nodeId: string; readonly message: HeartbeatMessage }[]): unknown[][] {
-  const groups = new Map<string, { nodeId: string; model: NonNullable<HeartbeatMessage['model']>; inferences: number; errors: number; counts: number[] | null }>();
+  const groups = new Map<string, HeartbeatGroup>();
   for (const { nodeId, message: m } of stored) {
     if (!m.model) continue;
     const key = JSON.stringify([nodeId, m.model.name, m.model.version, m.model.variant, m.model.sha256]);
-    const group = groups.get(key) ?? { nodeId, model: m.model, inferences: 0, errors: 0, counts: null };
+    const group = groups.get(key) ?? { nodeId, model: m.model, inferences: 0, errors: 0, counts: null, confidences: 0, confidenceSum: 0, confidenceCounts: new Array<number>(CONFIDENCE_BUCKET_COUNT).fill(0) };
     group.inferences += m.inferences;
     group.errors += m.errors;
     if (m.latencyHistogram) {
       group.counts ??= new Array<number>(LATENCY_BUCKET_COUNT).fill(0);
       for (const [bucket, n] of m.latencyHistogram.counts) group.counts[bucket] = (group.counts[bucket] ?? 0) + n;
+    }
+    if (m.confidenceHistogram) {
+      group.confidences += confidenceCount(m.confidenceHistogram);
+      group.confidenceSum += m.confidenceHistogram.sum;
+      for (const [bucket, n] of m.confidenceHistogram.counts) group.confidenceCounts[bucket] = (group.confidenceCounts[bucket] ?? 0) + n;
     }
     groups.set(key, group);
   }
@@ -41,6 +66,9 @@ export function heartbeatRollupColumns(stored: readonly { readonly nodeId: strin
     rows.map((g) => g.inferences),
     rows.map((g) => g.errors),
     rows.map((g) => (g.counts ? packHistogram(g.counts) : null)),
+    rows.map((g) => g.confidences),
+    rows.map((g) => g.confidenceSum),
+    rows.map((g) => packHistogram(g.confidenceCounts)),
   ];
 }
 
@@ -54,15 +82,22 @@ export const ROLLUP_TIERS = [
 ] as const;
 export type RollupTier = (typeof ROLLUP_TIERS)[number];
 
-/** Upsert of `agg` rows into a tier: heartbeats' counters and latency, or results' counters and confidence. */
+/**
+ * Upsert of `agg` rows into a tier: heartbeats' counters, latency and reported confidence, or results'
+ * counters and confidence. Each source adds only to its own columns.
+ */
 function upsertInto(tier: RollupTier, from: 'heartbeats' | 'results'): string {
-  const values = from === 'heartbeats' ? 'inferences, errors, hist, 0, 0, 0' : '0, 0, 0, n, s, hist';
+  const values = from === 'heartbeats' ? 'inferences, errors, hist, 0, 0, 0, cn, cs, chist' : '0, 0, 0, n, s, hist, 0, 0, 0';
   const update =
     from === 'heartbeats'
-      ? 'inferences = r.inferences + EXCLUDED.inferences, errors = r.errors + EXCLUDED.errors, latency_hist = r.latency_hist + EXCLUDED.latency_hist'
+      ? `inferences = r.inferences + EXCLUDED.inferences, errors = r.errors + EXCLUDED.errors, latency_hist = r.latency_hist + EXCLUDED.latency_hist,
+         reported_confidences = r.reported_confidences + EXCLUDED.reported_confidences,
+         reported_confidence_sum = r.reported_confidence_sum + EXCLUDED.reported_confidence_sum,
+         reported_confidence_hist = r.reported_confidence_hist + EXCLUDED.reported_confidence_hist`
       : 'results = r.results + EXCLUDED.results, confidence_sum = r.confidence_sum + EXCLUDED.confidence_sum, confidence_hist = r.confidence_hist + EXCLUDED.confidence_hist';
   // Rows locked in key order: concurrent batches cannot deadlock.
-  return `INSERT INTO ${tier.table} AS r (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist)
+  return `INSERT INTO ${tier.table} AS r (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist,
+                                          reported_confidences, reported_confidence_sum, reported_confidence_hist)
          SELECT model_version_id, date_trunc('${tier.unit}', now()), node_id, ${values} FROM agg ORDER BY model_version_id, node_id
          ON CONFLICT (model_version_id, ${tier.column}, node_id) DO UPDATE SET ${update}`;
 }
@@ -70,16 +105,19 @@ function upsertInto(tier: RollupTier, from: 'heartbeats' | 'results'): string {
 const [MINUTES, HOURS] = ROLLUP_TIERS;
 
 /**
- * Heartbeats → inferences, errors and latency histograms. Parameters: node ids, model name, version,
- * variant, digest, inferences, errors, packed histograms (numeric). A heartbeat names its version; one
+ * Heartbeats → inferences, errors, latency histograms and reported confidence. Parameters: node ids,
+ * model name, version, variant, digest, inferences, errors, packed latency histograms (numeric),
+ * confidence counts, sums and packed histograms. A heartbeat names its version; one
  * that matches no registered version (or has no model) is not rolled up.
  */
 export const UPSERT_HEARTBEAT_ROLLUPS = `
   WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $6::bigint[], $7::bigint[], $8::numeric[])
-                  AS u(node_id, model, version, variant, sha, inferences, errors, hist)),
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $6::bigint[], $7::bigint[], $8::numeric[],
+                              $9::bigint[], $10::float8[], $11::numeric[])
+                  AS u(node_id, model, version, variant, sha, inferences, errors, hist, cn, cs, chist)),
        agg AS (
-         SELECT mv.id AS model_version_id, u.node_id, sum(u.inferences) AS inferences, sum(u.errors) AS errors, COALESCE(sum(u.hist), 0) AS hist
+         SELECT mv.id AS model_version_id, u.node_id, sum(u.inferences) AS inferences, sum(u.errors) AS errors, COALESCE(sum(u.hist), 0) AS hist,
+                sum(u.cn) AS cn, sum(u.cs) AS cs, sum(u.chist) AS chist
            FROM u JOIN models m ON m.name = u.model
                   JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
           GROUP BY mv.id, u.node_id),

@@ -3,8 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
-import { heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
+import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
+import { JOIN_PENDING_FEEDBACK } from './pending-feedback-join.js';
 import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
@@ -36,6 +37,8 @@ const HEARTBEAT_COLUMNS = [
   'model_version',
   'model_variant',
   'latency_hist',
+  'confidences',
+  'confidence_sum',
   'drift_input',
   'drift_confidence',
   'drift_samples',
@@ -81,6 +84,7 @@ export class TelemetryRepository {
       m.model?.version ?? null,
       m.model?.variant ?? null,
       latencyHistLiteral(m),
+      ...confidenceColumns(m),
       m.drift?.input ?? null,
       m.drift?.confidence ?? null,
       m.drift?.samples ?? null,
@@ -91,12 +95,12 @@ export class TelemetryRepository {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
-                u.drift_input, u.drift_confidence, u.drift_samples
+                u.confidences, u.confidence_sum, u.drift_input, u.drift_confidence, u.drift_samples
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
                        $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
-                       $17::real[], $18::real[], $19::int[])
+                       $17::bigint[], $18::float8[], $19::real[], $20::real[], $21::int[])
                 AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
-                     drift_input, drift_confidence, drift_samples)
+                     confidences, confidence_sum, drift_input, drift_confidence, drift_samples)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];
@@ -196,9 +200,18 @@ export class TelemetryRepository {
          LEFT JOIN models m ON m.name = u.model
          LEFT JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
        ON CONFLICT DO NOTHING RETURNING node_id, model_version_id, confidence`;
-    if (!this.rollups) return ((await this.db.query(insert, cols)) as unknown[]).length;
-    const [row] = (await this.db.query(insertResultsWithRollups(insert), cols)) as { n: number }[];
-    return row?.n ?? 0;
+    let inserted: number;
+    if (!this.rollups) inserted = ((await this.db.query(insert, cols)) as unknown[]).length;
+    else inserted = ((await this.db.query(insertResultsWithRollups(insert), cols)) as { n: number }[])[0]?.n ?? 0;
+    await this.joinPendingFeedback(batch);
+    return inserted;
+  }
+
+  /** Labels waiting for these results (POST /v1/feedback asked their nodes for them) become feedback now. */
+  private async joinPendingFeedback(batch: readonly FromNode<ResultRecord>[]): Promise<void> {
+    const referenced = batch.filter(({ message }) => message.inputRef !== undefined);
+    if (referenced.length === 0) return;
+    await this.db.query(JOIN_PENDING_FEEDBACK, columns(referenced, ({ nodeId, message: r }) => [nodeId, r.seq, r.inputRef]));
   }
 
   /** Stores status events and moves each deployment target to the state they leave it in (an outcome is final). */

@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { BatchWriter } from '#common';
-import { encodeMessage, envelopeFields, type HeartbeatMessage, MAX_ACKED_STATUSES, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
+import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseUnavailable, isDataException } from '../database/pg-errors.js';
 import { BroadcastQueue } from '../deployments/broadcast-queue.js';
@@ -114,18 +114,16 @@ export class TelemetryService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Stores statuses, then tells each node exactly which seqs are now stored: the node re-sends every
-   * status until then, so a status this replica acknowledged to the broker but lost in a crash arrives
-   * again — an intermediate one too. `statusSeq` (the highest) is for agents that read only that.
+   * Stores statuses, then acknowledges each one by its seq, in seq order: the node re-sends every status
+   * until its own seq is acknowledged, so a status this replica acknowledged to the broker but lost in a
+   * crash arrives again — an intermediate one too. One ack per status keeps the message older agents
+   * parse (they read `statusSeq` as "up to here", which the last, highest ack of a batch still is).
    */
   private async writeStatuses(batch: FromNode<StatusMessage>[]): Promise<number> {
     const inserted = await this.repository.insertStatuses(batch);
     const stored = new Map<string, Set<number>>();
     for (const { nodeId, message } of batch) stored.set(nodeId, (stored.get(nodeId) ?? new Set<number>()).add(message.seq));
-    for (const [nodeId, seqs] of stored) {
-      const statusSeqs = [...seqs].sort((x, y) => x - y).slice(-MAX_ACKED_STATUSES);
-      this.acknowledge(nodeId, { statusSeq: statusSeqs.at(-1), statusSeqs });
-    }
+    for (const [nodeId, seqs] of stored) for (const statusSeq of [...seqs].sort((x, y) => x - y)) this.acknowledge(nodeId, { statusSeq });
     this.startReadyBroadcasts(batch);
     return inserted;
   }
@@ -145,7 +143,7 @@ export class TelemetryService implements BeforeApplicationShutdown {
    * Tells a node what is stored. Not awaited: the next batch need not wait for the broker, and an ack
    * that is lost only makes the node send again (stored once).
    */
-  private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number; statusSeqs?: number[] }): void {
+  private acknowledge(nodeId: string, ack: { results?: string[]; statusSeq?: number }): void {
     this.mqtt
       .publish(this.mqtt.topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...ack }), { qos: 1 })
       .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not send an ack; the node will resend'));

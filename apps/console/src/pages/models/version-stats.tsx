@@ -13,7 +13,8 @@ function Totals({ total }: { total: Schemas['GroupStatsDto'] }) {
     ['Inferences', formatNumber(total.inferences)],
     ['Errors', `${total.errors} (${formatNumber(total.errorRate, 4)})`],
     ['Latency p50 / p90 / p99 (ms)', total.latencyMs ? [total.latencyMs.p50, total.latencyMs.p90, total.latencyMs.p99].map((v) => formatNumber(v, 2)).join(' / ') : '—'],
-    ['Mean confidence', formatNumber(total.meanConfidence, 3)],
+    // Over every inference the heartbeats reported, not only the results the results policy stored.
+    ['Mean confidence', total.confidences > 0 ? `${formatNumber(total.meanConfidence, 3)} over ${formatNumber(total.confidences)} inferences` : '—'],
     ['Accuracy (feedback)', `${formatNumber(total.feedback.accuracy, 3)} of ${total.feedback.labelled} labelled`],
   ];
   return <Pairs rows={rows} />;

@@ -50,8 +50,13 @@ export class GroupStatsDto {
   @ApiProperty({ type: LatencyPercentilesDto, nullable: true, description: 'From the merged latency histograms, exact to the bucket (≤ 19% above the true value)' })
   latencyMs!: LatencyPercentilesDto | null;
   @ApiProperty({ description: 'Inference results stored', example: 11988 }) results!: number;
-  @ApiProperty({ type: Number, nullable: true, example: 0.93 }) meanConfidence!: number | null;
-  @ApiProperty({ type: [ConfidenceBucketDto], description: 'Top-class confidence in 20 buckets of 0.05' }) confidence!: ConfidenceBucketDto[];
+  @ApiProperty({
+    description: 'Inferences the confidence figures cover: per node, those its heartbeats reported confidence for (every successful inference, whatever the results policy sends), or its stored results for agents that do not report it',
+    example: 12000,
+  })
+  confidences!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Mean top-class confidence over `confidences`', example: 0.93 }) meanConfidence!: number | null;
+  @ApiProperty({ type: [ConfidenceBucketDto], description: 'Top-class confidence in 20 buckets of 0.05, over `confidences`' }) confidence!: ConfidenceBucketDto[];
   @ApiProperty({ type: AccuracyDto }) feedback!: AccuracyDto;
 }
 
@@ -99,6 +104,18 @@ export class FeedbackDto {
   @ValidateNested({ each: true })
   @Type(() => FeedbackItemDto)
   items!: FeedbackItemDto[];
+
+  @ApiPropertyOptional({ description: 'With `version`: the model version the labelled results were served with. Items without a node whose result is not stored are then requested from the nodes that served it (results kept on the node under `sample` or `aggregates`)', example: 'digits' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  model?: string;
+
+  @ApiPropertyOptional({ description: 'With `model`', example: '1.2.0' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  version?: string;
 }
 
 export class FeedbackResultDto {
@@ -106,4 +123,11 @@ export class FeedbackResultDto {
   @ApiProperty({ description: 'Items joined to at least one stored result', example: 98 }) matched!: number;
   @ApiProperty({ type: [Number], description: 'Positions of the items that matched no stored result (send them again later)', example: [17, 54] })
   unmatched!: number[];
+  @ApiProperty({
+    description: 'Of the unmatched items, those whose result was requested from the nodes that may keep it (their own node, or the nodes that served `model`@`version`): the label is held for 24 h and joined when the result arrives, with no need to send it again',
+    example: 2,
+  })
+  pending!: number;
+  @ApiProperty({ description: 'Nodes asked for kept results (one results request each, with all their inputRefs)', example: 1 }) requestedNodes!: number;
+  @ApiProperty({ description: 'Nodes not asked now: their results-requests rate limit was spent (the labels are held all the same)', example: 0 }) rateLimitedNodes!: number;
 }

@@ -28,6 +28,12 @@ export class ModelResultsPolicyDto {
   @ApiProperty({ description: 'Nodes whose retained desired state (a version of this model) was re-signed with the new policy' }) republishedNodes!: number;
 }
 
+export class RolloutResultsPolicyDto {
+  @ApiProperty({ format: 'uuid' }) rolloutId!: string;
+  @ApiProperty({ type: ResultsPolicyDto }) resultsPolicy!: ResultsPolicyDto;
+  @ApiProperty({ description: 'Nodes whose retained desired state (delivered by this rollout) was re-signed with the new policy' }) republishedNodes!: number;
+}
+
 export class ResultsRequestDto {
   @ApiPropertyOptional({ type: [String], description: `The inputRefs whose kept results the node sends (1–${MAX_REQUESTED_RESULTS}); or give from and to`, example: ['img-000123'] })
   @IsOptional()
