@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
 import { envelopeFields, fleetTopics, type ShadowReportMessage } from '#protocol';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, deploy, enrolNodes, uploadVersion } from '../helpers/fleet.js';
+import { ShadowReportsRepository } from '../../apps/control-plane/src/shadow/shadow-reports.repository.js';
+import { createModel, deploy, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
-/** Shadow reports over the real broker into PostgreSQL: the latest by seq, only for a deployment that targets the node. */
+/** Shadow reports over the real broker into PostgreSQL: the latest by seq, only for a deployment that targets the node and about its artifact. */
 describe('shadow reports (nodes/{nodeId}/shadow)', () => {
   let broker: TestBroker;
   let t: TestApp;
@@ -16,12 +17,13 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
   let nodeB: string;
   let deploymentA: string;
   let deploymentB: string;
+  let version: { id: string; sha256: string };
 
   const report = (deploymentId: string, seq: number, samples: number): ShadowReportMessage => ({
     ...envelopeFields(),
     seq,
     deploymentId,
-    sha256: 'c'.repeat(64),
+    sha256: version.sha256,
     startedAt: new Date().toISOString(),
     samples,
     agreed: samples,
@@ -40,7 +42,7 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50' });
     await createModel(t, 'digits', 16, 4);
-    const version = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(1).bytes);
+    version = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(1).bytes);
     [nodeA = '', nodeB = ''] = await enrolNodes(t, 2);
     deploymentA = (await deploy(t, version.id, { nodeIds: [nodeA] })).id;
     deploymentB = (await deploy(t, version.id, { nodeIds: [nodeB] })).id;
@@ -59,6 +61,7 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     await send(nodeA, report(deploymentA, 15, 15)); // older: a redelivery or a reordered copy
     await send(nodeB, report(deploymentA, 30, 30)); // B is not a target of deployment A
     await send(nodeA, { ...report(deploymentA, 40, 5), agreed: 6 }); // refused at the edge: more agreements than samples
+    await send(nodeA, { ...report(deploymentA, 41, 41), sha256: 'c'.repeat(64) }); // about another artifact than the deployment's
     // A later report of another node on the same connection: once it is stored, the ones before it were handled.
     await send(nodeB, report(deploymentB, 1, 3));
     await waitFor(() => stored(deploymentB, nodeB), (row) => row?.samples === 3, 15_000, 'the sentinel report stored');
@@ -67,4 +70,61 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     await send(nodeA, report(deploymentA, 21, 25));
     await waitFor(() => stored(deploymentA, nodeA), (row) => row?.samples === 25, 15_000, 'a newer report replaces it');
   });
+
+  it('counts each node once in the wave figures, sums huge counters without overflow, and times the run from dispatch', async () => {
+    const nodes = await enrolNodes(t, 2, { fleet: 'figures' });
+    // The tick waits (a long duration), so the figures stay put while they are read.
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=figures', strategy: { nodeTimeoutSeconds: 7200, shadow: { minSamples: 1, durationSeconds: 3600 } } });
+    const dispatched = await waitFor(
+      async () => (await t.db.query(`SELECT node_id AS "nodeId", deployment_id AS "deploymentId", dispatched_at AS "dispatchedAt" FROM rollout_nodes WHERE rollout_id = $1 AND state = 'dispatched'`, [id])) as { nodeId: string; deploymentId: string; dispatchedAt: Date }[],
+      (rows) => rows.length === 2,
+      30_000,
+      'both nodes dispatched',
+    );
+    const store = (nodeId: string, samples: number, agreed: number, startedAt: string, latencyMs: number) =>
+      t.db.query(
+        `INSERT INTO shadow_reports (deployment_id, node_id, seq, sha256, started_at, samples, agreed, errors, skipped, mean_divergence, mean_abs_diff, active_latency_ms, candidate_latency_ms)
+         SELECT deployment_id, node_id, 1, $3, $4, $5, $6, 0, $5, 0, 0, 1, $7 FROM rollout_nodes WHERE rollout_id = $1 AND node_id = $2
+         ON CONFLICT (deployment_id, node_id) DO UPDATE SET samples = EXCLUDED.samples, agreed = EXCLUDED.agreed, skipped = EXCLUDED.skipped,
+            started_at = EXCLUDED.started_at, candidate_latency_ms = EXCLUDED.candidate_latency_ms`,
+        [id, nodeId, version.sha256, startedAt, samples, agreed, latencyMs],
+      );
+    const figures = () => t.db.transaction((tx) => t.app.get(ShadowReportsRepository).waveFigures(tx, id, 0));
+    const [a, b] = nodes as [string, string];
+    const huge = 2_000_000_000; // two of these overflow a 32-bit sum
+    await store(a, huge, huge, '2000-01-01T00:00:00Z', 1); // claims a run that started long before its dispatch
+    await store(b, huge, 0, new Date().toISOString(), 3);
+    let f = await figures();
+    expect(f).toMatchObject({ nodes: 2, samples: 2 * huge, skipped: 2 * huge, agreement: 0.5, latencyRatio: 2 });
+    const dispatchedA = dispatched.find((r) => r.nodeId === a)?.dispatchedAt as Date;
+    expect(f.since?.getTime()).toBeGreaterThanOrEqual(new Date(dispatchedA).getTime());
+    // A node reporting far fewer samples still counts as much as the hostile one.
+    await store(b, 100, 0, new Date().toISOString(), 3);
+    f = await figures();
+    expect(f.agreement).toBeCloseTo(0.5, 6);
+    expect(f.samples).toBe(huge + 100);
+  }, 60_000);
+
+  it('tells a node that timed out while shadowing to abandon, and publishes it', async () => {
+    const [node = ''] = await enrolNodes(t, 1, { fleet: 'timeout' });
+    // Nobody answers: the node times out and waits a long backoff, so no verdict ever reaches it.
+    const id = await startRollout(t, {
+      modelVersionId: version.id,
+      selector: 'fleet=timeout',
+      strategy: { nodeTimeoutSeconds: 1, retries: { max: 3, backoffSeconds: 3600 }, shadow: { minSamples: 1 } },
+    });
+    const row = await waitFor(
+      async () =>
+        ((await t.db.query(
+          `SELECT rn.state, rn.published, dt.shadow_decision AS decision FROM rollout_nodes rn
+             JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+            WHERE rn.rollout_id = $1 AND rn.node_id = $2`,
+          [id, node],
+        )) as { state: string; published: boolean; decision: string | null }[])[0],
+      (r) => r?.state === 'retry-wait' && r.decision === 'abandon' && r.published,
+      30_000,
+      'the timed-out node told to abandon',
+    );
+    expect(row).toEqual({ state: 'retry-wait', published: true, decision: 'abandon' });
+  }, 60_000);
 });

@@ -273,7 +273,14 @@ export class RolloutEngine {
   /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */
   private async publishPending(rollout: Rollout): Promise<void> {
     const rolloutId = rollout.id;
-    const pending = await this.db.getRepository(RolloutNode).find({ where: { rolloutId, published: false, state: In(['dispatched', 'reverting']) } });
+    // Nodes that timed out while shadowing are no longer dispatched, yet their abandon must still go out.
+    const pending = (await this.db.query(
+      `SELECT rn.node_id AS "nodeId", rn.deployment_id AS "deploymentId" FROM rollout_nodes rn
+         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+        WHERE rn.rollout_id = $1 AND NOT rn.published AND rn.deployment_id IS NOT NULL
+          AND (rn.state IN ('dispatched', 'reverting') OR (rn.state IN ('retry-wait', 'failed') AND dt.shadow_decision = 'abandon'))`,
+      [rolloutId],
+    )) as { nodeId: string; deploymentId: string }[];
     for (const [deploymentId, nodes] of groupBy(pending, (n) => n.deploymentId as string)) {
       const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
       const version = await this.deployments.signedVersion(deployment.modelVersionId);

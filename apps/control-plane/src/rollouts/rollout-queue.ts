@@ -112,7 +112,8 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
            OR (state IN ('halted', 'aborted', 'completed')
                AND EXISTS (SELECT 1 FROM rollout_nodes rn LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
                             WHERE rn.rollout_id = r.id
-                              AND (rn.state = 'reverting' OR (rn.state = 'dispatched' AND (NOT rn.published OR dt.shadow_decision = 'abandon')))))`,
+                              AND (rn.state = 'reverting' OR (rn.state = 'dispatched' AND (NOT rn.published OR dt.shadow_decision = 'abandon'))
+                                   OR (NOT rn.published AND dt.shadow_decision = 'abandon'))))`,
     )) as Pick<Rollout, 'id' | 'tickSeq'>[];
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }

@@ -104,13 +104,24 @@ export class RolloutRepository {
     return rows[0];
   }
 
-  /** Dispatched nodes past their deadline: retried after a backoff while attempts remain, else failed. */
+  /**
+   * Dispatched nodes past their deadline: retried after a backoff while attempts remain, else failed.
+   * One still shadowing undecided is told to abandon (and marked unpublished, so the signed decision
+   * goes out): once it leaves `dispatched` no verdict reaches it, and it would shadow forever.
+   */
   async timeOut(tx: EntityManager, rollout: Rollout, now: Date): Promise<NodeChange[]> {
     const { max, backoffSeconds } = rollout.strategy.retries;
     const rows = (await tx.query(
-      `UPDATE rollout_nodes
+      `WITH abandoned AS (
+         UPDATE deployment_targets dt SET shadow_decision = 'abandon'
+           FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
+          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND rn.deadline_at < $4 AND d.shadow IS NOT NULL
+            AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
+         RETURNING dt.node_id)
+       UPDATE rollout_nodes
           SET state = (CASE WHEN attempts <= $2 THEN 'retry-wait' ELSE 'failed' END)::rollout_node_state,
               next_attempt_at = CASE WHEN attempts <= $2 THEN $4::timestamptz + make_interval(secs => $3 * power(2, attempts - 1)) END,
+              published = published AND node_id NOT IN (SELECT node_id FROM abandoned),
               reason = 'timeout', updated_at = now()
         WHERE rollout_id = $1 AND state = 'dispatched' AND deadline_at < $4
       RETURNING node_id AS "nodeId", state, reason, attempts`,

@@ -39,6 +39,18 @@ describe('parseStrategy', () => {
     }
   });
 
+  it('refuses a shadow run as long as the node timeout, naming both fields', () => {
+    expect(parseStrategy({ nodeTimeoutSeconds: 600, shadow: { durationSeconds: 599 } }).shadow?.durationSeconds).toBe(599);
+    try {
+      parseStrategy({ shadow: { durationSeconds: 900 } });
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      const fields = (error as ValidationError).violations.map((v) => v.field);
+      expect(fields).toEqual(expect.arrayContaining(['strategy.shadow.durationSeconds', 'strategy.nodeTimeoutSeconds']));
+    }
+  });
+
   it('needs a count or a percentage in a failure threshold', () => {
     expect(() => parseStrategy({ failureThreshold: { minExecuted: 5 } })).toThrow(ValidationError);
   });

@@ -126,7 +126,15 @@ export const strategySchema = z.strictObject({
       durationSeconds: seconds(DAY).default(0),
     })
     .optional(),
-});
+})
+  // A node shadows while dispatched, so a shadow run as long as the node timeout times every node out.
+  .superRefine((s, ctx) => {
+    if (s.shadow && s.shadow.durationSeconds >= s.nodeTimeoutSeconds) {
+      const message = `shadow.durationSeconds (${s.shadow.durationSeconds}) must be below nodeTimeoutSeconds (${s.nodeTimeoutSeconds})`;
+      ctx.addIssue({ code: 'custom', path: ['shadow', 'durationSeconds'], message });
+      ctx.addIssue({ code: 'custom', path: ['nodeTimeoutSeconds'], message });
+    }
+  });
 
 export type RolloutStrategy = z.infer<typeof strategySchema>;
 export type HealthGates = NonNullable<RolloutStrategy['healthGates']>;

@@ -4,20 +4,20 @@
  * and `durationSeconds` of shadowing, then passes or fails on agreement, divergence and latency.
  */
 
-/** A wave's figures, summed over its nodes' latest reports (the means weighted by samples). */
+/** A wave's figures from its nodes' latest reports: counters summed, rates a mean over nodes (each node counts once). */
 export interface ShadowWaveFigures {
   /** Nodes of the wave that reported. */
   readonly nodes: number;
   readonly samples: number;
-  /** agreed / samples: the share of sampled requests where the candidate's top class is the serving model's. */
+  /** Mean over nodes of agreed / samples: the share of sampled requests where the candidate's top class is the serving model's. */
   readonly agreement: number | null;
   readonly meanDivergence: number | null;
   readonly meanAbsDiff: number | null;
-  /** Candidate latency / serving latency over the same samples. */
+  /** Mean over nodes of candidate latency / serving latency on the same samples. */
   readonly latencyRatio: number | null;
   readonly errors: number;
   readonly skipped: number;
-  /** When the earliest of the wave's current shadow runs started. */
+  /** When the earliest of the wave's current shadow runs started, never before that node's dispatch (a server-side time). */
   readonly since: Date | null;
 }
 

@@ -11,14 +11,17 @@ export class ShadowReportsRepository {
 
   /**
    * Keeps a node's latest report per deployment (a higher `seq` replaces it; a repeat or an older one
-   * changes nothing). A report for a deployment that does not target the node is dropped: answers false.
+   * changes nothing). A report for a deployment that does not target the node, or about another artifact
+   * than the deployment's, is dropped: answers false.
    */
   async record(nodeId: string, m: ShadowReportMessage): Promise<boolean> {
     const rows = (await this.db.query(
       `INSERT INTO shadow_reports AS sr (deployment_id, node_id, seq, sha256, started_at, samples, agreed, errors, skipped,
                                          mean_divergence, mean_abs_diff, active_latency_ms, candidate_latency_ms)
        SELECT $1::uuid, $2::uuid, $3::bigint, $4::varchar, $5::timestamptz, $6::int, $7::int, $8::int, $9::int, $10::real, $11::real, $12::real, $13::real
-        WHERE EXISTS (SELECT 1 FROM deployment_targets WHERE deployment_id = $1::uuid AND node_id = $2::uuid)
+        WHERE EXISTS (SELECT 1 FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
+                                JOIN model_versions mv ON mv.id = d.model_version_id
+                        WHERE dt.deployment_id = $1::uuid AND dt.node_id = $2::uuid AND mv.artifact_sha256 = $4::varchar)
        ON CONFLICT (deployment_id, node_id) DO UPDATE
           SET seq = EXCLUDED.seq, sha256 = EXCLUDED.sha256, started_at = EXCLUDED.started_at, samples = EXCLUDED.samples,
               agreed = EXCLUDED.agreed, errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, mean_divergence = EXCLUDED.mean_divergence,
@@ -34,16 +37,20 @@ export class ShadowReportsRepository {
   /**
    * A wave's figures: the latest reports of its nodes for the deployment each was last sent (nodes
    * still waiting for a decision, and those already decided, so a pass is not undone by its own nodes
-   * moving on). Means are weighted by samples.
+   * moving on). Each node counts once in the rates (a mean over nodes of its own rates), so a node
+   * claiming huge sample counts cannot outvote the rest; the counters are summed as float8 (exact far
+   * beyond what nodes can send, where int sums overflow). A node's run counts from no earlier than its
+   * dispatch, a server-side time: a node cannot claim it has shadowed longer than it was asked to.
    */
   async waveFigures(tx: EntityManager, rolloutId: string, wave: number): Promise<ShadowWaveFigures> {
     const [row] = (await tx.query(
-      `SELECT count(sr.node_id)::int AS nodes, COALESCE(sum(sr.samples), 0)::int AS samples,
-              (sum(sr.agreed)::float8 / NULLIF(sum(sr.samples), 0)) AS agreement,
-              (sum(sr.mean_divergence * sr.samples) / NULLIF(sum(sr.samples), 0))::float8 AS "meanDivergence",
-              (sum(sr.mean_abs_diff * sr.samples) / NULLIF(sum(sr.samples), 0))::float8 AS "meanAbsDiff",
-              (sum(sr.candidate_latency_ms * sr.samples) / NULLIF(sum(sr.active_latency_ms * sr.samples), 0))::float8 AS "latencyRatio",
-              COALESCE(sum(sr.errors), 0)::int AS errors, COALESCE(sum(sr.skipped), 0)::int AS skipped, min(sr.started_at) AS since
+      `SELECT count(sr.node_id)::int AS nodes, COALESCE(sum(sr.samples::float8), 0) AS samples,
+              avg(sr.agreed::float8 / NULLIF(sr.samples, 0)) AS agreement,
+              avg(CASE WHEN sr.samples > 0 THEN sr.mean_divergence::float8 END) AS "meanDivergence",
+              avg(CASE WHEN sr.samples > 0 THEN sr.mean_abs_diff::float8 END) AS "meanAbsDiff",
+              avg(CASE WHEN sr.samples > 0 THEN sr.candidate_latency_ms::float8 / NULLIF(sr.active_latency_ms, 0) END) AS "latencyRatio",
+              COALESCE(sum(sr.errors::float8), 0) AS errors, COALESCE(sum(sr.skipped::float8), 0) AS skipped,
+              min(GREATEST(sr.started_at, rn.dispatched_at)) AS since
          FROM rollout_nodes rn
          JOIN shadow_reports sr ON sr.deployment_id = rn.deployment_id AND sr.node_id = rn.node_id
         WHERE rn.rollout_id = $1 AND rn.wave = $2 AND rn.state <> 'superseded'`,
@@ -63,7 +70,9 @@ export class ShadowReportsRepository {
       `WITH decided AS (
          UPDATE deployment_targets dt SET shadow_decision = $2::varchar
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
-          WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
+          WHERE rn.rollout_id = $1 AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
+            -- A stopping rollout also abandons nodes that left dispatched (timed out) while shadowing.
+            AND (rn.state = 'dispatched' OR ($2::varchar = 'abandon' AND $3::int IS NULL AND rn.state IN ('retry-wait', 'failed')))
             AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
             AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
          RETURNING dt.node_id)
