@@ -68,6 +68,19 @@ describe('ArtifactDownload', () => {
     expect(requests).toHaveLength(3);
   });
 
+  it('takes a connect from before the download for no reconnect: it waits for the broadcast, asking nothing', async () => {
+    // A long stall period: only a wrongly seen "reconnect" could ask for anything here.
+    download = new ArtifactDownload({ stateDir: dir, stallSeconds: 30, repairAttempts: 3 }, async (_, missing) => void requests.push(missing), () => undefined);
+    download.connectionChanged(false);
+    download.connectionChanged(true); // the agent connected, then the desired state came
+    await download.open(layout);
+    const receiving = download.receive(layout, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 50)); // the broadcast comes a little later
+    for (let i = 0; i < layout.chunkCount; i++) download.onChunk(layout.sha256, i, chunk(i));
+    await receiving;
+    expect(requests).toEqual([]);
+  });
+
   it('does not count stalls while the broker is away, and asks again at once with a fresh allowance on every reconnect', async () => {
     // A broker restart right after the 2nd request of each of the first two connections, from inside the
     // request itself (no race with a timer): each connection gets its own allowance of 2.

@@ -93,6 +93,8 @@ export class ArtifactDownload {
    */
   async receive(layout: DownloadLayout, signal: AbortSignal): Promise<void> {
     const store = await this.open(layout);
+    // A connect before this download began is not a reconnect of it: the broadcast is still to come.
+    this.reconnectPending = false;
     let repairs = 0;
     try {
       while (!store.complete) {
