@@ -1,9 +1,9 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, waitForPort } from './ports.js';
 
 const run = promisify(execFile);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -67,7 +67,7 @@ export async function startOwnRedis(): Promise<OwnService> {
   const launch = async () => {
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitForPort(port, child, () => stderr);
+    await waitForPort(port, child, () => stderr, { name: 'redis-server', tries: 200 });
     return child;
   };
   let child = await launch();
@@ -99,30 +99,4 @@ async function asPostgres(binary: string, args: string[]): Promise<void> {
   // Not root (a CI runner's own user): initdb and postgres run as that user directly.
   const asRoot = runningAsRoot();
   await run(asRoot ? 'runuser' : binary, asRoot ? ['-u', PG_USER, '--', binary, ...args] : args, { timeout: 120_000 });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`server on ${port} exited: ${stderr()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listened on ${port}: ${stderr()}`);
 }

@@ -1,10 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type BrokerTlsFiles, makeBrokerTls, tlsListenerLines } from '../../pipeline/src/broker-tls.js';
+import { freePort, waitForPort } from './ports.js';
 
 const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 /** Tests and benches run from the repository root. */
@@ -57,7 +57,7 @@ export async function startTestBroker(options: { dynsec?: { username: string; pa
   const launch = async () => {
     const process = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     process.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitForPort(port, process, () => stderr);
+    await waitForPort(port, process, () => stderr, { name: 'mosquitto', tries: 100 });
     return process;
   };
   let child = await launch();
@@ -81,30 +81,4 @@ export async function startTestBroker(options: { dynsec?: { username: string; pa
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${stderr()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on ${port}: ${stderr()}`);
 }
