@@ -77,7 +77,7 @@ const schema = z.strictObject({
    */
   shadow: z.strictObject({ inferenceTimeoutMs: z.number().int().min(1).max(600_000).optional(), maxSeconds: z.number().min(1).max(30 * 86_400).optional() }).optional(),
   /**
-   * Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (50);
+   * Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (200; raised to ten per degree of freedom of the reference, at most `window`);
    * `valuesPerInput` values of each input kept and binned (64). The ring is preallocated: window × valuesPerInput ≤ 4,194,304 values (16 MB).
    */
   drift: z
