@@ -24,6 +24,8 @@ export interface VersionFields {
   readonly preprocessing?: Record<string, unknown>;
   /** Training-time statistics for drift (libs/protocol drift.ts), signed into the manifest. */
   readonly referenceStats?: unknown;
+  /** Store and ship the artifact in this content encoding (docs/protocol.md#artifact-encoding). */
+  readonly encoding?: 'gzip';
 }
 
 /** Uploads an artifact as a version of `model` (ONNX fp32 unless told otherwise). */
@@ -41,8 +43,9 @@ export async function uploadVersion(t: TestApp, model: string, fields: VersionFi
   else req.field('skipSelfTest', 'true');
   if (fields.preprocessing) req.field('preprocessing', JSON.stringify(fields.preprocessing));
   if (fields.referenceStats) req.field('referenceStats', JSON.stringify(fields.referenceStats));
+  if (fields.encoding) req.field('encoding', fields.encoding);
   const res = await req.attach('artifact', artifact, 'model.bin').expect(201);
-  return res.body as { id: string; sha256: string };
+  return res.body as { id: string; sha256: string; wire?: { encoding: string; sha256: string; sizeBytes: number } };
 }
 
 /** Deploys a version to explicit nodes or to a label selector. */

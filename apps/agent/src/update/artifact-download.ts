@@ -6,6 +6,7 @@ import { type SignedArtifact, verifyArtifactStream, verifyEncodedArtifact } from
 import { fsyncDirectory } from '../state/atomic-file.js';
 import { Superseded, throwIfSuperseded } from './abort.js';
 import { type DownloadLayout, DownloadStore, InsufficientDiskError } from './download-store.js';
+import { failpoint } from './failpoints.js';
 import type { LogFn, UpdaterPorts } from './ports.js';
 import type { VerifiedDesired } from './desired.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
@@ -208,6 +209,7 @@ async function decodeVerified(store: DownloadStore, manifest: SignedArtifact & {
   } finally {
     await file.close();
   }
+  failpoint('verify:decoded'); // a crash here leaves only the temp file: the verify step runs again
   await rename(temp, store.decodedPath);
   await fsyncDirectory(dirname(store.decodedPath));
 }
