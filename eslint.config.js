@@ -9,13 +9,8 @@ import tseslint from 'typescript-eslint';
 const NOT_YET_REPOSITORIES = [
   'apps/control-plane/src/telemetry/**',
   'apps/control-plane/src/retention/**',
-  'apps/control-plane/src/audit/audit.service.ts',
-  'apps/control-plane/src/auth/api-keys.service.ts',
   'apps/control-plane/src/deployments/deployments.service.ts',
   'apps/control-plane/src/deployments/distribution.service.ts',
-  'apps/control-plane/src/events/event-feed.ts',
-  'apps/control-plane/src/events/event-recorder.ts',
-  'apps/control-plane/src/events/key-rotation-events.ts',
   'apps/control-plane/src/model-health/model-health.metrics.ts',
   'apps/control-plane/src/models/models.service.ts',
   'apps/control-plane/src/models/version-delete-guard.ts',
@@ -32,7 +27,6 @@ const NOT_YET_REPOSITORIES = [
   'apps/control-plane/src/rollouts/rollout-targeting.ts',
   'apps/control-plane/src/rollouts/rollouts.service.ts',
   'apps/control-plane/src/rollouts/shadow-waves.ts',
-  'apps/control-plane/src/webhooks/webhooks.service.ts',
 ];
 
 export default tseslint.config(
