@@ -9,13 +9,8 @@ import tseslint from 'typescript-eslint';
 const NOT_YET_REPOSITORIES = [
   'apps/control-plane/src/telemetry/**',
   'apps/control-plane/src/retention/**',
-  'apps/control-plane/src/deployments/deployments.service.ts',
-  'apps/control-plane/src/deployments/distribution.service.ts',
-  'apps/control-plane/src/model-health/model-health.metrics.ts',
-  'apps/control-plane/src/results-policy/results-policy.service.ts',
   'apps/control-plane/src/rollouts/gate-judge.ts',
   'apps/control-plane/src/rollouts/rollout-engine.ts',
-  'apps/control-plane/src/rollouts/rollout-metrics.ts',
   'apps/control-plane/src/rollouts/rollout-queue.ts',
   'apps/control-plane/src/rollouts/rollout-stats.service.ts',
   'apps/control-plane/src/rollouts/rollout-targeting.ts',
