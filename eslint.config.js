@@ -9,13 +9,6 @@ import tseslint from 'typescript-eslint';
 const NOT_YET_REPOSITORIES = [
   'apps/control-plane/src/telemetry/**',
   'apps/control-plane/src/retention/**',
-  'apps/control-plane/src/rollouts/gate-judge.ts',
-  'apps/control-plane/src/rollouts/rollout-engine.ts',
-  'apps/control-plane/src/rollouts/rollout-queue.ts',
-  'apps/control-plane/src/rollouts/rollout-stats.service.ts',
-  'apps/control-plane/src/rollouts/rollout-targeting.ts',
-  'apps/control-plane/src/rollouts/rollouts.service.ts',
-  'apps/control-plane/src/rollouts/shadow-waves.ts',
 ];
 
 export default tseslint.config(
