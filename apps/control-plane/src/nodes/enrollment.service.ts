@@ -160,19 +160,19 @@ export class EnrollmentService {
     const nodeSecret = generateSecret('efn');
     const id = randomUUID();
     const node = await this.nodes.insert(tx, {
-        id,
-        nodeKey: request.nodeKey,
-        publicKey: request.publicKey ?? null,
-        // Never the node key: names are shown to every viewer.
-        name: request.name ?? `node-${id.slice(0, 8)}`,
-        labels: token.labels,
-        hardware: request.hardware,
-        status: 'offline',
-        secretHash: hashSecret(nodeSecret),
-        enrollmentTokenId: token.id,
-        currentModelVersionId: null,
-        lastSeenAt: null,
-        decommissionedAt: null,
+      id,
+      nodeKey: request.nodeKey,
+      publicKey: request.publicKey ?? null,
+      // Never the node key: names are shown to every viewer.
+      name: request.name ?? `node-${id.slice(0, 8)}`,
+      labels: token.labels,
+      hardware: request.hardware,
+      status: 'offline',
+      secretHash: hashSecret(nodeSecret),
+      enrollmentTokenId: token.id,
+      currentModelVersionId: null,
+      lastSeenAt: null,
+      decommissionedAt: null,
     });
     await this.audit.record(tx, `enrollment-token:${token.id}`, 'node.enroll', { type: 'node', id: node.id }, {
       hardware: request.hardware,
