@@ -54,17 +54,19 @@ describe('time-partitioned telemetry (real PostgreSQL)', () => {
     }
   });
 
-  it('drops a partition older than the retention whole, keeps newer rows, and prunes old rows of the default partition', async () => {
+  it('drops a partition older than the retention whole, keeps newer rows, and prunes rows of the default partition that arrived before the retention', async () => {
     const nodeId = await seedNode();
     const old = { from: dayStart(-10), to: dayStart(-9) };
     const oldName = `node_heartbeats_p${ymd(old.from)}_${ymd(old.to)}`;
-    const insert = (ts: string, seq: number) =>
-      `INSERT INTO node_heartbeats (node_id, seq, sent_at, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors) VALUES ($1, ${seq}, ${ts}, 1, 0, 1, 1, 0, 0)`;
+    const insert = (ts: string, seq: number, receivedAt = 'now()') =>
+      `INSERT INTO node_heartbeats (node_id, seq, sent_at, received_at, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors) VALUES ($1, ${seq}, ${ts}, ${receivedAt}, 1, 0, 1, 1, 0, 0)`;
     await t.db.transaction(async (tx) => {
       // Rows of an old day land in the default partition; making the day's partition moves them into it.
       for (let seq = 1; seq <= 3; seq++) await tx.query(insert(`'${new Date(old.from.getTime() + seq * 60_000).toISOString()}'`, seq), [nodeId]);
       await tx.query(`SELECT telemetry_partitions.create_partition('node_heartbeats', 'sent_at', $1, $2, $3)`, [oldName, old.from, old.to]);
-      await tx.query(insert(`'2001-01-01T00:00:00Z'`, 4), [nodeId]); // a clock years behind: default partition
+      // Clocks years behind, in the default partition: one arrived 10 days ago (older than the retention), one now.
+      await tx.query(insert(`'2001-01-01T00:00:00Z'`, 4, `now() - interval '10 days'`), [nodeId]);
+      await tx.query(insert(`'2001-01-01T00:00:00Z'`, 7), [nodeId]);
       await tx.query(insert('now()', 5), [nodeId]);
       await tx.query(insert(`now() + interval '400 days'`, 6), [nodeId]); // a clock far ahead: default partition, kept
     });
@@ -76,7 +78,7 @@ describe('time-partitioned telemetry (real PostgreSQL)', () => {
       20_000,
       'the old row of the default partition deleted',
     );
-    expect(seqs).toEqual([5, 6]);
+    expect(seqs).toEqual([5, 6, 7]);
     expect(await count(`SELECT count(*) AS n FROM pg_class WHERE relname = $1`, [oldName])).toBe(0);
   });
 

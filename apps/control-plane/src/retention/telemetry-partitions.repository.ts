@@ -60,13 +60,14 @@ export class TelemetryPartitionsRepository {
   }
 
   /**
-   * Deletes at most `rows` rows older than `before` from the default partition (rows from nodes with a bad
-   * clock, and those the migration moved there): they belong to no range that could be dropped.
+   * Deletes at most `rows` rows received before `before` from the default partition (rows from nodes with a
+   * bad clock, and those the migration moved there): they belong to no range that could be dropped. By
+   * arrival, not by the node's time: a row stamped years ago by a node whose clock is behind is kept as long
+   * as any other row that arrived with it.
    */
   async deleteFromDefault(table: TelemetryTable, before: Date, rows: number): Promise<number> {
-    const key = keyOf(table);
     const [, affected] = (await this.db.query(
-      `DELETE FROM ${SCHEMA}."${table}_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${SCHEMA}."${table}_default" WHERE "${key}" < $1 LIMIT $2))`,
+      `DELETE FROM ${SCHEMA}."${table}_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${SCHEMA}."${table}_default" WHERE received_at < $1 LIMIT $2))`,
       [before, rows],
     )) as [unknown, number];
     return affected;
