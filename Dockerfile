@@ -15,7 +15,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /data/artifacts /data/keys && chown -R node:node /data
+RUN mkdir -p /data/artifacts /data/keys /data/agent /data/tokens && chown -R node:node /data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/apps/control-plane/src/main.js"]

@@ -45,11 +45,11 @@ describe('drift on real agents', () => {
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50', ROLLOUT_TICK_MS: '500' });
     await createModel(t, 'drifting', INPUTS, 4);
     const { token } = await createEnrollmentToken(t, { labels: { fleet: 'drift' } });
-    // Scores over full windows only: a PSI over 100 samples of ~10 bins is noisy enough (≈ 0.1 expected, a
-    // tail past 0.25) that the steady agent once crossed the threshold during warm-up beside a CPU hog.
+    // The default minSamples (200: a PSI over ~10 bins of 200 steady samples is ≈ 0.045 of noise, far under
+    // 0.25; at the former 50 it was ≈ 0.18 with a tail past 0.25), over a window of as many: full windows only.
     agents = await Promise.all(
       [0, 1].map((i) =>
-        AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, name: `drift-agent-${i}`, soak: { inferences: 3, seconds: 1 }, config: { drift: { window: 200, minSamples: 200 } } }),
+        AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, name: `drift-agent-${i}`, soak: { inferences: 3, seconds: 1 }, config: { drift: { window: 200 } } }),
       ),
     );
     const version = await upload('1.0.0', v1);

@@ -70,7 +70,14 @@ const schema = z.strictObject({
   /** ONNX Runtime: threads per run (default 1) and busy-waiting between runs (default off); raise threads for large models. */
   onnx: z.strictObject({ threads: z.number().int().min(1).max(64).optional(), spinning: z.boolean().optional() }).optional(),
   /**
-   * Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (50);
+   * Shadow evaluation bounds (shadow/shadow-evaluator.ts, update/shadow-step.ts): one candidate run longer
+   * than `inferenceTimeoutMs` (5,000) counts as an error against the candidate; shadowing longer than
+   * `maxSeconds` (86,400) without the control plane's decision fails the update (`shadow-failed`). Keep
+   * `maxSeconds` above the rollouts' `nodeTimeoutSeconds`: the control plane decides within it.
+   */
+  shadow: z.strictObject({ inferenceTimeoutMs: z.number().int().min(1).max(600_000).optional(), maxSeconds: z.number().min(1).max(30 * 86_400).optional() }).optional(),
+  /**
+   * Drift scores (telemetry/drift-monitor.ts): over the last `window` inferences (500), once `minSamples` (200; raised to ten per degree of freedom of the reference, at most `window`);
    * `valuesPerInput` values of each input kept and binned (64). The ring is preallocated: window × valuesPerInput ≤ 4,194,304 values (16 MB).
    */
   drift: z

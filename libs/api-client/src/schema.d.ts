@@ -108,6 +108,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/broker/authenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Broker hook: authenticate a client
+         * @description For the broker only (bearer BROKER_HOOK_SECRET). A node connects with its id, its secret and the client id `node-<id>`; the answer carries its ACL. `ignore` for a username that is not this installation's.
+         */
+        post: operations["BrokerHooksController_authenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broker/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Broker hook: authorize a publish or subscribe
+         * @description For the broker only (bearer BROKER_HOOK_SECRET), for brokers that ask per action instead of taking the ACL from the authentication answer.
+         */
+        post: operations["BrokerHooksController_authorize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/deployments": {
         parameters: {
             query?: never;
@@ -1147,6 +1187,48 @@ export interface components {
             id: string;
             targetId: string;
             targetType: string;
+        };
+        BrokerAclRuleDto: {
+            /** @enum {string} */
+            action: "publish" | "subscribe" | "all";
+            /** @enum {string} */
+            permission: "allow" | "deny";
+            /** @description A topic or filter; `eq ` in front: matched literally */
+            topic: string;
+        };
+        BrokerAuthenticateAnswerDto: {
+            /** @description With `allow`: every topic the client may use (EMQX ≥ 5.8 applies it without calling the authorize hook) */
+            acl?: components["schemas"]["BrokerAclRuleDto"][];
+            /** @description Always false: every client is held to its ACL */
+            is_superuser: boolean;
+            /**
+             * @description `ignore`: not a client of this installation (the broker asks its next authenticator)
+             * @enum {string}
+             */
+            result: "allow" | "deny" | "ignore";
+        };
+        BrokerAuthenticateDto: {
+            /** @example node-6f1c… */
+            clientid: string;
+            /** @description The MQTT password, as the client sent it */
+            password: string;
+            /**
+             * @description The MQTT username (a node id, or the control plane account)
+             * @example 6f1c…
+             */
+            username: string;
+        };
+        BrokerAuthorizeAnswerDto: {
+            /** @enum {string} */
+            result: "allow" | "deny" | "ignore";
+        };
+        BrokerAuthorizeDto: {
+            /** @enum {string} */
+            action: "publish" | "subscribe";
+            clientid: string;
+            /** @description The topic published to, or the filter subscribed to */
+            topic: string;
+            username: string;
         };
         BrokerCredentialsDto: {
             /** @description MQTT client id the broker expects */
@@ -2565,6 +2647,106 @@ export interface operations {
             };
             /** @description No API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BrokerHooksController_authenticate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthenticateDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticateAnswerDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BrokerHooksController_authorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthorizeDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizeAnswerDto"];
+                };
+            };
+            /** @description The input is invalid: `detail` says why and `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

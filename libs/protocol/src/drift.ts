@@ -65,6 +65,26 @@ export function driftBin(edges: readonly number[], value: number): number {
   return lo;
 }
 
+/**
+ * How many live values a PSI over `bins` bins needs before it means anything. With no drift at all, n
+ * values drawn from the reference distribution give n·PSI ≈ Σ n(p−q)²/q, Pearson's χ² with bins − 1
+ * degrees of freedom: E[PSI] ≈ (bins − 1)/n, standard deviation ≈ √(2(bins − 1))/n. Over 20 bins that is
+ * 0.38 expected at n = 50 (every window "drifts" at the usual 0.25 alarm), 0.19 ± 0.06 at 100 (a steady
+ * node read 0.278), 0.095 ± 0.031 at 200 (0.25 is five deviations away). Ten values per degree of freedom
+ * hold the expected noise at 0.1; `drift-noise.spec.ts` simulates the false-alarm rate.
+ */
+export const DRIFT_SAMPLES_PER_DEGREE = 10;
+
+/** The fewest values a drift score over `bins` bins is computed from (see DRIFT_SAMPLES_PER_DEGREE). */
+export function driftMinSamples(bins: number): number {
+  return DRIFT_SAMPLES_PER_DEGREE * Math.max(1, bins - 1);
+}
+
+/** The PSI expected from sampling noise alone: n values of the reference distribution over `bins` bins. */
+export function expectedNullPsi(bins: number, n: number): number {
+  return (bins - 1) / n;
+}
+
 /** PSI = Σ (observed − expected) · ln(observed / expected), fractions floored at PSI_FLOOR; 0 without observations. */
 export function populationStabilityIndex(expected: readonly number[], observedCounts: ArrayLike<number>): number {
   let total = 0;

@@ -20,6 +20,12 @@ export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
 export const TERMINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = ['committed', 'failed', 'rolled-back', 'rejected'];
 
 /**
+ * States a node reports before the candidate serves (`activated` and after, it does): a shadow approval
+ * can still be withdrawn from a node in one of these, since it has not acted on it yet.
+ */
+export const PRE_ACTIVATION_DEPLOYMENT_STATES: readonly DeploymentState[] = ['received', 'downloading', 'downloaded', 'verified', 'staged', 'self-tested'];
+
+/**
  * Whether a status a node reports may replace a deployment target's state (null: none yet). An outcome
  * is final: nothing moves a target out of a terminal state — not a late or forged `rejected`, not a
  * replay that starts over — except the rollback that follows a failure, which refines `failed` into

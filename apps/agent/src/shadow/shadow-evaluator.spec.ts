@@ -64,4 +64,25 @@ describe('ShadowEvaluator', () => {
     expect(c.started()).toBe(0);
     expect(evaluator.figures()).toMatchObject({ samples: 1, agreed: 0 });
   });
+
+  it('counts a candidate run past its timeout as an error, stops waiting for it, and starts no other run until it settles', async () => {
+    const c = heldCandidate([0.2, 0.8]);
+    const timers: (() => void)[] = [];
+    const clock = { random: () => 0, defer: (f: () => void) => f(), now: () => 0, after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
+    const evaluator = new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 });
+    evaluator.offer(new Float32Array(2), active);
+    timers.splice(0).forEach((fire) => fire()); // the candidate hangs past its timeout
+    await evaluator.stop(); // bounded: does not wait for the hung run
+    expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 1 });
+    const again = new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 });
+    again.offer(new Float32Array(2), active);
+    timers.splice(0).forEach((fire) => fire());
+    again.offer(new Float32Array(2), active); // the hung run has not settled: skipped, not piled on
+    expect(c.started()).toBe(2);
+    c.finishAll(); // the late answers are not counted as samples
+    await flush();
+    again.offer(new Float32Array(2), active);
+    expect(c.started()).toBe(1); // settled: the next sample runs
+    expect(again.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
+  });
 });

@@ -8,52 +8,95 @@ export interface ShadowRun {
   readonly sampleRate: number;
 }
 
-/** Hooks for tests: the sampling draw and when a shadow run starts (by default after the current I/O turn). */
+/** Hooks for tests: the sampling draw, when a shadow run starts (by default after the current I/O turn), the clock and timers. */
 export interface ShadowClock {
   readonly random: () => number;
   readonly defer: (run: () => void) => void;
   readonly now: () => number;
+  /** Calls `fire` after `ms` unless the returned cancel runs first (default: setTimeout). */
+  readonly after?: (ms: number, fire: () => void) => () => void;
 }
 
 const DEFAULT_CLOCK: ShadowClock = { random: Math.random, defer: (run) => void setImmediate(run), now: () => performance.now() };
+
+const timer = (ms: number, fire: () => void): (() => void) => {
+  const handle = setTimeout(fire, ms);
+  return () => clearTimeout(handle);
+};
+
+/** Bounds on the candidate's runs (agent config `shadow`). */
+export interface ShadowLimits {
+  /** One candidate run longer than this counts as an error and is no longer waited for. */
+  readonly inferenceTimeoutMs: number;
+}
+
+export const DEFAULT_SHADOW_LIMITS: ShadowLimits = { inferenceTimeoutMs: 5_000 };
 
 /**
  * Runs a candidate beside the serving model on a sample of served requests. Off the request path: a
  * sampled request's input is run on the candidate only after its answer went out (`defer`: the local API
  * writes the response in the promise continuation that precedes it), and never answers anyone. The CPU
  * it takes is bounded: at most one candidate run in flight; a request sampled meanwhile is skipped
- * (counted), never queued.
+ * (counted), never queued. A run past `inferenceTimeoutMs` counts as an error against the candidate and
+ * is no longer waited for (so `stop` is bounded too), but no other run starts until it has settled: a
+ * hung engine is not given more work.
  */
 export class ShadowEvaluator {
   readonly startedAt = new Date();
   private readonly tally = new ShadowTally();
   private inFlight?: Promise<void>;
+  /** A run that timed out and has not settled yet. */
+  private overdue?: Promise<unknown>;
   private stopped = false;
 
   constructor(
     readonly run: ShadowRun,
     private readonly candidate: InferenceSession,
     private readonly clock: ShadowClock = DEFAULT_CLOCK,
+    private readonly limits: ShadowLimits = DEFAULT_SHADOW_LIMITS,
   ) {}
 
   /** A request the serving model answered: maybe shadowed. Never throws, never waits. */
   offer(input: Float32Array, active: { readonly output: Float32Array; readonly latencyMs: number }): void {
     if (this.stopped || this.clock.random() >= this.run.sampleRate) return;
-    if (this.inFlight) return this.tally.skip();
+    if (this.inFlight || this.overdue) return this.tally.skip();
     // Copies: the caller's buffers are its own once this returns (an engine may reuse them).
     const sample = Float32Array.from(input);
     const answer = Float32Array.from(active.output);
     let done!: () => void;
     this.inFlight = new Promise<void>((resolve) => (done = resolve));
-    this.clock.defer(() => {
-      const start = this.clock.now();
-      this.candidate.run(sample).then(
-        (output) => this.tally.add(answer, output, active.latencyMs, this.clock.now() - start),
-        () => this.tally.error(),
-      ).finally(() => {
-        this.inFlight = undefined;
-        done();
+    this.clock.defer(() => this.shadowOne(sample, answer, active.latencyMs, done));
+  }
+
+  /** One candidate run: tallied when it settles, or as an error at the timeout (whichever comes first). */
+  private shadowOne(sample: Float32Array, answer: Float32Array, activeLatencyMs: number, done: () => void): void {
+    const start = this.clock.now();
+    let timedOut = false;
+    let cancel = (): void => undefined;
+    const finish = () => {
+      cancel();
+      this.inFlight = undefined;
+      done();
+    };
+    const running = this.candidate.run(sample).then(
+      (output) => {
+        if (!timedOut) this.tally.add(answer, output, activeLatencyMs, this.clock.now() - start);
+      },
+      () => {
+        if (!timedOut) this.tally.error();
+      },
+    );
+    cancel = (this.clock.after ?? timer)(this.limits.inferenceTimeoutMs, () => {
+      timedOut = true;
+      this.tally.error();
+      const overdue = running.finally(() => {
+        if (this.overdue === overdue) this.overdue = undefined;
       });
+      this.overdue = overdue;
+      finish();
+    });
+    void running.finally(() => {
+      if (!timedOut) finish();
     });
   }
 
@@ -61,7 +104,7 @@ export class ShadowEvaluator {
     return this.tally.figures();
   }
 
-  /** No more samples; resolves once the run in flight (if any) ended, so the session can change hands. */
+  /** No more samples; resolves once the run in flight (if any) ended or timed out, so the session can change hands. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.inFlight;

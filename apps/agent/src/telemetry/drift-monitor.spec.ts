@@ -19,7 +19,10 @@ describe('DriftMonitor', () => {
     monitor.adopt(model, reference);
     for (let i = 0; i < 19; i++) monitor.observe(model, noise(1000 + i, 16, 0, 1), 0.75);
     expect(monitor.score(model)).toBeUndefined();
-    for (let i = 19; i < 100; i++) monitor.observe(model, noise(1000 + i, 16, 0, 1), 0.5 + (i % 50) / 100);
+    // minSamples is raised to what the 10-bin reference needs: 10 per degree of freedom, 90.
+    for (let i = 19; i < 89; i++) monitor.observe(model, noise(1000 + i, 16, 0, 1), 0.5 + (i % 50) / 100);
+    expect(monitor.score(model)).toBeUndefined();
+    for (let i = 89; i < 100; i++) monitor.observe(model, noise(1000 + i, 16, 0, 1), 0.5 + (i % 50) / 100);
     const calm = monitor.score(model);
     expect(calm?.samples).toBe(100);
     expect(calm?.input).toBeLessThan(0.1);
@@ -48,7 +51,8 @@ describe('DriftMonitor', () => {
     const monitor = new DriftMonitor({ window: 50, minSamples: 10, valuesPerInput: 8 });
     monitor.adopt(model, reference);
     monitor.adopt(other, undefined);
-    for (let i = 0; i < 20; i++) monitor.observe(model, noise(i, 16, 0, 1), 0.7);
+    // A full window: the 10-bin reference asks for 90 samples, more than this window holds.
+    for (let i = 0; i < 50; i++) monitor.observe(model, noise(i, 16, 0, 1), 0.7);
     expect(monitor.score(model)).toBeDefined();
     for (let i = 0; i < 20; i++) monitor.observe(other, noise(i, 16, 0, 1), 0.7);
     expect(monitor.score(other)).toBeUndefined();
@@ -59,7 +63,7 @@ describe('DriftMonitor', () => {
     const monitor = new DriftMonitor({ window: 50, minSamples: 10, valuesPerInput: 8 });
     monitor.observe(model, noise(1, 16, 0, 1), 0.7);
     monitor.adopt(model, reference);
-    for (let i = 0; i < 10; i++) monitor.observe(model, noise(i, 16, 0, 1), 0.7);
-    expect(monitor.score(model)?.samples).toBe(10);
+    for (let i = 0; i < 50; i++) monitor.observe(model, noise(i, 16, 0, 1), 0.7);
+    expect(monitor.score(model)?.samples).toBe(50);
   });
 });

@@ -1,16 +1,23 @@
-import { driftBin, type HeartbeatDrift, populationStabilityIndex, type ReferenceStats } from '#protocol';
+import { driftBin, driftMinSamples, type HeartbeatDrift, populationStabilityIndex, type ReferenceStats } from '#protocol';
 import type { PolicyModel } from './results-policy-book.js';
 
 export interface DriftSettings {
   /** Recent inferences the scores are computed over (a sliding window). */
   readonly window: number;
-  /** Fewer inferences than this in the window: no score (a handful of requests says nothing). */
+  /**
+   * Fewer inferences than this in the window: no score. Raised to the reference's own need
+   * (`driftMinSamples`: ten per degree of freedom of its widest distribution), capped at `window`.
+   */
   readonly minSamples: number;
   /** Values of one input binned at most (evenly strided): bounds the heartbeat's work for wide inputs. */
   readonly valuesPerInput: number;
 }
 
-export const DEFAULT_DRIFT: DriftSettings = { window: 500, minSamples: 50, valuesPerInput: 64 };
+/**
+ * minSamples 200: a PSI over 20 bins (what the exporter writes) of n steady samples is ≈ 19/n of pure
+ * noise; at the former 50 a steady node crossed the 0.25 alarm in most windows (drift-noise.spec.ts).
+ */
+export const DEFAULT_DRIFT: DriftSettings = { window: 500, minSamples: 200, valuesPerInput: 64 };
 
 /** References of the last few releases this node was told about (as the results policy book keeps policies). */
 const MAX_MODELS = 8;
@@ -67,7 +74,7 @@ export class DriftMonitor {
   /** The scores of `model`'s window, or undefined without a reference or with too few inferences. */
   score(model: PolicyModel | undefined): HeartbeatDrift | undefined {
     const reference = this.windowReference;
-    if (!model || !reference || !this.windowModel || keyOf(model) !== keyOf(this.windowModel) || this.size < this.settings.minSamples) return undefined;
+    if (!model || !reference || !this.windowModel || keyOf(model) !== keyOf(this.windowModel) || this.size < this.neededSamples(reference)) return undefined;
     const inputCounts = new Float64Array(reference.input.bins.edges.length + 1);
     const confidenceCounts = new Float64Array(reference.confidence.edges.length + 1);
     const { valuesPerInput } = this.settings;
@@ -84,6 +91,12 @@ export class DriftMonitor {
       confidence: bound(populationStabilityIndex(reference.confidence.fractions, confidenceCounts)),
       samples: this.size,
     };
+  }
+
+  /** minSamples, raised to what the reference's widest distribution needs for a score above its noise, at most the window. */
+  private neededSamples(reference: ReferenceStats): number {
+    const bins = Math.max(reference.input.bins.edges.length, reference.confidence.edges.length) + 1;
+    return Math.min(this.settings.window, Math.max(this.settings.minSamples, driftMinSamples(bins)));
   }
 
   private restart(model: PolicyModel): void {

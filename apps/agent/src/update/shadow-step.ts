@@ -1,6 +1,7 @@
 import type { InferenceSession } from '#inference';
 import type { ShadowDecision } from '#protocol';
-import { ShadowEvaluator, type ShadowTap } from '../shadow/shadow-evaluator.js';
+import { nextWindowOpening, type RecurringWindow, windowOpen } from '#common';
+import { ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { ShadowFigures } from '../shadow/shadow-math.js';
 import { delay } from './abort.js';
 import type { VerifiedDesired } from './desired.js';
@@ -19,17 +20,22 @@ export interface ShadowStepDeps {
   /** Publishes a report; a failure to publish is logged, the run goes on (the next report carries the same and more). */
   readonly report: (report: ShadowReport) => Promise<void>;
   readonly reportEveryMs: number;
+  /** Per candidate run (ShadowEvaluator) and for the whole phase: shadowing longer without a decision fails the update. */
+  readonly limits: ShadowLimits & { readonly maxShadowMs: number };
   readonly log: LogFn;
 }
 
 const DECISION_POLL_MS = 100;
+/** A day: above the default rollout node timeout (900 s) by far; the control plane decides within its node timeout. */
+export const DEFAULT_SHADOW_MAX_SECONDS = 86_400;
 
 /**
  * The shadow step: the self-tested candidate runs beside the serving model (ShadowEvaluator) and its
  * figures are reported until a verified desired state of the same deployment carries the control
  * plane's decision. `activate` returns that document (the caller records it and moves on to
- * activation); `abandon` fails the update (`shadow-failed`), which rolls back. Nothing else ends it but
- * a newer deployment (the signal). A restart starts a new run: the figures of the old one were already
+ * activation); `abandon` fails the update (`shadow-failed`), which rolls back. Besides a newer
+ * deployment (the signal), `limits.maxShadowMs` without a decision ends it as `shadow-failed`: a control
+ * plane that never decides must not keep a candidate running beside the serving model for good. A restart starts a new run: the figures of the old one were already
  * reported, and only the decision, never the figures, lets the update through.
  */
 export async function shadowCandidate(
@@ -42,7 +48,7 @@ export async function shadowCandidate(
   const order = target.state.shadow;
   if (!order) throw new StepFailure('internal', 'the desired state asks for no shadow evaluation');
   const run = { deploymentId: target.state.deploymentId, sha256: target.manifest.sha256, sampleRate: order.sampleRate };
-  const evaluator = new ShadowEvaluator(run, candidate);
+  const evaluator = new ShadowEvaluator(run, candidate, undefined, deps.limits);
   await deps.tap.begin(evaluator);
   deps.log('info', 'shadow evaluation started', { deploymentId: run.deploymentId, sha256: run.sha256, sampleRate: run.sampleRate });
   // Not awaited: a report waits for its PUBACK, and a partitioned broker must not hold up the decision
@@ -51,8 +57,9 @@ export async function shadowCandidate(
     void deps.report({ ...run, startedAt: evaluator.startedAt, ...evaluator.figures() }).catch((error: unknown) =>
       deps.log('warn', 'could not send a shadow report', { deploymentId: run.deploymentId, err: error instanceof Error ? error.message : String(error) }),
     );
+  const begun = Date.now();
   try {
-    let lastReport = Date.now();
+    let lastReport = begun;
     for (;;) {
       const decided = decisionOf(latest(), run.deploymentId);
       if (decided) {
@@ -61,6 +68,11 @@ export async function shadowCandidate(
         deps.log('info', 'shadow evaluation decided', { deploymentId: run.deploymentId, decision: decided.decision, ...evaluator.figures() });
         if (decided.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane abandoned the candidate after its shadow evaluation');
         return decided.document;
+      }
+      if (Date.now() - begun >= deps.limits.maxShadowMs) {
+        await deps.tap.end();
+        send(); // the last figures, timed-out runs counted as errors
+        throw new StepFailure('shadow-failed', `no shadow decision from the control plane within ${Math.round(deps.limits.maxShadowMs / 1000)} s of shadowing`);
       }
       if (Date.now() - lastReport >= deps.reportEveryMs) {
         lastReport = Date.now();
@@ -77,4 +89,31 @@ export async function shadowCandidate(
 function decisionOf(document: VerifiedDesired | undefined, deploymentId: string): { decision: ShadowDecision; document: VerifiedDesired } | undefined {
   const decision = document?.state.deploymentId === deploymentId ? document.state.shadow?.decision : undefined;
   return document && decision ? { decision, document } : undefined;
+}
+
+/**
+ * After an approval, waits for the activation window while re-reading the decision: a rollout that
+ * stops before this node activates withdraws the approval (a re-signed copy says `abandon`), and the
+ * update then fails as `shadow-failed` instead of activating. Answers the approving document to record.
+ */
+export async function awaitActivation(
+  approved: VerifiedDesired,
+  latest: () => VerifiedDesired | undefined,
+  options: { signal: AbortSignal; onWaiting: (opens: Date | null) => Promise<void>; pollMs?: number },
+): Promise<VerifiedDesired> {
+  const deploymentId = approved.state.deploymentId;
+  let document = approved;
+  let waiting = false;
+  for (;;) {
+    const decided = decisionOf(latest(), deploymentId);
+    if (decided?.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane withdrew its approval before activation (the rollout stopped)');
+    if (decided) document = decided.document;
+    const window: RecurringWindow | undefined = document.state.activationWindow;
+    if (!window || windowOpen(window, new Date())) return document;
+    if (!waiting) {
+      waiting = true;
+      await options.onWaiting(nextWindowOpening(window, new Date()));
+    }
+    await delay(options.pollMs ?? DECISION_POLL_MS, options.signal);
+  }
 }

@@ -12,7 +12,7 @@ import { inputSize, type ModelLoader, servingModelOf } from './model-loader.js';
 import type { Step } from './planner.js';
 import type { LogFn } from './ports.js';
 import { runSelfTest, SelfTestError } from './self-test.js';
-import { shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
+import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
 import { servingKey } from './serving-key.js';
 import type { StatusReporter } from './status-reporter.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
@@ -157,14 +157,15 @@ export class UpdateSteps {
       await this.staged?.session.dispose();
       this.staged = { session: await this.testedSession(slot, target), slot };
     }
-    const approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, this.staged.session, apply.latest ?? (() => target), apply.signal);
-    await waitForActivationWindow(approved.state.activationWindow, {
+    const latest = apply.latest ?? (() => target);
+    const approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, this.staged.session, latest, apply.signal);
+    const activating = await awaitActivation(approved, latest, {
       signal: apply.signal,
       onWaiting: async (opens) => {
         await this.d.reporter.report(target.state.deploymentId, 'self-tested', { detail: `shadow evaluation passed; waiting for the activation window (opens ${opens?.toISOString() ?? 'never'})` });
       },
     });
-    await this.d.journal.transition('shadow-approved', { desired: approved.message });
+    await this.d.journal.transition('shadow-approved', { desired: activating.message });
   }
 
   /** Loads and warms the new session (unless the self-test left it loaded), flips the pointer, swaps. */

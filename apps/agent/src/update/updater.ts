@@ -17,6 +17,8 @@ import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
 import { trustReason } from './step-failure.js';
 import { UpdateSteps } from './update-steps.js';
+import { DEFAULT_SHADOW_LIMITS } from '../shadow/shadow-evaluator.js';
+import { DEFAULT_SHADOW_MAX_SECONDS } from './shadow-step.js';
 
 export type { UpdaterPorts } from './ports.js';
 
@@ -57,7 +59,11 @@ export class Updater {
     this.reporter = new StatusReporter(this.journal, ports.report, ports.log);
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
     this.loader = new ModelLoader(trust, slots, holder, engines);
-    const shadow = { tap: ports.shadow.tap, report: ports.shadow.report, reportEveryMs: config.heartbeatSeconds * 1000 };
+    const limits = {
+      inferenceTimeoutMs: config.shadow?.inferenceTimeoutMs ?? DEFAULT_SHADOW_LIMITS.inferenceTimeoutMs,
+      maxShadowMs: (config.shadow?.maxSeconds ?? DEFAULT_SHADOW_MAX_SECONDS) * 1000,
+    };
+    const shadow = { tap: ports.shadow.tap, report: ports.shadow.report, reportEveryMs: config.heartbeatSeconds * 1000, limits };
     this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, shadow, log: ports.log });
   }
 

@@ -1,13 +1,23 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { AnonymousBrokerAccess, BrokerAccess } from './broker-access.js';
 import { DynsecBrokerAccess } from './dynsec-broker-access.js';
+import { BrokerHookGuard } from './broker-hook.guard.js';
+import { BrokerHooksController } from './broker-hooks.controller.js';
+import { BrokerHooksService } from './broker-hooks.service.js';
+import { NodeCredentialsRepository } from './node-credentials.repository.js';
+import { EdgeNode } from '../nodes/node.entity.js';
 
 @Module({
-  imports: [MessagingModule],
+  imports: [MessagingModule, TypeOrmModule.forFeature([EdgeNode])],
+  controllers: [BrokerHooksController],
   providers: [
+    BrokerHookGuard,
+    BrokerHooksService,
+    NodeCredentialsRepository,
     {
       provide: BrokerAccess,
       inject: [APP_CONFIG, MqttConnection],

@@ -3,6 +3,7 @@ import { type FleetTopics, NODE_UPLINK_KINDS } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
 import { BrokerAccess } from './broker-access.js';
+import { nodeAcl } from './node-acl.js';
 import { type DynsecCommand, DynsecClient } from './dynsec.client.js';
 
 /**
@@ -63,18 +64,11 @@ export class DynsecBrokerAccess extends BrokerAccess implements OnApplicationBoo
   async registerNode(nodeId: string, secret: string): Promise<void> {
     const rolename = roleOf(nodeId);
     const acl = (acltype: string, topic: string, allow = true, priority = 0) => ({ command: 'addRoleACL', rolename, acltype, topic, allow, priority });
+    const allowed = nodeAcl(this.topics, nodeId);
     const commands: DynsecCommand[] = [
       { command: 'createRole', rolename, textname: `EdgeFleet node ${nodeId}` },
-      ...NODE_UPLINK_KINDS.map((kind) => acl('publishClientSend', this.topics.uplink(nodeId, kind))),
-      acl('subscribeLiteral', this.topics.desired(nodeId)),
-      acl('subscribeLiteral', this.topics.errors(nodeId)),
-      acl('subscribeLiteral', this.topics.acks(nodeId)),
-      acl('subscribeLiteral', this.topics.resultsRequests(nodeId)),
-      acl('subscribeLiteral', this.topics.repairChunks(nodeId)),
-      acl('subscribeLiteral', this.topics.allArtifactChunks),
-      // Every root version (public data, retained): how rotations and revocations reach the node.
-      acl('subscribeLiteral', this.topics.allTrustRoots),
-      acl('subscribeLiteral', this.topics.attestationNonce),
+      ...allowed.publish.map((topic) => acl('publishClientSend', topic)),
+      ...allowed.subscribe.map((topic) => acl('subscribeLiteral', topic)),
       // Receiving is allowed by default in dynsec: deny every artifact, then allow assigned ones above it.
       acl('publishClientReceive', this.topics.allArtifacts, false, -1),
     ];

@@ -33,6 +33,8 @@ export interface AppConfig {
     readonly sharedGroup: string;
     /** Create per-node broker credentials and ACLs through Mosquitto's dynamic security plugin. */
     readonly dynsec: boolean;
+    /** Bearer secret the broker's HTTP auth hooks must present (EMQX); unset: the hooks answer 404. */
+    readonly hookSecret?: string;
     /**
      * Every topic of this installation is under `ef/v1/{fleetNamespace}/`; nodes learn it at enrolment.
      * As parsed, this is FLEET_NAMESPACE or the default for a new installation; `createApp` replaces it

@@ -46,6 +46,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       publicUrl: e.MQTT_PUBLIC_URL ?? e.MQTT_URL,
       sharedGroup: e.MQTT_SHARED_GROUP,
       dynsec: e.MQTT_DYNSEC,
+      hookSecret: e.BROKER_HOOK_SECRET,
       fleetNamespace,
       fleetNamespaceFromEnv: e.FLEET_NAMESPACE !== undefined,
       clientId: e.MQTT_CLIENT_ID ?? defaultClientId(fleetNamespace),

@@ -40,6 +40,8 @@ export const envSchema = z.object({
   MQTT_CA_FILE: z.string().min(1).optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ or -').default('edgefleet-cp'),
   MQTT_DYNSEC: booleanFlag.default(false),
+  /** Bearer secret of the broker's HTTP auth hooks (/v1/broker/*); unset: the hooks are off. */
+  BROKER_HOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   FLEET_NAMESPACE: z.string().regex(FLEET_NAMESPACE_PATTERN, 'one MQTT topic level: 1-64 letters, digits, _, - or . (not first); no + # / $ or NUL').optional(),
   KEYS_DIR: z.string().min(1).default('.edgefleet/keys'),
   MANIFEST_TTL_DAYS: positiveInt.default(365),

@@ -96,8 +96,10 @@ export class RolloutEngine {
     }
     if (rollout.state === 'halted' || rollout.state === 'aborted' || rollout.state === 'completed') {
       // Only a fleet rollback, or nodes told to drop a shadowed candidate, are left to follow: fold in
-      // their outcomes until none is open.
+      // their outcomes until none is open. A node silent past its deadline is not waited for: a node
+      // that never comes back would keep the rollout ticking forever.
       await this.foldOutcomes(tx, rollout, now);
+      await this.shadowWaves.expireAbandoning(tx, rollout, now);
       return (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
     }
     if (rollout.state !== 'running') return false;

@@ -41,15 +41,25 @@ export class ShadowWaves {
     if (decided.length > 0) await this.event(tx, rollout, wave, verdict, decided.length);
   }
 
+  /** A stopped rollout gives up on nodes told to abandon that stayed silent past their deadline (a node-failed event each). */
+  async expireAbandoning(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+    if (!rollout.strategy.shadow) return;
+    const expired = await this.reports.expireAbandoning(tx, rollout.id, now);
+    for (const nodeId of expired.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-failed', ENGINE, { nodeId, reason: 'timeout: never confirmed the abandon' });
+  }
+
   /** Whether a stopped rollout still waits for nodes it told to abandon (their outcome is folded in by its ticks). */
   abandoning(tx: EntityManager, rollout: Rollout): Promise<boolean> {
     return rollout.strategy.shadow ? this.reports.abandoning(tx, rollout.id) : Promise.resolve(false);
   }
 
-  /** A halted or aborted rollout: every node still shadowing is told to drop the candidate. */
+  /**
+   * A halted or aborted rollout: every node still shadowing is told to drop the candidate, and so is
+   * every node approved that has not activated it yet (the approval was for a rollout that goes on).
+   */
   async abandonAll(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;
-    const decided = await this.reports.decide(tx, rollout.id, 'abandon', null);
+    const decided = await this.reports.abandonAll(tx, rollout.id);
     if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length);
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
+import { PRE_ACTIVATION_DEPLOYMENT_STATES, type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { ShadowWaveFigures } from './shadow-gate.js';
 
 /** Shadow reports and decisions in SQL: one statement each, whatever the wave's size. */
@@ -65,21 +65,62 @@ export class ShadowReportsRepository {
    * desired states after the commit. `activate` goes only to nodes that reported (they shadow now);
    * `abandon` to every undecided node. Answers the nodes decided.
    */
-  async decide(tx: EntityManager, rolloutId: string, decision: ShadowDecision, wave: number | null): Promise<string[]> {
+  async decide(tx: EntityManager, rolloutId: string, decision: ShadowDecision, wave: number): Promise<string[]> {
+    return this.signDecision(
+      tx,
+      `rn.wave = $3 AND rn.state = 'dispatched' AND dt.shadow_decision IS NULL
+       AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))`,
+      [rolloutId, decision, wave],
+    );
+  }
+
+  /**
+   * A stopping rollout: every node that may still act on its shadow order is told to abandon — those
+   * undecided, and those approved (`activate`) that have not reported the candidate active yet (an
+   * approval not acted on is withdrawn: it was given for a rollout that no longer goes on; the agent
+   * re-reads the decision until it activates). Nodes that left `dispatched` (timed out) count too: their
+   * retained desired state would still carry the order when they come back. Answers the nodes decided.
+   */
+  async abandonAll(tx: EntityManager, rolloutId: string): Promise<string[]> {
+    return this.signDecision(
+      tx,
+      `rn.state IN ('dispatched', 'retry-wait', 'failed')
+       AND (dt.shadow_decision IS NULL
+            OR (dt.shadow_decision = 'activate' AND (dt.state IS NULL OR dt.state::text = ANY($3::text[]))))`,
+      [rolloutId, 'abandon', PRE_ACTIVATION_DEPLOYMENT_STATES],
+    );
+  }
+
+  /** Sets `$2` as the decision of the rollout's (`$1`) shadowing targets that `where` selects (rn, dt), unpublished. */
+  private async signDecision(tx: EntityManager, where: string, params: unknown[]): Promise<string[]> {
     const rows = (await tx.query(
       `WITH decided AS (
          UPDATE deployment_targets dt SET shadow_decision = $2::varchar
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
-          WHERE rn.rollout_id = $1 AND ($3::int IS NULL OR rn.wave = $3) AND d.shadow IS NOT NULL
-            -- A stopping rollout also abandons nodes that left dispatched (timed out) while shadowing.
-            AND (rn.state = 'dispatched' OR ($2::varchar = 'abandon' AND $3::int IS NULL AND rn.state IN ('retry-wait', 'failed')))
-            AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL
-            AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))
+          WHERE rn.rollout_id = $1 AND d.shadow IS NOT NULL
+            AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND ${where}
          RETURNING dt.node_id)
        UPDATE rollout_nodes SET published = false, updated_at = now()
         WHERE rollout_id = $1 AND node_id IN (SELECT node_id FROM decided)
        RETURNING node_id AS "nodeId"`,
-      [rolloutId, decision, wave],
+      params,
+    )) as [{ nodeId: string }[], number];
+    return rows[0].map((r) => r.nodeId);
+  }
+
+  /**
+   * A stopped rollout's nodes told to abandon that are past their deadline without reporting the outcome
+   * (offline, say) are failed with reason `timeout`: the rollout stops waiting for them, so its ticks end.
+   * Their retained desired state still carries `abandon`, so a node that comes back drops the candidate.
+   */
+  async expireAbandoning(tx: EntityManager, rolloutId: string, now: Date): Promise<string[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes rn SET state = 'failed', reason = 'timeout', next_attempt_at = NULL, updated_at = now()
+         FROM deployment_targets dt
+        WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND rn.deadline_at < $2
+          AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision = 'abandon'
+      RETURNING rn.node_id AS "nodeId"`,
+      [rolloutId, now],
     )) as [{ nodeId: string }[], number];
     return rows[0].map((r) => r.nodeId);
   }

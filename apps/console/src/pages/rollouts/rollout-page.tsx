@@ -12,6 +12,7 @@ import { chartWindowSeconds } from './canary-series.js';
 import { GateVerdicts, verdictMarks } from './gate-verdicts.js';
 import { RolloutActions } from './rollout-actions.js';
 import { RolloutTimeline } from './rollout-timeline.js';
+import { ShadowFigures, useShadowRefresh } from './shadow-figures.js';
 import { PhaseCounts, WaveBars } from './wave-bars.js';
 
 /** The gates' window from the strategy (JSON from the API, read defensively); the API's default without gates. */
@@ -44,6 +45,7 @@ export function RolloutPage({ id }: { id: string }) {
     verdicts.reload();
   };
   const live = useLiveReload({ rollout: id }, reload);
+  useShadowRefresh(detail.data?.waves, detail.data?.state, detail.reload);
   const r = detail.data;
   if (!r) return <ProblemNote error={detail.error} />;
   return (
@@ -71,6 +73,12 @@ export function RolloutPage({ id }: { id: string }) {
       <h2>Waves</h2>
       <WaveBars waves={r.waves} current={r.currentWave} />
       {nodes.data && <PhaseCounts nodes={nodes.data} />}
+      {r.waves.some((w) => w.shadow) && (
+        <>
+          <h2>Shadow evaluation</h2>
+          <ShadowFigures waves={r.waves} />
+        </>
+      )}
       {nodes.data?.some((n) => n.failure) && (
         <>
           <h2>Failures</h2>

@@ -1,0 +1,64 @@
+import { describe, expect, it } from '@jest/globals';
+import type { InferenceSession } from '#inference';
+import type { ShadowDecision } from '#protocol';
+import { ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { VerifiedDesired } from './desired.js';
+import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
+import { StepFailure } from './step-failure.js';
+
+/** A window that is closed all but one minute every four years. */
+const CLOSED = { cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' };
+
+/** Only the fields the shadow step reads. */
+function desired(decision?: ShadowDecision, activationWindow?: typeof CLOSED): VerifiedDesired {
+  const state = { deploymentId: 'dep-1', shadow: { sampleRate: 1, ...(decision ? { decision } : {}) }, ...(activationWindow ? { activationWindow } : {}) };
+  return { message: {}, state, manifest: { sha256: 'a'.repeat(64) }, issuedAt: 1 } as unknown as VerifiedDesired;
+}
+
+const hung: InferenceSession = { run: () => new Promise<Float32Array>(() => undefined), dispose: async () => undefined };
+
+function deps(maxShadowMs: number): ShadowStepDeps {
+  return { tap: new ShadowTap(), report: async () => undefined, reportEveryMs: 60_000, limits: { inferenceTimeoutMs: 20, maxShadowMs }, log: () => undefined };
+}
+
+const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+
+describe('shadowCandidate', () => {
+  it('ends a phase that gets no decision within maxShadowMs as shadow-failed, even with a candidate that hangs', async () => {
+    const d = deps(300);
+    const started = Date.now();
+    const error = await failureOf(shadowCandidate(d, desired(), hung, () => desired(), new AbortController().signal));
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).reason).toBe('shadow-failed');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(d.tap.evaluator).toBeUndefined();
+  });
+
+  it('returns on the decision even while a candidate run hangs (the run in flight is not waited for past its timeout)', async () => {
+    const d = deps(60_000);
+    let latest = desired();
+    const deciding = shadowCandidate(d, desired(), hung, () => latest, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 50));
+    d.tap.offer(new Float32Array(2), { output: Float32Array.from([0.2, 0.8]), latencyMs: 1 });
+    latest = desired('activate');
+    expect((await deciding).state.shadow?.decision).toBe('activate');
+  });
+});
+
+describe('awaitActivation', () => {
+  it('fails as shadow-failed when the approval is withdrawn while the window is closed', async () => {
+    let latest = desired('activate', CLOSED);
+    let waiting = false;
+    const wait = failureOf(awaitActivation(latest, () => latest, { signal: new AbortController().signal, pollMs: 10, onWaiting: async () => void (waiting = true) }));
+    while (!waiting) await new Promise((r) => setTimeout(r, 5));
+    latest = desired('abandon', CLOSED);
+    const error = await wait;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).reason).toBe('shadow-failed');
+  });
+
+  it('answers the approving document at once when no window holds it', async () => {
+    const approved = desired('activate');
+    expect(await awaitActivation(approved, () => approved, { signal: new AbortController().signal, onWaiting: async () => undefined })).toBe(approved);
+  });
+});
