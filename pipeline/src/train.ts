@@ -1,8 +1,8 @@
 /**
  * Trains a digits classifier on the 60,000 MNIST training images and writes the versioned fixture that
  * the demo deploys:
- *   npm run train [-- --epochs 2 --batch 128 --lr 0.003 --warmup 100 --shift 0 --seed 42 --arch cnn|light --out DIR]
- * (the committed fixtures: --epochs 3 for the seed CNN, --arch light --lr 0.004 --epochs 3 for the light variant)
+ *   npm run train [-- --epochs 3 --batch 128 --lr 0.003 --warmup 100 --shift 0 --seed 42 --arch cnn|light --out DIR]
+ * (the committed light variant: --arch light --lr 0.004)
  * `cnn` is the seed CNN (pipeline/fixtures/digits-cnn-v1.*), `light` the depthwise-separable variant
  * (pipeline/fixtures/digits-light-v1.*). TensorFlow.js on its WASM backend with the gradient kernels of
  * pipeline/src/wasm-kernels.ts; Adam with a linear warm-up and a cosine decay (training.ts).
@@ -19,8 +19,8 @@ import { cpuMsSince, trainClassifier } from './training.js';
 
 const { values } = parseArgs({
   options: {
-    // Two epochs reach 99.02% on the 10,000 test images (three, 99.11%, took over the 5-minute budget).
-    epochs: { type: 'string', default: '2' },
+    // Three, as the committed fixture (99.11%): two gave 98.96% and 99.02% in two runs, too close to 99%.
+    epochs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
     batch: { type: 'string', default: '128' },
     lr: { type: 'string', default: '0.003' },
