@@ -24,10 +24,19 @@ export interface VersionFields {
   readonly preprocessing?: Record<string, unknown>;
   /** Training-time statistics for drift (libs/protocol drift.ts), signed into the manifest. */
   readonly referenceStats?: unknown;
+  /** Store and ship the artifact in this content encoding (docs/protocol.md#artifact-encoding). */
+  readonly encoding?: 'gzip';
+}
+
+/** The upload's answer: `sha256` is the model; `wire` the encoded form that travels, when uploaded with an encoding. */
+export interface UploadedVersion {
+  readonly id: string;
+  readonly sha256: string;
+  readonly wire?: { readonly encoding: string; readonly sha256: string; readonly sizeBytes: number };
 }
 
 /** Uploads an artifact as a version of `model` (ONNX fp32 unless told otherwise). */
-export async function uploadVersion(t: TestApp, model: string, fields: VersionFields, artifact: Buffer): Promise<{ id: string; sha256: string }> {
+export async function uploadVersion(t: TestApp, model: string, fields: VersionFields, artifact: Buffer): Promise<UploadedVersion> {
   const req = t
     .http()
     .post(`/v1/models/${model}/versions`)
@@ -41,8 +50,9 @@ export async function uploadVersion(t: TestApp, model: string, fields: VersionFi
   else req.field('skipSelfTest', 'true');
   if (fields.preprocessing) req.field('preprocessing', JSON.stringify(fields.preprocessing));
   if (fields.referenceStats) req.field('referenceStats', JSON.stringify(fields.referenceStats));
+  if (fields.encoding) req.field('encoding', fields.encoding);
   const res = await req.attach('artifact', artifact, 'model.bin').expect(201);
-  return res.body as { id: string; sha256: string };
+  return res.body as UploadedVersion;
 }
 
 /** Deploys a version to explicit nodes or to a label selector. */

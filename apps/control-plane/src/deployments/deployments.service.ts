@@ -18,6 +18,7 @@ import { DeploymentTarget } from './deployment-target.entity.js';
 import { Deployment } from './deployment.entity.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { encodeDesiredState } from './desired-state-message.js';
+import { wireLayout } from './wire-layout.js';
 
 export interface DeploymentRequest {
   readonly modelVersionId: string;
@@ -84,7 +85,8 @@ export class DeploymentsService {
     });
     const version = await this.signedVersion(request.modelVersionId);
     const chunkPublishes = await this.deliver(deployment, version, nodeIds);
-    return { deployment, nodeIds, chunkCount: chunkCount(version.artifact.sizeBytes, deployment.chunkSize), chunkPublishes };
+    const wire = wireLayout(version, deployment.chunkSize);
+    return { deployment, nodeIds, chunkCount: chunkCount(wire.size, wire.chunkSize), chunkPublishes };
   }
 
   /** A model version with its artifact, refused unless its manifest is signed. */
@@ -144,7 +146,7 @@ export class DeploymentsService {
    * deployment. Returns the chunk publishes the broadcast makes.
    */
   async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
-    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
+    const layout = wireLayout(version, deployment.chunkSize);
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
     // Queued first: a node's `downloading` can come back before the last desired state is out.
     await this.broadcasts.schedule(deployment.id, layout);
@@ -169,7 +171,7 @@ export class DeploymentsService {
     const deployment = await this.db.getRepository(Deployment).findOneBy({ id: deploymentId });
     if (!deployment) throw new NotFoundError('deployment', deploymentId);
     const version = await this.signedVersion(deployment.modelVersionId);
-    const layout = { sha256: version.artifactSha256, size: version.artifact.sizeBytes, chunkSize: deployment.chunkSize };
+    const layout = wireLayout(version, deployment.chunkSize);
     await this.publishDesiredStates(deployment, nodeIds, version, layout);
   }
 

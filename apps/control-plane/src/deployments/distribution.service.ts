@@ -42,14 +42,18 @@ export class DistributionService {
     await this.publishChunks(layout, indices, 'repair', (i) => this.mqtt.topics.repairChunk(nodeId, layout.sha256, i));
   }
 
-  /** The artifact's layout in the node's latest deployment of it, and that deployment (repair budgets are per deployment). */
+  /**
+   * The artifact's layout in the node's latest deployment of it, and that deployment (repair budgets are
+   * per deployment). `sha256` names the bytes that travel: a version's encoded blob when it has one
+   * (what its chunks were cut from), else its artifact.
+   */
   async assignedArtifact(nodeId: string, sha256: string): Promise<{ layout: ArtifactLayout; deploymentId: string } | undefined> {
     const rows = (await this.db.query(
       `SELECT d.id, d.chunk_size, a.size_bytes FROM deployment_targets t
          JOIN deployments d ON d.id = t.deployment_id
          JOIN model_versions mv ON mv.id = d.model_version_id
-         JOIN artifacts a ON a.sha256 = mv.artifact_sha256
-       WHERE t.node_id = $1 AND mv.artifact_sha256 = $2
+         JOIN artifacts a ON a.sha256 = COALESCE(mv.wire_sha256, mv.artifact_sha256)
+       WHERE t.node_id = $1 AND COALESCE(mv.wire_sha256, mv.artifact_sha256) = $2
        ORDER BY d.created_at DESC LIMIT 1`,
       [nodeId, sha256],
     )) as { id: string; chunk_size: number; size_bytes: string }[];

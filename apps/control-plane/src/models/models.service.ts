@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { type Envelope, type ModelManifest, parseManifestEnvelope, TrustError } from '#trust';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '#common';
-import type { ReferenceStats } from '#protocol';
+import type { ArtifactEncodingName, ReferenceStats } from '#protocol';
+import { type EncodedBlob, encodeArtifact } from '../artifacts/artifact-encoder.js';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
 import { AuditService } from '../audit/audit.service.js';
@@ -40,6 +41,8 @@ export interface NewModelVersion {
   readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
   /** Training-time statistics for drift, validated (reference-stats.ts); signed into the manifest. */
   readonly referenceStats?: ReferenceStats;
+  /** Store and ship the artifact in this content encoding (docs/protocol.md#artifact-encoding); absent: as is. */
+  readonly encoding?: ArtifactEncodingName;
 }
 
 /** The sequence of a version not yet signed for deployment: `issue` gives it a real one first. */
@@ -113,7 +116,12 @@ export class ModelsService {
     });
     // No sequence yet (0): one is issued when the version is signed for deployment (`issue`).
     const sequence = UNISSUED;
-    const manifest = this.buildManifest(model, input, blob, sequence);
+    const encoded = input.encoding ? await encodeArtifact(this.store, blob, input.encoding).catch(async (error: unknown) => {
+      await this.store.discard(blob);
+      throw error;
+    }) : undefined;
+    const staged = encoded ? [blob, encoded.blob] : [blob];
+    const manifest = this.buildManifest(model, input, blob, sequence, encoded);
     try {
       const sizing = { manifest: (m: ModelManifest) => this.signing.manifestForSizing(m), desiredState: this.signing.desiredState.bind(this.signing) };
       assertDeliverable(manifest, sizing, {
@@ -122,13 +130,13 @@ export class ModelsService {
         chunkSizeBytes: this.config.distribution.chunkSizeBytes,
       });
     } catch (error) {
-      await this.store.discard(blob);
+      for (const b of staged) await this.store.discard(b);
       throw error;
     }
-    await this.store.commit(blob);
+    for (const b of staged) await this.store.commit(b);
     try {
       return await this.db.transaction(async (tx) => {
-        await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
+        await tx.getRepository(Artifact).createQueryBuilder().insert().values(staged.map((b) => ({ sha256: b.sha256, sizeBytes: b.sizeBytes }))).orIgnore().execute();
         const repo = tx.getRepository(ModelVersion);
         const saved = await repo.save(
           repo.create({
@@ -138,6 +146,8 @@ export class ModelsService {
             engine: input.engine,
             modelId: model.id,
             artifactSha256: blob.sha256,
+            wireSha256: encoded?.blob.sha256 ?? null,
+            wireEncoding: encoded?.name ?? null,
             metrics: input.metrics ?? {},
             sequence,
             // Publisher-signed: stored unsigned (not deployable) until its publishers' signatures come.
@@ -151,6 +161,7 @@ export class ModelsService {
           variant: input.variant,
           sha256: blob.sha256,
           sizeBytes: blob.sizeBytes,
+          ...(encoded ? { encoding: encoded.name, wireSha256: encoded.blob.sha256, wireSizeBytes: encoded.blob.sizeBytes } : {}),
         });
         return repo.findOneOrFail({ where: { id: saved.id }, relations: { artifact: true } });
       });
@@ -229,7 +240,7 @@ export class ModelsService {
     return version.sequence;
   }
 
-  private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number): ModelManifest {
+  private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number, encoded: EncodedBlob | undefined): ModelManifest {
     const now = new Date();
     return {
       type: 'model-manifest',
@@ -241,6 +252,7 @@ export class ModelsService {
       engine: input.engine,
       sha256: blob.sha256,
       size: blob.sizeBytes,
+      ...(encoded ? { encoding: { name: encoded.name, sha256: encoded.blob.sha256, size: encoded.blob.sizeBytes } } : {}),
       inputSpec: model.inputSpec,
       outputSpec: model.outputSpec,
       preprocessing: input.preprocessing ?? {},

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type EntityManager, In } from 'typeorm';
 import { NotFoundError, ValidationError } from '#common';
+import { wireLayout } from '../deployments/wire-layout.js';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { matchesSelector, parseLabelSelector, selectorToSql } from '../nodes/label-selector.js';
 import { EdgeNode } from '../nodes/node.entity.js';
@@ -62,7 +63,9 @@ export class RolloutTargeting {
     const planned = assigned.map(({ node, versionId }) => ({ nodeId: node.id, name: node.name, wave: waves.get(node.id) ?? 0, modelVersionId: versionId }));
     const variants = [...versions.values()].map((v) => {
       const count = planned.filter((p) => p.modelVersionId === v.id).length;
-      return { modelVersionId: v.id, version: v.version, variant: v.variant, engine: v.engine, artifactBytes: v.artifact.sizeBytes, nodes: count, bytesToNodes: count * v.artifact.sizeBytes };
+      // What travels to each node: the encoded blob when the version has one (chunk size does not change it).
+      const wireBytes = wireLayout(v, 1).size;
+      return { modelVersionId: v.id, version: v.version, variant: v.variant, engine: v.engine, artifactBytes: v.artifact.sizeBytes, nodes: count, bytesToNodes: count * wireBytes };
     });
     return { nodes: planned.sort((a, b) => a.wave - b.wave || a.nodeId.localeCompare(b.nodeId)), waveSizes: sizes, unmatched: nodes.length - assigned.length, variants };
   }
