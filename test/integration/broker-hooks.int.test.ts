@@ -64,9 +64,12 @@ describe('broker HTTP auth hooks', () => {
     expect(await ask('subscribe', topics().everything)).toBe('deny');
     expect(await ask('subscribe', '#')).toBe('deny');
     expect(await ask('publish', topics().desired(node.nodeId))).toBe('deny');
-    // Not the node's pinned client id: not a client of ours to judge.
+    // One of our nodes off its pinned client id: refused, not left to the broker's fallback.
     const res = await hook('authorize', { username: node.nodeId, clientid: 'intruder', action: 'publish', topic: topics().uplink(node.nodeId, 'results') }).expect(200);
-    expect(res.body.result).toBe('ignore');
+    expect(res.body.result).toBe('deny');
+    // A username this installation does not know: another authorizer's to answer.
+    const unknown = await hook('authorize', { username: '00000000-0000-4000-8000-000000000000', clientid: 'node-00000000-0000-4000-8000-000000000000', action: 'publish', topic: 'x' }).expect(200);
+    expect(unknown.body.result).toBe('ignore');
   });
 
   it('lets the control plane account in with its password, held to its namespace', async () => {
@@ -87,6 +90,9 @@ describe('broker HTTP auth hooks', () => {
     expect((await login({ nodeId, nodeSecret }).expect(200)).body.result).toBe('allow');
     await t.http().post(`/v1/nodes/${nodeId}/decommission`).set(bearer(t.adminKey)).expect(200);
     expect((await login({ nodeId, nodeSecret }).expect(200)).body.result).toBe('deny');
+    // Still connected from before: each publish is refused, not left to the broker's fallback.
+    const ask = await hook('authorize', { username: nodeId, clientid: `node-${nodeId}`, action: 'publish', topic: topics().uplink(nodeId, 'heartbeat') }).expect(200);
+    expect(ask.body.result).toBe('deny');
   });
 
   it('answers only the broker: 401 problem without the hook secret or with an API key, 400 on a malformed body', async () => {

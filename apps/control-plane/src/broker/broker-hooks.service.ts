@@ -51,8 +51,10 @@ export class BrokerHooksService {
   async authorize(username: string, clientId: string, action: BrokerAction, topic: string): Promise<HookResult> {
     if (this.isControlPlane(username)) return controlPlanePermits(this.topics, this.config.mqtt.sharedGroup, topic) ? 'allow' : 'deny';
     const node = await this.knownNode(username);
-    // Only a live node of this installation on its pinned client id; any other client is not ours to judge.
-    if (!node || node.secretHash === null || clientId !== `node-${node.id}`) return 'ignore';
+    if (!node) return 'ignore'; // not a client of this installation: another authorizer may know it
+    // One of ours, decommissioned or reset (still connected under an old secret) or not on its pinned
+    // client id: refused outright, never left to the broker's fallback (EMQX allows on no match by default).
+    if (node.secretHash === null || clientId !== `node-${node.id}`) return 'deny';
     return nodePermits(nodeAcl(this.topics, node.id), action, topic) ? 'allow' : 'deny';
   }
 

@@ -45,7 +45,15 @@ export class TelemetryPartitionsService {
     const { telemetryPartitionInterval: interval, telemetryPartitionsAhead: ahead } = this.config.retention;
     const created: string[] = [];
     for (const range of partitionsToCreate(existing, now, interval, ahead)) {
-      if (await this.repository.create(table, range)) created.push(`${table} ${range.from.toISOString()}`);
+      try {
+        if (await this.repository.create(table, range)) created.push(`${table} ${range.from.toISOString()}`);
+      } catch (error) {
+        // Creating takes the default partition's lock: a long reader makes it time out. The other tables
+        // and the drops go on; the next run (partitions are made days ahead) tries this one again.
+        if (!isLockTimeout(error)) throw error;
+        const current = range.from.getTime() <= now.getTime();
+        this.logger[current ? 'warn' : 'log']({ table, from: range.from }, current ? 'the current telemetry partition could not be created (lock busy): rows go to the default partition until it is' : 'telemetry partition busy; created at the next run');
+      }
     }
     return created;
   }
