@@ -17,6 +17,8 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   // Integration suites each create their own database; two workers match the machine's two cores.
   maxWorkers: 2,
+  // Known-slow suites first, so that none of them starts last and stretches the run's tail.
+  testSequencer: '<rootDir>/test/slow-first-sequencer.js',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
 };

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import type { DeploymentsRepository } from '../apps/control-plane/src/deployments/deployments.repository.js';
 import { chunkCount, encodeChunk, fleetTopics } from '../libs/protocol/src/index.js';
 import { FsArtifactStore } from '../apps/control-plane/src/artifacts/fs-artifact-store.js';
 import { loadConfig } from '../apps/control-plane/src/config/config.js';
@@ -55,7 +55,7 @@ try {
   const connection = new MqttConnection(config);
   await connection.ready();
   // broadcast() reads the store and publishes; it never touches the database.
-  const distribution = new DistributionService(undefined as unknown as DataSource, store, connection, new MessagingMetrics(new Registry()));
+  const distribution = new DistributionService(undefined as unknown as DeploymentsRepository, store, connection, new MessagingMetrics(new Registry()));
   const rawPublisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'fanout-raw', reconnectPeriod: 0 });
   const payloads = Array.from({ length: CHUNKS }, (_, i) => encodeChunk({ index: i, count: CHUNKS, data: Buffer.alloc(Math.min(CHUNK, SIZE - i * CHUNK), i) }));
 

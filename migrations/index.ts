@@ -16,6 +16,8 @@ import { ReportedConfidence1764720000000 } from './1764720000000-reported-confid
 import { PendingFeedback1764721000000 } from './1764721000000-pending-feedback.js';
 import { HeartbeatDrift1764730000000 } from './1764730000000-heartbeat-drift.js';
 import { ShadowEvaluation1764740000000 } from './1764740000000-shadow-evaluation.js';
+import { PartitionedTelemetry1764750000000 } from './1764750000000-partitioned-telemetry.js';
+import { ArtifactWireEncoding1764760000000 } from './1764760000000-artifact-wire-encoding.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -35,4 +37,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   PendingFeedback1764721000000,
   HeartbeatDrift1764730000000,
   ShadowEvaluation1764740000000,
+  PartitionedTelemetry1764750000000,
+  ArtifactWireEncoding1764760000000,
 ];

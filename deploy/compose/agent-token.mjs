@@ -1,6 +1,7 @@
 // Compose profile `replicas`, one-shot: creates the demo agents' enrolment token (3 uses, 1 hour) through
 // the admin API and leaves it in /data/tokens/token for the agents. Runs once: an existing token file is kept
 // (an agent already enrolled never needs it again). The admin key stays in this container.
+/* global fetch -- Node 20 has it built in */
 import { existsSync, writeFileSync } from 'node:fs';
 
 const out = '/data/tokens/token';

@@ -7,6 +7,8 @@ import { type TfjsBundle, toTfjsBundle } from '#inference';
 // Paths are from the repository root, where every npm script runs (as the demo's and the tests' are).
 export const FIXTURE = resolve('pipeline/fixtures/digits-cnn-v1.tfjs.json');
 export const FIXTURE_META = FIXTURE.replace('.tfjs.json', '.meta.json');
+/** The gradually pruned seed CNN as fp32 ONNX, written by `prune.ts` (a build output, not a fixture). */
+export const PRUNED_ONNX = resolve('.edgefleet/pipeline/digits-cnn-v1.pruned.onnx');
 
 /** Where each architecture's trained model lives: `cnn` the seed CNN, `light` the depthwise-separable one. */
 export function fixturePaths(arch: 'cnn' | 'light', dir = 'pipeline/fixtures'): { bundle: string; meta: string } {
@@ -24,6 +26,9 @@ export interface TrainingRecord {
   readonly schedule?: string;
   readonly maxShift?: number;
   readonly secondsPerEpoch: number[];
+  /** CPU seconds (user + system) per epoch and for the test-set evaluation; absent in older records. */
+  readonly cpuSecondsPerEpoch?: number[];
+  readonly evaluationCpuSeconds?: number;
   readonly testAccuracy: number;
   readonly backend: string;
   readonly trainedAt: string;

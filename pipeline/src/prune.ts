@@ -4,14 +4,17 @@
  * Fine-tunes on `images` training images (one pass) while the sparsity rises along a cubic to its target
  * over the first 70% of the steps (gradual-pruning.ts), then measures test accuracy and how much smaller
  * the fp32 ONNX becomes under gzip (the zeros compress; the file itself keeps its size: no sparse format).
- * Writes the row to pipeline/fixtures/digits-cnn-v1.pruning.json.
+ * Writes the row to pipeline/fixtures/digits-cnn-v1.pruning.json, and the pruned model as fp32 ONNX to
+ * `.edgefleet/pipeline/digits-cnn-v1.pruned.onnx` (not committed): what `bench/wire-encoding` deploys
+ * with `encoding=gzip`.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { accuracy, argmaxRows, predictAll, useWasmBackend } from './cnn.js';
 import { exportOnnx } from './export-onnx.js';
-import { FIXTURE, loadBundle } from './fixture.js';
+import { FIXTURE, loadBundle, PRUNED_ONNX } from './fixture.js';
 import { MagnitudePruner, sparsityAt } from './gradual-pruning.js';
 import { loadMnist } from './mnist.js';
 import { withPrunedWeights } from './optimise.js';
@@ -61,6 +64,8 @@ await trainClassifier(model, {
 const fineTuneSeconds = (Date.now() - started) / 1000;
 const sparsity = pruner.measuredSparsity(model);
 const pruned = { accuracy: await evaluate(), gzipBytes: gzipped() };
+await mkdir(dirname(PRUNED_ONNX), { recursive: true });
+await writeFile(PRUNED_ONNX, exportOnnx(cnnWeights(model)));
 pruner.dispose();
 const row = { targetSparsity: target, measuredSparsity: sparsity, fineTuneImages: images, fineTuneSeconds, denseAccuracy: dense.accuracy, oneShotAccuracy: oneShot, prunedAccuracy: pruned.accuracy, onnxBytes: dense.onnxBytes, denseGzipBytes: dense.gzipBytes, prunedGzipBytes: pruned.gzipBytes, fixture: FIXTURE.replace(/^.*pipeline\//, 'pipeline/'), measuredAt: new Date().toISOString() };
 console.log(`\n${JSON.stringify(row, null, 2)}`);

@@ -140,7 +140,9 @@ describe('broken canaries on real agents', () => {
     const id = await startRollout(t, {
       modelVersionId: candidate.id,
       selector: 'fleet=canaries',
-      strategy: { waves: { percentages: [33, 100] }, bakeSeconds: 45, nodeTimeoutSeconds: 300, healthGates: { windowSeconds: 30, ...ALL_GATES } },
+      // The window lies within the bake, so the verdict at its end judges the candidate's traffic only; at ~20
+      // requests a second per agent it holds well over minSamples even on a loaded machine.
+      strategy: { waves: { percentages: [33, 100] }, bakeSeconds: 20, nodeTimeoutSeconds: 300, healthGates: { ...ALL_GATES, windowSeconds: 15 } },
     });
     const done = await waitForRolloutState(t, id, ['completed', 'halted'], 240_000);
     await stopLabelling();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MqttConnection } from '../../apps/control-plane/src/messaging/mqtt-connection.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
 import { AgentProcess, waitFor } from '../helpers/agent-process.js';
-import { createModel, deploy, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, getRollout, rolloutNodes, seedNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { createEnrollmentToken, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -27,14 +27,24 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
   let fleet: SimulatedFleet | undefined;
   const agents: AgentProcess[] = [];
   let serving = true;
+  /** Each phase's seconds, printed at the end even when the test fails: where this suite's time goes. */
+  const phases: string[] = [];
+  let mark = Date.now();
+  const phase = (name: string) => {
+    phases.push(`${name} ${((Date.now() - mark) / 1000).toFixed(1)} s`);
+    mark = Date.now();
+  };
 
   beforeAll(async () => {
+    mark = Date.now();
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50' });
     await createModel(t, 'restarts', INPUTS, 4);
+    phase('broker and control plane up');
   }, 120_000);
 
   afterAll(async () => {
+    console.log(`phases: ${phases.join(', ')}`);
     serving = false;
     await Promise.all(agents.map((a) => a.remove()));
     await fleet?.stop();
@@ -67,12 +77,15 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
     const v1 = await uploadVersion(t, 'restarts', { version: '1.0.0' }, denseSoftmaxModel(41, INPUTS).bytes);
     const v2 = await uploadVersion(t, 'restarts', { version: '2.0.0' }, denseSoftmaxModel(42, INPUTS).bytes);
     const { token } = await createEnrollmentToken(t, { maxUses: AGENTS, labels: LABEL });
-    for (let i = 0; i < AGENTS; i++) agents.push(await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.5 } }));
+    agents.push(...(await Promise.all(Array.from({ length: AGENTS }, () => AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.5 } })))));
     // The agents serve v1 before the faults start, so requests have a model to answer with throughout.
     await deploy(t, v1.id, { nodeIds: agents.map((a) => a.nodeId) });
     for (const agent of agents) await waitFor(() => agent.status(), (s) => s.model?.version === '1.0.0' && s.phase === 'idle', 60_000, 'v1 active');
+    phase('agents serving v1');
 
-    const simulated = await enrolNodes(t, SIMULATED, LABEL);
+    // Straight into PostgreSQL: this test is about what follows enrolment, on an anonymous broker.
+    const simulated = await seedNodes(t, SIMULATED, LABEL);
+    phase('simulated nodes seeded');
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, simulated, () => 'commit', { reconnect: true });
     const load = serve();
     const rollout = await startRollout(t, { modelVersionId: v2.id, selector: 'fleet=broker-restarts', strategy: { waves: { percentages: [1, 10, 50, 100] }, bakeSeconds: 8 } });
@@ -81,8 +94,10 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
     let restartsWhileRunning = 0;
     const mqtt = t.app.get(MqttConnection);
     for (let i = 0; i < RESTARTS; i++) {
-      // The fault's timing is the point, not a wait for a condition: 0.5–2 s of traffic, then 0.2–1 s down.
-      await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500));
+      // The fault's timing is the point, not a wait for a condition: 0.3–1 s of traffic, then 0.2–1 s down.
+      // The control plane reconnects 2 s after it lost the broker (MqttConnection), so each restart costs
+      // about 2 s plus the traffic: shorter traffic fits more restarts into the rollout.
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
       if (['scheduled', 'running'].includes(await state())) restartsWhileRunning++;
       // Results from every node already running v2, sent right before the broker goes: some are in flight.
       void fleet.results(() => 0.9, 3).catch(() => undefined);
@@ -91,6 +106,7 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
       await broker.resume();
       await waitFor(async () => mqtt.connected, (up) => up, 30_000, 'the control plane reconnected');
     }
+    phase('restarts');
     await waitFor(state, (s) => !['scheduled', 'running'].includes(s), 240_000, 'the rollout finished').catch(async (error: unknown) => {
       const view = await getRollout(t, rollout);
       const open = (await rolloutNodes(t, rollout)).filter((n) => n.state !== 'succeeded');
@@ -99,6 +115,7 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
       for (const agent of agents) console.log(agent.nodeId, JSON.stringify(await agent.status()), agent.logs.slice(-15).join('\n'));
       throw error;
     });
+    phase('rollout finished');
     const finished = await getRollout(t, rollout);
     expect({ state: finished.state, haltReason: finished.haltReason }).toEqual({ state: 'completed', haltReason: null });
     // Most restarts must hit the rollout, not its aftermath (a loaded machine slows everything down).
@@ -118,6 +135,7 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
     expect(statuses).toHaveLength(SIMULATED);
     expect(statuses.filter((s) => s.n !== 2 || s.seqs !== 2 || s.states !== 'received,committed')).toEqual([]);
     for (const agent of agents) await waitFor(() => agent.status(), (s) => s.model?.version === '2.0.0' && s.phase === 'idle', 60_000, 'v2 active');
+    phase('checks, agents serving v2');
 
     // Results: stop serving, let the agents' outboxes drain, then compare what is stored with what was sent.
     serving = false;
@@ -148,6 +166,7 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
     );
     const lost = acked.flatMap(({ nodeId, seqs }) => seqs.map((seq) => `${nodeId}/${seq}`)).filter((key) => !present.has(key));
     expect(lost).toEqual([]);
+    phase('results drained and checked');
     console.log(`${RESTARTS} broker restarts (${restartsWhileRunning} during the rollout); ${served} requests served by ${AGENTS} agents; ${acked.length} simulated results messages acknowledged`);
   }, 600_000);
 });

@@ -25,6 +25,8 @@ export interface DenseSoftmaxOptions {
   readonly sqrtInput?: boolean;
   /** An unused initializer of this many bytes, to make artifacts as large as a test needs. */
   readonly padBytes?: number;
+  /** The fraction of the pad's values that are not zero (every 1/density-th), as in a pruned layer: an artifact that compresses. Default 1. */
+  readonly padDensity?: number;
   /**
    * Work that does not change the answer: a chain of this many [1, 256] × [256, 256] MatMul + Tanh, summed,
    * multiplied by zero and added to the logits. Latency grows with it (5× the units ≈ 5× the time), outputs do not.
@@ -78,7 +80,7 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
     initializer: [
       tensor('W', [inputs, classes], w),
       tensor('b', [classes], b),
-      ...(options.padBytes ? [tensor('pad', [Math.ceil(options.padBytes / 4)], Float32Array.from({ length: Math.ceil(options.padBytes / 4) }, rand))] : []),
+      ...(options.padBytes ? [tensor('pad', [Math.ceil(options.padBytes / 4)], padValues(Math.ceil(options.padBytes / 4), options.padDensity ?? 1, rand))] : []),
       ...(first && square ? [tensor('P', [inputs, COMPUTE_WIDTH], first), tensor('Q', [COMPUTE_WIDTH, COMPUTE_WIDTH], square), tensor('zero', [1], new Float32Array(1))] : []),
     ],
     input: [onnxFloatValue('input', [1, inputs])],
@@ -109,6 +111,12 @@ export function denseSoftmaxModel(seed: number, inputs = 16, classes = 4, option
       return Float32Array.from(exp.map((e) => e / total));
     },
   };
+}
+
+/** Random values, all but one in every 1/density set to zero (density 1: all random). */
+function padValues(length: number, density: number, rand: () => number): Float32Array {
+  const every = Math.max(1, Math.round(1 / density));
+  return Float32Array.from({ length }, (_, i) => (i % every === 0 ? rand() : 0));
 }
 
 /** `answer` + 0 · Σ tanh(…tanh(tanh(input·P)·Q)…·Q) → `logits`: `units` MatMuls of work, the same logits. */

@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import { waitFor } from './agent-process.js';
-import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from './fleet.js';
+import { createModel, getRollout, rolloutNodes, seedNodes, startRollout, uploadVersion } from './fleet.js';
 import { denseSoftmaxModel } from './onnx-model.js';
 import { SimulatedFleet } from './simulated-fleet.js';
 import type { TestBroker } from './test-broker.js';
@@ -34,7 +34,8 @@ export class OutageRollout {
   static async start(t: TestApp, broker: TestBroker, label: string, bakeSeconds: number): Promise<OutageRollout> {
     await createModel(t, label, 8, 4);
     const version = await uploadVersion(t, label, { version: '1.0.0' }, denseSoftmaxModel(41, 8).bytes);
-    const ids = await enrolNodes(t, OUTAGE_NODES, { outage: label });
+    // Seeded, not enrolled over HTTP: the outages are the point, and the test broker is anonymous.
+    const ids = await seedNodes(t, OUTAGE_NODES, { outage: label });
     const fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, ids);
     const strategy = { waves: { exponential: { first: 5, factor: 2 } }, bakeSeconds };
     const rolloutId = await startRollout(t, { modelVersionId: version.id, selector: `outage=${label}`, strategy });

@@ -63,9 +63,10 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     const nodes = ids.map((nodeId) => new SimulatedNode({ brokerUrl: broker.url, namespace: a.config.mqtt.fleetNamespace, nodeId, root }));
     await Promise.all(nodes.map((n) => n.connect()));
     await Promise.all(nodes.map(async (n) => {
-      for (let seq = 1; seq <= 100; seq++) await n.publish('heartbeat', n.heartbeat(seq));
-      // A redelivery of the same seqs (as QoS 1 can do) must not add rows.
-      for (let seq = 1; seq <= 5; seq++) await n.publish('heartbeat', n.heartbeat(seq));
+      const sent = Array.from({ length: 100 }, (_, i) => n.heartbeat(i + 1));
+      for (const heartbeat of sent) await n.publish('heartbeat', heartbeat);
+      // A redelivery of the same messages (as QoS 1 can do) must not add rows.
+      for (const heartbeat of sent.slice(0, 5)) await n.publish('heartbeat', heartbeat);
     }));
     const stored = await eventually(async () => {
       await flushBoth();
@@ -88,7 +89,9 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     await node.connect();
     await node.publish('presence', { ...envelopeFields(), online: true, agentVersion: '0.1.0' });
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'online' AND agent_version = '0.1.0'`, [nodeId]), (n) => n === 1);
-    const record = (seq: number) => ({ seq, ts: new Date().toISOString(), modelSha256: 'c'.repeat(64), topClass: seq % 10, confidence: 0.9, latencyMs: 0.5 });
+    // A record keeps its time when sent again (the agent re-sends what it spooled).
+    const servedAt = new Date().toISOString();
+    const record = (seq: number) => ({ seq, ts: servedAt, modelSha256: 'c'.repeat(64), topClass: seq % 10, confidence: 0.9, latencyMs: 0.5 });
     const batch = { ...envelopeFields(), records: [record(1), record(2), record(3)] };
     await node.publish('results', batch);
     await node.publish('results', batch); // replayed after a reconnect: stored once

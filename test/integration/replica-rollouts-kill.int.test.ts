@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, enrolNodes, getRollout, rolloutNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, getRollout, rolloutNodes, seedNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { ReplicaProcess } from '../helpers/replica-process.js';
 import { SimulatedFleet } from '../helpers/simulated-fleet.js';
@@ -44,8 +44,9 @@ describe('two replicas, two rollouts, one replica SIGKILLed repeatedly', () => {
   it('completes both rollouts, deploys every node exactly once, and stores each status once', async () => {
     const versionA = await uploadVersion(a, 'kill-a', { version: '1.0.0' }, denseSoftmaxModel(31, 8).bytes);
     const versionB = await uploadVersion(a, 'kill-b', { version: '1.0.0' }, denseSoftmaxModel(32, 8).bytes);
-    const idsA = await enrolNodes(a, NODES_PER_ROLLOUT, { kill: 'a' });
-    const idsB = await enrolNodes(a, NODES_PER_ROLLOUT, { kill: 'b' });
+    // Seeded, not enrolled over HTTP: the replicas' rollouts are the point, on an anonymous broker.
+    const idsA = await seedNodes(a, NODES_PER_ROLLOUT, { kill: 'a' });
+    const idsB = await seedNodes(a, NODES_PER_ROLLOUT, { kill: 'b' });
     const ids = [...idsA, ...idsB];
     fleet = await SimulatedFleet.start({ url: broker.url, namespace: a.config.mqtt.fleetNamespace }, ids);
     await b.start();

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Response as SuperagentResponse } from 'superagent';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { decodeChunk, envelopeFields, fleetTopics } from '#protocol';
 import { verifyInitialRoot } from '#trust';
 import { createArtifactStore } from '../../apps/control-plane/src/artifacts/artifact-store.factory.js';
@@ -146,6 +147,39 @@ describe('the control plane on an S3 artifact store', () => {
       expect([...repaired.keys()].sort((a, b) => a - b)).toEqual([1, 2, 70]);
       for (const [index, data] of repaired) expect(data.equals(model.bytes.subarray(index * CHUNK, (index + 1) * CHUNK))).toBe(true);
       expect((await chunkPublishes(t)).repair - before).toBe(3);
+    } finally {
+      await node.disconnect();
+    }
+  }, 60_000);
+
+  it('stores an encoded upload as a second blob in the bucket, serves it, and answers repairs from it', async () => {
+    const sparse = denseSoftmaxModel(8, 4, 2, { padBytes: 2 * 1024 * 1024, padDensity: 0.2 });
+    const encoded = await uploadVersion(t, 'on-s3', { version: '4.0.0', encoding: 'gzip', selfTest: { input: [0.1, 0.2, 0.3, 0.4] } }, sparse.bytes);
+    const wire = encoded.wire;
+    if (!wire) throw new Error('no wire form in the upload response');
+    const keys = await s3.keys(prefix);
+    for (const digest of [encoded.sha256, wire.sha256]) expect(keys).toContain(`${prefix}sha256/${digest.slice(0, 2)}/${digest}`);
+    const wireBytes = (await t.http().get(`/v1/artifacts/${wire.sha256}`).set(bearer(t.adminKey)).buffer(true).parse(binary).expect(200)).body as Buffer;
+    expect(wireBytes.length).toBe(wire.sizeBytes);
+    expect(gunzipSync(wireBytes).equals(sparse.bytes)).toBe(true);
+
+    const [nodeId] = await enrolNodes(t, 1, { fleet: 's3-encoded' });
+    const root = verifyInitialRoot(await new KeyStore(t.config.trust.keysDir).currentRoot(), new Date());
+    const node = new SimulatedNode({ brokerUrl: t.config.mqtt.url, namespace: t.config.mqtt.fleetNamespace, nodeId: nodeId as string, root });
+    await node.connect();
+    try {
+      const topics = fleetTopics(t.config.mqtt.fleetNamespace);
+      const repaired = new Map<string, Buffer>();
+      node.client.on('message', (topic, payload) => {
+        const parsed = topics.parseChunk(topic);
+        if (parsed && topic.startsWith(topics.repairChunks(node.nodeId).slice(0, -'+/+'.length))) repaired.set(`${parsed.sha256}:${decodeChunk(payload).index}`, Buffer.from(decodeChunk(payload).data));
+      });
+      await deploy(t, encoded.id, { selector: 'fleet=s3-encoded' });
+      // The encoded digest is what is assigned to the node, so that is what a repair names.
+      await node.publish('artifact-requests', { ...envelopeFields(), sha256: wire.sha256, missing: [[0, 1]] });
+      await waitFor(async () => repaired.size, (n) => n >= 2, 15_000, 'two repair chunks of the encoded form');
+      expect(repaired.get(`${wire.sha256}:0`)?.equals(wireBytes.subarray(0, CHUNK))).toBe(true);
+      expect(repaired.get(`${wire.sha256}:1`)?.equals(wireBytes.subarray(CHUNK, 2 * CHUNK))).toBe(true);
     } finally {
       await node.disconnect();
     }

@@ -1840,6 +1840,8 @@ export interface components {
             sizeBytes: number;
             variant: string;
             version: string;
+            /** @description Present when the artifact travels encoded: the encoded bytes nodes receive (sha256 and sizeBytes above are the decoded model) */
+            wire?: components["schemas"]["WireArtifactDto"];
         };
         NodeDeploymentDto: {
             createdAt: string;
@@ -1917,7 +1919,7 @@ export interface components {
         };
         PlannedVariantDto: {
             artifactBytes: number;
-            /** @description artifactBytes × nodes: what the rollout sends */
+            /** @description the bytes that travel per node (the encoded form when the version has one, else artifactBytes) × nodes: what the rollout sends */
             bytesToNodes: number;
             /** @example onnxruntime */
             engine: string;
@@ -2265,6 +2267,11 @@ export interface components {
         UploadVersionBodyDto: {
             /** Format: binary */
             artifact: string;
+            /**
+             * @description Ship the artifact compressed: the control plane stores its gzip form beside it, signs both digests into the manifest, and chunks and serves the gzip form; nodes verify it, decode it (bounded to the signed size) and verify the model. Agents older than this field refuse such a deployment (rejected, hash-mismatch) before downloading anything: use it only for fleets of current agents.
+             * @enum {string}
+             */
+            encoding?: "gzip";
             /** @enum {string} */
             engine: "onnxruntime" | "litert" | "tfjs";
             /** @enum {string} */
@@ -2346,6 +2353,14 @@ export interface components {
             /** Format: uuid */
             id: string;
             url: string;
+        };
+        WireArtifactDto: {
+            /** @example /v1/artifacts/2c26b4… */
+            downloadUrl: string;
+            /** @enum {string} */
+            encoding: "gzip";
+            sha256: string;
+            sizeBytes: number;
         };
     };
     responses: never;

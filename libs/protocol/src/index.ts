@@ -1,3 +1,4 @@
+export * from './artifact-encoding.js';
 export * from './chunks.js';
 export * from './codec.js';
 export * from './errors.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { artifactEncodingSchema } from './artifact-encoding.js';
 import { referenceStatsSchema } from './drift.js';
 import { resultsPolicySchema } from './results-policy.js';
 import { shadowOrderSchema } from './shadow.js';
@@ -29,8 +30,15 @@ export const modelManifestSchema = z.looseObject({
   variant: text,
   format: text,
   engine: text,
+  /** The decoded model: what a slot holds and an engine loads. */
   sha256,
   size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
+   * How the artifact travels, when not as is (artifact-encoding.ts): the transferred bytes' digest and
+   * size. Agents older than the field keep it (the schema is loose) and refuse the desired state, whose
+   * `artifact` layout then names these bytes, not `sha256` (docs/protocol.md#artifact-encoding).
+   */
+  encoding: artifactEncodingSchema.optional(),
   inputSpec: tensorSpecSchema,
   outputSpec: tensorSpecSchema,
   preprocessing: z.record(z.string(), z.unknown()),

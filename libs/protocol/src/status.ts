@@ -50,6 +50,8 @@ export const FAILURE_REASONS = [
   'stalled',
   'insufficient-disk',
   'unsupported-engine',
+  'unsupported-encoding', // the manifest's artifact encoding is not one this agent decodes
+  'decode-failed', // the signed encoded bytes do not decode (a corrupt or truncated stream)
   'model-load-failed', // the engine could not load the artifact (the engine's message is the detail)
   'malformed', // a signed document that is not what it claims to be
   'self-test-failed',

@@ -1,3 +1,4 @@
+export * from './artifact-decoder.js';
 export * from './artifact-verifier.js';
 export * from './canonical-json.js';
 export * from './desired-state.js';

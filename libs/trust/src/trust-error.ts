@@ -11,6 +11,7 @@ export type TrustFailure =
   | 'size-exceeded' // endless data
   | 'size-mismatch'
   | 'stalled' // slow retrieval
+  | 'decode-failed' // signed encoded bytes that do not decode (a corrupt or truncated stream)
   | 'bad-rotation'; // root not signed by the old and the new threshold
 
 export class TrustError extends Error {

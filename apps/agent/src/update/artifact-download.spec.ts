@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { ArtifactDownload } from './artifact-download.js';
 
 const CHUNK = 1024;
@@ -36,7 +37,7 @@ describe('ArtifactDownload', () => {
     await opening;
     await download.receive(layout, new AbortController().signal);
     expect(requests).toEqual([]);
-    expect((await readFile(await download.dataPath(layout))).equals(bytes)).toBe(true);
+    expect((await readFile(await download.dataPath(layout, layout))).equals(bytes)).toBe(true);
   });
 
   it('drops chunks of an artifact it was not opened for', async () => {
@@ -59,7 +60,7 @@ describe('ArtifactDownload', () => {
     download.onChunk(layout.sha256, 1, chunk(1));
     download.onChunk(layout.sha256, 4, chunk(4));
     await receiving;
-    expect((await readFile(await download.dataPath(layout))).equals(bytes)).toBe(true);
+    expect((await readFile(await download.dataPath(layout, layout))).equals(bytes)).toBe(true);
   });
 
   it('fails as stalled after the bounded number of repair requests', async () => {
@@ -109,5 +110,43 @@ describe('ArtifactDownload', () => {
     // 2 + 2 + 2 requests over three connections; the third connection's allowance then runs out.
     await expect(receiving).rejects.toMatchObject({ reason: 'stalled' });
     expect(requests).toHaveLength(6);
+  });
+
+  describe('an encoded artifact', () => {
+    const model = Buffer.concat([randomBytes(3000), Buffer.alloc(20_000)]);
+    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const receiveWire = async (wire: Buffer) => {
+      const wireLayout = { sha256: digest(wire), size: wire.length, chunkSize: CHUNK, chunkCount: Math.ceil(wire.length / CHUNK), decodedSize: model.length };
+      await download.open(wireLayout);
+      for (let i = 0; i < wireLayout.chunkCount; i++) download.onChunk(wireLayout.sha256, i, wire.subarray(i * CHUNK, (i + 1) * CHUNK));
+      await download.receive(wireLayout, new AbortController().signal);
+      return wireLayout;
+    };
+
+    it('is decoded after both digests verify, and staged from the decoded file', async () => {
+      const wire = gzipSync(model);
+      const wireLayout = await receiveWire(wire);
+      const signed = { sha256: digest(model), size: model.length, encoding: { name: 'gzip', sha256: wireLayout.sha256, size: wire.length } };
+      await download.verify(wireLayout, signed);
+      expect((await readFile(await download.dataPath(wireLayout, signed))).equals(model)).toBe(true);
+    });
+
+    it('refuses received bytes that are not the signed encoded ones, deleting them before anything is decoded', async () => {
+      const wire = gzipSync(model);
+      const tampered = Buffer.from(wire);
+      tampered[100] ^= 0xff;
+      const wireLayout = await receiveWire(tampered); // the layout names the tampered bytes; the signature does not
+      const signed = { sha256: digest(model), size: model.length, encoding: { name: 'gzip', sha256: digest(wire), size: wire.length } };
+      await expect(download.verify(wireLayout, signed)).rejects.toMatchObject({ reason: 'hash-mismatch' });
+      await expect(access(join(dir, 'downloads', wireLayout.sha256))).rejects.toThrow();
+    });
+
+    it('fails a signed stream that decodes past the model size as size-exceeded, leaving no decoded file', async () => {
+      const bomb = gzipSync(Buffer.alloc(model.length * 100));
+      const wireLayout = await receiveWire(bomb);
+      const signed = { sha256: digest(model), size: model.length, encoding: { name: 'gzip', sha256: wireLayout.sha256, size: bomb.length } };
+      await expect(download.verify(wireLayout, signed)).rejects.toMatchObject({ reason: 'size-exceeded' });
+      await expect(access(join(dir, 'downloads', wireLayout.sha256))).rejects.toThrow();
+    });
   });
 });

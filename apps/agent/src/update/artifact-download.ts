@@ -1,9 +1,14 @@
 import { createReadStream } from 'node:fs';
-import { toRanges } from '#protocol';
-import { type ModelManifest, verifyArtifactStream } from '#trust';
+import { open as openFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type ArtifactEncoding, toRanges } from '#protocol';
+import { type SignedArtifact, verifyArtifactStream, verifyEncodedArtifact } from '#trust';
+import { fsyncDirectory } from '../state/atomic-file.js';
 import { Superseded, throwIfSuperseded } from './abort.js';
 import { type DownloadLayout, DownloadStore, InsufficientDiskError } from './download-store.js';
+import { failpoint } from './failpoints.js';
 import type { LogFn, UpdaterPorts } from './ports.js';
+import type { VerifiedDesired } from './desired.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
 
 export interface DownloadSettings {
@@ -17,10 +22,16 @@ export interface DownloadSettings {
   readonly repairAttempts: number;
 }
 
+/** The chunks to receive (the message's layout names the bytes that travel) and, when encoded, the model's decoded size. */
+export function downloadLayout(target: VerifiedDesired): DownloadLayout {
+  return target.manifest.encoding ? { ...target.message.artifact, decodedSize: target.manifest.size } : target.message.artifact;
+}
+
 /** What ended a wait for the next chunk. */
 type Wake = 'chunk' | 'stall' | 'reconnected';
 
 const MAX_RANGES_PER_REQUEST = 1024;
+const VERIFY_STALL_MS = 30_000;
 
 /**
  * One artifact being received: chunks from the broadcast (or repairs) are written to its download store
@@ -119,19 +130,27 @@ export class ArtifactDownload {
     await store.save();
   }
 
-  /** Verifies the downloaded bytes against the signed manifest; bytes that fail are deleted, never reused. */
-  async verify(layout: DownloadLayout, manifest: ModelManifest): Promise<void> {
+  /**
+   * Verifies the downloaded bytes against the signed manifest; bytes that fail are deleted, never reused.
+   * An encoded download is checked against the signed encoding, then decoded (bounded to the signed
+   * size) into the store's decoded file and checked against the model's digest; the file is renamed into
+   * place only after both checks, so after a crash `decoded` exists only for bytes that verified.
+   */
+  async verify(layout: DownloadLayout, manifest: SignedArtifact): Promise<void> {
     const store = await this.open(layout);
     try {
-      await verifyArtifactStream(createReadStream(store.dataPath), manifest, { stallTimeoutMs: 30_000 });
+      if (manifest.encoding) await decodeVerified(store, { ...manifest, encoding: manifest.encoding });
+      else await verifyArtifactStream(createReadStream(store.dataPath), manifest, { stallTimeoutMs: VERIFY_STALL_MS });
     } catch (error) {
       await this.discard(layout.sha256);
       throw toStepFailure(error);
     }
   }
 
-  async dataPath(layout: DownloadLayout): Promise<string> {
-    return (await this.open(layout)).dataPath;
+  /** The verified model's bytes, for staging: the decoded file of an encoded download. */
+  async dataPath(layout: DownloadLayout, manifest: SignedArtifact): Promise<string> {
+    const store = await this.open(layout);
+    return manifest.encoding ? store.decodedPath : store.dataPath;
   }
 
   /** Deletes the current download, whichever it is (nothing is in flight). */
@@ -175,4 +194,22 @@ export class ArtifactDownload {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+/** Decodes a verified encoded download into a temp file, then makes it the store's decoded file (fsync, rename, fsync the directory). */
+async function decodeVerified(store: DownloadStore, manifest: SignedArtifact & { encoding: ArtifactEncoding }): Promise<void> {
+  const temp = `${store.decodedPath}.tmp`;
+  const file = await openFile(temp, 'w');
+  try {
+    await verifyEncodedArtifact(() => createReadStream(store.dataPath), manifest, {
+      stallTimeoutMs: VERIFY_STALL_MS,
+      onChunk: async (chunk) => void (await file.write(chunk)),
+    });
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  failpoint('verify:decoded'); // a crash here leaves only the temp file: the verify step runs again
+  await rename(temp, store.decodedPath);
+  await fsyncDirectory(dirname(store.decodedPath));
 }

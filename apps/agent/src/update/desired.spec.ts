@@ -176,3 +176,20 @@ describe('sequenceExempt and asksForServingRelease: what may skip the sequence c
     expect(asksForServingRelease(undefined, { m: 2 }, release)).toBe(false);
   });
 });
+
+describe('verifyDesired with an encoded artifact', () => {
+  const encoded: ModelManifest = { ...manifest('5.0.0', 9, 'e'), encoding: { name: 'gzip', sha256: 'f'.repeat(64), size: 40 } };
+  const layoutFor = (sha256: string, size: number): DesiredStateMessage => {
+    const message = desired('d-enc', encoded, NOW);
+    return { ...message, artifact: { ...message.artifact, sha256, size } };
+  };
+
+  it('takes a layout that names the signed encoded bytes', () => {
+    const verified = verifyDesired(layoutFor('f'.repeat(64), 40), root, 'node-a', { installed: {} }, NOW);
+    expect(verified.manifest.encoding?.sha256).toBe('f'.repeat(64));
+  });
+
+  it('refuses a layout that names the decoded model instead, as an agent from before encodings refuses the encoded one', () => {
+    expect(refusal(layoutFor('e'.repeat(64), 100), { installed: {} }).cause.reason).toBe('hash-mismatch');
+  });
+});

@@ -1,4 +1,4 @@
-import type { DesiredStateMessage } from '#protocol';
+import { type DesiredStateMessage, wireArtifact } from '#protocol';
 import { assertNotExpired, canonicalJson, checkDesiredState, type DesiredState, type ModelManifest, type RootDocument, TrustError, verifyDesiredSignature, verifyManifest } from '#trust';
 
 export interface VerifiedDesired {
@@ -90,7 +90,9 @@ export function verifyDesired(message: DesiredStateMessage, root: RootDocument, 
     checkDesiredState(state, { nodeId, now });
     const exempt = sequenceExempt(recorded, floor, state.manifest.signed);
     const manifest = verifyManifest(state.manifest, root, { now, installedSequence: exempt ? undefined : floor.installed[state.manifest.signed.name] });
-    if (message.artifact.sha256 !== manifest.sha256 || message.artifact.size !== manifest.size) {
+    // The layout names the bytes that travel: the signed encoding's when there is one.
+    const wire = wireArtifact(manifest);
+    if (message.artifact.sha256 !== wire.sha256 || message.artifact.size !== wire.size) {
       throw new TrustError('hash-mismatch', 'the artifact layout does not name the signed artifact');
     }
     return { message, state, manifest, issuedAt };

@@ -8,6 +8,8 @@ export interface DownloadLayout {
   readonly size: number;
   readonly chunkSize: number;
   readonly chunkCount: number;
+  /** The decoded model's size when the chunks are an encoded form of it (the manifest's `encoding`). */
+  readonly decodedSize?: number;
 }
 
 export class InsufficientDiskError extends Error {
@@ -41,7 +43,7 @@ export class DownloadStore {
     const saved = await readJsonFile<{ chunkSize: number; received: number[] }>(join(dir, 'progress.json'));
     if (saved && saved.chunkSize === layout.chunkSize) for (const i of saved.received) store.received.add(i);
     else {
-      await assertFreeDisk(root, layout.size * 2); // the download plus its copy in a slot
+      await assertFreeDisk(root, diskNeeded(layout));
       await (await open(store.dataPath, 'w')).close();
       await truncate(store.dataPath, layout.size);
     }
@@ -50,6 +52,11 @@ export class DownloadStore {
 
   get dataPath(): string {
     return join(this.dir, 'data');
+  }
+
+  /** Where an encoded download's decoded model is written, once both its digests verified. */
+  get decodedPath(): string {
+    return join(this.dir, 'decoded');
   }
 
   get complete(): boolean {
@@ -107,6 +114,11 @@ export class DownloadStore {
     await Promise.all(stale.map((name) => rm(join(dir, name), { recursive: true, force: true })));
     return stale;
   }
+}
+
+/** The download plus the model's copy in a slot; an encoded download also needs room for its decoded form. */
+function diskNeeded(layout: DownloadLayout): number {
+  return layout.decodedSize === undefined ? layout.size * 2 : layout.size + layout.decodedSize * 2;
 }
 
 async function assertFreeDisk(path: string, needed: number): Promise<void> {

@@ -17,7 +17,9 @@ export const FAILPOINTS = [
   'soak:passed',
   'commit:reported',
 ] as const;
-export type Failpoint = (typeof FAILPOINTS)[number];
+/** Reached only by an encoded artifact (docs/protocol.md#artifact-encoding): apart, so the crash campaign's plain releases reach every point it picks. */
+export const ENCODED_FAILPOINTS = ['verify:decoded'] as const;
+export type Failpoint = (typeof FAILPOINTS)[number] | (typeof ENCODED_FAILPOINTS)[number];
 
 export function failpoint(name: Failpoint): void {
   if (ACTIVE.has(name)) process.kill(process.pid, 'SIGKILL');

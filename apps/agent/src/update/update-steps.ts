@@ -1,10 +1,11 @@
 import type { InferenceEngine, InferenceSession, SessionHolder } from '#inference';
+import { ARTIFACT_ENCODINGS, isKnownEncoding } from '#protocol';
 import type { AgentConfig } from '../config.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { delay, throwIfSuperseded } from './abort.js';
 import { waitForActivationWindow } from './activation.js';
-import type { ArtifactDownload } from './artifact-download.js';
+import { type ArtifactDownload, downloadLayout } from './artifact-download.js';
 import type { VerifiedDesired } from './desired.js';
 import { failpoint } from './failpoints.js';
 import type { UpdateJournal } from './journal.js';
@@ -94,18 +95,22 @@ export class UpdateSteps {
     if (!this.d.engines.has(target.manifest.engine)) {
       throw new StepFailure('unsupported-engine', `this agent runs ${[...this.d.engines.keys()].join(', ')}, not ${target.manifest.engine}`);
     }
+    const encoding = target.manifest.encoding?.name;
+    if (encoding !== undefined && !isKnownEncoding(encoding)) {
+      throw new StepFailure('unsupported-encoding', `this agent decodes ${ARTIFACT_ENCODINGS.join(', ')}, not ${encoding}`);
+    }
     // The store is open (chunks are written, not dropped) before `downloading` tells the control plane
     // to start the broadcast: the first broadcast is the one that counts.
-    await this.d.download.open(target.message.artifact);
+    await this.d.download.open(downloadLayout(target));
     await this.d.reporter.report(id, 'downloading', { progress: 0 });
-    await this.d.download.receive(target.message.artifact, signal);
+    await this.d.download.receive(downloadLayout(target), signal);
     failpoint('download:complete');
     await this.d.journal.transition('downloaded');
     await this.d.reporter.report(id, 'downloaded');
   }
 
   private async verifyStep(target: VerifiedDesired): Promise<void> {
-    await this.d.download.verify(target.message.artifact, target.manifest);
+    await this.d.download.verify(downloadLayout(target), target.manifest);
     failpoint('verify:done');
     await this.d.journal.transition('verified');
     await this.d.reporter.report(target.state.deploymentId, 'verified');
@@ -113,7 +118,7 @@ export class UpdateSteps {
 
   private async stageStep(target: VerifiedDesired): Promise<void> {
     const id = target.state.deploymentId;
-    const source = await this.d.download.dataPath(target.message.artifact);
+    const source = await this.d.download.dataPath(downloadLayout(target), target.manifest);
     const slot = await this.d.slots.stage(source, { sha256: target.manifest.sha256, deploymentId: id, manifest: target.state.manifest }, () => failpoint('stage:copied'));
     failpoint('stage:recorded');
     await this.d.journal.transition('staged', { stagedSlot: slot });
@@ -277,7 +282,7 @@ export class UpdateSteps {
   private async commitStep(target: VerifiedDesired): Promise<void> {
     await this.d.reporter.report(target.state.deploymentId, 'committed');
     failpoint('commit:reported');
-    await this.d.download.discard(target.manifest.sha256);
+    await this.d.download.discard(target.message.artifact.sha256); // the download is kept under the bytes that travelled
     await this.d.journal.transition('done');
   }
 

@@ -6,7 +6,7 @@ import type { SlotStore } from '../state/slots.js';
 import type { TrustSource } from '../state/trusted-root.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
-import { ArtifactDownload } from './artifact-download.js';
+import { ArtifactDownload, downloadLayout } from './artifact-download.js';
 import { asksForServingRelease, DesiredStateRefused, issuedTime, verifyDesired, type VerifiedDesired } from './desired.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
@@ -199,7 +199,7 @@ export class Updater {
     const record = this.journal.record;
     const started = record.desired?.desired.signed.deploymentId === target.state.deploymentId && record.phase !== 'downloading';
     if (started || this.held.has(target.manifest.sha256)) return;
-    this.download.open(target.message.artifact).catch((error: unknown) =>
+    this.download.open(downloadLayout(target)).catch((error: unknown) =>
       this.ports.log('warn', 'could not open the download store yet', { deploymentId: target.state.deploymentId, err: error instanceof Error ? error.message : String(error) }),
     );
   }

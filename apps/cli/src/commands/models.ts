@@ -48,6 +48,7 @@ interface PushOptions {
   preprocessing?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   referenceStats?: string;
+  encoding?: 'gzip';
 }
 
 export function registerModels(program: Command): void {
@@ -107,11 +108,13 @@ export function registerModels(program: Command): void {
     .option('--preprocessing <json>', 'what nodes apply before inference, e.g. {"scale":0.00392156862745098}', jsonObject)
     .option('--metrics <json>', 'e.g. {"accuracy":0.984}', jsonObject)
     .option('--reference-stats <file>', 'JSON reference statistics from training, signed into the manifest for drift (docs/drift.md)')
-    .addHelpText('after', '\nExamples:\n  $ edgefleet models push digits-int8.onnx --name digits --version 1.3.0 --variant int8\n  $ edgefleet models push model.tflite --name digits --version 1.3.0 --self-test golden.json')
+    .addOption(new Option('--encoding <encoding>', 'ship it compressed (the control plane stores and sends the gzip form; agents before this option refuse such a deployment)').choices(['gzip']))
+    .addHelpText('after', '\nExamples:\n  $ edgefleet models push digits-int8.onnx --name digits --version 1.3.0 --variant int8\n  $ edgefleet models push digits-pruned.onnx --name digits --version 1.4.0 --variant pruned --encoding gzip\n  $ edgefleet models push model.tflite --name digits --version 1.3.0 --self-test golden.json')
     .action(async (file: string, o: PushOptions, command: Command) => {
       const ctx = await commandContext(command);
       const version = await pushVersion(ctx, file, o);
-      printRecord({ id: version.id, model: version.model, version: version.version, variant: version.variant, format: version.format, engine: version.engine, sha256: version.sha256, sizeBytes: version.sizeBytes }, ctx.output);
+      const wire = version.wire ? { encoding: version.wire.encoding, wireSizeBytes: version.wire.sizeBytes } : {};
+      printRecord({ id: version.id, model: version.model, version: version.version, variant: version.variant, format: version.format, engine: version.engine, sha256: version.sha256, sizeBytes: version.sizeBytes, ...wire }, ctx.output);
     });
 }
 
@@ -134,7 +137,7 @@ async function pushVersion(ctx: CommandContext, file: string, o: PushOptions): P
       apiKey: ctx.apiKey,
       model: o.name,
       filePath: file,
-      fields: { version: o.version, variant: o.variant, ...detected, preprocessing: o.preprocessing, metrics: o.metrics, referenceStats, selfTest, skipSelfTest: selfTest ? undefined : true },
+      fields: { version: o.version, variant: o.variant, ...detected, preprocessing: o.preprocessing, metrics: o.metrics, referenceStats, selfTest, skipSelfTest: selfTest ? undefined : true, encoding: o.encoding },
       // Started on the first bytes: the total (fields + file + trailer) is known only then.
       onProgress: (sent, total) => (started ? bar?.update(sent) : (bar?.start(total, sent), (started = true))),
     });

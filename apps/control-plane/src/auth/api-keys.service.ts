@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { IsNull, type DataSource } from 'typeorm';
 import { generateSecret, hashSecret, NotFoundError, secretsEqual, UnauthenticatedError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ApiKey, type ApiRole } from './api-key.entity.js';
+import { Transactions } from '../database/transactions.js';
+import type { ApiKey, ApiRole } from './api-key.entity.js';
+import { ApiKeysRepository } from './api-keys.repository.js';
 import { KeyRevocations } from './key-revocations.js';
 import type { Principal } from './principal.js';
 
@@ -19,7 +19,8 @@ const BOOTSTRAP_ACTOR = 'bootstrap-admin';
 @Injectable()
 export class ApiKeysService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly repository: ApiKeysRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     private readonly revocations: KeyRevocations,
@@ -28,7 +29,7 @@ export class ApiKeysService {
   async authenticate(key: string): Promise<Principal> {
     const bootstrap = this.config.auth.bootstrapAdminKey;
     if (bootstrap && secretsEqual(key, bootstrap)) return { actor: BOOTSTRAP_ACTOR, role: 'admin' };
-    const found = await this.db.getRepository(ApiKey).findOneBy({ keyHash: hashSecret(key), revokedAt: IsNull() });
+    const found = await this.repository.findActiveByHash(hashSecret(key));
     if (!found) throw new UnauthenticatedError('invalid or revoked API key');
     return { actor: `api-key:${found.id}`, role: found.role };
   }
@@ -38,15 +39,13 @@ export class ApiKeysService {
     if (actor === BOOTSTRAP_ACTOR) return this.config.auth.bootstrapAdminKey !== undefined;
     const id = /^api-key:([0-9a-f-]{36})$/.exec(actor)?.[1];
     if (!id) return false;
-    return (await this.db.getRepository(ApiKey).countBy({ id, revokedAt: IsNull() })) > 0;
+    return this.repository.isActive(id);
   }
 
   async create(by: Principal, name: string, role: ApiRole): Promise<CreatedApiKey> {
     const key = generateSecret('efk');
-    const apiKey = await this.db.transaction(async (tx) => {
-      const saved = await tx.getRepository(ApiKey).save(
-        tx.getRepository(ApiKey).create({ name, role, keyHash: hashSecret(key), keyPrefix: key.slice(0, 12), createdBy: by.actor, revokedAt: null }),
-      );
+    const apiKey = await this.transactions.run(async (tx) => {
+      const saved = await this.repository.insert(tx, { name, role, keyHash: hashSecret(key), keyPrefix: key.slice(0, 12), createdBy: by.actor });
       await this.audit.record(tx, by, 'api-key.create', { type: 'api-key', id: saved.id }, { name, role });
       return saved;
     });
@@ -54,13 +53,12 @@ export class ApiKeysService {
   }
 
   list(): Promise<ApiKey[]> {
-    return this.db.getRepository(ApiKey).find({ order: { createdAt: 'ASC' } });
+    return this.repository.list();
   }
 
   async revoke(by: Principal, id: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const result = await tx.getRepository(ApiKey).update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
-      if (!result.affected) throw new NotFoundError('active api key', id);
+    await this.transactions.run(async (tx) => {
+      if (!(await this.repository.revoke(tx, id, new Date()))) throw new NotFoundError('active api key', id);
       await this.audit.record(tx, by, 'api-key.revoke', { type: 'api-key', id });
     });
     this.revocations.notify(`api-key:${id}`);

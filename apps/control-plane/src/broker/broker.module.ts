@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
@@ -9,10 +8,9 @@ import { BrokerHookGuard } from './broker-hook.guard.js';
 import { BrokerHooksController } from './broker-hooks.controller.js';
 import { BrokerHooksService } from './broker-hooks.service.js';
 import { NodeCredentialsRepository } from './node-credentials.repository.js';
-import { EdgeNode } from '../nodes/node.entity.js';
 
 @Module({
-  imports: [MessagingModule, TypeOrmModule.forFeature([EdgeNode])],
+  imports: [MessagingModule],
   controllers: [BrokerHooksController],
   providers: [
     BrokerHookGuard,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { EdgeNode } from '../nodes/node.entity.js';
 
 /** A node's broker credential: the hash of its secret, null once decommissioned. */
@@ -11,9 +11,10 @@ export interface NodeCredential {
 
 @Injectable()
 export class NodeCredentialsRepository {
-  constructor(@InjectRepository(EdgeNode) private readonly nodes: Repository<EdgeNode>) {}
+  // The DataSource, not TypeOrmModule.forFeature: the module then needs no TypeORM import (only repositories touch it).
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   find(nodeId: string): Promise<NodeCredential | null> {
-    return this.nodes.findOne({ select: { id: true, secretHash: true }, where: { id: nodeId } });
+    return this.db.getRepository(EdgeNode).findOne({ select: { id: true, secretHash: true }, where: { id: nodeId } });
   }
 }

@@ -3,10 +3,9 @@
  * The server also applies pending migrations at boot (MIGRATIONS_RUN=true), under the same advisory lock.
  */
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config.js';
 import { createDatabase } from '../database/database-admin.js';
-import { dataSourceOptions } from '../database/data-source.js';
+import { openDataSource } from '../database/data-source.js';
 import { revertLastMigration, runMigrations } from '../database/migrate.js';
 
 const command = process.argv[2] ?? 'up';
@@ -18,7 +17,7 @@ const config = loadConfig(process.env);
 if (command === 'up' && (await createDatabase(config.database.url, { ifMissing: true }))) {
   console.log('created database', new URL(config.database.url).pathname.slice(1));
 }
-const dataSource = await new DataSource(dataSourceOptions(config.database)).initialize();
+const dataSource = await openDataSource(config.database);
 try {
   if (command === 'up') {
     const applied = await runMigrations(dataSource);

@@ -1,5 +1,6 @@
 import type { ArtifactStoreConfig } from './artifact-store.config.js';
 import type { LOG_LEVELS } from './env-schema.js';
+import type { PartitionInterval } from '../retention/partition-plan.js';
 
 /** The typed configuration every module reads (through APP_CONFIG), built once by loadConfig. */
 /** Bounds on what a node can make the control plane publish by asking for chunks (docs/security.md). */
@@ -133,6 +134,9 @@ export interface AppConfig {
     readonly intervalMs: number;
     readonly batchRows: number;
     readonly maxBatches: number;
+    readonly telemetryDays: number;
+    readonly telemetryPartitionInterval: PartitionInterval;
+    readonly telemetryPartitionsAhead: number;
   };
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }

@@ -27,6 +27,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ REPAIR_MAX_ARTIFACT_MULTIPLE: '1.5', REPAIR_RESEND_WINDOW_MS: '2000' }).distribution.repair).toMatchObject({ maxArtifactMultiple: 1.5, resendWindowMs: 2000 });
   });
 
+  it('keeps telemetry 30 days in daily partitions, 3 made ahead, and refuses an interval or retention it cannot keep', () => {
+    expect(loadConfig({}).retention).toMatchObject({ telemetryDays: 30, telemetryPartitionInterval: 'day', telemetryPartitionsAhead: 3 });
+    expect(loadConfig({ TELEMETRY_PARTITION_INTERVAL: 'week', TELEMETRY_RETENTION_DAYS: '90' }).retention).toMatchObject({ telemetryDays: 90, telemetryPartitionInterval: 'week' });
+    for (const env of [{ TELEMETRY_PARTITION_INTERVAL: 'hour' }, { TELEMETRY_RETENTION_DAYS: '1' }, { TELEMETRY_PARTITIONS_AHEAD: '0' }]) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+    }
+  });
+
   it('lets ingest lag 30 s before /health says degraded unless told otherwise', () => {
     expect(loadConfig({}).ingest.maxLagMs).toBe(30_000);
     expect(loadConfig({ INGEST_MAX_LAG_MS: '5000' }).ingest.maxLagMs).toBe(5000);

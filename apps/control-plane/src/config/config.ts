@@ -95,6 +95,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       intervalMs: e.RETENTION_INTERVAL_MS,
       batchRows: e.RETENTION_BATCH_ROWS,
       maxBatches: e.RETENTION_MAX_BATCHES,
+      telemetryDays: e.TELEMETRY_RETENTION_DAYS,
+      telemetryPartitionInterval: e.TELEMETRY_PARTITION_INTERVAL,
+      telemetryPartitionsAhead: e.TELEMETRY_PARTITIONS_AHEAD,
     },
     logLevel: e.LOG_LEVEL,
   };

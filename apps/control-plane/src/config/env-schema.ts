@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FLEET_NAMESPACE_PATTERN } from '#protocol';
 import { artifactStoreSchema } from './artifact-store.config.js';
+import { PARTITION_INTERVALS } from '../retention/partition-plan.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -122,4 +123,13 @@ export const envSchema = z.object({
   RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Batches per table per run; the rest waits for the next run, so a backlog never makes one long job. */
   RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).max(10_000).default(200),
+  /**
+   * Heartbeats, results and status events older than this are dropped a whole partition at a time
+   * (docs/scaling.md#telemetry-partitions). At least 2 days: gates and drift read the last hours.
+   */
+  TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(2).max(36_500).default(30),
+  /** The span of one telemetry partition (UTC days, or ISO weeks from Monday). */
+  TELEMETRY_PARTITION_INTERVAL: z.enum(PARTITION_INTERVALS).default('day'),
+  /** Partitions created ahead of the current one, so a job that misses runs never leaves rows to the default partition. */
+  TELEMETRY_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(60).default(3),
 });

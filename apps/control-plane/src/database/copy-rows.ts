@@ -10,12 +10,17 @@ export type CopyValue = string | number | null;
 function csvField(value: CopyValue): string {
   if (value === null) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return `"${value.replace(/"/g, '""')}"`;
+  // Most fields (ids, digests, times) hold no quote: skip the regex replace for them.
+  return value.includes('"') ? `"${value.replace(/"/g, '""')}"` : `"${value}"`;
 }
 
+/** Appended field by field: no per-row array of fields and join (this runs for every ingested row). */
 export function toCsv(rows: readonly CopyValue[][]): string {
   let out = '';
-  for (const row of rows) out += `${row.map(csvField).join(',')}\n`;
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) out += i === 0 ? csvField(row[i] ?? null) : `,${csvField(row[i] ?? null)}`;
+    out += '\n';
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../../../migrations/index.js';
 import { ApiKey } from '../auth/api-key.entity.js';
 import { Artifact } from '../artifacts/artifact.entity.js';
@@ -71,4 +71,9 @@ export function dataSourceOptions(database: AppConfig['database']): DataSourceOp
     migrationsRun: false,
     extra: { max: database.poolSize },
   };
+}
+
+/** A connected DataSource outside Nest (the migrate command): the caller destroys it when done. */
+export function openDataSource(database: AppConfig['database']): Promise<DataSource> {
+  return new DataSource(dataSourceOptions(database)).initialize();
 }

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config.js';
 import { dataSourceOptions } from './data-source.js';
 import { runMigrations } from './migrate.js';
+import { Transactions } from './transactions.js';
 
 @Module({})
 export class DatabaseModule {
@@ -11,6 +12,10 @@ export class DatabaseModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: DatabaseModule,
+      // Global like the DataSource it wraps: every domain module's services open transactions with it.
+      global: true,
+      providers: [Transactions],
+      exports: [Transactions],
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.database),

@@ -81,3 +81,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof code === 'string') return SOCKET_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code);
   return typeof message === 'string' && CLIENT_MESSAGES.some((pattern) => pattern.test(message));
 }
+
+/** SQLSTATE 55P03: a lock was not granted within `lock_timeout` (the statement gave way; a later run retries). */
+export function isLockTimeout(error: unknown): boolean {
+  return sqlState(error) === '55P03';
+}

@@ -9,6 +9,7 @@ import { DesiredStateRefresher } from './desired-state-refresher.js';
 import { DistributionService } from './distribution.service.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
+import { DeploymentsRepository } from './deployments.repository.js';
 import { ModelsModule } from '../models/models.module.js';
 import { QueuesModule } from '../queues/queues.module.js';
 import { RepairLedger } from './repair-ledger.js';
@@ -17,7 +18,7 @@ import { RepairService } from './repair.service.js';
 @Module({
   imports: [AuditModule, ArtifactsModule, MessagingModule, BrokerModule, ModelsModule, QueuesModule],
   controllers: [DeploymentsController, NodeDeploymentsController],
-  providers: [DeploymentsService, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue, RepairLedger, RepairService],
+  providers: [DeploymentsService, DeploymentsRepository, DistributionService, DesiredStateRefresher, DeploymentTargetsRepository, BroadcastQueue, RepairLedger, RepairService],
   exports: [DistributionService, DeploymentsService, BroadcastQueue, RepairService],
 })
 export class DeploymentsModule {}

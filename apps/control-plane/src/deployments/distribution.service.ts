@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { chunkCount, encodeChunk } from '#protocol';
 import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { MessagingMetrics } from '../messaging/messaging.metrics.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
+import { DeploymentsRepository } from './deployments.repository.js';
 
 /** Publishes in flight at once: enough to keep the broker busy without flooding mqtt.js's queue. */
 const PUBLISH_WINDOW = 16;
@@ -23,7 +22,7 @@ export interface ArtifactLayout {
 @Injectable()
 export class DistributionService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly deployments: DeploymentsRepository,
     private readonly store: ArtifactStore,
     private readonly mqtt: MqttConnection,
     private readonly metrics: MessagingMetrics,
@@ -42,19 +41,14 @@ export class DistributionService {
     await this.publishChunks(layout, indices, 'repair', (i) => this.mqtt.topics.repairChunk(nodeId, layout.sha256, i));
   }
 
-  /** The artifact's layout in the node's latest deployment of it, and that deployment (repair budgets are per deployment). */
+  /**
+   * The artifact's layout in the node's latest deployment of it, and that deployment (repair budgets are
+   * per deployment). `sha256` names the bytes that travel: a version's encoded blob when it has one
+   * (what its chunks were cut from), else its artifact.
+   */
   async assignedArtifact(nodeId: string, sha256: string): Promise<{ layout: ArtifactLayout; deploymentId: string } | undefined> {
-    const rows = (await this.db.query(
-      `SELECT d.id, d.chunk_size, a.size_bytes FROM deployment_targets t
-         JOIN deployments d ON d.id = t.deployment_id
-         JOIN model_versions mv ON mv.id = d.model_version_id
-         JOIN artifacts a ON a.sha256 = mv.artifact_sha256
-       WHERE t.node_id = $1 AND mv.artifact_sha256 = $2
-       ORDER BY d.created_at DESC LIMIT 1`,
-      [nodeId, sha256],
-    )) as { id: string; chunk_size: number; size_bytes: string }[];
-    const row = rows[0];
-    return row ? { layout: { sha256, size: Number(row.size_bytes), chunkSize: row.chunk_size }, deploymentId: row.id } : undefined;
+    const row = await this.deployments.assignedArtifact(nodeId, sha256);
+    return row ? { layout: { sha256, size: row.sizeBytes, chunkSize: row.chunkSize }, deploymentId: row.id } : undefined;
   }
 
   private async publishChunks(

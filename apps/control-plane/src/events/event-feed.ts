@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { NotificationListener } from '../database/notification-listener.js';
 import type { EventView } from './catalogue.js';
 import { type Gap, planDelivery } from './delivery-plan.js';
 import { EventsRepository } from './events.repository.js';
@@ -24,7 +24,7 @@ export class EventFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly listeners = new Set<FeedListener>();
   private cursor = 0n;
   private gap: Gap | null = null;
-  private listener?: pg.Client;
+  private listener?: NotificationListener;
   private timer?: NodeJS.Timeout;
   private reading: Promise<void> | null = null;
   private again = false;
@@ -108,31 +108,18 @@ export class EventFeed implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** A dedicated connection for LISTEN; reconnected after an error (polls cover the meantime). */
+  /** LISTEN on a dedicated connection, reconnected after an error (polls cover the meantime). */
   private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.config.database.url });
-    client.on('notification', () => this.poke());
-    client.on('error', (error) => {
-      this.logger.warn({ err: error }, 'event LISTEN connection lost; reconnecting');
-      void client.end().catch(() => undefined);
-      setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${CHANNEL}`);
-      this.listener = client;
-    } catch (error) {
-      this.logger.warn({ err: error }, 'could not LISTEN for events; polling only until it can');
-      void client.end().catch(() => undefined);
-      setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
-    }
+    this.listener = new NotificationListener(this.config.database.url, CHANNEL, () => this.poke(), this.logger);
+    await this.listener.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // The listener stops first, so a reconnect it has pending cannot open a connection after this.
+    const listening = this.listener?.stop();
     await this.reading;
-    await this.listener?.end().catch(() => undefined);
+    await listening;
   }
 }

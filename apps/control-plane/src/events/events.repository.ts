@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import type { EventView } from './catalogue.js';
+import type { Tx } from '../database/transactions.js';
+import type { EventType, EventView, NewEvent } from './catalogue.js';
 import type { Snapshot } from './delivery-plan.js';
 
 export interface EventFilter {
@@ -34,10 +35,48 @@ const toView = (r: EventRow): EventView => ({
   payload: r.payload,
 });
 
-/** Reads of the event stream; every read is keyset on id, so pages and replays cost the same anywhere. */
+/** A connection or transaction to write with: `query` is all the writes need. */
+export type EventWriter = Pick<Tx, 'query'>;
+
+/**
+ * The event stream's statements. Writes run in the caller's transaction (an event commits only with the
+ * change it reports); every read is keyset on id, so pages and replays cost the same anywhere.
+ */
 @Injectable()
 export class EventsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Many events in one statement, so set-based writers pay one round trip per batch. */
+  async insertMany(tx: EventWriter, events: readonly NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await tx.query(
+      `INSERT INTO events (type, rollout_id, node_id, model_version_id, payload)
+       SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::uuid[], $4::uuid[], $5::jsonb[])`,
+      [
+        events.map((e) => e.type),
+        events.map((e) => e.subjects.rolloutId ?? null),
+        events.map((e) => e.subjects.nodeId ?? null),
+        events.map((e) => e.subjects.modelVersionId ?? null),
+        events.map((e) => JSON.stringify(e.payload)),
+      ],
+    );
+  }
+
+  /** Serializes writers of one event type until `tx` ends (a transaction-scoped advisory lock). */
+  async lockType(tx: Tx, type: EventType): Promise<void> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1::text))`, [type]);
+  }
+
+  /** `key.rotated` for this root version, unless one was written already (call under `lockType`). */
+  async insertKeyRotatedOnce(tx: Tx, rootVersion: number, revokedKeyIds: readonly string[]): Promise<void> {
+    const type = 'key.rotated' satisfies EventType;
+    await tx.query(
+      `INSERT INTO events (type, payload)
+       SELECT $1::varchar, jsonb_build_object('rootVersion', $2::int, 'revokedKeyIds', $3::jsonb)
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE type = $1::varchar AND (payload->>'rootVersion')::int = $2::int)`,
+      [type, rootVersion, JSON.stringify(revokedKeyIds)],
+    );
+  }
 
   /** Events after `after` (ascending), at most `limit`, within `upTo` when given (a replay's end). */
   async page(filter: EventFilter, after: string, limit: number, upTo?: string): Promise<EventView[]> {

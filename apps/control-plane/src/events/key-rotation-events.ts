@@ -1,10 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { Transactions } from '../database/transactions.js';
 import { type RootChangeListener, SigningService } from '../keys/signing.service.js';
-import type { EventType } from './catalogue.js';
-
-const TYPE = 'key.rotated' satisfies EventType;
+import { EventsRepository } from './events.repository.js';
 
 /**
  * `key.rotated` when this installation moves to a newer root (a rotation or a revocation). Every replica
@@ -15,7 +12,8 @@ const TYPE = 'key.rotated' satisfies EventType;
 export class KeyRotationEvents implements OnModuleInit {
   constructor(
     private readonly signing: SigningService,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly repository: EventsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -24,14 +22,9 @@ export class KeyRotationEvents implements OnModuleInit {
 
   private readonly recordOnce: RootChangeListener = (root) => {
     const { version, revokedKeyIds } = root.signed;
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1::text))`, [TYPE]);
-      await tx.query(
-        `INSERT INTO events (type, payload)
-         SELECT $1::varchar, jsonb_build_object('rootVersion', $2::int, 'revokedKeyIds', $3::jsonb)
-          WHERE NOT EXISTS (SELECT 1 FROM events WHERE type = $1::varchar AND (payload->>'rootVersion')::int = $2::int)`,
-        [TYPE, version, JSON.stringify(revokedKeyIds ?? [])],
-      );
+    return this.transactions.run(async (tx) => {
+      await this.repository.lockType(tx, 'key.rotated');
+      await this.repository.insertKeyRotatedOnce(tx, version, revokedKeyIds ?? []);
     });
   };
 }

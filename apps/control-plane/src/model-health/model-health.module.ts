@@ -5,6 +5,7 @@ import { DriftRepository } from './drift.repository.js';
 import { DriftService } from './drift.service.js';
 import { FeedbackRepository } from './feedback.repository.js';
 import { ModelHealthMetrics } from './model-health.metrics.js';
+import { VersionMetricsRepository } from './version-metrics.repository.js';
 import { ModelStatsController } from './model-stats.controller.js';
 import { ModelStatsRepository } from './model-stats.repository.js';
 import { ModelStatsService } from './model-stats.service.js';
@@ -13,6 +14,6 @@ import { ModelStatsService } from './model-stats.service.js';
 @Module({
   imports: [ResultsPolicyModule],
   controllers: [ModelStatsController, DriftController],
-  providers: [ModelStatsService, ModelStatsRepository, FeedbackRepository, ModelHealthMetrics, DriftService, DriftRepository],
+  providers: [ModelStatsService, ModelStatsRepository, FeedbackRepository, ModelHealthMetrics, VersionMetricsRepository, DriftService, DriftRepository],
 })
 export class ModelHealthModule {}

@@ -55,6 +55,18 @@ export class ModelVersion {
   @Column({ type: 'char', length: 64 })
   artifactSha256!: string;
 
+  /** The encoded blob that travels instead of the artifact (chunks, repairs, downloads); null: the artifact travels as is. */
+  @ManyToOne(() => Artifact, { nullable: true, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'wire_sha256' })
+  wireArtifact?: Relation<Artifact> | null;
+
+  @Column({ type: 'char', length: 64, nullable: true })
+  wireSha256!: string | null;
+
+  /** The content encoding of `wireSha256` (libs/protocol ARTIFACT_ENCODINGS), signed into the manifest's `encoding`. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  wireEncoding!: string | null;
+
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metrics!: Record<string, unknown>;
 

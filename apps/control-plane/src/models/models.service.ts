@@ -1,19 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, In } from 'typeorm';
 import { type Envelope, type ModelManifest, parseManifestEnvelope, TrustError } from '#trust';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '#common';
-import type { ReferenceStats } from '#protocol';
+import type { ArtifactEncodingName, ReferenceStats } from '#protocol';
+import { type EncodedBlob, encodeArtifact } from '../artifacts/artifact-encoder.js';
 import { ArtifactStore, type IngestedBlob } from '../artifacts/artifact-store.js';
-import { Artifact } from '../artifacts/artifact.entity.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
+import { Transactions, type Tx } from '../database/transactions.js';
 import { SigningService } from '../keys/signing.service.js';
-import { EdgeNode } from '../nodes/node.entity.js';
-import { Model } from './model.entity.js';
-import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, ModelVersion } from './model-version.entity.js';
+import type { Model } from './model.entity.js';
+import { ENGINE_FOR_FORMAT, type InferenceEngine, type ModelFormat, type ModelVersion } from './model-version.entity.js';
+import { ModelsRepository } from './models.repository.js';
 import { compareReleaseVersions } from './dto/release-version.js';
 import { versionDeleteBlocker } from './version-delete-guard.js';
 import { assertDeliverable } from './desired-state-fit.js';
@@ -40,6 +39,8 @@ export interface NewModelVersion {
   readonly selfTest?: { input: number[]; expectedOutput: number[]; tolerance: number };
   /** Training-time statistics for drift, validated (reference-stats.ts); signed into the manifest. */
   readonly referenceStats?: ReferenceStats;
+  /** Store and ship the artifact in this content encoding (docs/protocol.md#artifact-encoding); absent: as is. */
+  readonly encoding?: ArtifactEncodingName;
 }
 
 /** The sequence of a version not yet signed for deployment: `issue` gives it a real one first. */
@@ -48,7 +49,8 @@ const UNISSUED = 0;
 @Injectable()
 export class ModelsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly repository: ModelsRepository,
     private readonly store: ArtifactStore,
     private readonly audit: AuditService,
     private readonly signing: SigningService,
@@ -57,16 +59,13 @@ export class ModelsService {
 
   async create(by: Principal, input: NewModel): Promise<Model> {
     try {
-      return await this.db.transaction(async (tx) => {
-        const repo = tx.getRepository(Model);
-        const model = await repo.save(
-          repo.create({
-            ...input,
-            description: input.description ?? '',
-            classLabels: input.classLabels ?? [],
-            resultsPolicy: input.resultsPolicy === undefined ? null : toResultsPolicy(input.resultsPolicy),
-          }),
-        );
+      return await this.transactions.run(async (tx) => {
+        const model = await this.repository.insertModel(tx, {
+          ...input,
+          description: input.description ?? '',
+          classLabels: input.classLabels ?? [],
+          resultsPolicy: input.resultsPolicy === undefined ? null : toResultsPolicy(input.resultsPolicy),
+        });
         await this.audit.record(tx, by, 'model.create', { type: 'model', id: model.id }, { name: model.name });
         return model;
       });
@@ -77,11 +76,11 @@ export class ModelsService {
   }
 
   list(): Promise<Model[]> {
-    return this.db.getRepository(Model).find({ order: { name: 'ASC' } });
+    return this.repository.list();
   }
 
   async get(name: string): Promise<Model> {
-    const model = await this.db.getRepository(Model).findOneBy({ name });
+    const model = await this.repository.findByName(name);
     if (!model) throw new NotFoundError('model', name);
     return model;
   }
@@ -89,10 +88,7 @@ export class ModelsService {
   /** Newest semver first; variants of one version by name. */
   async listVersions(name: string, version?: string): Promise<ModelVersion[]> {
     const model = await this.get(name);
-    const rows = await this.db.getRepository(ModelVersion).find({
-      where: { modelId: model.id, ...(version ? { version } : {}) },
-      relations: { artifact: true },
-    });
+    const rows = await this.repository.versions(model.id, version);
     return rows.sort((a, b) => compareReleaseVersions(b.version, a.version) || a.variant.localeCompare(b.variant));
   }
 
@@ -113,7 +109,12 @@ export class ModelsService {
     });
     // No sequence yet (0): one is issued when the version is signed for deployment (`issue`).
     const sequence = UNISSUED;
-    const manifest = this.buildManifest(model, input, blob, sequence);
+    const encoded = input.encoding ? await encodeArtifact(this.store, blob, input.encoding).catch(async (error: unknown) => {
+      await this.store.discard(blob);
+      throw error;
+    }) : undefined;
+    const staged = encoded ? [blob, encoded.blob] : [blob];
+    const manifest = this.buildManifest(model, input, blob, sequence, encoded);
     try {
       const sizing = { manifest: (m: ModelManifest) => this.signing.manifestForSizing(m), desiredState: this.signing.desiredState.bind(this.signing) };
       assertDeliverable(manifest, sizing, {
@@ -122,37 +123,37 @@ export class ModelsService {
         chunkSizeBytes: this.config.distribution.chunkSizeBytes,
       });
     } catch (error) {
-      await this.store.discard(blob);
+      for (const b of staged) await this.store.discard(b);
       throw error;
     }
-    await this.store.commit(blob);
+    for (const b of staged) await this.store.commit(b);
     try {
-      return await this.db.transaction(async (tx) => {
-        await tx.getRepository(Artifact).createQueryBuilder().insert().values({ sha256: blob.sha256, sizeBytes: blob.sizeBytes }).orIgnore().execute();
-        const repo = tx.getRepository(ModelVersion);
-        const saved = await repo.save(
-          repo.create({
-            version: input.version,
-            variant: input.variant,
-            format: input.format,
-            engine: input.engine,
-            modelId: model.id,
-            artifactSha256: blob.sha256,
-            metrics: input.metrics ?? {},
-            sequence,
-            // Publisher-signed: stored unsigned (not deployable) until its publishers' signatures come.
-            manifest: this.signing.holdsReleaseKeys ? { ...this.signing.manifest(manifest) } : { signed: manifest, signatures: [] },
-            createdBy: by.actor,
-          }),
-        );
+      return await this.transactions.run(async (tx) => {
+        for (const b of staged) await this.repository.insertArtifactIfMissing(tx, b.sha256, b.sizeBytes);
+        const saved = await this.repository.insertVersion(tx, {
+          version: input.version,
+          variant: input.variant,
+          format: input.format,
+          engine: input.engine,
+          modelId: model.id,
+          artifactSha256: blob.sha256,
+          wireSha256: encoded?.blob.sha256 ?? null,
+          wireEncoding: encoded?.name ?? null,
+          metrics: input.metrics ?? {},
+          sequence,
+          // Publisher-signed: stored unsigned (not deployable) until its publishers' signatures come.
+          manifest: this.signing.holdsReleaseKeys ? { ...this.signing.manifest(manifest) } : { signed: manifest, signatures: [] },
+          createdBy: by.actor,
+        });
         await this.audit.record(tx, by, 'model-version.create', { type: 'model-version', id: saved.id }, {
           model: model.name,
           version: input.version,
           variant: input.variant,
           sha256: blob.sha256,
           sizeBytes: blob.sizeBytes,
+          ...(encoded ? { encoding: encoded.name, wireSha256: encoded.blob.sha256, wireSizeBytes: encoded.blob.sizeBytes } : {}),
         });
-        return repo.findOneOrFail({ where: { id: saved.id }, relations: { artifact: true } });
+        return this.repository.findVersionWithArtifact(tx, saved.id);
       });
     } catch (error) {
       if (isUniqueViolation(error, 'model_versions_model_id_version_variant_key')) {
@@ -170,17 +171,17 @@ export class ModelsService {
    * is a new signed decision with the newest number, as TUF/Uptane treat it. A version deployed
    * again while it is still the newest decision keeps its sequence. Returns the sequence it carries.
    */
-  async issue(tx: EntityManager, modelVersionId: string): Promise<number> {
-    const target = await tx.getRepository(ModelVersion).findOneBy({ id: modelVersionId });
+  async issue(tx: Tx, modelVersionId: string): Promise<number> {
+    const target = await this.repository.findVersion(tx, modelVersionId);
     if (!target) throw new NotFoundError('model version', modelVersionId);
     // The model's row lock serialises issuing: two deployments never draw the same number.
-    const model = await tx.getRepository(Model).findOne({ where: { id: target.modelId }, lock: { mode: 'pessimistic_write' } });
+    const model = await this.repository.lockModel(tx, target.modelId);
     if (!model) throw new NotFoundError('model', target.modelId);
     if (!this.signing.holdsReleaseKeys) return this.releasedSequence(model, target);
-    const variants = await tx.getRepository(ModelVersion).findBy({ modelId: target.modelId, version: target.version });
+    const variants = await this.repository.variants(tx, target.modelId, target.version);
     if (model.lastSequence > 0 && variants.every((v) => v.sequence === model.lastSequence)) return model.lastSequence;
     const sequence = model.lastSequence + 1;
-    await tx.getRepository(Model).update({ id: model.id }, { lastSequence: sequence });
+    await this.repository.setLastSequence(tx, model.id, sequence);
     const now = new Date();
     for (const variant of variants) {
       const previous = parseManifestEnvelope(variant.manifest).signed;
@@ -190,7 +191,7 @@ export class ModelsService {
         created: now.toISOString(),
         expires: new Date(now.getTime() + this.config.trust.manifestTtlDays * 86_400_000).toISOString(),
       };
-      await tx.getRepository(ModelVersion).update({ id: variant.id }, { sequence, manifest: { ...this.signing.manifest(manifest) } });
+      await this.repository.setVersionManifest(tx, variant.id, sequence, { ...this.signing.manifest(manifest) });
     }
     return sequence;
   }
@@ -202,8 +203,8 @@ export class ModelsService {
    */
   async release(by: Principal, modelName: string, versionId: string, envelope: Envelope<ModelManifest>): Promise<ModelVersion> {
     const model = await this.get(modelName);
-    return this.db.transaction(async (tx) => {
-      const version = await tx.getRepository(ModelVersion).findOne({ where: { id: versionId, modelId: model.id }, lock: { mode: 'pessimistic_write' } });
+    return this.transactions.run(async (tx) => {
+      const version = await this.repository.lockVersion(tx, model.id, versionId);
       if (!version) throw new NotFoundError('model version', versionId);
       assertSameRelease((version.manifest as { signed: ModelManifest }).signed, envelope.signed);
       try {
@@ -213,10 +214,10 @@ export class ModelsService {
         throw new UnprocessableError(`the release signatures do not verify under root version ${this.signing.root.signed.version}: ${error.message}`, { cause: error });
       }
       const sequence = envelope.signed.sequence;
-      await tx.query(`UPDATE models SET last_sequence = GREATEST(last_sequence, $2) WHERE id = $1`, [model.id, sequence]);
-      await tx.getRepository(ModelVersion).update({ id: version.id }, { sequence, manifest: { signed: { ...envelope.signed }, signatures: [...envelope.signatures] } });
+      await this.repository.raiseLastSequence(tx, model.id, sequence);
+      await this.repository.setVersionManifest(tx, version.id, sequence, { signed: { ...envelope.signed }, signatures: [...envelope.signatures] });
       await this.audit.record(tx, by, 'model-version.release', { type: 'model-version', id: version.id }, { model: model.name, version: version.version, variant: version.variant, sequence, signers: envelope.signatures.map((s) => s.keyId) });
-      return tx.getRepository(ModelVersion).findOneOrFail({ where: { id: version.id }, relations: { artifact: true } });
+      return this.repository.findVersionWithArtifact(tx, version.id);
     });
   }
 
@@ -229,7 +230,7 @@ export class ModelsService {
     return version.sequence;
   }
 
-  private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number): ModelManifest {
+  private buildManifest(model: Model, input: NewModelVersion, blob: IngestedBlob, sequence: number, encoded: EncodedBlob | undefined): ModelManifest {
     const now = new Date();
     return {
       type: 'model-manifest',
@@ -241,6 +242,7 @@ export class ModelsService {
       engine: input.engine,
       sha256: blob.sha256,
       size: blob.sizeBytes,
+      ...(encoded ? { encoding: { name: encoded.name, sha256: encoded.blob.sha256, size: encoded.blob.sizeBytes } } : {}),
       inputSpec: model.inputSpec,
       outputSpec: model.outputSpec,
       preprocessing: input.preprocessing ?? {},
@@ -255,18 +257,15 @@ export class ModelsService {
   /** Deletes a version (or one of its variants) unless a node still runs it. Artifacts stay in the store. */
   async deleteVersion(by: Principal, modelName: string, version: string, variant?: string): Promise<void> {
     const model = await this.get(modelName);
-    await this.db.transaction(async (tx) => {
-      const versions = await tx.getRepository(ModelVersion).find({
-        where: { modelId: model.id, version, ...(variant ? { variant } : {}) },
-        lock: { mode: 'pessimistic_write' },
-      });
+    await this.transactions.run(async (tx) => {
+      const versions = await this.repository.lockVersions(tx, model.id, version, variant);
       if (versions.length === 0) throw new NotFoundError('model version', `${modelName}@${version}${variant ? `/${variant}` : ''}`);
       const ids = versions.map((v) => v.id);
-      const running = await tx.getRepository(EdgeNode).countBy({ currentModelVersionId: In(ids) });
+      const running = await this.repository.countNodesRunning(tx, ids);
       if (running > 0) throw new ConflictError(`${modelName} ${version} is still running on ${running} node(s)`);
-      const blocker = await versionDeleteBlocker(tx, ids);
+      const blocker = versionDeleteBlocker(await this.repository.history(tx, ids));
       if (blocker) throw new ConflictError(`${modelName} ${version} cannot be deleted: ${blocker}`);
-      await tx.getRepository(ModelVersion).delete({ id: In(ids) });
+      await this.repository.deleteVersions(tx, ids);
       await this.audit.record(tx, by, 'model-version.delete', { type: 'model', id: model.id }, {
         version,
         variants: versions.map((v) => v.variant),

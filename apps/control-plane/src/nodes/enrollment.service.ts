@@ -1,8 +1,6 @@
 import { EventRecorder } from '../events/event-recorder.js';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, IsNull } from 'typeorm';
 import {
   ConflictError,
   ForbiddenError,
@@ -17,10 +15,13 @@ import { AuditService } from '../audit/audit.service.js';
 import { BrokerAccess } from '../broker/broker-access.js';
 import type { Principal } from '../auth/principal.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
+import { Transactions, type Tx } from '../database/transactions.js';
 import { DEFAULT_TOKEN_LIFETIME_SECONDS } from './token-policy.js';
-import { EnrollmentToken } from './enrollment-token.entity.js';
+import type { EnrollmentToken } from './enrollment-token.entity.js';
+import { EnrollmentTokensRepository } from './enrollment-tokens.repository.js';
 import type { Labels } from './label-selector.js';
-import { EdgeNode, type HardwareProfile } from './node.entity.js';
+import type { EdgeNode, HardwareProfile } from './node.entity.js';
+import { NodesRepository } from './nodes.repository.js';
 import { NodeIdentityService, PROOF_REQUIRED, type ProofRequest } from './node-identity.service.js';
 
 export interface NewEnrollmentToken {
@@ -62,7 +63,9 @@ interface ProvenKey {
 @Injectable()
 export class EnrollmentService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly nodes: NodesRepository,
+    private readonly tokens: EnrollmentTokensRepository,
     private readonly audit: AuditService,
     private readonly broker: BrokerAccess,
     private readonly identity: NodeIdentityService,
@@ -70,24 +73,20 @@ export class EnrollmentService {
   ) {}
 
   async createToken(by: Principal, input: NewEnrollmentToken): Promise<{ record: EnrollmentToken; token: string }> {
-    return this.db.transaction((tx) => this.createTokenIn(tx, by, input));
+    return this.transactions.run((tx) => this.createTokenIn(tx, by, input));
   }
 
-  private async createTokenIn(tx: EntityManager, by: Principal, input: NewEnrollmentToken): Promise<{ record: EnrollmentToken; token: string }> {
+  private async createTokenIn(tx: Tx, by: Principal, input: NewEnrollmentToken): Promise<{ record: EnrollmentToken; token: string }> {
     const token = generateSecret('eft');
-    const repo = tx.getRepository(EnrollmentToken);
-    const record = await repo.save(
-      repo.create({
-        name: input.name,
-        labels: input.labels,
-        tokenHash: hashSecret(token),
-        expiresAt: new Date(Date.now() + input.expiresInSeconds * 1000),
-        maxUses: input.maxUses,
-        createdBy: by.actor,
-        revokedAt: null,
-        nodeId: input.nodeId ?? null,
-      }),
-    );
+    const record = await this.tokens.insert(tx, {
+      name: input.name,
+      labels: input.labels,
+      tokenHash: hashSecret(token),
+      expiresAt: new Date(Date.now() + input.expiresInSeconds * 1000),
+      maxUses: input.maxUses,
+      createdBy: by.actor,
+      nodeId: input.nodeId ?? null,
+    });
     await this.audit.record(tx, by, 'enrollment-token.create', { type: 'enrollment-token', id: record.id }, {
       name: input.name,
       maxUses: input.maxUses,
@@ -98,13 +97,12 @@ export class EnrollmentService {
   }
 
   listTokens(): Promise<EnrollmentToken[]> {
-    return this.db.getRepository(EnrollmentToken).find({ order: { createdAt: 'DESC' } });
+    return this.tokens.list();
   }
 
   async revokeToken(by: Principal, id: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const result = await tx.getRepository(EnrollmentToken).update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
-      if (!result.affected) throw new NotFoundError('active enrolment token', id);
+    await this.transactions.run(async (tx) => {
+      if (!(await this.tokens.revoke(tx, id, new Date()))) throw new NotFoundError('active enrolment token', id);
       await this.audit.record(tx, by, 'enrollment-token.revoke', { type: 'enrollment-token', id });
     });
   }
@@ -120,7 +118,7 @@ export class EnrollmentService {
     }
     try {
       const proven = await this.provePossession(request);
-      const enrollment = await this.db.transaction((tx) => this.enrollIn(tx, request, proven));
+      const enrollment = await this.transactions.run((tx) => this.enrollIn(tx, request, proven));
       // After the commit: if the broker is unreachable the node retries (with a new proof) and re-keys the
       // same broker client.
       await this.broker.registerNode(enrollment.node.id, enrollment.nodeSecret);
@@ -136,7 +134,7 @@ export class EnrollmentService {
   /** Checks a proof outside the transaction, so its challenge is spent even if the enrolment fails. */
   private async provePossession(request: EnrollmentRequest): Promise<ProvenKey | undefined> {
     if (!request.proof) return undefined;
-    const node = await this.db.getRepository(EdgeNode).findOneBy({ nodeKey: request.nodeKey });
+    const node = await this.nodes.findByNodeKey(request.nodeKey);
     if (!node?.publicKey) {
       await this.identity.spendChallenge(request.proof.nonce);
       throw new UnauthenticatedError('a proof re-enrols only an enrolled node with a registered key; a new node enrols with a token');
@@ -145,8 +143,8 @@ export class EnrollmentService {
     return { nodeId: node.id, publicKey: node.publicKey };
   }
 
-  private async enrollIn(tx: EntityManager, request: EnrollmentRequest, proven: ProvenKey | undefined): Promise<Enrollment> {
-    const existing = await tx.getRepository(EdgeNode).findOne({ where: { nodeKey: request.nodeKey }, lock: { mode: 'pessimistic_write' } });
+  private async enrollIn(tx: Tx, request: EnrollmentRequest, proven: ProvenKey | undefined): Promise<Enrollment> {
+    const existing = await this.nodes.lockByNodeKey(tx, request.nodeKey);
     if (!existing) return this.createNode(tx, request);
     if (existing.status === 'decommissioned') throw new ForbiddenError('this node was decommissioned; enrol it with a new node key');
     if (existing.publicKey) {
@@ -157,28 +155,25 @@ export class EnrollmentService {
     return this.registerAfterReset(tx, existing, request);
   }
 
-  private async createNode(tx: EntityManager, request: EnrollmentRequest): Promise<Enrollment> {
+  private async createNode(tx: Tx, request: EnrollmentRequest): Promise<Enrollment> {
     const token = await this.spendToken(tx, request.token);
     const nodeSecret = generateSecret('efn');
-    const nodes = tx.getRepository(EdgeNode);
     const id = randomUUID();
-    const node = await nodes.save(
-      nodes.create({
-        id,
-        nodeKey: request.nodeKey,
-        publicKey: request.publicKey ?? null,
-        // Never the node key: names are shown to every viewer.
-        name: request.name ?? `node-${id.slice(0, 8)}`,
-        labels: token.labels,
-        hardware: request.hardware,
-        status: 'offline',
-        secretHash: hashSecret(nodeSecret),
-        enrollmentTokenId: token.id,
-        currentModelVersionId: null,
-        lastSeenAt: null,
-        decommissionedAt: null,
-      }),
-    );
+    const node = await this.nodes.insert(tx, {
+      id,
+      nodeKey: request.nodeKey,
+      publicKey: request.publicKey ?? null,
+      // Never the node key: names are shown to every viewer.
+      name: request.name ?? `node-${id.slice(0, 8)}`,
+      labels: token.labels,
+      hardware: request.hardware,
+      status: 'offline',
+      secretHash: hashSecret(nodeSecret),
+      enrollmentTokenId: token.id,
+      currentModelVersionId: null,
+      lastSeenAt: null,
+      decommissionedAt: null,
+    });
     await this.audit.record(tx, `enrollment-token:${token.id}`, 'node.enroll', { type: 'node', id: node.id }, {
       hardware: request.hardware,
       keyRegistered: node.publicKey !== null,
@@ -188,18 +183,18 @@ export class EnrollmentService {
   }
 
   /** A node without a registered key (enrolled before keys, or reset): only its reset token re-enrols it. */
-  private async registerAfterReset(tx: EntityManager, node: EdgeNode, request: EnrollmentRequest): Promise<Enrollment> {
+  private async registerAfterReset(tx: Tx, node: EdgeNode, request: EnrollmentRequest): Promise<Enrollment> {
     if (!request.token || !request.publicKey) throw new UnauthenticatedError(NO_REGISTERED_KEY);
     const token = await this.spendToken(tx, request.token, node.id);
     node.publicKey = request.publicKey;
     return this.rekey(tx, node, request, `enrollment-token:${token.id}`, 'identity-reset-token');
   }
 
-  private async rekey(tx: EntityManager, node: EdgeNode, request: EnrollmentRequest, actor: string, by: 'proof' | 'identity-reset-token'): Promise<Enrollment> {
+  private async rekey(tx: Tx, node: EdgeNode, request: EnrollmentRequest, actor: string, by: 'proof' | 'identity-reset-token'): Promise<Enrollment> {
     const nodeSecret = generateSecret('efn');
     node.secretHash = hashSecret(nodeSecret);
     node.hardware = request.hardware;
-    const saved = await tx.getRepository(EdgeNode).save(node);
+    const saved = await this.nodes.save(tx, node);
     await this.audit.record(tx, actor, 'node.re-enroll', { type: 'node', id: node.id }, { by });
     return { node: saved, nodeSecret };
   }
@@ -209,17 +204,16 @@ export class EnrollmentService {
    * (`forNode`) re-enrols only the node it was issued for. The row lock serialises enrolments on one
    * token, so `uses` never exceeds `max_uses`.
    */
-  private async spendToken(tx: EntityManager, secret: string | undefined, forNode: string | null = null): Promise<EnrollmentToken> {
+  private async spendToken(tx: Tx, secret: string | undefined, forNode: string | null = null): Promise<EnrollmentToken> {
     if (!secret) throw new UnauthenticatedError('an enrolment token is required to enrol a new node');
-    const repo = tx.getRepository(EnrollmentToken);
-    const token = await repo.findOne({ where: { tokenHash: hashSecret(secret) }, lock: { mode: 'pessimistic_write' } });
+    const token = await this.tokens.lockByHash(tx, hashSecret(secret));
     if (!token || token.revokedAt) throw new UnauthenticatedError('unknown or revoked enrolment token');
     if (forNode && token.nodeId !== forNode) throw new UnauthenticatedError(NO_REGISTERED_KEY);
     if (!forNode && token.nodeId) throw new ForbiddenError('this token comes from an identity reset: it re-enrols only that node');
     if (token.expiresAt.getTime() <= Date.now()) throw new ForbiddenError('enrolment token has expired');
     if (token.uses >= token.maxUses) throw new ForbiddenError('enrolment token has no uses left');
     token.uses += 1;
-    await repo.save(token);
+    await this.tokens.save(tx, token);
     return token;
   }
 
@@ -229,15 +223,15 @@ export class EnrollmentService {
    * key (the node re-enrols with it and its node key).
    */
   async resetIdentity(by: Principal, nodeId: string): Promise<IdentityReset> {
-    const reset = await this.db.transaction(async (tx) => {
-      const node = await tx.getRepository(EdgeNode).findOne({ where: { id: nodeId }, lock: { mode: 'pessimistic_write' } });
+    const reset = await this.transactions.run(async (tx) => {
+      const node = await this.nodes.lock(tx, nodeId);
       if (!node) throw new NotFoundError('node', nodeId);
       if (node.status === 'decommissioned') throw new ConflictError('this node is decommissioned; enrol the device as a new node');
       node.publicKey = null;
       node.secretHash = null;
-      await tx.getRepository(EdgeNode).save(node);
+      await this.nodes.save(tx, node);
       // Earlier reset tokens of this node stop working: only the newest one registers a key.
-      await tx.getRepository(EnrollmentToken).update({ nodeId, revokedAt: IsNull() }, { revokedAt: new Date() });
+      await this.tokens.revokeForNode(tx, nodeId, new Date());
       const { record, token } = await this.createTokenIn(tx, by, {
         name: `identity reset of node ${nodeId.slice(0, 8)}`,
         labels: {},

@@ -1,18 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import type { DataSource } from 'typeorm';
 import { NodeDirectory } from './node-directory.js';
+import type { NodesRepository } from './nodes.repository.js';
 
-/** A database whose answers the test scripts: rows for a node, or a failure. */
+/** A repository whose answers the test scripts: rows for a node (it is active), or a failure. */
 function scriptedDb() {
   const state: { rows: unknown[]; failWith?: Error; queries: number } = { rows: [{}], queries: 0 };
   const db = {
-    query: async () => {
+    isActive: async () => {
       state.queries++;
       if (state.failWith) throw state.failWith;
-      return state.rows;
+      return state.rows.length > 0;
     },
   };
-  return { state, db: db as unknown as DataSource };
+  return { state, db: db as unknown as NodesRepository };
 }
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });

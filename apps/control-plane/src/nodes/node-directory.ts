@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../database/pg-errors.js';
+import { NodesRepository } from './nodes.repository.js';
 
 const KNOWN_TTL_MS = 30_000;
 const UNKNOWN_TTL_MS = 5_000;
@@ -22,20 +21,19 @@ const UNKNOWN_TTL_MS = 5_000;
 export class NodeDirectory {
   private readonly cache = new Map<string, { active: boolean; until: number }>();
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(private readonly nodes: NodesRepository) {}
 
   async isActive(nodeId: string): Promise<boolean> {
     const now = Date.now();
     const hit = this.cache.get(nodeId);
     if (hit && hit.until > now) return hit.active;
-    let rows: unknown[];
+    let active: boolean;
     try {
-      rows = (await this.db.query(`SELECT 1 FROM nodes WHERE id = $1 AND status <> 'decommissioned'`, [nodeId])) as unknown[];
+      active = await this.nodes.isActive(nodeId);
     } catch (error) {
       if (!isDatabaseUnavailable(error)) throw error;
       return hit?.active ?? true;
     }
-    const active = rows.length > 0;
     this.cache.set(nodeId, { active, until: now + (active ? KNOWN_TTL_MS : UNKNOWN_TTL_MS) });
     return active;
   }

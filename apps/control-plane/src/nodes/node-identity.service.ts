@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { ConflictError, EdgeFleetError, ForbiddenError, UnauthenticatedError, UnavailableError } from '#common';
 import { verifyEnrolmentProof } from '#trust';
 import { EnrollmentChallengeRepository, type IssuedChallenge } from './enrollment-challenges.repository.js';
-import { EdgeNode } from './node.entity.js';
+import type { EdgeNode } from './node.entity.js';
+import { NodesRepository } from './nodes.repository.js';
 
 /** A challenge lives long enough for one round trip from a slow device, not for a replay campaign. */
 export const CHALLENGE_TTL_MS = 60_000;
@@ -34,12 +33,12 @@ export interface ProofRequest {
 @Injectable()
 export class NodeIdentityService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly nodes: NodesRepository,
     private readonly challenges: EnrollmentChallengeRepository,
   ) {}
 
   async challenge(nodeKey: string): Promise<IssuedChallenge> {
-    const node = await this.db.getRepository(EdgeNode).findOneBy({ nodeKey });
+    const node = await this.nodes.findByNodeKey(nodeKey);
     if (!node) throw new UnknownNodeKeyError();
     if (node.status === 'decommissioned') throw new ForbiddenError('this node was decommissioned; enrol it with a new node key');
     if (!node.publicKey) {

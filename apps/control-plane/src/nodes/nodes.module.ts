@@ -9,12 +9,24 @@ import { EnrollmentService } from './enrollment.service.js';
 import { NodeIdentityService } from './node-identity.service.js';
 import { NodesController } from './nodes.controller.js';
 import { NodeDirectory } from './node-directory.js';
+import { NodesRepository } from './nodes.repository.js';
 import { NodesService } from './nodes.service.js';
+import { EnrollmentTokensRepository } from './enrollment-tokens.repository.js';
 
 @Module({
   imports: [AuditModule, BrokerModule],
   controllers: [NodesController, EnrollmentTokensController, EnrollController],
-  providers: [NodesService, FleetSummaryRepository, NodeHeartbeatsRepository, EnrollmentService, NodeIdentityService, EnrollmentChallengeRepository, NodeDirectory],
+  providers: [
+    NodesService,
+    NodesRepository,
+    FleetSummaryRepository,
+    NodeHeartbeatsRepository,
+    EnrollmentService,
+    EnrollmentTokensRepository,
+    NodeIdentityService,
+    EnrollmentChallengeRepository,
+    NodeDirectory,
+  ],
   exports: [NodesService, NodeDirectory],
 })
 export class NodesModule {}

@@ -1,17 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { NotFoundError, TooManyRequestsError, ValidationError } from '#common';
 import { encodeMessage, envelopeFields, type ResultsPolicy, type ResultsRequestMessage, resultsRequestMessage } from '#protocol';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { Transactions } from '../database/transactions.js';
 import { DeploymentsService } from '../deployments/deployments.service.js';
 import { MqttConnection } from '../messaging/mqtt-connection.js';
-import { Model } from '../models/model.entity.js';
-import { EdgeNode } from '../nodes/node.entity.js';
-import { Rollout } from '../rollouts/rollout.entity.js';
 import { TokenBuckets } from '../queues/token-buckets.js';
+import { ResultsPolicyRepository } from './results-policy.repository.js';
 
 export interface ResultsRequestInput {
   readonly inputRefs?: readonly string[];
@@ -33,7 +30,8 @@ export class ResultsPolicyService {
   private readonly logger = new Logger(ResultsPolicyService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly repository: ResultsPolicyRepository,
     private readonly audit: AuditService,
     private readonly deployments: DeploymentsService,
     private readonly mqtt: MqttConnection,
@@ -42,13 +40,13 @@ export class ResultsPolicyService {
   ) {}
 
   async setModelPolicy(by: Principal, name: string, policy: ResultsPolicy): Promise<{ model: string; resultsPolicy: ResultsPolicy; republishedNodes: number }> {
-    const model = await this.db.transaction(async (tx) => {
-      const found = await tx.getRepository(Model).findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+    const model = await this.transactions.run(async (tx) => {
+      const found = await this.repository.lockModel(tx, name);
       if (!found) throw new NotFoundError('model', name);
       // The same policy again changes nothing: re-signing every node's desired state (and an audit row)
       // for it would let a repeated PUT make the control plane publish to the whole fleet for free.
       if (samePolicy(found.resultsPolicy, policy)) return null;
-      await tx.getRepository(Model).update({ id: found.id }, { resultsPolicy: policy });
+      await this.repository.setModelPolicy(tx, found.id, policy);
       await this.audit.record(tx, by, 'model.results-policy', { type: 'model', id: found.id }, { name, resultsPolicy: policy, previous: found.resultsPolicy });
       return found;
     });
@@ -63,11 +61,11 @@ export class ResultsPolicyService {
    * rollout's (`resultsPolicyOf` then reads the rollout's policy for its own versions).
    */
   async setRolloutPolicy(by: Principal, id: string, policy: ResultsPolicy): Promise<{ rolloutId: string; resultsPolicy: ResultsPolicy; republishedNodes: number }> {
-    const changed = await this.db.transaction(async (tx) => {
-      const found = await tx.getRepository(Rollout).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+    const changed = await this.transactions.run(async (tx) => {
+      const found = await this.repository.lockRollout(tx, id);
       if (!found) throw new NotFoundError('rollout', id);
       if (samePolicy(found.resultsPolicy, policy)) return false;
-      await tx.getRepository(Rollout).update({ id }, { resultsPolicy: policy });
+      await this.repository.setRolloutPolicy(tx, id, policy);
       await this.audit.record(tx, by, 'rollout.results-policy', { type: 'rollout', id }, { resultsPolicy: policy, previous: found.resultsPolicy });
       return true;
     });
@@ -98,8 +96,8 @@ export class ResultsPolicyService {
       throw new ValidationError(`invalid results request: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`, violations, { cause: parsed.error });
     }
     const request = parsed.data;
-    await this.db.transaction(async (tx) => {
-      const node = await tx.getRepository(EdgeNode).findOneBy({ id: nodeId });
+    await this.transactions.run(async (tx) => {
+      const node = await this.repository.findNode(tx, nodeId);
       if (!node || node.status === 'decommissioned') throw new NotFoundError('active node', nodeId);
       await this.takeRequestToken(nodeId);
       const scope = request.inputRefs ? { inputRefs: request.inputRefs.length } : { from: request.from, to: request.to };

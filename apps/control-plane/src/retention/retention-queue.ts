@@ -5,15 +5,19 @@ import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
 import { keepJobScheduler } from '../queues/job-scheduler.js';
 import { RetentionService } from './retention.service.js';
-
-/** The queue and its one job: a repeatable `prune` (no payload). */
-export const RETENTION_QUEUE = 'retention';
-export const RetentionJob = { prune: 'prune' } as const;
+import { TelemetryPartitionsService } from './telemetry-partitions.service.js';
 
 /**
- * Runs the retention job every RETENTION_INTERVAL_MS as a BullMQ job scheduler: one job per interval
- * between all replicas (the scheduler id is shared), run by a worker replica. Deleting old rows twice is
- * harmless, so a job BullMQ runs again (a stalled worker) needs no guard.
+ * The queue and its jobs, both repeatable and without payload: `prune` (events, rollups) and
+ * `telemetry-partitions` (partitions created ahead, old ones dropped).
+ */
+export const RETENTION_QUEUE = 'retention';
+export const RetentionJob = { prune: 'prune', telemetryPartitions: 'telemetry-partitions' } as const;
+
+/**
+ * Runs the retention jobs every RETENTION_INTERVAL_MS as BullMQ job schedulers: one job of each per interval
+ * between all replicas (the scheduler ids are shared), run by a worker replica. Deleting old rows twice, or
+ * creating a partition that exists, is harmless, so a job BullMQ runs again (a stalled worker) needs no guard.
  */
 @Injectable()
 export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
@@ -27,6 +31,7 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly retention: RetentionService,
+    private readonly partitions: TelemetryPartitionsService,
   ) {
     this.connections = new BullConnections(config.redis.url);
     this.queueConnection = this.connections.open();
@@ -39,8 +44,9 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.worker = new Worker(
       RETENTION_QUEUE,
       async (job) => {
-        if (job.name !== RetentionJob.prune) throw new Error(`retention: no handler for job ${job.name}`);
-        return this.retention.prune();
+        if (job.name === RetentionJob.prune) return this.retention.prune();
+        if (job.name === RetentionJob.telemetryPartitions) return this.partitions.maintain();
+        throw new Error(`retention: no handler for job ${job.name}`);
       },
       { connection: this.connections.open(), prefix: this.config.rollouts.queuePrefix, concurrency: 1 },
     );
@@ -48,7 +54,7 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.worker.on('failed', (_job, error) => this.logger.error({ err: error }, 'retention run failed; the next interval tries again'));
     await keepJobScheduler(
       this.queueConnection,
-      () => this.queue.upsertJobScheduler(RetentionJob.prune, { every: this.config.retention.intervalMs }, { name: RetentionJob.prune, opts: { removeOnComplete: 10, removeOnFail: 10 } }),
+      () => Promise.all(Object.values(RetentionJob).map((name) => this.queue.upsertJobScheduler(name, { every: this.config.retention.intervalMs }, { name, opts: { removeOnComplete: 10, removeOnFail: 10 } }))),
       (error) => this.logger.error({ err: error }, 'could not restore the retention schedule after Redis reconnected; the next reconnect tries again'),
     );
   }

@@ -2,7 +2,12 @@ import { Module } from '@nestjs/common';
 import { RetentionQueue } from './retention-queue.js';
 import { RetentionRepository } from './retention.repository.js';
 import { RetentionService } from './retention.service.js';
+import { TelemetryPartitionsRepository } from './telemetry-partitions.repository.js';
+import { TelemetryPartitionsService } from './telemetry-partitions.service.js';
 
-/** Deletes old events and model-health rollups (docs/configuration.md#retention). */
-@Module({ providers: [RetentionRepository, RetentionService, RetentionQueue], exports: [RetentionService] })
+/** Deletes old events and model-health rollups, keeps the telemetry tables' partitions (docs/configuration.md#retention). */
+@Module({
+  providers: [RetentionRepository, RetentionService, TelemetryPartitionsRepository, TelemetryPartitionsService, RetentionQueue],
+  exports: [RetentionService, TelemetryPartitionsService],
+})
 export class RetentionModule {}

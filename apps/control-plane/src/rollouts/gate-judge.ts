@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { Tx } from '../database/transactions.js';
 import { type GateVerdict, judgeGates } from './health-gate.js';
 import { GateSignalsRepository } from './gate-signals.repository.js';
-import { RolloutRepository } from './rollout.repository.js';
+import { GateStatsRepository } from './gate-stats.repository.js';
 import type { Rollout } from './rollout.entity.js';
 import { combineVerdicts, hasSignalGates, judgeAccuracy, judgeDrift } from './signal-gates.js';
 import type { HealthGates } from './strategy.js';
@@ -15,12 +15,12 @@ import type { HealthGates } from './strategy.js';
 @Injectable()
 export class GateJudge {
   constructor(
-    private readonly repository: RolloutRepository,
+    private readonly stats: GateStatsRepository,
     private readonly signals: GateSignalsRepository,
   ) {}
 
-  async judge(tx: EntityManager, rollout: Rollout, gates: HealthGates): Promise<GateVerdict> {
-    const [canary, control] = await this.repository.gateStats(tx, rollout, gates.windowSeconds);
+  async judge(tx: Tx, rollout: Rollout, gates: HealthGates): Promise<GateVerdict> {
+    const [canary, control] = await this.stats.gateStats(tx, rollout, gates.windowSeconds);
     const health = judgeGates(gates, canary, control);
     if (!hasSignalGates(gates)) return health;
     const accuracy = gates.maxAccuracyDrop === undefined ? null : await this.signals.accuracy(tx, rollout, gates.windowSeconds);

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, In } from 'typeorm';
 import { DeploymentsService } from '../deployments/deployments.service.js';
-import { Deployment } from '../deployments/deployment.entity.js';
+import { Transactions, type Tx } from '../database/transactions.js';
 import { ModelsService } from '../models/models.service.js';
 import { type Counts, decide, type Step } from './decide.js';
 import type { GateVerdict } from './health-gate.js';
@@ -10,9 +8,9 @@ import { GateJudge } from './gate-judge.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
-import { RolloutNode } from './rollout-node.entity.js';
 import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
-import { Rollout } from './rollout.entity.js';
+import type { Rollout } from './rollout.entity.js';
+import { RolloutViewsRepository } from './rollout-views.repository.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import type { ShadowVerdict } from '../shadow/shadow-gate.js';
 import { ShadowWaves } from './shadow-waves.js';
@@ -34,8 +32,9 @@ const ENGINE = 'engine';
 @Injectable()
 export class RolloutEngine {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: RolloutRepository,
+    private readonly views: RolloutViewsRepository,
     private readonly targeting: RolloutTargeting,
     private readonly deployments: DeploymentsService,
     private readonly models: ModelsService,
@@ -47,14 +46,14 @@ export class RolloutEngine {
 
   async tick(rolloutId: string, seq: number, tickMs: number): Promise<TickResult | null> {
     const now = new Date();
-    const result = await this.db.transaction(async (tx) => {
-      const rollout = await tx.getRepository(Rollout).findOne({ where: { id: rolloutId }, lock: { mode: 'pessimistic_write' } });
+    const result = await this.transactions.run(async (tx) => {
+      const rollout = await this.repository.lock(tx, rolloutId);
       if (!rollout) return null;
       // A redelivered or duplicate job: the tick it stands for already ran; say which one is due.
       if (rollout.tickSeq !== seq) return { rollout, seq: rollout.tickSeq, nextDelayMs: mayNeedTicks(rollout) ? tickMs : null, stale: true };
       const keepTicking = await this.advance(tx, rollout, now);
       rollout.tickSeq += 1;
-      await tx.getRepository(Rollout).update({ id: rollout.id }, { tickSeq: rollout.tickSeq });
+      await this.repository.update(tx, rollout.id, { tickSeq: rollout.tickSeq });
       const untilStart = rollout.state === 'scheduled' && rollout.scheduledAt ? Math.min(Math.max(rollout.scheduledAt.getTime() - now.getTime(), 0), 60_000) : tickMs;
       return { rollout, seq: rollout.tickSeq, nextDelayMs: keepTicking ? untilStart : null, stale: false };
     });
@@ -64,7 +63,7 @@ export class RolloutEngine {
   }
 
   /** Starts a rollout now (state running or awaiting-approval), inside the caller's transaction. */
-  async begin(tx: EntityManager, rollout: Rollout, actor: string, now: Date): Promise<void> {
+  async begin(tx: Tx, rollout: Rollout, actor: string, now: Date): Promise<void> {
     if (rollout.strategy.requireApproval && !rollout.approvedBy) {
       await this.repository.transition(tx, rollout, 'awaiting-approval', actor);
       return;
@@ -72,15 +71,15 @@ export class RolloutEngine {
     const planned = await this.targeting.enrol(tx, rollout);
     rollout.waveSizes = planned.waveSizes;
     rollout.startedAt = now;
-    await tx.getRepository(Rollout).update({ id: rollout.id }, { waveSizes: planned.waveSizes, startedAt: now, currentWave: 0, bakeUntil: null });
+    await this.repository.update(tx, rollout.id, { waveSizes: planned.waveSizes, startedAt: now, currentWave: 0, bakeUntil: null });
     await this.repository.transition(tx, rollout, 'running', actor, { nodes: planned.nodes, waves: planned.waveSizes, unmatched: planned.unmatched });
     await this.repository.event(tx, rollout.id, 'wave-started', actor, { wave: 1, nodes: planned.waveSizes[0] ?? 0 });
   }
 
   /** Halts (or aborts) and, when asked, returns every node the rollout reached to its previous version. */
-  async stop(tx: EntityManager, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean, shadow: ShadowVerdict | null = null): Promise<void> {
+  async stop(tx: Tx, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean, shadow: ShadowVerdict | null = null): Promise<void> {
     rollout.haltReason = reason;
-    await tx.getRepository(Rollout).update({ id: rollout.id }, { haltReason: reason, finishedAt: new Date() });
+    await this.repository.update(tx, rollout.id, { haltReason: reason, finishedAt: new Date() });
     // Nodes still shadowing are told to drop the candidate: it never activates once the rollout stopped.
     await this.shadowWaves.abandonAll(tx, rollout, shadow);
     await this.repository.transition(tx, rollout, to, actor, { reason, rollback });
@@ -89,7 +88,7 @@ export class RolloutEngine {
   }
 
   /** One tick's work; returns whether the rollout needs more ticks. */
-  private async advance(tx: EntityManager, rollout: Rollout, now: Date): Promise<boolean> {
+  private async advance(tx: Tx, rollout: Rollout, now: Date): Promise<boolean> {
     if (rollout.state === 'scheduled') {
       if (rollout.scheduledAt && rollout.scheduledAt <= now) await this.begin(tx, rollout, ENGINE, now);
       return mayNeedTicks(rollout);
@@ -136,36 +135,35 @@ export class RolloutEngine {
    * A gate verdict is an event when it decides something: it halts the rollout, or lets a wave end
    * (advance). Verdicts of the ticks in between change nothing and would flood the stream.
    */
-  private async reportGate(tx: EntityManager, rollout: Rollout, gate: GateVerdict | null, step: Step): Promise<void> {
+  private async reportGate(tx: Tx, rollout: Rollout, gate: GateVerdict | null, step: Step): Promise<void> {
     if (!gate || !(step.kind === 'advance' || (step.kind === 'halt' && !step.byNodes))) return;
     const reason = gate.kind === 'fail' ? gate.reason : gate.kind === 'wait' ? gate.why : undefined;
     await this.events.record(tx, { type: 'rollout.gate-verdict', subjects: { rolloutId: rollout.id }, payload: { wave: rollout.currentWave + 1, verdict: gate.kind, ...(reason ? { reason } : {}) } });
   }
 
-  private async reverting(tx: EntityManager, rollout: Rollout): Promise<boolean> {
-    return (await tx.getRepository(RolloutNode).countBy({ rolloutId: rollout.id, state: 'reverting' })) > 0;
+  private async reverting(tx: Tx, rollout: Rollout): Promise<boolean> {
+    return (await this.repository.countNodes(tx, rollout.id, ['reverting'])) > 0;
   }
 
-  private async apply(tx: EntityManager, rollout: Rollout, step: Step, now: Date, shadow: ShadowVerdict | null): Promise<void> {
-    const repo = tx.getRepository(Rollout);
+  private async apply(tx: Tx, rollout: Rollout, step: Step, now: Date, shadow: ShadowVerdict | null): Promise<void> {
     switch (step.kind) {
       case 'halt':
         return this.stop(tx, rollout, 'halted', step.byNodes ? await this.withFailures(tx, rollout, step.reason) : step.reason, ENGINE, rollout.strategy.rollbackOnHalt, shadow);
       case 'superseded':
-        await repo.update({ id: rollout.id }, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
+        await this.repository.update(tx, rollout.id, { finishedAt: now, haltReason: 'every node moved to a newer rollout' });
         return this.repository.transition(tx, rollout, 'superseded', ENGINE);
       case 'complete':
-        await repo.update({ id: rollout.id }, { finishedAt: now });
+        await this.repository.update(tx, rollout.id, { finishedAt: now });
         return this.repository.transition(tx, rollout, 'completed', ENGINE);
       case 'bake':
         rollout.bakeUntil = step.until;
-        await repo.update({ id: rollout.id }, { bakeUntil: step.until });
+        await this.repository.update(tx, rollout.id, { bakeUntil: step.until });
         return this.repository.event(tx, rollout.id, 'wave-passed', ENGINE, { wave: rollout.currentWave + 1, bakeUntil: step.until.toISOString() });
       case 'advance': {
         if (rollout.bakeUntil === null) await this.repository.event(tx, rollout.id, 'wave-passed', ENGINE, { wave: rollout.currentWave + 1 });
         rollout.currentWave += 1;
         rollout.bakeUntil = null;
-        await repo.update({ id: rollout.id }, { currentWave: rollout.currentWave, bakeUntil: null });
+        await this.repository.update(tx, rollout.id, { currentWave: rollout.currentWave, bakeUntil: null });
         return this.repository.event(tx, rollout.id, 'wave-started', ENGINE, {
           wave: rollout.currentWave + 1,
           nodes: rollout.waveSizes[rollout.currentWave] ?? 0,
@@ -180,7 +178,7 @@ export class RolloutEngine {
   }
 
   /** Sends the version to up to `budget` open nodes of the current wave: one deployment per variant. */
-  private async dispatch(tx: EntityManager, rollout: Rollout, budget: number, now: Date): Promise<void> {
+  private async dispatch(tx: Tx, rollout: Rollout, budget: number, now: Date): Promise<void> {
     if (budget <= 0) return;
     const due = await this.repository.dueNodes(tx, rollout, budget, now);
     const byVersion = groupBy(due, (n) => n.modelVersionId);
@@ -206,7 +204,7 @@ export class RolloutEngine {
   }
 
   /** Folds node outcomes in; with `retries.onFailure`, a failed node is retried after a backoff while attempts remain. */
-  private async foldOutcomes(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+  private async foldOutcomes(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     const changed = await this.repository.foldOutcomes(tx, rollout.id);
     let failed = changed.filter((c) => c.state === 'failed' || c.state === 'revert-failed');
     if (rollout.state === 'running' && rollout.strategy.retries.onFailure) {
@@ -219,13 +217,13 @@ export class RolloutEngine {
   }
 
   /** Nodes that already run their target version (a deployment by hand, say) count as succeeded. */
-  async reflectRunning(tx: EntityManager, rollout: Rollout): Promise<void> {
+  async reflectRunning(tx: Tx, rollout: Rollout): Promise<void> {
     const done = await this.repository.alreadyRunning(tx, rollout.id);
     if (done.length > 0) await this.repository.event(tx, rollout.id, 'nodes-already-running', ENGINE, { nodes: done.length, nodeIds: done.slice(0, 100) });
   }
 
   /** A halt reason that names the node failures behind it (the first few), not only their count. */
-  private async withFailures(tx: EntityManager, rollout: Rollout, reason: string): Promise<string> {
+  private async withFailures(tx: Tx, rollout: Rollout, reason: string): Promise<string> {
     const failures = await this.repository.failures(tx, rollout.id, 3);
     if (failures.length === 0) return reason;
     const named = failures.map((f) => `node ${f.name}: ${f.reason ?? 'failed'}${f.detail ? `: ${f.detail}` : ''}`);
@@ -234,12 +232,12 @@ export class RolloutEngine {
   }
 
   /** A stopped rollout gives up on nodes that stayed silent past their revert's deadline (a node-revert-failed event each). */
-  private async expireReverting(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+  private async expireReverting(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     const expired = await this.repository.expireReverting(tx, rollout.id, now);
     for (const node of expired.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-revert-failed', ENGINE, { nodeId: node.nodeId, reason: 'timeout: never confirmed the revert' });
   }
 
-  private async timeOut(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+  private async timeOut(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     const timedOut = await this.repository.timeOut(tx, rollout, now);
     for (const node of timedOut.slice(0, 100)) {
       await this.repository.event(tx, rollout.id, node.state === 'failed' ? 'node-failed' : 'node-timed-out', ENGINE, { nodeId: node.nodeId, attempts: node.attempts, reason: 'timeout' });
@@ -254,15 +252,15 @@ export class RolloutEngine {
    * deployment by hand has taken over are left alone (marked superseded): returning them would undo that.
    * Answers how many nodes were sent back and which were taken over.
    */
-  async revert(tx: EntityManager, rollout: Rollout, actor: string): Promise<{ reverting: number; takenOver: TakenOver[] }> {
+  async revert(tx: Tx, rollout: Rollout, actor: string): Promise<{ reverting: number; takenOver: TakenOver[] }> {
     const takenOver = await this.repository.supersedeTakenOver(tx, rollout.id, ['dispatched', 'retry-wait', 'succeeded', 'failed']);
     if (takenOver.length > 0) await this.repository.event(tx, rollout.id, 'nodes-taken-over', actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
     let reverting = 0;
-    const reached = await tx.getRepository(RolloutNode).find({ where: { rolloutId: rollout.id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
+    const reached = await this.repository.reached(tx, rollout.id);
     const toRevert = reached.filter((n) => n.attempts > 0);
     const orphans = toRevert.filter((n) => n.previousModelVersionId === null).map((n) => n.nodeId);
     if (orphans.length > 0) {
-      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(orphans) }, { state: 'revert-failed', reason: 'no previous version' });
+      await this.repository.updateNodes(tx, rollout.id, orphans, { state: 'revert-failed', reason: 'no previous version' });
     }
     const byVersion = groupBy(
       toRevert.filter((n) => n.previousModelVersionId !== null),
@@ -275,7 +273,7 @@ export class RolloutEngine {
       // A revert gets a deadline of its own (it goes out at once, without the window): a node that never
       // reports is given up on by then instead of keeping the stopped rollout ticking (expireReverting).
       const deadlineAt = new Date(Date.now() + rollout.strategy.nodeTimeoutSeconds * 1000);
-      await tx.getRepository(RolloutNode).update({ rolloutId: rollout.id, nodeId: In(nodeIds) }, { state: 'reverting', deploymentId: deployment.id, published: false, deadlineAt });
+      await this.repository.updateNodes(tx, rollout.id, nodeIds, { state: 'reverting', deploymentId: deployment.id, published: false, deadlineAt });
       await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
       reverting += nodeIds.length;
     }
@@ -285,21 +283,14 @@ export class RolloutEngine {
   /** Publishes the desired states recorded but not yet sent (this tick's, or a crashed worker's). */
   private async publishPending(rollout: Rollout): Promise<void> {
     const rolloutId = rollout.id;
-    // Nodes that timed out while shadowing are no longer dispatched, yet their abandon must still go out.
-    const pending = (await this.db.query(
-      `SELECT rn.node_id AS "nodeId", rn.deployment_id AS "deploymentId" FROM rollout_nodes rn
-         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
-        WHERE rn.rollout_id = $1 AND NOT rn.published AND rn.deployment_id IS NOT NULL
-          AND (rn.state IN ('dispatched', 'reverting') OR (rn.state IN ('retry-wait', 'failed') AND dt.shadow_decision = 'abandon'))`,
-      [rolloutId],
-    )) as { nodeId: string; deploymentId: string }[];
+    const pending = await this.views.unpublished(rolloutId);
     for (const [deploymentId, nodes] of groupBy(pending, (n) => n.deploymentId as string)) {
-      const deployment = await this.db.getRepository(Deployment).findOneByOrFail({ id: deploymentId });
+      const deployment = await this.views.deployment(deploymentId);
       const version = await this.deployments.signedVersion(deployment.modelVersionId);
       const nodeIds = nodes.map((n) => n.nodeId);
       // Reverts are urgent and go out without the window; rollout deliveries carry it (recorded on the deployment).
       await this.deployments.deliver(deployment, version, nodeIds);
-      await this.db.getRepository(RolloutNode).update({ rolloutId, deploymentId, nodeId: In(nodeIds) }, { published: true });
+      await this.views.markPublished(rolloutId, deploymentId, nodeIds);
     }
   }
 }

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
+import { RolloutMetricsRepository } from './rollout-metrics.repository.js';
 
 /**
  * Rollout metrics: transitions, halts and dispatches are counted as they happen; nodes by state and
@@ -15,7 +14,7 @@ export class RolloutMetrics {
   readonly halts: Counter;
   readonly dispatched: Counter;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry, @InjectDataSource() db: DataSource) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, repository: RolloutMetricsRepository) {
     this.transitions = new Counter({ name: 'edgefleet_rollout_transitions_total', help: 'Rollout state changes, by new state', labelNames: ['to'], registers: [registry] });
     this.halts = new Counter({ name: 'edgefleet_rollout_halts_total', help: 'Rollouts halted by a failure threshold, success threshold or health gate', registers: [registry] });
     this.dispatched = new Counter({ name: 'edgefleet_rollout_dispatches_total', help: 'Node deliveries made by rollouts (first attempts and retries)', registers: [registry] });
@@ -25,10 +24,7 @@ export class RolloutMetrics {
       labelNames: ['state'],
       registers: [registry],
       async collect() {
-        const rows = (await db.query(
-          `SELECT rn.state, count(*)::int AS n FROM rollout_nodes rn JOIN rollouts r ON r.id = rn.rollout_id
-            WHERE r.state IN ('running', 'paused', 'awaiting-approval') GROUP BY rn.state`,
-        )) as { state: string; n: number }[];
+        const rows = await repository.nodesByState();
         this.reset();
         for (const row of rows) this.set({ state: row.state }, row.n);
       },
@@ -39,11 +35,7 @@ export class RolloutMetrics {
       labelNames: ['rollout', 'of'],
       registers: [registry],
       async collect() {
-        const rows = (await db.query(`SELECT id, current_wave, jsonb_array_length(wave_sizes) AS waves FROM rollouts WHERE state IN ('running', 'paused')`)) as {
-          id: string;
-          current_wave: number;
-          waves: number;
-        }[];
+        const rows = await repository.waves();
         this.reset();
         for (const row of rows) this.set({ rollout: row.id, of: String(row.waves) }, row.current_wave + 1);
       },

@@ -1,11 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type Job, Queue, Worker } from 'bullmq';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { settleWithin } from '#common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { RolloutEngine } from './rollout-engine.js';
-import type { Rollout } from './rollout.entity.js';
+import { RolloutViewsRepository } from './rollout-views.repository.js';
 import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
 import { keepJobScheduler } from '../queues/job-scheduler.js';
@@ -38,7 +36,7 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly rollouts: RolloutViewsRepository,
     private readonly engine: RolloutEngine,
   ) {
     this.connections = new BullConnections(config.redis.url);
@@ -105,16 +103,7 @@ export class RolloutQueue implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async sweep(): Promise<void> {
-    const unfinished = (await this.db.query(
-      `SELECT id, tick_seq AS "tickSeq" FROM rollouts r
-        WHERE state IN ('scheduled', 'running')
-           -- A stopped rollout still has work: reverts to follow, or a shadow's abandon to publish and fold in.
-           OR (state IN ('halted', 'aborted', 'completed')
-               AND EXISTS (SELECT 1 FROM rollout_nodes rn LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
-                            WHERE rn.rollout_id = r.id
-                              AND (rn.state = 'reverting' OR (rn.state = 'dispatched' AND (NOT rn.published OR dt.shadow_decision = 'abandon'))
-                                   OR (NOT rn.published AND dt.shadow_decision = 'abandon'))))`,
-    )) as Pick<Rollout, 'id' | 'tickSeq'>[];
+    const unfinished = await this.rollouts.withWork();
     for (const rollout of unfinished) await this.schedule(rollout.id, rollout.tickSeq);
   }
 

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { NotFoundError } from '#common';
+import { Transactions } from '../database/transactions.js';
 import type { SideStats } from './health-gate.js';
-import { Rollout } from './rollout.entity.js';
-import { RolloutRepository } from './rollout.repository.js';
+import type { Rollout } from './rollout.entity.js';
+import { RolloutViewsRepository } from './rollout-views.repository.js';
+import { GateStatsRepository } from './gate-stats.repository.js';
 import { GateSignalsRepository } from './gate-signals.repository.js';
 import type { AccuracySide, CanaryDrift } from './signal-gates.js';
 
@@ -38,8 +38,9 @@ export interface RolloutStatsSeries {
 @Injectable()
 export class RolloutStatsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly repository: RolloutRepository,
+    private readonly transactions: Transactions,
+    private readonly rollouts: RolloutViewsRepository,
+    private readonly gateStats: GateStatsRepository,
     private readonly signals: GateSignalsRepository,
   ) {}
 
@@ -47,8 +48,8 @@ export class RolloutStatsService {
   async stats(id: string, windowSeconds?: number): Promise<RolloutStats> {
     const rollout = await this.find(id);
     const window = windowSeconds ?? defaultWindow(rollout);
-    return this.db.transaction(async (tx) => {
-      const [canary, control] = await this.repository.gateStats(tx, rollout, window);
+    return this.transactions.run(async (tx) => {
+      const [canary, control] = await this.gateStats.gateStats(tx, rollout, window);
       const [labelledCanary, labelledControl] = await this.signals.accuracy(tx, rollout, window);
       return { windowSeconds: window, canary, control, accuracy: { canary: labelledCanary, control: labelledControl }, canaryDrift: await this.signals.canaryDrift(tx, rollout, window) };
     });
@@ -62,13 +63,13 @@ export class RolloutStatsService {
     const rollout = await this.find(id);
     const window = windowSeconds ?? defaultWindow(rollout);
     const step = window / steps;
-    const points = await this.db.transaction(async (tx) => {
-      const [{ now }] = (await tx.query('SELECT now() AS now')) as [{ now: Date }];
+    const points = await this.transactions.run(async (tx) => {
+      const now = await this.gateStats.now(tx);
       const out: RolloutStatsPoint[] = [];
       // One step at a time: a transaction runs its queries one after another anyway.
       for (let i = 0; i < steps; i++) {
         const endsAgo = (steps - 1 - i) * step;
-        const [canary, control] = await this.repository.gateStats(tx, rollout, step, endsAgo);
+        const [canary, control] = await this.gateStats.gateStats(tx, rollout, step, endsAgo);
         out.push({ from: new Date(now.getTime() - (endsAgo + step) * 1000), to: new Date(now.getTime() - endsAgo * 1000), canary, control });
       }
       return out;
@@ -77,7 +78,7 @@ export class RolloutStatsService {
   }
 
   private async find(id: string): Promise<Rollout> {
-    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
+    const rollout = await this.rollouts.findById(id);
     if (!rollout) throw new NotFoundError('rollout', id);
     return rollout;
   }

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { type EntityManager, In } from 'typeorm';
 import { NotFoundError, ValidationError } from '#common';
-import { ModelVersion } from '../models/model-version.entity.js';
-import { matchesSelector, parseLabelSelector, selectorToSql } from '../nodes/label-selector.js';
-import { EdgeNode } from '../nodes/node.entity.js';
+import { wireLayout } from '../deployments/wire-layout.js';
+import type { Tx } from '../database/transactions.js';
+import type { ModelVersion } from '../models/model-version.entity.js';
+import { matchesSelector, parseLabelSelector } from '../nodes/label-selector.js';
+import type { EdgeNode } from '../nodes/node.entity.js';
+import { RolloutTargetingRepository } from './rollout-targeting.repository.js';
 import type { VariantRule } from './strategy.js';
-import { Rollout } from './rollout.entity.js';
+import type { Rollout } from './rollout.entity.js';
 import { assignWaves, planWaves, waveOrder } from './waves.js';
 
 export interface PlannedNode {
@@ -34,10 +36,12 @@ const MAX_TARGETS = 200_000;
 /** Who a rollout reaches, which variant each node gets, and in which wave. */
 @Injectable()
 export class RolloutTargeting {
+  constructor(private readonly repository: RolloutTargetingRepository) {}
+
   /** The versions a rollout names, checked: they exist, are signed, and belong to one model. */
-  async versions(tx: EntityManager, variants: readonly VariantRule[]): Promise<Map<string, ModelVersion>> {
+  async versions(tx: Tx, variants: readonly VariantRule[]): Promise<Map<string, ModelVersion>> {
     const ids = [...new Set(variants.map((v) => v.modelVersionId))];
-    const versions = await tx.getRepository(ModelVersion).find({ where: { id: In(ids) }, relations: { artifact: true } });
+    const versions = await this.repository.versions(tx, ids);
     const missing = ids.filter((id) => !versions.some((v) => v.id === id));
     if (missing.length > 0) throw new NotFoundError('model version', missing.join(','));
     if (new Set(versions.map((v) => v.modelId)).size > 1) throw new ValidationError('all variants of a rollout must be versions of one model');
@@ -47,7 +51,7 @@ export class RolloutTargeting {
   }
 
   /** The plan for a rollout as it would start now; `rolloutId` seeds the wave order (any id for a dry run). */
-  async plan(tx: EntityManager, target: RolloutTarget, rolloutId: string): Promise<Plan> {
+  async plan(tx: Tx, target: RolloutTarget, rolloutId: string): Promise<Plan> {
     const versions = await this.versions(tx, target.variants);
     const nodes = await this.matchingNodes(tx, target.selector);
     const assigned = this.assignVariants(nodes, target.variants, versions);
@@ -62,13 +66,15 @@ export class RolloutTargeting {
     const planned = assigned.map(({ node, versionId }) => ({ nodeId: node.id, name: node.name, wave: waves.get(node.id) ?? 0, modelVersionId: versionId }));
     const variants = [...versions.values()].map((v) => {
       const count = planned.filter((p) => p.modelVersionId === v.id).length;
-      return { modelVersionId: v.id, version: v.version, variant: v.variant, engine: v.engine, artifactBytes: v.artifact.sizeBytes, nodes: count, bytesToNodes: count * v.artifact.sizeBytes };
+      // What travels to each node: the encoded blob when the version has one (chunk size does not change it).
+      const wireBytes = wireLayout(v, 1).size;
+      return { modelVersionId: v.id, version: v.version, variant: v.variant, engine: v.engine, artifactBytes: v.artifact.sizeBytes, nodes: count, bytesToNodes: count * wireBytes };
     });
     return { nodes: planned.sort((a, b) => a.wave - b.wave || a.nodeId.localeCompare(b.nodeId)), waveSizes: sizes, unmatched: nodes.length - assigned.length, variants };
   }
 
   /** Plans and records the rollout's nodes (state pending) at its start. */
-  async enrol(tx: EntityManager, rollout: Rollout): Promise<{ nodes: number; waveSizes: number[]; unmatched: number }> {
+  async enrol(tx: Tx, rollout: Rollout): Promise<{ nodes: number; waveSizes: number[]; unmatched: number }> {
     const plan = await this.plan(tx, rollout, rollout.id);
     if (plan.nodes.length === 0) throw new ValidationError('no active node matches the rollout target');
     await this.insert(tx, rollout.id, plan.nodes);
@@ -79,7 +85,7 @@ export class RolloutTargeting {
    * Continuous targeting: nodes that match now but are not in the rollout (enrolled or relabelled since)
    * join the current wave, unless a newer unfinished rollout already has them.
    */
-  async enrolNewcomers(tx: EntityManager, rollout: Rollout): Promise<number> {
+  async enrolNewcomers(tx: Tx, rollout: Rollout): Promise<number> {
     const versions = await this.versions(tx, rollout.variants);
     const candidates = await this.matchingNodes(tx, rollout.selector, rollout);
     const assigned = this.assignVariants(candidates, rollout.variants, versions);
@@ -91,27 +97,13 @@ export class RolloutTargeting {
     return assigned.length;
   }
 
-  private async insert(tx: EntityManager, rolloutId: string, nodes: readonly Pick<PlannedNode, 'nodeId' | 'wave' | 'modelVersionId'>[]): Promise<void> {
-    if (nodes.length === 0) return;
-    await tx.query(
-      `INSERT INTO rollout_nodes (rollout_id, node_id, wave, model_version_id)
-       SELECT $1, * FROM unnest($2::uuid[], $3::int[], $4::uuid[]) ON CONFLICT DO NOTHING`,
-      [rolloutId, nodes.map((n) => n.nodeId), nodes.map((n) => n.wave), nodes.map((n) => n.modelVersionId)],
-    );
+  private insert(tx: Tx, rolloutId: string, nodes: readonly Pick<PlannedNode, 'nodeId' | 'wave' | 'modelVersionId'>[]): Promise<void> {
+    return this.repository.insertNodes(tx, rolloutId, nodes);
   }
 
   /** Active nodes the selector matches; with `newcomersOf`, only those not yet in that rollout or a newer one. */
-  private async matchingNodes(tx: EntityManager, selector: string, newcomersOf?: Rollout): Promise<EdgeNode[]> {
-    const sql = selectorToSql(parseLabelSelector(selector), 'n.labels');
-    const query = tx.getRepository(EdgeNode).createQueryBuilder('n').where(`n.status <> 'decommissioned'`).andWhere(sql.sql, sql.params);
-    if (newcomersOf) {
-      query.andWhere(
-        `NOT EXISTS (SELECT 1 FROM rollout_nodes rn JOIN rollouts r ON r.id = rn.rollout_id
-                      WHERE rn.node_id = n.id AND (r.id = :rolloutId OR (r.created_at > :createdAt AND r.state IN ('running', 'paused', 'awaiting-approval', 'scheduled'))))`,
-        { rolloutId: newcomersOf.id, createdAt: newcomersOf.createdAt },
-      );
-    }
-    const nodes = await query.limit(MAX_TARGETS + 1).getMany();
+  private async matchingNodes(tx: Tx, selector: string, newcomersOf?: Rollout): Promise<EdgeNode[]> {
+    const nodes = await this.repository.matchingNodes(tx, parseLabelSelector(selector), MAX_TARGETS + 1, newcomersOf);
     if (nodes.length > MAX_TARGETS) throw new ValidationError(`the selector matches more than ${MAX_TARGETS} nodes`);
     return nodes;
   }

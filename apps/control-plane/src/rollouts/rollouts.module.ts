@@ -7,6 +7,10 @@ import { GateSignalsRepository } from './gate-signals.repository.js';
 import { ShadowModule } from '../shadow/shadow.module.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { RolloutMetrics } from './rollout-metrics.js';
+import { RolloutMetricsRepository } from './rollout-metrics.repository.js';
+import { GateStatsRepository } from './gate-stats.repository.js';
+import { RolloutTargetingRepository } from './rollout-targeting.repository.js';
+import { RolloutViewsRepository } from './rollout-views.repository.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { RolloutRepository } from './rollout.repository.js';
 import { RolloutStatsService } from './rollout-stats.service.js';
@@ -18,6 +22,6 @@ import { ShadowWaves } from './shadow-waves.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule, ShadowModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, GateSignalsRepository, GateJudge, ShadowWaves],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, RolloutMetricsRepository, GateSignalsRepository, GateStatsRepository, RolloutTargetingRepository, RolloutViewsRepository, GateJudge, ShadowWaves],
 })
 export class RolloutsModule {}

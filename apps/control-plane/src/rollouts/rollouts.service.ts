@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import { Transactions, type Tx } from '../database/transactions.js';
 import type { ModelVersion } from '../models/model-version.entity.js';
 import { parseLabelSelector } from '../nodes/label-selector.js';
 import { toResultsPolicy } from '../results-policy/results-policy.js';
 import { RolloutEngine } from './rollout-engine.js';
-import { RolloutEvent } from './rollout-event.entity.js';
-import { RolloutNode } from './rollout-node.entity.js';
+import type { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { describeTakeover, RolloutRepository } from './rollout.repository.js';
-import { FINAL_ROLLOUT_STATES, Rollout, type RolloutState } from './rollout.entity.js';
+import { FINAL_ROLLOUT_STATES, type Rollout, type RolloutState } from './rollout.entity.js';
+import { type RolloutNodeProgress, RolloutViewsRepository } from './rollout-views.repository.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
 import { judgeShadow } from '../shadow/shadow-gate.js';
@@ -31,23 +30,7 @@ export interface RolloutRequest {
 }
 
 /** One node's place in a rollout with what it last reported for its latest delivery. */
-export interface RolloutNodeProgress {
-  readonly nodeId: string;
-  readonly nodeName: string;
-  readonly wave: number;
-  readonly modelVersionId: string;
-  readonly previousModelVersionId: string | null;
-  readonly state: RolloutNode['state'];
-  readonly attempts: number;
-  readonly deploymentId: string | null;
-  readonly reason: string | null;
-  /** The deployment state the node last reported (downloading, self-tested, committed, ...). */
-  readonly phase: string | null;
-  readonly progress: number | null;
-  readonly failureReason: string | null;
-  readonly failureDetail: string | null;
-  readonly updatedAt: Date;
-}
+export type { RolloutNodeProgress } from './rollout-views.repository.js';
 
 export interface RolloutDetail {
   readonly rollout: Rollout;
@@ -66,7 +49,8 @@ const UNFINISHED: readonly RolloutState[] = ['draft', 'scheduled', 'awaiting-app
 @Injectable()
 export class RolloutsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
+    private readonly views: RolloutViewsRepository,
     private readonly audit: AuditService,
     private readonly targeting: RolloutTargeting,
     private readonly engine: RolloutEngine,
@@ -77,12 +61,11 @@ export class RolloutsService {
 
   async create(by: Principal, request: RolloutRequest): Promise<Rollout> {
     const fields = this.validate(request);
-    return this.db.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const versions = await this.targeting.versions(tx, fields.variants);
       refuseBlindDriftGate(fields.strategy, [...versions.values()]);
       const modelId = [...versions.values()][0]?.modelId as string;
-      const repo = tx.getRepository(Rollout);
-      const rollout = await repo.save(repo.create({ ...fields, modelId, state: 'draft', createdBy: by.actor }));
+      const rollout = await this.repository.insert(tx, { ...fields, modelId, state: 'draft', createdBy: by.actor });
       await this.repository.event(tx, rollout.id, 'created', by.actor, { variants: fields.variants.length });
       await this.audit.record(tx, by, 'rollout.create', { type: 'rollout', id: rollout.id }, { name: rollout.name });
       return rollout;
@@ -92,7 +75,7 @@ export class RolloutsService {
   /** What a rollout would do if it started now: nodes, variant per node, bytes, waves. Writes nothing. */
   async dryRun(request: RolloutRequest): Promise<Plan> {
     const fields = this.validate(request);
-    return this.db.transaction('REPEATABLE READ', (tx) => this.targeting.plan(tx, fields, randomUUID()));
+    return this.transactions.run((tx) => this.targeting.plan(tx, fields, randomUUID()), 'REPEATABLE READ');
   }
 
   /** Starts now, or at `at` (state scheduled); with approval required, waits for it first. */
@@ -101,7 +84,7 @@ export class RolloutsService {
       const now = new Date();
       if (at && at > now) {
         rollout.scheduledAt = at;
-        await tx.getRepository(Rollout).update({ id }, { scheduledAt: at });
+        await this.repository.update(tx, id, { scheduledAt: at });
         await this.repository.transition(tx, rollout, 'scheduled', by.actor, { at: at.toISOString() });
         return;
       }
@@ -112,7 +95,7 @@ export class RolloutsService {
   async approve(by: Principal, id: string): Promise<Rollout> {
     return this.act(by, id, 'approve', ['draft', 'scheduled', 'awaiting-approval'], async (tx, rollout) => {
       rollout.approvedBy = by.actor;
-      await tx.getRepository(Rollout).update({ id }, { approvedBy: by.actor });
+      await this.repository.update(tx, id, { approvedBy: by.actor });
       await this.repository.event(tx, id, 'approved', by.actor);
       if (rollout.state === 'awaiting-approval') await this.engine.begin(tx, rollout, by.actor, new Date());
     });
@@ -135,14 +118,14 @@ export class RolloutsService {
       const takenOver = await this.repository.supersedeTakenOver(tx, id, ['failed']);
       const [first] = takenOver;
       if (first) {
-        const open = await tx.getRepository(RolloutNode).count({ where: { rolloutId: id, state: In(['pending', 'dispatched', 'retry-wait', 'failed']) } });
+        const open = await this.repository.countNodes(tx, id, ['pending', 'dispatched', 'retry-wait', 'failed']);
         if (open === 0) throw new ConflictError(`cannot resume rollout ${id}: nothing is left to send; ${describeTakeover(first)}`);
         await this.repository.event(tx, id, 'nodes-taken-over', by.actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
       }
       const retried = await this.repository.requeueFailed(tx, id, new Date());
       rollout.haltReason = null;
       rollout.finishedAt = null;
-      await tx.getRepository(Rollout).update({ id }, { haltReason: null, finishedAt: null });
+      await this.repository.update(tx, id, { haltReason: null, finishedAt: null });
       await this.repository.transition(tx, rollout, 'running', by.actor, { retried: retried.length });
       await this.engine.reflectRunning(tx, rollout);
     });
@@ -154,7 +137,7 @@ export class RolloutsService {
    */
   async retryNode(by: Principal, id: string, nodeId: string): Promise<Rollout> {
     return this.act(by, id, 'retry a node of', ['running', 'paused', 'halted'], async (tx, rollout) => {
-      const node = await tx.getRepository(RolloutNode).findOneBy({ rolloutId: id, nodeId });
+      const node = await this.repository.findNode(tx, id, nodeId);
       if (!node) throw new NotFoundError('rollout node', nodeId);
       if (node.state !== 'failed') throw new ConflictError(`cannot retry node ${nodeId}: it is ${node.state}; only a failed node can be retried`);
       if (rollout.state === 'halted' && (await this.repository.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
@@ -177,9 +160,7 @@ export class RolloutsService {
         throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true}`);
       }
       if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
-      const returnable = await tx.getRepository(RolloutNode).count({
-        where: { rolloutId: id, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']), previousModelVersionId: Not(IsNull()), attempts: MoreThan(0) },
-      });
+      const returnable = await this.repository.countReturnable(tx, id);
       if (returnable === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
       await this.repository.event(tx, id, 'rollback-requested', by.actor, { reason, from: rollout.state });
       const { reverting, takenOver } = await this.engine.revert(tx, rollout, by.actor);
@@ -197,24 +178,14 @@ export class RolloutsService {
 
   /** Newest first, keyset-paginated: `after` is the last rollout of the previous page. */
   async list(limit: number, state?: RolloutState, after?: string): Promise<Rollout[]> {
-    const qb = this.db.getRepository(Rollout).createQueryBuilder('r').orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').take(limit);
-    if (state) qb.andWhere('r.state = :state', { state });
-    if (after) {
-      if (!(await this.db.getRepository(Rollout).existsBy({ id: after }))) throw new NotFoundError('rollout', after);
-      // Compared in SQL: timestamptz has microseconds, a JS Date only milliseconds.
-      qb.andWhere('(r.created_at, r.id) < (SELECT a.created_at, a.id FROM rollouts a WHERE a.id = :after)', { after });
-    }
-    return qb.getMany();
+    if (after && !(await this.views.exists(after))) throw new NotFoundError('rollout', after);
+    return this.views.list(limit, state, after);
   }
 
   async get(id: string): Promise<RolloutDetail> {
-    const rollout = await this.db.getRepository(Rollout).findOneBy({ id });
+    const rollout = await this.views.findById(id);
     if (!rollout) throw new NotFoundError('rollout', id);
-    const rows = (await this.db.query(`SELECT wave, state, count(*)::int AS n FROM rollout_nodes WHERE rollout_id = $1 GROUP BY wave, state ORDER BY wave`, [id])) as {
-      wave: number;
-      state: string;
-      n: number;
-    }[];
+    const rows = await this.views.nodeStates(id);
     const waves = await Promise.all(
       rollout.waveSizes.map(async (planned, wave) => ({
         wave: wave + 1,
@@ -223,13 +194,13 @@ export class RolloutsService {
         ...(rollout.strategy.shadow && wave <= rollout.currentWave ? { shadow: await this.shadowView(rollout, wave) } : {}),
       })),
     );
-    const events = await this.db.getRepository(RolloutEvent).find({ where: { rolloutId: id }, order: { id: 'ASC' }, take: 1000 });
+    const events = await this.views.events(id);
     return { rollout, waves, events };
   }
 
   /** A wave's shadow figures and what the gate says about them now. */
   private async shadowView(rollout: Rollout, wave: number): Promise<RolloutShadowDto> {
-    const figures = await this.shadowReports.waveFigures(this.db.manager, rollout.id, wave);
+    const figures = await this.shadowReports.waveFiguresNow(rollout.id, wave);
     const verdict = rollout.strategy.shadow ? judgeShadow(rollout.strategy.shadow, figures, new Date()) : undefined;
     return {
       ...figures,
@@ -241,24 +212,8 @@ export class RolloutsService {
 
   /** Per-node progress with each node's reported phase and failure detail, keyset-paginated by node id. */
   async nodes(id: string, limit: number, after?: string): Promise<RolloutNodeProgress[]> {
-    if (!(await this.db.getRepository(Rollout).existsBy({ id }))) throw new NotFoundError('rollout', id);
-    return (await this.db.query(
-      `SELECT rn.node_id AS "nodeId", n.name AS "nodeName", rn.wave, rn.model_version_id AS "modelVersionId",
-              rn.previous_model_version_id AS "previousModelVersionId", rn.state, rn.attempts, rn.deployment_id AS "deploymentId",
-              rn.reason, dt.state AS phase, dt.progress, f.reason AS "failureReason", f.detail AS "failureDetail",
-              GREATEST(rn.updated_at, dt.updated_at) AS "updatedAt"
-         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
-         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
-         -- The node's latest failure in this rollout, while it matters: still failed, waiting for a retry,
-         -- or sent back by a rollback (whose own deployment is what 'phase' shows).
-         LEFT JOIN LATERAL (
-           SELECT ft.reason, ft.detail FROM deployment_targets ft JOIN deployments fd ON fd.id = ft.deployment_id
-            WHERE fd.rollout_id = rn.rollout_id AND ft.node_id = rn.node_id AND ft.state IN ('failed', 'rolled-back', 'rejected')
-            ORDER BY fd.created_at DESC LIMIT 1) f ON rn.state IN ('failed', 'retry-wait', 'reverting', 'reverted', 'revert-failed')
-        WHERE rn.rollout_id = $1 AND ($2::uuid IS NULL OR rn.node_id > $2::uuid)
-        ORDER BY rn.node_id LIMIT $3`,
-      [id, after ?? null, limit],
-    )) as RolloutNodeProgress[];
+    if (!(await this.views.exists(id))) throw new NotFoundError('rollout', id);
+    return this.views.nodeProgress(id, limit, after);
   }
 
   private validate(request: RolloutRequest): Pick<Rollout, 'name' | 'selector' | 'strategy' | 'variants' | 'resultsPolicy'> {
@@ -269,9 +224,9 @@ export class RolloutsService {
     return { name: request.name, selector, strategy: parseStrategy(request.strategy), variants, resultsPolicy };
   }
 
-  private async act(by: Principal, id: string, action: string, from: readonly RolloutState[], change: (tx: EntityManager, rollout: Rollout) => Promise<void>): Promise<Rollout> {
-    const rollout = await this.db.transaction(async (tx) => {
-      const row = await tx.getRepository(Rollout).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+  private async act(by: Principal, id: string, action: string, from: readonly RolloutState[], change: (tx: Tx, rollout: Rollout) => Promise<void>): Promise<Rollout> {
+    const rollout = await this.transactions.run(async (tx) => {
+      const row = await this.repository.lock(tx, id);
       if (!row) throw new NotFoundError('rollout', id);
       if (!from.includes(row.state)) {
         const why = FINAL_ROLLOUT_STATES.includes(row.state) ? 'it has finished' : `it is ${row.state}`;

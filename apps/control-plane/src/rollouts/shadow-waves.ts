@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { Tx } from '../database/transactions.js';
 import { judgeShadow, type ShadowVerdict } from '../shadow/shadow-gate.js';
 import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
 import type { Step } from './decide.js';
@@ -22,7 +22,7 @@ export class ShadowWaves {
   ) {}
 
   /** The current wave's verdict; null without `strategy.shadow`. */
-  async judge(tx: EntityManager, rollout: Rollout, now: Date): Promise<ShadowVerdict | null> {
+  async judge(tx: Tx, rollout: Rollout, now: Date): Promise<ShadowVerdict | null> {
     const settings = rollout.strategy.shadow;
     if (!settings) return null;
     return judgeShadow(settings, await this.reports.waveFigures(tx, rollout.id, rollout.currentWave), now);
@@ -33,7 +33,7 @@ export class ShadowWaves {
    * later in the same wave too, on a later tick); a failed verdict abandons the wave's undecided nodes.
    * An event with the figures whenever nodes are decided. Runs before the step moves to another wave.
    */
-  async follow(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null, step: Step): Promise<void> {
+  async follow(tx: Tx, rollout: Rollout, verdict: ShadowVerdict | null, step: Step): Promise<void> {
     if (!verdict || verdict.kind === 'wait' || rollout.state !== 'running') return;
     if (step.kind === 'halt') return; // stop() abandons every undecided node
     const wave = rollout.currentWave;
@@ -42,14 +42,14 @@ export class ShadowWaves {
   }
 
   /** A stopped rollout gives up on nodes told to abandon that stayed silent past their deadline (a node-failed event each). */
-  async expireAbandoning(tx: EntityManager, rollout: Rollout, now: Date): Promise<void> {
+  async expireAbandoning(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     if (!rollout.strategy.shadow) return;
     const expired = await this.reports.expireAbandoning(tx, rollout.id, now);
     for (const nodeId of expired.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-failed', ENGINE, { nodeId, reason: 'timeout: never confirmed the abandon' });
   }
 
   /** Whether a stopped rollout still waits for nodes it told to abandon (their outcome is folded in by its ticks). */
-  abandoning(tx: EntityManager, rollout: Rollout): Promise<boolean> {
+  abandoning(tx: Tx, rollout: Rollout): Promise<boolean> {
     return rollout.strategy.shadow ? this.reports.abandoning(tx, rollout.id) : Promise.resolve(false);
   }
 
@@ -57,13 +57,13 @@ export class ShadowWaves {
    * A halted or aborted rollout: every node still shadowing is told to drop the candidate, and so is
    * every node approved that has not activated it yet (the approval was for a rollout that goes on).
    */
-  async abandonAll(tx: EntityManager, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
+  async abandonAll(tx: Tx, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;
     const decided = await this.reports.abandonAll(tx, rollout.id);
     if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length);
   }
 
-  private event(tx: EntityManager, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number): Promise<void> {
+  private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number): Promise<void> {
     const outcome = verdict?.kind === 'pass' ? 'pass' : 'fail';
     const reason = verdict?.kind === 'fail' ? verdict.reason : verdict?.kind === 'pass' ? undefined : 'the rollout stopped';
     return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {

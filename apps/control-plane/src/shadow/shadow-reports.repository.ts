@@ -34,6 +34,11 @@ export class ShadowReportsRepository {
     return rows.length > 0;
   }
 
+  /** A wave's figures as they stand, outside any transaction (what the API shows). */
+  waveFiguresNow(rolloutId: string, wave: number): Promise<ShadowWaveFigures> {
+    return this.waveFigures(this.db.manager, rolloutId, wave);
+  }
+
   /**
    * A wave's figures: the latest reports of its nodes for the deployment each was last sent (nodes
    * still waiting for a decision, and those already decided, so a pass is not undone by its own nodes

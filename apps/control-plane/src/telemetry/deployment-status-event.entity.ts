@@ -32,7 +32,8 @@ export class DeploymentStatusEvent {
   @Column({ type: 'text', nullable: true })
   detail!: string | null;
 
-  @Column({ type: 'timestamptz' })
+  /** Part of the key because it is the partition key (migration 1764750000000); a redelivery carries the same time. */
+  @PrimaryColumn({ type: 'timestamptz' })
   sentAt!: Date;
 
   @Column({ type: 'timestamptz', default: () => 'now()' })

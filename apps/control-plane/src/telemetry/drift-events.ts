@@ -10,7 +10,8 @@ export const DEFAULT_DRIFT_EVENT_THRESHOLD = 0.25;
  * above the threshold: a heartbeat above it whose node's previous heartbeat (by seq) was not above it,
  * or had no score. A node that stays drifted emits once, not at every heartbeat; one that recovers and
  * drifts again emits again. One set-based statement over the batch's stored heartbeats, after their
- * insert (the previous heartbeat may be in the same batch: it is a row by then).
+ * insert (the previous heartbeat may be in the same batch: it is a row by then). The stored rows are found
+ * by their whole key, time included: it is the partition key, so only their partition is searched.
  */
 export class DriftEvents {
   constructor(
@@ -22,8 +23,8 @@ export class DriftEvents {
     const above = stored.filter(({ message: m }) => m.drift && Math.max(m.drift.input, m.drift.confidence) > this.threshold);
     if (above.length === 0) return;
     await this.db.query(
-      `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::bigint[]) AS u(node_id, seq)),
-            h AS (SELECT h.* FROM node_heartbeats h JOIN u ON u.node_id = h.node_id AND u.seq = h.seq),
+      `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $5::timestamptz[]) AS u(node_id, seq, sent_at)),
+            h AS (SELECT h.* FROM node_heartbeats h JOIN u ON u.node_id = h.node_id AND u.seq = h.seq AND u.sent_at = h.sent_at),
             crossed AS (
               SELECT h.node_id, h.seq, h.drift_input, h.drift_confidence, h.drift_samples,
                      (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
@@ -36,7 +37,7 @@ export class DriftEvents {
        INSERT INTO events (type, node_id, model_version_id, payload)
        SELECT $4, node_id, mv, jsonb_build_object('input', drift_input, 'confidence', drift_confidence, 'samples', drift_samples, 'threshold', $3::float8)
          FROM crossed ORDER BY node_id, seq`,
-      [above.map((a) => a.nodeId), above.map((a) => a.message.seq), this.threshold, 'model.drift-detected' satisfies EventType],
+      [above.map((a) => a.nodeId), above.map((a) => a.message.seq), this.threshold, 'model.drift-detected' satisfies EventType, above.map((a) => a.message.ts)],
     );
   }
 }

@@ -16,7 +16,8 @@ export class InferenceResult {
   @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })
   seq!: number;
 
-  @Column({ type: 'timestamptz' })
+  /** Part of the key because it is the partition key (migration 1764750000000); a replayed batch carries the same times. */
+  @PrimaryColumn({ type: 'timestamptz' })
   at!: Date;
 
   @Column({ type: 'char', length: 64 })

@@ -2,7 +2,7 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relat
 import { EdgeNode } from '../nodes/node.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
 
-/** One heartbeat per (node, seq): the primary key makes QoS 1 redelivery harmless. */
+/** One heartbeat per (node, seq, sent_at): the primary key makes QoS 1 redelivery harmless. Partitioned by sent_at (docs/scaling.md). */
 @Entity({ name: 'node_heartbeats' })
 @Index('node_heartbeats_drift_idx', ['modelName', 'modelVersion', 'receivedAt'], { where: '"drift_input" IS NOT NULL' })
 export class NodeHeartbeat {
@@ -16,7 +16,8 @@ export class NodeHeartbeat {
   @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })
   seq!: number;
 
-  @Column({ type: 'timestamptz' })
+  /** Part of the key because it is the partition key (migration 1764750000000); a redelivery carries the same time. */
+  @PrimaryColumn({ type: 'timestamptz' })
   sentAt!: Date;
 
   @Column({ type: 'timestamptz', default: () => 'now()' })

@@ -46,8 +46,9 @@ const HEARTBEAT_COLUMNS = [
 
 /**
  * Batched writes of node telemetry. Each batch is one INSERT ... SELECT FROM unnest(...) (a single
- * round trip for any number of rows) with ON CONFLICT DO NOTHING on (node_id, seq): a message delivered
- * twice (QoS 1, shared subscriptions) is stored once. Returns the number of rows actually inserted.
+ * round trip for any number of rows) with ON CONFLICT DO NOTHING on (node_id, seq, node's time): a message
+ * delivered twice (QoS 1, shared subscriptions) carries the same time and is stored once. The time is part of
+ * the key because it is the partition key (migration 1764750000000). Returns the number of rows actually inserted.
  */
 @Injectable()
 export class TelemetryRepository {
@@ -211,18 +212,12 @@ export class TelemetryRepository {
   private async joinPendingFeedback(batch: readonly FromNode<ResultRecord>[]): Promise<void> {
     const referenced = batch.filter(({ message }) => message.inputRef !== undefined);
     if (referenced.length === 0) return;
-    await this.db.query(JOIN_PENDING_FEEDBACK, columns(referenced, ({ nodeId, message: r }) => [nodeId, r.seq, r.inputRef]));
+    await this.db.query(JOIN_PENDING_FEEDBACK, columns(referenced, ({ nodeId, message: r }) => [nodeId, r.seq, r.inputRef, r.ts]));
   }
 
   /** Stores status events and moves each deployment target to the state they leave it in (an outcome is final). */
   async insertStatuses(batch: readonly FromNode<StatusMessage>[]): Promise<number> {
-    const cols = columns(batch, ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null, s.ts]);
-    const inserted = (await this.db.query(
-      `INSERT INTO deployment_status_events (node_id, seq, deployment_id, state, progress, reason, detail, sent_at)
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[], $8::timestamptz[])
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      cols,
-    )) as unknown[];
+    const inserted = await this.storeStatusesOnce(batch);
     // An outcome is final (replacesDeploymentState): no later status — a late `rejected:expired`, a
     // refusal of a forged document from an older agent, a replay that starts over — moves a target out
     // of a terminal state, except `failed` → `rolled-back`. The batch is folded under the same rule
@@ -255,7 +250,33 @@ export class TelemetryRepository {
         ORDER BY m.node_id`,
       [...outcome, TERMINAL_DEPLOYMENT_STATES, 'node.committed' satisfies EventType, 'node.failed' satisfies EventType],
     );
-    return inserted.length;
+    return inserted;
+  }
+
+  /**
+   * Stores each (node, seq) once. The key alone cannot say so: it holds `sent_at` (the partition key), and
+   * an agent re-sending an unacknowledged status stamps it anew (envelopeFields at each send). So a status
+   * is stored only if its node has no row with its seq yet (and once per batch), under a lock per node held
+   * to the commit: two replicas handed copies of one status (shared subscription) cannot both find none.
+   * Statuses are few (a handful per deployment and node), so the lock and the probe cost little.
+   */
+  private async storeStatusesOnce(batch: readonly FromNode<StatusMessage>[]): Promise<number> {
+    if (batch.length === 0) return 0;
+    const cols = columns(batch, ({ nodeId, message: s }) => [nodeId, s.seq, s.deploymentId, s.state, s.progress ?? null, s.reason ?? null, s.detail ?? null, s.ts]);
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('status:' || id::text, 0)) FROM (SELECT DISTINCT unnest($1::uuid[]) AS id ORDER BY 1) ids`, [cols[0]]);
+      const rows = (await tx.query(
+        `INSERT INTO deployment_status_events (node_id, seq, deployment_id, state, progress, reason, detail, sent_at)
+         SELECT DISTINCT ON (u.node_id, u.seq) u.*
+           FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::deployment_state[], $5::real[], $6::varchar[], $7::text[], $8::timestamptz[])
+                AS u(node_id, seq, deployment_id, state, progress, reason, detail, sent_at)
+          WHERE NOT EXISTS (SELECT 1 FROM deployment_status_events e WHERE e.node_id = u.node_id AND e.seq = u.seq)
+          ORDER BY u.node_id, u.seq, u.sent_at
+         ON CONFLICT DO NOTHING RETURNING 1`,
+        cols,
+      )) as unknown[];
+      return rows.length;
+    });
   }
 
   async recordPresence(nodeId: string, presence: PresenceMessage): Promise<void> {

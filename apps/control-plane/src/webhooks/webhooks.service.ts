@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { generateSecret, NotFoundError, ValidationError } from '#common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { Transactions } from '../database/transactions.js';
 import type { EventType } from '../events/catalogue.js';
 import { webhookUrlProblem } from './address-guard.js';
 import type { WebhookDelivery } from './webhook-delivery.entity.js';
@@ -16,7 +15,7 @@ import { WebhooksRepository } from './webhooks.repository.js';
 export class WebhooksService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: WebhooksRepository,
     private readonly audit: AuditService,
   ) {}
@@ -24,7 +23,7 @@ export class WebhooksService {
   async create(by: Principal, url: string, eventTypes: readonly EventType[]): Promise<Webhook> {
     const problem = webhookUrlProblem(url, this.config.webhooks.allowPrivate);
     if (problem) throw new ValidationError(`webhook url ${problem}`, [{ field: 'url', message: problem }]);
-    return this.db.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const webhook = await this.repository.insert(tx, { url, eventTypes: [...new Set(eventTypes)], secret: generateSecret('whsec'), createdBy: by.actor });
       // The URL is audited, never the secret.
       await this.audit.record(tx, by, 'webhook.create', { type: 'webhook', id: webhook.id }, { url, eventTypes });
@@ -37,7 +36,7 @@ export class WebhooksService {
   }
 
   async remove(by: Principal, id: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       if (!(await this.repository.remove(tx, id))) throw new NotFoundError('webhook', id);
       await this.audit.record(tx, by, 'webhook.delete', { type: 'webhook', id });
     });
@@ -45,7 +44,7 @@ export class WebhooksService {
 
   /** Re-enables (failure count reset) or disables a webhook, audited when its state changes. */
   async setEnabled(by: Principal, id: string, enabled: boolean): Promise<Webhook> {
-    return this.db.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const current = await this.repository.lock(tx, id);
       if (!current) throw new NotFoundError('webhook', id);
       if ((current.disabledAt === null) === enabled) return current;

@@ -17,7 +17,7 @@ import {
   MaxLength,
 } from 'class-validator';
 import type { Model } from '../model.entity.js';
-import { SEND_ALL_RESULTS } from '#protocol';
+import { ARTIFACT_ENCODINGS, type ArtifactEncodingName, modelManifestSchema, SEND_ALL_RESULTS } from '#protocol';
 import { ResultsPolicyDto } from '../../results-policy/dto/results-policy.dto.js';
 import { IsReleaseVersion } from './release-version.js';
 import { INFERENCE_ENGINES, type InferenceEngine, MODEL_FORMATS, type ModelFormat, type ModelVersion } from '../model-version.entity.js';
@@ -139,10 +139,27 @@ export class UploadVersionFieldsDto {
   @IsOptional()
   @IsObject({ message: 'referenceStats must be a JSON object' })
   referenceStats?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    enum: ARTIFACT_ENCODINGS,
+    description:
+      'Ship the artifact compressed: the control plane stores its gzip form beside it, signs both digests into the manifest, and chunks and serves the gzip form; nodes verify it, decode it (bounded to the signed size) and verify the model. Agents older than this field refuse such a deployment (rejected, hash-mismatch) before downloading anything: use it only for fleets of current agents.',
+  })
+  @IsOptional()
+  @IsIn(ARTIFACT_ENCODINGS)
+  encoding?: ArtifactEncodingName;
 }
 
 export class UploadVersionBodyDto extends UploadVersionFieldsDto {
   @ApiProperty({ type: 'string', format: 'binary' }) artifact!: unknown;
+}
+
+/** The bytes that travel for a version stored with a content encoding. */
+export class WireArtifactDto {
+  @ApiProperty({ enum: ARTIFACT_ENCODINGS }) encoding!: string;
+  @ApiProperty() sha256!: string;
+  @ApiProperty() sizeBytes!: number;
+  @ApiProperty({ example: '/v1/artifacts/2c26b4…' }) downloadUrl!: string;
 }
 
 export class ModelVersionDto {
@@ -160,6 +177,7 @@ export class ModelVersionDto {
   @ApiProperty({ example: '/v1/artifacts/9f86d0…' }) downloadUrl!: string;
   @ApiProperty({ description: 'Release order within the model, signed into the manifest (nodes refuse one not above what they run); 0 until the version is first deployed, then re-issued above every other decision each time it is deployed again after one' }) sequence!: number;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The manifest signed by the release keys' }) manifest!: Record<string, unknown>;
+  @ApiPropertyOptional({ type: WireArtifactDto, description: 'Present when the artifact travels encoded: the encoded bytes nodes receive (sha256 and sizeBytes above are the decoded model)' }) wire?: WireArtifactDto;
 
   static from(v: ModelVersion, modelName: string): ModelVersionDto {
     return {
@@ -177,8 +195,16 @@ export class ModelVersionDto {
       downloadUrl: `/v1/artifacts/${v.artifactSha256}`,
       sequence: v.sequence,
       manifest: v.manifest,
+      ...wireOf(v),
     };
   }
+}
+
+/** The encoded form as the signed manifest names it (the size is the manifest's: the same bytes). */
+function wireOf(v: ModelVersion): { wire?: WireArtifactDto } {
+  const encoding = modelManifestSchema.shape.encoding.safeParse((v.manifest as { signed?: { encoding?: unknown } }).signed?.encoding).data;
+  if (!v.wireSha256 || !encoding) return {};
+  return { wire: { encoding: encoding.name, sha256: v.wireSha256, sizeBytes: encoding.size, downloadUrl: `/v1/artifacts/${v.wireSha256}` } };
 }
 
 export class DeleteVersionQuery {

@@ -183,7 +183,7 @@ export class PlannedVariantDto {
   @ApiProperty({ example: 'onnxruntime' }) engine!: string;
   @ApiProperty() artifactBytes!: number;
   @ApiProperty({ description: 'Nodes that get this variant' }) nodes!: number;
-  @ApiProperty({ description: 'artifactBytes × nodes: what the rollout sends' }) bytesToNodes!: number;
+  @ApiProperty({ description: 'the bytes that travel per node (the encoded form when the version has one, else artifactBytes) × nodes: what the rollout sends' }) bytesToNodes!: number;
 }
 
 export class RolloutPlanDto {
