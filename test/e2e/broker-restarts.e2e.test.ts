@@ -94,10 +94,10 @@ describe('Mosquitto restarted 20 times during a rollout to 1,000 simulated nodes
     let restartsWhileRunning = 0;
     const mqtt = t.app.get(MqttConnection);
     for (let i = 0; i < RESTARTS; i++) {
-      // The fault's timing is the point, not a wait for a condition: 0.3–1 s of traffic, then 0.2–1 s down.
-      // The control plane reconnects 2 s after it lost the broker (MqttConnection), so each restart costs
-      // about 2 s plus the traffic: shorter traffic fits more restarts into the rollout.
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
+      // The fault's timing is the point, not a wait for a condition: 0.5–2 s of traffic, then 0.2–1 s down.
+      // (0.3–1 s was tried to save time; under load the rollout then stalled in 2 runs of 4, not yet
+      // understood, so the intervals that CI has passed with stay.)
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500));
       if (['scheduled', 'running'].includes(await state())) restartsWhileRunning++;
       // Results from every node already running v2, sent right before the broker goes: some are in flight.
       void fleet.results(() => 0.9, 3).catch(() => undefined);
