@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type Job, Queue, Worker } from 'bullmq';
+import { settleWithin } from '#common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DeploymentTargetsRepository } from './deployment-targets.repository.js';
 import { type ArtifactLayout, DistributionService } from './distribution.service.js';
@@ -9,6 +10,8 @@ const QUEUE = 'distribution';
 const BROADCAST_JOB = 'broadcast';
 /** Deployments this replica knows to be past their wait; bounded, since it is only a shortcut. */
 const STARTED_MEMORY = 10_000;
+/** How long an API request waits for Redis to take a broadcast job before answering anyway (as rollout actions do). */
+const REQUEST_SCHEDULE_WAIT_MS = 1_000;
 
 export interface BroadcastJob extends ArtifactLayout {
   readonly deploymentId: string;
@@ -77,6 +80,21 @@ export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
+   * `schedule` for a request that has already committed its deployment: waits for Redis at most
+   * REQUEST_SCHEDULE_WAIT_MS. While Redis is away a BullMQ command waits for it (the connection retries
+   * and keeps the command queued), and `POST /v1/deployments` hung for the whole outage; the add goes on
+   * in the background and is sent when Redis answers, the job's delay counted from now, so the broadcast
+   * starts at once then. Should this replica stop before that, the nodes (which got their desired state
+   * over MQTT) ask for the chunks they miss when their download stalls: a repair, not a loss.
+   */
+  async scheduleForRequest(deploymentId: string, layout: ArtifactLayout): Promise<void> {
+    const outcome = await settleWithin(this.schedule(deploymentId, layout), REQUEST_SCHEDULE_WAIT_MS, (error) =>
+      this.logger.warn({ err: error, deploymentId }, 'could not queue the broadcast of a deployment; its nodes will ask for repairs'),
+    );
+    if (outcome === 'late') this.logger.warn({ deploymentId }, 'Redis did not take the broadcast of a deployment in time; it is queued once Redis answers');
+  }
+
+  /**
    * Statuses for these deployments were just stored: start the broadcast of each one whose targets have
    * all reported. Safe to call from any replica, any number of times.
    */
@@ -115,8 +133,11 @@ export class BroadcastQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
 
   async onModuleDestroy(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
-    this.connections.disconnectAll();
+    const abandoned = await this.connections.closeWithin([
+      { name: 'broadcast worker', close: async () => this.worker?.close() },
+      { name: 'broadcast queue', close: async () => this.queue.close() },
+    ]);
+    // Redis away: the stop goes on without it (a job being run returns to the queue when its lock expires).
+    if (abandoned.length > 0) this.logger.warn({ abandoned }, 'Redis did not let these close in time; abandoned them to stop');
   }
 }

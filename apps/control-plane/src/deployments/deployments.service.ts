@@ -72,7 +72,8 @@ export class DeploymentsService {
       return saved;
     });
     const version = await this.signedVersion(request.modelVersionId);
-    const chunkPublishes = await this.deliver(deployment, version, nodeIds);
+    // Stored already: the request answers even while Redis is away (the broadcast is queued when it is back).
+    const chunkPublishes = await this.deliver(deployment, version, nodeIds, { waitForRedis: false });
     const wire = wireLayout(version, deployment.chunkSize);
     return { deployment, nodeIds, chunkCount: chunkCount(wire.size, wire.chunkSize), chunkPublishes };
   }
@@ -103,13 +104,15 @@ export class DeploymentsService {
    * (once, when every node has opened its download or after `BROADCAST_WAIT_MS`; see BroadcastQueue)
    * and publishes each node's signed desired state (retained). Safe to repeat: a node that already has
    * this deployment's desired state ignores the same one again, and the broadcast is queued once per
-   * deployment. Returns the chunk publishes the broadcast makes.
+   * deployment. Returns the chunk publishes the broadcast makes. `waitForRedis: false` (a request path)
+   * waits for Redis to take the broadcast at most a second (see BroadcastQueue.scheduleForRequest).
    */
-  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[]): Promise<number> {
+  async deliver(deployment: Deployment, version: ModelVersion, nodeIds: readonly string[], { waitForRedis = true } = {}): Promise<number> {
     const layout = wireLayout(version, deployment.chunkSize);
     await this.brokerAccess.allowArtifact([...nodeIds], layout.sha256);
     // Queued first: a node's `downloading` can come back before the last desired state is out.
-    await this.broadcasts.schedule(deployment.id, layout);
+    if (waitForRedis) await this.broadcasts.schedule(deployment.id, layout);
+    else await this.broadcasts.scheduleForRequest(deployment.id, layout);
     await this.publishDesiredStates(deployment, nodeIds, version, layout);
     return chunkCount(layout.size, layout.chunkSize);
   }

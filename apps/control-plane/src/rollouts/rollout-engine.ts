@@ -98,6 +98,7 @@ export class RolloutEngine {
       // their outcomes until none is open. A node silent past its deadline is not waited for: a node
       // that never comes back would keep the rollout ticking forever.
       await this.foldOutcomes(tx, rollout, now);
+      await this.expireReverting(tx, rollout, now);
       await this.shadowWaves.expireAbandoning(tx, rollout, now);
       return (await this.reverting(tx, rollout)) || (await this.shadowWaves.abandoning(tx, rollout));
     }
@@ -230,6 +231,12 @@ export class RolloutEngine {
     return `${reason} — ${named.join('; ')}${more}`;
   }
 
+  /** A stopped rollout gives up on nodes that stayed silent past their revert's deadline (a node-revert-failed event each). */
+  private async expireReverting(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
+    const expired = await this.repository.expireReverting(tx, rollout.id, now);
+    for (const node of expired.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-revert-failed', ENGINE, { nodeId: node.nodeId, reason: 'timeout: never confirmed the revert' });
+  }
+
   private async timeOut(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     const timedOut = await this.repository.timeOut(tx, rollout, now);
     for (const node of timedOut.slice(0, 100)) {
@@ -263,7 +270,10 @@ export class RolloutEngine {
       const sequence = await this.models.issue(tx, versionId);
       const nodeIds = nodes.map((n) => n.nodeId);
       const deployment = await this.deployments.record(tx, `rollout:${rollout.id}`, versionId, nodeIds, rollout.id);
-      await this.repository.updateNodes(tx, rollout.id, nodeIds, { state: 'reverting', deploymentId: deployment.id, published: false });
+      // A revert gets a deadline of its own (it goes out at once, without the window): a node that never
+      // reports is given up on by then instead of keeping the stopped rollout ticking (expireReverting).
+      const deadlineAt = new Date(Date.now() + rollout.strategy.nodeTimeoutSeconds * 1000);
+      await this.repository.updateNodes(tx, rollout.id, nodeIds, { state: 'reverting', deploymentId: deployment.id, published: false, deadlineAt });
       await this.repository.event(tx, rollout.id, 'rollback-started', actor, { modelVersionId: versionId, nodes: nodeIds.length, sequence, deploymentId: deployment.id });
       reverting += nodeIds.length;
     }

@@ -109,6 +109,22 @@ export class RolloutRepository {
   }
 
   /**
+   * Nodes told to return to their previous version that are past their deadline without reporting the
+   * outcome (offline, say) are `revert-failed` with reason `timeout`: a stopped rollout stops waiting for
+   * them, so its ticks end. Their retained desired state still names the previous version, so a node
+   * that comes back returns to it all the same.
+   */
+  async expireReverting(tx: Tx, rolloutId: string, now: Date): Promise<NodeChange[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes SET state = 'revert-failed', reason = 'timeout', next_attempt_at = NULL, updated_at = now()
+        WHERE rollout_id = $1 AND state = 'reverting' AND deadline_at < $2
+      RETURNING node_id AS "nodeId", state, reason, attempts`,
+      [rolloutId, now],
+    )) as [NodeChange[], number];
+    return rows[0];
+  }
+
+  /**
    * Dispatched nodes past their deadline: retried after a backoff while attempts remain, else failed.
    * One still shadowing undecided is told to abandon (and marked unpublished, so the signed decision
    * goes out): once it leaves `dispatched` no verdict reaches it, and it would shadow forever.
@@ -297,7 +313,7 @@ export class RolloutRepository {
     return tx.getRepository(RolloutNode).find({ where: { rolloutId, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
   }
 
-  async updateNodes(tx: Tx, rolloutId: string, nodeIds: readonly string[], changes: Partial<Pick<RolloutNode, 'state' | 'reason' | 'deploymentId' | 'published'>>): Promise<void> {
+  async updateNodes(tx: Tx, rolloutId: string, nodeIds: readonly string[], changes: Partial<Pick<RolloutNode, 'state' | 'reason' | 'deploymentId' | 'published' | 'deadlineAt'>>): Promise<void> {
     await tx.getRepository(RolloutNode).update({ rolloutId, nodeId: In([...nodeIds]) }, changes);
   }
 }
