@@ -66,7 +66,7 @@ describe('the web console: serving, sign-in, the fleet page and roles, in a real
     await page.reload();
     // Rendered from the spec: an operation of the API and its bearer authorization button.
     await page.getByText('/v1/events/types').first().waitFor();
-    await page.getByRole('button', { name: /Authorize/ }).waitFor();
+    await page.getByRole('button', { name: 'Authorize', exact: true }).waitFor();
     await page.getByText('/v1/events/types').first().click();
     await page.getByRole('button', { name: 'Try it out' }).first().waitFor();
     expect(refused).toEqual([]);
