@@ -121,15 +121,15 @@ export function activation([min, max]: Range): { scale: number[]; zeroPoint: num
 }
 
 /** Symmetric int8 over `channels` equal slices of `values` (slice = one output channel). */
-export function quantiseSymmetric(values: Float32Array, channels: number): { values: Int8Array; scales: number[] } {
+export function quantiseSymmetric(values: Float32Array, channels: number, qmax = 127): { values: Int8Array; scales: number[] } {
   const per = values.length / channels;
   const scales = Array.from({ length: channels }, (_, c) => {
     let max = 0;
     for (let i = c * per; i < (c + 1) * per; i++) max = Math.max(max, Math.abs(values[i] as number));
-    return max > 0 ? max / 127 : 1;
+    return max > 0 ? max / qmax : 1;
   });
   const out = new Int8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.max(-127, Math.min(127, Math.round((values[i] as number) / (scales[Math.floor(i / per)] as number))));
+  for (let i = 0; i < values.length; i++) out[i] = Math.max(-qmax, Math.min(qmax, Math.round((values[i] as number) / (scales[Math.floor(i / per)] as number))));
   return { values: out, scales };
 }
 
