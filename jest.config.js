@@ -21,4 +21,10 @@ export default {
   testSequencer: '<rootDir>/test/slow-first-sequencer.js',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
+  // Each suite loads Nest, TypeORM and the engines again into its worker's module registry, and Jest's ESM
+  // mode never frees them: without a bound a worker grew to 6 GB RSS, past V8's 4.3 GB heap limit, and
+  // spent the run in full GCs (the whole run took 952 s against 762 s with the bound; such stalls are the
+  // likely cause of CI's rare 30-s timeouts: an MQTT connack, an agent "not reaching" its failpoint). A worker whose memory
+  // is above this after a suite is replaced by a fresh one.
+  workerIdleMemoryLimit: '1GB',
 };

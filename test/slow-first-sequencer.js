@@ -13,13 +13,17 @@ const TestSequencer = TestSequencerModule.default ?? TestSequencerModule;
  * them): only the order matters, so refresh it when a suite becomes one of the slowest or stops being one.
  */
 export const KNOWN_SECONDS = {
-  'test/e2e/broker-restarts.e2e.test.ts': 120,
-  'test/e2e/broken-canaries.e2e.test.ts': 90,
-  'test/e2e/agent-crash.e2e.test.ts': 80,
-  'test/integration/model-health.int.test.ts': 70,
-  'test/integration/replica-rollouts-kill.int.test.ts': 60,
-  'test/integration/distribution.int.test.ts': 50,
-  'test/integration/postgres-outage.int.test.ts': 35,
+  'test/e2e/broker-restarts.e2e.test.ts': 85,
+  'test/e2e/agent-crash.e2e.test.ts': 60,
+  'test/integration/replica-rollouts-kill.int.test.ts': 55,
+  'pipeline/src/pipeline.int.test.ts': 50,
+  'test/integration/rollout-worker-crash.int.test.ts': 45,
+  'test/integration/redis-down-requests.int.test.ts': 40,
+  'test/e2e/broken-canaries.e2e.test.ts': 40,
+  'test/integration/distribution.int.test.ts': 35,
+  'test/integration/rollouts.int.test.ts': 35,
+  'test/integration/rollout-recovery.int.test.ts': 30,
+  'test/e2e/agent-update.e2e.test.ts': 30,
 };
 
 export default class SlowFirstSequencer extends TestSequencer {

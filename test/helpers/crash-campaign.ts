@@ -72,10 +72,14 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
         });
         key = point;
       } else {
-        await new Promise((r) => setTimeout(r, Math.random() * 900));
-        const record = JSON.parse(await readFile(join(agent.stateDir, 'state', 'update.json'), 'utf8').catch(() => '{}')) as { phase?: string };
+        // Kill at a random instant of the update itself: once the agent has started it (before, most
+        // random kills landed on an agent still idle, waiting for the desired state).
+        const record = () => readFile(join(agent.stateDir, 'state', 'update.json'), 'utf8').then((text) => JSON.parse(text) as { phase?: string }, () => ({ phase: undefined }));
+        await waitFor(record, (r) => r.phase !== undefined && r.phase !== 'idle', 10_000, `run ${run}: the agent starting the update`).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, Math.random() * 400));
+        const atKill = await record();
         await agent.kill();
-        key = `random:${record.phase ?? 'none'}`;
+        key = `random:${atKill.phase ?? 'none'}`;
       }
       phasesAtKill[key] = (phasesAtKill[key] ?? 0) + 1;
       await agent.restart(); // it re-verifies the active slot (digest and signatures) before serving
