@@ -26,6 +26,9 @@ export interface TrainingRecord {
   readonly schedule?: string;
   readonly maxShift?: number;
   readonly secondsPerEpoch: number[];
+  /** CPU seconds (user + system) per epoch and for the test-set evaluation; absent in older records. */
+  readonly cpuSecondsPerEpoch?: number[];
+  readonly evaluationCpuSeconds?: number;
   readonly testAccuracy: number;
   readonly backend: string;
   readonly trainedAt: string;

@@ -54,13 +54,29 @@ export interface TrainingOptions {
   /** Each training image is shifted by up to this many pixels in x and y (0 = no augmentation). */
   readonly maxShift: number;
   /** Called after each batch with the running mean loss and accuracy of the epoch. */
-  readonly onBatch?: (p: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; elapsedMs: number }) => void;
+  readonly onBatch?: (p: BatchProgress) => void;
   /** Called after each optimiser step with its index, e.g. to re-apply a pruning mask to the updated weights. */
   readonly afterBatch?: (step: number) => void;
 }
 
+export interface BatchProgress {
+  readonly epoch: number;
+  readonly batch: number;
+  readonly batches: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly elapsedMs: number;
+  /** CPU time of this process since the epoch began (user + system, all its threads). */
+  readonly cpuMs: number;
+}
+
 export interface TrainingHistory {
   readonly secondsPerEpoch: number[];
+  /**
+   * CPU seconds of this process per epoch. The WASM backend runs on one thread in Node, so on a quiet
+   * machine this is about the wall time; on a shared one it is the figure that still means something.
+   */
+  readonly cpuSecondsPerEpoch: number[];
   /** Mean training loss of each epoch. */
   readonly epochLoss: number[];
   /** Mean loss of the first and the last 10% of all batches: whether training learnt anything. */
@@ -77,10 +93,11 @@ export async function trainClassifier(model: tf.LayersModel, o: TrainingOptions)
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const random = seededRandom(o.seed);
   const losses: number[] = [];
-  const history = { secondsPerEpoch: [] as number[], epochLoss: [] as number[] };
+  const history = { secondsPerEpoch: [] as number[], cpuSecondsPerEpoch: [] as number[], epochLoss: [] as number[] };
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     shuffle(order, random);
     const started = Date.now();
+    const cpuStarted = process.cpuUsage();
     let [lossSum, accSum] = [0, 0];
     for (let b = 0; b < batches; b++) {
       const step = (epoch - 1) * batches + b;
@@ -91,9 +108,10 @@ export async function trainClassifier(model: tf.LayersModel, o: TrainingOptions)
       losses.push(loss);
       lossSum += loss;
       accSum += acc;
-      o.onBatch?.({ epoch, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1), elapsedMs: Date.now() - started });
+      o.onBatch?.({ epoch, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1), elapsedMs: Date.now() - started, cpuMs: cpuMsSince(cpuStarted) });
     }
     history.secondsPerEpoch.push((Date.now() - started) / 1000);
+    history.cpuSecondsPerEpoch.push(cpuMsSince(cpuStarted) / 1000);
     history.epochLoss.push(lossSum / batches);
   }
   const tenth = Math.max(1, Math.floor(losses.length / 10));
@@ -137,6 +155,12 @@ function shuffle(order: number[], random: () => number): void {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j] as number, order[i] as number];
   }
+}
+
+/** User + system CPU milliseconds of this process since `start` (a `process.cpuUsage()` reading). */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
 }
 
 function mean(values: readonly number[]): number {
