@@ -5,11 +5,11 @@ import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#proto
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
-import { createModel, uploadVersion } from '../helpers/fleet.js';
+import { createModel, seedNodes, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
-import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
@@ -20,15 +20,6 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
     value = await probe();
   }
   return value;
-}
-
-async function seedNodes(t: TestApp, count: number): Promise<string[]> {
-  const ids = Array.from({ length: count }, () => randomUUID());
-  await t.db.query(
-    `INSERT INTO nodes (id, node_key, name, hardware) SELECT id, id::text, id::text, $2::jsonb FROM unnest($1::uuid[]) AS id`,
-    [ids, JSON.stringify(hardware)],
-  );
-  return ids;
 }
 
 describe('MQTT gateway: two control-plane replicas on one broker', () => {

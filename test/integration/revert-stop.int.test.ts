@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../helpers/agent-process.js';
-import { RolloutEngine } from '../../apps/control-plane/src/rollouts/rollout-engine.js';
 import { createModel, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+import { expectTickChainEnded } from '../helpers/rollout-ticks.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -49,18 +49,7 @@ describe('a stopped rollout reverting a silent node', () => {
     const failed = await waitFor(() => target(id, node), (r) => r?.state === 'revert-failed', 30_000, 'the silent node given up on');
     expect(failed).toMatchObject({ state: 'revert-failed', reason: 'timeout' });
 
-    // The tick chain ends: a tick of the current sequence asks for no further tick.
-    const engine = t.app.get(RolloutEngine);
-    const last = await waitFor(
-      async () => {
-        const [row] = (await t.db.query(`SELECT tick_seq AS seq FROM rollouts WHERE id = $1`, [id])) as { seq: number }[];
-        return engine.tick(id, row?.seq ?? -1, 200);
-      },
-      (r) => r?.nextDelayMs === null,
-      30_000,
-      'a tick that schedules no other',
-    );
-    expect(last?.nextDelayMs).toBeNull();
+    await expectTickChainEnded(t, id);
     const events = (await t.db.query(`SELECT detail FROM rollout_events WHERE rollout_id = $1 AND kind = 'node-revert-failed'`, [id])) as { detail: { nodeId: string; reason: string } }[];
     expect(events.map((e) => e.detail)).toEqual([{ nodeId: node, reason: 'timeout: never confirmed the revert' }]);
   }, 120_000);

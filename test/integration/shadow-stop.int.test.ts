@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
 import { envelopeFields, fleetTopics, type ShadowReportMessage } from '#protocol';
 import { waitFor } from '../helpers/agent-process.js';
-import { RolloutEngine } from '../../apps/control-plane/src/rollouts/rollout-engine.js';
 import { createModel, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+import { expectTickChainEnded } from '../helpers/rollout-ticks.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -101,17 +101,6 @@ describe('a shadowed rollout that stops', () => {
     await waitFor(() => target(id, node), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the node told to abandon');
     const failed = await waitFor(() => target(id, node), (r) => r?.state === 'failed', 30_000, 'the silent node given up on');
     expect(failed).toMatchObject({ state: 'failed', reason: 'timeout', decision: 'abandon' });
-    // The tick chain ends: a tick of the current sequence asks for no further tick.
-    const engine = t.app.get(RolloutEngine);
-    const last = await waitFor(
-      async () => {
-        const [row] = (await t.db.query(`SELECT tick_seq AS seq FROM rollouts WHERE id = $1`, [id])) as { seq: number }[];
-        return engine.tick(id, row?.seq ?? -1, 200);
-      },
-      (r) => r?.nextDelayMs === null,
-      30_000,
-      'a tick that schedules no other',
-    );
-    expect(last?.nextDelayMs).toBeNull();
+    await expectTickChainEnded(t, id);
   }, 90_000);
 });

@@ -4,9 +4,10 @@ import { envelopeFields, type MessageOf, type ResultsMessage, type StatusMessage
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { seedNodes } from '../helpers/fleet.js';
 import { plainHeartbeat, SimulatedNode } from '../helpers/simulated-node.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
-import { hardware, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** Polls `probe` until `accept` holds (or the time is up) and returns the last value seen. */
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
@@ -17,12 +18,6 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
     value = await probe();
   }
   return value;
-}
-
-async function seedNodes(t: TestApp, count: number): Promise<string[]> {
-  const ids = Array.from({ length: count }, () => randomUUID());
-  await t.db.query(`INSERT INTO nodes (id, node_key, name, hardware) SELECT id, id::text, id::text, $2::jsonb FROM unnest($1::uuid[]) AS id`, [ids, JSON.stringify(hardware)]);
-  return ids;
 }
 
 const MAX_LAG_MS = 1500;
