@@ -1,15 +1,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/**
- * Control-plane files that still hold the DataSource or run SQL outside a repository (issue 14, build
- * item 3): shrink this list, never grow it. telemetry/ and retention/ are being reworked on their own
- * branch (partitioned telemetry) and convert there.
- */
-const NOT_YET_REPOSITORIES = [
-  'apps/control-plane/src/telemetry/**',
-  'apps/control-plane/src/retention/**',
-];
+const NO_TEST_HELPERS = { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' };
+const SERVER_STORES = ['@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis'];
+
+/** `no-restricted-imports` with the given patterns, after the one every production file has. */
+const restrictImports = (...patterns) => ['error', { patterns: [NO_TEST_HELPERS, ...patterns] }];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.edgefleet/'] },
@@ -22,10 +18,7 @@ export default tseslint.config(
       // No consistent-type-imports: DTO classes used only as parameter types must stay value imports,
       // or emitDecoratorMetadata records `Object` and the ValidationPipe validates nothing.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' }] },
-      ],
+      'no-restricted-imports': restrictImports(),
     },
   },
   {
@@ -33,16 +26,10 @@ export default tseslint.config(
     files: ['apps/agent/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
-            { group: ['@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis'], message: 'the agent never imports Nest, TypeORM or server-side stores' },
-            { group: ['**/control-plane/**'], message: 'apps never import each other: share through libs/' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports(
+        { group: SERVER_STORES, message: 'the agent never imports Nest, TypeORM or server-side stores' },
+        { group: ['**/control-plane/**'], message: 'apps never import each other: share through libs/' },
+      ),
     },
   },
   {
@@ -50,50 +37,30 @@ export default tseslint.config(
     files: ['apps/cli/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
-            { group: ['@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis'], message: 'the CLI never imports Nest, TypeORM or server-side stores' },
-            { group: ['**/control-plane/**', '**/agent/**'], message: 'apps never import each other: share through libs/' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports(
+        { group: SERVER_STORES, message: 'the CLI never imports Nest, TypeORM or server-side stores' },
+        { group: ['**/control-plane/**', '**/agent/**'], message: 'apps never import each other: share through libs/' },
+      ),
     },
   },
   {
     files: ['apps/control-plane/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
-            { group: ['**/apps/agent/**', '**/agent/src/**'], message: 'apps never import each other: share through libs/' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports({ group: ['**/apps/agent/**', '**/agent/src/**'], message: 'apps never import each other: share through libs/' }),
     },
   },
   {
     // Only repositories touch TypeORM: services own rules and transaction boundaries, and hand the `Tx`
     // of database/transactions.ts to repository methods; every SQL statement and TypeORM call lives in a
-    // *.repository.ts (or database/, or an entity's mapping). NOT_YET_REPOSITORIES lists what still breaks it.
+    // *.repository.ts (or database/, or an entity's mapping).
     files: ['apps/control-plane/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.repository.ts', '**/*.entity.ts', 'apps/control-plane/src/database/**', ...NOT_YET_REPOSITORIES],
+    ignores: ['**/*.spec.ts', '**/*.repository.ts', '**/*.entity.ts', 'apps/control-plane/src/database/**'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
-            { group: ['**/apps/agent/**', '**/agent/src/**'], message: 'apps never import each other: share through libs/' },
-            { group: ['typeorm', 'typeorm/*', '@nestjs/typeorm', 'pg', 'pg/*'], message: 'only repositories touch TypeORM: move the statement into a *.repository.ts and pass it a Tx (database/transactions.ts)' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports(
+        { group: ['**/apps/agent/**', '**/agent/src/**'], message: 'apps never import each other: share through libs/' },
+        { group: ['typeorm', 'typeorm/*', '@nestjs/typeorm', 'pg', 'pg/*'], message: 'only repositories touch TypeORM: move the statement into a *.repository.ts and pass it a Tx (database/transactions.ts)' },
+      ),
       'no-restricted-syntax': [
         'error',
         {
@@ -107,16 +74,10 @@ export default tseslint.config(
     // The console runs in the browser: the REST API through #api-client, nothing of Node or the server.
     files: ['apps/console/src/**/*.{ts,tsx}'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['**/test/**', '**/test/helpers/*'], message: 'production code never imports test helpers' },
-            { group: ['node:*', '@nestjs/*', 'typeorm', 'pg', 'bullmq', 'ioredis', 'mqtt'], message: 'the console runs in a browser: no Node or server modules' },
-            { group: ['**/control-plane/**', '**/agent/**', '**/cli/**', '#common', '#trust', '#inference', '#tflite'], message: 'the console talks to the API only, through #api-client' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports(
+        { group: ['node:*', ...SERVER_STORES, 'mqtt'], message: 'the console runs in a browser: no Node or server modules' },
+        { group: ['**/control-plane/**', '**/agent/**', '**/cli/**', '#common', '#trust', '#inference', '#tflite'], message: 'the console talks to the API only, through #api-client' },
+      ),
     },
   },
   {

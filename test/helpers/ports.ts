@@ -1,15 +1,28 @@
 import type { ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it; a test server then listens on it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+/** Ports this process has handed out: a paused server's port stays its own until the suite ends. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port free on 127.0.0.1 right now (the OS picks it; a test server then listens on it), never one
+ * this process handed out before: two servers started at once (Redis and Mosquitto of one suite) must
+ * not be given the same port, or the loser's waitForPort may see the winner listening and pass.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
 import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import { JOIN_PENDING_FEEDBACK } from './pending-feedback-join.js';
-import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.js';
+import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.repository.js';
 import type { EventType } from '../events/catalogue.js';
 import { type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 
