@@ -41,7 +41,13 @@ export class NotificationListener {
     await this.client?.end().catch(() => undefined);
   }
 
+  /** Clients already given up on: a failed connect can also emit `error`, and two retries would double the listeners. */
+  private readonly retried = new WeakSet<pg.Client>();
+
   private retry(client: pg.Client): void {
+    if (this.retried.has(client)) return;
+    this.retried.add(client);
+    if (this.client === client) this.client = undefined;
     void client.end().catch(() => undefined);
     setTimeout(() => void this.start().catch(() => undefined), 1000).unref();
   }
