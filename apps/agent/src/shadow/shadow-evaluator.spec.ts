@@ -85,4 +85,27 @@ describe('ShadowEvaluator', () => {
     expect(c.started()).toBe(1); // settled: the next sample runs
     expect(again.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
   });
+
+  it('keeps a timed-out run that is still inside the engine known after the tap ended, until it returns', async () => {
+    const c = heldCandidate([0.2, 0.8]);
+    const timers: (() => void)[] = [];
+    const clock = { random: () => 0, defer: (f: () => void) => f(), now: () => 0, after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
+    const tap = new ShadowTap();
+    expect(tap.overdueRuns()).toBeUndefined();
+    await tap.begin(new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 }));
+    tap.offer(new Float32Array(2), active);
+    timers.splice(0).forEach((fire) => fire()); // the candidate hangs past its timeout
+    await tap.end(); // bounded
+    const overdue = tap.overdueRuns();
+    expect(overdue).toBeDefined();
+    let returned = false;
+    void overdue?.then(() => (returned = true));
+    await flush();
+    expect(returned).toBe(false); // the session is still in use: not to be disposed yet
+    c.finishAll();
+    await flush();
+    await flush();
+    expect(returned).toBe(true);
+    expect(tap.overdueRuns()).toBeUndefined();
+  });
 });

@@ -109,6 +109,14 @@ export class ShadowEvaluator {
     this.stopped = true;
     await this.inFlight;
   }
+
+  /** The run that timed out and is still inside the engine, settling when it returns; undefined if none. */
+  overdueRun(): Promise<void> | undefined {
+    return this.overdue?.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
 }
 
 /**
@@ -117,6 +125,8 @@ export class ShadowEvaluator {
  */
 export class ShadowTap {
   private current?: ShadowEvaluator;
+  /** Timed-out candidate runs of ended evaluators that are still inside their engine. */
+  private readonly lingering = new Set<Promise<void>>();
 
   get evaluator(): ShadowEvaluator | undefined {
     return this.current;
@@ -136,6 +146,20 @@ export class ShadowTap {
   async end(): Promise<void> {
     const current = this.current;
     this.current = undefined;
-    await current?.stop();
+    if (!current) return;
+    await current.stop();
+    const overdue = current.overdueRun();
+    if (overdue) {
+      this.lingering.add(overdue);
+      void overdue.then(() => this.lingering.delete(overdue));
+    }
+  }
+
+  /**
+   * Settles once every ended run's timed-out candidate inference has left its engine; undefined when none
+   * is left. A candidate session must not be disposed before: the native run may still be using it.
+   */
+  overdueRuns(): Promise<void> | undefined {
+    return this.lingering.size === 0 ? undefined : Promise.all(this.lingering).then(() => undefined);
   }
 }

@@ -130,7 +130,7 @@ export class UpdateSteps {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     const session = await this.testedSession(slot, target);
-    await this.staged?.session.dispose(); // a superseded update's tested session: never to serve
+    if (this.staged) await this.disposeCandidate(this.staged.session); // a superseded update's tested session: never to serve
     this.staged = { session, slot };
     failpoint('self-test:done');
     if (target.state.shadow) {
@@ -159,7 +159,7 @@ export class UpdateSteps {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     if (this.staged?.slot !== slot) {
-      await this.staged?.session.dispose();
+      if (this.staged) await this.disposeCandidate(this.staged.session);
       this.staged = { session: await this.testedSession(slot, target), slot };
     }
     const latest = apply.latest ?? (() => target);
@@ -257,6 +257,18 @@ export class UpdateSteps {
     await this.rollback();
   }
 
+  /**
+   * Disposes a candidate session that will never serve; if a shadow run on it timed out and is still
+   * inside the native engine, only once that run returns (freeing the session under it could crash the
+   * agent), without holding up the update meanwhile.
+   */
+  private async disposeCandidate(session: InferenceSession): Promise<void> {
+    const overdue = this.d.shadow.tap.overdueRuns();
+    if (!overdue) return session.dispose();
+    this.d.log('warn', 'a timed-out shadow run is still inside the engine: its session is disposed when it returns', {});
+    void overdue.then(() => session.dispose()).catch(() => undefined);
+  }
+
   /** Loads a slot with the target's manifest and runs its self-test; the session is the caller's. */
   private async testedSession(slot: SlotName, target: VerifiedDesired): Promise<InferenceSession> {
     const session = await this.d.loader.loadSession(slot, target.manifest);
@@ -298,7 +310,7 @@ export class UpdateSteps {
     const previous = this.d.journal.record.previousSlot;
     await this.d.shadow.tap.end(); // no candidate run may outlive its session
     if (this.staged) {
-      await this.staged.session.dispose();
+      await this.disposeCandidate(this.staged.session);
       this.staged = undefined;
     }
     const active = await this.d.slots.active();
