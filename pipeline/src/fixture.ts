@@ -25,9 +25,12 @@ export interface TrainingRecord {
   readonly learningRate: number;
   readonly schedule?: string;
   readonly maxShift?: number;
+  readonly labelSmoothing?: number;
   readonly secondsPerEpoch: number[];
   /** CPU seconds (user + system) per epoch and for the test-set evaluation; absent in older records. */
   readonly cpuSecondsPerEpoch?: number[];
+  /** The sum of `cpuSecondsPerEpoch`: the training time the 5-minute budget (issue 15) counts. */
+  readonly trainingCpuSeconds?: number;
   readonly evaluationCpuSeconds?: number;
   readonly testAccuracy: number;
   readonly backend: string;
