@@ -1,9 +1,9 @@
 /**
  * Trains a digits classifier on the 60,000 MNIST training images and writes the versioned fixture that
  * the demo deploys:
- *   npm run train [-- --epochs 3 --batch 128 --lr 0.003 --warmup 100 --shift 0 --smooth 0 --seed 42 --arch cnn|light --out DIR]
+ *   npm run train [-- --epochs 2 --batch 128 --lr 0.005 --warmup 100 --shift 0 --smooth 0 --seed 42 --arch cnn|light --out DIR]
  * (--epochs may be fractional: 2.5 ends halfway through the third pass, the schedule with it)
- * (the committed light variant: --arch light --lr 0.004)
+ * (the committed seed CNN fixture: --epochs 3 --lr 0.003; the committed light variant: --arch light --epochs 3 --lr 0.004)
  * `cnn` is the seed CNN (pipeline/fixtures/digits-cnn-v1.*), `light` the depthwise-separable variant
  * (pipeline/fixtures/digits-light-v1.*). TensorFlow.js on its WASM backend with the gradient kernels of
  * pipeline/src/wasm-kernels.ts; Adam with a linear warm-up and a cosine decay (training.ts).
@@ -20,11 +20,12 @@ import { cpuMsSince, trainClassifier } from './training.js';
 
 const { values } = parseArgs({
   options: {
-    // Three, as the committed fixture (99.11%): two gave 98.96% and 99.02% in two runs, too close to 99%.
-    epochs: { type: 'string', default: '3' },
+    // Two epochs at a peak of 5e-3 (issue 15: >= 99.0% within 5 minutes of training): 99.16% and 99.17%
+    // (seeds 42 and 7) in 143 and 140 CPU s; at 3e-3 two epochs gave 98.96% and 99.02%, too close to 99%.
+    epochs: { type: 'string', default: '2' },
     seed: { type: 'string', default: '42' },
     batch: { type: 'string', default: '128' },
-    lr: { type: 'string', default: '0.003' },
+    lr: { type: 'string', default: '0.005' },
     warmup: { type: 'string', default: '100' },
     shift: { type: 'string', default: '0' },
     smooth: { type: 'string', default: '0' },
