@@ -36,13 +36,11 @@ describe('training (short run on real MNIST)', () => {
     expect(acc).toBeGreaterThan(0.3);
   }, 120_000);
 
-  it('a fractional epoch count is a step budget: 1.5 epochs of 48 batches stop after 72, the schedule ends with them', async () => {
+  it('a fractional epoch count is a step budget: 1.5 epochs of 48 batches stop after 72, halfway through the second', async () => {
     const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
     const seen: { epoch: number; batch: number; batches: number }[] = [];
-    const history = await trainClassifier(model, {
-      data: train, indices: subset, epochs: 1.5, batchSize: 32, seed: 7, peakLearningRate: 0.003, warmupSteps: 5, maxShift: 0,
-      onBatch: ({ epoch, batch, batches }) => seen.push({ epoch, batch, batches }),
-    });
+    const onBatch = ({ epoch, batch, batches }: { epoch: number; batch: number; batches: number }) => seen.push({ epoch, batch, batches });
+    const history = await trainClassifier(model, { data: train, indices: subset, epochs: 1.5, batchSize: 32, seed: 7, peakLearningRate: 0.003, warmupSteps: 5, maxShift: 0, onBatch });
     expect(seen).toHaveLength(72);
     expect(seen.at(-1)).toEqual({ epoch: 2, batch: 24, batches: 24 });
     expect(history.cpuSecondsPerEpoch).toHaveLength(2);
