@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { type TfjsBundle, toTfjsBundle } from '#inference';
 
 /** The committed trained model: a TensorFlow.js bundle the agent's tfjs engine also runs as is. */
@@ -25,9 +25,12 @@ export interface TrainingRecord {
   readonly learningRate: number;
   readonly schedule?: string;
   readonly maxShift?: number;
+  readonly labelSmoothing?: number;
   readonly secondsPerEpoch: number[];
   /** CPU seconds (user + system) per epoch and for the test-set evaluation; absent in older records. */
   readonly cpuSecondsPerEpoch?: number[];
+  /** The sum of `cpuSecondsPerEpoch`: the training time the 5-minute budget (issue 15) counts. */
+  readonly trainingCpuSeconds?: number;
   readonly evaluationCpuSeconds?: number;
   readonly testAccuracy: number;
   readonly backend: string;
@@ -43,6 +46,7 @@ export async function loadBundle(path = FIXTURE): Promise<tf.LayersModel> {
 }
 
 export async function saveFixture(model: tf.LayersModel, paths: { bundle: string; meta: string }, record: TrainingRecord): Promise<void> {
+  await mkdir(dirname(paths.bundle), { recursive: true });
   await writeFile(paths.bundle, await toTfjsBundle(model));
   await writeFile(paths.meta, `${JSON.stringify(record, null, 2)}\n`);
 }

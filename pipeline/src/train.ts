@@ -1,8 +1,9 @@
 /**
  * Trains a digits classifier on the 60,000 MNIST training images and writes the versioned fixture that
  * the demo deploys:
- *   npm run train [-- --epochs 3 --batch 128 --lr 0.003 --warmup 100 --shift 0 --seed 42 --arch cnn|light --out DIR]
- * (the committed light variant: --arch light --lr 0.004)
+ *   npm run train [-- --epochs 2 --batch 128 --lr 0.005 --warmup 100 --shift 0 --smooth 0 --seed 42 --arch cnn|light --out DIR]
+ * (--epochs may be fractional: 2.5 ends halfway through the third pass, the schedule with it)
+ * (the committed seed CNN fixture: --epochs 3 --lr 0.003; the committed light variant: --arch light --epochs 3 --lr 0.004)
  * `cnn` is the seed CNN (pipeline/fixtures/digits-cnn-v1.*), `light` the depthwise-separable variant
  * (pipeline/fixtures/digits-light-v1.*). TensorFlow.js on its WASM backend with the gradient kernels of
  * pipeline/src/wasm-kernels.ts; Adam with a linear warm-up and a cosine decay (training.ts).
@@ -19,19 +20,21 @@ import { cpuMsSince, trainClassifier } from './training.js';
 
 const { values } = parseArgs({
   options: {
-    // Three, as the committed fixture (99.11%): two gave 98.96% and 99.02% in two runs, too close to 99%.
-    epochs: { type: 'string', default: '3' },
+    // Two epochs at a peak of 5e-3 (issue 15: >= 99.0% within 5 minutes of training): 99.11 to 99.20% on six
+    // seeds in 140 to 190 CPU s; at 3e-3 seeds 42, 7, 1 gave 98.96, 99.18, 99.06% (docs/pipeline.md).
+    epochs: { type: 'string', default: '2' },
     seed: { type: 'string', default: '42' },
     batch: { type: 'string', default: '128' },
-    lr: { type: 'string', default: '0.003' },
+    lr: { type: 'string', default: '0.005' },
     warmup: { type: 'string', default: '100' },
     shift: { type: 'string', default: '0' },
+    smooth: { type: 'string', default: '0' },
     arch: { type: 'string', default: 'cnn' },
     out: { type: 'string', default: 'pipeline/fixtures' },
   },
 });
 const arch = values.arch === 'light' ? 'light' : 'cnn';
-const options = { epochs: Number(values.epochs), seed: Number(values.seed), batchSize: Number(values.batch), peakLearningRate: Number(values.lr), warmupSteps: Number(values.warmup), maxShift: Number(values.shift) };
+const options = { epochs: Number(values.epochs), seed: Number(values.seed), batchSize: Number(values.batch), peakLearningRate: Number(values.lr), warmupSteps: Number(values.warmup), maxShift: Number(values.shift), labelSmoothing: Number(values.smooth) };
 
 await useWasmBackend();
 const { train, test } = loadMnist();
@@ -40,7 +43,7 @@ const history = await trainClassifier(model, {
   ...options,
   data: train,
   onBatch: (p) => {
-    if (p.batch % 10 === 0 || p.batch === p.batches) process.stdout.write(progressLine({ ...p, epochs: options.epochs }));
+    if (p.batch % 10 === 0 || p.batch === p.batches) process.stdout.write(progressLine({ ...p, epochs: Math.ceil(options.epochs) }));
     if (p.batch === p.batches) process.stdout.write('\n');
   },
 });
@@ -50,8 +53,9 @@ const all = Array.from({ length: test.count }, (_, i) => i);
 const testAccuracy = accuracy(argmaxRows(await predictAll(model, modelInputs(test.images, all), test.count)), test.labels);
 const evaluationCpuSeconds = cpuMsSince(evaluationCpu) / 1000;
 const { secondsPerEpoch, cpuSecondsPerEpoch } = history;
+const trainingCpuSeconds = cpuSecondsPerEpoch.reduce((a, s) => a + s, 0);
 const list = (values: readonly number[]) => values.map((s) => s.toFixed(0)).join(', ');
-console.log(`test accuracy on ${test.count} images: ${(testAccuracy * 100).toFixed(2)}%; seconds per epoch: ${list(secondsPerEpoch)}; CPU seconds per epoch: ${list(cpuSecondsPerEpoch)}, evaluation ${evaluationCpuSeconds.toFixed(1)}`);
+console.log(`test accuracy on ${test.count} images: ${(testAccuracy * 100).toFixed(2)}%; seconds per epoch: ${list(secondsPerEpoch)}; CPU seconds per epoch: ${list(cpuSecondsPerEpoch)} (training ${trainingCpuSeconds.toFixed(0)}), evaluation ${evaluationCpuSeconds.toFixed(1)}`);
 const paths = fixturePaths(arch, values.out);
 await saveFixture(model, paths, {
   version: '1.0.0',
@@ -61,8 +65,10 @@ await saveFixture(model, paths, {
   learningRate: options.peakLearningRate,
   schedule: `linear warm-up over ${options.warmupSteps} batches to ${options.peakLearningRate}, cosine decay to 1% of it`,
   maxShift: options.maxShift,
+  labelSmoothing: options.labelSmoothing,
   secondsPerEpoch,
   cpuSecondsPerEpoch,
+  trainingCpuSeconds,
   evaluationCpuSeconds,
   testAccuracy,
   backend: `tfjs ${tf.version.tfjs} wasm`,

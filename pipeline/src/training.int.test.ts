@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { accuracy, argmaxRows, buildCnn, predictAll, useWasmBackend } from './cnn.js';
 import { buildLightCnn } from './light-cnn.js';
 import { loadMnist } from './mnist.js';
 import { modelInputs } from './preprocessing.js';
-import { learningRateAt, trainClassifier } from './training.js';
+import { learningRateAt, targets, trainClassifier } from './training.js';
 
 /**
  * A short real training (1,536 MNIST images, one epoch) of both architectures through the same code as
@@ -35,6 +35,25 @@ describe('training (short run on real MNIST)', () => {
     expect(history.lastLoss).toBeLessThan(history.firstLoss * 0.9);
     expect(acc).toBeGreaterThan(0.3);
   }, 120_000);
+
+  it('a fractional epoch count is a step budget: 1.5 epochs of 48 batches stop after 72, halfway through the second', async () => {
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+    const seen: { epoch: number; batch: number; batches: number }[] = [];
+    const onBatch = ({ epoch, batch, batches }: { epoch: number; batch: number; batches: number }) => seen.push({ epoch, batch, batches });
+    const history = await trainClassifier(model, { data: train, indices: subset, epochs: 1.5, batchSize: 32, seed: 7, peakLearningRate: 0.003, warmupSteps: 5, maxShift: 0, onBatch });
+    expect(seen).toHaveLength(72);
+    expect(seen.at(-1)).toEqual({ epoch: 2, batch: 24, batches: 24 });
+    expect(history.cpuSecondsPerEpoch).toHaveLength(2);
+  }, 60_000);
+
+  it('label smoothing spreads ε over the ten classes; 0 gives one-hot rows', () => {
+    const labels = Uint8Array.from([3, 0]);
+    expect(Array.from(targets(labels, [1, 0], 0))).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    const smoothed = targets(labels, [0], 0.1);
+    expect(smoothed[3]).toBeCloseTo(0.91);
+    expect(smoothed[0]).toBeCloseTo(0.01);
+    expect(smoothed.reduce((a, v) => a + v, 0)).toBeCloseTo(1);
+  });
 
   it('the schedule warms up linearly, peaks, then decays along a cosine to its floor', () => {
     const s = { peak: 1, floor: 0.01, warmupSteps: 10, totalSteps: 110 };

@@ -44,6 +44,7 @@ export interface TrainingOptions {
   readonly data: DigitSet;
   /** The images to train on (all of `data` by default; a subset for the smoke test). */
   readonly indices?: readonly number[];
+  /** Passes over the images; a fraction ends the last pass early (2.5 = two passes and half of a third). */
   readonly epochs: number;
   readonly batchSize: number;
   readonly seed: number;
@@ -53,6 +54,8 @@ export interface TrainingOptions {
   readonly floorRatio?: number;
   /** Each training image is shifted by up to this many pixels in x and y (0 = no augmentation). */
   readonly maxShift: number;
+  /** Label smoothing: targets of 1 − ε for the class and ε/10 for every class (0 = one-hot). */
+  readonly labelSmoothing?: number;
   /** Called after each batch with the running mean loss and accuracy of the epoch. */
   readonly onBatch?: (p: BatchProgress) => void;
   /** Called after each optimiser step with its index, e.g. to re-apply a pruning mask to the updated weights. */
@@ -88,47 +91,61 @@ export interface TrainingHistory {
 export async function trainClassifier(model: tf.LayersModel, o: TrainingOptions): Promise<TrainingHistory> {
   const order = [...(o.indices ?? Array.from({ length: o.data.count }, (_, i) => i))];
   const batches = Math.ceil(order.length / o.batchSize);
-  const schedule = { peak: o.peakLearningRate, floor: o.peakLearningRate * (o.floorRatio ?? 0.01), warmupSteps: o.warmupSteps, totalSteps: batches * o.epochs };
+  // The step budget: the schedule ends exactly where training does, also within an epoch.
+  const totalSteps = Math.max(1, Math.round(batches * o.epochs));
+  const schedule = { peak: o.peakLearningRate, floor: o.peakLearningRate * (o.floorRatio ?? 0.01), warmupSteps: o.warmupSteps, totalSteps };
   const optimizer = new ScheduledAdam(learningRateAt(0, schedule));
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const random = seededRandom(o.seed);
   const losses: number[] = [];
   const history = { secondsPerEpoch: [] as number[], cpuSecondsPerEpoch: [] as number[], epochLoss: [] as number[] };
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
+  for (let epoch = 1; (epoch - 1) * batches < totalSteps; epoch++) {
+    const batchesThisEpoch = Math.min(batches, totalSteps - (epoch - 1) * batches);
     shuffle(order, random);
     const started = Date.now();
     const cpuStarted = process.cpuUsage();
     let [lossSum, accSum] = [0, 0];
-    for (let b = 0; b < batches; b++) {
+    for (let b = 0; b < batchesThisEpoch; b++) {
       const step = (epoch - 1) * batches + b;
       optimizer.setLearningRate(learningRateAt(step, schedule));
       const indices = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
-      const [loss, acc] = await trainBatch(model, o.data, indices, o.maxShift, random);
+      const [loss, acc] = await trainBatch(model, o.data, indices, { maxShift: o.maxShift, labelSmoothing: o.labelSmoothing ?? 0 }, random);
       o.afterBatch?.(step);
       losses.push(loss);
       lossSum += loss;
       accSum += acc;
-      o.onBatch?.({ epoch, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1), elapsedMs: Date.now() - started, cpuMs: cpuMsSince(cpuStarted) });
+      o.onBatch?.({ epoch, batch: b + 1, batches: batchesThisEpoch, loss: lossSum / (b + 1), accuracy: accSum / (b + 1), elapsedMs: Date.now() - started, cpuMs: cpuMsSince(cpuStarted) });
     }
     history.secondsPerEpoch.push((Date.now() - started) / 1000);
     history.cpuSecondsPerEpoch.push(cpuMsSince(cpuStarted) / 1000);
-    history.epochLoss.push(lossSum / batches);
+    history.epochLoss.push(lossSum / batchesThisEpoch);
   }
   const tenth = Math.max(1, Math.floor(losses.length / 10));
   return { ...history, firstLoss: mean(losses.slice(0, tenth)), lastLoss: mean(losses.slice(-tenth)) };
 }
 
-async function trainBatch(model: tf.LayersModel, data: DigitSet, indices: readonly number[], maxShift: number, random: () => number): Promise<[number, number]> {
-  const images = maxShift > 0 ? shiftedImages(data.images, indices, maxShift, random) : undefined;
+async function trainBatch(model: tf.LayersModel, data: DigitSet, indices: readonly number[], o: { maxShift: number; labelSmoothing: number }, random: () => number): Promise<[number, number]> {
+  const images = o.maxShift > 0 ? shiftedImages(data.images, indices, o.maxShift, random) : undefined;
   const inputs = images ? modelInputs(images, indices.map((_, i) => i)) : modelInputs(data.images, indices);
   const xs = tf.tensor4d(inputs, [indices.length, SIDE, SIDE, 1]);
-  const ys = tf.oneHot(tf.tensor1d(Int32Array.from(indices, (i) => data.labels[i] as number), 'int32'), 10);
+  const ys = tf.tensor2d(targets(data.labels, indices, o.labelSmoothing), [indices.length, CLASSES]);
   try {
     const [loss, acc] = (await model.trainOnBatch(xs, ys)) as [number, number];
     return [loss, acc];
   } finally {
     tf.dispose([xs, ys]);
   }
+}
+
+const CLASSES = 10;
+
+/** One row per image: one-hot, or smoothed to 1 − ε + ε/10 for its class and ε/10 for the others. */
+export function targets(labels: Uint8Array, indices: readonly number[], smoothing: number): Float32Array {
+  const out = new Float32Array(indices.length * CLASSES).fill(smoothing / CLASSES);
+  indices.forEach((index, n) => {
+    out[n * CLASSES + (labels[index] as number)] = 1 - smoothing + smoothing / CLASSES;
+  });
+  return out;
 }
 
 /** Copies of the chosen images, each moved by a random whole-pixel offset in [−max, max]² (zero fill). */
