@@ -28,7 +28,7 @@ describe('parseStrategy', () => {
   });
 
   it('fills the shadow evaluation\'s defaults and bounds its fields', () => {
-    expect(parseStrategy({ shadow: {} }).shadow).toEqual({ sampleRate: 0.1, minSamples: 100, minAgreement: 0.95, maxErrors: 0, durationSeconds: 0 });
+    expect(parseStrategy({ shadow: {} }).shadow).toEqual({ sampleRate: 0.05, minSamples: 100, minAgreement: 0.95, maxErrors: 0, durationSeconds: 0 });
     try {
       parseStrategy({ shadow: { sampleRate: 0, minAgreement: 2, maxDivergence: -1, verdict: 'yes' } });
       throw new Error('accepted');
