@@ -22,9 +22,10 @@ export default {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
   // Each suite loads Nest, TypeORM and the engines again into its worker's module registry, and Jest's ESM
-  // mode never frees them: without a bound a worker grew to 6 GB RSS, past V8's 4.3 GB heap limit, and
-  // spent the run in full GCs (the whole run took 952 s against 762 s with the bound; such stalls are the
-  // likely cause of CI's rare 30-s timeouts: an MQTT connack, an agent "not reaching" its failpoint). A worker whose memory
-  // is above this after a suite is replaced by a fresh one.
+  // mode never frees them: without a bound a worker grew to 5.9 GB RSS (native memory included) and the
+  // run slowed (one pair of fresh-clone runs: 952 s without the bound, 762 s with it). Memory pressure is a
+  // plausible, unproven cause of CI's rare 30-s stalls (an MQTT connack, an agent "not reaching" its
+  // failpoint). A worker above this after a suite is replaced by a fresh one. With this set, Jest never
+  // runs in band (`npm test -- --runInBand` still starts a worker).
   workerIdleMemoryLimit: '1GB',
 };

@@ -8,7 +8,7 @@
  *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
  *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
  *     load hits both.
- *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.1] [onPhases=6] [requestsPerPhase=2000]
+ *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=2000]
  * Printed: p50/p99 pooled, the median and IQR of each "on" phase against the "off" phases around it,
  * and the shadow samples the agent reported (so "on" is known to have shadowed).
  */
@@ -25,7 +25,7 @@ import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/tes
 import { startTestBroker } from '../test/helpers/test-broker.js';
 import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
-const SAMPLE_RATE = Number(process.argv[2] ?? 0.1);
+const SAMPLE_RATE = Number(process.argv[2] ?? 0.05);
 const ROUNDS = Number(process.argv[3] ?? 6);
 const PER_ROUND = Number(process.argv[4] ?? 2000);
 

@@ -342,7 +342,7 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   // Run with --keep, the fleet is still up: recommending --keep again would send the reader in a circle.
   if (!KEEP) console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
   console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/   the web console (sign in with the key in .edgefleet/admin-key)   ·   /docs   the admin API (OpenAPI)   ·   /metrics`);
-  console.log('  npm run train   retrain the CNN (progress bar) and rewrite pipeline/fixtures/');
+  console.log('  npm run train   retrain the CNN (progress bar) into .edgefleet/train/ (--out pipeline/fixtures to replace the demo model)');
   console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
   console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');
   console.log('    alias edgefleet="node dist/apps/cli/src/main.js"; EDGEFLEET_API_KEY=<admin key> edgefleet login --url http://127.0.0.1:3000');

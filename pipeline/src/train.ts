@@ -30,11 +30,26 @@ const { values } = parseArgs({
     shift: { type: 'string', default: '0' },
     smooth: { type: 'string', default: '0' },
     arch: { type: 'string', default: 'cnn' },
-    out: { type: 'string', default: 'pipeline/fixtures' },
+    // Not pipeline/fixtures: the committed fixture (3 epochs at 3e-3, 99.11%) is what the int8, pruning and
+    // pipeline.int figures are measured on; replace it on purpose with `--out pipeline/fixtures`.
+    out: { type: 'string', default: '.edgefleet/train' },
   },
 });
 const arch = values.arch === 'light' ? 'light' : 'cnn';
 const options = { epochs: Number(values.epochs), seed: Number(values.seed), batchSize: Number(values.batch), peakLearningRate: Number(values.lr), warmupSteps: Number(values.warmup), maxShift: Number(values.shift), labelSmoothing: Number(values.smooth) };
+const invalid = [
+  !(options.epochs > 0 && options.epochs <= 100) && '--epochs must be a number above 0 (fractions allowed), at most 100',
+  !(Number.isInteger(options.batchSize) && options.batchSize >= 1 && options.batchSize <= 60_000) && '--batch must be a whole number from 1 to 60000',
+  !(options.peakLearningRate > 0 && options.peakLearningRate < 1) && '--lr must be above 0 and below 1',
+  !(Number.isInteger(options.warmupSteps) && options.warmupSteps >= 0) && '--warmup must be a whole number of batches, 0 or more',
+  !(Number.isInteger(options.maxShift) && options.maxShift >= 0 && options.maxShift <= 4) && '--shift must be a whole number of pixels from 0 to 4',
+  !(options.labelSmoothing >= 0 && options.labelSmoothing < 1) && '--smooth must be at least 0 and below 1',
+  !Number.isInteger(options.seed) && '--seed must be a whole number',
+].filter((problem): problem is string => typeof problem === 'string');
+if (invalid.length > 0) {
+  console.error(`npm run train: ${invalid.join('; ')}`);
+  process.exit(2);
+}
 
 await useWasmBackend();
 const { train, test } = loadMnist();

@@ -72,8 +72,9 @@ export async function runCrashCampaign(t: TestApp, runs: number, padBytes = 2 * 
         });
         key = point;
       } else {
-        // Kill at a random instant of the update itself: once the agent has started it (before, most
-        // random kills landed on an agent still idle, waiting for the desired state).
+        // Kill within 400 ms of the agent starting the update (before, most random kills landed on an agent
+        // still idle, waiting for the desired state): most land in download or verify, some after a quick
+        // update has finished; `phasesAtKill` says where each landed.
         const record = () => readFile(join(agent.stateDir, 'state', 'update.json'), 'utf8').then((text) => JSON.parse(text) as { phase?: string }, () => ({ phase: undefined }));
         await waitFor(record, (r) => r.phase !== undefined && r.phase !== 'idle', 10_000, `run ${run}: the agent starting the update`).catch(() => undefined);
         await new Promise((r) => setTimeout(r, Math.random() * 400));

@@ -91,13 +91,15 @@ describe('ShadowEvaluator', () => {
     const timers: (() => void)[] = [];
     const clock = { random: () => 0, defer: (f: () => void) => f(), now: () => 0, after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
     const tap = new ShadowTap();
-    expect(tap.overdueRuns()).toBeUndefined();
+    const other: InferenceSession = { run: async () => new Float32Array(2), dispose: async () => undefined };
+    expect(tap.overdueRuns(c.session)).toBeUndefined();
     await tap.begin(new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 }));
     tap.offer(new Float32Array(2), active);
     timers.splice(0).forEach((fire) => fire()); // the candidate hangs past its timeout
     await tap.end(); // bounded
-    const overdue = tap.overdueRuns();
+    const overdue = tap.overdueRuns(c.session);
     expect(overdue).toBeDefined();
+    expect(tap.overdueRuns(other)).toBeUndefined(); // another session is free to go
     let returned = false;
     void overdue?.then(() => (returned = true));
     await flush();
@@ -106,6 +108,6 @@ describe('ShadowEvaluator', () => {
     await flush();
     await flush();
     expect(returned).toBe(true);
-    expect(tap.overdueRuns()).toBeUndefined();
+    expect(tap.overdueRuns(c.session)).toBeUndefined();
   });
 });

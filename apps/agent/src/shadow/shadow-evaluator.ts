@@ -51,7 +51,7 @@ export class ShadowEvaluator {
 
   constructor(
     readonly run: ShadowRun,
-    private readonly candidate: InferenceSession,
+    readonly candidateSession: InferenceSession,
     private readonly clock: ShadowClock = DEFAULT_CLOCK,
     private readonly limits: ShadowLimits = DEFAULT_SHADOW_LIMITS,
   ) {}
@@ -78,7 +78,7 @@ export class ShadowEvaluator {
       this.inFlight = undefined;
       done();
     };
-    const running = this.candidate.run(sample).then(
+    const running = this.candidateSession.run(sample).then(
       (output) => {
         if (!timedOut) this.tally.add(answer, output, activeLatencyMs, this.clock.now() - start);
       },
@@ -125,8 +125,8 @@ export class ShadowEvaluator {
  */
 export class ShadowTap {
   private current?: ShadowEvaluator;
-  /** Timed-out candidate runs of ended evaluators that are still inside their engine. */
-  private readonly lingering = new Set<Promise<void>>();
+  /** Per candidate session: timed-out runs of ended evaluators that are still inside its engine. */
+  private readonly lingering = new Map<InferenceSession, Set<Promise<void>>>();
 
   get evaluator(): ShadowEvaluator | undefined {
     return this.current;
@@ -149,17 +149,22 @@ export class ShadowTap {
     if (!current) return;
     await current.stop();
     const overdue = current.overdueRun();
-    if (overdue) {
-      this.lingering.add(overdue);
-      void overdue.then(() => this.lingering.delete(overdue));
-    }
+    if (!overdue) return;
+    const session = current.candidateSession;
+    const runs = this.lingering.get(session) ?? new Set<Promise<void>>();
+    this.lingering.set(session, runs.add(overdue));
+    void overdue.then(() => {
+      runs.delete(overdue);
+      if (runs.size === 0) this.lingering.delete(session);
+    });
   }
 
   /**
-   * Settles once every ended run's timed-out candidate inference has left its engine; undefined when none
-   * is left. A candidate session must not be disposed before: the native run may still be using it.
+   * Settles once the timed-out candidate runs on `session` have left its engine; undefined when none is
+   * left. The session must not be disposed before: the native run may still be using it.
    */
-  overdueRuns(): Promise<void> | undefined {
-    return this.lingering.size === 0 ? undefined : Promise.all(this.lingering).then(() => undefined);
+  overdueRuns(session: InferenceSession): Promise<void> | undefined {
+    const runs = this.lingering.get(session);
+    return runs ? Promise.all(runs).then(() => undefined) : undefined;
   }
 }

@@ -178,6 +178,9 @@ export class UpdateSteps {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     const session = this.staged?.slot === slot ? this.staged.session : await this.d.loader.loadSession(slot, target.manifest);
+    // Approved with a shadow run still stuck in its engine (a wave that tolerates errors): it would serve
+    // from a session the serving holder cannot account for. Fail; the rollback disposes it once the run returns.
+    if (this.d.shadow.tap.overdueRuns(session)) throw new StepFailure('shadow-failed', 'a shadow run of the candidate never returned from its engine');
     this.staged = undefined;
     await this.d.slots.activate(slot);
     failpoint('activate:pointer-flipped');
@@ -263,7 +266,7 @@ export class UpdateSteps {
    * agent), without holding up the update meanwhile.
    */
   private async disposeCandidate(session: InferenceSession): Promise<void> {
-    const overdue = this.d.shadow.tap.overdueRuns();
+    const overdue = this.d.shadow.tap.overdueRuns(session);
     if (!overdue) return session.dispose();
     this.d.log('warn', 'a timed-out shadow run is still inside the engine: its session is disposed when it returns', {});
     void overdue.then(() => session.dispose()).catch(() => undefined);
