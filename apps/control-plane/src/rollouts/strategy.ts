@@ -114,7 +114,7 @@ export const strategySchema = z.strictObject({
       /**
        * Share of answered requests the candidate also runs on. 0.05 by default: at 0.1 the candidate's runs
        * (overlapping the next request at concurrency 1) cost serving p99 1.04–1.24× in six runs of
-       * bench/shadow-cost.ts, at 0.05 0.94–1.09× in three (docs/rollouts.md). Higher: the wave's
+       * bench/shadow-cost.ts (median 1.125×), at 0.05 0.94–1.21× in six (median 1.05×; docs/rollouts.md). Higher: the wave's
        * `minSamples` come sooner (at 0.05, 100 samples take about 2,000 requests), at that cost.
        */
       sampleRate: z.number().gt(0).max(1).default(0.05),
