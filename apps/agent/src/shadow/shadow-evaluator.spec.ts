@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import type { InferenceSession } from '#inference';
 import { ShadowEvaluator, ShadowTap } from './shadow-evaluator.js';
+import type { ShadowCandidate } from './worker-candidate.js';
 
 /** A candidate whose runs finish only when the test says so. */
 function heldCandidate(output: number[]) {
   const pending: (() => void)[] = [];
-  const session: InferenceSession = {
-    run: () => new Promise<Float32Array>((resolve) => pending.push(() => resolve(Float32Array.from(output)))),
+  const session: ShadowCandidate = {
+    run: () => new Promise((resolve) => pending.push(() => resolve({ output: Float32Array.from(output), engineMs: 3 }))),
     dispose: async () => undefined,
   };
   return { session, finishAll: () => pending.splice(0).forEach((f) => f()), started: () => pending.length };
@@ -20,7 +20,7 @@ describe('ShadowEvaluator', () => {
   it('runs at most one candidate inference at a time and skips sampled requests meanwhile', async () => {
     const c = heldCandidate([0.2, 0.8]);
     const deferred: (() => void)[] = [];
-    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => deferred.push(f), now: () => 0 });
+    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => deferred.push(f) });
     evaluator.offer(new Float32Array(2), active);
     evaluator.offer(new Float32Array(2), active);
     evaluator.offer(new Float32Array(2), active);
@@ -39,8 +39,8 @@ describe('ShadowEvaluator', () => {
 
   it('samples at the given rate and counts a candidate that throws as an error', async () => {
     const draws = [0.05, 0.5, 0.09, 0.95];
-    const session: InferenceSession = { run: () => Promise.reject(new Error('boom')), dispose: async () => undefined };
-    const evaluator = new ShadowEvaluator({ ...run, sampleRate: 0.1 }, session, { random: () => draws.shift() ?? 1, defer: (f) => f(), now: () => 0 });
+    const session: ShadowCandidate = { run: () => Promise.reject(new Error('boom')), dispose: async () => undefined };
+    const evaluator = new ShadowEvaluator({ ...run, sampleRate: 0.1 }, session, { random: () => draws.shift() ?? 1, defer: (f) => f() });
     for (let i = 0; i < 4; i++) {
       evaluator.offer(new Float32Array(2), active);
       await flush();
@@ -51,7 +51,7 @@ describe('ShadowEvaluator', () => {
   it('takes no sample once stopped, and stop waits for the run in flight', async () => {
     const c = heldCandidate([0.9, 0.1]);
     const tap = new ShadowTap();
-    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => f(), now: () => 0 });
+    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => f() });
     await tap.begin(evaluator);
     tap.offer(new Float32Array(2), active);
     let ended = false;
@@ -68,7 +68,7 @@ describe('ShadowEvaluator', () => {
   it('counts a candidate run past its timeout as an error, stops waiting for it, and starts no other run until it settles', async () => {
     const c = heldCandidate([0.2, 0.8]);
     const timers: (() => void)[] = [];
-    const clock = { random: () => 0, defer: (f: () => void) => f(), now: () => 0, after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
+    const clock = { random: () => 0, defer: (f: () => void) => f(), after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
     const evaluator = new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 });
     evaluator.offer(new Float32Array(2), active);
     timers.splice(0).forEach((fire) => fire()); // the candidate hangs past its timeout
@@ -86,28 +86,34 @@ describe('ShadowEvaluator', () => {
     expect(again.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
   });
 
-  it('keeps a timed-out run that is still inside the engine known after the tap ended, until it returns', async () => {
+  it('keeps a timed-out run that is still inside the engine known after it stopped, until it returns', async () => {
     const c = heldCandidate([0.2, 0.8]);
     const timers: (() => void)[] = [];
-    const clock = { random: () => 0, defer: (f: () => void) => f(), now: () => 0, after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
-    const tap = new ShadowTap();
-    const other: InferenceSession = { run: async () => new Float32Array(2), dispose: async () => undefined };
-    expect(tap.overdueRuns(c.session)).toBeUndefined();
-    await tap.begin(new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 }));
-    tap.offer(new Float32Array(2), active);
+    const clock = { random: () => 0, defer: (f: () => void) => f(), after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
+    const evaluator = new ShadowEvaluator(run, c.session, clock, { inferenceTimeoutMs: 50 });
+    expect(evaluator.overdueRun()).toBeUndefined();
+    evaluator.offer(new Float32Array(2), active);
     timers.splice(0).forEach((fire) => fire()); // the candidate hangs past its timeout
-    await tap.end(); // bounded
-    const overdue = tap.overdueRuns(c.session);
+    await evaluator.stop(); // bounded
+    const overdue = evaluator.overdueRun();
     expect(overdue).toBeDefined();
-    expect(tap.overdueRuns(other)).toBeUndefined(); // another session is free to go
     let returned = false;
     void overdue?.then(() => (returned = true));
     await flush();
-    expect(returned).toBe(false); // the session is still in use: not to be disposed yet
+    expect(returned).toBe(false);
     c.finishAll();
     await flush();
     await flush();
     expect(returned).toBe(true);
-    expect(tap.overdueRuns(c.session)).toBeUndefined();
+    expect(evaluator.overdueRun()).toBeUndefined();
+  });
+
+  it("tallies the candidate's own engine time against the serving model's latency", async () => {
+    const c = heldCandidate([0.2, 0.8]);
+    const evaluator = new ShadowEvaluator(run, c.session, { random: () => 0, defer: (f) => f() });
+    evaluator.offer(new Float32Array(2), active); // served in 2 ms; the candidate's engine took 3 ms
+    c.finishAll();
+    await evaluator.stop();
+    expect(evaluator.figures()).toMatchObject({ activeLatencyMs: 2, candidateLatencyMs: 3 });
   });
 });

@@ -1,5 +1,5 @@
-import type { InferenceSession } from '#inference';
 import { type ShadowFigures, ShadowTally } from './shadow-math.js';
+import type { ShadowCandidate } from './worker-candidate.js';
 
 export interface ShadowRun {
   readonly deploymentId: string;
@@ -8,16 +8,15 @@ export interface ShadowRun {
   readonly sampleRate: number;
 }
 
-/** Hooks for tests: the sampling draw, when a shadow run starts (by default after the current I/O turn), the clock and timers. */
+/** Hooks for tests: the sampling draw, when a shadow run starts (by default after the current I/O turn) and timers. */
 export interface ShadowClock {
   readonly random: () => number;
   readonly defer: (run: () => void) => void;
-  readonly now: () => number;
   /** Calls `fire` after `ms` unless the returned cancel runs first (default: setTimeout). */
   readonly after?: (ms: number, fire: () => void) => () => void;
 }
 
-const DEFAULT_CLOCK: ShadowClock = { random: Math.random, defer: (run) => void setImmediate(run), now: () => performance.now() };
+const DEFAULT_CLOCK: ShadowClock = { random: Math.random, defer: (run) => void setImmediate(run) };
 
 const timer = (ms: number, fire: () => void): (() => void) => {
   const handle = setTimeout(fire, ms);
@@ -33,9 +32,10 @@ export interface ShadowLimits {
 export const DEFAULT_SHADOW_LIMITS: ShadowLimits = { inferenceTimeoutMs: 5_000 };
 
 /**
- * Runs a candidate beside the serving model on a sample of served requests. Off the request path: a
- * sampled request's input is run on the candidate only after its answer went out (`defer`: the local API
- * writes the response in the promise continuation that precedes it), and never answers anyone. The CPU
+ * Runs a candidate beside the serving model on a sample of served requests. Off the request path: the
+ * candidate runs on its own thread (WorkerCandidate), a sampled request's input is sent there only after
+ * its answer went out (`defer`: the local API writes the response in the promise continuation that
+ * precedes it), and it never answers anyone. The CPU
  * it takes is bounded: at most one candidate run in flight; a request sampled meanwhile is skipped
  * (counted), never queued. A run past `inferenceTimeoutMs` counts as an error against the candidate and
  * is no longer waited for (so `stop` is bounded too), but no other run starts until it has settled: a
@@ -51,7 +51,7 @@ export class ShadowEvaluator {
 
   constructor(
     readonly run: ShadowRun,
-    readonly candidateSession: InferenceSession,
+    readonly candidate: ShadowCandidate,
     private readonly clock: ShadowClock = DEFAULT_CLOCK,
     private readonly limits: ShadowLimits = DEFAULT_SHADOW_LIMITS,
   ) {}
@@ -70,7 +70,6 @@ export class ShadowEvaluator {
 
   /** One candidate run: tallied when it settles, or as an error at the timeout (whichever comes first). */
   private shadowOne(sample: Float32Array, answer: Float32Array, activeLatencyMs: number, done: () => void): void {
-    const start = this.clock.now();
     let timedOut = false;
     let cancel = (): void => undefined;
     const finish = () => {
@@ -78,9 +77,9 @@ export class ShadowEvaluator {
       this.inFlight = undefined;
       done();
     };
-    const running = this.candidateSession.run(sample).then(
-      (output) => {
-        if (!timedOut) this.tally.add(answer, output, activeLatencyMs, this.clock.now() - start);
+    const running = this.candidate.run(sample).then(
+      ({ output, engineMs }) => {
+        if (!timedOut) this.tally.add(answer, output, activeLatencyMs, engineMs);
       },
       () => {
         if (!timedOut) this.tally.error();
@@ -125,8 +124,6 @@ export class ShadowEvaluator {
  */
 export class ShadowTap {
   private current?: ShadowEvaluator;
-  /** Per candidate session: timed-out runs of ended evaluators that are still inside its engine. */
-  private readonly lingering = new Map<InferenceSession, Set<Promise<void>>>();
 
   get evaluator(): ShadowEvaluator | undefined {
     return this.current;
@@ -142,29 +139,10 @@ export class ShadowTap {
     this.current = evaluator;
   }
 
-  /** Ends the run in progress, waiting for its candidate run in flight; the figures stay with the evaluator. */
+  /** Ends the run in progress, waiting for its candidate run in flight (or its timeout); the figures stay with the evaluator. */
   async end(): Promise<void> {
     const current = this.current;
     this.current = undefined;
-    if (!current) return;
-    await current.stop();
-    const overdue = current.overdueRun();
-    if (!overdue) return;
-    const session = current.candidateSession;
-    const runs = this.lingering.get(session) ?? new Set<Promise<void>>();
-    this.lingering.set(session, runs.add(overdue));
-    void overdue.then(() => {
-      runs.delete(overdue);
-      if (runs.size === 0) this.lingering.delete(session);
-    });
-  }
-
-  /**
-   * Settles once the timed-out candidate runs on `session` have left its engine; undefined when none is
-   * left. The session must not be disposed before: the native run may still be using it.
-   */
-  overdueRuns(session: InferenceSession): Promise<void> | undefined {
-    const runs = this.lingering.get(session);
-    return runs ? Promise.all(runs).then(() => undefined) : undefined;
+    await current?.stop();
   }
 }

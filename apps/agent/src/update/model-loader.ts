@@ -84,29 +84,38 @@ export class ModelLoader {
    * attests) is the digest of what the engine really loaded.
    */
   async loadSession(slot: SlotName, manifest: ModelManifest): Promise<InferenceSession> {
-    const spec = specOf(manifest);
-    let preprocess: (input: Float32Array, into?: Float32Array) => Float32Array;
-    try {
-      preprocess = compilePreprocessing(parsePreprocessing(manifest.preprocessing), spec.inputShape);
-    } catch (error) {
-      throw new StepFailure('unsupported-engine', `unsupported preprocessing: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-    const engine = this.engines.get(manifest.engine);
-    if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
-    const bytes = await readFile(this.slots.modelPath(slot)).catch((error: unknown) => {
-      throw new StepFailure('hash-mismatch', `slot ${slot} holds no readable model`, { cause: error });
-    });
-    const loadedSha256 = createHash('sha256').update(bytes).digest('hex');
-    if (loadedSha256 !== manifest.sha256) throw new StepFailure('hash-mismatch', `slot ${slot} holds ${loadedSha256}, not the signed ${manifest.sha256}`);
-    let session: InferenceSession;
-    try {
-      session = await engine.load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), spec);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
-    }
-    return { ...preprocessedSession(session, preprocess, inputSizeOf(spec.inputShape)), loadedSha256 };
+    return loadVerifiedSession(this.engines, this.slots.modelPath(slot), manifest, `slot ${slot}`);
   }
+}
+
+/**
+ * ModelLoader.loadSession for a model file anywhere (the shadow worker loads the staged slot's file on its
+ * own thread with it): read once, hashed against the signed digest, loaded with the manifest's engine and
+ * preprocessing. `where` names the file in errors.
+ */
+export async function loadVerifiedSession(engines: ReadonlyMap<string, InferenceEngine>, path: string, manifest: ModelManifest, where: string): Promise<InferenceSession> {
+  const spec = specOf(manifest);
+  let preprocess: (input: Float32Array, into?: Float32Array) => Float32Array;
+  try {
+    preprocess = compilePreprocessing(parsePreprocessing(manifest.preprocessing), spec.inputShape);
+  } catch (error) {
+    throw new StepFailure('unsupported-engine', `unsupported preprocessing: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const engine = engines.get(manifest.engine);
+  if (!engine) throw new StepFailure('unsupported-engine', `no engine '${manifest.engine}' on this agent`);
+  const bytes = await readFile(path).catch((error: unknown) => {
+    throw new StepFailure('hash-mismatch', `${where} holds no readable model`, { cause: error });
+  });
+  const loadedSha256 = createHash('sha256').update(bytes).digest('hex');
+  if (loadedSha256 !== manifest.sha256) throw new StepFailure('hash-mismatch', `${where} holds ${loadedSha256}, not the signed ${manifest.sha256}`);
+  let session: InferenceSession;
+  try {
+    session = await engine.load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), spec);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new StepFailure('model-load-failed', `${manifest.engine} could not load the ${manifest.format} model: ${message}`.slice(0, 1000), { cause: error });
+  }
+  return { ...preprocessedSession(session, preprocess, inputSizeOf(spec.inputShape)), loadedSha256 };
 }
 
 /** How many values the model takes: the product of its input shape (dynamic axes count as 1). */

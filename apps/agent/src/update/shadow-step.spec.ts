@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import type { InferenceSession } from '#inference';
 import type { ShadowDecision } from '#protocol';
 import { ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { ShadowCandidate } from '../shadow/worker-candidate.js';
 import type { VerifiedDesired } from './desired.js';
 import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
 import { StepFailure } from './step-failure.js';
@@ -15,7 +15,7 @@ function desired(decision?: ShadowDecision, activationWindow?: typeof CLOSED): V
   return { message: {}, state, manifest: { sha256: 'a'.repeat(64) }, issuedAt: 1 } as unknown as VerifiedDesired;
 }
 
-const hung: InferenceSession = { run: () => new Promise<Float32Array>(() => undefined), dispose: async () => undefined };
+const hung: ShadowCandidate = { run: () => new Promise(() => undefined), dispose: async () => undefined };
 
 function deps(maxShadowMs: number): ShadowStepDeps {
   return { tap: new ShadowTap(), report: async () => undefined, reportEveryMs: 60_000, limits: { inferenceTimeoutMs: 20, maxShadowMs }, log: () => undefined };
@@ -34,12 +34,27 @@ describe('shadowCandidate', () => {
     expect(d.tap.evaluator).toBeUndefined();
   });
 
-  it('returns on the decision even while a candidate run hangs (the run in flight is not waited for past its timeout)', async () => {
+  it('answers an approval at once even while a candidate run hangs, and fails it: a candidate that hung on a live input never serves', async () => {
     const d = deps(60_000);
     let latest = desired();
-    const deciding = shadowCandidate(d, desired(), hung, () => latest, new AbortController().signal);
-    await new Promise((r) => setTimeout(r, 50));
+    const deciding = failureOf(shadowCandidate(d, desired(), hung, () => latest, new AbortController().signal));
+    while (!d.tap.evaluator) await new Promise((r) => setTimeout(r, 5));
     d.tap.offer(new Float32Array(2), { output: Float32Array.from([0.2, 0.8]), latencyMs: 1 });
+    while (d.tap.evaluator.figures().errors === 0) await new Promise((r) => setTimeout(r, 5)); // past its 20 ms timeout
+    latest = desired('activate');
+    const error = await deciding;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).message).toMatch(/never returned/);
+  });
+
+  it('returns the approving document when every candidate run came back', async () => {
+    const d = deps(60_000);
+    const quick: ShadowCandidate = { run: async () => ({ output: Float32Array.from([0.2, 0.8]), engineMs: 1 }), dispose: async () => undefined };
+    let latest = desired();
+    const deciding = shadowCandidate(d, desired(), quick, () => latest, new AbortController().signal);
+    while (!d.tap.evaluator) await new Promise((r) => setTimeout(r, 5));
+    d.tap.offer(new Float32Array(2), { output: Float32Array.from([0.2, 0.8]), latencyMs: 1 });
+    while (d.tap.evaluator.figures().samples === 0) await new Promise((r) => setTimeout(r, 5));
     latest = desired('activate');
     expect((await deciding).state.shadow?.decision).toBe('activate');
   });

@@ -1,8 +1,8 @@
-import type { InferenceSession } from '#inference';
 import type { ShadowDecision } from '#protocol';
 import { nextWindowOpening, type RecurringWindow, windowOpen } from '#common';
 import { ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { ShadowFigures } from '../shadow/shadow-math.js';
+import type { ShadowCandidate } from '../shadow/worker-candidate.js';
 import { delay } from './abort.js';
 import type { VerifiedDesired } from './desired.js';
 import type { LogFn } from './ports.js';
@@ -41,7 +41,7 @@ export const DEFAULT_SHADOW_MAX_SECONDS = 86_400;
 export async function shadowCandidate(
   deps: ShadowStepDeps,
   target: VerifiedDesired,
-  candidate: InferenceSession,
+  candidate: ShadowCandidate,
   latest: () => VerifiedDesired | undefined,
   signal: AbortSignal,
 ): Promise<VerifiedDesired> {
@@ -67,6 +67,8 @@ export async function shadowCandidate(
         send();
         deps.log('info', 'shadow evaluation decided', { deploymentId: run.deploymentId, decision: decided.decision, ...evaluator.figures() });
         if (decided.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane abandoned the candidate after its shadow evaluation');
+        // Approved by a wave that tolerates errors, yet a run never came back: the candidate hangs on a live input.
+        if (evaluator.overdueRun()) throw new StepFailure('shadow-failed', 'a shadow run of the candidate never returned from its engine');
         return decided.document;
       }
       if (Date.now() - begun >= deps.limits.maxShadowMs) {

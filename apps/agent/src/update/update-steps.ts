@@ -2,6 +2,7 @@ import type { InferenceEngine, InferenceSession, SessionHolder } from '#inferenc
 import { ARTIFACT_ENCODINGS, isKnownEncoding } from '#protocol';
 import type { AgentConfig } from '../config.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
+import { WorkerCandidate } from '../shadow/worker-candidate.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { delay, throwIfSuperseded } from './abort.js';
 import { waitForActivationWindow } from './activation.js';
@@ -130,7 +131,7 @@ export class UpdateSteps {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     const session = await this.testedSession(slot, target);
-    if (this.staged) await this.disposeCandidate(this.staged.session); // a superseded update's tested session: never to serve
+    if (this.staged) await this.staged.session.dispose(); // a superseded update's tested session: never to serve
     this.staged = { session, slot };
     failpoint('self-test:done');
     if (target.state.shadow) {
@@ -152,18 +153,26 @@ export class UpdateSteps {
 
   /**
    * Runs the self-tested candidate beside the serving model until the control plane's signed decision
-   * (shadow-step.ts). After a restart the staged slot is loaded and self-tested again first. On
-   * `activate` the deciding document becomes the recorded one, then the activation window is awaited.
+   * (shadow-step.ts), on a second load of the staged slot on its own thread (WorkerCandidate): its runs
+   * never block serving, and the session that will serve is never run by the shadow. After a restart the
+   * staged slot is loaded and self-tested again first. On `activate` the deciding document becomes the
+   * recorded one, then the activation window is awaited.
    */
   private async shadowStep(target: VerifiedDesired, apply: Apply): Promise<void> {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     if (this.staged?.slot !== slot) {
-      if (this.staged) await this.disposeCandidate(this.staged.session);
+      if (this.staged) await this.staged.session.dispose();
       this.staged = { session: await this.testedSession(slot, target), slot };
     }
     const latest = apply.latest ?? (() => target);
-    const approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, this.staged.session, latest, apply.signal);
+    const candidate = await WorkerCandidate.start({ path: this.d.slots.modelPath(slot), manifest: target.manifest, onnx: this.d.config.onnx ?? {}, where: `slot ${slot}` });
+    let approved: VerifiedDesired;
+    try {
+      approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, candidate, latest, apply.signal);
+    } finally {
+      await candidate.dispose();
+    }
     const activating = await awaitActivation(approved, latest, {
       signal: apply.signal,
       onWaiting: async (opens) => {
@@ -178,9 +187,6 @@ export class UpdateSteps {
     const slot = this.d.journal.record.stagedSlot;
     if (!slot) throw new StepFailure('internal', 'nothing staged');
     const session = this.staged?.slot === slot ? this.staged.session : await this.d.loader.loadSession(slot, target.manifest);
-    // Approved with a shadow run still stuck in its engine (a wave that tolerates errors): it would serve
-    // from a session the serving holder cannot account for. Fail; the rollback disposes it once the run returns.
-    if (this.d.shadow.tap.overdueRuns(session)) throw new StepFailure('shadow-failed', 'a shadow run of the candidate never returned from its engine');
     this.staged = undefined;
     await this.d.slots.activate(slot);
     failpoint('activate:pointer-flipped');
@@ -260,18 +266,6 @@ export class UpdateSteps {
     await this.rollback();
   }
 
-  /**
-   * Disposes a candidate session that will never serve; if a shadow run on it timed out and is still
-   * inside the native engine, only once that run returns (freeing the session under it could crash the
-   * agent), without holding up the update meanwhile.
-   */
-  private async disposeCandidate(session: InferenceSession): Promise<void> {
-    const overdue = this.d.shadow.tap.overdueRuns(session);
-    if (!overdue) return session.dispose();
-    this.d.log('warn', 'a timed-out shadow run is still inside the engine: its session is disposed when it returns', {});
-    void overdue.then(() => session.dispose()).catch(() => undefined);
-  }
-
   /** Loads a slot with the target's manifest and runs its self-test; the session is the caller's. */
   private async testedSession(slot: SlotName, target: VerifiedDesired): Promise<InferenceSession> {
     const session = await this.d.loader.loadSession(slot, target.manifest);
@@ -311,9 +305,9 @@ export class UpdateSteps {
   /** Returns to the slot that served before the update (still on disk), or to no model. */
   private async rollback(): Promise<void> {
     const previous = this.d.journal.record.previousSlot;
-    await this.d.shadow.tap.end(); // no candidate run may outlive its session
+    await this.d.shadow.tap.end(); // no more samples (the shadow step disposes its candidate's thread)
     if (this.staged) {
-      await this.disposeCandidate(this.staged.session);
+      await this.staged.session.dispose();
       this.staged = undefined;
     }
     const active = await this.d.slots.active();

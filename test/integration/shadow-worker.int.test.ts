@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createEngines } from '#inference';
+import type { ModelManifest } from '#trust';
+import { WorkerCandidate } from '../../apps/agent/src/shadow/worker-candidate.js';
+import { loadVerifiedSession } from '../../apps/agent/src/update/model-loader.js';
+import { StepFailure } from '../../apps/agent/src/update/step-failure.js';
+import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+
+// The built worker (npm test builds first): ts-jest runs the sources, a worker thread runs JavaScript.
+const SCRIPT = resolve('dist/apps/agent/src/shadow/candidate-worker.js');
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const manifestFor = (bytes: Uint8Array, inputs: number): ModelManifest => ({
+  type: 'model-manifest', name: 'm', version: '1.0.0', sequence: 1, variant: 'fp32', format: 'onnx', engine: 'onnxruntime', sha256: sha256(bytes), size: bytes.length,
+  inputSpec: { name: 'input', shape: [1, inputs] }, outputSpec: { name: 'probabilities' }, preprocessing: {}, labels: [],
+  selfTest: { input: [], expectedOutput: [], tolerance: 0 }, created: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z',
+});
+
+describe('WorkerCandidate: the shadow candidate on its own thread', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ef-shadow-worker-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function modelFile(name: string, bytes: Uint8Array): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, bytes);
+    return path;
+  }
+
+  it('answers what the same model answers on the main thread, with its engine time', async () => {
+    const model = denseSoftmaxModel(7);
+    const path = await modelFile('dense.onnx', model.bytes);
+    const manifest = manifestFor(model.bytes, model.inputs);
+    const candidate = await WorkerCandidate.start({ path, manifest, onnx: {}, where: 'test' }, SCRIPT);
+    const local = await loadVerifiedSession(createEngines(), path, manifest, 'test');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const input = Float32Array.from({ length: model.inputs }, (_, k) => Math.sin(i * 31 + k));
+        const { output, engineMs } = await candidate.run(input);
+        expect(Array.from(output)).toEqual(Array.from(await local.run(input)));
+        expect(engineMs).toBeGreaterThan(0);
+      }
+    } finally {
+      await candidate.dispose();
+      await local.dispose();
+    }
+    await expect(candidate.run(new Float32Array(model.inputs))).rejects.toThrow(/disposed/);
+  });
+
+  it('leaves the main thread free while a run is in its engine', async () => {
+    // 65,536 MACs per unit: a run of about a hundred milliseconds here, in one native call.
+    const model = denseSoftmaxModel(8, 16, 4, { computeUnits: 20_000 });
+    const path = await modelFile('slow.onnx', model.bytes);
+    const candidate = await WorkerCandidate.start({ path, manifest: manifestFor(model.bytes, model.inputs), onnx: {}, where: 'test' }, SCRIPT);
+    try {
+      let turns = 0;
+      const ticking = setInterval(() => turns++, 1);
+      const { engineMs } = await candidate.run(new Float32Array(model.inputs).fill(0.5));
+      clearInterval(ticking);
+      expect(engineMs).toBeGreaterThan(20); // a run long enough for the count to mean something
+      // On the main thread the whole run is one synchronous call: no timer could fire during it.
+      expect(turns).toBeGreaterThanOrEqual(5);
+    } finally {
+      await candidate.dispose();
+    }
+  });
+
+  it("refuses bytes that are not the manifest's with the loader's reason, before any engine sees them", async () => {
+    const model = denseSoftmaxModel(9);
+    const path = await modelFile('other.onnx', denseSoftmaxModel(10).bytes);
+    const error = await WorkerCandidate.start({ path, manifest: manifestFor(model.bytes, model.inputs), onnx: {}, where: 'slot b' }, SCRIPT).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).reason).toBe('hash-mismatch');
+    expect((error as StepFailure).message).toMatch(/^slot b holds [0-9a-f]{64}, not the signed/);
+  });
+});
