@@ -37,14 +37,15 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     const model = denseSoftmaxModel(7);
     const path = await modelFile('dense.onnx', model.bytes);
     const manifest = manifestFor(model.bytes, model.inputs);
-    const candidate = await WorkerCandidate.start({ path, manifest, onnx: {}, where: 'test' }, SCRIPT);
+    const candidate = await WorkerCandidate.start({ candidate: { path, manifest, where: 'test' }, onnx: {}, nice: 0 }, SCRIPT);
     const local = await loadVerifiedSession(createEngines(), path, manifest, 'test');
     try {
       for (let i = 0; i < 5; i++) {
         const input = Float32Array.from({ length: model.inputs }, (_, k) => Math.sin(i * 31 + k));
-        const { output, engineMs } = await candidate.run(input);
+        const { output, engineMs, referenceMs } = await candidate.run(input);
         expect(Array.from(output)).toEqual(Array.from(await local.run(input)));
         expect(engineMs).toBeGreaterThan(0);
+        expect(referenceMs).toBeUndefined(); // no reference given: timed against the served request
       }
     } finally {
       await candidate.dispose();
@@ -57,7 +58,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     // 65,536 MACs per unit: a run of about a hundred milliseconds here, in one native call.
     const model = denseSoftmaxModel(8, 16, 4, { computeUnits: 20_000 });
     const path = await modelFile('slow.onnx', model.bytes);
-    const candidate = await WorkerCandidate.start({ path, manifest: manifestFor(model.bytes, model.inputs), onnx: {}, where: 'test' }, SCRIPT);
+    const candidate = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {}, nice: 0 }, SCRIPT);
     try {
       let turns = 0;
       const ticking = setInterval(() => turns++, 1);
@@ -74,9 +75,35 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
   it("refuses bytes that are not the manifest's with the loader's reason, before any engine sees them", async () => {
     const model = denseSoftmaxModel(9);
     const path = await modelFile('other.onnx', denseSoftmaxModel(10).bytes);
-    const error = await WorkerCandidate.start({ path, manifest: manifestFor(model.bytes, model.inputs), onnx: {}, where: 'slot b' }, SCRIPT).then(() => undefined, (e: unknown) => e);
+    const error = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'slot b' }, onnx: {}, nice: 0 }, SCRIPT).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(StepFailure);
     expect((error as StepFailure).reason).toBe('hash-mismatch');
     expect((error as StepFailure).message).toMatch(/^slot b holds [0-9a-f]{64}, not the signed/);
   });
+
+  it('times the serving model beside the candidate on every sample, and runs on without it when it does not load', async () => {
+    const servingModel = denseSoftmaxModel(11);
+    const candidateModel = denseSoftmaxModel(12);
+    const candidateFile = { path: await modelFile('candidate.onnx', candidateModel.bytes), manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot b' };
+    const servingPath = await modelFile('serving.onnx', servingModel.bytes);
+    const paired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(servingModel.bytes, servingModel.inputs), where: 'slot a' }, onnx: {}, nice: 0 }, SCRIPT);
+    // A reference whose bytes are not its manifest's (the serving slot changed under it) is left out, with the reason.
+    const unpaired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot a' }, onnx: {}, nice: 0 }, SCRIPT);
+    try {
+      expect(paired.referenceError).toBeUndefined();
+      expect(unpaired.referenceError).toMatch(/^slot a holds [0-9a-f]{64}, not the signed/);
+      const input = Float32Array.from({ length: candidateModel.inputs }, (_, k) => Math.cos(k));
+      for (let i = 0; i < 4; i++) {
+        // Both orders (the reference runs first on even samples): the answer is always the candidate's.
+        const run = await paired.run(input);
+        expect(Array.from(run.output)).toEqual(Array.from(candidateModel.reference(input)).map((v) => expect.closeTo(v, 5)));
+        expect(run.referenceMs).toBeGreaterThan(0);
+      }
+      expect((await unpaired.run(input)).referenceMs).toBeUndefined();
+    } finally {
+      await paired.dispose();
+      await unpaired.dispose();
+    }
+  });
 });
+

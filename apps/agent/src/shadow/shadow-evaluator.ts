@@ -78,8 +78,9 @@ export class ShadowEvaluator {
       done();
     };
     const running = this.candidate.run(sample).then(
-      ({ output, engineMs }) => {
-        if (!timedOut) this.tally.add(answer, output, activeLatencyMs, engineMs);
+      ({ output, engineMs, referenceMs }) => {
+        // Timed against the serving model's run beside it when the candidate's thread has one, else against the served request.
+        if (!timedOut) this.tally.add(answer, output, referenceMs ?? activeLatencyMs, engineMs);
       },
       () => {
         if (!timedOut) this.tally.error();

@@ -1,8 +1,9 @@
 import type { InferenceEngine, InferenceSession, SessionHolder } from '#inference';
 import { ARTIFACT_ENCODINGS, isKnownEncoding } from '#protocol';
+import type { ModelManifest } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
-import { WorkerCandidate } from '../shadow/worker-candidate.js';
+import { SHADOW_NICE, WorkerCandidate } from '../shadow/worker-candidate.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { delay, throwIfSuperseded } from './abort.js';
 import { waitForActivationWindow } from './activation.js';
@@ -166,7 +167,7 @@ export class UpdateSteps {
       this.staged = { session: await this.testedSession(slot, target), slot };
     }
     const latest = apply.latest ?? (() => target);
-    const candidate = await WorkerCandidate.start({ path: this.d.slots.modelPath(slot), manifest: target.manifest, onnx: this.d.config.onnx ?? {}, where: `slot ${slot}` });
+    const candidate = await this.shadowThread(slot, target);
     let approved: VerifiedDesired;
     try {
       approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, candidate, latest, apply.signal);
@@ -180,6 +181,17 @@ export class UpdateSteps {
       },
     });
     await this.d.journal.transition('shadow-approved', { desired: activating.message });
+  }
+
+  /** The candidate on its own thread, with the serving model beside it as the reference its time is compared with. */
+  private async shadowThread(slot: SlotName, target: VerifiedDesired): Promise<WorkerCandidate> {
+    const file = (s: SlotName, manifest: ModelManifest) => ({ path: this.d.slots.modelPath(s), manifest, where: `slot ${s}` });
+    const active = await this.d.slots.active();
+    const serving = active && active.slot !== slot ? await this.d.slots.content(active.slot) : undefined;
+    const reference = active && serving ? { reference: file(active.slot, serving.manifest.signed) } : {};
+    const candidate = await WorkerCandidate.start({ candidate: file(slot, target.manifest), ...reference, onnx: this.d.config.onnx ?? {}, nice: SHADOW_NICE });
+    if (candidate.referenceError) this.d.log('warn', 'the serving model did not load beside the shadow candidate: its time is compared with served requests', { err: candidate.referenceError });
+    return candidate;
   }
 
   /** Loads and warms the new session (unless the self-test left it loaded), flips the pointer, swaps. */
