@@ -32,9 +32,18 @@ describe('shadow comparison math', () => {
     tally.error();
     tally.skip();
     const f = tally.figures();
-    expect(f).toMatchObject({ samples: 2, agreed: 1, errors: 3, skipped: 1, activeLatencyMs: 2, candidateLatencyMs: 4 });
+    expect(f).toMatchObject({ samples: 2, agreed: 1, errors: 3, skipped: 1, activeLatencyMs: 2 });
+    expect(f.candidateLatencyMs).toBeCloseTo(2 * Math.sqrt((3 / 2) * (5 / 2)), 12); // the geometric mean of the ratios
     expect(f.meanAbsDiff).toBeCloseTo((0.1 + 0.8) / 2, 12);
     expect(f.meanDivergence).toBeCloseTo((jensenShannon([0.1, 0.9], [0.2, 0.8]) + jensenShannon([0.1, 0.9], [0.9, 0.1])) / 2, 12);
+  });
+
+  it('keeps the latency ratio of equal models near 1 when one sample in a hundred lost its core for a while', () => {
+    const tally = new ShadowTally();
+    for (let i = 0; i < 99; i++) tally.add([0.1, 0.9], [0.1, 0.9], 0.3, 0.3);
+    tally.add([0.1, 0.9], [0.1, 0.9], 0.3, 9); // preempted mid-run: 30x
+    const { activeLatencyMs, candidateLatencyMs } = tally.figures();
+    expect(candidateLatencyMs / activeLatencyMs).toBeCloseTo(Math.exp(Math.log(30) / 100), 12); // 1.035, where the means would say 1.29
   });
 
   it('reports zeros, not NaN, before any sample, and never a magnitude a real column refuses', () => {
