@@ -8,7 +8,10 @@
  *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
  *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
  *     load hits both.
- *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=2000]
+ *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=2000] [extraUnits=0]
+ * With extraUnits > 0 the candidate is slower than the serving model by that much work (a chain of
+ * [1,256]x[256,256] MatMul + Tanh whose sum is multiplied by zero and added to the output: the same
+ * answers); the reported latencyRatio says how much slower.
  * Printed: p50/p99 pooled, the median and IQR of each "on" phase against the "off" phases around it,
  * and the shadow samples the agent reported (so "on" is known to have shadowed).
  */
@@ -18,6 +21,7 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import onnxProto from 'onnx-proto';
 import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
@@ -28,6 +32,10 @@ import { createDigitsModel, seedCnn } from './seed-cnn.js';
 const SAMPLE_RATE = Number(process.argv[2] ?? 0.05);
 const ROUNDS = Number(process.argv[3] ?? 6);
 const PER_ROUND = Number(process.argv[4] ?? 2000);
+const EXTRA_UNITS = Number(process.argv[5] ?? 0);
+
+const { onnx } = onnxProto;
+const DIGITS_PIXELS = 28 * 28;
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 
@@ -65,6 +73,32 @@ async function round(port: number, body: Buffer, count: number, agent: HttpAgent
   return latencies;
 }
 
+/** The model with `units` of work added that does not change its output (see the header). */
+function slowedDown(model: Buffer, units: number): Buffer {
+  const decoded = onnx.ModelProto.decode(model);
+  const graph = decoded.graph as InstanceType<typeof onnx.GraphProto>;
+  const input = graph.input[0]?.name as string;
+  const output = graph.output[0]?.name as string;
+  const width = 256;
+  const size = DIGITS_PIXELS;
+  let state = 1;
+  const rand = (n: number) => Float32Array.from({ length: n }, () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5) / 8);
+  const tensor = (name: string, dims: number[], data: Float32Array) => onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
+  const node = (opType: string, inputs: string[], out: string) => onnx.NodeProto.create({ opType, input: inputs, output: [out] });
+  for (const n of graph.node) n.output = (n.output ?? []).map((o) => (o === output ? `${output}_before_extra` : o));
+  const chain = [node('Reshape', [input, 'extra_shape'], 'extra_flat'), node('MatMul', ['extra_flat', 'extra_P'], 'extra_h0_'), node('Tanh', ['extra_h0_'], 'extra_h0')];
+  for (let i = 1; i <= units; i++) chain.push(node('MatMul', [`extra_h${i - 1}`, 'extra_Q'], `extra_h${i}_`), node('Tanh', [`extra_h${i}_`], `extra_h${i}`));
+  chain.push(node('ReduceSum', [`extra_h${units}`], 'extra_total'), node('Mul', ['extra_total', 'extra_zero'], 'extra_nothing'), node('Add', [`${output}_before_extra`, 'extra_nothing'], output));
+  graph.node.push(...chain);
+  graph.initializer.push(
+    onnx.TensorProto.create({ name: 'extra_shape', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1, size] }),
+    tensor('extra_P', [size, width], rand(size * width)),
+    tensor('extra_Q', [width, width], rand(width * width)),
+    tensor('extra_zero', [1], new Float32Array(1)),
+  );
+  return Buffer.from(onnx.ModelProto.encode(decoded).finish());
+}
+
 /** The same bytes plus a ModelProto doc_string (field 6): identical compute, another digest. */
 function withDocString(onnx: Buffer, text: string): Buffer {
   const value = Buffer.from(text);
@@ -82,7 +116,8 @@ try {
   await createDigitsModel(t);
   const fields = (version: string) => ({ version, preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } });
   const serving = await uploadVersion(t, 'digits', fields('1.0.0'), onnxBytes);
-  const candidate = await uploadVersion(t, 'digits', fields('1.1.0'), withDocString(onnxBytes, 'shadow candidate'));
+  const candidateBytes = EXTRA_UNITS > 0 ? slowedDown(onnxBytes, EXTRA_UNITS) : withDocString(onnxBytes, 'shadow candidate');
+  const candidate = await uploadVersion(t, 'digits', fields('1.1.0'), candidateBytes);
   const { token } = await createEnrollmentToken(t);
   agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 2, env, nodeArgs });
   const node = agentProcess;
