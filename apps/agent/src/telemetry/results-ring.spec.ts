@@ -134,6 +134,28 @@ describe('ResultsRing', () => {
     }
   });
 
+  it('encodes a large batch a slice at a time, letting the event loop run in between, and writes it whole', async () => {
+    let encoded = 0;
+    const written: string[][] = [];
+    const results = new ResultsRing({
+      encode: (seq, r) => {
+        encoded++;
+        return encode(seq, r);
+      },
+      write: async (records) => void written.push(records),
+      maxBatch: 200,
+      flushMs: 250,
+      maxRecords: 10_000,
+    });
+    let encodedByNextTurn = -1;
+    setImmediate(() => (encodedByNextTurn = encoded));
+    for (let i = 0; i < 200; i++) results.push(i, record(i));
+    await results.flush();
+    expect(encodedByNextTurn).toBeGreaterThan(0);
+    expect(encodedByNextTurn).toBeLessThan(200);
+    expect(written.map((batch) => batch.map((s) => Number(s.split(':')[0])))).toEqual([Array.from({ length: 200 }, (_, i) => i)]);
+  });
+
   it('keeps order across growth past its first capacity while the ring has wrapped', async () => {
     const { results, written } = ring({ maxBatch: 5000 });
     for (let i = 0; i < 700; i++) results.push(i, record(i));
