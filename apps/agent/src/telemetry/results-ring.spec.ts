@@ -103,6 +103,35 @@ describe('ResultsRing', () => {
     expect(results.pending).toBe(0);
   });
 
+  it('writes what close() asks for in the turn right after a drain ended', async () => {
+    const written: string[][] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const results = new ResultsRing({
+      encode,
+      write: (records) => {
+        written.push(records);
+        return written.length === 1 ? slow : Promise.resolve();
+      },
+      maxBatch: 3,
+      flushMs: 60_000,
+      maxRecords: 10_000,
+    });
+    for (let i = 1; i <= 3; i++) results.push(i, record(i));
+    await new Promise((resolve) => setImmediate(resolve)); // the drain waits on the slow write
+    let closed: Promise<void> = Promise.resolve();
+    // Runs just after the drain's own continuation: its loop has found nothing left to write.
+    void slow.then(() => {
+      results.push(4, record(4));
+      closed = results.close();
+    });
+    release();
+    await slow;
+    await closed;
+    expect(written.flat()).toEqual(['1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0', '4:4::1.0.0']);
+    expect(results.pending).toBe(0);
+  });
+
   it('still writes a small rest within flushMs after its timer fired while a slow write was under way', async () => {
     jest.useFakeTimers();
     try {

@@ -105,31 +105,30 @@ export class ResultsRing {
     return this.running;
   }
 
-  /** Ends with `draining` cleared in the same turn its loop ends: a flush after that starts a drain of its own. */
+  /**
+   * Writes the failed batch, the records due, and full batches; a rest below `maxBatch` waits for its
+   * timer. `draining` is cleared in the same turn the loop ends (not in a callback a turn later), so a
+   * flush arriving after the last check starts a drain of its own instead of being left to this one.
+   */
   private async drain(): Promise<void> {
     try {
-      await this.drainDue();
+      while (this.retry.length > 0 || this.due > 0 || this.size >= this.options.maxBatch) {
+        if (this.unreportedDrops > 0) this.options.onDrop?.(this.unreportedDrops);
+        this.unreportedDrops = 0;
+        const batch = this.retry.length > 0 ? this.retry : await this.takeBatch(this.options.maxBatch);
+        this.retry = [];
+        if (batch.length === 0) continue;
+        try {
+          await this.options.write(batch);
+        } catch (error) {
+          this.options.onError?.(error, batch.length);
+          this.retry = batch;
+          this.timer ??= this.flushAfter(this.options.flushMs * 10);
+          return;
+        }
+      }
     } finally {
       this.draining = false;
-    }
-  }
-
-  /** Writes the failed batch, the records due, and full batches; a rest below `maxBatch` waits for its timer. */
-  private async drainDue(): Promise<void> {
-    while (this.retry.length > 0 || this.due > 0 || this.size >= this.options.maxBatch) {
-      if (this.unreportedDrops > 0) this.options.onDrop?.(this.unreportedDrops);
-      this.unreportedDrops = 0;
-      const batch = this.retry.length > 0 ? this.retry : await this.takeBatch(this.options.maxBatch);
-      this.retry = [];
-      if (batch.length === 0) continue;
-      try {
-        await this.options.write(batch);
-      } catch (error) {
-        this.options.onError?.(error, batch.length);
-        this.retry = batch;
-        this.timer ??= this.flushAfter(this.options.flushMs * 10);
-        return;
-      }
     }
     if (this.size > 0) this.timer ??= this.flushAfter(this.options.flushMs);
   }
