@@ -30,16 +30,106 @@ describe('ResultsRing', () => {
       const { results, written } = ring();
       for (let i = 1; i <= 4; i++) results.push(i, record(i, i === 2 ? 'frame-2' : undefined));
       await jest.advanceTimersByTimeAsync(0);
-      expect(written).toEqual([['1:1::1.0.0', '2:2:frame-2:1.0.0', '3:3::1.0.0'], ['4:4::1.0.0']]);
+      expect(written).toEqual([['1:1::1.0.0', '2:2:frame-2:1.0.0', '3:3::1.0.0']]);
       results.push(5, record(5));
       await jest.advanceTimersByTimeAsync(200);
-      expect(written).toHaveLength(2);
-      await jest.advanceTimersByTimeAsync(50);
-      expect(written.at(-1)).toEqual(['5:5::1.0.0']);
+      expect(written).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(50); // flushMs after record 4 arrived: the rest, in one batch
+      expect(written.at(-1)).toEqual(['4:4::1.0.0', '5:5::1.0.0']);
       expect(results.pending).toBe(0);
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('leaves records that arrive during a write for a full batch or their flushMs, not for a small batch right after it', async () => {
+    jest.useFakeTimers();
+    try {
+      const written: string[][] = [];
+      const releases: (() => void)[] = [];
+      const results = new ResultsRing({
+        encode,
+        write: (records) => {
+          written.push(records);
+          return new Promise<void>((resolve) => releases.push(resolve));
+        },
+        maxBatch: 3,
+        flushMs: 250,
+        maxRecords: 10_000,
+      });
+      for (let i = 1; i <= 3; i++) results.push(i, record(i)); // a full batch: its write starts
+      await jest.advanceTimersByTimeAsync(0);
+      results.push(4, record(4)); // arrives during the write
+      releases.shift()?.();
+      await jest.advanceTimersByTimeAsync(100);
+      expect(written).toHaveLength(1);
+      for (let i = 5; i <= 6; i++) results.push(i, record(i)); // a full batch again: written at once
+      await jest.advanceTimersByTimeAsync(0);
+      expect(written.at(-1)).toEqual(['4:4::1.0.0', '5:5::1.0.0', '6:6::1.0.0']);
+      results.push(7, record(7));
+      releases.shift()?.();
+      await jest.advanceTimersByTimeAsync(249);
+      expect(written).toHaveLength(2);
+      await jest.advanceTimersByTimeAsync(1); // flushMs after record 7 arrived
+      expect(written.at(-1)).toEqual(['7:7::1.0.0']);
+      releases.shift()?.();
+      await results.close();
+      expect(results.pending).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('writes what a flush asked for even when it arrived during a write under way', async () => {
+    const written: string[][] = [];
+    let release: (() => void) | undefined;
+    const results = new ResultsRing({
+      encode,
+      write: (records) => {
+        written.push(records);
+        return written.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+      },
+      maxBatch: 3,
+      flushMs: 60_000,
+      maxRecords: 10_000,
+    });
+    for (let i = 1; i <= 3; i++) results.push(i, record(i));
+    await new Promise((resolve) => setImmediate(resolve)); // the first write is under way
+    results.push(4, record(4));
+    const closed = results.close();
+    release?.();
+    await closed;
+    expect(written).toEqual([['1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0'], ['4:4::1.0.0']]);
+    expect(results.pending).toBe(0);
+  });
+
+  it('writes what close() asks for in the turn right after a drain ended', async () => {
+    const written: string[][] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const results = new ResultsRing({
+      encode,
+      write: (records) => {
+        written.push(records);
+        return written.length === 1 ? slow : Promise.resolve();
+      },
+      maxBatch: 3,
+      flushMs: 60_000,
+      maxRecords: 10_000,
+    });
+    for (let i = 1; i <= 3; i++) results.push(i, record(i));
+    await new Promise((resolve) => setImmediate(resolve)); // the drain waits on the slow write
+    let closed: Promise<void> = Promise.resolve();
+    // Runs just after the drain's own continuation: its loop has found nothing left to write.
+    void slow.then(() => {
+      results.push(4, record(4));
+      closed = results.close();
+    });
+    release();
+    await slow;
+    await closed;
+    expect(written.flat()).toEqual(['1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0', '4:4::1.0.0']);
+    expect(results.pending).toBe(0);
   });
 
   it('still writes a small rest within flushMs after its timer fired while a slow write was under way', async () => {
@@ -71,6 +161,28 @@ describe('ResultsRing', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('encodes a large batch a slice at a time, letting the event loop run in between, and writes it whole', async () => {
+    let encoded = 0;
+    const written: string[][] = [];
+    const results = new ResultsRing({
+      encode: (seq, r) => {
+        encoded++;
+        return encode(seq, r);
+      },
+      write: async (records) => void written.push(records),
+      maxBatch: 200,
+      flushMs: 250,
+      maxRecords: 10_000,
+    });
+    let encodedByNextTurn = -1;
+    setImmediate(() => (encodedByNextTurn = encoded));
+    for (let i = 0; i < 200; i++) results.push(i, record(i));
+    await results.flush();
+    expect(encodedByNextTurn).toBeGreaterThan(0);
+    expect(encodedByNextTurn).toBeLessThan(200);
+    expect(written.map((batch) => batch.map((s) => Number(s.split(':')[0])))).toEqual([Array.from({ length: 200 }, (_, i) => i)]);
   });
 
   it('keeps order across growth past its first capacity while the ring has wrapped', async () => {
