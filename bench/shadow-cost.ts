@@ -5,6 +5,7 @@
  *   - "on": a rollout with `strategy.shadow` sends a candidate with the same compute (the seed CNN's bytes
  *     plus a doc string, so another digest) which the agent self-tests and then shadows on `sampleRate` of
  *     the requests; `minSamples` is out of reach, so it shadows for the whole phase and never activates;
+ *     each "on" phase starts once the agent has reported shadow samples (the candidate is loaded and running);
  *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
  *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
  *     load hits both.
@@ -143,10 +144,20 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const rolloutId = await startRollout(t, { name: `shadow-cost-${r}`, modelVersionId: candidate.id, selector: '', strategy: { shadow: { sampleRate: SAMPLE_RATE, minSamples: 1_000_000 } } });
     await waitFor(() => node.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
-    await round(node.apiPort, body, 50, http); // the candidate's session warms up too
+    const shadowOf = async () => ((await getRollout(t, rolloutId)) as unknown as { waves: { shadow?: { samples: number } }[] }).waves[0]?.shadow;
+    // The phase is reported before the candidate is ready to run (an agent loads it on its own thread
+    // first): warm up until a report counts samples, so "on" measures shadowing, not its one-off start.
+    await waitFor(
+      async () => {
+        await round(node.apiPort, body, 50, http);
+        return shadowOf();
+      },
+      (f) => (f?.samples ?? 0) > 0,
+      30_000,
+      'the first shadow samples',
+    );
     ons.push(await measured('on'));
     // Reports come with the heartbeat interval: wait for one that counts this phase's samples.
-    const shadowOf = async () => ((await getRollout(t, rolloutId)) as unknown as { waves: { shadow?: { samples: number } }[] }).waves[0]?.shadow;
     figures.push(await waitFor(shadowOf, (f) => (f?.samples ?? 0) > 0, 30_000, 'a shadow report'));
     await t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'bench phase done' }).expect(200);
     await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'candidate abandoned');
