@@ -12,6 +12,7 @@ import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 
 // The built worker (npm test builds first): ts-jest runs the sources, a worker thread runs JavaScript.
 const SCRIPT = resolve('dist/apps/agent/src/shadow/candidate-worker.js');
+const START = { script: SCRIPT, timeoutMs: 60_000 };
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const manifestFor = (bytes: Uint8Array, inputs: number): ModelManifest => ({
@@ -37,7 +38,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     const model = denseSoftmaxModel(7);
     const path = await modelFile('dense.onnx', model.bytes);
     const manifest = manifestFor(model.bytes, model.inputs);
-    const candidate = await WorkerCandidate.start({ candidate: { path, manifest, where: 'test' }, onnx: {}, nice: 0 }, SCRIPT);
+    const candidate = await WorkerCandidate.start({ candidate: { path, manifest, where: 'test' }, onnx: {}}, START);
     const local = await loadVerifiedSession(createEngines(), path, manifest, 'test');
     try {
       for (let i = 0; i < 5; i++) {
@@ -58,7 +59,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     // 65,536 MACs per unit: a run of about a hundred milliseconds here, in one native call.
     const model = denseSoftmaxModel(8, 16, 4, { computeUnits: 20_000 });
     const path = await modelFile('slow.onnx', model.bytes);
-    const candidate = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {}, nice: 0 }, SCRIPT);
+    const candidate = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {}}, START);
     try {
       let turns = 0;
       const ticking = setInterval(() => turns++, 1);
@@ -75,7 +76,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
   it("refuses bytes that are not the manifest's with the loader's reason, before any engine sees them", async () => {
     const model = denseSoftmaxModel(9);
     const path = await modelFile('other.onnx', denseSoftmaxModel(10).bytes);
-    const error = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'slot b' }, onnx: {}, nice: 0 }, SCRIPT).then(() => undefined, (e: unknown) => e);
+    const error = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'slot b' }, onnx: {}}, START).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(StepFailure);
     expect((error as StepFailure).reason).toBe('hash-mismatch');
     expect((error as StepFailure).message).toMatch(/^slot b holds [0-9a-f]{64}, not the signed/);
@@ -86,9 +87,9 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     const candidateModel = denseSoftmaxModel(12);
     const candidateFile = { path: await modelFile('candidate.onnx', candidateModel.bytes), manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot b' };
     const servingPath = await modelFile('serving.onnx', servingModel.bytes);
-    const paired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(servingModel.bytes, servingModel.inputs), where: 'slot a' }, onnx: {}, nice: 0 }, SCRIPT);
+    const paired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(servingModel.bytes, servingModel.inputs), where: 'slot a' }, onnx: {}}, START);
     // A reference whose bytes are not its manifest's (the serving slot changed under it) is left out, with the reason.
-    const unpaired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot a' }, onnx: {}, nice: 0 }, SCRIPT);
+    const unpaired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot a' }, onnx: {}}, START);
     try {
       expect(paired.referenceError).toBeUndefined();
       expect(unpaired.referenceError).toMatch(/^slot a holds [0-9a-f]{64}, not the signed/);
@@ -104,6 +105,30 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
       await paired.dispose();
       await unpaired.dispose();
     }
+  });
+
+  it('gives up a load that never finishes, and one a newer deployment aborts, terminating the thread', async () => {
+    const stuck = await modelFile('stuck-worker.mjs', Buffer.from('setInterval(() => undefined, 1000); // never answers\n'));
+    const data = { candidate: { path: stuck, manifest: manifestFor(Buffer.from('x'), 1), where: 'test' }, onnx: {} };
+    const timedOut = await WorkerCandidate.start(data, { script: stuck, timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(StepFailure);
+    expect((timedOut as StepFailure).message).toMatch(/did not load within/);
+    const abort = new AbortController();
+    const starting = WorkerCandidate.start(data, { script: stuck, timeoutMs: 60_000, signal: abort.signal }).then(() => undefined, (e: unknown) => e);
+    abort.abort(new Error('superseded'));
+    expect(((await starting) as Error).message).toBe('superseded');
+    // Both threads exited (they were idle in JavaScript): a new shadow thread is not refused for them.
+    const model = denseSoftmaxModel(13);
+    const next = await WorkerCandidate.start({ candidate: { path: await modelFile('next.onnx', model.bytes), manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {} }, START);
+    await next.dispose();
+  });
+
+  it('fails the runs waiting on a thread that is disposed', async () => {
+    const model = denseSoftmaxModel(14, 16, 4, { computeUnits: 20_000 });
+    const candidate = await WorkerCandidate.start({ candidate: { path: await modelFile('slow2.onnx', model.bytes), manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {} }, START);
+    const running = candidate.run(new Float32Array(model.inputs)).then(() => undefined, (e: unknown) => e);
+    await candidate.dispose();
+    expect(((await running) as Error).message).toMatch(/disposed/);
   });
 });
 

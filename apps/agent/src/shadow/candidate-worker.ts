@@ -5,8 +5,6 @@
  * synchronously on the calling thread, so a candidate run on the agent's main thread would hold up every
  * request that arrives meanwhile; here it holds up only this thread.
  */
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createEngines, type InferenceSession } from '#inference';
 import { loadVerifiedSession } from '../update/model-loader.js';
@@ -18,49 +16,42 @@ const port = parentPort;
 const data = workerData as CandidateWorkerData;
 const post = (message: CandidateWorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-/**
- * Lowers this thread's scheduling priority (Linux: nice applies per thread, and ONNX Runtime computes on
- * the calling thread with one intra-op thread), so when the cores are busy serving gets them first. Best
- * effort: where the thread's id is not readable the candidate runs at the agent's priority.
- */
-function lowerPriority(nice: number): void {
-  try {
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
-  } catch {
-    // not Linux, or no procfs: same priority as serving
-  }
-}
-
-/** Milliseconds `session` takes on `input`, and its output. */
+/** The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds `session` took. */
 async function timed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
   const start = performance.now();
-  const output = await session.run(input);
+  const output = Float32Array.from(await session.run(input));
   return { output, ms: performance.now() - start };
+}
+
+/** The reference's time on `input`, or undefined when it failed: a serving model's failure is not the candidate's. */
+async function referenceTime(reference: InferenceSession, input: Float32Array): Promise<number | undefined> {
+  return timed(reference, input).then(
+    ({ ms }) => ms,
+    () => undefined,
+  );
 }
 
 /**
  * One sample: the candidate, and the reference on the same input right before or after it (alternately,
- * so neither always finds the caches the other left). Same thread, same priority, same load: their ratio
- * is the candidate's cost, not the machine's (timed against the served request instead, identical models
- * read 1.6–3× under load).
+ * so neither always finds the caches the other left). Same thread, same load: their ratio is the
+ * candidate's cost, not the machine's (timed against the served request instead, identical models read
+ * 1.4–5.7× under load). The main thread sends one sample at a time (ShadowEvaluator), so runs never overlap.
  */
 async function sample(candidate: InferenceSession, reference: InferenceSession | undefined, { id, input }: CandidateRequest): Promise<void> {
   let ran: { output: Float32Array; ms: number };
   let referenceMs: number | undefined;
   if (!reference) ran = await timed(candidate, input);
   else if (id % 2 === 0) {
-    referenceMs = (await timed(reference, input)).ms;
+    referenceMs = await referenceTime(reference, input);
     ran = await timed(candidate, input);
   } else {
     ran = await timed(candidate, input);
-    referenceMs = (await timed(reference, input)).ms;
+    referenceMs = await referenceTime(reference, input);
   }
-  const output = Float32Array.from(ran.output); // the engine's buffer may be reused; the copy travels without another
-  post({ kind: 'result', id, output, engineMs: ran.ms, ...(referenceMs === undefined ? {} : { referenceMs }) }, [output.buffer as ArrayBuffer]);
+  post({ kind: 'result', id, output: ran.output, engineMs: ran.ms, ...(referenceMs === undefined ? {} : { referenceMs }) }, [ran.output.buffer as ArrayBuffer]);
 }
 
 async function main(): Promise<void> {
-  lowerPriority(data.nice);
   const engines = createEngines(data.onnx);
   let candidate: InferenceSession;
   try {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ShadowEvaluator, ShadowTap } from './shadow-evaluator.js';
-import type { ShadowCandidate } from './worker-candidate.js';
+import { type ShadowCandidate, ShadowEvaluator, ShadowTap } from './shadow-evaluator.js';
 
 /** A candidate whose runs finish only when the test says so. */
 function heldCandidate(output: number[]) {
@@ -114,6 +113,16 @@ describe('ShadowEvaluator', () => {
     evaluator.offer(new Float32Array(2), active); // served in 2 ms; the candidate's engine took 3 ms
     c.finishAll();
     await evaluator.stop();
-    expect(evaluator.figures()).toMatchObject({ activeLatencyMs: 2, candidateLatencyMs: 3 });
+    expect(evaluator.figures()).toMatchObject({ activeLatencyMs: 2 });
+    expect(evaluator.figures().candidateLatencyMs).toBeCloseTo(3, 12);
+  });
+
+  it("tallies the candidate's time against the serving model's time beside it on its thread when there is one, not the served request's", async () => {
+    const candidate: ShadowCandidate = { run: async () => ({ output: Float32Array.from([0.2, 0.8]), engineMs: 3, referenceMs: 1 }), dispose: async () => undefined };
+    const evaluator = new ShadowEvaluator(run, candidate, { random: () => 0, defer: (f) => f() });
+    evaluator.offer(new Float32Array(2), active); // served in 2 ms
+    await evaluator.stop();
+    expect(evaluator.figures()).toMatchObject({ samples: 1, activeLatencyMs: 1 });
+    expect(evaluator.figures().candidateLatencyMs).toBeCloseTo(3, 12);
   });
 });

@@ -1,5 +1,15 @@
 import { type ShadowFigures, ShadowTally } from './shadow-math.js';
-import type { ShadowCandidate } from './worker-candidate.js';
+
+/** The candidate as a shadow run sees it (WorkerCandidate; fakes in tests). */
+export interface ShadowCandidate {
+  /**
+   * The candidate's output, its engine's time (no thread hops counted) and, when there is one, the serving
+   * model's time on the same input, timed alike.
+   */
+  run(input: Float32Array): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }>;
+  /** Frees the candidate; never waits for a run still inside its engine. */
+  dispose(): Promise<void>;
+}
 
 export interface ShadowRun {
   readonly deploymentId: string;
@@ -25,7 +35,7 @@ const timer = (ms: number, fire: () => void): (() => void) => {
 
 /** Bounds on the candidate's runs (agent config `shadow`). */
 export interface ShadowLimits {
-  /** One candidate run longer than this counts as an error and is no longer waited for. */
+  /** One sample (the candidate's run and the reference's beside it) longer than this counts as a candidate error and is no longer waited for. */
   readonly inferenceTimeoutMs: number;
 }
 

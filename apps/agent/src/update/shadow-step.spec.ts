@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ShadowDecision } from '#protocol';
-import { ShadowTap } from '../shadow/shadow-evaluator.js';
-import type { ShadowCandidate } from '../shadow/worker-candidate.js';
+import { type ShadowCandidate, ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { VerifiedDesired } from './desired.js';
 import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
 import { StepFailure } from './step-failure.js';

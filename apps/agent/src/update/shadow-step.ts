@@ -1,8 +1,7 @@
 import type { ShadowDecision } from '#protocol';
 import { nextWindowOpening, type RecurringWindow, windowOpen } from '#common';
-import { ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
+import { type ShadowCandidate, ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { ShadowFigures } from '../shadow/shadow-math.js';
-import type { ShadowCandidate } from '../shadow/worker-candidate.js';
 import { delay } from './abort.js';
 import type { VerifiedDesired } from './desired.js';
 import type { LogFn } from './ports.js';

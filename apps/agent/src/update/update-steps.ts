@@ -3,7 +3,7 @@ import { ARTIFACT_ENCODINGS, isKnownEncoding } from '#protocol';
 import type { ModelManifest } from '#trust';
 import type { AgentConfig } from '../config.js';
 import type { SlotName, SlotStore } from '../state/slots.js';
-import { SHADOW_NICE, WorkerCandidate } from '../shadow/worker-candidate.js';
+import { WorkerCandidate } from '../shadow/worker-candidate.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { delay, throwIfSuperseded } from './abort.js';
 import { waitForActivationWindow } from './activation.js';
@@ -46,6 +46,8 @@ export interface StepDeps {
 }
 
 const SOAK_POLL_MS = 100;
+/** The shadow thread's load of the candidate and the reference (both loaded on the main thread before: only a stuck load takes this long). */
+const SHADOW_LOAD_TIMEOUT_MS = 120_000;
 const KNOWN_GOOD_MAX = 8;
 
 /**
@@ -167,13 +169,7 @@ export class UpdateSteps {
       this.staged = { session: await this.testedSession(slot, target), slot };
     }
     const latest = apply.latest ?? (() => target);
-    const candidate = await this.shadowThread(slot, target);
-    let approved: VerifiedDesired;
-    try {
-      approved = await shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, candidate, latest, apply.signal);
-    } finally {
-      await candidate.dispose();
-    }
+    const approved = await this.shadowOnThread(slot, target, (candidate) => shadowCandidate({ ...this.d.shadow, log: this.d.log }, target, candidate, latest, apply.signal), apply.signal);
     const activating = await awaitActivation(approved, latest, {
       signal: apply.signal,
       onWaiting: async (opens) => {
@@ -183,15 +179,23 @@ export class UpdateSteps {
     await this.d.journal.transition('shadow-approved', { desired: activating.message });
   }
 
-  /** The candidate on its own thread, with the serving model beside it as the reference its time is compared with. */
-  private async shadowThread(slot: SlotName, target: VerifiedDesired): Promise<WorkerCandidate> {
+  /**
+   * Runs `shadow` with the candidate on its own thread, the serving model beside it as the reference its
+   * time is compared with; the thread is disposed however `shadow` ends. A serving slot whose record no
+   * longer reads leaves the candidate without a reference (timed against served requests), not failed.
+   */
+  private async shadowOnThread<T>(slot: SlotName, target: VerifiedDesired, shadow: (candidate: WorkerCandidate) => Promise<T>, signal: AbortSignal): Promise<T> {
     const file = (s: SlotName, manifest: ModelManifest) => ({ path: this.d.slots.modelPath(s), manifest, where: `slot ${s}` });
     const active = await this.d.slots.active();
-    const serving = active && active.slot !== slot ? await this.d.slots.content(active.slot) : undefined;
+    const serving = active && active.slot !== slot ? await this.d.slots.content(active.slot).catch(() => undefined) : undefined;
     const reference = active && serving ? { reference: file(active.slot, serving.manifest.signed) } : {};
-    const candidate = await WorkerCandidate.start({ candidate: file(slot, target.manifest), ...reference, onnx: this.d.config.onnx ?? {}, nice: SHADOW_NICE });
+    const candidate = await WorkerCandidate.start({ candidate: file(slot, target.manifest), ...reference, onnx: this.d.config.onnx ?? {} }, { signal, timeoutMs: SHADOW_LOAD_TIMEOUT_MS });
     if (candidate.referenceError) this.d.log('warn', 'the serving model did not load beside the shadow candidate: its time is compared with served requests', { err: candidate.referenceError });
-    return candidate;
+    try {
+      return await shadow(candidate);
+    } finally {
+      await candidate.dispose();
+    }
   }
 
   /** Loads and warms the new session (unless the self-test left it loaded), flips the pointer, swaps. */
