@@ -51,6 +51,12 @@ async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArg
 const CLK_TCK = 100; // Linux USER_HZ
 
 /** CPU seconds (user + system) the process has used so far, from /proc. */
+/** The process's resident memory (VmRSS) in MB. */
+async function residentMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
 async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -132,10 +138,12 @@ try {
   // CPU per request of the agent's process in each kind of phase: a cost the machine's load moves far less than p99.
   const pid = node.child?.pid ?? 0;
   const cpu = { off: 0, on: 0 };
+  const rssMb = { off: 0, on: 0 };
   const measured = async (kind: 'off' | 'on') => {
     const before = await cpuSeconds(pid);
     const latencies = await round(node.apiPort, body, PER_ROUND, http);
     cpu[kind] += (await cpuSeconds(pid)) - before;
+    rssMb[kind] = Math.max(rssMb[kind], await residentMb(pid));
     return latencies;
   };
   const offs: number[][] = [await measured('off')];
@@ -185,6 +193,7 @@ try {
     `  on/off pooled: p50 ${(quantile(on, 0.5) / quantile(off, 0.5)).toFixed(2)}x  p90 ${(quantile(on, 0.9) / quantile(off, 0.9)).toFixed(2)}x  p99 ${(quantile(on, 0.99) / quantile(off, 0.99)).toFixed(2)}x  agent CPU/request ${(cpuMs('on', on.length) / cpuMs('off', off.length)).toFixed(2)}x`,
   );
   console.log(`  on/off per phase, median [IQR]: p50 ${perPhase(p50)}  p99 ${perPhase(p99)} (goal p99 <= 1.10x)`);
+  console.log(`  agent RSS, the largest at the end of a phase: off ${rssMb.off.toFixed(1)} MB, on ${rssMb.on.toFixed(1)} MB`);
   console.log(`  shadow figures the agent reported in each "on" phase: ${JSON.stringify(figures)}`);
 } finally {
   await agentProcess?.remove();
