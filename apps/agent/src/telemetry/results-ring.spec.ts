@@ -23,6 +23,24 @@ function ring(options: { maxBatch?: number; maxRecords?: number; fail?: () => bo
   return { results, written, drops };
 }
 
+/** A ring whose first write holds (a loaded disk's fsync) until `release()`; later writes are immediate. */
+function firstWriteHeld(flushMs: number) {
+  const written: string[][] = [];
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const results = new ResultsRing({
+    encode,
+    write: (records) => {
+      written.push(records);
+      return written.length === 1 ? held : Promise.resolve();
+    },
+    maxBatch: 3,
+    flushMs,
+    maxRecords: 10_000,
+  });
+  return { results, written, held, release };
+}
+
 describe('ResultsRing', () => {
   it('writes records in order, in batches of at most maxBatch once that many wait, and a smaller rest after flushMs', async () => {
     jest.useFakeTimers();
@@ -81,42 +99,19 @@ describe('ResultsRing', () => {
   });
 
   it('writes what a flush asked for even when it arrived during a write under way', async () => {
-    const written: string[][] = [];
-    let release: (() => void) | undefined;
-    const results = new ResultsRing({
-      encode,
-      write: (records) => {
-        written.push(records);
-        return written.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
-      },
-      maxBatch: 3,
-      flushMs: 60_000,
-      maxRecords: 10_000,
-    });
+    const { results, written, release } = firstWriteHeld(60_000);
     for (let i = 1; i <= 3; i++) results.push(i, record(i));
     await new Promise((resolve) => setImmediate(resolve)); // the first write is under way
     results.push(4, record(4));
     const closed = results.close();
-    release?.();
+    release();
     await closed;
     expect(written).toEqual([['1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0'], ['4:4::1.0.0']]);
     expect(results.pending).toBe(0);
   });
 
   it('writes what close() asks for in the turn right after a drain ended', async () => {
-    const written: string[][] = [];
-    let release: () => void = () => undefined;
-    const slow = new Promise<void>((resolve) => (release = resolve));
-    const results = new ResultsRing({
-      encode,
-      write: (records) => {
-        written.push(records);
-        return written.length === 1 ? slow : Promise.resolve();
-      },
-      maxBatch: 3,
-      flushMs: 60_000,
-      maxRecords: 10_000,
-    });
+    const { results, written, held: slow, release } = firstWriteHeld(60_000);
     for (let i = 1; i <= 3; i++) results.push(i, record(i));
     await new Promise((resolve) => setImmediate(resolve)); // the drain waits on the slow write
     let closed: Promise<void> = Promise.resolve();
@@ -135,23 +130,12 @@ describe('ResultsRing', () => {
   it('still writes a small rest within flushMs after its timer fired while a slow write was under way', async () => {
     jest.useFakeTimers();
     try {
-      const written: string[][] = [];
-      let release: (() => void) | undefined;
-      const results = new ResultsRing({
-        encode,
-        // The first write is slow (a loaded disk's fsync): the flush timer fires while it runs.
-        write: (records) => {
-          written.push(records);
-          return written.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
-        },
-        maxBatch: 3,
-        flushMs: 250,
-        maxRecords: 10_000,
-      });
+      // The first write is slow: the flush timer fires while it runs.
+      const { results, written, release } = firstWriteHeld(250);
       for (let i = 1; i <= 3; i++) results.push(i, record(i)); // a full batch: its write starts and hangs
       results.push(4, record(4)); // arms the timer
       await jest.advanceTimersByTimeAsync(250); // fires during the slow write
-      release?.();
+      release();
       await jest.advanceTimersByTimeAsync(0); // the drain writes record 4 and ends
       expect(written.flat()).toHaveLength(4);
       results.push(5, record(5)); // alone, below maxBatch: only the timer writes it
