@@ -145,13 +145,15 @@ export class TelemetryRepository {
     });
     if (rows.length === 0) return;
     // A node that was not online becomes so: node.online, in the same statement (the rows are read
-    // locked, in id order, so concurrent batches agree on the change and do not deadlock).
+    // locked, in id order, so concurrent batches agree on the change and do not deadlock). FOR NO KEY
+    // UPDATE, the lock the UPDATE takes anyway: FOR UPDATE also blocks the FOR KEY SHARE locks that another
+    // writer's COPY takes on the same nodes (its foreign key checks, in arrival order), and the two deadlocked.
     await this.db.query(
       `WITH v AS (
          SELECT u.id, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
                        WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS u(id, model, version, variant, sha)),
-       old AS (SELECT id, status FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE),
+       old AS (SELECT id, status FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE),
        moved AS (
          UPDATE nodes n SET last_seen_at = now(), status = 'online', current_model_version_id = v.mv
          FROM v JOIN old ON old.id = v.id
@@ -281,9 +283,9 @@ export class TelemetryRepository {
 
   async recordPresence(nodeId: string, presence: PresenceMessage): Promise<void> {
     // The row is read locked first, so two replicas handling messages of one node agree on what changed
-    // (node.online / node.offline once per change).
+    // (node.online / node.offline once per change). NO KEY: heartbeat COPYs (foreign key checks) need not wait.
     await this.db.query(
-      `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 FOR UPDATE),
+      `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 FOR NO KEY UPDATE),
             moved AS (UPDATE nodes n SET status = $2::node_status, last_seen_at = now(), agent_version = COALESCE($3, n.agent_version)
                         FROM old WHERE n.id = old.id AND n.status <> 'decommissioned'
                       RETURNING n.id, old.status AS was)

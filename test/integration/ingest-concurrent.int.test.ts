@@ -1,0 +1,78 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { envelopeFields, type HeartbeatMessage } from '#protocol';
+import { dataSourceOptions } from '../../apps/control-plane/src/database/data-source.js';
+import { runMigrations } from '../../apps/control-plane/src/database/migrate.js';
+import { loadConfig } from '../../apps/control-plane/src/config/config.js';
+import { type FromNode, TelemetryRepository } from '../../apps/control-plane/src/telemetry/telemetry.repository.js';
+import { createTestDatabase } from '../helpers/test-database.js';
+
+const NODES = 500;
+const ROUNDS = 6;
+
+/** A shuffled copy: each batch meets the nodes in its own order, as heartbeats arrive. */
+const shuffled = <T>(xs: readonly T[]): T[] => {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+};
+
+/**
+ * Two writers storing heartbeats of the same nodes at once: two replicas, or two lanes of one replica's
+ * heartbeat writer. A COPY's foreign-key checks lock the batch's node rows (FOR KEY SHARE) in arrival
+ * order while the other writer's presence update locks them in id order: with FOR UPDATE there, the two
+ * deadlocked and PostgreSQL aborted one batch.
+ */
+describe('heartbeat ingest by two writers at once', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let ds: DataSource;
+  let nodeIds: string[];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ ...process.env, DATABASE_URL: db.url });
+    ds = await new DataSource(dataSourceOptions(config.database)).initialize();
+    await runMigrations(ds);
+    nodeIds = Array.from({ length: NODES }, () => randomUUID());
+    await ds.query(`INSERT INTO nodes (id, node_key, name, hardware) SELECT id, id::text, id::text, '{}' FROM unnest($1::uuid[]) AS id`, [nodeIds]);
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  const batch = (seq: number): FromNode<HeartbeatMessage>[] =>
+    shuffled(nodeIds).map((nodeId) => ({
+      nodeId,
+      message: {
+        ...envelopeFields(),
+        seq,
+        model: { name: 'digits', version: '1.0.0', variant: 'fp32', sha256: 'ab'.repeat(32) },
+        uptimeS: seq,
+        cpu: 0.1,
+        memMb: 100,
+        freeDiskMb: 1000,
+        inferences: 1,
+        errors: 0,
+        latencyMs: null,
+      },
+    }));
+
+  it('stores every batch of both, with no deadlock, when both also mark the nodes seen', async () => {
+    const failures: unknown[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // New repositories each round: each marks every node seen again (its own memory of what it wrote is empty).
+      const writers = [0, 1].map(() => new TelemetryRepository(ds, { ingest: { rollups: true } }));
+      const results = await Promise.allSettled(writers.map((w, i) => w.insertHeartbeats(batch(2 * round + i + 1))));
+      for (const r of results) if (r.status === 'rejected') failures.push(r.reason);
+    }
+    expect(failures.map((e) => String(e))).toEqual([]);
+    const [{ n }] = (await ds.query('SELECT count(*)::int AS n FROM node_heartbeats')) as [{ n: number }];
+    expect(n).toBe(NODES * 2 * ROUNDS);
+  });
+});
