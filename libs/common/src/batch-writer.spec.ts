@@ -202,4 +202,78 @@ describe('BatchWriter', () => {
     expect(w.pending).toBe(0);
     expect(w.oldestAgeMs()).toBe(0);
   });
+
+  describe('with concurrency 2', () => {
+    /** A writer whose writes wait until released, recording which batches are being written at once. */
+    const gated = (concurrency: number) => {
+      const releases: ((error?: Error) => void)[] = [];
+      const started: number[][] = [];
+      const written: number[][] = [];
+      const w = new BatchWriter<number>({
+        maxBatch: 2,
+        flushMs: 10,
+        concurrency,
+        write: (b) =>
+          new Promise<void>((resolve, reject) => {
+            started.push(b);
+            releases.push((error) => (error ? reject(error) : (written.push(b), resolve())));
+          }),
+      });
+      return { w, releases, started, written };
+    };
+
+    it('writes the next batch while one is still being written, and counts both as pending', async () => {
+      const { w, releases, started, written } = gated(2);
+      w.push(1, 2, 3, 4, 5);
+      const flushed = w.flush();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(started).toEqual([[1, 2], [3, 4]]);
+      expect(w.pending).toBe(5);
+      releases[1]?.();
+      await jest.advanceTimersByTimeAsync(0);
+      // The lane that finished takes the next batch; the first is still in flight.
+      expect(started).toEqual([[1, 2], [3, 4], [5]]);
+      expect(w.pending).toBe(3);
+      releases[0]?.();
+      releases[2]?.();
+      await flushed;
+      expect(written).toEqual([[3, 4], [1, 2], [5]]);
+      expect(w.pending).toBe(0);
+    });
+
+    it('never writes more than one batch at a time by default', async () => {
+      const { w, releases, started } = gated(1);
+      w.push(1, 2, 3, 4);
+      const flushed = w.flush();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(started).toEqual([[1, 2]]);
+      releases[0]?.();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(started).toEqual([[1, 2], [3, 4]]);
+      releases[1]?.();
+      await flushed;
+    });
+
+    it('stops taking batches after a transient failure and retries the failed batch first', async () => {
+      const { w, releases, started, written } = gated(2);
+      w.push(1, 2, 3, 4, 5, 6);
+      const flushed = w.flush();
+      await jest.advanceTimersByTimeAsync(0);
+      releases[0]?.(new Error('db down'));
+      await jest.advanceTimersByTimeAsync(0);
+      releases[1]?.();
+      await flushed;
+      // [5, 6] was not taken after the failure; [1, 2] waits ahead of it.
+      expect(started).toEqual([[1, 2], [3, 4]]);
+      expect(written).toEqual([[3, 4]]);
+      expect(w.pending).toBe(4);
+      const retried = w.flush();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(started.slice(2)).toEqual([[1, 2], [5, 6]]);
+      releases[2]?.();
+      releases[3]?.();
+      await retried;
+      expect(w.pending).toBe(0);
+    });
+  });
 });
