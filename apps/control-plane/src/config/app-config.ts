@@ -80,6 +80,8 @@ export interface AppConfig {
   readonly ingest: {
     readonly flushMs: number;
     readonly batchMax: number;
+    /** Heartbeat batches written at once (INGEST_WRITERS). */
+    readonly writers: number;
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;
     /** Whether ingest maintains `model_version_rollups` (the stats route reads nothing else). */

@@ -47,9 +47,10 @@ export class TelemetryService implements BeforeApplicationShutdown {
     private readonly broadcasts: BroadcastQueue,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    const writer = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax) =>
+    const writer = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax, concurrency = 1) =>
       new BatchWriter<FromNode<T>>({
         maxBatch,
+        concurrency,
         flushMs: config.ingest.flushMs,
         maxBuffered: config.ingest.batchMax * 100,
         write: async (batch) => void this.metrics.ingestedRows.inc({ table }, await write(batch)),
@@ -64,7 +65,9 @@ export class TelemetryService implements BeforeApplicationShutdown {
         },
         onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
       });
-    this.heartbeats = writer('node_heartbeats', (b) => this.repository.insertHeartbeats(b));
+    // Heartbeats are independent rows: several batches may be written at once. Statuses stay one at a time
+    // (older agents read their acknowledgement as "stored up to here"); results too, not measured with more.
+    this.heartbeats = writer('node_heartbeats', (b) => this.repository.insertHeartbeats(b), config.ingest.batchMax, config.ingest.writers);
     // Results messages hold up to 1,000 records each: batch fewer messages.
     this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
     this.statuses = writer('deployment_status_events', (b) => this.writeStatuses(b));
