@@ -121,7 +121,7 @@ export class TelemetryRepository {
    */
   private async rollUpHeartbeats(stored: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
     const params = heartbeatRollupColumns(stored);
-    if ((params[0] ?? []).length === 0) return;
+    if (!params) return;
     await this.db.query(UPSERT_HEARTBEAT_ROLLUPS, params);
   }
 
