@@ -1,13 +1,13 @@
-// Compose profile `replicas`, one-shot: creates the demo agents' enrolment token (3 uses, 1 hour) through
-// the admin API and leaves it in /data/tokens/token for the agents. Runs once: an existing token file is kept
-// (an agent already enrolled never needs it again). The admin key stays in this container.
+// Compose profile `replicas`, one-shot at every `up`: creates the demo agents' enrolment token (3 uses, 1 hour)
+// through the admin API and leaves it in /data/tokens/token for the agents. A new one each time: an agent
+// already enrolled ignores it, and one whose volume was lost (or a new one) can enrol again; a kept token
+// ran out of uses or expired and left such an agent refused for good. The admin key stays in this container.
 /* global fetch -- Node 20 has it built in */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 
 const out = '/data/tokens/token';
 const url = process.env.CONTROL_PLANE_URL;
 const key = process.env.ADMIN_API_KEY;
-if (existsSync(out)) process.exit(0);
 if (!key) {
   console.error('ADMIN_API_KEY is not set: start the profile as `ADMIN_API_KEY=<32+ characters> docker compose --profile replicas up -d`');
   process.exit(78);
