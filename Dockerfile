@@ -1,5 +1,6 @@
-# Node 20 (>= 20.19): the version CI and the test machines run (README "Requirements"). nestjs-pino and
-# file-type declare node >= 22 and print EBADENGINE warnings at install; they run on 20 (whole suite green).
+# Node 20 (>= 20.19): the version CI and the test machines run (README "Requirements"). nestjs-pino,
+# file-type and eventsource-parser declare node >= 22 and print EBADENGINE warnings at install; they run on
+# 20 (whole suite green).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -47,6 +47,7 @@ describe('fleet namespace stored in the database', () => {
     const refusal = startTestApp({ MQTT_URL: broker.url, DATABASE_URL: respelled, FLEET_NAMESPACE: `${stored}-other` });
     await expect(refusal).rejects.toBeInstanceOf(ConfigError);
     await expect(refusal).rejects.toThrow(`Unset FLEET_NAMESPACE (or set it to "${stored}")`);
+    await expect(refusal).rejects.toThrow(`under docker compose, which cannot unset it, set FLEET_NAMESPACE=${stored}`);
     // Agreeing with the stored namespace is fine.
     expect(await boot(respelled, { FLEET_NAMESPACE: stored })).toBe(stored);
   });

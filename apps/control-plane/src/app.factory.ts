@@ -49,7 +49,7 @@ export async function createApp(parsed: AppConfig): Promise<NestExpressApplicati
       .setTitle('EdgeFleet control plane')
       .setDescription('Admin API: nodes, enrolment, models, artifacts, audit. Errors are RFC 7807 problem+json.')
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'API key', description: 'API key' })
       .build(),
   );
   app.use('/docs', docsSecurityHeaders);

@@ -21,7 +21,8 @@ export async function resolveFleetNamespace(dataSource: DataSource, mqtt: AppCon
   if (mqtt.fleetNamespaceFromEnv && stored !== mqtt.fleetNamespace) {
     throw new ConfigError([
       `FLEET_NAMESPACE: is "${mqtt.fleetNamespace}", but this installation's namespace (stored in its database at the first boot) is "${stored}", ` +
-        `and its enrolled nodes listen under ef/v1/${stored}/. Unset FLEET_NAMESPACE (or set it to "${stored}") to keep them. ` +
+        `and its enrolled nodes listen under ef/v1/${stored}/. Unset FLEET_NAMESPACE (or set it to "${stored}") to keep them; ` +
+        `under docker compose, which cannot unset it, set FLEET_NAMESPACE=${stored}. ` +
         `To move the installation to a new namespace on purpose, run UPDATE installation_settings SET fleet_namespace = '<new>' ` +
         `with every replica stopped, then enrol the nodes again.`,
     ]);
