@@ -8,11 +8,6 @@ export interface BatchWriterOptions<T> {
   /** Items kept while writes fail; beyond it the oldest are dropped (and reported). */
   readonly maxBuffered?: number;
   /**
-   * Batches written at once (default 1: one at a time, in arrival order). Above 1, order across batches is
-   * not kept: for items that are independent rows, so the store works on one batch while the next is sent.
-   */
-  readonly concurrency?: number;
-  /**
    * Whether a failed write was refused for its data (some row cannot be stored) rather than for a
    * transient reason: such a batch is split until the rows that cause it are alone, and those are set
    * aside instead of retried. Without it, every failure is retried.
@@ -35,19 +30,16 @@ interface Entry<T> {
 
 /**
  * Collects items and writes them in batches: one statement per batch instead of one per item.
- * Batches are written by up to `concurrency` lanes (one by default: in arrival order), each taking the next
- * batch when its write ends. A batch that fails transiently goes back to the front, the lanes stop, and it
+ * Flushes run one at a time, in arrival order. A batch that fails transiently goes back to the front and
  * is retried on the next flush; one refused for its data is bisected so that one bad item costs about
  * 2·log2(batch) extra writes, and everything else in it is written. `close()` writes whatever is left.
  */
 export class BatchWriter<T> {
   private buffer: Entry<T>[] = [];
-  /** The batches being written: still unwritten, so they count in `pending` and `oldestAgeMs`. */
-  private readonly inFlight = new Set<readonly Entry<T>[]>();
-  private readonly lanes = new Set<Promise<void>>();
-  /** A write failed transiently: lanes stop taking batches until the next flush (the retry). */
-  private halted = false;
+  /** The batch being written: still unwritten, so it counts in `pending` and `oldestAgeMs`. */
+  private inFlight: readonly Entry<T>[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly now: () => number;
 
@@ -57,16 +49,13 @@ export class BatchWriter<T> {
 
   /** Items not yet written: buffered or being written. */
   get pending(): number {
-    let n = this.buffer.length;
-    for (const batch of this.inFlight) n += batch.length;
-    return n;
+    return this.buffer.length + this.inFlight.length;
   }
 
   /** How long the oldest unwritten item has waited (0 when nothing waits). */
   oldestAgeMs(now: number = this.now()): number {
-    let oldest = this.buffer[0]?.at;
-    for (const batch of this.inFlight) oldest = Math.min(oldest ?? Infinity, batch[0]?.at ?? Infinity);
-    return oldest === undefined || oldest === Infinity ? 0 : Math.max(0, now - oldest);
+    const oldest = this.inFlight[0]?.at ?? this.buffer[0]?.at;
+    return oldest === undefined ? 0 : Math.max(0, now - oldest);
   }
 
   push(...items: T[]): void {
@@ -81,13 +70,8 @@ export class BatchWriter<T> {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.halted = false;
-    // A lane takes its first batch synchronously: start lanes while there is a batch for one.
-    while (this.lanes.size < Math.max(1, this.options.concurrency ?? 1) && this.buffer.length > 0) {
-      const lane: Promise<void> = this.lane().finally(() => this.lanes.delete(lane));
-      this.lanes.add(lane);
-    }
-    return Promise.all(this.lanes).then(() => undefined);
+    this.running = this.running.then(() => this.drain());
+    return this.running;
   }
 
   /**
@@ -103,15 +87,13 @@ export class BatchWriter<T> {
     return this.pending;
   }
 
-  private async lane(): Promise<void> {
-    while (!this.halted && this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.options.maxBatch);
-      this.inFlight.add(batch);
-      const unwritten = await this.writeIsolating(batch);
-      this.inFlight.delete(batch);
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      this.inFlight = this.buffer.splice(0, this.options.maxBatch);
+      const unwritten = await this.writeIsolating(this.inFlight);
+      this.inFlight = [];
       if (unwritten.length > 0) {
         this.requeue(unwritten);
-        this.halted = true;
         if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 10);
         return;
       }
