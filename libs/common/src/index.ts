@@ -1,4 +1,5 @@
 export * from './batch-writer.js';
+export * from './partitioned-batch-writer.js';
 export * from './errors.js';
 export * from './fs.js';
 export * from './secrets.js';

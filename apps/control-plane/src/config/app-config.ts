@@ -80,7 +80,7 @@ export interface AppConfig {
   readonly ingest: {
     readonly flushMs: number;
     readonly batchMax: number;
-    /** Heartbeat batches written at once (INGEST_WRITERS). */
+    /** Heartbeat writers at once, partitioned by node (INGEST_WRITERS). */
     readonly writers: number;
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;

@@ -1,5 +1,5 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { BatchWriter } from '#common';
+import { BatchWriter, type BatchWriterOptions, PartitionedBatchWriter } from '#common';
 import { encodeMessage, envelopeFields, type HeartbeatMessage, type PresenceMessage, type ResultsMessage, type StatusMessage } from '#protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseUnavailable, isDataException } from '../database/pg-errors.js';
@@ -34,7 +34,7 @@ const nodeIdsOf = (items: readonly FromNode<unknown>[]) => items.map(({ nodeId }
 @Injectable()
 export class TelemetryService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TelemetryService.name);
-  private readonly heartbeats: BatchWriter<FromNode<HeartbeatMessage>>;
+  private readonly heartbeats: PartitionedBatchWriter<FromNode<HeartbeatMessage>>;
   private readonly results: BatchWriter<FromNode<ResultsMessage>>;
   private readonly statuses: BatchWriter<FromNode<StatusMessage>>;
   private readonly presence: PresenceRetry;
@@ -47,27 +47,26 @@ export class TelemetryService implements BeforeApplicationShutdown {
     private readonly broadcasts: BroadcastQueue,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    const writer = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax, concurrency = 1) =>
-      new BatchWriter<FromNode<T>>({
-        maxBatch,
-        concurrency,
-        flushMs: config.ingest.flushMs,
-        maxBuffered: config.ingest.batchMax * 100,
-        write: async (batch) => void this.metrics.ingestedRows.inc({ table }, await write(batch)),
-        isDataError: isDataException,
-        onError: (error, size) => {
-          this.metrics.ingestFailures.inc({ table });
-          this.logger.error({ err: error, table, size }, 'ingest batch failed; will retry');
-        },
-        onPoison: (items, error) => {
-          this.metrics.ingestPoisonRows.inc({ table }, items.length);
-          this.logger.error({ err: error, table, nodeIds: nodeIdsOf(items) }, 'PostgreSQL refused a telemetry item for its data; set aside, not retried');
-        },
-        onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
-      });
-    // Heartbeats are independent rows: several batches may be written at once. Statuses stay one at a time
-    // (older agents read their acknowledgement as "stored up to here"); results too, not measured with more.
-    this.heartbeats = writer('node_heartbeats', (b) => this.repository.insertHeartbeats(b), config.ingest.batchMax, config.ingest.writers);
+    const options = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch = config.ingest.batchMax): BatchWriterOptions<FromNode<T>> => ({
+      maxBatch,
+      flushMs: config.ingest.flushMs,
+      maxBuffered: config.ingest.batchMax * 100,
+      write: async (batch) => void this.metrics.ingestedRows.inc({ table }, await write(batch)),
+      isDataError: isDataException,
+      onError: (error, size) => {
+        this.metrics.ingestFailures.inc({ table });
+        this.logger.error({ err: error, table, size }, 'ingest batch failed; will retry');
+      },
+      onPoison: (items, error) => {
+        this.metrics.ingestPoisonRows.inc({ table }, items.length);
+        this.logger.error({ err: error, table, nodeIds: nodeIdsOf(items) }, 'PostgreSQL refused a telemetry item for its data; set aside, not retried');
+      },
+      onDrop: (count) => this.logger.error({ table, count }, 'ingest buffer full; dropped the oldest rows'),
+    });
+    const writer = <T>(table: IngestTable, write: (batch: FromNode<T>[]) => Promise<number>, maxBatch?: number) => new BatchWriter<FromNode<T>>(options(table, write, maxBatch));
+    // Heartbeats: INGEST_WRITERS writers at once, a node's heartbeats always through the same one (in order:
+    // its row's current model and the drift events read the previous heartbeat). Statuses and results: one.
+    this.heartbeats = new PartitionedBatchWriter(config.ingest.writers, (h) => h.nodeId, options('node_heartbeats', (b) => this.repository.insertHeartbeats(b)));
     // Results messages hold up to 1,000 records each: batch fewer messages.
     this.results = writer('inference_results', (b) => this.writeResults(b), Math.max(1, Math.floor(config.ingest.batchMax / 50)));
     this.statuses = writer('deployment_status_events', (b) => this.writeStatuses(b));
