@@ -51,6 +51,8 @@ const refused: readonly Case[] = [
   ['heartbeat', 'a model version longer than its column', (m) => (model(m)['version'] = 'x'.repeat(201))],
   ['heartbeat', 'year 0000', (m) => (m['ts'] = '0000-01-01T00:00:00Z')],
   ['heartbeat', 'seq beyond a safe integer', (m) => (m['seq'] = 2 ** 53)],
+  ['heartbeat', 'inferences beyond one window (the rollups add them up)', (m) => (m['inferences'] = 2 ** 32)],
+  ['heartbeat', 'a latency bucket count beyond one window', (m) => (m['latencyHistogram'] = { layout: 'log2q4-0.05ms', counts: [[3, 2 ** 32]] })],
   ['status', 'NUL in detail', (m) => (m['detail'] = `bad${NUL}digest`)],
   ['status', 'detail longer than 1000', (m) => (m['detail'] = 'x'.repeat(1001))],
   ['status', 'progress that underflows real', (m) => (m['progress'] = 1e-50)],
@@ -71,6 +73,7 @@ const accepted: readonly Case[] = [
   ['heartbeat', 'a subnormal real', (m) => (m['cpu'] = 1e-45)],
   ['heartbeat', 'year 0001', (m) => (m['ts'] = '0001-01-01T00:00:00Z')],
   ['heartbeat', 'uptime beyond integer (a bigint column)', (m) => (m['uptimeS'] = 2 ** 40)],
+  ['heartbeat', 'inferences at one window\'s bound', (m) => (m['inferences'] = 2 ** 32 - 1)],
   ['status', 'non-ASCII detail at its bound', (m) => (m['detail'] = 'é'.repeat(1000))],
   ['results', 'a huge number in output (jsonb holds any finite number)', (m) => (record(m)['output'] = [1e300])],
 ];

@@ -9,6 +9,15 @@ import { z } from 'zod';
 /** PostgreSQL `integer` (int4). */
 export const PG_INTEGER_MAX = 2_147_483_647;
 
+/**
+ * What one heartbeat window may count (inferences, errors, a histogram bucket): 2^32 − 1, far beyond any
+ * device in a 10-second window. Its use bounds it, not its column: the rollups add a node's heartbeats into
+ * `bigint` counters and 20-digit packed histogram buckets, and at this bound even the fastest ingest cannot
+ * overflow an hour's row. At 2^53 − 1 a node overflowed them with about a thousand heartbeats, and every
+ * batch it was in lost its rollups.
+ */
+export const MAX_WINDOW_COUNT = 2 ** 32 - 1;
+
 /** The largest finite 32-bit float (PostgreSQL `real`). */
 export const PG_REAL_MAX = 3.4028234663852886e38;
 

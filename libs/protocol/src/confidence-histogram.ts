@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WINDOW_COUNT } from './bounds.js';
 
 /**
  * Top-class confidence in 20 buckets of equal width: bucket i holds confidences in (i/20, (i+1)/20],
@@ -29,7 +30,7 @@ export const confidenceHistogramSchema = z
   .strictObject({
     layout: z.literal(CONFIDENCE_HISTOGRAM_LAYOUT),
     counts: z
-      .array(z.tuple([z.number().int().min(0).max(CONFIDENCE_BUCKET_COUNT - 1), z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)]))
+      .array(z.tuple([z.number().int().min(0).max(CONFIDENCE_BUCKET_COUNT - 1), z.number().int().min(1).max(MAX_WINDOW_COUNT)]))
       .min(1)
       .max(CONFIDENCE_BUCKET_COUNT)
       .refine((pairs) => pairs.every(([bucket], i) => i === 0 || bucket > (pairs[i - 1] as [number, number])[0]), 'buckets must be strictly increasing'),

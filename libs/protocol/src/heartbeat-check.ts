@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fitsReal, PG_INTEGER_MAX, PG_REAL_MAX } from './bounds.js';
+import { fitsReal, MAX_WINDOW_COUNT, PG_INTEGER_MAX, PG_REAL_MAX } from './bounds.js';
 import { CONFIDENCE_BUCKET_COUNT, CONFIDENCE_HISTOGRAM_LAYOUT } from './confidence-histogram.js';
 import { LATENCY_BUCKET_COUNT, LATENCY_HISTOGRAM_LAYOUT } from './latency-histogram.js';
 import type { HeartbeatMessage } from './messages.js';
@@ -26,6 +26,7 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const int = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const count = (v: unknown): v is number => int(v, 0, Number.MAX_SAFE_INTEGER);
+const windowCount = (v: unknown): v is number => int(v, 0, MAX_WINDOW_COUNT);
 const real = (v: unknown, min: number, max: number) => typeof v === 'number' && v >= min && v <= max && fitsReal(v);
 const text = (v: unknown, min: number, max: number) => typeof v === 'string' && v.length >= min && v.length <= max && !v.includes('\u0000');
 
@@ -52,7 +53,7 @@ function pairsTotal(counts: unknown, buckets: number, minLength: number): number
   for (const pair of counts) {
     if (!Array.isArray(pair) || pair.length !== 2) return -1;
     const [bucket, n] = pair as unknown[];
-    if (!int(bucket, 0, buckets - 1) || !int(n, 1, Number.MAX_SAFE_INTEGER) || bucket <= previous) return -1;
+    if (!int(bucket, 0, buckets - 1) || !int(n, 1, MAX_WINDOW_COUNT) || bucket <= previous) return -1;
     previous = bucket;
     total += n;
   }
@@ -89,7 +90,7 @@ export function isCertainlyHeartbeat(json: unknown, schemaVersion: number): json
   return (
     m['v'] === schemaVersion && typeof m['id'] === 'string' && UUID.test(m['id']) && timestamp(m['ts']) &&
     count(m['seq']) && model(m['model']) && count(m['uptimeS']) && real(m['cpu'], 0, 1024) &&
-    int(m['memMb'], 0, PG_INTEGER_MAX) && int(m['freeDiskMb'], 0, PG_INTEGER_MAX) && count(m['inferences']) && count(m['errors']) &&
+    int(m['memMb'], 0, PG_INTEGER_MAX) && int(m['freeDiskMb'], 0, PG_INTEGER_MAX) && windowCount(m['inferences']) && windowCount(m['errors']) &&
     latency(m['latencyMs']) &&
     (!('latencyHistogram' in m) || latencyHistogram(m['latencyHistogram'])) &&
     (!('confidenceHistogram' in m) || confidenceHistogram(m['confidenceHistogram'], m['inferences'] as number)) &&

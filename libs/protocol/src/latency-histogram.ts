@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WINDOW_COUNT } from './bounds.js';
 
 /**
  * The latency histogram every agent reports and the control plane merges: fixed, log-spaced buckets
@@ -83,7 +84,7 @@ export function sparseHistogram(counts: readonly number[]): [number, number][] {
 export const latencyHistogramSchema = z.strictObject({
   layout: z.literal(LATENCY_HISTOGRAM_LAYOUT),
   counts: z
-    .array(z.tuple([z.number().int().min(0).max(LATENCY_BUCKET_COUNT - 1), z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)]))
+    .array(z.tuple([z.number().int().min(0).max(LATENCY_BUCKET_COUNT - 1), z.number().int().min(1).max(MAX_WINDOW_COUNT)]))
     .max(LATENCY_BUCKET_COUNT)
     .refine((pairs) => pairs.every(([bucket], i) => i === 0 || bucket > (pairs[i - 1] as [number, number])[0]), 'buckets must be strictly increasing'),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int32, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
+import { int32, MAX_WINDOW_COUNT, PG_REAL_MAX, real, safeText, timestamp } from './bounds.js';
 import { desiredStateEnvelopeSchema, rootEnvelopeSchema } from './signed-documents.js';
 import { confidenceCount, confidenceHistogramSchema } from './confidence-histogram.js';
 import { heartbeatDriftSchema } from './drift.js';
@@ -18,6 +18,8 @@ const uuid = z.uuid();
  */
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Counted in one heartbeat window (bounds.ts). */
+const windowCount = z.number().int().min(0).max(MAX_WINDOW_COUNT);
 const shortText = safeText(200, 1);
 /** base64url, as the control plane makes it (32 random bytes). */
 const attestationNonce = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'a base64url nonce');
@@ -83,8 +85,8 @@ export const heartbeatMessage = z.strictObject({
   /** `integer` columns: up to 2 PiB, beyond any edge device. */
   memMb: int32(),
   freeDiskMb: int32(),
-  inferences: count,
-  errors: count,
+  inferences: windowCount,
+  errors: windowCount,
   latencyMs: z.strictObject({ p50: real(0, PG_REAL_MAX), p99: real(0, PG_REAL_MAX) }).nullable(),
   /**
    * The window's successful inferences' latencies in the shared log-spaced buckets (latency-histogram.ts),
