@@ -7,6 +7,9 @@ import { dataSourceOptions } from '../../apps/control-plane/src/database/data-so
 import { runMigrations } from '../../apps/control-plane/src/database/migrate.js';
 import { loadConfig } from '../../apps/control-plane/src/config/config.js';
 import { type FromNode, TelemetryRepository } from '../../apps/control-plane/src/telemetry/telemetry.repository.js';
+import { AttestationRepository } from '../../apps/control-plane/src/attestation/attestation.repository.js';
+import { EventRecorder } from '../../apps/control-plane/src/events/event-recorder.js';
+import { EventsRepository } from '../../apps/control-plane/src/events/events.repository.js';
 import { createTestDatabase } from '../helpers/test-database.js';
 
 const NODES = 500;
@@ -28,7 +31,7 @@ const shuffled = <T>(xs: readonly T[]): T[] => {
  * order while the other writer's presence update locks them in id order: with FOR UPDATE there, the two
  * deadlocked and PostgreSQL aborted one batch.
  */
-describe('heartbeat ingest by two writers at once', () => {
+describe('heartbeat ingest by two writers at once, and beside attestation verdicts', () => {
   let db: { url: string; drop: () => Promise<void> };
   let ds: DataSource;
   let nodeIds: string[];
@@ -74,5 +77,22 @@ describe('heartbeat ingest by two writers at once', () => {
     expect(failures.map((e) => String(e))).toEqual([]);
     const [{ n }] = (await ds.query('SELECT count(*)::int AS n FROM node_heartbeats')) as [{ n: number }];
     expect(n).toBe(NODES * 2 * ROUNDS);
+  });
+
+  it('stores attestation verdicts beside heartbeats of the same nodes with no deadlock', async () => {
+    // The verdicts' UPDATE locked node rows in the batch's order; the presence update locks them in id order.
+    const attestation = new AttestationRepository(ds, new EventRecorder(new EventsRepository(ds)));
+    const failures: unknown[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const verdicts = shuffled(nodeIds).map((nodeId) => ({ nodeId, verdict: 'verified' as const, sha256: 'ab'.repeat(32) }));
+      const heartbeats = new TelemetryRepository(ds, { ingest: { rollups: false } });
+      const results = await Promise.allSettled([
+        attestation.record(verdicts),
+        heartbeats.insertHeartbeats(batch(1000 + round)),
+        attestation.expireVerdicts(0),
+      ]);
+      for (const r of results) if (r.status === 'rejected') failures.push(r.reason);
+    }
+    expect(failures.map((e) => String(e))).toEqual([]);
   });
 });

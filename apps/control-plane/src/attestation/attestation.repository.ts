@@ -54,12 +54,15 @@ export class AttestationRepository {
     await this.db.query(`DELETE FROM attestation_nonces WHERE epoch < $1`, [epoch]);
   }
 
-  /** Marks `stale` every verdict not renewed for `maxAgeMs`; returns how many changed. */
+  /** Marks `stale` every verdict not renewed for `maxAgeMs`; returns how many changed. Rows locked in id order, as in writeVerdicts. */
   async expireVerdicts(maxAgeMs: number): Promise<number> {
     const rows = (await this.db.query(
-      `UPDATE nodes SET attestation = 'stale'
-        WHERE attestation IS NOT NULL AND attestation <> 'stale' AND attested_at < now() - make_interval(secs => $1::double precision / 1000)
-        RETURNING id`,
+      `WITH expired AS (
+         SELECT id FROM nodes
+          WHERE attestation IS NOT NULL AND attestation <> 'stale' AND attested_at < now() - make_interval(secs => $1::double precision / 1000)
+          ORDER BY id FOR NO KEY UPDATE)
+       UPDATE nodes n SET attestation = 'stale' FROM expired WHERE n.id = expired.id
+        RETURNING n.id`,
       [maxAgeMs],
     )) as [unknown[], number];
     return rows[1];
@@ -96,10 +99,16 @@ export class AttestationRepository {
     });
   }
 
+  /**
+   * The node rows are locked in id order first, as the heartbeat writers' presence updates lock them: two
+   * statements locking the same nodes in different orders deadlocked (seen with 400 shared nodes).
+   */
   private async writeVerdicts(tx: EntityManager, rows: readonly AttestationRow[]): Promise<void> {
     await tx.query(
-      `UPDATE nodes n SET attestation = v.verdict, attested_sha256 = v.sha256, attested_at = now()
-         FROM unnest($1::uuid[], $2::varchar[], $3::char(64)[]) AS v(id, verdict, sha256)
+      `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::char(64)[]) AS v(id, verdict, sha256)),
+            locked AS (SELECT id FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE)
+       UPDATE nodes n SET attestation = v.verdict, attested_sha256 = v.sha256, attested_at = now()
+         FROM v JOIN locked ON locked.id = v.id
         WHERE n.id = v.id`,
       [rows.map((r) => r.nodeId), rows.map((r) => r.verdict), rows.map((r) => r.sha256)],
     );
