@@ -5,6 +5,7 @@ import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#proto
 import { verifyInitialRoot } from '#trust';
 import { KeyStore } from '../../apps/control-plane/src/keys/key-store.js';
 import { TelemetryService } from '../../apps/control-plane/src/telemetry/telemetry.service.js';
+import { TelemetryRepository } from '../../apps/control-plane/src/telemetry/telemetry.repository.js';
 import { createModel, seedNodes, uploadVersion } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { SimulatedNode } from '../helpers/simulated-node.js';
@@ -96,6 +97,11 @@ describe('MQTT gateway: two control-plane replicas on one broker', () => {
     node.client.stream.destroy();
     await eventually(() => count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId]), (n) => n === 1);
     expect(await count(`SELECT count(*) AS n FROM nodes WHERE id = $1 AND status = 'offline'`, [nodeId])).toBe(1);
+    // The retained offline presence, delivered again (as at every control-plane subscribe), is no sighting.
+    const lastSeen = async () => ((await a.db.query(`SELECT last_seen_at::text AS t FROM nodes WHERE id = $1`, [nodeId])) as { t: string }[])[0]?.t;
+    const before = await lastSeen();
+    await a.app.get(TelemetryRepository).recordPresence(nodeId!, { ...envelopeFields(), online: false });
+    expect(await lastSeen()).toBe(before);
   });
 
   it('attributes each result to the version it was served with when two versions have the same bytes', async () => {

@@ -286,7 +286,9 @@ export class TelemetryRepository {
     // (node.online / node.offline once per change). NO KEY: heartbeat COPYs (foreign key checks) need not wait.
     await this.db.query(
       `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 FOR NO KEY UPDATE),
-            moved AS (UPDATE nodes n SET status = $2::node_status, last_seen_at = now(), agent_version = COALESCE($3, n.agent_version)
+            moved AS (UPDATE nodes n SET status = $2::node_status, agent_version = COALESCE($3, n.agent_version),
+                             -- An offline node's retained presence is delivered again at every subscribe: not a sighting.
+                             last_seen_at = CASE WHEN $2::node_status = 'online' OR old.status <> $2::node_status THEN now() ELSE n.last_seen_at END
                         FROM old WHERE n.id = old.id AND n.status <> 'decommissioned'
                       RETURNING n.id, old.status AS was)
        INSERT INTO events (type, node_id) SELECT $4, id FROM moved WHERE was <> $2::node_status`,
