@@ -49,6 +49,14 @@ function numericArray(values: readonly (string | null)[]): string {
   return `{${values.map((v) => v ?? 'NULL').join(',')}}`;
 }
 
+/** A group's packed latency histogram: a lone heartbeat's own text (packed once for its row too), else the sum; null when none has one. */
+function groupLatency(beats: readonly HeartbeatMessage[]): string | null {
+  const [first] = beats;
+  if (beats.length === 1 && first) return latencyHistLiteral(first);
+  if (!beats.some((m) => m.latencyHistogram)) return null;
+  return packSum(beats.map((m) => m.latencyHistogram?.counts), LATENCY_BUCKET_COUNT);
+}
+
 interface HeartbeatGroup {
   readonly nodeId: string;
   readonly model: NonNullable<HeartbeatMessage['model']>;
@@ -73,8 +81,6 @@ export function heartbeatRollupColumns(stored: readonly { readonly nodeId: strin
   const rows = [...groups.values()];
   if (rows.length === 0) return null;
   const sum = (g: HeartbeatGroup, of: (m: HeartbeatMessage) => number) => g.beats.reduce((total, m) => total + of(m), 0);
-  const latency = (g: HeartbeatGroup) =>
-    g.beats.length === 1 ? latencyHistLiteral(g.beats[0] as HeartbeatMessage) : g.beats.some((m) => m.latencyHistogram) ? packSum(g.beats.map((m) => m.latencyHistogram?.counts), LATENCY_BUCKET_COUNT) : null;
   return [
     rows.map((g) => g.nodeId),
     rows.map((g) => g.model.name),
@@ -83,7 +89,7 @@ export function heartbeatRollupColumns(stored: readonly { readonly nodeId: strin
     rows.map((g) => g.model.sha256),
     rows.map((g) => sum(g, (m) => m.inferences)),
     rows.map((g) => sum(g, (m) => m.errors)),
-    numericArray(rows.map(latency)),
+    numericArray(rows.map(({ beats }) => groupLatency(beats))),
     rows.map((g) => sum(g, (m) => (m.confidenceHistogram ? confidenceCount(m.confidenceHistogram) : 0))),
     rows.map((g) => sum(g, (m) => m.confidenceHistogram?.sum ?? 0)),
     numericArray(rows.map((g) => packSum(g.beats.map((m) => m.confidenceHistogram?.counts), CONFIDENCE_BUCKET_COUNT))),
