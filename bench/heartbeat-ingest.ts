@@ -4,7 +4,8 @@
  *     exactly what ours stored (exported with COPY TO after a warm-up run of ours), in one COPY;
  *   - one INSERT per row (the naive way; goal: ours >= 10x it).
  * The heartbeats are what agents send: latency and confidence histograms, naming a registered version
- * (so the rollups do their real work). "Ours" is the gateway's path from the MQTT payload bytes:
+ * (so the rollups do their real work: the job's run on each round's rows is timed and shown apart, as it
+ * runs off the ingest path). "Ours" is the gateway's path from the MQTT payload bytes:
  * parseMessage, then writers as TelemetryService builds them (INGEST_WRITERS, partitioned by node) writing
  * TelemetryRepository.insertHeartbeats batches. Messages arrive a slice per event-loop turn, so parsing
  * overlaps the writes in flight as it does behind a socket.
@@ -38,6 +39,7 @@ import { createDatabase, dropDatabase } from '../apps/control-plane/src/database
 import { dataSourceOptions } from '../apps/control-plane/src/database/data-source.js';
 import { runMigrations } from '../apps/control-plane/src/database/migrate.js';
 import { TelemetryRepository } from '../apps/control-plane/src/telemetry/telemetry.repository.js';
+import { HeartbeatRollupsRepository } from '../apps/control-plane/src/telemetry/heartbeat-rollups.repository.js';
 
 const ROWS = Number(process.argv[2] ?? 50_000);
 /**
@@ -92,7 +94,11 @@ try {
     },
   }));
   const payloads = heartbeats.map((h) => ({ nodeId: h.nodeId, payload: encodeMessage('heartbeat', h.message) }));
-  const reset = () => ds.query('TRUNCATE node_heartbeats, model_version_rollups, model_version_hourly_rollups');
+  // The watermark back to now: what a phase stores is then exactly what the rollup job finds.
+  const reset = async () => {
+    await ds.query('TRUNCATE node_heartbeats, model_version_rollups, model_version_hourly_rollups');
+    await ds.query(`UPDATE rollup_watermarks SET until = now()`);
+  };
   const count = async () => Number(((await ds.query('SELECT count(*) AS n FROM node_heartbeats')) as { n: string }[])[0]?.n);
   /**
    * Every PostgreSQL process: the backends, and the WAL writer, checkpointer and autovacuum that the
@@ -126,8 +132,8 @@ try {
     readonly nodeCpuS: number;
     readonly dbCpuS: number;
   }
-  const time = async (fn: () => Promise<void>): Promise<Phase> => {
-    await reset();
+  const time = async (fn: () => Promise<void>, fresh = true): Promise<Phase> => {
+    if (fresh) await reset();
     const before = await cpuNow();
     const start = process.hrtime.bigint();
     await fn();
@@ -148,6 +154,7 @@ try {
   };
 
   const repository = new TelemetryRepository(ds, { ingest: { rollups: true } });
+  const rollups = new HeartbeatRollupsRepository(ds);
   const parse = ({ nodeId, payload }: (typeof payloads)[number]) => {
     const parsed = parseMessage('heartbeat', payload);
     if (!parsed.ok) throw parsed.error;
@@ -185,11 +192,20 @@ try {
 
   const copyS: Phase[] = [];
   const oursS: Phase[] = [];
+  const jobS: Phase[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     copyS.push(await time(rawCopy));
     if ((await count()) !== ROWS) throw new Error('COPY stored the wrong number of rows');
     oursS.push(await time(gateway));
     if ((await count()) !== ROWS) throw new Error('the gateway path stored the wrong number of rows');
+    // The rollup job, off the ingest path, on what this round stored: its cost per heartbeat (in production
+    // it runs once a minute on a minute of heartbeats, here once on the round's).
+    jobS.push(
+      await time(async () => {
+        const run = await rollups.rollUp({ alignToMinute: false, marginMs: 0 });
+        if (run?.heartbeats !== ROWS) throw new Error(`the rollup job rolled up ${run?.heartbeats} heartbeats, not ${ROWS}`);
+      }, false),
+    );
   }
 
   // Diagnostics: the same calls without overlap, and the write path on already-parsed messages.
@@ -224,6 +240,7 @@ try {
   console.log(`heartbeats: ${ROWS} rows from ${NODES} nodes; batches of ${BATCH}; ${WRITERS} writer(s), partitioned by node; ${ROUNDS} alternating rounds (the median round shown)`);
   line('raw COPY of the same rows', ROWS, medianPhase(copyS));
   line('edgefleet gateway path', ROWS, medianPhase(oursS));
+  line('  then the rollup job, off that path', ROWS, medianPhase(jobS));
   line('  serially: parse a batch, write it', ROWS, serialS);
   line('  the write path alone', ROWS, writeOnlyS);
   line(`single-row INSERT (${SINGLE_ROWS})`, SINGLE_ROWS, singleS);

@@ -1,7 +1,8 @@
 /**
  * Per-version model health, in one run (docs/model-health.md):
  *   1. Ingest throughput with the rollups on vs off: results (the rollup is in the insert's own statement)
- *      and heartbeats with latency and confidence histograms (as current agents send them), through
+ *      and heartbeats with latency and confidence histograms (as current agents send them; their rollups are
+ *      the rollup job's since issue 14, off the ingest path, so for them on/off differ by noise only), through
  *      TelemetryRepository as the gateway calls it, rounds alternated so a busy neighbour hurts both sides
  *      alike. Goal: on/off >= 0.8. Then results again with PENDING labels held (POST /v1/feedback for kept
  *      results; none matching), against none: what the ingest-time join of held labels costs.

@@ -18,6 +18,7 @@ import { HeartbeatDrift1764730000000 } from './1764730000000-heartbeat-drift.js'
 import { ShadowEvaluation1764740000000 } from './1764740000000-shadow-evaluation.js';
 import { PartitionedTelemetry1764750000000 } from './1764750000000-partitioned-telemetry.js';
 import { ArtifactWireEncoding1764760000000 } from './1764760000000-artifact-wire-encoding.js';
+import { HeartbeatRollupJob1764770000000 } from './1764770000000-heartbeat-rollup-job.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -39,4 +40,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ShadowEvaluation1764740000000,
   PartitionedTelemetry1764750000000,
   ArtifactWireEncoding1764760000000,
+  HeartbeatRollupJob1764770000000,
 ];

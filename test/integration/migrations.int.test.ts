@@ -56,6 +56,7 @@ describe('migrations (real PostgreSQL)', () => {
       'rollout_events',
       'rollout_nodes',
       'rollouts',
+      'rollup_watermarks',
       'shadow_reports',
       'webhook_deliveries',
       'webhook_dispatch_cursor',

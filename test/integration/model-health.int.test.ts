@@ -6,6 +6,7 @@ import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { type ModelRef, SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { ROLLUP_TIERS, rollupSource } from '../../apps/control-plane/src/telemetry/rollup-sql.js';
 
 /** A deterministic pseudo-random sequence (the test's reference and the nodes see the same numbers). */
 function lcg(seed: number): () => number {
@@ -124,9 +125,9 @@ describe('per-version model health', () => {
         20_000,
         'every histogram heartbeat stored',
       );
-      // Rollups of heartbeats are written right after the heartbeats themselves.
+      // Heartbeats count as soon as they are stored: read from their rows until the rollup job has added them.
       await waitFor(
-        async () => ((await t.db.query(`SELECT COALESCE(sum(errors), 0)::int AS n FROM model_version_rollups WHERE model_version_id = ANY($1)`, [[v1.id, v2.id]])) as { n: number }[])[0]?.n,
+        async () => ((await t.db.query(`SELECT COALESCE(sum(errors), 0)::int AS n FROM ${rollupSource(ROLLUP_TIERS[0])} r WHERE model_version_id = ANY($1)`, [[v1.id, v2.id]])) as { n: number }[])[0]?.n,
         (n) => n === [...errorsSent.values()].reduce((a, b) => a + b, 0),
         20_000,
         'every heartbeat rolled up',

@@ -84,8 +84,10 @@ export interface AppConfig {
     readonly writers: number;
     /** The longest the oldest unwritten telemetry item may wait before /health reports ingest down. */
     readonly maxLagMs: number;
-    /** Whether ingest maintains `model_version_rollups` (the stats route reads nothing else). */
+    /** Whether the rollups are maintained (results' at ingest, heartbeats' by the job). */
     readonly rollups: boolean;
+    /** How often the heartbeat rollup job runs (ROLLUP_INTERVAL_MS). */
+    readonly rollupIntervalMs: number;
   };
   /** Drift (docs/drift.md): the score above which a node's heartbeat emits `model.drift-detected`. */
   readonly drift: { readonly eventThreshold: number };

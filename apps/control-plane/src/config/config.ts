@@ -66,7 +66,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       },
     },
     resultsRequests: { burst: e.RESULTS_REQUEST_BURST, perMinute: e.RESULTS_REQUESTS_PER_MINUTE },
-    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, writers: e.INGEST_WRITERS, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS },
+    ingest: { flushMs: e.INGEST_FLUSH_MS, batchMax: e.INGEST_BATCH_MAX, writers: e.INGEST_WRITERS, maxLagMs: e.INGEST_MAX_LAG_MS, rollups: e.INGEST_ROLLUPS, rollupIntervalMs: e.ROLLUP_INTERVAL_MS },
     drift: { eventThreshold: e.DRIFT_EVENT_THRESHOLD },
     attestation: { nonceSeconds: e.ATTESTATION_NONCE_SECONDS },
     artifacts: { store: store.config, dir: resolve(e.ARTIFACT_DIR), maxBytes: e.ARTIFACT_MAX_BYTES, checkTimeoutMs: e.ARTIFACT_CHECK_TIMEOUT_MS, checkMaxHeapMb: e.ARTIFACT_CHECK_MAX_HEAP_MB },

@@ -18,6 +18,7 @@ import { NodeHeartbeat } from '../telemetry/node-heartbeat.entity.js';
 import { InferenceFeedback } from '../model-health/inference-feedback.entity.js';
 import { PendingFeedback } from '../model-health/pending-feedback.entity.js';
 import { ModelVersionHourlyRollup, ModelVersionRollup } from '../model-health/model-version-rollup.entity.js';
+import { RollupWatermark } from '../telemetry/rollup-watermark.entity.js';
 import { RolloutEvent } from '../rollouts/rollout-event.entity.js';
 import { RolloutNode } from '../rollouts/rollout-node.entity.js';
 import { Rollout } from '../rollouts/rollout.entity.js';
@@ -46,6 +47,7 @@ export const ENTITIES = [
   ModelVersionRollup,
   ModelVersionHourlyRollup,
   NodeHeartbeat,
+  RollupWatermark,
   Rollout,
   RolloutEvent,
   RolloutNode,

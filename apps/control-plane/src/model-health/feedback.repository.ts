@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ROLLUP_TIERS, rollupSource } from '../telemetry/rollup-sql.js';
 
 export interface FeedbackItem {
   readonly nodeId?: string;
@@ -43,11 +44,11 @@ export class FeedbackRepository {
 
   /**
    * Active nodes that served a version of `model`@`version` (any variant) since `since`, busiest first:
-   * those that may keep its results. Read from the hourly rollups (one row per node and hour).
+   * those that may keep its results. Read from the hourly rollups (one row per node and hour) and the heartbeats not rolled up yet.
    */
   async servingNodes(model: string, version: string, since: Date, limit: number): Promise<string[]> {
     const rows = (await this.db.query(
-      `SELECT r.node_id AS "nodeId" FROM model_version_hourly_rollups r
+      `SELECT r.node_id AS "nodeId" FROM ${rollupSource(ROLLUP_TIERS[1])} r
          JOIN model_versions mv ON mv.id = r.model_version_id JOIN models m ON m.id = mv.model_id
          JOIN nodes n ON n.id = r.node_id
         WHERE m.name = $1 AND mv.version = $2 AND r.hour >= date_trunc('hour', $3::timestamptz) AND n.status <> 'decommissioned'

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { ROLLUP_TIERS, type RollupTier } from '../telemetry/rollup-sql.js';
+import { ROLLUP_TIERS, rollupSource, type RollupTier } from '../telemetry/rollup-sql.js';
 import type { StatsGrouping } from './stats-query.js';
 
 /** Windows longer than this read the hourly rollups (a day: 24 rows per node instead of 1,440). */
@@ -55,8 +55,9 @@ const params = (ids: readonly string[], windowSeconds: number, grouping: StatsGr
   grouping.kind === 'label' ? [ids, windowSeconds, grouping.key] : [ids, windowSeconds];
 
 /**
- * Reads model health from `model_version_rollups` and `inference_feedback` only: never the raw results.
- * A window covers the minutes that started within it, the current (partial) minute included.
+ * Reads model health from the rollups (with the heartbeats the job has not rolled up yet: `rollupSource`) and
+ * `inference_feedback`: never the raw results. A window covers the minutes that started within it, the
+ * current (partial) minute included.
  */
 @Injectable()
 export class ModelStatsRepository {
@@ -86,7 +87,7 @@ export class ModelStatsRepository {
               SELECT r.node_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.latency_hist) AS latency_hist,
                      sum(r.results) AS results, sum(r.confidence_sum) AS confidence_sum, sum(r.confidence_hist) AS confidence_hist,
                      sum(r.reported_confidences) AS rn, sum(r.reported_confidence_sum) AS rs, sum(r.reported_confidence_hist) AS rh
-                FROM ${tier.table} r
+                FROM ${rollupSource(tier)} r
                WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= date_trunc('${tier.unit}', now() - make_interval(secs => $2))
                GROUP BY r.node_id),
             c AS (

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ROLLUP_TIERS, rollupSource } from '../telemetry/rollup-sql.js';
 
 export interface VersionWindowRow {
   readonly model: string;
@@ -14,7 +15,7 @@ export interface VersionWindowRow {
   readonly latencyHist: string;
 }
 
-/** What the per-version Prometheus series read from the rollups at scrape time. */
+/** What the per-version Prometheus series read from the rollups (and the heartbeats not rolled up yet) at scrape time. */
 @Injectable()
 export class VersionMetricsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -27,7 +28,7 @@ export class VersionMetricsRepository {
           SELECT r.model_version_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.results) AS results, sum(r.latency_hist) AS latency_hist,
                  CASE WHEN sum(r.reported_confidences) > 0 THEN sum(r.reported_confidences) ELSE sum(r.results) END AS confidences,
                  CASE WHEN sum(r.reported_confidences) > 0 THEN sum(r.reported_confidence_sum) ELSE sum(r.confidence_sum) END AS confidence_sum
-            FROM model_version_rollups r
+            FROM ${rollupSource(ROLLUP_TIERS[0])} r
            WHERE r.minute >= date_trunc('minute', now() - make_interval(secs => $1))
            GROUP BY r.model_version_id, r.node_id)
        SELECT m.name AS model, mv.version, mv.variant, sum(p.inferences)::float8 AS inferences, sum(p.errors)::float8 AS errors,

@@ -5,19 +5,22 @@ import type { Redis } from 'ioredis';
 import { BullConnections } from '../queues/bull-connections.js';
 import { keepJobScheduler } from '../queues/job-scheduler.js';
 import { RetentionService } from './retention.service.js';
+import { HeartbeatRollupsService } from '../telemetry/heartbeat-rollups.service.js';
 import { TelemetryPartitionsService } from './telemetry-partitions.service.js';
 
 /**
- * The queue and its jobs, both repeatable and without payload: `prune` (events, rollups) and
- * `telemetry-partitions` (partitions created ahead, old ones dropped).
+ * The maintenance queue and its jobs, all repeatable and without payload: `prune` (events, rollups),
+ * `telemetry-partitions` (partitions created ahead, old ones dropped), each every RETENTION_INTERVAL_MS,
+ * and `heartbeat-rollups` every ROLLUP_INTERVAL_MS (when rollups are on).
  */
 export const RETENTION_QUEUE = 'retention';
-export const RetentionJob = { prune: 'prune', telemetryPartitions: 'telemetry-partitions' } as const;
+export const RetentionJob = { prune: 'prune', telemetryPartitions: 'telemetry-partitions', heartbeatRollups: 'heartbeat-rollups' } as const;
 
 /**
- * Runs the retention jobs every RETENTION_INTERVAL_MS as BullMQ job schedulers: one job of each per interval
- * between all replicas (the scheduler ids are shared), run by a worker replica. Deleting old rows twice, or
- * creating a partition that exists, is harmless, so a job BullMQ runs again (a stalled worker) needs no guard.
+ * Runs the maintenance jobs as BullMQ job schedulers: one job of each per interval between all replicas
+ * (the scheduler ids are shared), run by a worker replica. Deleting old rows twice, or creating a
+ * partition that exists, is harmless, and a rollup run holds the watermark's row lock, so a job BullMQ
+ * runs again (a stalled worker) needs no guard.
  */
 @Injectable()
 export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
@@ -32,6 +35,7 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly retention: RetentionService,
     private readonly partitions: TelemetryPartitionsService,
+    private readonly heartbeatRollups: HeartbeatRollupsService,
   ) {
     this.connections = new BullConnections(config.redis.url);
     this.queueConnection = this.connections.open();
@@ -46,6 +50,7 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       async (job) => {
         if (job.name === RetentionJob.prune) return this.retention.prune();
         if (job.name === RetentionJob.telemetryPartitions) return this.partitions.maintain();
+        if (job.name === RetentionJob.heartbeatRollups) return this.heartbeatRollups.run();
         throw new Error(`retention: no handler for job ${job.name}`);
       },
       { connection: this.connections.open(), prefix: this.config.rollouts.queuePrefix, concurrency: 1 },
@@ -54,9 +59,18 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.worker.on('failed', (_job, error) => this.logger.error({ err: error }, 'retention run failed; the next interval tries again'));
     await keepJobScheduler(
       this.queueConnection,
-      () => Promise.all(Object.values(RetentionJob).map((name) => this.queue.upsertJobScheduler(name, { every: this.config.retention.intervalMs }, { name, opts: { removeOnComplete: 10, removeOnFail: 10 } }))),
+      () => Promise.all(this.schedules().map(({ name, every }) => this.queue.upsertJobScheduler(name, { every }, { name, opts: { removeOnComplete: 10, removeOnFail: 10 } }))),
       (error) => this.logger.error({ err: error }, 'could not restore the retention schedule after Redis reconnected; the next reconnect tries again'),
     );
+  }
+
+  private schedules(): { name: string; every: number }[] {
+    const every = this.config.retention.intervalMs;
+    const jobs = [
+      { name: RetentionJob.prune, every },
+      { name: RetentionJob.telemetryPartitions, every },
+    ];
+    return this.config.ingest.rollups ? [...jobs, { name: RetentionJob.heartbeatRollups, every: this.config.ingest.rollupIntervalMs }] : jobs;
   }
 
   async onModuleDestroy(): Promise<void> {

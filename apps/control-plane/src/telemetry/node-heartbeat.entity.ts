@@ -20,6 +20,8 @@ export class NodeHeartbeat {
   @PrimaryColumn({ type: 'timestamptz' })
   sentAt!: Date;
 
+  /** The transaction's start: the rollup job's watermark rests on it (telemetry/heartbeat-rollups.ts). BRIN, which TypeORM cannot declare. */
+  @Index('node_heartbeats_received_at_brin_idx', { synchronize: false })
   @Column({ type: 'timestamptz', default: () => 'now()' })
   receivedAt!: Date;
 
@@ -68,9 +70,13 @@ export class NodeHeartbeat {
   @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
   confidences!: number | null;
 
-  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. The histogram is kept in the rollups only. */
+  /** Their sum (each clamped to [0, 1]): the mean is exact, not read from bucket bounds. */
   @Column({ type: 'double precision', nullable: true })
   confidenceSum!: number | null;
+
+  /** The confidence histogram, packed as `latencyHist` (CONFIDENCE_BUCKET_COUNT buckets); null when the heartbeat carried none. */
+  @Column({ type: 'numeric', nullable: true })
+  confidenceHist!: string | null;
 
   /** Drift scores (PSI vs the manifest's reference statistics) of the node's recent inputs and top-class confidences; null when the heartbeat carried none. */
   @Column({ type: 'real', nullable: true })

@@ -18,6 +18,36 @@ export function packHistogram(counts: readonly number[]): string {
   return text;
 }
 
+/**
+ * Sparse (bucket, count) pairs → the same text as `packHistogram` of their dense form, without building it
+ * (ingest packs two histograms per heartbeat). Pairs out of order or repeated take the dense way.
+ */
+export function packSparseHistogram(pairs: readonly (readonly [number, number])[], buckets: number): string {
+  for (let i = 1; i < pairs.length; i++) {
+    if ((pairs[i] as readonly [number, number])[0] <= (pairs[i - 1] as readonly [number, number])[0]) return packHistogram(densify(pairs, buckets));
+  }
+  let top = pairs.length - 1;
+  while (top >= 0 && !(pairs[top] as readonly [number, number])[1]) top--;
+  if (top < 0) return '0';
+  const [topBucket, topCount] = pairs[top] as readonly [number, number];
+  let below = topBucket;
+  let text = String(topCount);
+  for (let i = top - 1; i >= 0; i--) {
+    const [bucket, n] = pairs[i] as readonly [number, number];
+    text += ZEROS.repeat(below - bucket - 1) + String(n).padStart(PACKED_DIGITS, '0');
+    below = bucket;
+  }
+  return text + ZEROS.repeat(below);
+}
+
+const ZEROS = '0'.repeat(PACKED_DIGITS);
+
+function densify(pairs: readonly (readonly [number, number])[], buckets: number): number[] {
+  const dense = new Array<number>(buckets).fill(0);
+  for (const [bucket, n] of pairs) dense[bucket] = (dense[bucket] ?? 0) + n;
+  return dense;
+}
+
 /** The numeric's text (as the pg driver returns it; null for none) → `length` dense counts. */
 export function unpackHistogram(text: string | null, length: number): number[] {
   const digits = (text ?? '0').split('.')[0] ?? '0';

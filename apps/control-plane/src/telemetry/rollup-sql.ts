@@ -1,99 +1,25 @@
-import { CONFIDENCE_BUCKET_COUNT, confidenceCount, denseHistogram, type HeartbeatMessage, LATENCY_BUCKET_COUNT } from '#protocol';
-import { packedBucketSql, packHistogram } from './packed-histogram.js';
+import { CONFIDENCE_BUCKET_COUNT, confidenceCount, type HeartbeatMessage, LATENCY_BUCKET_COUNT } from '#protocol';
+import { packedBucketSql, packSparseHistogram } from './packed-histogram.js';
 
 /**
- * SQL that keeps `model_version_rollups` (docs/model-health.md) up to date at ingest: set-based, one
- * upsert per batch, rows grouped by (version, node) first because ON CONFLICT may touch a row once per
- * statement. The minute is the control plane's clock at ingest (as the gates' windows are), never the
- * node's. Histograms are packed numerics (packed-histogram.ts): `+` and `sum` add them bucket by bucket.
+ * SQL behind `model_version_rollups` and `model_version_hourly_rollups` (docs/model-health.md). Results are
+ * rolled up at ingest, by the statement that inserts them. Heartbeats are rolled up by a job
+ * (heartbeat-rollups.repository.ts) from their stored rows, a minute at a time, as continuous aggregates
+ * are: one rollup row update per node and minute instead of two per heartbeat on the ingest path.
+ * Heartbeats received since the job's watermark are read from their rows (`rollupSource`). The minute is
+ * the control plane's clock at ingest (as the gates' windows are), never the node's. Histograms are packed
+ * numerics (packed-histogram.ts): `+` and `sum` add them bucket by bucket.
  */
 
-const packedLatency = new WeakMap<HeartbeatMessage, string | null>();
-
-/**
- * A heartbeat's histogram, packed (numeric text); null when it has none. Remembered per message: the
- * heartbeat's row and, for a node with one heartbeat in the batch (the usual case), its rollup use the same text.
- */
+/** A heartbeat's latency histogram, packed (numeric text); null when it has none. */
 export function latencyHistLiteral(m: HeartbeatMessage): string | null {
-  let packed = packedLatency.get(m);
-  if (packed === undefined) {
-    packed = m.latencyHistogram ? packHistogram(denseHistogram(m.latencyHistogram.counts)) : null;
-    packedLatency.set(m, packed);
-  }
-  return packed;
+  return m.latencyHistogram ? packSparseHistogram(m.latencyHistogram.counts, LATENCY_BUCKET_COUNT) : null;
 }
 
-/**
- * A heartbeat's confidence count and sum (nulls when it reports none): its stored columns. The histogram
- * goes to the rollups only (its packed numeric on every heartbeat row cost ingest 20–50%).
- */
-export function confidenceColumns(m: HeartbeatMessage): [number | null, number | null] {
+/** A heartbeat's confidence count, sum and packed histogram (nulls when it reports none): its stored columns. */
+export function confidenceColumns(m: HeartbeatMessage): [number | null, number | null, string | null] {
   const h = m.confidenceHistogram;
-  return h ? [confidenceCount(h), h.sum] : [null, null];
-}
-
-type Pairs = readonly (readonly [number, number])[];
-
-/** Sparse histograms summed and packed ('0' for none), as the rollup's numeric text. */
-function packSum(histograms: readonly (Pairs | undefined)[], buckets: number): string {
-  const dense = new Array<number>(buckets).fill(0);
-  for (const pairs of histograms) for (const [bucket, n] of pairs ?? []) dense[bucket] = (dense[bucket] ?? 0) + n;
-  return packHistogram(dense);
-}
-
-/**
- * A numeric[] parameter as PostgreSQL's array text: packed histograms are digits only, so nothing needs
- * quoting (the pg driver would quote and escape each element: a tenth of ingest's CPU, measured).
- */
-function numericArray(values: readonly (string | null)[]): string {
-  return `{${values.map((v) => v ?? 'NULL').join(',')}}`;
-}
-
-/** A group's packed latency histogram: a lone heartbeat's own text (packed once for its row too), else the sum; null when none has one. */
-function groupLatency(beats: readonly HeartbeatMessage[]): string | null {
-  const [first] = beats;
-  if (beats.length === 1 && first) return latencyHistLiteral(first);
-  if (!beats.some((m) => m.latencyHistogram)) return null;
-  return packSum(beats.map((m) => m.latencyHistogram?.counts), LATENCY_BUCKET_COUNT);
-}
-
-interface HeartbeatGroup {
-  readonly nodeId: string;
-  readonly model: NonNullable<HeartbeatMessage['model']>;
-  readonly beats: HeartbeatMessage[];
-}
-
-/**
- * The upsert's parameters for stored heartbeats, summed per (node, reported model) first: one row per
- * node and model whatever the number of heartbeats in the batch, histograms packed once per row. Null when
- * no heartbeat names a model.
- */
-export function heartbeatRollupColumns(stored: readonly { readonly nodeId: string; readonly message: HeartbeatMessage }[]): unknown[] | null {
-  const groups = new Map<string, HeartbeatGroup>();
-  for (const { nodeId, message: m } of stored) {
-    if (!m.model) continue;
-    // Separators no field can hold (the schema's short text and digests are printable).
-    const key = `${nodeId}\u0000${m.model.name}\u0000${m.model.version}\u0000${m.model.variant}\u0000${m.model.sha256}`;
-    const group = groups.get(key);
-    if (group) group.beats.push(m);
-    else groups.set(key, { nodeId, model: m.model, beats: [m] });
-  }
-  const rows = [...groups.values()];
-  if (rows.length === 0) return null;
-  const sum = (g: HeartbeatGroup, of: (m: HeartbeatMessage) => number) => g.beats.reduce((total, m) => total + of(m), 0);
-  return [
-    rows.map((g) => g.nodeId),
-    rows.map((g) => g.model.name),
-    rows.map((g) => g.model.version),
-    rows.map((g) => g.model.variant),
-    rows.map((g) => g.model.sha256),
-    rows.map((g) => sum(g, (m) => m.inferences)),
-    rows.map((g) => sum(g, (m) => m.errors)),
-    numericArray(rows.map(({ beats }) => groupLatency(beats))),
-    rows.map((g) => sum(g, (m) => (m.confidenceHistogram ? confidenceCount(m.confidenceHistogram) : 0))),
-    rows.map((g) => sum(g, (m) => m.confidenceHistogram?.sum ?? 0)),
-    numericArray(rows.map((g) => packSum(g.beats.map((m) => m.confidenceHistogram?.counts), CONFIDENCE_BUCKET_COUNT))),
-  ];
+  return h ? [confidenceCount(h), h.sum, packSparseHistogram(h.counts, CONFIDENCE_BUCKET_COUNT)] : [null, null, null];
 }
 
 /**
@@ -107,8 +33,9 @@ export const ROLLUP_TIERS = [
 export type RollupTier = (typeof ROLLUP_TIERS)[number];
 
 /**
- * Upsert of `agg` rows into a tier: heartbeats' counters, latency and reported confidence, or results'
- * counters and confidence. Each source adds only to its own columns.
+ * Upsert of `agg` rows (model_version_id, at, node_id and the source's sums) into a tier: heartbeats'
+ * counters, latency and reported confidence, or results' counters and confidence. Each source adds only
+ * to its own columns. Rows are locked in key order: concurrent statements cannot deadlock.
  */
 function upsertInto(tier: RollupTier, from: 'heartbeats' | 'results'): string {
   const values = from === 'heartbeats' ? 'inferences, errors, hist, 0, 0, 0, cn, cs, chist' : '0, 0, 0, n, s, hist, 0, 0, 0';
@@ -119,34 +46,61 @@ function upsertInto(tier: RollupTier, from: 'heartbeats' | 'results'): string {
          reported_confidence_sum = r.reported_confidence_sum + EXCLUDED.reported_confidence_sum,
          reported_confidence_hist = r.reported_confidence_hist + EXCLUDED.reported_confidence_hist`
       : 'results = r.results + EXCLUDED.results, confidence_sum = r.confidence_sum + EXCLUDED.confidence_sum, confidence_hist = r.confidence_hist + EXCLUDED.confidence_hist';
-  // Rows locked in key order: concurrent batches cannot deadlock.
   return `INSERT INTO ${tier.table} AS r (model_version_id, ${tier.column}, node_id, inferences, errors, latency_hist, results, confidence_sum, confidence_hist,
                                           reported_confidences, reported_confidence_sum, reported_confidence_hist)
-         SELECT model_version_id, date_trunc('${tier.unit}', now()), node_id, ${values} FROM agg ORDER BY model_version_id, node_id
+         SELECT model_version_id, at, node_id, ${values} FROM agg_${tier.unit} ORDER BY model_version_id, at, node_id
          ON CONFLICT (model_version_id, ${tier.column}, node_id) DO UPDATE SET ${update}`;
 }
 
-const [MINUTES, HOURS] = ROLLUP_TIERS;
+/** Stored heartbeats matched to their registered version (name, version, variant and digest, as reported); the others are not rolled up. */
+const HEARTBEATS_WITH_VERSION = `node_heartbeats h JOIN models m ON m.name = h.model_name
+       JOIN model_versions mv ON mv.model_id = m.id AND mv.version = h.model_version AND mv.variant = h.model_variant AND mv.artifact_sha256 = h.model_sha256`;
+
+/** The job's watermark row for heartbeats: everything received before `until` is in the rollups. */
+export const HEARTBEAT_WATERMARK = 'heartbeats';
 
 /**
- * Heartbeats → inferences, errors, latency histograms and reported confidence. Parameters: node ids,
- * model name, version, variant, digest, inferences, errors, packed latency histograms (numeric),
- * confidence counts, sums and packed histograms. A heartbeat names its version; one
- * that matches no registered version (or has no model) is not rolled up.
+ * The rollup job's statement: heartbeats received in [$1, $2) summed per version, node and minute, added to
+ * both tiers, and the watermark moved to $2, all at once (the caller holds the watermark row's lock).
+ * Returns `{ heartbeats, groups }`: the rows read and the minute rows written.
  */
-export const UPSERT_HEARTBEAT_ROLLUPS = `
-  WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $6::bigint[], $7::bigint[], $8::numeric[],
-                              $9::bigint[], $10::float8[], $11::numeric[])
-                  AS u(node_id, model, version, variant, sha, inferences, errors, hist, cn, cs, chist)),
-       agg AS (
-         SELECT mv.id AS model_version_id, u.node_id, sum(u.inferences) AS inferences, sum(u.errors) AS errors, COALESCE(sum(u.hist), 0) AS hist,
-                sum(u.cn) AS cn, sum(u.cs) AS cs, sum(u.chist) AS chist
-           FROM u JOIN models m ON m.name = u.model
-                  JOIN model_versions mv ON mv.model_id = m.id AND mv.version = u.version AND mv.variant = u.variant AND mv.artifact_sha256 = u.sha
-          GROUP BY mv.id, u.node_id),
-       minutes AS (${upsertInto(MINUTES, 'heartbeats')})
-  ${upsertInto(HOURS, 'heartbeats')}`;
+export const ROLL_UP_HEARTBEATS = `
+  WITH beats AS (
+         SELECT mv.id AS model_version_id, h.node_id, date_trunc('minute', h.received_at) AS minute, h.inferences, h.errors,
+                h.latency_hist, h.confidences, h.confidence_sum, h.confidence_hist
+           FROM ${HEARTBEATS_WITH_VERSION}
+          WHERE h.received_at >= $1 AND h.received_at < $2),
+       agg_minute AS (
+         SELECT model_version_id, minute AS at, node_id, sum(inferences) AS inferences, sum(errors) AS errors, COALESCE(sum(latency_hist), 0) AS hist,
+                COALESCE(sum(confidences), 0) AS cn, COALESCE(sum(confidence_sum), 0) AS cs, COALESCE(sum(confidence_hist), 0) AS chist
+           FROM beats GROUP BY 1, 2, 3),
+       agg_hour AS (
+         SELECT model_version_id, date_trunc('hour', at) AS at, node_id, sum(inferences) AS inferences, sum(errors) AS errors, sum(hist) AS hist,
+                sum(cn) AS cn, sum(cs) AS cs, sum(chist) AS chist
+           FROM agg_minute GROUP BY 1, 2, 3),
+       minutes AS (${upsertInto(ROLLUP_TIERS[0], 'heartbeats')}),
+       hours AS (${upsertInto(ROLLUP_TIERS[1], 'heartbeats')}),
+       moved AS (UPDATE rollup_watermarks SET until = $2 WHERE name = '${HEARTBEAT_WATERMARK}')
+  SELECT (SELECT count(*) FROM beats)::int AS heartbeats, (SELECT count(*) FROM agg_minute)::int AS groups`;
+
+/**
+ * A tier's rows as readers must see them: the rollup rows, plus the heartbeats the job has not rolled up
+ * yet (received since the watermark) as rollup-shaped rows. Exact at every moment: the job adds a range
+ * to the rollups and moves the watermark past it in one transaction, and a statement sees both or
+ * neither. Columns: model_version_id, node_id, the tier's column, and the rollups' sums.
+ */
+export function rollupSource(tier: RollupTier): string {
+  return `(SELECT model_version_id, node_id, ${tier.column}, inferences, errors, latency_hist, results, confidence_sum, confidence_hist,
+                  reported_confidences, reported_confidence_sum, reported_confidence_hist
+             FROM ${tier.table}
+           UNION ALL
+           SELECT mv.id, h.node_id, date_trunc('${tier.unit}', h.received_at), h.inferences, h.errors, COALESCE(h.latency_hist, 0),
+                  0::bigint, 0::float8, 0::numeric, COALESCE(h.confidences, 0), COALESCE(h.confidence_sum, 0), COALESCE(h.confidence_hist, 0)
+             FROM ${HEARTBEATS_WITH_VERSION}
+            WHERE h.received_at >= (SELECT until FROM rollup_watermarks WHERE name = '${HEARTBEAT_WATERMARK}'))`;
+}
+
+const [MINUTES, HOURS] = ROLLUP_TIERS;
 
 /**
  * Wraps the results INSERT (`insert`, which must end in `RETURNING node_id, model_version_id,
@@ -161,9 +115,10 @@ export function insertResultsWithRollups(insert: string): string {
          SELECT model_version_id, node_id, least(greatest(ceil(confidence::float8 * ${CONFIDENCE_BUCKET_COUNT})::int - 1, 0), ${CONFIDENCE_BUCKET_COUNT - 1}) AS b,
                 count(*) AS n, sum(confidence::float8) AS s
            FROM ins WHERE model_version_id IS NOT NULL GROUP BY 1, 2, 3),
-       agg AS (
-         SELECT model_version_id, node_id, sum(n) AS n, sum(s) AS s, sum(${packedBucketSql('n', 'b')}) AS hist
-           FROM per_bucket GROUP BY 1, 2),
+       agg_minute AS (
+         SELECT model_version_id, date_trunc('minute', now()) AS at, node_id, sum(n) AS n, sum(s) AS s, sum(${packedBucketSql('n', 'b')}) AS hist
+           FROM per_bucket GROUP BY 1, 3),
+       agg_hour AS (SELECT model_version_id, date_trunc('hour', now()) AS at, node_id, n, s, hist FROM agg_minute),
        minutes AS (${upsertInto(MINUTES, 'results')}),
        hours AS (${upsertInto(HOURS, 'results')})
   SELECT count(*)::int AS n FROM ins`;

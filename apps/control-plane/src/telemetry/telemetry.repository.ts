@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type CopyValue, copyRowsOrFallback } from '../database/copy-rows.js';
-import { confidenceColumns, heartbeatRollupColumns, insertResultsWithRollups, latencyHistLiteral, UPSERT_HEARTBEAT_ROLLUPS } from './rollup-sql.js';
+import { confidenceColumns, insertResultsWithRollups, latencyHistLiteral } from './rollup-sql.js';
 import { targetStatuses } from './status-outcome.js';
 import { JOIN_PENDING_FEEDBACK } from './pending-feedback-join.js';
 import { DEFAULT_DRIFT_EVENT_THRESHOLD, DriftEvents } from './drift-events.repository.js';
@@ -39,6 +39,7 @@ const HEARTBEAT_COLUMNS = [
   'latency_hist',
   'confidences',
   'confidence_sum',
+  'confidence_hist',
   'drift_input',
   'drift_confidence',
   'drift_samples',
@@ -90,18 +91,18 @@ export class TelemetryRepository {
       m.drift?.confidence ?? null,
       m.drift?.samples ?? null,
     ]);
-    // COPY stores every row or none; the fallback says which rows were new (a redelivery is rolled up once).
+    // COPY stores every row or none; the fallback says which rows were new (a redelivery raises its drift event once).
     let stored: readonly FromNode<HeartbeatMessage>[] = batch;
     const inserted = await copyRowsOrFallback(this.db, 'node_heartbeats', HEARTBEAT_COLUMNS, rows, async () => {
       const result = (await this.db.query(
         `INSERT INTO node_heartbeats (${HEARTBEAT_COLUMNS.join(', ')})
          SELECT u.node_id, u.seq, u.sent_at, u.sha, u.uptime_s, u.cpu, u.mem_mb, u.free_disk_mb, u.inferences, u.errors, u.p50, u.p99, u.name, u.version, u.variant, u.hist,
-                u.confidences, u.confidence_sum, u.drift_input, u.drift_confidence, u.drift_samples
+                u.confidences, u.confidence_sum, u.confidence_hist, u.drift_input, u.drift_confidence, u.drift_samples
            FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::char(64)[], $5::bigint[], $6::real[], $7::int[], $8::int[],
                        $9::bigint[], $10::bigint[], $11::real[], $12::real[], $13::varchar[], $14::varchar[], $15::varchar[], $16::numeric[],
-                       $17::bigint[], $18::float8[], $19::real[], $20::real[], $21::int[])
+                       $17::bigint[], $18::float8[], $19::numeric[], $20::real[], $21::real[], $22::int[])
                 AS u(node_id, seq, sent_at, sha, uptime_s, cpu, mem_mb, free_disk_mb, inferences, errors, p50, p99, name, version, variant, hist,
-                     confidences, confidence_sum, drift_input, drift_confidence, drift_samples)
+                     confidences, confidence_sum, confidence_hist, drift_input, drift_confidence, drift_samples)
          ON CONFLICT DO NOTHING RETURNING node_id AS "nodeId", seq::float8 AS seq`,
         columns(rows, (r) => r),
       )) as { nodeId: string; seq: number }[];
@@ -109,20 +110,9 @@ export class TelemetryRepository {
       stored = batch.filter(({ nodeId, message }) => fresh.has(`${nodeId}/${message.seq}`));
       return result.length;
     });
-    if (this.rollups) await this.rollUpHeartbeats(stored);
     await this.driftEvents.record(stored);
     await this.touchNodes(batch);
     return inserted;
-  }
-
-  /**
-   * Adds stored heartbeats to their versions' rollups. A separate statement from the COPY: a failure
-   * between the two loses that batch's rollup (the retried batch is all duplicates), never double-counts.
-   */
-  private async rollUpHeartbeats(stored: readonly FromNode<HeartbeatMessage>[]): Promise<void> {
-    const params = heartbeatRollupColumns(stored);
-    if (!params) return;
-    await this.db.query(UPSERT_HEARTBEAT_ROLLUPS, params);
   }
 
   /**
