@@ -19,6 +19,7 @@ import { ShadowEvaluation1764740000000 } from './1764740000000-shadow-evaluation
 import { PartitionedTelemetry1764750000000 } from './1764750000000-partitioned-telemetry.js';
 import { ArtifactWireEncoding1764760000000 } from './1764760000000-artifact-wire-encoding.js';
 import { HeartbeatRollupJob1764770000000 } from './1764770000000-heartbeat-rollup-job.js';
+import { NodeHeartbeatOrder1764780000000 } from './1764780000000-node-heartbeat-order.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -41,4 +42,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   PartitionedTelemetry1764750000000,
   ArtifactWireEncoding1764760000000,
   HeartbeatRollupJob1764770000000,
+  NodeHeartbeatOrder1764780000000,
 ];

@@ -95,4 +95,42 @@ describe('heartbeat ingest by two writers at once, and beside attestation verdic
     }
     expect(failures.map((e) => String(e))).toEqual([]);
   });
+
+  it('keeps the model of the newest heartbeat when an older one is stored after it (two replicas)', async () => {
+    await ds.query(`INSERT INTO artifacts (sha256, size_bytes) VALUES ($1, 1), ($2, 1)`, ['c1'.repeat(32), 'c2'.repeat(32)]);
+    const versions = (await ds.query(
+      `WITH m AS (INSERT INTO models (name, task, input_spec, output_spec) VALUES ('ordered', 'classification', '{}', '{}') RETURNING id)
+       INSERT INTO model_versions (model_id, version, variant, format, engine, artifact_sha256, sequence, manifest, created_by)
+       SELECT m.id, v.version, 'fp32', 'onnx', 'onnxruntime', v.sha, v.seq, '{}', 'test'
+         FROM m, (VALUES ('1.0.0', $1::char(64), 1), ('2.0.0', $2::char(64), 2)) AS v(version, sha, seq)
+       RETURNING id, version`,
+      ['c1'.repeat(32), 'c2'.repeat(32)],
+    )) as { id: string; version: string }[];
+    const idOf = (version: string) => versions.find((v) => v.version === version)?.id;
+    const nodeId = nodeIds[0] as string;
+    const beat = (seq: number, version: '1.0.0' | '2.0.0'): FromNode<HeartbeatMessage> => ({
+      nodeId,
+      message: {
+        ...envelopeFields(),
+        seq,
+        model: { name: 'ordered', version, variant: 'fp32', sha256: (version === '1.0.0' ? 'c1' : 'c2').repeat(32) },
+        uptimeS: 1,
+        cpu: 0.1,
+        memMb: 100,
+        freeDiskMb: 1000,
+        inferences: 1,
+        errors: 0,
+        latencyMs: null,
+      },
+    });
+    const current = async () => ((await ds.query(`SELECT current_model_version_id AS id FROM nodes WHERE id = $1`, [nodeId])) as { id: string | null }[])[0]?.id;
+    // Each replica its own repository (its own memory of what it wrote).
+    const replica = () => new TelemetryRepository(ds, { ingest: { rollups: false } });
+    await replica().insertHeartbeats([beat(5_000_020, '2.0.0')]);
+    expect(await current()).toBe(idOf('2.0.0'));
+    await replica().insertHeartbeats([beat(5_000_010, '1.0.0')]); // sent before, stored after
+    expect(await current()).toBe(idOf('2.0.0'));
+    await replica().insertHeartbeats([beat(5_000_030, '1.0.0')]); // a real roll back, later
+    expect(await current()).toBe(idOf('1.0.0'));
+  });
 });

@@ -1,3 +1,4 @@
+import { bigintAsNumber } from '../database/bigint.transformer.js';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { ModelVersion } from '../models/model-version.entity.js';
 import { EnrollmentToken } from './enrollment-token.entity.js';
@@ -87,6 +88,10 @@ export class EdgeNode {
 
   @Column({ type: 'timestamptz', nullable: true })
   lastSeenAt!: Date | null;
+
+  /** The seq of the newest heartbeat that set `currentModelVersionId`: an older one, stored later (another replica), does not move it back. */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  lastHeartbeatSeq!: number | null;
 
   @Column({ type: 'timestamptz', nullable: true })
   decommissionedAt!: Date | null;

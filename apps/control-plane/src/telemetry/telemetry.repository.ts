@@ -138,18 +138,22 @@ export class TelemetryRepository {
     // locked, in id order, so concurrent batches agree on the change and do not deadlock). FOR NO KEY
     // UPDATE, the lock the UPDATE takes anyway: FOR UPDATE also blocks the FOR KEY SHARE locks that another
     // writer's COPY takes on the same nodes (its foreign key checks, in arrival order), and the two deadlocked.
+    // The current model follows the node's order (heartbeat seq), not the order of arrival: two replicas
+    // (or two writers) can store a node's heartbeats out of order, and the older must not win.
     await this.db.query(
       `WITH v AS (
-         SELECT u.id, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
-                       WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[]) AS u(id, model, version, variant, sha)),
+         SELECT u.id, u.seq, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
+                              WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $8::bigint[]) AS u(id, model, version, variant, sha, seq)),
        old AS (SELECT id, status FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE),
        moved AS (
-         UPDATE nodes n SET last_seen_at = now(), status = 'online', current_model_version_id = v.mv
+         UPDATE nodes n SET last_seen_at = now(), status = 'online',
+                current_model_version_id = CASE WHEN v.seq >= COALESCE(n.last_heartbeat_seq, v.seq) THEN v.mv ELSE n.current_model_version_id END,
+                last_heartbeat_seq = GREATEST(n.last_heartbeat_seq, v.seq)
          FROM v JOIN old ON old.id = v.id
          WHERE n.id = v.id AND n.status <> 'decommissioned'
-           AND (n.status <> 'online' OR n.current_model_version_id IS DISTINCT FROM v.mv
-                OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval)
+           AND (n.status <> 'online' OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval
+                OR (n.current_model_version_id IS DISTINCT FROM v.mv AND v.seq >= COALESCE(n.last_heartbeat_seq, v.seq)))
          RETURNING n.id, n.current_model_version_id, old.status AS was)
        INSERT INTO events (type, node_id, model_version_id) SELECT $7, id, current_model_version_id FROM moved WHERE was <> 'online' ORDER BY id`,
       [
@@ -160,6 +164,7 @@ export class TelemetryRepository {
         rows.map(([, m]) => m.model?.sha256 ?? null),
         `${LAST_SEEN_RESOLUTION_MS} milliseconds`,
         'node.online' satisfies EventType,
+        rows.map(([, m]) => m.seq),
       ],
     );
     for (const [id, m] of rows) this.touched.set(id, { at: now, sha256: m.model?.sha256 ?? null });
