@@ -202,4 +202,27 @@ describe('BatchWriter', () => {
     expect(w.pending).toBe(0);
     expect(w.oldestAgeMs()).toBe(0);
   });
+
+  it('keeps writing after a callback throws: the batch is retried, later items are written', async () => {
+    const batches: number[][] = [];
+    let failures = 1;
+    const w = new BatchWriter<number>({
+      maxBatch: 10,
+      flushMs: 10,
+      write: async (b) => {
+        if (failures-- > 0) throw new Error('db down');
+        batches.push(b);
+      },
+      onError: () => {
+        throw new Error('a broken error handler');
+      },
+    });
+    w.push(1, 2);
+    await w.flush();
+    expect(w.pending).toBe(2);
+    w.push(3);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(w.pending).toBe(0);
+  });
 });

@@ -90,8 +90,16 @@ export class BatchWriter<T> {
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       this.inFlight = this.buffer.splice(0, this.options.maxBatch);
-      const unwritten = await this.writeIsolating(this.inFlight);
-      this.inFlight = [];
+      let unwritten: readonly Entry<T>[];
+      try {
+        unwritten = await this.writeIsolating(this.inFlight);
+      } catch {
+        // A callback (isDataError, onError, onPoison) threw: whether the batch was written is unknown, so it is
+        // kept and retried. Before, the rejection stayed in the flush chain and no later flush ever ran.
+        unwritten = this.inFlight;
+      } finally {
+        this.inFlight = [];
+      }
       if (unwritten.length > 0) {
         this.requeue(unwritten);
         if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 10);
