@@ -202,7 +202,7 @@ try {
     // it runs once a minute on a minute of heartbeats, here once on the round's).
     jobS.push(
       await time(async () => {
-        const run = await rollups.rollUp({ alignToMinute: false, marginMs: 0 });
+        const run = await rollups.rollUp({ alignToMinute: false, marginMs: 0, maxStepMinutes: 24 * 60 });
         if (run?.heartbeats !== ROWS) throw new Error(`the rollup job rolled up ${run?.heartbeats} heartbeats, not ${ROWS}`);
       }, false),
     );

@@ -44,7 +44,7 @@ describe('feedback for kept results', () => {
     await reportRunning(t, fleet, ids, version.id);
     await fleet.heartbeatWithHistogram((nodeId) => ({ latenciesMs: ids.includes(nodeId) ? [2, 3, 4] : [] }));
     await waitFor(
-      async () => ((await t.db.query(`SELECT count(DISTINCT node_id)::int AS n FROM ${rollupSource(ROLLUP_TIERS[1])} r WHERE model_version_id = $1 AND inferences > 0`, [version.id])) as { n: number }[])[0]?.n,
+      async () => ((await t.db.query(`SELECT count(DISTINCT node_id)::int AS n FROM ${rollupSource(ROLLUP_TIERS[1], `'-infinity'`)} r WHERE model_version_id = $1 AND inferences > 0`, [version.id])) as { n: number }[])[0]?.n,
       (n) => n === ids.length,
       20_000,
       'the serving nodes rolled up',

@@ -127,7 +127,7 @@ describe('per-version model health', () => {
       );
       // Heartbeats count as soon as they are stored: read from their rows until the rollup job has added them.
       await waitFor(
-        async () => ((await t.db.query(`SELECT COALESCE(sum(errors), 0)::int AS n FROM ${rollupSource(ROLLUP_TIERS[0])} r WHERE model_version_id = ANY($1)`, [[v1.id, v2.id]])) as { n: number }[])[0]?.n,
+        async () => ((await t.db.query(`SELECT COALESCE(sum(errors), 0)::int AS n FROM ${rollupSource(ROLLUP_TIERS[0], `'-infinity'`)} r WHERE model_version_id = ANY($1)`, [[v1.id, v2.id]])) as { n: number }[])[0]?.n,
         (n) => n === [...errorsSent.values()].reduce((a, b) => a + b, 0),
         20_000,
         'every heartbeat rolled up',

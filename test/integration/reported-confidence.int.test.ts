@@ -84,7 +84,7 @@ describe('confidence reported in heartbeats', () => {
     }
     const storedTotal = [...stored.values()].reduce((a, v) => a + v.length, 0);
     await waitFor(
-      async () => ((await t.db.query(`SELECT COALESCE(sum(results), 0)::int AS results, COALESCE(sum(reported_confidences), 0)::int AS reported FROM ${rollupSource(ROLLUP_TIERS[0])} r WHERE model_version_id = $1`, [v1.id])) as { results: number; reported: number }[])[0],
+      async () => ((await t.db.query(`SELECT COALESCE(sum(results), 0)::int AS results, COALESCE(sum(reported_confidences), 0)::int AS reported FROM ${rollupSource(ROLLUP_TIERS[0], `'-infinity'`)} r WHERE model_version_id = $1`, [v1.id])) as { results: number; reported: number }[])[0],
       (r) => r?.results === storedTotal && r.reported === 4 * 300,
       20_000,
       'results and heartbeats rolled up',

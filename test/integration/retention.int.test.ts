@@ -126,5 +126,10 @@ describe('retention of events and model-health rollups', () => {
     await waitFor(rolled, (n) => Number(n) === 84, 20_000, 'the heartbeat in both tiers, once');
     const [{ whole }] = (await t.db.query(`SELECT until = date_trunc('minute', until) AS whole FROM rollup_watermarks WHERE name = 'heartbeats'`)) as [{ whole: boolean }];
     expect(whole).toBe(true);
+    // How far the watermark trails, for alerting: a whole minute behind now at most, plus the 5 s margin.
+    const text = (await t.http().get('/metrics').expect(200)).text;
+    const lag = Number(/^edgefleet_heartbeat_rollup_lag_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+    expect(lag).toBeGreaterThan(0);
+    expect(lag).toBeLessThan(120);
   });
 });

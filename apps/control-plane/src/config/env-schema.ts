@@ -79,7 +79,7 @@ export const envSchema = z.object({
   INGEST_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** Per-version rollups (docs/model-health.md): results' at ingest, heartbeats' by a job; off only to measure their cost (bench/model-stats). */
   INGEST_ROLLUPS: booleanFlag.default(true),
-  /** How often the heartbeat rollup job runs; it rolls up whole minutes, so heartbeats reach the rollup tables 0–70 s after receipt (read from their rows meanwhile). */
+  /** How often the heartbeat rollup job runs; it rolls up whole minutes, so heartbeats reach the rollup tables 5 s to 65 s + this after receipt (read from their rows meanwhile). */
   ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   /** A heartbeat whose drift score (PSI, docs/drift.md) crosses above this emits `model.drift-detected`. */
   DRIFT_EVENT_THRESHOLD: z.coerce.number().min(0.001).max(100).default(0.25),

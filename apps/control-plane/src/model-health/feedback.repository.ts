@@ -48,7 +48,7 @@ export class FeedbackRepository {
    */
   async servingNodes(model: string, version: string, since: Date, limit: number): Promise<string[]> {
     const rows = (await this.db.query(
-      `SELECT r.node_id AS "nodeId" FROM ${rollupSource(ROLLUP_TIERS[1])} r
+      `SELECT r.node_id AS "nodeId" FROM ${rollupSource(ROLLUP_TIERS[1], `date_trunc('hour', $3::timestamptz)`)} r
          JOIN model_versions mv ON mv.id = r.model_version_id JOIN models m ON m.id = mv.model_id
          JOIN nodes n ON n.id = r.node_id
         WHERE m.name = $1 AND mv.version = $2 AND r.hour >= date_trunc('hour', $3::timestamptz) AND n.status <> 'decommissioned'

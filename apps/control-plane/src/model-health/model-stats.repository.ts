@@ -82,13 +82,14 @@ export class ModelStatsRepository {
   async rollups(ids: readonly string[], windowSeconds: number, grouping: StatsGrouping): Promise<RollupSums[]> {
     const key = groupKey(grouping, 'c');
     const tier = windowTier(windowSeconds);
+    const since = `date_trunc('${tier.unit}', now() - make_interval(secs => $2))`;
     return (await this.db.query(
       `WITH per_node AS (
               SELECT r.node_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.latency_hist) AS latency_hist,
                      sum(r.results) AS results, sum(r.confidence_sum) AS confidence_sum, sum(r.confidence_hist) AS confidence_hist,
                      sum(r.reported_confidences) AS rn, sum(r.reported_confidence_sum) AS rs, sum(r.reported_confidence_hist) AS rh
-                FROM ${rollupSource(tier)} r
-               WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= date_trunc('${tier.unit}', now() - make_interval(secs => $2))
+                FROM ${rollupSource(tier, since)} r
+               WHERE r.model_version_id = ANY($1::uuid[]) AND r.${tier.column} >= ${since}
                GROUP BY r.node_id),
             c AS (
               SELECT node_id, inferences, errors, latency_hist, results,

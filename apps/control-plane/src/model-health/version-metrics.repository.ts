@@ -15,6 +15,8 @@ export interface VersionWindowRow {
   readonly latencyHist: string;
 }
 
+const SINCE = `date_trunc('minute', now() - make_interval(secs => $1))`;
+
 /** What the per-version Prometheus series read from the rollups (and the heartbeats not rolled up yet) at scrape time. */
 @Injectable()
 export class VersionMetricsRepository {
@@ -28,8 +30,8 @@ export class VersionMetricsRepository {
           SELECT r.model_version_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.results) AS results, sum(r.latency_hist) AS latency_hist,
                  CASE WHEN sum(r.reported_confidences) > 0 THEN sum(r.reported_confidences) ELSE sum(r.results) END AS confidences,
                  CASE WHEN sum(r.reported_confidences) > 0 THEN sum(r.reported_confidence_sum) ELSE sum(r.confidence_sum) END AS confidence_sum
-            FROM ${rollupSource(ROLLUP_TIERS[0])} r
-           WHERE r.minute >= date_trunc('minute', now() - make_interval(secs => $1))
+            FROM ${rollupSource(ROLLUP_TIERS[0], SINCE)} r
+           WHERE r.minute >= ${SINCE}
            GROUP BY r.model_version_id, r.node_id)
        SELECT m.name AS model, mv.version, mv.variant, sum(p.inferences)::float8 AS inferences, sum(p.errors)::float8 AS errors,
           sum(p.results)::float8 AS results, sum(p.confidences)::float8 AS confidences, sum(p.confidence_sum)::float8 AS "confidenceSum",

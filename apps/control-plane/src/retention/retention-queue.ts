@@ -59,7 +59,7 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.worker.on('failed', (_job, error) => this.logger.error({ err: error }, 'retention run failed; the next interval tries again'));
     await keepJobScheduler(
       this.queueConnection,
-      () => Promise.all(this.schedules().map(({ name, every }) => this.queue.upsertJobScheduler(name, { every }, { name, opts: { removeOnComplete: 10, removeOnFail: 10 } }))),
+      () => this.schedule(),
       (error) => this.logger.error({ err: error }, 'could not restore the retention schedule after Redis reconnected; the next reconnect tries again'),
     );
   }
@@ -71,6 +71,13 @@ export class RetentionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       { name: RetentionJob.telemetryPartitions, every },
     ];
     return this.config.ingest.rollups ? [...jobs, { name: RetentionJob.heartbeatRollups, every: this.config.ingest.rollupIntervalMs }] : jobs;
+  }
+
+  /** The schedules this configuration runs, and no other: a scheduler left by a run with rollups on is removed. */
+  private async schedule(): Promise<void> {
+    const wanted = this.schedules();
+    await Promise.all(wanted.map(({ name, every }) => this.queue.upsertJobScheduler(name, { every }, { name, opts: { removeOnComplete: 10, removeOnFail: 10 } })));
+    if (!wanted.some((s) => s.name === RetentionJob.heartbeatRollups)) await this.queue.removeJobScheduler(RetentionJob.heartbeatRollups);
   }
 
   async onModuleDestroy(): Promise<void> {

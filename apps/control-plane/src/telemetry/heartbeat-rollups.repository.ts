@@ -1,16 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { CONTROL_PLANE_APPLICATION_NAME } from '../database/data-source.js';
 import { HEARTBEAT_WATERMARK, ROLL_UP_HEARTBEATS } from './rollup-sql.js';
 
 export interface RollUpOptions {
   /** Stop at a minute boundary, so each minute's rollup row is written once (the job); false rolls up all it safely can (tests). */
   readonly alignToMinute: boolean;
-  /** Leave the last `marginMs` out whatever pg_stat_activity says (see `rollUp`). */
+  /** Leave the last `marginMs` out whatever pg_stat_activity says (see BOUND). */
   readonly marginMs: number;
+  /** At most this much receipt time per run: catching up after an outage goes in bounded steps. */
+  readonly maxStepMinutes: number;
 }
 
-/** Times as PostgreSQL's text: a JS Date would drop the microseconds and move the watermark. */
+/** Times as ISO 8601 text in UTC with microseconds: exact whatever the session's DateStyle. */
 export interface RollUpRun {
   readonly from: string;
   readonly until: string;
@@ -18,21 +21,25 @@ export interface RollUpRun {
   readonly groups: number;
 }
 
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', ${ISO})`;
+
 /**
- * How far the job may go: up to now less the margin, and never past the start of a transaction still in
- * flight. A heartbeat's `received_at` is its inserting transaction's start (`now()`), so every heartbeat
- * received before the bound is committed: none can appear behind the watermark later. Transactions of
- * this database only; one older than a minute that has written nothing yet (a long report, a dump) is no
- * ingest statement (those are single COPY or INSERT statements) and does not hold the job back.
- * `least` ignores the NULL of "none in flight".
+ * How far a run may go ($3: the watermark): up to now less the margin, at most `maxStepMinutes` past the
+ * watermark, and never past the start of a transaction still open on a control-plane connection. A
+ * heartbeat's `received_at` is its inserting transaction's start (`now()`), so every heartbeat received
+ * before the bound is committed: none can appear behind the watermark later. Whatever the transaction's
+ * age or whether it has written yet (a COPY gets its transaction id only at its first write). Sessions of
+ * other applications are not ingest; a role that cannot see them (pg_read_all_stats) changes nothing.
+ * `least` ignores the NULL of "none open".
  */
 const BOUND = `
-  SELECT bound::text AS bound, bound > $3::timestamptz AS advances
+  SELECT ${iso('bound')} AS bound, bound > $3::timestamptz AS advances
     FROM (SELECT CASE WHEN $1::boolean THEN date_trunc('minute', b) ELSE b END AS bound
-    FROM (SELECT least(now() - make_interval(secs => $2::float8 / 1000),
-                       (SELECT min(xact_start) FROM pg_stat_activity
-                         WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-                           AND (backend_xid IS NOT NULL OR xact_start > now() - interval '1 minute'))) AS b) x) y`;
+            FROM (SELECT least(now() - make_interval(secs => $2::float8 / 1000),
+                               $3::timestamptz + make_interval(mins => $4::int),
+                               (SELECT min(xact_start) FROM pg_stat_activity
+                                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $5)) AS b) x) y`;
 
 /** The heartbeat rollup job's reads and writes (rollup-sql.ts: ROLL_UP_HEARTBEATS). */
 @Injectable()
@@ -41,27 +48,54 @@ export class HeartbeatRollupsRepository {
 
   /**
    * Adds the heartbeats received since the watermark, up to the bound, to the rollups and moves the
-   * watermark, in one transaction that holds the watermark row: two replicas' jobs run one after the
-   * other, and the second finds nothing left or only what arrived since. Null when there was nothing to do.
+   * watermark, in one transaction that holds the watermark row. A run that finds the row held (another
+   * replica's run) returns null at once rather than wait: the holder is doing the work. Null too when
+   * there was nothing to do. READ COMMITTED: the statement that rolls up must see what committed after
+   * the bound was read.
    */
   async rollUp(options: RollUpOptions): Promise<RollUpRun | null> {
-    return this.db.transaction(async (tx) => {
-      const [mark] = (await tx.query(`SELECT until::text AS until FROM rollup_watermarks WHERE name = $1 FOR UPDATE`, [HEARTBEAT_WATERMARK])) as { until: string }[];
-      if (!mark) throw new Error(`rollup_watermarks has no '${HEARTBEAT_WATERMARK}' row: run the migrations`);
-      const [{ bound, advances } = { bound: '', advances: false }] = (await tx.query(BOUND, [options.alignToMinute, options.marginMs, mark.until])) as {
-        bound: string;
-        advances: boolean;
-      }[];
+    await this.summarizeNewRanges();
+    return this.db.transaction('READ COMMITTED', async (tx) => {
+      // A run stuck behind a lock must not hold the maintenance worker (and the watermark's row) for long.
+      await tx.query(`SET LOCAL statement_timeout = '60s'`);
+      const [mark] = (await tx.query(`SELECT ${iso('until')} AS until FROM rollup_watermarks WHERE name = $1 FOR UPDATE SKIP LOCKED`, [
+        HEARTBEAT_WATERMARK,
+      ])) as { until: string }[];
+      if (!mark) return this.missingOrHeld(tx);
+      const params = [options.alignToMinute, options.marginMs, mark.until, options.maxStepMinutes, CONTROL_PLANE_APPLICATION_NAME];
+      const [{ bound, advances } = { bound: '', advances: false }] = (await tx.query(BOUND, params)) as { bound: string; advances: boolean }[];
       if (!advances) return null;
       const [done] = (await tx.query(ROLL_UP_HEARTBEATS, [mark.until, bound])) as { heartbeats: number; groups: number }[];
       return { from: mark.until, until: bound, heartbeats: done?.heartbeats ?? 0, groups: done?.groups ?? 0 };
     });
   }
 
-  /** Where the watermark stands. */
-  async watermark(): Promise<string> {
-    const [mark] = (await this.db.query(`SELECT until::text AS until FROM rollup_watermarks WHERE name = $1`, [HEARTBEAT_WATERMARK])) as { until: string }[];
-    if (!mark) throw new Error(`rollup_watermarks has no '${HEARTBEAT_WATERMARK}' row: run the migrations`);
-    return mark.until;
+  /** How far behind now the watermark is, in seconds (the tail readers read from raw rows). */
+  async lagSeconds(): Promise<number | null> {
+    const [row] = (await this.db.query(`SELECT extract(epoch FROM now() - until)::float8 AS lag FROM rollup_watermarks WHERE name = $1`, [
+      HEARTBEAT_WATERMARK,
+    ])) as { lag: number }[];
+    return row?.lag ?? null;
+  }
+
+  /**
+   * BRIN summaries for the heap pages written since the last run, in every heartbeat partition: VACUUM
+   * leaves the last, partly filled range of each unsummarized, and the tail readers would recheck all of
+   * it. Its own short statement, outside the run's transaction; a partition being attached or dropped
+   * meanwhile is left for the next run.
+   */
+  private async summarizeNewRanges(): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL lock_timeout = '1s'`);
+      await tx.query(`SELECT brin_summarize_new_values(i.inhrelid::regclass) FROM pg_inherits i WHERE i.inhparent = 'node_heartbeats_received_at_brin_idx'::regclass`);
+    }).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '55P03') throw error; // lock_not_available: next run
+    });
+  }
+
+  private async missingOrHeld(tx: EntityManager): Promise<null> {
+    const [row] = (await tx.query(`SELECT 1 FROM rollup_watermarks WHERE name = $1`, [HEARTBEAT_WATERMARK])) as unknown[];
+    if (!row) throw new Error(`rollup_watermarks has no '${HEARTBEAT_WATERMARK}' row: run the migrations`);
+    return null;
   }
 }

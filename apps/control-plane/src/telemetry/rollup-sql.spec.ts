@@ -40,10 +40,10 @@ describe('a heartbeat row’s histogram columns', () => {
 describe('rollupSource', () => {
   it('reads each tier with the heartbeats past the watermark, truncated to the tier’s unit', () => {
     for (const tier of ROLLUP_TIERS) {
-      const sql = rollupSource(tier);
+      const sql = rollupSource(tier, `now() - interval '1 hour'`);
       expect(sql).toContain(`FROM ${tier.table}`);
       expect(sql).toContain(`date_trunc('${tier.unit}', h.received_at)`);
-      expect(sql).toContain(`h.received_at >= (SELECT until FROM rollup_watermarks WHERE name = 'heartbeats')`);
+      expect(sql).toContain(`h.received_at >= (SELECT until FROM rollup_watermarks WHERE name = 'heartbeats') AND h.received_at >= now() - interval '1 hour'`);
     }
   });
 });

@@ -87,9 +87,11 @@ export const ROLL_UP_HEARTBEATS = `
  * A tier's rows as readers must see them: the rollup rows, plus the heartbeats the job has not rolled up
  * yet (received since the watermark) as rollup-shaped rows. Exact at every moment: the job adds a range
  * to the rollups and moves the watermark past it in one transaction, and a statement sees both or
- * neither. Columns: model_version_id, node_id, the tier's column, and the rollups' sums.
+ * neither. `since`: an SQL expression, the earliest receipt time the reader wants (its window's start):
+ * with it the planner sees how few raw rows the tail holds. Columns: model_version_id, node_id, the
+ * tier's column, and the rollups' sums.
  */
-export function rollupSource(tier: RollupTier): string {
+export function rollupSource(tier: RollupTier, since: string): string {
   return `(SELECT model_version_id, node_id, ${tier.column}, inferences, errors, latency_hist, results, confidence_sum, confidence_hist,
                   reported_confidences, reported_confidence_sum, reported_confidence_hist
              FROM ${tier.table}
@@ -97,7 +99,7 @@ export function rollupSource(tier: RollupTier): string {
            SELECT mv.id, h.node_id, date_trunc('${tier.unit}', h.received_at), h.inferences, h.errors, COALESCE(h.latency_hist, 0),
                   0::bigint, 0::float8, 0::numeric, COALESCE(h.confidences, 0), COALESCE(h.confidence_sum, 0), COALESCE(h.confidence_hist, 0)
              FROM ${HEARTBEATS_WITH_VERSION}
-            WHERE h.received_at >= (SELECT until FROM rollup_watermarks WHERE name = '${HEARTBEAT_WATERMARK}'))`;
+            WHERE h.received_at >= (SELECT until FROM rollup_watermarks WHERE name = '${HEARTBEAT_WATERMARK}') AND h.received_at >= ${since})`;
 }
 
 const [MINUTES, HOURS] = ROLLUP_TIERS;
