@@ -77,9 +77,7 @@ export function dataSourceOptions(database: AppConfig['database']): DataSourceOp
     uuidExtension: 'pgcrypto',
     installExtensions: false,
     migrationsRun: false,
-    // JIT off: these are short queries, and the planner's guess for the rollups' tail (rows past a
-    // watermark it cannot know) made it compile each stats read: 150–220 ms of a 28 ms query, measured.
-    extra: { max: database.poolSize, application_name: CONTROL_PLANE_APPLICATION_NAME, options: '-c jit=off' },
+    extra: { max: database.poolSize, application_name: CONTROL_PLANE_APPLICATION_NAME },
   };
 }
 

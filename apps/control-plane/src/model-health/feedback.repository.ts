@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { queryWithoutJit } from '../database/query-without-jit.js';
 import { ROLLUP_TIERS, rollupSource } from '../telemetry/rollup-sql.js';
 
 export interface FeedbackItem {
@@ -47,14 +48,15 @@ export class FeedbackRepository {
    * those that may keep its results. Read from the hourly rollups (one row per node and hour) and the heartbeats not rolled up yet.
    */
   async servingNodes(model: string, version: string, since: Date, limit: number): Promise<string[]> {
-    const rows = (await this.db.query(
+    const rows = await queryWithoutJit<{ nodeId: string }[]>(
+      this.db,
       `SELECT r.node_id AS "nodeId" FROM ${rollupSource(ROLLUP_TIERS[1], `date_trunc('hour', $3::timestamptz)`)} r
          JOIN model_versions mv ON mv.id = r.model_version_id JOIN models m ON m.id = mv.model_id
          JOIN nodes n ON n.id = r.node_id
         WHERE m.name = $1 AND mv.version = $2 AND r.hour >= date_trunc('hour', $3::timestamptz) AND n.status <> 'decommissioned'
         GROUP BY r.node_id HAVING sum(r.inferences) > 0 ORDER BY sum(r.inferences) DESC, r.node_id LIMIT $4`,
       [model, version, since, limit],
-    )) as { nodeId: string }[];
+    );
     return rows.map((r) => r.nodeId);
   }
 

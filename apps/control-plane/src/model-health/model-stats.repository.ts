@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { queryWithoutJit } from '../database/query-without-jit.js';
 import { ROLLUP_TIERS, rollupSource, type RollupTier } from '../telemetry/rollup-sql.js';
 import type { StatsGrouping } from './stats-query.js';
 
@@ -83,7 +84,8 @@ export class ModelStatsRepository {
     const key = groupKey(grouping, 'c');
     const tier = windowTier(windowSeconds);
     const since = `date_trunc('${tier.unit}', now() - make_interval(secs => $2))`;
-    return (await this.db.query(
+    return queryWithoutJit<RollupSums[]>(
+      this.db,
       `WITH per_node AS (
               SELECT r.node_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.latency_hist) AS latency_hist,
                      sum(r.results) AS results, sum(r.confidence_sum) AS confidence_sum, sum(r.confidence_hist) AS confidence_hist,
@@ -105,7 +107,7 @@ export class ModelStatsRepository {
          FROM c ${grouping.kind === 'label' ? 'JOIN nodes n ON n.id = c.node_id' : ''}
         GROUP BY GROUPING SETS ((${key}), ())`,
       params(ids, windowSeconds, grouping),
-    )) as RollupSums[];
+    );
   }
 
   async feedback(ids: readonly string[], windowSeconds: number, grouping: StatsGrouping): Promise<FeedbackSums[]> {

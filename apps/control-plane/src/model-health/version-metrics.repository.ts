@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { queryWithoutJit } from '../database/query-without-jit.js';
 import { ROLLUP_TIERS, rollupSource } from '../telemetry/rollup-sql.js';
 
 export interface VersionWindowRow {
@@ -24,7 +25,8 @@ export class VersionMetricsRepository {
 
   /** Per registered model version over the trailing window: sums, and the merged latency histogram. */
   window(seconds: number): Promise<VersionWindowRow[]> {
-    return this.db.query(
+    return queryWithoutJit<VersionWindowRow[]>(
+      this.db,
       // Confidence per node as the stats route takes it: reported by its heartbeats when it has any, else from its results.
       `WITH per_node AS (
           SELECT r.model_version_id, sum(r.inferences) AS inferences, sum(r.errors) AS errors, sum(r.results) AS results, sum(r.latency_hist) AS latency_hist,
@@ -39,6 +41,6 @@ export class VersionMetricsRepository {
      FROM per_node p JOIN model_versions mv ON mv.id = p.model_version_id JOIN models m ON m.id = mv.model_id
     GROUP BY m.name, mv.version, mv.variant`,
       [seconds],
-    ) as Promise<VersionWindowRow[]>;
+    );
   }
 }
