@@ -194,6 +194,34 @@ describe('heartbeat rollups by the job (real PostgreSQL)', () => {
     }
   });
 
+  it('is not held back by another application’s read-only transaction (a report, a dump), but is by one that has written', async () => {
+    const other = new pg.Client({ connectionString: db.url, application_name: 'nightly-report' });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      const [{ started }] = (await other.query(`SELECT now()::text AS started`)).rows as [{ started: string }];
+      await store(1);
+      const untilAfter = async () => {
+        await job.rollUp(EXACT);
+        const [{ after }] = (await ds.query(`SELECT until > $1::timestamptz AS after FROM rollup_watermarks WHERE name = 'heartbeats'`, [started])) as [{ after: boolean }];
+        return after;
+      };
+      expect(await untilAfter()).toBe(true);
+      await other.query('ROLLBACK');
+      await other.query('BEGIN');
+      const [{ writing }] = (await other.query(`SELECT now()::text AS writing`)).rows as [{ writing: string }];
+      await other.query(`SELECT txid_current()`); // it has written (a transaction id): it could commit a heartbeat
+      await store(1);
+      await job.rollUp(EXACT);
+      const [{ held }] = (await ds.query(`SELECT until <= $1::timestamptz AS held FROM rollup_watermarks WHERE name = 'heartbeats'`, [writing])) as [{ held: boolean }];
+      expect(held).toBe(true);
+      await other.query('ROLLBACK');
+      await expectExact();
+    } finally {
+      await other.end();
+    }
+  });
+
   it('stays exact with two jobs (two replicas) running beside ingest', async () => {
     for (let round = 0; round < 4; round++) {
       await Promise.all([store(1), job.rollUp(EXACT), job.rollUp(EXACT), store(1)]);

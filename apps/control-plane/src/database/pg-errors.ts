@@ -86,3 +86,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function isLockTimeout(error: unknown): boolean {
   return sqlState(error) === '55P03';
 }
+
+/** SQLSTATE 57014: the statement was cancelled, by `statement_timeout` here (the caller retries smaller or later). */
+export function isStatementTimeout(error: unknown): boolean {
+  return sqlState(error) === '57014';
+}

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { CONTROL_PLANE_APPLICATION_NAME } from '../database/data-source.js';
 import { HEARTBEAT_WATERMARK, ROLL_UP_HEARTBEATS } from './rollup-sql.js';
 
 export interface RollUpOptions {
@@ -26,11 +25,14 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', ${ISO})`;
 
 /**
  * How far a run may go ($3: the watermark): up to now less the margin, at most `maxStepMinutes` past the
- * watermark, and never past the start of a transaction still open on a control-plane connection. A
+ * watermark, and never past the start of a transaction still open that could store a heartbeat. A
  * heartbeat's `received_at` is its inserting transaction's start (`now()`), so every heartbeat received
- * before the bound is committed: none can appear behind the watermark later. Whatever the transaction's
- * age or whether it has written yet (a COPY gets its transaction id only at its first write). Sessions of
- * other applications are not ingest; a role that cannot see them (pg_read_all_stats) changes nothing.
+ * before the bound is committed: none can appear behind the watermark later. Waited for: every session of
+ * this database with the control plane's application name (this session's own, so a DATABASE_URL that sets
+ * another still matches), whatever its age and whether it has written yet (a COPY gets its transaction id
+ * only at its first write), and any session that has written (a transaction id). Not waited for: other
+ * applications' read-only transactions (a report, a dump). Sessions this role cannot see (another role's,
+ * without pg_read_all_stats) show no start: docs/model-health.md says to run every replica as one role.
  * `least` ignores the NULL of "none open".
  */
 const BOUND = `
@@ -39,7 +41,8 @@ const BOUND = `
             FROM (SELECT least(now() - make_interval(secs => $2::float8 / 1000),
                                $3::timestamptz + make_interval(mins => $4::int),
                                (SELECT min(xact_start) FROM pg_stat_activity
-                                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $5)) AS b) x) y`;
+                                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                                   AND (application_name = current_setting('application_name') OR backend_xid IS NOT NULL))) AS b) x) y`;
 
 /** The heartbeat rollup job's reads and writes (rollup-sql.ts: ROLL_UP_HEARTBEATS). */
 @Injectable()
@@ -54,7 +57,6 @@ export class HeartbeatRollupsRepository {
    * the bound was read.
    */
   async rollUp(options: RollUpOptions): Promise<RollUpRun | null> {
-    await this.summarizeNewRanges();
     return this.db.transaction('READ COMMITTED', async (tx) => {
       // A run stuck behind a lock must not hold the maintenance worker (and the watermark's row) for long.
       await tx.query(`SET LOCAL statement_timeout = '60s'`);
@@ -62,7 +64,7 @@ export class HeartbeatRollupsRepository {
         HEARTBEAT_WATERMARK,
       ])) as { until: string }[];
       if (!mark) return this.missingOrHeld(tx);
-      const params = [options.alignToMinute, options.marginMs, mark.until, options.maxStepMinutes, CONTROL_PLANE_APPLICATION_NAME];
+      const params = [options.alignToMinute, options.marginMs, mark.until, options.maxStepMinutes];
       const [{ bound, advances } = { bound: '', advances: false }] = (await tx.query(BOUND, params)) as { bound: string; advances: boolean }[];
       if (!advances) return null;
       const [done] = (await tx.query(ROLL_UP_HEARTBEATS, [mark.until, bound])) as { heartbeats: number; groups: number }[];
@@ -79,18 +81,24 @@ export class HeartbeatRollupsRepository {
   }
 
   /**
-   * BRIN summaries for the heap pages written since the last run, in every heartbeat partition: VACUUM
+   * BRIN summaries for the heap pages written since the last call, in every heartbeat partition: VACUUM
    * leaves the last, partly filled range of each unsummarized, and the tail readers would recheck all of
-   * it. Its own short statement, outside the run's transaction; a partition being attached or dropped
-   * meanwhile is left for the next run.
+   * it. Its own short transaction; it waits at most 1 s for a partition's lock. Rejects on any failure
+   * (a partition dropped meanwhile, a role that does not own the index): the caller goes on without it.
    */
-  private async summarizeNewRanges(): Promise<void> {
+  async summarizeNewRanges(): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL lock_timeout = '1s'`);
       await tx.query(`SELECT brin_summarize_new_values(i.inhrelid::regclass) FROM pg_inherits i WHERE i.inhparent = 'node_heartbeats_received_at_brin_idx'::regclass`);
-    }).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== '55P03') throw error; // lock_not_available: next run
     });
+  }
+
+  /** Sessions of this database whose transactions this role cannot see (another role's): the bound cannot wait for them. */
+  async hiddenSessions(): Promise<number> {
+    const [row] = (await this.db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state IS NULL AND backend_type = 'client backend'`,
+    )) as { n: number }[];
+    return row?.n ?? 0;
   }
 
   private async missingOrHeld(tx: EntityManager): Promise<null> {

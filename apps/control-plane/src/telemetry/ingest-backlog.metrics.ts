@@ -35,10 +35,13 @@ export class IngestBacklogMetrics {
       help: 'How far the heartbeat rollup watermark trails now: heartbeats newer than this are read from their rows (5-80 s normally; growing: the job is not running or a control-plane transaction stays open)',
       registers: [registry],
       async collect() {
-        // The database away: the series is absent from this scrape, the rest of the scrape still answers.
-        const lag = await rollups.lagSeconds().catch(() => null);
-        if (lag === null) this.reset();
-        else this.set(lag);
+        // At most a second of the scrape: a database that is away or stalled keeps the last value (a
+        // reset would read 0, "no lag"), and the rest of the scrape still answers.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
+        const lag = await Promise.race([rollups.lagSeconds().catch(() => null), late]);
+        clearTimeout(timer);
+        if (lag !== null) this.set(lag);
       },
     });
   }
