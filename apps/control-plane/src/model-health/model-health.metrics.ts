@@ -3,6 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { LATENCY_BUCKET_COUNT, latencyPercentiles } from '#protocol';
 import { unpackHistogram } from '../telemetry/packed-histogram.js';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
+import { scrapeRead } from '../metrics/scrape-read.js';
 import { type VersionWindowRow as VersionRow, VersionMetricsRepository } from './version-metrics.repository.js';
 
 /** The trailing window the per-version series describe. */
@@ -28,7 +29,8 @@ export class ModelHealthMetrics {
         labelNames: [...LABELS, ...extra],
         registers: [registry],
         async collect() {
-          const current = await read();
+          const current = await scrapeRead(read);
+          if (!current) return; // the database did not answer: the last values stay
           this.reset();
           for (const row of current) {
             const labels = { model: row.model, version: row.version, variant: row.variant };

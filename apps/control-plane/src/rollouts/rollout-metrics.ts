@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
+import { scrapeRead } from '../metrics/scrape-read.js';
 import { RolloutMetricsRepository } from './rollout-metrics.repository.js';
 
 /**
  * Rollout metrics: transitions, halts and dispatches are counted as they happen; nodes by state and
  * the current wave of unfinished rollouts are read from PostgreSQL at scrape time (the truth, whichever
- * replica ran the jobs).
+ * replica ran the jobs), each read bounded (`scrapeRead`).
  */
 @Injectable()
 export class RolloutMetrics {
@@ -24,7 +25,8 @@ export class RolloutMetrics {
       labelNames: ['state'],
       registers: [registry],
       async collect() {
-        const rows = await repository.nodesByState();
+        const rows = await scrapeRead(() => repository.nodesByState());
+        if (!rows) return; // the database did not answer: the last values stay
         this.reset();
         for (const row of rows) this.set({ state: row.state }, row.n);
       },
@@ -35,7 +37,8 @@ export class RolloutMetrics {
       labelNames: ['rollout', 'of'],
       registers: [registry],
       async collect() {
-        const rows = await repository.waves();
+        const rows = await scrapeRead(() => repository.waves());
+        if (!rows) return;
         this.reset();
         for (const row of rows) this.set({ rollout: row.id, of: String(row.waves) }, row.current_wave + 1);
       },

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, type Registry } from 'prom-client';
 import { METRICS_REGISTRY } from '../metrics/metrics.controller.js';
+import { scrapeRead } from '../metrics/scrape-read.js';
 import { HeartbeatRollupsRepository } from './heartbeat-rollups.repository.js';
 import { TelemetryService } from './telemetry.service.js';
 
@@ -35,13 +36,9 @@ export class IngestBacklogMetrics {
       help: 'How far the heartbeat rollup watermark trails now: heartbeats newer than this are read from their rows (5-80 s normally; growing: the job is not running or a control-plane transaction stays open)',
       registers: [registry],
       async collect() {
-        // At most a second of the scrape: a database that is away or stalled keeps the last value (a
-        // reset would read 0, "no lag"), and the rest of the scrape still answers.
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
-        const lag = await Promise.race([rollups.lagSeconds().catch(() => null), late]);
-        clearTimeout(timer);
-        if (lag !== null) this.set(lag);
+        // A database that is away or stalled keeps the last value (a reset would read 0, "no lag").
+        const lag = await scrapeRead(() => rollups.lagSeconds());
+        if (lag !== undefined && lag !== null) this.set(lag);
       },
     });
   }
