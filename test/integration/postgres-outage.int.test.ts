@@ -50,6 +50,11 @@ describe('PostgreSQL restarted mid-rollout', () => {
     // The API answers, with a problem saying the service is unavailable (not a 500 or a hang).
     const api = await t.http().get(`/v1/rollouts/${rollout.rolloutId}`).set(bearer(t.adminKey));
     expect({ status: api.status, type: api.type }).toEqual({ status: 503, type: 'application/problem+json' });
+    // /metrics answers too (its database reads give up after 1 s each and keep their last values): it
+    // used to hang with the database, and Prometheus saw the replica as down.
+    const metrics = await t.http().get('/metrics').timeout(15_000);
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('edgefleet_rollout_nodes');
     // Meanwhile the heartbeats nodes send wait in the ingest buffer (the test fails if none did: no outage seen).
     await rollout.fleet.presence(leaving, false);
     let backlog = 0;
