@@ -49,22 +49,13 @@ describe('heartbeat ingest by two writers at once, and beside attestation verdic
     await db?.drop();
   });
 
+  /** One heartbeat of `nodeId` naming `model`. */
+  const heartbeat = (nodeId: string, seq: number, model: NonNullable<HeartbeatMessage['model']>): FromNode<HeartbeatMessage> => ({
+    nodeId,
+    message: { ...envelopeFields(), seq, model, uptimeS: seq, cpu: 0.1, memMb: 100, freeDiskMb: 1000, inferences: 1, errors: 0, latencyMs: null },
+  });
   const batch = (seq: number): FromNode<HeartbeatMessage>[] =>
-    shuffled(nodeIds).map((nodeId) => ({
-      nodeId,
-      message: {
-        ...envelopeFields(),
-        seq,
-        model: { name: 'digits', version: '1.0.0', variant: 'fp32', sha256: 'ab'.repeat(32) },
-        uptimeS: seq,
-        cpu: 0.1,
-        memMb: 100,
-        freeDiskMb: 1000,
-        inferences: 1,
-        errors: 0,
-        latencyMs: null,
-      },
-    }));
+    shuffled(nodeIds).map((nodeId) => heartbeat(nodeId, seq, { name: 'digits', version: '1.0.0', variant: 'fp32', sha256: 'ab'.repeat(32) }));
 
   it('stores every batch of both, with no deadlock, when both also mark the nodes seen', async () => {
     const failures: unknown[] = [];
@@ -108,21 +99,8 @@ describe('heartbeat ingest by two writers at once, and beside attestation verdic
     )) as { id: string; version: string }[];
     const idOf = (version: string) => versions.find((v) => v.version === version)?.id;
     const nodeId = nodeIds[0] as string;
-    const beat = (seq: number, version: '1.0.0' | '2.0.0'): FromNode<HeartbeatMessage> => ({
-      nodeId,
-      message: {
-        ...envelopeFields(),
-        seq,
-        model: { name: 'ordered', version, variant: 'fp32', sha256: (version === '1.0.0' ? 'c1' : 'c2').repeat(32) },
-        uptimeS: 1,
-        cpu: 0.1,
-        memMb: 100,
-        freeDiskMb: 1000,
-        inferences: 1,
-        errors: 0,
-        latencyMs: null,
-      },
-    });
+    const beat = (seq: number, version: '1.0.0' | '2.0.0') =>
+      heartbeat(nodeId, seq, { name: 'ordered', version, variant: 'fp32', sha256: (version === '1.0.0' ? 'c1' : 'c2').repeat(32) });
     const current = async () => ((await ds.query(`SELECT current_model_version_id AS id FROM nodes WHERE id = $1`, [nodeId])) as { id: string | null }[])[0]?.id;
     // Each replica its own repository (its own memory of what it wrote).
     const replica = () => new TelemetryRepository(ds, { ingest: { rollups: false } });
