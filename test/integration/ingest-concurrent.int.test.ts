@@ -110,5 +110,13 @@ describe('heartbeat ingest by two writers at once, and beside attestation verdic
     expect(await current()).toBe(idOf('2.0.0'));
     await replica().insertHeartbeats([beat(5_000_030, '1.0.0')]); // a real roll back, later
     expect(await current()).toBe(idOf('1.0.0'));
+    // A seq far ahead (forged, or a device clock set back afterwards) holds the model for a minute at most.
+    await replica().insertHeartbeats([beat(Number.MAX_SAFE_INTEGER, '2.0.0')]);
+    expect(await current()).toBe(idOf('2.0.0'));
+    await replica().insertHeartbeats([beat(5_000_040, '1.0.0')]);
+    expect(await current()).toBe(idOf('2.0.0'));
+    await ds.query(`UPDATE nodes SET last_heartbeat_seq_at = now() - interval '61 seconds' WHERE id = $1`, [nodeId]);
+    await replica().insertHeartbeats([beat(5_000_050, '1.0.0')]);
+    expect(await current()).toBe(idOf('1.0.0'));
   });
 });

@@ -89,9 +89,12 @@ export class EdgeNode {
   @Column({ type: 'timestamptz', nullable: true })
   lastSeenAt!: Date | null;
 
-  /** The seq of the newest heartbeat that set `currentModelVersionId`: an older one, stored later (another replica), does not move it back. */
+  /** The seq of the heartbeat that last set `currentModelVersionId`, and when: an older one stored within a minute after it (another replica) does not move it back. */
   @Column({ type: 'bigint', nullable: true, transformer: bigintAsNumber })
   lastHeartbeatSeq!: number | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  lastHeartbeatSeqAt!: Date | null;
 
   @Column({ type: 'timestamptz', nullable: true })
   decommissionedAt!: Date | null;

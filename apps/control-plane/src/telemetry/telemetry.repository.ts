@@ -51,6 +51,9 @@ const HEARTBEAT_COLUMNS = [
  * delivered twice (QoS 1, shared subscriptions) carries the same time and is stored once. The time is part of
  * the key because it is the partition key (migration 1764750000000). Returns the number of rows actually inserted.
  */
+/** How long a node's newest heartbeat seq keeps an older one from setting its current model (out-of-order delivery spans seconds). */
+const ORDER_WINDOW = '1 minute';
+
 @Injectable()
 export class TelemetryRepository {
   /** When this replica last wrote each node's row, and with which model digest. */
@@ -139,22 +142,25 @@ export class TelemetryRepository {
     // UPDATE, the lock the UPDATE takes anyway: FOR UPDATE also blocks the FOR KEY SHARE locks that another
     // writer's COPY takes on the same nodes (its foreign key checks, in arrival order), and the two deadlocked.
     // The current model follows the node's order (heartbeat seq), not the order of arrival: two replicas
-    // (or two writers) can store a node's heartbeats out of order, and the older must not win.
+    // (or two writers) can store a node's heartbeats out of order, and the older must not win. Only for a
+    // minute (ORDER_WINDOW): a seq far ahead (a forged one, a device clock set back) cannot freeze the model.
     await this.db.query(
       `WITH v AS (
          SELECT u.id, u.seq, (SELECT mv.id FROM model_versions mv JOIN models m ON m.id = mv.model_id
                               WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $8::bigint[]) AS u(id, model, version, variant, sha, seq)),
-       old AS (SELECT id, status FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE),
+       old AS (SELECT id, status, last_heartbeat_seq AS seq, last_heartbeat_seq_at AS seq_at FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE),
+       k AS (SELECT v.id, v.seq, v.mv, old.status AS was, (v.seq < old.seq AND old.seq_at > now() - interval '${ORDER_WINDOW}') AS stale FROM v JOIN old ON old.id = v.id),
        moved AS (
          UPDATE nodes n SET last_seen_at = now(), status = 'online',
-                current_model_version_id = CASE WHEN v.seq >= COALESCE(n.last_heartbeat_seq, v.seq) THEN v.mv ELSE n.current_model_version_id END,
-                last_heartbeat_seq = GREATEST(n.last_heartbeat_seq, v.seq)
-         FROM v JOIN old ON old.id = v.id
-         WHERE n.id = v.id AND n.status <> 'decommissioned'
+                current_model_version_id = CASE WHEN k.stale THEN n.current_model_version_id ELSE k.mv END,
+                last_heartbeat_seq = CASE WHEN k.stale THEN n.last_heartbeat_seq ELSE k.seq END,
+                last_heartbeat_seq_at = CASE WHEN k.stale THEN n.last_heartbeat_seq_at ELSE now() END
+         FROM k
+         WHERE n.id = k.id AND n.status <> 'decommissioned'
            AND (n.status <> 'online' OR n.last_seen_at IS NULL OR n.last_seen_at < now() - $6::interval
-                OR (n.current_model_version_id IS DISTINCT FROM v.mv AND v.seq >= COALESCE(n.last_heartbeat_seq, v.seq)))
-         RETURNING n.id, n.current_model_version_id, old.status AS was)
+                OR (n.current_model_version_id IS DISTINCT FROM k.mv AND NOT k.stale))
+         RETURNING n.id, n.current_model_version_id, k.was)
        INSERT INTO events (type, node_id, model_version_id) SELECT $7, id, current_model_version_id FROM moved WHERE was <> 'online' ORDER BY id`,
       [
         rows.map(([id]) => id),
