@@ -104,6 +104,10 @@ describe('heartbeat ingest by two writers at once, and beside attestation verdic
     const current = async () => ((await ds.query(`SELECT current_model_version_id AS id FROM nodes WHERE id = $1`, [nodeId])) as { id: string | null }[])[0]?.id;
     // Each replica its own repository (its own memory of what it wrote).
     const replica = () => new TelemetryRepository(ds, { ingest: { rollups: false } });
+    // Online by its presence alone (no heartbeat seq yet): its first heartbeat sets the model at once.
+    await ds.query(`UPDATE nodes SET status = 'online', last_seen_at = now(), last_heartbeat_seq = NULL, last_heartbeat_seq_at = NULL WHERE id = $1`, [nodeId]);
+    await replica().insertHeartbeats([beat(5_000_000, '1.0.0')]);
+    expect(await current()).toBe(idOf('1.0.0'));
     await replica().insertHeartbeats([beat(5_000_020, '2.0.0')]);
     expect(await current()).toBe(idOf('2.0.0'));
     await replica().insertHeartbeats([beat(5_000_010, '1.0.0')]); // sent before, stored after

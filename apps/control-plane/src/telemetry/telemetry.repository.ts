@@ -150,7 +150,7 @@ export class TelemetryRepository {
                               WHERE mv.artifact_sha256 = u.sha AND m.name = u.model AND mv.version = u.version AND mv.variant = u.variant) AS mv
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::char(64)[], $8::bigint[]) AS u(id, model, version, variant, sha, seq)),
        old AS (SELECT id, status, last_heartbeat_seq AS seq, last_heartbeat_seq_at AS seq_at FROM nodes WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE),
-       k AS (SELECT v.id, v.seq, v.mv, old.status AS was, (v.seq < old.seq AND old.seq_at > now() - interval '${ORDER_WINDOW}') AS stale FROM v JOIN old ON old.id = v.id),
+       k AS (SELECT v.id, v.seq, v.mv, old.status AS was, COALESCE(v.seq < old.seq AND old.seq_at > now() - interval '${ORDER_WINDOW}', false) AS stale FROM v JOIN old ON old.id = v.id),
        moved AS (
          UPDATE nodes n SET last_seen_at = now(), status = 'online',
                 current_model_version_id = CASE WHEN k.stale THEN n.current_model_version_id ELSE k.mv END,
