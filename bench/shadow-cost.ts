@@ -8,7 +8,10 @@
  *     each "on" phase starts once the agent has reported shadow samples (the candidate is loaded and running);
  *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
  *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
- *     load hits both.
+ *     load hits both;
+ *   - the requests are sent from a worker thread (bench/http-load.ts), as bench/agent-http.ts does: this
+ *     process's main thread runs the control plane, whose work on the agent's shadow reports, heartbeats
+ *     and results (more of it in "on" phases: the rollout) would otherwise be timed as the agent's latency.
  *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=2000] [extraUnits=0]
  * With extraUnits > 0 the candidate is slower than the serving model by that much work (a chain of
  * [1,256]x[256,256] MatMul + Tanh whose sum is multiplied by zero and added to the output: the same
@@ -18,16 +21,15 @@
  */
 import 'reflect-metadata';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import onnxProto from 'onnx-proto';
 import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
 import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
+import { HttpLoad } from './http-load.js';
 import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
 const SAMPLE_RATE = Number(process.argv[2] ?? 0.05);
@@ -61,23 +63,6 @@ async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** `count` sequential POSTs over one keep-alive connection; latencies in ms. */
-async function round(port: number, body: Buffer, count: number, agent: HttpAgent): Promise<number[]> {
-  const once = () =>
-    new Promise<number>((resolve, reject) => {
-      const t = performance.now();
-      const req = request({ host: '127.0.0.1', port, path: '/v1/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`HTTP ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const latencies: number[] = [];
-  for (let i = 0; i < count; i++) latencies.push(await once());
-  return latencies;
 }
 
 /** The model with `units` of work added that does not change its output (see the header). */
@@ -117,6 +102,9 @@ const { env, nodeArgs } = await unitEnvironment();
 const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
+const load = await HttpLoad.start();
+/** `count` sequential POSTs over one keep-alive connection, sent from the load generator's own thread; latencies in ms. */
+const round = async (port: number, body: Buffer, count: number): Promise<number[]> => Array.from((await load.round({ port, body, count, concurrency: 1 })).latencies);
 try {
   const { onnxBytes, image, expected } = await seedCnn(dir);
   const body = Buffer.from(JSON.stringify({ input: image }));
@@ -131,8 +119,7 @@ try {
   await deploy(t, serving.id, { nodeIds: [node.nodeId] });
   await waitFor(() => node.status(), (s) => s.model?.sha256 === serving.sha256 && s.phase === 'idle', 60_000, 'model served');
 
-  const http = new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  await round(node.apiPort, body, PER_ROUND, http); // warm-up
+  await round(node.apiPort, body, PER_ROUND); // warm-up
   // Alternating phases, off first and last: each "on" is a new rollout of the candidate (the agent reuses
   // the bytes it staged, self-tests and shadows), each "off" follows its abort (the agent drops it).
   // CPU per request of the agent's process in each kind of phase: a cost the machine's load moves far less than p99.
@@ -141,7 +128,7 @@ try {
   const rssMb = { off: 0, on: 0 };
   const measured = async (kind: 'off' | 'on') => {
     const before = await cpuSeconds(pid);
-    const latencies = await round(node.apiPort, body, PER_ROUND, http);
+    const latencies = await round(node.apiPort, body, PER_ROUND);
     cpu[kind] += (await cpuSeconds(pid)) - before;
     rssMb[kind] = Math.max(rssMb[kind], await residentMb(pid));
     return latencies;
@@ -157,7 +144,7 @@ try {
     // first): warm up until a report counts samples, so "on" measures shadowing, not its one-off start.
     await waitFor(
       async () => {
-        await round(node.apiPort, body, 50, http);
+        await round(node.apiPort, body, 50);
         return shadowOf();
       },
       (f) => (f?.samples ?? 0) > 0,
@@ -171,7 +158,6 @@ try {
     await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'candidate abandoned');
     offs.push(await measured('off'));
   }
-  http.destroy();
 
   const sorted = (xs: number[][]) => xs.flat().sort((a, b) => a - b);
   const [off, on] = [sorted(offs), sorted(ons)];
@@ -196,6 +182,7 @@ try {
   console.log(`  agent RSS, the largest at the end of a phase: off ${rssMb.off.toFixed(1)} MB, on ${rssMb.on.toFixed(1)} MB`);
   console.log(`  shadow figures the agent reported in each "on" phase: ${JSON.stringify(figures)}`);
 } finally {
+  await load.close();
   await agentProcess?.remove();
   await t.close();
   await broker.stop();

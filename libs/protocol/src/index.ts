@@ -7,6 +7,7 @@ export * from './signed-documents.js';
 export * from './status.js';
 export * from './topics.js';
 export * from './results-encoding.js';
+export * from './encoded-records.js';
 export * from './bounds.js';
 export * from './latency-histogram.js';
 export * from './confidence-histogram.js';

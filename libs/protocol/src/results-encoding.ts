@@ -1,5 +1,6 @@
 import { fitsReal, PG_REAL_MAX } from './bounds.js';
 import { envelopeFields } from './codec.js';
+import { EncodedRecords } from './encoded-records.js';
 import { IsoTimeFormatter, MAX_WIRE_TIME_MS, MIN_WIRE_TIME_MS } from './iso-time.js';
 import { MAX_PAYLOAD_BYTES, MAX_RESULTS_PER_BATCH } from './messages.js';
 
@@ -87,10 +88,13 @@ export class ResultRecordEncoder {
  * A whole results message from records already encoded by `encodeResultRecord` (or read back from the
  * agent's own spool, checked when it was read): the envelope is filled here, `id` is the batch's.
  */
-export function encodeResultsMessage(batchId: string, records: readonly string[], now: Date = new Date()): Buffer {
-  if (records.length < 1 || records.length > MAX_RESULTS_PER_BATCH) throw new UnencodableMessageError(`${records.length} records (1–${MAX_RESULTS_PER_BATCH} per batch)`);
+export function encodeResultsMessage(batchId: string, records: readonly string[] | EncodedRecords, now: Date = new Date()): Buffer {
+  const encoded = records instanceof EncodedRecords ? records : EncodedRecords.from(records);
+  if (encoded.count < 1 || encoded.count > MAX_RESULTS_PER_BATCH) throw new UnencodableMessageError(`${encoded.count} records (1–${MAX_RESULTS_PER_BATCH} per batch)`);
   const { v, ts } = envelopeFields(now);
-  const payload = Buffer.from(`{"v":${v},"id":${JSON.stringify(batchId)},"ts":"${ts}","records":[${records.join(',')}]}`);
+  const payload = Buffer.concat([Buffer.from(`{"v":${v},"id":${JSON.stringify(batchId)},"ts":"${ts}","records":[`), encoded.bytes, RECORDS_END]);
   if (payload.length > MAX_PAYLOAD_BYTES.results) throw new UnencodableMessageError(`${payload.length} bytes (at most ${MAX_PAYLOAD_BYTES.results})`);
   return payload;
 }
+
+const RECORDS_END = Buffer.from(']}');

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeResultRecord } from '#protocol';
+import { EncodedRecords, encodeResultRecord } from '#protocol';
 import { ResultsOutbox } from './results-outbox.js';
 
 const model = { name: 'digits', version: '1.0.0', variant: 'onnx' };
@@ -19,10 +19,10 @@ describe('ResultsOutbox', () => {
   it('keeps every batch until acknowledged, across a restart, and resends it', async () => {
     let connected = false;
     const sent: { id: string; seqs: number[] }[] = [];
-    const publish = async (id: string, records: readonly string[]) => void sent.push({ id, seqs: records.map(seqOf) });
+    const publish = async (id: string, records: EncodedRecords) => void sent.push({ id, seqs: records.texts().map(seqOf) });
     const outbox = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
-    await outbox.send([record(1), record(2)]);
-    await outbox.send([record(3)]);
+    await outbox.send(EncodedRecords.from([record(1), record(2)]));
+    await outbox.send(EncodedRecords.from([record(3)]));
     expect(sent).toEqual([]); // offline
 
     const restarted = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
@@ -52,23 +52,23 @@ describe('ResultsOutbox', () => {
       await other.open();
       return other.spooledRecords;
     };
-    await outbox.send([record(1)]);
-    await outbox.send([record(2), record(3)]);
+    await outbox.send(EncodedRecords.from([record(1)]));
+    await outbox.send(EncodedRecords.from([record(2), record(3)]));
     await outbox.acknowledge([sent[0] as string]); // some acknowledged: the rest is rewritten
     expect(await reopened()).toBe(2);
-    await outbox.send([record(4)]); // appended to the rewritten file, not the replaced one
+    await outbox.send(EncodedRecords.from([record(4)])); // appended to the rewritten file, not the replaced one
     expect(await reopened()).toBe(3);
     await outbox.acknowledge(sent.slice(1)); // all acknowledged: emptied in place
     expect(await reopened()).toBe(0);
-    await outbox.send([record(5)]);
+    await outbox.send(EncodedRecords.from([record(5)]));
     expect(await reopened()).toBe(1);
     await outbox.close();
   });
 
   it('drops the oldest records beyond the bound and counts them', async () => {
     const outbox = new ResultsOutbox(join(dir, 'spool'), 3, async () => undefined, () => false);
-    await outbox.send([record(1), record(2)]);
-    await outbox.send([record(3), record(4), record(5)]);
+    await outbox.send(EncodedRecords.from([record(1), record(2)]));
+    await outbox.send(EncodedRecords.from([record(3), record(4), record(5)]));
     expect(outbox.dropped).toBe(2);
     expect(outbox.spooledRecords).toBe(3);
   });
@@ -76,11 +76,11 @@ describe('ResultsOutbox', () => {
   it('skips spool lines it would not publish after a restart: torn, not a batch, or a record outside the contract', async () => {
     const sent: number[][] = [];
     const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
-    await outbox.send([record(1)]);
+    await outbox.send(EncodedRecords.from([record(1)]));
     await outbox.close();
     const bad = JSON.stringify({ id: '00000000-0000-4000-8000-000000000000', records: [{ ...JSON.parse(record(2)), confidence: 7 }] });
     await appendFile(join(dir, 'spool'), `${bad}\n{"id":"x","records":[]}\n{"id":"torn`);
-    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (_id, records) => void sent.push(records.map(seqOf)), () => true);
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (_id, records) => void sent.push(records.texts().map(seqOf)), () => true);
     await restarted.open();
     restarted.resend(true);
     await new Promise((r) => setImmediate(r));

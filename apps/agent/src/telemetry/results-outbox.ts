@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { fsyncPath } from '#common';
-import { resultsMessage } from '#protocol';
-
-/** A result record as JSON text (`encodeResultRecord`): encoded once, then spooled and published as is. */
-type EncodedRecord = string;
+import { EncodedRecords, resultsMessage } from '#protocol';
 
 interface PendingBatch {
   readonly id: string;
-  readonly records: EncodedRecord[];
+  /** Result records as JSON text (`encodeResultRecord`): encoded once, then spooled and published as is. */
+  readonly records: EncodedRecords;
   sentAt: number;
 }
 
@@ -20,8 +18,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * lines, fsynced) before it is published, and leaves the spool only when the control plane acknowledges
  * it has stored it; unacknowledged batches are published again (after reconnects and every `resendMs`).
  * A broker PUBACK is not enough: Mosquitto drops messages for shared subscriptions it lost in a restart.
- * Records arrive encoded (JSON text, checked by construction) and are never re-encoded: the spool line and
- * the published message are built from the same text. Records carry node-scoped sequence numbers, so a batch stored twice is stored once. The spool is
+ * Records arrive encoded (JSON text, checked by construction, in one buffer off the V8 heap: a batch
+ * waiting for its acknowledgement costs the GC nothing) and are never re-encoded: the spool line and the
+ * published message are built from the same bytes. Records carry node-scoped sequence numbers, so a batch stored twice is stored once. The spool is
  * bounded: past `maxRecords` the oldest records are dropped and counted.
  */
 export class ResultsOutbox {
@@ -36,14 +35,14 @@ export class ResultsOutbox {
   constructor(
     private readonly path: string,
     private readonly maxRecords: number,
-    private readonly publish: (id: string, records: readonly EncodedRecord[]) => Promise<void>,
+    private readonly publish: (id: string, records: EncodedRecords) => Promise<void>,
     private readonly isConnected: () => boolean,
     private readonly resendMs = 5000,
   ) {}
 
   async open(): Promise<void> {
     this.pending = (await this.readSpool()).map((b) => ({ ...b, sentAt: 0 }));
-    this.spooled = this.pending.reduce((n, b) => n + b.records.length, 0);
+    this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
   }
 
   get spooledRecords(): number {
@@ -51,14 +50,14 @@ export class ResultsOutbox {
   }
 
   /** Spools a batch durably, then publishes it if connected. */
-  send(records: EncodedRecord[]): Promise<void> {
+  send(records: EncodedRecords): Promise<void> {
     return this.exclusive(async () => {
       const batch: PendingBatch = { id: randomUUID(), records, sentAt: 0 };
       this.spool ??= await open(this.path, 'a', 0o600);
       await this.spool.appendFile(spoolLine(batch));
       await this.spool.datasync();
       this.pending.push(batch);
-      this.spooled += records.length;
+      this.spooled += records.count;
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
       this.publishBatch(batch);
     });
@@ -71,7 +70,7 @@ export class ResultsOutbox {
       const before = this.pending.length;
       this.pending = this.pending.filter((b) => !acked.has(b.id));
       if (this.pending.length === before) return;
-      this.spooled = this.pending.reduce((n, b) => n + b.records.length, 0);
+      this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
       // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
       if (this.pending.length === 0 && this.spool) {
         await this.spool.truncate(0);
@@ -106,13 +105,13 @@ export class ResultsOutbox {
     let excess = this.spooledRecords - this.maxRecords;
     while (excess > 0 && this.pending.length > 1) {
       const oldest = this.pending[0] as PendingBatch;
-      if (oldest.records.length <= excess) {
+      if (oldest.records.count <= excess) {
         this.pending.shift();
-        this.spooled -= oldest.records.length;
-        this.dropped += oldest.records.length;
-        excess -= oldest.records.length;
+        this.spooled -= oldest.records.count;
+        this.dropped += oldest.records.count;
+        excess -= oldest.records.count;
       } else {
-        this.pending[0] = { ...oldest, records: oldest.records.slice(excess) };
+        this.pending[0] = { ...oldest, records: oldest.records.drop(excess) };
         this.spooled -= excess;
         this.dropped += excess;
         excess = 0;
@@ -123,7 +122,7 @@ export class ResultsOutbox {
 
   private async rewrite(): Promise<void> {
     const temp = `${this.path}.tmp`;
-    await appendFile(temp, this.pending.map(spoolLine).join(''), { flag: 'w', mode: 0o600 });
+    await appendFile(temp, Buffer.concat(this.pending.map(spoolLine)), { flag: 'w', mode: 0o600 });
     await fsyncPath(temp);
     await rename(temp, this.path);
     // The open handle still points at the replaced file: appends go to the new one from now on.
@@ -141,7 +140,7 @@ export class ResultsOutbox {
     await spool?.close();
   }
 
-  private async readSpool(): Promise<{ id: string; records: EncodedRecord[] }[]> {
+  private async readSpool(): Promise<{ id: string; records: EncodedRecords }[]> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -159,7 +158,7 @@ export class ResultsOutbox {
           const batch = JSON.parse(line) as { id?: unknown; records?: unknown };
           if (typeof batch.id !== 'string' || !UUID.test(batch.id) || !Array.isArray(batch.records) || batch.records.length === 0) return [];
           const records = batch.records.map((r) => JSON.stringify(spooledRecord.parse(r)));
-          return [{ id: batch.id, records }];
+          return [{ id: batch.id, records: EncodedRecords.from(records) }];
         } catch {
           return [];
         }
@@ -167,7 +166,9 @@ export class ResultsOutbox {
   }
 }
 
-/** The spool's line for a batch: the records' own text, not re-encoded. */
-function spoolLine(batch: { readonly id: string; readonly records: readonly EncodedRecord[] }): string {
-  return `{"id":${JSON.stringify(batch.id)},"records":[${batch.records.join(',')}]}\n`;
+/** The spool's line for a batch: the records' own bytes, not re-encoded. */
+function spoolLine(batch: { readonly id: string; readonly records: EncodedRecords }): Buffer {
+  return Buffer.concat([Buffer.from(`{"id":${JSON.stringify(batch.id)},"records":[`), batch.records.bytes, SPOOL_LINE_END]);
 }
+
+const SPOOL_LINE_END = Buffer.from(']}\n');

@@ -13,7 +13,7 @@ function ring(options: { maxBatch?: number; maxRecords?: number; fail?: () => bo
     encode,
     write: async (records) => {
       if (options.fail?.()) throw new Error('disk full');
-      written.push(records);
+      written.push(records.texts());
     },
     maxBatch: options.maxBatch ?? 3,
     flushMs: 250,
@@ -31,7 +31,7 @@ function firstWriteHeld(flushMs: number) {
   const results = new ResultsRing({
     encode,
     write: (records) => {
-      written.push(records);
+      written.push(records.texts());
       return written.length === 1 ? held : Promise.resolve();
     },
     maxBatch: 3,
@@ -68,7 +68,7 @@ describe('ResultsRing', () => {
       const results = new ResultsRing({
         encode,
         write: (records) => {
-          written.push(records);
+          written.push(records.texts());
           return new Promise<void>((resolve) => releases.push(resolve));
         },
         maxBatch: 3,
@@ -155,7 +155,7 @@ describe('ResultsRing', () => {
         encoded++;
         return encode(seq, r);
       },
-      write: async (records) => void written.push(records),
+      write: async (records) => void written.push(records.texts()),
       maxBatch: 200,
       flushMs: 250,
       maxRecords: 10_000,

@@ -1,11 +1,12 @@
 import type { ServingModel } from '#inference';
+import { EncodedRecords, EncodedRecordsBuilder } from '#protocol';
 import type { InferenceRecord } from '../api/inference-service.js';
 
 export interface ResultsRingOptions {
   /** Encodes one record as the wire's JSON text (`resultRecord`). */
   readonly encode: (seq: number, record: InferenceRecord) => string;
   /** Writes one batch of encoded records (to the results outbox); rejects to have it retried. */
-  readonly write: (records: string[]) => Promise<void>;
+  readonly write: (records: EncodedRecords) => Promise<void>;
   /** Flush when this many records wait... */
   readonly maxBatch: number;
   /** ...or this long after the first one arrived. */
@@ -19,7 +20,8 @@ export interface ResultsRingOptions {
 const INITIAL_CAPACITY = 1024;
 /**
  * Records encoded in one turn of the event loop (~2 µs each): a batch of 500 encoded at once held the
- * loop ~0.8 ms, which a request arriving then waited out.
+ * loop ~0.8 ms, which a request arriving then waited out. Each turn's strings die in it: the batch grows
+ * in a buffer off the V8 heap (EncodedRecordsBuilder).
  */
 const ENCODE_SLICE = 64;
 
@@ -53,7 +55,9 @@ export class ResultsRing {
   /** How many of the oldest records a flush asked for and the drain has not taken yet. */
   private due = 0;
   /** A batch whose write failed: written before anything newer. */
-  private retry: string[] = [];
+  private retry?: EncodedRecords;
+  /** Where a batch is encoded (its buffer kept from batch to batch). */
+  private readonly builder = new EncodedRecordsBuilder();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private unreportedDrops = 0;
@@ -62,7 +66,7 @@ export class ResultsRing {
   constructor(private readonly options: ResultsRingOptions) {}
 
   get pending(): number {
-    return this.size + this.retry.length;
+    return this.size + (this.retry?.count ?? 0);
   }
 
   push(seq: number, record: InferenceRecord): void {
@@ -112,16 +116,16 @@ export class ResultsRing {
    */
   private async drain(): Promise<void> {
     try {
-      while (this.retry.length > 0 || this.due > 0 || this.size >= this.options.maxBatch) {
+      while (this.retry || this.due > 0 || this.size >= this.options.maxBatch) {
         if (this.unreportedDrops > 0) this.options.onDrop?.(this.unreportedDrops);
         this.unreportedDrops = 0;
-        const batch = this.retry.length > 0 ? this.retry : await this.takeBatch(this.options.maxBatch);
-        this.retry = [];
-        if (batch.length === 0) continue;
+        const batch = this.retry ?? (await this.takeBatch(this.options.maxBatch));
+        this.retry = undefined;
+        if (batch.count === 0) continue;
         try {
           await this.options.write(batch);
         } catch (error) {
-          this.options.onError?.(error, batch.length);
+          this.options.onError?.(error, batch.count);
           this.retry = batch;
           this.timer ??= this.flushAfter(this.options.flushMs * 10);
           return;
@@ -145,21 +149,23 @@ export class ResultsRing {
     }, ms);
   }
 
-  /** Removes and encodes up to `max` of the oldest records, `ENCODE_SLICE` per turn of the event loop. */
-  private async takeBatch(max: number): Promise<string[]> {
-    const batch: string[] = [];
+  /**
+   * Removes and encodes up to `max` of the oldest records, `ENCODE_SLICE` per turn of the event loop,
+   * into the builder's buffer: each record's string dies in the turn it was made.
+   */
+  private async takeBatch(max: number): Promise<EncodedRecords> {
     let left = Math.min(max, this.size);
     for (;;) {
-      left -= this.take(Math.min(ENCODE_SLICE, left), batch);
+      left -= this.take(Math.min(ENCODE_SLICE, left));
       // Records dropped meanwhile (the ring full at its bound) leave fewer to take, never others.
       left = Math.min(left, this.size);
-      if (left <= 0) return batch;
+      if (left <= 0) return this.builder.finish();
       await nextTurn();
     }
   }
 
-  /** Removes and encodes up to `max` of the oldest records into `batch`; returns how many it removed. */
-  private take(max: number, batch: string[]): number {
+  /** Removes and encodes up to `max` of the oldest records into the builder; returns how many it removed. */
+  private take(max: number): number {
     const count = Math.min(max, this.size);
     for (let k = 0; k < count; k++) {
       const i = (this.head + k) % this.capacity;
@@ -174,7 +180,7 @@ export class ResultsRing {
       this.model[i] = undefined;
       this.inputRef[i] = undefined;
       try {
-        batch.push(this.options.encode(this.seq[i] as number, record));
+        this.builder.add(this.options.encode(this.seq[i] as number, record));
       } catch (error) {
         this.options.onError?.(error, 1); // a record outside the contract is a bug here: it is not sent
       }

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { parseMessage } from './codec.js';
+import { EncodedRecords, EncodedRecordsBuilder } from './encoded-records.js';
+import { encodeResultRecord, encodeResultsMessage } from './results-encoding.js';
+
+const model = { name: 'digits', version: '1.0.0', variant: 'onnx' };
+const record = (seq: number, inputRef?: string) => encodeResultRecord({ seq, at: 1_700_000_000_000, modelSha256: 'a'.repeat(64), model, inputRef, topClass: 1, confidence: 0.5, latencyMs: 1 });
+
+describe('EncodedRecords', () => {
+  it('keeps each record as it was encoded, multi-byte characters included', () => {
+    const texts = [record(1, 'caméra-1/frame-ü'), record(2), record(3, '日本語')];
+    const records = EncodedRecords.from(texts);
+    expect(records.count).toBe(3);
+    expect(records.texts()).toEqual(texts);
+    expect(records.bytes.toString()).toBe(texts.join(','));
+  });
+
+  it('drops the first n records and keeps the rest whole', () => {
+    const texts = [record(1, 'ü'), record(2), record(3)];
+    const records = EncodedRecords.from(texts);
+    expect(records.drop(0).texts()).toEqual(texts);
+    expect(records.drop(1).texts()).toEqual(texts.slice(1));
+    expect(records.drop(2).bytes.toString()).toBe(texts[2]);
+    expect(records.drop(3).count).toBe(0);
+    expect(records.drop(5).count).toBe(0);
+  });
+
+  it('hands out batches that a later batch of the same builder never overwrites, beyond its first buffer too', () => {
+    const builder = new EncodedRecordsBuilder();
+    const first = Array.from({ length: 200 }, (_, i) => record(i, `frame-${i}`)); // past the 16 KB the builder starts with
+    for (const text of first) builder.add(text);
+    const a = builder.finish();
+    const second = [record(1000), record(1001)];
+    for (const text of second) builder.add(text);
+    const b = builder.finish();
+    expect(a.texts()).toEqual(first);
+    expect(b.texts()).toEqual(second);
+    expect(builder.count).toBe(0);
+  });
+
+  it('makes the same results message as the texts do, and one the schema accepts', () => {
+    const texts = [record(1, 'ü'), record(2)];
+    const id = randomUUID();
+    const now = new Date('2026-12-01T00:00:00Z');
+    const message = encodeResultsMessage(id, EncodedRecords.from(texts), now);
+    expect(message.equals(encodeResultsMessage(id, texts, now))).toBe(true);
+    const parsed = parseMessage('results', message);
+    expect(parsed.ok && parsed.value.records.map((r) => r.seq)).toEqual([1, 2]);
+  });
+});
