@@ -1,18 +1,22 @@
 /**
  * Stands in for the control plane's side of one node's results and status reports while a bench measures
  * the agent: acknowledges each results batch and each status as the control plane does once it has stored
- * them, and stores nothing. The agent then does all of its own work (spool, fsync, publish, acknowledged
+ * them (after ACK_DELAY_MS, and only what the control plane would accept: `parseMessage`), and stores nothing. The agent then does all of its own work (spool, fsync, publish, acknowledged
  * spool truncation), and the machine does none of the control plane's (parsing, validation, PostgreSQL).
  * On a device the control plane runs elsewhere; in a bench on the same two cores its ingest of the agent's
  * results competes with the agent, and never with the raw server it is compared with.
  *   const acker = await ResultsAcker.start(brokerUrl, namespace, nodeId); …; acker.acked; await acker.stop();
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { encodeMessage, envelopeFields, fleetTopics } from '#protocol';
+import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#protocol';
+
+/** About what the control plane takes to store a batch before acknowledging it: the agent keeps each batch that long. */
+const ACK_DELAY_MS = 50;
 
 export class ResultsAcker {
-  /** Results batches acknowledged so far. */
+  /** Results batches acknowledged so far, and the records in them. */
   acked = 0;
+  records = 0;
 
   private constructor(private readonly client: MqttClient) {}
 
@@ -22,13 +26,18 @@ export class ResultsAcker {
     const acker = new ResultsAcker(client);
     const results = topics.uplink(nodeId, 'results');
     const status = topics.uplink(nodeId, 'status');
+    const ack = (fields: { results: string[] } | { statusSeq: number }) =>
+      setTimeout(() => void client.publishAsync(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), ...fields }), { qos: 1 }), ACK_DELAY_MS);
     client.on('message', (topic, payload) => {
-      const message = JSON.parse(payload.toString()) as { id?: string; seq?: number };
-      if (topic === results && typeof message.id === 'string') {
+      if (topic === results) {
+        const parsed = parseMessage('results', payload);
+        if (!parsed.ok) return; // refused, as the control plane would: never acknowledged
         acker.acked++;
-        void client.publishAsync(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), results: [message.id] }), { qos: 1 });
-      } else if (topic === status && typeof message.seq === 'number') {
-        void client.publishAsync(topics.acks(nodeId), encodeMessage('acks', { ...envelopeFields(), statusSeq: message.seq }), { qos: 1 });
+        acker.records += parsed.value.records.length;
+        ack({ results: [parsed.value.id] });
+      } else if (topic === status) {
+        const parsed = parseMessage('status', payload);
+        if (parsed.ok) ack({ statusSeq: parsed.value.seq });
       }
     });
     await client.subscribeAsync([results, status], { qos: 1 });

@@ -139,7 +139,7 @@ export class Agent {
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
-      (id, records) => this.transport.publishEncoded('results', encodeResultsMessage(id, records)),
+      async (id, records) => this.transport.publishEncoded('results', encodeResultsMessage(id, records)),
       () => this.transport.connected,
     );
     const keep = { ...DEFAULT_KEPT_RESULTS, ...config.keptResults };
@@ -151,7 +151,9 @@ export class Agent {
     this.kept = new KeptResults({ maxAgeMs: keep.maxHours * 3_600_000, maxBytes, resendAfterMs: keep.resendMinutes * 60_000 }, Date.now, keptFile);
     this.gate = new ResultsGate(this.policies, this.kept, {
       send: (seq, record) => this.results.push(seq, record),
-      sendEncoded: (records) => this.outbox.send(EncodedRecords.from(records)),
+      sendEncoded: async (records) => {
+        for (const batch of EncodedRecords.batches(records, MAX_RESULTS_PER_BATCH)) await this.outbox.send(batch);
+      },
       encode: (seq, record) => resultRecord(seq, record, this.resultEncoder),
       onEncodeError: (error) => log('warn', 'a result outside the contract was not kept', { err: error instanceof Error ? error.message : String(error) }),
     });

@@ -48,4 +48,13 @@ describe('EncodedRecords', () => {
     const parsed = parseMessage('results', message);
     expect(parsed.ok && parsed.value.records.map((r) => r.seq)).toEqual([1, 2]);
   });
+
+  it('cuts texts into batches by count and by bytes, in order', () => {
+    const texts = Array.from({ length: 7 }, (_, i) => record(i));
+    expect(EncodedRecords.batches(texts, 3).map((b) => b.count)).toEqual([3, 3, 1]);
+    const size = Buffer.byteLength(texts[0] as string);
+    const byBytes = EncodedRecords.batches(texts, 100, 2 * size + 1); // closed once two records (and their comma) are in
+    expect(byBytes.map((b) => b.count)).toEqual([2, 2, 2, 1]);
+    expect(byBytes.flatMap((b) => b.texts())).toEqual(texts);
+  });
 });

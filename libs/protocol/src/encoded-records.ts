@@ -21,6 +21,18 @@ export class EncodedRecords {
     return builder.finish();
   }
 
+  /** `texts` in order, as batches of at most `maxCount` records, each closed once it reaches `maxBytes`. */
+  static batches(texts: readonly string[], maxCount: number, maxBytes = RESULTS_BATCH_BYTES): EncodedRecords[] {
+    const builder = new EncodedRecordsBuilder();
+    const batches: EncodedRecords[] = [];
+    for (const text of texts) {
+      builder.add(text);
+      if (builder.count >= maxCount || builder.byteLength >= maxBytes) batches.push(builder.finish());
+    }
+    if (builder.count > 0) batches.push(builder.finish());
+    return batches;
+  }
+
   /** @internal The builder's result. */
   static of(bytes: Buffer, ends: Uint32Array): EncodedRecords {
     return new EncodedRecords(bytes, ends);
@@ -56,6 +68,14 @@ export class EncodedRecords {
 const INITIAL_BYTES = 16 * 1024;
 
 /**
+ * A results batch stops growing once its records take this many bytes. One more record (a few KB at
+ * most: its `inputRef` escaped, its model's names) still leaves room within the message's 1 MiB for the
+ * envelope, and for the topic and MQTT header within the broker's packet bound: a batch the control
+ * plane or the broker would refuse would be resent forever.
+ */
+export const RESULTS_BATCH_BYTES = 960 * 1024;
+
+/**
  * Collects encoded records into one growing buffer; `finish` hands out an exactly sized copy and starts
  * over, so one builder (and its buffer) serves batch after batch.
  */
@@ -66,6 +86,11 @@ export class EncodedRecordsBuilder {
 
   get count(): number {
     return this.ends.length;
+  }
+
+  /** Bytes collected so far. */
+  get byteLength(): number {
+    return this.length;
   }
 
   add(text: string): void {

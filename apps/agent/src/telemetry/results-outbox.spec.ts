@@ -44,6 +44,15 @@ describe('ResultsOutbox', () => {
     expect(third.spooledRecords).toBe(1);
   });
 
+  it('keeps a batch whose publish throws (a message it cannot encode) without throwing out of send or resend', async () => {
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, () => {
+      throw new Error('cannot encode results: too large');
+    }, () => true, 0);
+    await outbox.send(EncodedRecords.from([record(1)]));
+    expect(() => outbox.resend(true)).not.toThrow();
+    expect(outbox.spooledRecords).toBe(1);
+  });
+
   it('keeps the spool right while it stays open: emptied when all is acknowledged, rewritten when some is, appended after both', async () => {
     const sent: string[] = [];
     const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async (id) => void sent.push(id), () => true, 0);

@@ -90,7 +90,8 @@ export class ResultsOutbox {
   private publishBatch(batch: PendingBatch): void {
     if (!this.isConnected()) return;
     batch.sentAt = Date.now();
-    this.publish(batch.id, batch.records).catch(() => {
+    // A publish that throws instead of rejecting must not escape into a timer or a connect handler.
+    new Promise<void>((resolve) => resolve(this.publish(batch.id, batch.records))).catch(() => {
       batch.sentAt = 0; // resent on the next pass
     });
   }

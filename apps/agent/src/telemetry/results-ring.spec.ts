@@ -201,4 +201,12 @@ describe('ResultsRing', () => {
     await results.close();
     expect(written).toEqual([['1:1::1.0.0', '2:2::1.0.0'], ['3:3::1.0.0']]);
   });
+
+  it('closes a batch once its encoded records reach maxBatchBytes, and writes the rest in the next', async () => {
+    const written: string[][] = [];
+    const results = new ResultsRing({ encode, write: async (records) => void written.push(records.texts()), maxBatch: 100, maxBatchBytes: 30, flushMs: 250, maxRecords: 10_000 });
+    for (let i = 1; i <= 5; i++) results.push(i, record(i)); // each record is 10 bytes, 11 with its comma
+    await results.close();
+    expect(written).toEqual([['1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0'], ['4:4::1.0.0', '5:5::1.0.0']]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { ServingModel } from '#inference';
-import { EncodedRecords, EncodedRecordsBuilder } from '#protocol';
+import { EncodedRecords, EncodedRecordsBuilder, RESULTS_BATCH_BYTES } from '#protocol';
 import type { InferenceRecord } from '../api/inference-service.js';
 
 export interface ResultsRingOptions {
@@ -9,6 +9,8 @@ export interface ResultsRingOptions {
   readonly write: (records: EncodedRecords) => Promise<void>;
   /** Flush when this many records wait... */
   readonly maxBatch: number;
+  /** A batch is closed once its encoded records take this many bytes (default RESULTS_BATCH_BYTES). */
+  readonly maxBatchBytes?: number;
   /** ...or this long after the first one arrived. */
   readonly flushMs: number;
   /** Records kept while writes fail; beyond it the oldest are dropped (and reported). */
@@ -159,15 +161,20 @@ export class ResultsRing {
       left -= this.take(Math.min(ENCODE_SLICE, left));
       // Records dropped meanwhile (the ring full at its bound) leave fewer to take, never others.
       left = Math.min(left, this.size);
-      if (left <= 0) return this.builder.finish();
+      if (left <= 0 || this.batchFull()) return this.builder.finish();
       await nextTurn();
     }
   }
 
+  private batchFull(): boolean {
+    return this.builder.byteLength >= (this.options.maxBatchBytes ?? RESULTS_BATCH_BYTES);
+  }
+
   /** Removes and encodes up to `max` of the oldest records into the builder; returns how many it removed. */
   private take(max: number): number {
-    const count = Math.min(max, this.size);
-    for (let k = 0; k < count; k++) {
+    let count = 0;
+    for (; count < Math.min(max, this.size) && !this.batchFull(); count++) {
+      const k = count;
       const i = (this.head + k) % this.capacity;
       const record: InferenceRecord = {
         at: this.at[i] as number,
