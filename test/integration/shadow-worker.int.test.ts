@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createEngines } from '#inference';
 import type { ModelManifest } from '#trust';
-import { WorkerCandidate } from '../../apps/agent/src/shadow/worker-candidate.js';
+import { REFERENCE_EVERY, WorkerCandidate } from '../../apps/agent/src/shadow/worker-candidate.js';
 import { loadVerifiedSession } from '../../apps/agent/src/update/model-loader.js';
 import { StepFailure } from '../../apps/agent/src/update/step-failure.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
@@ -43,7 +43,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     try {
       for (let i = 0; i < 5; i++) {
         const input = Float32Array.from({ length: model.inputs }, (_, k) => Math.sin(i * 31 + k));
-        const { output, engineMs, referenceMs } = await candidate.run(input, true);
+        const { output, engineMs, referenceMs } = await candidate.run(input);
         expect(Array.from(output)).toEqual(Array.from(await local.run(input)));
         expect(engineMs).toBeGreaterThan(0);
         expect(referenceMs).toBeUndefined(); // no reference given: timed against the served request
@@ -52,7 +52,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
       await candidate.dispose();
       await local.dispose();
     }
-    await expect(candidate.run(new Float32Array(model.inputs), true)).rejects.toThrow(/disposed/);
+    await expect(candidate.run(new Float32Array(model.inputs))).rejects.toThrow(/disposed/);
   });
 
   it('leaves the main thread free while a run is in its engine', async () => {
@@ -63,7 +63,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     try {
       let turns = 0;
       const ticking = setInterval(() => turns++, 1);
-      const { engineMs } = await candidate.run(new Float32Array(model.inputs).fill(0.5), true);
+      const { engineMs } = await candidate.run(new Float32Array(model.inputs).fill(0.5));
       clearInterval(ticking);
       expect(engineMs).toBeGreaterThan(20); // a run long enough for the count to mean something
       // On the main thread the whole run is one synchronous call: no timer could fire during it.
@@ -82,29 +82,29 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     expect((error as StepFailure).message).toMatch(/^slot b holds [0-9a-f]{64}, not the signed/);
   });
 
-  it('times the serving model beside the candidate on paired samples, and runs on without it when it does not load', async () => {
+  it('times the serving model beside the candidate on every fourth sample, and runs on without it when it does not load', async () => {
     const servingModel = denseSoftmaxModel(11);
     const candidateModel = denseSoftmaxModel(12);
     const candidateFile = { path: await modelFile('candidate.onnx', candidateModel.bytes), manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot b' };
     const servingPath = await modelFile('serving.onnx', servingModel.bytes);
-    const pairedCandidate = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(servingModel.bytes, servingModel.inputs), where: 'slot a' }, onnx: {}}, START);
+    const paired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(servingModel.bytes, servingModel.inputs), where: 'slot a' }, onnx: {}}, START);
     // A reference whose bytes are not its manifest's (the serving slot changed under it) is left out, with the reason.
     const unpaired = await WorkerCandidate.start({ candidate: candidateFile, reference: { path: servingPath, manifest: manifestFor(candidateModel.bytes, candidateModel.inputs), where: 'slot a' }, onnx: {}}, START);
     try {
-      expect(pairedCandidate.referenceError).toBeUndefined();
+      expect(paired.referenceError).toBeUndefined();
       expect(unpaired.referenceError).toMatch(/^slot a holds [0-9a-f]{64}, not the signed/);
       const input = Float32Array.from({ length: candidateModel.inputs }, (_, k) => Math.cos(k));
-      for (const paired of [true, false, true]) {
-        // The reference only beside a paired sample; the answer is always the candidate's; an unpaired one is marked untimed.
-        const run = await pairedCandidate.run(input, paired);
+      for (let i = 0; i < 2 * REFERENCE_EVERY; i++) {
+        // The reference beside every REFERENCE_EVERY-th sample, in both orders (first on the even ones of
+        // those): the answer is always the candidate's; the others are marked untimed.
+        const run = await paired.run(input);
         expect(Array.from(run.output)).toEqual(Array.from(candidateModel.reference(input)).map((v) => expect.closeTo(v, 5)));
-        if (paired) expect(run).toMatchObject({ referenceMs: expect.any(Number) });
+        if (i % REFERENCE_EVERY === 0) expect(run).toMatchObject({ referenceMs: expect.any(Number) });
         else expect(run.untimed === true && run.referenceMs === undefined).toBe(true);
       }
-      expect((await unpaired.run(input, true)).referenceMs).toBeUndefined(); // timed against the served request, as without a reference
-      expect((await unpaired.run(input, false)).untimed).toBeUndefined();
+      expect((await unpaired.run(input)).referenceMs).toBeUndefined();
     } finally {
-      await pairedCandidate.dispose();
+      await paired.dispose();
       await unpaired.dispose();
     }
   });
@@ -128,7 +128,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
   it('fails the runs waiting on a thread that is disposed', async () => {
     const model = denseSoftmaxModel(14, 16, 4, { computeUnits: 20_000 });
     const candidate = await WorkerCandidate.start({ candidate: { path: await modelFile('slow2.onnx', model.bytes), manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {} }, START);
-    const running = candidate.run(new Float32Array(model.inputs), true).then(() => undefined, (e: unknown) => e);
+    const running = candidate.run(new Float32Array(model.inputs)).then(() => undefined, (e: unknown) => e);
     await candidate.dispose();
     expect(((await running) as Error).message).toMatch(/disposed/);
   });

@@ -3,11 +3,11 @@ import { type ShadowFigures, ShadowTally } from './shadow-math.js';
 /** The candidate as a shadow run sees it (WorkerCandidate; fakes in tests). */
 export interface ShadowCandidate {
   /**
-   * The candidate's output, its engine's time (no thread hops counted) and, with `paired` and when there is
-   * one, the serving model's time on the same input, timed alike. `untimed`: there is a reference but this
-   * sample was not paired with it: the sample counts for the answers, not the latencies.
+   * The candidate's output, its engine's time (no thread hops counted) and, when there is one, the serving
+   * model's time on the same input, timed alike. `untimed`: the thread has a reference but did not run it
+   * beside this sample (it runs beside some only): the sample counts for the answers, not the latencies.
    */
-  run(input: Float32Array, paired: boolean): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number; readonly untimed?: true }>;
+  run(input: Float32Array): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number; readonly untimed?: true }>;
   /** Frees the candidate; never waits for a run still inside its engine. */
   dispose(): Promise<void>;
 }
@@ -36,21 +36,9 @@ const timer = (ms: number, fire: () => void): (() => void) => {
 
 /** Bounds on the candidate's runs (agent config `shadow`). */
 export interface ShadowLimits {
-  /**
-   * A candidate run longer than this counts as a candidate error and is no longer waited for; a paired
-   * sample (the reference's run beside it) gets twice this.
-   */
+  /** One sample (the candidate's run and the reference's beside it) longer than this counts as a candidate error and is no longer waited for. */
   readonly inferenceTimeoutMs: number;
 }
-
-/**
- * Every REFERENCE_EVERY-th sample is paired with a run of the serving model (the reference, on the
- * candidate's thread): each timed sample is compared with it, and a ratio over a quarter of the samples
- * settles as well, while every run on the candidate's thread competes with serving for the device's cores
- * (the shadow phase's cost on the serving p99 is bench/shadow-cost.ts's goal). The candidate runs on every
- * sample: agreement needs them all. The first sample is paired.
- */
-export const REFERENCE_EVERY = 4;
 
 export const DEFAULT_SHADOW_LIMITS: ShadowLimits = { inferenceTimeoutMs: 5_000 };
 
@@ -71,8 +59,6 @@ export class ShadowEvaluator {
   /** A run that timed out and has not settled yet. */
   private overdue?: Promise<unknown>;
   private stopped = false;
-  /** Candidate runs started: sets which are paired. */
-  private runs = 0;
 
   constructor(
     readonly run: ShadowRun,
@@ -102,8 +88,7 @@ export class ShadowEvaluator {
       this.inFlight = undefined;
       done();
     };
-    const paired = this.runs++ % REFERENCE_EVERY === 0;
-    const running = this.candidate.run(sample, paired).then(
+    const running = this.candidate.run(sample).then(
       ({ output, engineMs, referenceMs, untimed }) => {
         if (timedOut) return;
         // Timed against the serving model's run beside it when the candidate's thread has one, else against the served request.
@@ -113,9 +98,7 @@ export class ShadowEvaluator {
         if (!timedOut) this.tally.error();
       },
     );
-    // A paired sample's bound covers the reference's run too: a candidate near the bound is not timed out on
-    // exactly the samples that would time it, leaving its latency unreported.
-    cancel = (this.clock.after ?? timer)(this.limits.inferenceTimeoutMs * (paired ? 2 : 1), () => {
+    cancel = (this.clock.after ?? timer)(this.limits.inferenceTimeoutMs, () => {
       timedOut = true;
       this.tally.error();
       const overdue = running.finally(() => {

@@ -14,15 +14,26 @@ export interface ModelFile {
 
 export interface CandidateWorkerData {
   readonly candidate: ModelFile;
-  /** The serving model, run beside the candidate on paired samples only to time both alike; none before a first install. */
+  /** The serving model, run beside the candidate on each sample only to time both alike; none before a first install. */
   readonly reference?: ModelFile;
   readonly onnx: OnnxOptions;
 }
+/** What the thread is started with. */
+export interface CandidateWorkerInit extends CandidateWorkerData {
+  readonly referenceEvery: number;
+}
+
+/**
+ * The reference runs beside every REFERENCE_EVERY-th sample only: each timed sample is compared with it,
+ * and a ratio over a quarter of the samples settles as well, while every run on the candidate's thread
+ * competes with the serving thread for the device's cores (the shadow phase's cost on the serving p99 is
+ * bench/shadow-cost.ts's goal). The candidate runs on every sample: agreement needs them all.
+ */
+export const REFERENCE_EVERY = 4;
+
 export interface CandidateRequest {
   readonly id: number;
   readonly input: Float32Array;
-  /** Run the reference beside it (if there is one) and time both. */
-  readonly paired: boolean;
 }
 export type CandidateWorkerMessage =
   | { readonly kind: 'ready'; readonly referenceError?: string }
@@ -62,7 +73,7 @@ const lingering = new Set<Promise<void>>();
  * The shadow candidate on its own worker thread (candidate-worker.ts), loaded from the staged slot's file
  * with the checks serving applies; the serving model is loaded there too, as the reference each candidate
  * run is timed against. Runs never block the agent's main thread, where requests are served. Costs a V8
- * isolate and a second load of both models for the shadow phase, and a reference run on each paired sample (ShadowEvaluator's REFERENCE_EVERY).
+ * isolate and a second load of both models for the shadow phase, and a reference run every REFERENCE_EVERY samples.
  */
 export class WorkerCandidate implements ShadowCandidate {
   private readonly pending = new Map<number, PendingRun>();
@@ -87,7 +98,7 @@ export class WorkerCandidate implements ShadowCandidate {
     if (lingering.size > 0) await Promise.race([Promise.all(lingering), new Promise((resolve) => setTimeout(resolve, LINGER_WAIT_MS).unref())]);
     if (lingering.size > 0) throw new StepFailure('shadow-failed', 'an earlier shadow candidate is still stuck in its engine; restart the agent to free its thread');
     options.signal?.throwIfAborted();
-    const worker = new Worker(options.script ?? DEFAULT_SCRIPT, { workerData: data });
+    const worker = new Worker(options.script ?? DEFAULT_SCRIPT, { workerData: { ...data, referenceEvery: REFERENCE_EVERY } satisfies CandidateWorkerInit });
     worker.unref();
     return new Promise<WorkerCandidate>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -116,12 +127,12 @@ export class WorkerCandidate implements ShadowCandidate {
     });
   }
 
-  run(input: Float32Array, paired: boolean): Promise<CandidateRun> {
+  run(input: Float32Array): Promise<CandidateRun> {
     if (this.stopped) return Promise.reject(this.stopped);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, input, paired } satisfies CandidateRequest);
+      this.worker.postMessage({ id, input } satisfies CandidateRequest);
     });
   }
 
