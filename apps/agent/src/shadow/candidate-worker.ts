@@ -9,15 +9,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngines, type InferenceSession } from '#inference';
 import { loadVerifiedSession } from '../update/model-loader.js';
 import { toStepFailure } from '../update/step-failure.js';
-import type { CandidateRequest, CandidateWorkerInit, CandidateWorkerMessage } from './worker-candidate.js';
+import type { CandidateRequest, CandidateWorkerData, CandidateWorkerMessage } from './worker-candidate.js';
 
 if (!parentPort) throw new Error('candidate-worker runs as a worker thread (WorkerCandidate)');
 const port = parentPort;
-const data = workerData as CandidateWorkerInit;
+const data = workerData as CandidateWorkerData;
 const post = (message: CandidateWorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 /** The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds `session` took. */
-async function runTimed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
+async function timed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
   const start = performance.now();
   const output = Float32Array.from(await session.run(input));
   return { output, ms: performance.now() - start };
@@ -25,31 +25,27 @@ async function runTimed(session: InferenceSession, input: Float32Array): Promise
 
 /** The reference's time on `input`, or undefined when it failed: a serving model's failure is not the candidate's. */
 async function referenceTime(reference: InferenceSession, input: Float32Array): Promise<number | undefined> {
-  return runTimed(reference, input).then(
+  return timed(reference, input).then(
     ({ ms }) => ms,
     () => undefined,
   );
 }
 
 /**
- * One sample: the candidate, and on every `referenceEvery`-th (WorkerCandidate's REFERENCE_EVERY) the reference on the same input right before or after it
- * (alternately, so neither always finds the caches the other left). Same thread, same load: their ratio is
- * the candidate's cost, not the machine's (timed against the served request instead, identical models read
+ * One sample: the candidate, and the reference on the same input right before or after it (alternately,
+ * so neither always finds the caches the other left). Same thread, same load: their ratio is the
+ * candidate's cost, not the machine's (timed against the served request instead, identical models read
  * 1.4–5.7× under load). The main thread sends one sample at a time (ShadowEvaluator), so runs never overlap.
  */
 async function sample(candidate: InferenceSession, reference: InferenceSession | undefined, { id, input }: CandidateRequest): Promise<void> {
   let ran: { output: Float32Array; ms: number };
   let referenceMs: number | undefined;
-  const paired = id % data.referenceEvery === 0;
-  if (!reference) ran = await runTimed(candidate, input);
-  else if (!paired) {
-    ran = await runTimed(candidate, input);
-    return post({ kind: 'result', id, output: ran.output, engineMs: ran.ms, untimed: true }, [ran.output.buffer as ArrayBuffer]);
-  } else if ((id / data.referenceEvery) % 2 === 0) {
+  if (!reference) ran = await timed(candidate, input);
+  else if (id % 2 === 0) {
     referenceMs = await referenceTime(reference, input);
-    ran = await runTimed(candidate, input);
+    ran = await timed(candidate, input);
   } else {
-    ran = await runTimed(candidate, input);
+    ran = await timed(candidate, input);
     referenceMs = await referenceTime(reference, input);
   }
   post({ kind: 'result', id, output: ran.output, engineMs: ran.ms, ...(referenceMs === undefined ? {} : { referenceMs }) }, [ran.output.buffer as ArrayBuffer]);

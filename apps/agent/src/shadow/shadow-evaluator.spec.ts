@@ -125,19 +125,4 @@ describe('ShadowEvaluator', () => {
     expect(evaluator.figures()).toMatchObject({ samples: 1, activeLatencyMs: 1 });
     expect(evaluator.figures().candidateLatencyMs).toBeCloseTo(3, 12);
   });
-
-  it('counts an untimed sample (no reference run beside it) for the answers and not the latencies', async () => {
-    const results = [
-      { output: Float32Array.from([0.2, 0.8]), engineMs: 3, referenceMs: 1 },
-      { output: Float32Array.from([0.9, 0.1]), engineMs: 50, untimed: true as const },
-    ];
-    const candidate: ShadowCandidate = { run: async () => results.shift() ?? { output: Float32Array.from([0.2, 0.8]), engineMs: 3, referenceMs: 1 }, dispose: async () => undefined };
-    const evaluator = new ShadowEvaluator(run, candidate, { random: () => 0, defer: (f) => f() });
-    evaluator.offer(new Float32Array(2), active);
-    await new Promise((resolve) => setImmediate(resolve));
-    evaluator.offer(new Float32Array(2), active); // served in 2 ms; this one untimed, its 50 ms ignored
-    await evaluator.stop();
-    expect(evaluator.figures()).toMatchObject({ samples: 2, agreed: 1, activeLatencyMs: 1 });
-    expect(evaluator.figures().candidateLatencyMs).toBeCloseTo(3, 12);
-  });
 });

@@ -4,10 +4,9 @@ import { type ShadowFigures, ShadowTally } from './shadow-math.js';
 export interface ShadowCandidate {
   /**
    * The candidate's output, its engine's time (no thread hops counted) and, when there is one, the serving
-   * model's time on the same input, timed alike. `untimed`: the thread has a reference but did not run it
-   * beside this sample (it runs beside some only): the sample counts for the answers, not the latencies.
+   * model's time on the same input, timed alike.
    */
-  run(input: Float32Array): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number; readonly untimed?: true }>;
+  run(input: Float32Array): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }>;
   /** Frees the candidate; never waits for a run still inside its engine. */
   dispose(): Promise<void>;
 }
@@ -89,10 +88,9 @@ export class ShadowEvaluator {
       done();
     };
     const running = this.candidate.run(sample).then(
-      ({ output, engineMs, referenceMs, untimed }) => {
-        if (timedOut) return;
+      ({ output, engineMs, referenceMs }) => {
         // Timed against the serving model's run beside it when the candidate's thread has one, else against the served request.
-        this.tally.add(answer, output, untimed ? undefined : { activeMs: referenceMs ?? activeLatencyMs, candidateMs: engineMs });
+        if (!timedOut) this.tally.add(answer, output, referenceMs ?? activeLatencyMs, engineMs);
       },
       () => {
         if (!timedOut) this.tally.error();

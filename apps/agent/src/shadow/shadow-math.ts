@@ -82,16 +82,11 @@ export class ShadowTally {
   private divergence = 0;
   private absDiff = 0;
   private activeMs = 0;
-  /** Samples with timings: the latencies' means are over these. */
-  private timed = 0;
-  /** Sum over timed samples of ln(candidate ms / active ms). */
+  /** Sum over samples of ln(candidate ms / active ms). */
   private logRatio = 0;
 
-  /**
-   * One pair of answers to the same input, with both sides' times when they were timed alike. A candidate
-   * output unlike the active one in length, or not finite, is an error.
-   */
-  add(active: ArrayLike<number>, candidate: ArrayLike<number>, timing?: { readonly activeMs: number; readonly candidateMs: number }): void {
+  /** One pair of answers to the same input. A candidate output unlike the active one in length, or not finite, is an error. */
+  add(active: ArrayLike<number>, candidate: ArrayLike<number>, activeMs: number, candidateMs: number): void {
     if (candidate.length !== active.length || candidate.length === 0 || !Array.prototype.every.call(candidate, Number.isFinite)) {
       this.errors++;
       return;
@@ -102,10 +97,8 @@ export class ShadowTally {
     if (topClass(p) === topClass(q)) this.agreed++;
     this.divergence += jensenShannon(p, q);
     this.absDiff += meanAbsDiff(p, q);
-    if (!timing) return;
-    this.timed++;
-    this.activeMs += timing.activeMs;
-    this.logRatio += Math.log(Math.max(timing.candidateMs, MIN_MS) / Math.max(timing.activeMs, MIN_MS));
+    this.activeMs += activeMs;
+    this.logRatio += Math.log(Math.max(candidateMs, MIN_MS) / Math.max(activeMs, MIN_MS));
   }
 
   /** The candidate threw. */
@@ -120,7 +113,6 @@ export class ShadowTally {
 
   figures(): ShadowFigures {
     const mean = (sum: number) => (this.samples === 0 ? 0 : asReal(sum / this.samples));
-    const timedMean = (sum: number) => (this.timed === 0 ? 0 : asReal(sum / this.timed));
     return {
       samples: this.samples,
       agreed: this.agreed,
@@ -128,8 +120,8 @@ export class ShadowTally {
       skipped: this.skipped,
       meanDivergence: Math.min(1, mean(this.divergence)),
       meanAbsDiff: Math.min(1, mean(this.absDiff)),
-      activeLatencyMs: timedMean(this.activeMs),
-      candidateLatencyMs: timedMean(this.activeMs) * Math.exp(timedMean(this.logRatio)),
+      activeLatencyMs: mean(this.activeMs),
+      candidateLatencyMs: mean(this.activeMs) * Math.exp(mean(this.logRatio)),
     };
   }
 }

@@ -18,19 +18,6 @@ export interface CandidateWorkerData {
   readonly reference?: ModelFile;
   readonly onnx: OnnxOptions;
 }
-/** What the thread is started with. */
-export interface CandidateWorkerInit extends CandidateWorkerData {
-  readonly referenceEvery: number;
-}
-
-/**
- * The reference runs beside every REFERENCE_EVERY-th sample only: each timed sample is compared with it,
- * and a ratio over a quarter of the samples settles as well, while every run on the candidate's thread
- * competes with the serving thread for the device's cores (the shadow phase's cost on the serving p99 is
- * bench/shadow-cost.ts's goal). The candidate runs on every sample: agreement needs them all.
- */
-export const REFERENCE_EVERY = 4;
-
 export interface CandidateRequest {
   readonly id: number;
   readonly input: Float32Array;
@@ -38,7 +25,7 @@ export interface CandidateRequest {
 export type CandidateWorkerMessage =
   | { readonly kind: 'ready'; readonly referenceError?: string }
   | { readonly kind: 'load-failed'; readonly reason: FailureReason; readonly message: string }
-  | { readonly kind: 'result'; readonly id: number; readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number; readonly untimed?: true }
+  | { readonly kind: 'result'; readonly id: number; readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }
   | { readonly kind: 'run-failed'; readonly id: number; readonly message: string };
 
 type CandidateRun = Awaited<ReturnType<ShadowCandidate['run']>>;
@@ -73,7 +60,7 @@ const lingering = new Set<Promise<void>>();
  * The shadow candidate on its own worker thread (candidate-worker.ts), loaded from the staged slot's file
  * with the checks serving applies; the serving model is loaded there too, as the reference each candidate
  * run is timed against. Runs never block the agent's main thread, where requests are served. Costs a V8
- * isolate and a second load of both models for the shadow phase, and a reference run every REFERENCE_EVERY samples.
+ * isolate and a second load of both models for the shadow phase, and a reference run per sample.
  */
 export class WorkerCandidate implements ShadowCandidate {
   private readonly pending = new Map<number, PendingRun>();
@@ -98,7 +85,7 @@ export class WorkerCandidate implements ShadowCandidate {
     if (lingering.size > 0) await Promise.race([Promise.all(lingering), new Promise((resolve) => setTimeout(resolve, LINGER_WAIT_MS).unref())]);
     if (lingering.size > 0) throw new StepFailure('shadow-failed', 'an earlier shadow candidate is still stuck in its engine; restart the agent to free its thread');
     options.signal?.throwIfAborted();
-    const worker = new Worker(options.script ?? DEFAULT_SCRIPT, { workerData: { ...data, referenceEvery: REFERENCE_EVERY } satisfies CandidateWorkerInit });
+    const worker = new Worker(options.script ?? DEFAULT_SCRIPT, { workerData: data });
     worker.unref();
     return new Promise<WorkerCandidate>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -148,7 +135,7 @@ export class WorkerCandidate implements ShadowCandidate {
     if (!run) return;
     this.pending.delete(message.id);
     if (message.kind === 'run-failed') return run.reject(new Error(message.message));
-    run.resolve({ output: message.output, engineMs: message.engineMs, ...(message.referenceMs === undefined ? {} : { referenceMs: message.referenceMs }), ...(message.untimed ? { untimed: true as const } : {}) });
+    run.resolve({ output: message.output, engineMs: message.engineMs, ...(message.referenceMs === undefined ? {} : { referenceMs: message.referenceMs }) });
   }
 
   /** Every run still waiting fails with `reason`, and so does every later one. */
