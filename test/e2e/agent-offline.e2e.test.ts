@@ -48,9 +48,8 @@ describe('offline: results while the broker is down', () => {
     await send(0, 100); // online
     await broker.pause();
     await waitFor(() => agent.status() as Promise<{ connected?: boolean }>, (s) => s.connected === false, 10_000, 'agent offline');
-    await send(100, 400); // offline: local requests still served, results spooled on disk
-    const offline = (await agent.status()) as unknown as { results: { spooled: number } };
-    expect(offline.results.spooled).toBeGreaterThan(0);
+    await send(100, 400); // offline: local requests still served, results spooled on disk (a batch per second or 1,000 results)
+    await waitFor(() => agent.status() as unknown as Promise<{ results: { spooled: number } }>, (s) => s.results.spooled > 0, 10_000, 'results spooled while offline');
     await broker.resume();
     const refs = await waitFor(
       async () => {
