@@ -12,7 +12,7 @@
  *     agent's results and statuses instead: the agent does all of its own results work (spool, fdatasync,
  *     publish, truncation on acknowledgement), and the two cores do none of the control plane's, which on
  *     a device runs elsewhere. Ingesting the agent's ~1,500 results a second (MQTT, validation, PostgreSQL)
- *     on the same cores during agent rounds only put the agent's p99 at 1.6–1.9x the raw server's, even
+ *     on the same cores during agent rounds only put the agent's p99 at 1.7–2.1x the raw server's, even
  *     with the agent alone on one core (taskset) and the rest on the other. COLOCATED=1 keeps it so.
  *   npm run build && npm run bench:build && node dist/bench/agent-http.js [rounds=10] [requestsPerRound=2500]
  * The agent writes a results batch every 1,000 requests or a second after the first: a round of 2,500
