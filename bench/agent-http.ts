@@ -199,7 +199,6 @@ try {
       return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), throughput: sum((x) => x.requests) / sum((x) => x.seconds), cpuMs: (sum((x) => x.cpu) * 1000) / sum((x) => x.requests), mainMs: (sum((x) => x.cpuMain) * 1000) / sum((x) => x.requests) };
     };
     const [r, a] = [summary(rounds.map((x) => x.raw)), summary(rounds.map((x) => x.agent))];
-    if (acker && acker.acked === 0) throw new Error('no results batch was acknowledged: the agent did not publish its results');
     if (dumpDir) await writeFile(join(dumpDir, `latencies-c${concurrency}.json`), JSON.stringify(rounds.map((x) => ({ raw: x.raw.latencies, agent: x.agent.latencies }))));
     // The machine is shared: a burst of load hits one round, not both of a pair. Ratios within each pair,
     // then their median and interquartile range, say more than one ratio of pooled figures.

@@ -5,7 +5,7 @@
  * spool truncation), and the machine does none of the control plane's (parsing, validation, PostgreSQL).
  * On a device the control plane runs elsewhere; in a bench on the same two cores its ingest of the agent's
  * results competes with the agent, and never with the raw server it is compared with.
- *   const acker = await ResultsAcker.start(brokerUrl, namespace, nodeId); …; acker.acked; await acker.stop();
+ *   const acker = await ResultsAcker.start(brokerUrl, namespace, nodeId); …; acker.records; await acker.stop();
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#protocol';
@@ -14,8 +14,7 @@ import { encodeMessage, envelopeFields, fleetTopics, parseMessage } from '#proto
 const ACK_DELAY_MS = 50;
 
 export class ResultsAcker {
-  /** Results batches acknowledged so far, and the records in them. */
-  acked = 0;
+  /** Records in the results batches acknowledged so far. */
   records = 0;
 
   private constructor(private readonly client: MqttClient) {}
@@ -32,7 +31,6 @@ export class ResultsAcker {
       if (topic === results) {
         const parsed = parseMessage('results', payload);
         if (!parsed.ok) return; // refused, as the control plane would: never acknowledged
-        acker.acked++;
         acker.records += parsed.value.records.length;
         ack({ results: [parsed.value.id] });
       } else if (topic === status) {

@@ -173,9 +173,8 @@ export class ResultsRing {
   /** Removes and encodes up to `max` of the oldest records into the builder; returns how many it removed. */
   private take(max: number): number {
     let count = 0;
-    for (; count < Math.min(max, this.size) && !this.batchFull(); count++) {
-      const k = count;
-      const i = (this.head + k) % this.capacity;
+    for (; count < max && count < this.size && !this.batchFull(); count++) {
+      const i = (this.head + count) % this.capacity;
       const record: InferenceRecord = {
         at: this.at[i] as number,
         model: this.model[i] as ServingModel,
