@@ -113,9 +113,9 @@ async function round(target: Target, body: Buffer, count: number, concurrency: n
   for (const ms of latencies) tally.latencies.push(ms);
 }
 
-/** Until every request the agent has answered is in a results batch the acker acknowledged (the agent's results are not sampled here). */
+/** Until every request the agent has answered is in a results batch the acker acknowledged and checked (the agent's results are not sampled here). */
 function settledWith(acker: ResultsAcker): () => Promise<void> {
-  return () => waitFor(async () => acker.records, (records) => records >= answeredByAgent, 30_000, "the agent's results acknowledged").then(() => undefined);
+  return () => waitFor(async () => acker.checkedRecords(), (records) => records >= answeredByAgent, 30_000, "the agent's results acknowledged").then(() => undefined);
 }
 
 /** Instructions per request of each target (callgrind; the machine's load does not move them) and their ratio. */

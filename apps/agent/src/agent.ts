@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EncodedRecords, encodeResultsMessage, envelopeFields, MAX_RESULTS_PER_BATCH, ResultRecordEncoder, toSafeText } from '#protocol';
+import { EncodedRecords, envelopeFields, MAX_RESULTS_PER_BATCH, ResultRecordEncoder, toSafeText } from '#protocol';
 import { InferenceService, resultRecord } from './api/inference-service.js';
 import { LocalApi } from './api/local-api.js';
 import { issueLocalApiToken } from './api/local-api-token.js';
@@ -139,7 +139,7 @@ export class Agent {
     this.outbox = new ResultsOutbox(
       join(config.stateDir, 'results-spool.jsonl'),
       config.resultsBufferMax,
-      async (id, records) => this.transport.publishEncoded('results', encodeResultsMessage(id, records)),
+      (message) => this.transport.publishEncoded('results', message),
       () => this.transport.connected,
     );
     const keep = { ...DEFAULT_KEPT_RESULTS, ...config.keptResults };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { parseMessage } from './codec.js';
 import { EncodedRecords, EncodedRecordsBuilder } from './encoded-records.js';
-import { encodeResultRecord, encodeResultsMessage } from './results-encoding.js';
+import { encodeResultRecord, encodeResultsLine, encodeResultsMessage } from './results-encoding.js';
 
 const model = { name: 'digits', version: '1.0.0', variant: 'onnx' };
 const record = (seq: number, inputRef?: string) => encodeResultRecord({ seq, at: 1_700_000_000_000, modelSha256: 'a'.repeat(64), model, inputRef, topClass: 1, confidence: 0.5, latencyMs: 1 });
@@ -56,5 +56,21 @@ describe('EncodedRecords', () => {
     const byBytes = EncodedRecords.batches(texts, 100, 2 * size + 1); // closed once two records (and their comma) are in
     expect(byBytes.map((b) => b.count)).toEqual([2, 2, 2, 1]);
     expect(byBytes.flatMap((b) => b.texts())).toEqual(texts);
+  });
+
+  it('frames a builder batch in place once (no copy of its records), and copies after that, leaving the first buffer whole', () => {
+    const builder = new EncodedRecordsBuilder();
+    const texts = [record(1, 'ü'), record(2)];
+    for (const text of texts) builder.add(text);
+    const records = builder.finish();
+    const id = randomUUID();
+    const now = new Date('2026-12-01T00:00:00Z');
+    const line = encodeResultsLine(id, records, now);
+    expect(line.buffer).toBe(records.bytes.buffer); // framed around the records' own bytes
+    expect(line.toString()).toBe(`${encodeResultsMessage(id, texts, now).toString()}\n`);
+    const later = encodeResultsMessage(randomUUID(), records, new Date('2026-12-02T00:00:00Z'));
+    expect(later.buffer).not.toBe(records.bytes.buffer);
+    expect(line.toString()).toBe(`${encodeResultsMessage(id, texts, now).toString()}\n`); // unchanged by the later one
+    expect(records.drop(1).texts()).toEqual(texts.slice(1));
   });
 });

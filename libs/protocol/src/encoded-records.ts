@@ -13,6 +13,8 @@ export class EncodedRecords {
     readonly bytes: Buffer,
     /** Byte offset just past each record. */
     private readonly ends: Uint32Array,
+    /** Bytes this batch alone owns right before and after `bytes` in their buffer (a builder leaves them for `framed`). */
+    private room: Room = NO_ROOM,
   ) {}
 
   static from(texts: readonly string[]): EncodedRecords {
@@ -34,8 +36,8 @@ export class EncodedRecords {
   }
 
   /** @internal The builder's result. */
-  static of(bytes: Buffer, ends: Uint32Array): EncodedRecords {
-    return new EncodedRecords(bytes, ends);
+  static of(bytes: Buffer, ends: Uint32Array, room: Room = NO_ROOM): EncodedRecords {
+    return new EncodedRecords(bytes, ends, room);
   }
 
   get count(): number {
@@ -53,6 +55,23 @@ export class EncodedRecords {
     );
   }
 
+  /**
+   * `head`, the records, `tail` as one buffer. The first time, where the batch has the room (a builder's
+   * batch does), they are written around the records in place: a results message costs no copy of its
+   * records, and no fresh buffer, whose first touch of each page costs more than copying into it (~90 µs
+   * for 170 KB, against ~2 µs into pages already touched). Later calls copy: the buffer returned before
+   * keeps its bytes.
+   */
+  framed(head: Buffer, tail: Buffer): Buffer {
+    if (head.length > this.room.head || tail.length > this.room.tail) return Buffer.concat([head, this.bytes, tail]);
+    this.room = NO_ROOM;
+    const start = this.bytes.byteOffset - head.length;
+    const whole = Buffer.from(this.bytes.buffer, start, head.length + this.bytes.length + tail.length);
+    head.copy(whole, 0);
+    tail.copy(whole, head.length + this.bytes.length);
+    return whole;
+  }
+
   /** Each record's text (tests, and the rare paths that need them one by one). */
   texts(): string[] {
     const texts: string[] = [];
@@ -65,7 +84,17 @@ export class EncodedRecords {
   }
 }
 
+interface Room {
+  readonly head: number;
+  readonly tail: number;
+}
+
+const NO_ROOM: Room = { head: 0, tail: 0 };
 const INITIAL_BYTES = 16 * 1024;
+/** Left free before a batch's records for the envelope of its message (`{"v":1,"id":"<uuid>","ts":"…","records":[`)... */
+const HEAD_ROOM = 128;
+/** ...and after them for its end and a newline (`]}\n`). */
+const TAIL_ROOM = 8;
 
 /**
  * A results batch stops growing once its records take this many bytes. One more record (a few KB at
@@ -76,13 +105,16 @@ const INITIAL_BYTES = 16 * 1024;
 export const RESULTS_BATCH_BYTES = 960 * 1024;
 
 /**
- * Collects encoded records into one growing buffer; `finish` hands out an exactly sized copy and starts
- * over, so one builder (and its buffer) serves batch after batch.
+ * Collects encoded records into one growing buffer; `finish` hands that buffer to the batch (with room
+ * around the records for its message's envelope: `EncodedRecords.framed`) and starts the next batch in a
+ * fresh one of the same size, whose pages are first touched as its records are written, a few per
+ * thousand records, instead of all at once when a batch is closed.
  */
 export class EncodedRecordsBuilder {
-  private buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+  private buffer?: Buffer;
   private length = 0;
   private readonly ends: number[] = [];
+  private capacity = INITIAL_BYTES;
 
   get count(): number {
     return this.ends.length;
@@ -95,23 +127,31 @@ export class EncodedRecordsBuilder {
 
   add(text: string): void {
     // At most 3 bytes per UTF-16 unit: room for the text and its comma without measuring it first.
-    const room = this.length + 1 + 3 * text.length;
-    if (room > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(room, 2 * this.buffer.length));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    if (this.ends.length > 0) this.buffer[this.length++] = 0x2c; // ','
-    this.length += this.buffer.write(text, this.length, 'utf8');
+    const needed = HEAD_ROOM + this.length + 1 + 3 * text.length + TAIL_ROOM;
+    if (needed > this.capacity) this.capacity = Math.max(needed, 2 * this.capacity);
+    const buffer = this.bufferOf(this.capacity);
+    if (this.ends.length > 0) buffer[HEAD_ROOM + this.length++] = 0x2c; // ','
+    this.length += buffer.write(text, HEAD_ROOM + this.length, 'utf8');
     this.ends.push(this.length);
   }
 
   finish(): EncodedRecords {
-    const bytes = Buffer.allocUnsafeSlow(this.length);
-    this.buffer.copy(bytes, 0, 0, this.length);
-    const records = EncodedRecords.of(bytes, Uint32Array.from(this.ends));
+    if (!this.buffer) return EncodedRecords.of(Buffer.alloc(0), new Uint32Array(0));
+    const buffer = this.buffer;
+    const bytes = buffer.subarray(HEAD_ROOM, HEAD_ROOM + this.length);
+    const records = EncodedRecords.of(bytes, Uint32Array.from(this.ends), { head: HEAD_ROOM, tail: buffer.length - HEAD_ROOM - this.length });
+    this.buffer = undefined; // the next batch's, allocated at its first record
     this.length = 0;
     this.ends.length = 0;
     return records;
+  }
+
+  /** The current buffer, at least `capacity` bytes (grown keeping what it holds). */
+  private bufferOf(capacity: number): Buffer {
+    if (this.buffer && this.buffer.length >= capacity) return this.buffer;
+    const grown = Buffer.allocUnsafeSlow(capacity);
+    this.buffer?.copy(grown, 0, 0, HEAD_ROOM + this.length);
+    this.buffer = grown;
+    return grown;
   }
 }

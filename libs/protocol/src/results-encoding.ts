@@ -89,12 +89,27 @@ export class ResultRecordEncoder {
  * agent's own spool, checked when it was read): the envelope is filled here, `id` is the batch's.
  */
 export function encodeResultsMessage(batchId: string, records: readonly string[] | EncodedRecords, now: Date = new Date()): Buffer {
+  return framedResults(batchId, records, now, RECORDS_END);
+}
+
+/**
+ * `encodeResultsMessage` and a newline in one buffer: the agent spools this line and publishes the
+ * message in it (`line.subarray(0, -1)`), so a batch's records are in memory once, and a batch from the
+ * agent's builder is framed in place (`EncodedRecords.framed`).
+ */
+export function encodeResultsLine(batchId: string, records: EncodedRecords, now: Date = new Date()): Buffer {
+  return framedResults(batchId, records, now, LINE_END);
+}
+
+function framedResults(batchId: string, records: readonly string[] | EncodedRecords, now: Date, end: Buffer): Buffer {
   const encoded = records instanceof EncodedRecords ? records : EncodedRecords.from(records);
   if (encoded.count < 1 || encoded.count > MAX_RESULTS_PER_BATCH) throw new UnencodableMessageError(`${encoded.count} records (1–${MAX_RESULTS_PER_BATCH} per batch)`);
   const { v, ts } = envelopeFields(now);
-  const payload = Buffer.concat([Buffer.from(`{"v":${v},"id":${JSON.stringify(batchId)},"ts":"${ts}","records":[`), encoded.bytes, RECORDS_END]);
-  if (payload.length > MAX_PAYLOAD_BYTES.results) throw new UnencodableMessageError(`${payload.length} bytes (at most ${MAX_PAYLOAD_BYTES.results})`);
-  return payload;
+  const head = Buffer.from(`{"v":${v},"id":${JSON.stringify(batchId)},"ts":"${ts}","records":[`);
+  const size = head.length + encoded.bytes.length + RECORDS_END.length;
+  if (size > MAX_PAYLOAD_BYTES.results) throw new UnencodableMessageError(`${size} bytes (at most ${MAX_PAYLOAD_BYTES.results})`);
+  return encoded.framed(head, end);
 }
 
 const RECORDS_END = Buffer.from(']}');
+const LINE_END = Buffer.from(']}\n');

@@ -1,13 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EncodedRecords, encodeResultRecord } from '#protocol';
+import { EncodedRecords, encodeResultRecord, parseMessage } from '#protocol';
 import { ResultsOutbox } from './results-outbox.js';
 
 const model = { name: 'digits', version: '1.0.0', variant: 'onnx' };
 const record = (seq: number) => encodeResultRecord({ seq, at: Date.now(), modelSha256: 'a'.repeat(64), model, topClass: 1, confidence: 0.5, latencyMs: 1 });
-const seqOf = (encoded: string) => (JSON.parse(encoded) as { seq: number }).seq;
+/** What the control plane would read from a published message (it must accept it). */
+function parsed(message: Buffer): { id: string; seqs: number[] } {
+  const result = parseMessage('results', message);
+  if (!result.ok) throw new Error(`refused: ${JSON.stringify(result.error)}`);
+  return { id: result.value.id, seqs: result.value.records.map((r) => r.seq) };
+}
 
 describe('ResultsOutbox', () => {
   let dir: string;
@@ -19,7 +24,7 @@ describe('ResultsOutbox', () => {
   it('keeps every batch until acknowledged, across a restart, and resends it', async () => {
     let connected = false;
     const sent: { id: string; seqs: number[] }[] = [];
-    const publish = async (id: string, records: EncodedRecords) => void sent.push({ id, seqs: records.texts().map(seqOf) });
+    const publish = async (message: Buffer) => void sent.push(parsed(message));
     const outbox = new ResultsOutbox(join(dir, 'spool'), 100, publish, () => connected, 0);
     await outbox.send(EncodedRecords.from([record(1), record(2)]));
     await outbox.send(EncodedRecords.from([record(3)]));
@@ -55,7 +60,7 @@ describe('ResultsOutbox', () => {
 
   it('keeps the spool right while it stays open: emptied when all is acknowledged, rewritten when some is, appended after both', async () => {
     const sent: string[] = [];
-    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async (id) => void sent.push(id), () => true, 0);
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async (message) => void sent.push(parsed(message).id), () => true, 0);
     const reopened = async () => {
       const other = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
       await other.open();
@@ -89,10 +94,27 @@ describe('ResultsOutbox', () => {
     await outbox.close();
     const bad = JSON.stringify({ id: '00000000-0000-4000-8000-000000000000', records: [{ ...JSON.parse(record(2)), confidence: 7 }] });
     await appendFile(join(dir, 'spool'), `${bad}\n{"id":"x","records":[]}\n{"id":"torn`);
-    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (_id, records) => void sent.push(records.texts().map(seqOf)), () => true);
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (message) => void sent.push(parsed(message).seqs), () => true);
     await restarted.open();
     restarted.resend(true);
     await new Promise((r) => setImmediate(r));
     expect(sent).toEqual([[1]]);
+  });
+
+  it('spools the published message itself, and reads spool lines of the older {id, records} form', async () => {
+    const published: Buffer[] = [];
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async (message) => void published.push(Buffer.from(message)), () => true, 0);
+    await outbox.send(EncodedRecords.from([record(1), record(2)]));
+    await outbox.close();
+    expect(published).toHaveLength(1);
+    expect(await readFile(join(dir, 'spool'))).toEqual(Buffer.concat([published[0] as Buffer, Buffer.from('\n')]));
+    const older = { id: '00000000-0000-4000-8000-000000000001', records: [JSON.parse(record(3)) as unknown] };
+    await appendFile(join(dir, 'spool'), `${JSON.stringify(older)}\n`);
+    const sent: { id: string; seqs: number[] }[] = [];
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async (message) => void sent.push(parsed(message)), () => true, 0);
+    await restarted.open();
+    restarted.resend(true);
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([{ id: parsed(published[0] as Buffer).id, seqs: [1, 2] }, { id: older.id, seqs: [3] }]);
   });
 });

@@ -1,17 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { appendFile, type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { fsyncPath } from '#common';
-import { EncodedRecords, resultsMessage } from '#protocol';
+import { EncodedRecords, encodeResultsLine, resultsMessage } from '#protocol';
 
 interface PendingBatch {
   readonly id: string;
   /** Result records as JSON text (`encodeResultRecord`): encoded once, then spooled and published as is. */
   readonly records: EncodedRecords;
+  /** The spool's line: the results message and a newline, or only `{id, records}` when the message cannot be encoded (a bug: never published). */
+  readonly line: Buffer;
+  /** The message published (in `line`). */
+  readonly message?: Buffer;
   sentAt: number;
 }
 
 const spooledRecord = resultsMessage.shape.records.element;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * Appends with synchronized data (O_DSYNC): a batch is on disk when its write returns, one trip through
+ * the thread pool instead of a write and an fdatasync, each of whose completions interrupted the requests
+ * served meanwhile.
+ */
+const SPOOL_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
 
 /**
  * Result batches on their way to the control plane. Each batch is written to an on-disk spool (JSON
@@ -19,9 +30,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * it has stored it; unacknowledged batches are published again (after reconnects and every `resendMs`).
  * A broker PUBACK is not enough: Mosquitto drops messages for shared subscriptions it lost in a restart.
  * Records arrive encoded (JSON text, checked by construction, in one buffer off the V8 heap: a batch
- * waiting for its acknowledgement costs the GC nothing) and are never re-encoded: the spool line and the
- * published message are built from the same bytes. Records carry node-scoped sequence numbers, so a batch stored twice is stored once. The spool is
- * bounded: past `maxRecords` the oldest records are dropped and counted.
+ * waiting for its acknowledgement costs the GC nothing) and are never re-encoded: the spool's line is the
+ * published message and a newline (`encodeResultsLine`), one buffer, resent as it is (the control plane
+ * reads no envelope time from results). Records carry node-scoped sequence numbers, so a batch stored
+ * twice is stored once. The spool is bounded: past `maxRecords` the oldest records are dropped and counted.
  */
 export class ResultsOutbox {
   private pending: PendingBatch[] = [];
@@ -35,13 +47,14 @@ export class ResultsOutbox {
   constructor(
     private readonly path: string,
     private readonly maxRecords: number,
-    private readonly publish: (id: string, records: EncodedRecords) => Promise<void>,
+    /** Publishes one results message (encoded by `encodeResultsLine`). */
+    private readonly publish: (message: Buffer) => Promise<void>,
     private readonly isConnected: () => boolean,
     private readonly resendMs = 5000,
   ) {}
 
   async open(): Promise<void> {
-    this.pending = (await this.readSpool()).map((b) => ({ ...b, sentAt: 0 }));
+    this.pending = (await this.readSpool()).map((b) => pendingBatch(b.id, b.records));
     this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
   }
 
@@ -52,10 +65,9 @@ export class ResultsOutbox {
   /** Spools a batch durably, then publishes it if connected. */
   send(records: EncodedRecords): Promise<void> {
     return this.exclusive(async () => {
-      const batch: PendingBatch = { id: randomUUID(), records, sentAt: 0 };
-      this.spool ??= await open(this.path, 'a', 0o600);
-      await this.spool.appendFile(spoolLine(batch));
-      await this.spool.datasync();
+      const batch = pendingBatch(randomUUID(), records);
+      this.spool ??= await open(this.path, SPOOL_FLAGS, 0o600);
+      await appendAll(this.spool, batch.line);
       this.pending.push(batch);
       this.spooled += records.count;
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
@@ -72,9 +84,11 @@ export class ResultsOutbox {
       if (this.pending.length === before) return;
       this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
       // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
+      // Not synced: a truncation lost to a power cut only sends acknowledged batches again, which the
+      // control plane stores once (node-scoped seqs), and the next batch's fdatasync persists it anyway.
+      // Its fdatasync held up the requests arriving then (bench/agent-http.ts).
       if (this.pending.length === 0 && this.spool) {
         await this.spool.truncate(0);
-        await this.spool.datasync();
         return;
       }
       await this.rewrite();
@@ -90,8 +104,10 @@ export class ResultsOutbox {
   private publishBatch(batch: PendingBatch): void {
     if (!this.isConnected()) return;
     batch.sentAt = Date.now();
+    const { message } = batch;
+    if (!message) return;
     // A publish that throws instead of rejecting must not escape into a timer or a connect handler.
-    new Promise<void>((resolve) => resolve(this.publish(batch.id, batch.records))).catch(() => {
+    new Promise<void>((resolve) => resolve(this.publish(message))).catch(() => {
       batch.sentAt = 0; // resent on the next pass
     });
   }
@@ -112,7 +128,7 @@ export class ResultsOutbox {
         this.dropped += oldest.records.count;
         excess -= oldest.records.count;
       } else {
-        this.pending[0] = { ...oldest, records: oldest.records.drop(excess) };
+        this.pending[0] = pendingBatch(oldest.id, oldest.records.drop(excess));
         this.spooled -= excess;
         this.dropped += excess;
         excess = 0;
@@ -123,7 +139,7 @@ export class ResultsOutbox {
 
   private async rewrite(): Promise<void> {
     const temp = `${this.path}.tmp`;
-    await appendFile(temp, Buffer.concat(this.pending.map(spoolLine)), { flag: 'w', mode: 0o600 });
+    await appendFile(temp, Buffer.concat(this.pending.map((b) => b.line)), { flag: 'w', mode: 0o600 });
     await fsyncPath(temp);
     await rename(temp, this.path);
     // The open handle still points at the replaced file: appends go to the new one from now on.
@@ -167,9 +183,22 @@ export class ResultsOutbox {
   }
 }
 
-/** The spool's line for a batch: the records' own bytes, not re-encoded. */
-function spoolLine(batch: { readonly id: string; readonly records: EncodedRecords }): Buffer {
-  return Buffer.concat([Buffer.from(`{"id":${JSON.stringify(batch.id)},"records":[`), batch.records.bytes, SPOOL_LINE_END]);
+/**
+ * A batch with its spool line: the message and a newline, framed around the records in place. A batch the
+ * protocol refuses (more records or bytes than a message holds: a bug upstream) is still spooled, as
+ * `{id, records}`, which `readSpool` reads the same way, and never published.
+ */
+function pendingBatch(id: string, records: EncodedRecords): PendingBatch {
+  try {
+    const line = encodeResultsLine(id, records);
+    return { id, records, line, message: line.subarray(0, -1), sentAt: 0 };
+  } catch {
+    const line = Buffer.concat([Buffer.from(`{"id":${JSON.stringify(id)},"records":[`), records.bytes, Buffer.from(']}\n')]);
+    return { id, records, line, sentAt: 0 };
+  }
 }
 
-const SPOOL_LINE_END = Buffer.from(']}\n');
+/** Writes all of `bytes` at the end of the file (a regular file's write is short only when the disk fills: it then throws on the next). */
+async function appendAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
+}

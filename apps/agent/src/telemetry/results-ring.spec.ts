@@ -147,7 +147,7 @@ describe('ResultsRing', () => {
     }
   });
 
-  it('encodes a large batch a slice at a time, letting the event loop run in between, and writes it whole', async () => {
+  it('encodes each record in the turn after the one that pushed it (after the response), not when its batch closes', async () => {
     let encoded = 0;
     const written: string[][] = [];
     const results = new ResultsRing({
@@ -156,23 +156,57 @@ describe('ResultsRing', () => {
         return encode(seq, r);
       },
       write: async (records) => void written.push(records.texts()),
-      maxBatch: 200,
-      flushMs: 250,
+      maxBatch: 1000,
+      flushMs: 60_000,
       maxRecords: 10_000,
     });
-    let encodedByNextTurn = -1;
-    setImmediate(() => (encodedByNextTurn = encoded));
-    for (let i = 0; i < 200; i++) results.push(i, record(i));
+    for (let i = 0; i < 3; i++) results.push(i, record(i));
+    expect(encoded).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(encoded).toBe(3);
+    expect(written).toEqual([]); // far from full and from its flushMs: the batch stays open
+    results.push(3, record(3));
     await results.flush();
-    expect(encodedByNextTurn).toBeGreaterThan(0);
-    expect(encodedByNextTurn).toBeLessThan(200);
-    expect(written.map((batch) => batch.map((s) => Number(s.split(':')[0])))).toEqual([Array.from({ length: 200 }, (_, i) => i)]);
+    expect(encoded).toBe(4);
+    expect(written).toEqual([['0:0::1.0.0', '1:1::1.0.0', '2:2::1.0.0', '3:3::1.0.0']]);
   });
 
-  it('keeps order across growth past its first capacity while the ring has wrapped', async () => {
+  it('does not write a failed batch again on every request while it waits for its retry', async () => {
+    jest.useFakeTimers();
+    try {
+      let attempts = 0;
+      const results = new ResultsRing({
+        encode,
+        write: async () => {
+          attempts++;
+          throw new Error('disk full');
+        },
+        maxBatch: 2,
+        flushMs: 1000,
+        maxRecords: 10_000,
+      });
+      results.push(1, record(1));
+      results.push(2, record(2));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(attempts).toBe(1);
+      results.push(3, record(3)); // below a full batch: no write before the retry timer
+      await jest.advanceTimersByTimeAsync(5000);
+      expect(attempts).toBe(1);
+      results.push(4, record(4)); // a full batch: the failed one is tried first, once
+      await jest.advanceTimersByTimeAsync(0);
+      expect(attempts).toBe(2);
+      expect(results.pending).toBe(4);
+      await jest.advanceTimersByTimeAsync(10_000); // ten times flushMs after that failure: once more
+      expect(attempts).toBe(3);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('keeps order across many batches and flushes', async () => {
     const { results, written } = ring({ maxBatch: 5000 });
     for (let i = 0; i < 700; i++) results.push(i, record(i));
-    await results.flush(); // head now at 700 of 1024: the next records wrap, then grow
+    await results.flush();
     for (let i = 700; i < 3000; i++) results.push(i, record(i));
     await results.close();
     expect(written.flat().map((s) => Number(s.split(':')[0]))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
