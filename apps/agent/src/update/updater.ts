@@ -7,13 +7,13 @@ import type { TrustSource } from '../state/trusted-root.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload, downloadLayout } from './artifact-download.js';
-import { asksForServingRelease, type VerifiedDesired } from './desired.js';
+import type { VerifiedDesired } from './desired.js';
 import { DesiredIntake } from './desired-intake.js';
 import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
+import { currentState, desiredTarget, readInstalled } from './plan-input.js';
 import { planUpdate } from './planner.js';
-import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
 import { UpdateSteps } from './update-steps.js';
@@ -169,32 +169,12 @@ export class Updater {
         this.ports.log('error', 'the update plan does not converge; waiting for a new desired state', { deploymentId: target?.state.deploymentId ?? null, phase: this.journal.record.phase });
         return;
       }
-      const active = await this.slots.active();
-      const held = await this.slots.heldSha256s();
-      // A slot record that no longer parses leaves the serving key unknown: no adopt, the whole pipeline.
-      const activeContent = active && (await this.slots.content(active.slot).catch(() => undefined));
-      this.held = new Set(held);
+      const installed = await readInstalled(this.slots);
+      this.held = new Set(installed.held);
       // The freshness floor is on disk before anything is done for the target it admitted.
       if (target && target.issuedAt > (this.journal.record.newestIssued ?? -Infinity)) await this.journal.save({ newestIssued: target.issuedAt });
       const record = this.journal.record;
-      const steps = planUpdate(
-        {
-          phase: record.phase,
-          deploymentId: record.desired?.desired.signed.deploymentId,
-          installedSha256: active?.sha256,
-          installedServingKey: activeContent && activeContent.sha256 === active?.sha256 ? servingKey(activeContent.manifest.signed) : undefined,
-          previousSha256: held.find((sha) => sha !== active?.sha256),
-        },
-        target
-          ? {
-              deploymentId: target.state.deploymentId,
-              sha256: target.manifest.sha256,
-              servingKey: servingKey(target.manifest),
-              servesAlready: asksForServingRelease(this.holder.model, record.installed, target.manifest),
-              shadow: target.state.shadow !== undefined,
-            }
-          : undefined,
-      );
+      const steps = planUpdate(currentState(record, installed), desiredTarget(target, this.holder.model, record.installed));
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
         // Nothing in flight: partial downloads of superseded or failed deployments only take disk.
@@ -206,7 +186,7 @@ export class Updater {
       // `abandon` and `rollback` finish the recorded update first; `confirm` only reports (no phase change).
       const starting = steps[0] !== 'abandon' && steps[0] !== 'rollback' && steps[0] !== 'confirm';
       if (target && starting && record.desired?.desired.signed.deploymentId !== target.state.deploymentId) {
-        await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: active?.slot ?? null, failure: undefined });
+        await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: installed.active?.slot ?? null, failure: undefined });
       }
       const controller = new AbortController();
       this.apply = { target, controller };
