@@ -17,8 +17,7 @@ import { planUpdate } from './planner.js';
 import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
 import { UpdateSteps } from './update-steps.js';
-import { DEFAULT_SHADOW_LIMITS } from '../shadow/shadow-evaluator.js';
-import { DEFAULT_SHADOW_MAX_SECONDS } from './shadow-step.js';
+import { shadowStepSettings } from './shadow-step.js';
 
 export type { UpdaterPorts } from './ports.js';
 
@@ -57,11 +56,7 @@ export class Updater {
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
     this.loader = new ModelLoader(trust, slots, holder, engines);
     this.intake = new DesiredIntake({ trust, nodeId, journal: this.journal, holder, loader: this.loader, reporter: this.reporter, ports });
-    const limits = {
-      inferenceTimeoutMs: config.shadow?.inferenceTimeoutMs ?? DEFAULT_SHADOW_LIMITS.inferenceTimeoutMs,
-      maxShadowMs: (config.shadow?.maxSeconds ?? DEFAULT_SHADOW_MAX_SECONDS) * 1000,
-    };
-    const shadow = { tap: ports.shadow.tap, report: ports.shadow.report, reportEveryMs: config.heartbeatSeconds * 1000, limits };
+    const shadow = shadowStepSettings(config, ports.shadow);
     this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, shadow, log: ports.log });
   }
 
