@@ -9,7 +9,6 @@ import { Superseded } from './abort.js';
 import { ArtifactDownload, downloadLayout } from './artifact-download.js';
 import type { VerifiedDesired } from './desired.js';
 import { DesiredIntake } from './desired-intake.js';
-import { DownloadStore } from './download-store.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
 import { currentState, desiredTarget, readInstalled } from './plan-input.js';
@@ -42,7 +41,7 @@ export class Updater {
   private held = new Set<string>();
 
   constructor(
-    private readonly config: AgentConfig,
+    config: AgentConfig,
     trust: TrustSource,
     nodeId: string,
     private readonly slots: SlotStore,
@@ -172,10 +171,7 @@ export class Updater {
       const steps = planUpdate(currentState(record, installed), desiredTarget(target, this.holder.model, record.installed));
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
-        // Nothing in flight: partial downloads of superseded or failed deployments only take disk.
-        await this.download.remove();
-        const pruned = await DownloadStore.prune(this.config.stateDir, () => this.download.openSha256);
-        if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
+        await this.download.removeAll(); // nothing in flight
         return;
       }
       // `abandon` and `rollback` finish the recorded update first; `confirm` only reports (no phase change).
