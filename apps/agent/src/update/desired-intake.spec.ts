@@ -1,46 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { type DeploymentState, type DesiredStateMessage, desiredStateMessage } from '#protocol';
-import { buildRoot, generateSigningKey, type ModelManifest, signDesiredState, signManifest } from '#trust';
+import type { DeploymentState, DesiredStateMessage } from '#protocol';
+import { buildRoot, generateSigningKey, type ModelManifest } from '#trust';
+import { testDesiredMessage, testManifest } from '../../../../test/helpers/desired-state.js';
 import { DesiredIntake } from './desired-intake.js';
 import type { StatusExtra } from './ports.js';
 import { INITIAL_RECORD, type UpdateRecord } from './update-record.js';
 
 // verifyDesired checks against the clock: documents are issued minutes ago and expire next year.
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
-const NEXT_YEAR = new Date(Date.now() + 365 * 86_400_000);
 
 const releaseKeys = [generateSigningKey()];
-const root = buildRoot({ version: 1, expires: NEXT_YEAR, rootKeys: [generateSigningKey()], rootThreshold: 1, releaseKeys, releaseThreshold: 1 });
+const root = buildRoot({ version: 1, expires: new Date(Date.now() + 365 * 86_400_000), rootKeys: [generateSigningKey()], rootThreshold: 1, releaseKeys, releaseThreshold: 1 });
 const strangers = [generateSigningKey()];
 
-function manifest(version: string, sequence: number, sha: string): ModelManifest {
-  return {
-    type: 'model-manifest',
-    name: 'm',
-    version,
-    sequence,
-    variant: 'fp32',
-    format: 'onnx',
-    engine: 'onnxruntime',
-    sha256: sha.repeat(64),
-    size: 100,
-    inputSpec: {},
-    outputSpec: {},
-    preprocessing: {},
-    labels: [],
-    selfTest: { input: [], expectedOutput: [], tolerance: 0 },
-    created: ago(60).toISOString(),
-    expires: NEXT_YEAR.toISOString(),
-  };
-}
+const manifest = (version: string, sequence: number, sha: string): ModelManifest => testManifest({ version, sequence, sha256: sha.repeat(64) });
 
-/** A desired-state message for node-a as the control plane sends it (parsed by the wire schema), signed by `keys`. */
-function desired(deploymentId: string, m: ModelManifest, issued: Date, keys = releaseKeys): DesiredStateMessage {
-  const state = { type: 'desired-state' as const, nodeId: 'node-a', deploymentId, manifest: signManifest(m, releaseKeys), issued: issued.toISOString(), expires: NEXT_YEAR.toISOString() };
-  const artifact = { sha256: m.sha256, size: m.size, chunkSize: 1024, chunkCount: 1 };
-  return desiredStateMessage.parse({ v: 1, id: randomUUID(), ts: issued.toISOString(), desired: signDesiredState(state, keys), artifact });
-}
+/** A desired-state message for node-a, signed by `signers` (the release keys unless said). */
+const desired = (deploymentId: string, m: ModelManifest, issued: Date, signers = releaseKeys): DesiredStateMessage =>
+  testDesiredMessage(m, { releaseKeys, signers, state: { deploymentId, issued: issued.toISOString() } });
 
 function intakeWith(record: UpdateRecord) {
   const logs: { level: string; message: string; fields?: Record<string, unknown> }[] = [];

@@ -1,31 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { desiredStateMessage } from '#protocol';
-import { type DesiredState, generateSigningKey, type ModelManifest, signDesiredState, signManifest, TrustError } from '#trust';
-import type { VerifiedDesired } from './desired.js';
+import { type DesiredState, generateSigningKey, type ModelManifest, signManifest, TrustError } from '#trust';
+import { testManifest, testVerifiedDesired } from '../../../../test/helpers/desired-state.js';
 import type { SlotContent } from '../state/slots.js';
+import type { VerifiedDesired } from './desired.js';
 import { currentState, desiredTarget, readInstalled } from './plan-input.js';
 import { servingKey } from './serving-key.js';
 import { INITIAL_RECORD } from './update-record.js';
 
-const manifest: ModelManifest = {
-  type: 'model-manifest', name: 'm', version: '1.0.0', sequence: 1, variant: 'fp32', format: 'onnx', engine: 'onnxruntime', sha256: 'a'.repeat(64), size: 3,
-  inputSpec: {}, outputSpec: {}, preprocessing: {}, labels: [], selfTest: { input: [], expectedOutput: [], tolerance: 0 },
-  created: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z',
-};
-const keys = [generateSigningKey()];
-const content: SlotContent = { sha256: manifest.sha256, deploymentId: 'd1', manifest: signManifest(manifest, keys) };
+const manifest = testManifest();
+const content: SlotContent = { sha256: manifest.sha256, deploymentId: 'd1', manifest: signManifest(manifest, [generateSigningKey()]) };
 const active = { slot: 'a' as const, sha256: manifest.sha256 };
 const serving = { name: 'm', version: '1.0.0', variant: 'fp32', sha256: manifest.sha256 };
 
 /** A verified desired state for `m` (what DesiredIntake hands the updater), optionally asking for a shadow run. */
-function target(m: ModelManifest, shadow?: DesiredState['shadow']): VerifiedDesired {
-  const issued = '2026-12-01T12:00:00Z';
-  const state: DesiredState = { type: 'desired-state', nodeId: 'node-a', deploymentId: 'd2', manifest: signManifest(m, keys), issued, expires: m.expires, ...(shadow ? { shadow } : {}) };
-  const artifact = { sha256: m.sha256, size: m.size, chunkSize: 1024, chunkCount: 1 };
-  const message = desiredStateMessage.parse({ v: 1, id: randomUUID(), ts: issued, desired: signDesiredState(state, keys), artifact });
-  return { message, state, manifest: m, issuedAt: Date.parse(issued) };
-}
+const target = (m: ModelManifest, shadow?: DesiredState['shadow']): VerifiedDesired => testVerifiedDesired({ deploymentId: 'd2', ...(shadow ? { shadow } : {}) }, m);
 
 describe('the planner input', () => {
   it('reads the active slot, the held digests and the active content record', async () => {
