@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -38,6 +38,18 @@ describe('ArtifactDownload', () => {
     await download.receive(layout, new AbortController().signal);
     expect(requests).toEqual([]);
     expect((await readFile(await download.dataPath(layout, layout))).equals(bytes)).toBe(true);
+  });
+
+  it('removes the current download and stale ones once nothing is in flight, logging what it pruned', async () => {
+    const logs: [string, Record<string, unknown> | undefined][] = [];
+    const logged = new ArtifactDownload({ stateDir: dir, stallSeconds: 0.1, repairAttempts: 3 }, async () => undefined, (_level, message, fields) => void logs.push([message, fields]));
+    const stale = { ...layout, sha256: 'f'.repeat(64) };
+    await logged.open(stale);
+    await logged.open(layout); // the current one: `stale` is left on disk, no longer open
+    await logged.removeAll();
+    expect(logged.openSha256).toBeUndefined();
+    expect(await readdir(join(dir, 'downloads'))).toEqual([]);
+    expect(logs).toEqual([['removed stale downloads', { artifacts: [stale.sha256] }]]);
   });
 
   it('drops chunks of an artifact it was not opened for', async () => {

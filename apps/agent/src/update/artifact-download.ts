@@ -164,6 +164,16 @@ export class ArtifactDownload {
   }
 
   /**
+   * Nothing is in flight: deletes the current download, then the partial downloads of superseded or
+   * failed deployments (they only take disk). A store opened meanwhile for a newer target is kept.
+   */
+  async removeAll(): Promise<void> {
+    await this.remove();
+    const pruned = await DownloadStore.prune(this.settings.stateDir, () => this.openSha256);
+    if (pruned.length > 0) this.log('info', 'removed stale downloads', { artifacts: pruned });
+  }
+
+  /**
    * Deletes the download of one artifact (committed, failed or rolled back: its bytes are no longer
    * needed), leaving alone a newer target's store that may have been opened meanwhile.
    */

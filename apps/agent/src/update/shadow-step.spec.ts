@@ -4,14 +4,14 @@ import { type ShadowCandidate, ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { VerifiedDesired } from './desired.js';
 import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
 import { StepFailure } from './step-failure.js';
+import { testVerifiedDesired } from '../../../../test/helpers/desired-state.js';
 
 /** A window that is closed all but one minute every four years. */
 const CLOSED = { cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' };
 
-/** Only the fields the shadow step reads. */
+/** A verified desired state of `dep-1` asking for a shadow run, with the control plane's decision once it has one. */
 function desired(decision?: ShadowDecision, activationWindow?: typeof CLOSED): VerifiedDesired {
-  const state = { deploymentId: 'dep-1', shadow: { sampleRate: 1, ...(decision ? { decision } : {}) }, ...(activationWindow ? { activationWindow } : {}) };
-  return { message: {}, state, manifest: { sha256: 'a'.repeat(64) }, issuedAt: 1 } as unknown as VerifiedDesired;
+  return testVerifiedDesired({ deploymentId: 'dep-1', shadow: { sampleRate: 1, ...(decision ? { decision } : {}) }, ...(activationWindow ? { activationWindow } : {}) });
 }
 
 const hung: ShadowCandidate = { run: () => new Promise(() => undefined), dispose: async () => undefined };

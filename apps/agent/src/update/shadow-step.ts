@@ -1,6 +1,7 @@
 import type { ShadowDecision } from '#protocol';
 import { nextWindowOpening, type RecurringWindow, windowOpen } from '#common';
-import { type ShadowCandidate, ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
+import type { AgentConfig } from '../config.js';
+import { DEFAULT_SHADOW_LIMITS, type ShadowCandidate, ShadowEvaluator, type ShadowLimits, type ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { ShadowFigures } from '../shadow/shadow-math.js';
 import { delay } from './abort.js';
 import type { VerifiedDesired } from './desired.js';
@@ -27,6 +28,15 @@ export interface ShadowStepDeps {
 const DECISION_POLL_MS = 100;
 /** A day: above the default rollout node timeout (900 s) by far; the control plane decides within its node timeout. */
 export const DEFAULT_SHADOW_MAX_SECONDS = 86_400;
+
+/** The shadow step's settings from the agent config (defaults where unset): a report with each heartbeat. */
+export function shadowStepSettings(config: Pick<AgentConfig, 'shadow' | 'heartbeatSeconds'>, ports: Pick<ShadowStepDeps, 'tap' | 'report'>): Omit<ShadowStepDeps, 'log'> {
+  const limits = {
+    inferenceTimeoutMs: config.shadow?.inferenceTimeoutMs ?? DEFAULT_SHADOW_LIMITS.inferenceTimeoutMs,
+    maxShadowMs: (config.shadow?.maxSeconds ?? DEFAULT_SHADOW_MAX_SECONDS) * 1000,
+  };
+  return { tap: ports.tap, report: ports.report, reportEveryMs: config.heartbeatSeconds * 1000, limits };
+}
 
 /**
  * The shadow step: the self-tested candidate runs beside the serving model (ShadowEvaluator) and its

@@ -7,26 +7,24 @@ import type { TrustSource } from '../state/trusted-root.js';
 import type { InferenceStats } from '../telemetry/inference-stats.js';
 import { Superseded } from './abort.js';
 import { ArtifactDownload, downloadLayout } from './artifact-download.js';
-import { asksForServingRelease, DesiredStateRefused, issuedTime, verifyDesired, type VerifiedDesired } from './desired.js';
-import { DownloadStore } from './download-store.js';
+import type { VerifiedDesired } from './desired.js';
+import { DesiredIntake } from './desired-intake.js';
 import { UpdateJournal } from './journal.js';
 import { ModelLoader } from './model-loader.js';
+import { currentState, desiredTarget, readInstalled } from './plan-input.js';
 import { planUpdate } from './planner.js';
-import { servingKey } from './serving-key.js';
 import type { UpdaterPorts } from './ports.js';
 import { StatusReporter } from './status-reporter.js';
-import { trustReason } from './step-failure.js';
 import { UpdateSteps } from './update-steps.js';
-import { DEFAULT_SHADOW_LIMITS } from '../shadow/shadow-evaluator.js';
-import { DEFAULT_SHADOW_MAX_SECONDS } from './shadow-step.js';
+import { shadowStepSettings } from './shadow-step.js';
 
 export type { UpdaterPorts } from './ports.js';
 
 const MAX_PLANS_PER_TARGET = 5;
 
 /**
- * Applies desired states one at a time: verifies each against the pinned root, plans with the pure
- * planner, then runs the steps through the executor map. Each apply has an AbortSignal; a newer desired
+ * Applies desired states one at a time: each is verified against the pinned root (DesiredIntake),
+ * planned with the pure planner, then its steps run through the executor map. Each apply has an AbortSignal; a newer desired
  * state aborts the apply in progress where the lifecycle allows it, and the loop plans the newer one.
  */
 export class Updater {
@@ -35,20 +33,17 @@ export class Updater {
   private readonly download: ArtifactDownload;
   private readonly loader: ModelLoader;
   private readonly steps: UpdateSteps;
+  private readonly intake: DesiredIntake;
   private pending?: VerifiedDesired;
   private apply?: { readonly target?: VerifiedDesired; readonly controller: AbortController };
   private running?: Promise<void>;
   /** Digests of the models in the slots (refreshed at each plan): those are never downloaded. */
   private held = new Set<string>();
-  /** The latest desired state refused for a reason a newer root can change (signatures, expiry). */
-  private refusedUnderRoot?: DesiredStateMessage;
-  /** The freshness floor in memory, raised as soon as a desired state is accepted (persisted by the loop). */
-  private newestIssued?: number;
 
   constructor(
-    private readonly config: AgentConfig,
-    private readonly trust: TrustSource,
-    private readonly nodeId: string,
+    config: AgentConfig,
+    trust: TrustSource,
+    nodeId: string,
     private readonly slots: SlotStore,
     private readonly holder: SessionHolder,
     engines: ReadonlyMap<string, InferenceEngine>,
@@ -59,11 +54,8 @@ export class Updater {
     this.reporter = new StatusReporter(this.journal, ports.report, ports.log);
     this.download = new ArtifactDownload(config, ports.requestChunks, ports.log);
     this.loader = new ModelLoader(trust, slots, holder, engines);
-    const limits = {
-      inferenceTimeoutMs: config.shadow?.inferenceTimeoutMs ?? DEFAULT_SHADOW_LIMITS.inferenceTimeoutMs,
-      maxShadowMs: (config.shadow?.maxSeconds ?? DEFAULT_SHADOW_MAX_SECONDS) * 1000,
-    };
-    const shadow = { tap: ports.shadow.tap, report: ports.shadow.report, reportEveryMs: config.heartbeatSeconds * 1000, limits };
+    this.intake = new DesiredIntake({ trust, nodeId, journal: this.journal, holder, loader: this.loader, reporter: this.reporter, ports });
+    const shadow = shadowStepSettings(config, ports.shadow);
     this.steps = new UpdateSteps({ config, journal: this.journal, reporter: this.reporter, download: this.download, loader: this.loader, slots, holder, engines, stats, shadow, log: ports.log });
   }
 
@@ -74,7 +66,7 @@ export class Updater {
   /** Loads the persisted record and the active model (re-verified), then resumes any update. */
   async start(): Promise<void> {
     const record = await this.journal.load();
-    this.newestIssued = record.newestIssued ?? recordedIssued(record.desired);
+    this.intake.restoreFloor(record);
     await this.loader.loadActive().catch((error: unknown) => {
       // A key the active model's manifest needed was revoked: not served, but the agent keeps running,
       // so the re-signed copy the control plane publishes can restore it (adoptSignatures).
@@ -82,14 +74,14 @@ export class Updater {
       this.ports.log('error', 'the active model is no longer trusted under the current root; not serving it until a re-signed copy arrives', { reason: error.reason, detail: error.message });
     });
     this.held = new Set(await this.slots.heldSha256s());
-    if (record.desired) this.pending = this.tryVerify(record.desired, false);
+    if (record.desired) this.pending = this.intake.verify(record.desired, false);
     if (this.pending) this.prepareDownload(this.pending);
     this.kick();
   }
 
   /** A desired state from the broker: verified here, applied by the loop; refused ones are reported. */
   onDesired(message: DesiredStateMessage): void {
-    const verified = this.tryVerify(message, true);
+    const verified = this.intake.verify(message, true);
     if (!verified) return;
     this.pending = verified;
     this.prepareDownload(verified);
@@ -105,8 +97,7 @@ export class Updater {
    * lists, or refused because the old root had expired) is verified again.
    */
   retryUnderNewRoot(): void {
-    const message = this.refusedUnderRoot;
-    this.refusedUnderRoot = undefined;
+    const message = this.intake.takeRefusedUnderRoot();
     if (message) this.onDesired(message);
   }
 
@@ -131,63 +122,6 @@ export class Updater {
 
   async idle(): Promise<void> {
     while (this.running) await this.running;
-  }
-
-  /**
-   * Verifies against the pinned root and this node's floor (see verifyDesired): only the recorded
-   * document itself skips the freshness and sequence checks. A refusal is reported against its
-   * deployment only when the document is genuine and current; a forged or replayed one is only logged.
-   */
-  private tryVerify(message: DesiredStateMessage, reportRefusal: boolean): VerifiedDesired | undefined {
-    const record = this.journal.record;
-    const floor = { recorded: record.desired?.desired, newestIssued: this.newestIssued, installed: record.installed, serving: this.holder.model };
-    try {
-      const verified = verifyDesired(message, this.trust.current, this.nodeId, floor);
-      this.newestIssued = Math.max(verified.issuedAt, this.newestIssued ?? verified.issuedAt);
-      this.adoptSignatures(verified);
-      const { name, version, variant, sha256 } = verified.manifest;
-      this.ports.adoptResultsPolicy?.({ name, version, variant, sha256 }, verified.state.resultsPolicy);
-      this.ports.adoptReferenceStats?.({ name, version, variant, sha256 }, verified.manifest.referenceStats);
-      return verified;
-    } catch (error) {
-      // A newer root can turn these into acceptance: keys only it lists, or it replaces an expired root.
-      if (error instanceof DesiredStateRefused && (error.kind === 'unverified' || error.cause.reason === 'expired')) this.refusedUnderRoot = message;
-      const report = reportRefusal && error instanceof DesiredStateRefused && error.reportable;
-      this.logRefusal(message, error, report);
-      if (report) {
-        void this.reporter.report(error.deploymentId, 'rejected', { reason: trustReason(error.cause), detail: error.message });
-      }
-      return undefined;
-    }
-  }
-
-  /** What the document claims is logged as claimed: an unverified one may name anything. */
-  private logRefusal(message: DesiredStateMessage, error: unknown, reported: boolean): void {
-    const claimed = message.desired.signed;
-    const kind = error instanceof DesiredStateRefused ? error.kind : 'refused';
-    const reason = error instanceof DesiredStateRefused ? trustReason(error.cause) : 'internal';
-    const names = kind === 'unverified' ? { claimedDeploymentId: claimed.deploymentId } : { deploymentId: claimed.deploymentId };
-    // Under an expired root every update is refused until a newer root comes: an operator must act.
-    this.ports.log(this.trust.expired ? 'error' : 'warn', 'refused a desired state', {
-      nodeId: this.nodeId,
-      ...names,
-      model: claimed.manifest.signed.name,
-      version: claimed.manifest.signed.version,
-      kind,
-      reason,
-      detail: error instanceof Error ? error.message : String(error),
-      reported,
-    });
-  }
-
-  /** A verified copy of the serving release re-signed under a newer root refreshes the active slot's record. */
-  private adoptSignatures(verified: VerifiedDesired): void {
-    this.loader.adoptSignatures(verified.state.manifest).then(
-      (adopted) => {
-        if (adopted) this.ports.log('info', 'the active model’s record now carries signatures the current root accepts', { deploymentId: verified.state.deploymentId, model: verified.manifest.name, version: verified.manifest.version });
-      },
-      (error: unknown) => this.ports.log('warn', 'could not refresh the active model’s signatures', { err: error instanceof Error ? error.message : String(error) }),
-    );
   }
 
   /**
@@ -229,44 +163,21 @@ export class Updater {
         this.ports.log('error', 'the update plan does not converge; waiting for a new desired state', { deploymentId: target?.state.deploymentId ?? null, phase: this.journal.record.phase });
         return;
       }
-      const active = await this.slots.active();
-      const held = await this.slots.heldSha256s();
-      // A slot record that no longer parses leaves the serving key unknown: no adopt, the whole pipeline.
-      const activeContent = active && (await this.slots.content(active.slot).catch(() => undefined));
-      this.held = new Set(held);
+      const installed = await readInstalled(this.slots);
+      this.held = new Set(installed.held);
       // The freshness floor is on disk before anything is done for the target it admitted.
       if (target && target.issuedAt > (this.journal.record.newestIssued ?? -Infinity)) await this.journal.save({ newestIssued: target.issuedAt });
       const record = this.journal.record;
-      const steps = planUpdate(
-        {
-          phase: record.phase,
-          deploymentId: record.desired?.desired.signed.deploymentId,
-          installedSha256: active?.sha256,
-          installedServingKey: activeContent && activeContent.sha256 === active?.sha256 ? servingKey(activeContent.manifest.signed) : undefined,
-          previousSha256: held.find((sha) => sha !== active?.sha256),
-        },
-        target
-          ? {
-              deploymentId: target.state.deploymentId,
-              sha256: target.manifest.sha256,
-              servingKey: servingKey(target.manifest),
-              servesAlready: asksForServingRelease(this.holder.model, record.installed, target.manifest),
-              shadow: target.state.shadow !== undefined,
-            }
-          : undefined,
-      );
+      const steps = planUpdate(currentState(record, installed), desiredTarget(target, this.holder.model, record.installed));
       if (steps.length === 0) {
         if (this.pending !== target) continue; // a newer one arrived meanwhile: plan it
-        // Nothing in flight: partial downloads of superseded or failed deployments only take disk.
-        await this.download.remove();
-        const pruned = await DownloadStore.prune(this.config.stateDir, () => this.download.openSha256);
-        if (pruned.length > 0) this.ports.log('info', 'removed stale downloads', { artifacts: pruned });
+        await this.download.removeAll(); // nothing in flight
         return;
       }
       // `abandon` and `rollback` finish the recorded update first; `confirm` only reports (no phase change).
       const starting = steps[0] !== 'abandon' && steps[0] !== 'rollback' && steps[0] !== 'confirm';
       if (target && starting && record.desired?.desired.signed.deploymentId !== target.state.deploymentId) {
-        await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: active?.slot ?? null, failure: undefined });
+        await this.journal.transition('desired', { desired: target.message, stagedSlot: undefined, previousSlot: installed.active?.slot ?? null, failure: undefined });
       }
       const controller = new AbortController();
       this.apply = { target, controller };
@@ -279,15 +190,5 @@ export class Updater {
         this.apply = undefined;
       }
     }
-  }
-}
-
-/** The floor an older agent's record implies: the `issued` of the desired state it recorded. */
-function recordedIssued(desired: DesiredStateMessage | undefined): number | undefined {
-  if (!desired) return undefined;
-  try {
-    return issuedTime(desired.desired.signed);
-  } catch {
-    return undefined;
   }
 }

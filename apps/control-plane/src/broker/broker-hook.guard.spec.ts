@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ExecutionContext } from '@nestjs/common';
 import { NotFoundException } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { UnauthenticatedError } from '#common';
-import type { AppConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { BrokerHookGuard } from './broker-hook.guard.js';
 
-const context = (authorization?: string) =>
-  ({ switchToHttp: () => ({ getRequest: () => ({ headers: authorization === undefined ? {} : { authorization } }) }) }) as unknown as ExecutionContext;
-const guard = (hookSecret?: string) => new BrokerHookGuard({ mqtt: { hookSecret } } as AppConfig);
+/** The context Nest builds for an HTTP request (its arguments: request, response, next), here a request with only headers. */
+const context = (authorization?: string) => new ExecutionContextHost([{ headers: authorization === undefined ? {} : { authorization } }, {}, () => undefined]);
+const guard = (hookSecret?: string) => new BrokerHookGuard(loadConfig(hookSecret === undefined ? {} : { BROKER_HOOK_SECRET: hookSecret }));
 const SECRET = 's'.repeat(40);
 
 describe('BrokerHookGuard', () => {

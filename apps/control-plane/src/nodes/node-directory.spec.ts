@@ -1,18 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import { NodeDirectory } from './node-directory.js';
-import type { NodesRepository } from './nodes.repository.js';
+import { type NodeActivityLookup, NodeDirectory } from './node-directory.js';
 
 /** A repository whose answers the test scripts: rows for a node (it is active), or a failure. */
 function scriptedDb() {
   const state: { rows: unknown[]; failWith?: Error; queries: number } = { rows: [{}], queries: 0 };
-  const db = {
+  const db: NodeActivityLookup = {
     isActive: async () => {
       state.queries++;
       if (state.failWith) throw state.failWith;
       return state.rows.length > 0;
     },
   };
-  return { state, db: db as unknown as NodesRepository };
+  return { state, db };
 }
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });

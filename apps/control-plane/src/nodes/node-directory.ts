@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import { NodesRepository } from './nodes.repository.js';
+
+/** What the directory asks its repository (a narrower type than the class: the spec gives a scripted one). */
+export type NodeActivityLookup = Pick<NodesRepository, 'isActive'>;
 
 const KNOWN_TTL_MS = 30_000;
 const UNKNOWN_TTL_MS = 5_000;
@@ -21,7 +24,7 @@ const UNKNOWN_TTL_MS = 5_000;
 export class NodeDirectory {
   private readonly cache = new Map<string, { active: boolean; until: number }>();
 
-  constructor(private readonly nodes: NodesRepository) {}
+  constructor(@Inject(NodesRepository) private readonly nodes: NodeActivityLookup) {}
 
   async isActive(nodeId: string): Promise<boolean> {
     const now = Date.now();

@@ -1,18 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AppConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import type { PartitionRange, TelemetryTable } from './partition-plan.js';
-import { TelemetryPartitionsService } from './telemetry-partitions.service.js';
-import type { NamedPartition, TelemetryPartitionsRepository } from './telemetry-partitions.repository.js';
+import { type TelemetryPartitionStore, TelemetryPartitionsService } from './telemetry-partitions.service.js';
+import type { NamedPartition } from './telemetry-partitions.repository.js';
 
 const lockTimeout = Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
-const config = { retention: { telemetryDays: 30, telemetryPartitionInterval: 'day', telemetryPartitionsAhead: 2, batchRows: 100, maxBatches: 1 } } as unknown as AppConfig;
+const config = loadConfig({ TELEMETRY_RETENTION_DAYS: '30', TELEMETRY_PARTITION_INTERVAL: 'day', TELEMETRY_PARTITIONS_AHEAD: '2', RETENTION_BATCH_ROWS: '100', RETENTION_MAX_BATCHES: '1' });
 const OLD: NamedPartition = { name: 'old', from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-10-02T00:00:00Z') };
 
 /** A repository where one table's default partition is held by a long reader: creating there times out. */
 function repository(busy: TelemetryTable) {
   const created: string[] = [];
   const dropped: string[] = [];
-  const repo = {
+  const repo: TelemetryPartitionStore = {
     list: async () => [OLD],
     create: async (table: TelemetryTable, range: PartitionRange) => {
       if (table === busy) throw lockTimeout;
@@ -22,7 +22,7 @@ function repository(busy: TelemetryTable) {
     drop: async (p: NamedPartition) => void dropped.push(p.name),
     deleteFromDefault: async () => 0,
   };
-  return { repo: repo as unknown as TelemetryPartitionsRepository, created, dropped };
+  return { repo, created, dropped };
 }
 
 describe('TelemetryPartitionsService', () => {
@@ -37,7 +37,7 @@ describe('TelemetryPartitionsService', () => {
   });
 
   it('still fails on any other error', async () => {
-    const repo = { list: async () => [], create: async () => Promise.reject(new Error('disk full')), drop: async () => undefined, deleteFromDefault: async () => 0 };
-    await expect(new TelemetryPartitionsService(config, repo as unknown as TelemetryPartitionsRepository).maintain()).rejects.toThrow('disk full');
+    const repo: TelemetryPartitionStore = { list: async () => [], create: async () => Promise.reject(new Error('disk full')), drop: async () => undefined, deleteFromDefault: async () => 0 };
+    await expect(new TelemetryPartitionsService(config, repo).maintain()).rejects.toThrow('disk full');
   });
 });

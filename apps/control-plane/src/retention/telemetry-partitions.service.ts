@@ -7,6 +7,9 @@ import { type NamedPartition, TelemetryPartitionsRepository } from './telemetry-
 
 const DAY_MS = 86_400_000;
 
+/** What a maintenance run needs of its repository (a narrower type than the class: the spec gives a scripted one). */
+export type TelemetryPartitionStore = Pick<TelemetryPartitionsRepository, 'list' | 'create' | 'drop' | 'deleteFromDefault'>;
+
 export interface PartitionRun {
   readonly created: string[];
   readonly dropped: string[];
@@ -25,7 +28,7 @@ export class TelemetryPartitionsService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repository: TelemetryPartitionsRepository,
+    @Inject(TelemetryPartitionsRepository) private readonly repository: TelemetryPartitionStore,
   ) {}
 
   async maintain(now: Date = new Date()): Promise<PartitionRun> {
