@@ -115,7 +115,13 @@ async function round(target: Target, body: Buffer, count: number, concurrency: n
 
 /** Until every request the agent has answered is in a results batch the acker acknowledged and checked (the agent's results are not sampled here). */
 function settledWith(acker: ResultsAcker): () => Promise<void> {
-  return () => waitFor(async () => acker.checkedRecords(), (records) => records >= answeredByAgent, 30_000, "the agent's results acknowledged").then(() => undefined);
+  return async () => {
+    try {
+      await waitFor(async () => acker.checkedRecords(), (records) => records >= answeredByAgent, 30_000, "the agent's results acknowledged");
+    } finally {
+      acker.throwIfRefused(); // the reason, rather than the wait's timeout
+    }
+  };
 }
 
 /** Instructions per request of each target (callgrind; the machine's load does not move them) and their ratio. */

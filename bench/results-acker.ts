@@ -24,6 +24,7 @@ export class ResultsAcker {
   private records = 0;
   /** Results messages acknowledged but not checked yet. */
   private unchecked: { payload: Buffer; ackedId: string | undefined }[] = [];
+  private refused?: string;
 
   private constructor(private readonly client: MqttClient) {}
 
@@ -51,16 +52,22 @@ export class ResultsAcker {
 
   /**
    * Checks the results messages received so far as the control plane does (`parseMessage`) and returns how
-   * many records all of them held; throws on one the control plane would refuse.
+   * many records the accepted ones held; a refused one is kept for `throwIfRefused` (this runs as a
+   * `waitFor` probe, whose errors are retried, not reported).
    */
   checkedRecords(): number {
-    for (const { payload, ackedId } of this.unchecked.splice(0)) {
-      const parsed = parseMessage('results', payload);
-      if (!parsed.ok) throw new Error(`the agent published a results message the control plane would refuse: ${JSON.stringify(parsed.error).slice(0, 500)}`);
-      if (parsed.value.id !== ackedId) throw new Error(`acknowledged results message ${ackedId} as ${parsed.value.id}`);
-      this.records += parsed.value.records.length;
+    for (let next = this.unchecked.shift(); next; next = this.unchecked.shift()) {
+      const parsed = parseMessage('results', next.payload);
+      if (!parsed.ok) this.refused ??= `the agent published a results message the control plane would refuse: ${JSON.stringify(parsed.error).slice(0, 500)}`;
+      else if (parsed.value.id !== next.ackedId) this.refused ??= `acknowledged results message ${next.ackedId} as ${parsed.value.id}`;
+      else this.records += parsed.value.records.length;
     }
     return this.records;
+  }
+
+  /** Fails the bench on the first results message the control plane would have refused. */
+  throwIfRefused(): void {
+    if (this.refused) throw new Error(this.refused);
   }
 
   async stop(): Promise<void> {

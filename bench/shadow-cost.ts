@@ -11,8 +11,12 @@
  *     load hits both;
  *   - the requests are sent from a worker thread (bench/http-load.ts), as bench/agent-http.ts does: this
  *     process's main thread runs the control plane, whose work on the agent's shadow reports, heartbeats
- *     and results (more of it in "on" phases: the rollout) would otherwise be timed as the agent's latency.
- *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=2000] [extraUnits=0]
+ *     and results (more of it in "on" phases: the rollout) would otherwise be timed as the agent's latency;
+ *   - the model's results policy is `aggregates` and the agent keeps no results (`keptResults.maxMb` 0):
+ *     the results path is the same in both phases, and with it the control plane ingested ~2,000 results
+ *     a second beside the agent on the same two cores, which put even the "off" phases' p99 at ~4x their
+ *     p50 and hid the shadow's own cost in that noise. RESULTS=all keeps every result sent and ingested.
+ *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=10000] [extraUnits=0]
  * With extraUnits > 0 the candidate is slower than the serving model by that much work (a chain of
  * [1,256]x[256,256] MatMul + Tanh whose sum is multiplied by zero and added to the output: the same
  * answers); the reported latencyRatio says how much slower.
@@ -34,8 +38,10 @@ import { createDigitsModel, seedCnn } from './seed-cnn.js';
 
 const SAMPLE_RATE = Number(process.argv[2] ?? 0.05);
 const ROUNDS = Number(process.argv[3] ?? 6);
-const PER_ROUND = Number(process.argv[4] ?? 2000);
+const PER_ROUND = Number(process.argv[4] ?? 10_000);
 const EXTRA_UNITS = Number(process.argv[5] ?? 0);
+/** `all`: the agent sends every result and the control plane ingests them, in both phases (see the header). */
+const SEND_RESULTS = process.env['RESULTS'] === 'all';
 
 const { onnx } = onnxProto;
 const DIGITS_PIXELS = 28 * 28;
@@ -109,12 +115,13 @@ try {
   const { onnxBytes, image, expected } = await seedCnn(dir);
   const body = Buffer.from(JSON.stringify({ input: image }));
   await createDigitsModel(t);
+  if (!SEND_RESULTS) await t.http().put('/v1/models/digits/results-policy').set(bearer(t.adminKey)).send({ mode: 'aggregates' }).expect(200);
   const fields = (version: string) => ({ version, preprocessing: { ...DIGITS_PREPROCESSING }, selfTest: { input: image, expectedOutput: Array.from(expected), tolerance: 1e-4 } });
   const serving = await uploadVersion(t, 'digits', fields('1.0.0'), onnxBytes);
   const candidateBytes = EXTRA_UNITS > 0 ? slowedDown(onnxBytes, EXTRA_UNITS) : withDocString(onnxBytes, 'shadow candidate');
   const candidate = await uploadVersion(t, 'digits', fields('1.1.0'), candidateBytes);
   const { token } = await createEnrollmentToken(t);
-  agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 2, env, nodeArgs });
+  agentProcess = await AgentProcess.start({ controlPlaneUrl: t.url, enrollmentToken: token, soak: { inferences: 1, seconds: 0.1 }, heartbeatSeconds: 2, env, nodeArgs, ...(SEND_RESULTS ? {} : { config: { keptResults: { maxMb: 0 } } }) });
   const node = agentProcess;
   await deploy(t, serving.id, { nodeIds: [node.nodeId] });
   await waitFor(() => node.status(), (s) => s.model?.sha256 === serving.sha256 && s.phase === 'idle', 60_000, 'model served');
@@ -173,6 +180,7 @@ try {
     return `${quantile(values, 0.5).toFixed(2)}x [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
   };
   console.log(`seed CNN (ONNX, ${onnxBytes.length} bytes) on one agent, concurrency 1; ${ROUNDS} shadow-on phases between ${ROUNDS + 1} off phases of ${PER_ROUND} requests; sampleRate ${SAMPLE_RATE}`);
+  console.log(SEND_RESULTS ? 'results: every result sent and ingested in both phases (RESULTS=all)' : 'results: none sent or kept in either phase (policy aggregates; RESULTS=all sends them)');
   console.log(line('shadow off', off, 'off'));
   console.log(line('shadow on', on, 'on'));
   console.log(

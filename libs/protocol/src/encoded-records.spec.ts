@@ -73,4 +73,18 @@ describe('EncodedRecords', () => {
     expect(line.toString()).toBe(`${encodeResultsMessage(id, texts, now).toString()}\n`); // unchanged by the later one
     expect(records.drop(1).texts()).toEqual(texts.slice(1));
   });
+
+  it('gives a small batch a buffer of its own size, not the builder high-water buffer', () => {
+    const builder = new EncodedRecordsBuilder();
+    for (let i = 0; i < 1000; i++) builder.add(record(i, `frame-${i}`));
+    const full = builder.finish();
+    expect(full.bytes.buffer.byteLength).toBeGreaterThan(full.bytes.length); // handed over, with room
+    builder.add(record(1000));
+    const small = builder.finish();
+    expect(small.bytes.buffer.byteLength).toBeLessThan(2 * small.bytes.length + 256);
+    expect(small.texts()).toEqual([record(1000)]);
+    const line = encodeResultsLine(randomUUID(), small);
+    expect(line.buffer).toBe(small.bytes.buffer); // still framed in place
+    expect(full.texts()).toHaveLength(1000);
+  });
 });

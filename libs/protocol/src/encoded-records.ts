@@ -105,10 +105,11 @@ const TAIL_ROOM = 8;
 export const RESULTS_BATCH_BYTES = 960 * 1024;
 
 /**
- * Collects encoded records into one growing buffer; `finish` hands that buffer to the batch (with room
- * around the records for its message's envelope: `EncodedRecords.framed`) and starts the next batch in a
- * fresh one of the same size, whose pages are first touched as its records are written, a few per
- * thousand records, instead of all at once when a batch is closed.
+ * Collects encoded records into one growing buffer; `finish` hands a batch that fills most of it that
+ * buffer itself (with room around the records for its message's envelope: `EncodedRecords.framed`) and
+ * starts the next batch in a fresh one of the same size, whose pages are first touched as its records
+ * are written, a few per thousand records, instead of all at once when a batch is closed. A smaller batch
+ * is copied into a buffer of its own size.
  */
 export class EncodedRecordsBuilder {
   private buffer?: Buffer;
@@ -136,11 +137,22 @@ export class EncodedRecordsBuilder {
   }
 
   finish(): EncodedRecords {
-    if (!this.buffer) return EncodedRecords.of(Buffer.alloc(0), new Uint32Array(0));
     const buffer = this.buffer;
-    const bytes = buffer.subarray(HEAD_ROOM, HEAD_ROOM + this.length);
-    const records = EncodedRecords.of(bytes, Uint32Array.from(this.ends), { head: HEAD_ROOM, tail: buffer.length - HEAD_ROOM - this.length });
-    this.buffer = undefined; // the next batch's, allocated at its first record
+    if (!buffer) return EncodedRecords.of(Buffer.alloc(0), new Uint32Array(0));
+    const used = HEAD_ROOM + this.length + TAIL_ROOM;
+    const ends = Uint32Array.from(this.ends);
+    let records: EncodedRecords;
+    if (2 * used <= buffer.length) {
+      // A small batch (a timer's, a spool line read back) gets a buffer of its own size and the builder
+      // keeps its own: handing it over would pin the builder's high-water size per batch, hundreds of KB
+      // for one record, while batches wait offline (up to resultsBufferMax records of them).
+      const own = Buffer.allocUnsafeSlow(used);
+      buffer.copy(own, 0, 0, HEAD_ROOM + this.length);
+      records = EncodedRecords.of(own.subarray(HEAD_ROOM, HEAD_ROOM + this.length), ends, { head: HEAD_ROOM, tail: TAIL_ROOM });
+    } else {
+      records = EncodedRecords.of(buffer.subarray(HEAD_ROOM, HEAD_ROOM + this.length), ends, { head: HEAD_ROOM, tail: buffer.length - HEAD_ROOM - this.length });
+      this.buffer = undefined; // handed over: the next batch's is allocated at its first record
+    }
     this.length = 0;
     this.ends.length = 0;
     return records;

@@ -117,4 +117,19 @@ describe('ResultsOutbox', () => {
     await new Promise((r) => setImmediate(r));
     expect(sent).toEqual([{ id: parsed(published[0] as Buffer).id, seqs: [1, 2] }, { id: older.id, seqs: [3] }]);
   });
+
+  it('starts a new line after a torn one: a batch spooled after a crash mid-append survives the next restart', async () => {
+    const outbox = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
+    await outbox.send(EncodedRecords.from([record(1)]));
+    await outbox.close();
+    await appendFile(join(dir, 'spool'), '{"v":1,"id":"00000000-0000-4000-8000-0000000000'); // the crash
+    const restarted = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
+    await restarted.open();
+    expect(restarted.spooledRecords).toBe(1);
+    await restarted.send(EncodedRecords.from([record(2)]));
+    await restarted.close();
+    const third = new ResultsOutbox(join(dir, 'spool'), 100, async () => undefined, () => false);
+    await third.open();
+    expect(third.spooledRecords).toBe(2);
+  });
 });

@@ -40,6 +40,8 @@ export class ResultsOutbox {
   private queue: Promise<unknown> = Promise.resolve();
   /** The spool, open for appends between rewrites (opening and closing it per batch cost more than the write). */
   private spool?: FileHandle;
+  /** The spool's length: a failed append is cut back to it, so the next line never continues a torn one. */
+  private spoolBytes = 0;
   /** Records in `pending`, kept as a count (read on every batch and by the status endpoint). */
   private spooled = 0;
   dropped = 0;
@@ -54,8 +56,13 @@ export class ResultsOutbox {
   ) {}
 
   async open(): Promise<void> {
-    this.pending = (await this.readSpool()).map((b) => pendingBatch(b.id, b.records));
+    const { batches, bytes, clean } = await this.readSpool();
+    this.pending = batches.map((b) => pendingBatch(b.id, b.records));
     this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
+    this.spoolBytes = bytes;
+    // A torn last line (a power cut during an append) or a line skipped below: rewritten from the batches
+    // kept, so the next append starts a line of its own instead of continuing a broken one.
+    if (!clean) await this.rewrite();
   }
 
   get spooledRecords(): number {
@@ -66,8 +73,12 @@ export class ResultsOutbox {
   send(records: EncodedRecords): Promise<void> {
     return this.exclusive(async () => {
       const batch = pendingBatch(randomUUID(), records);
-      this.spool ??= await open(this.path, SPOOL_FLAGS, 0o600);
-      await appendAll(this.spool, batch.line);
+      const spool = (this.spool ??= await open(this.path, SPOOL_FLAGS, 0o600));
+      await appendAll(spool, batch.line).catch(async (error: unknown) => {
+        await spool.truncate(this.spoolBytes).catch(() => undefined); // a short write (disk full): its part goes
+        throw error;
+      });
+      this.spoolBytes += batch.line.length;
       this.pending.push(batch);
       this.spooled += records.count;
       if (this.spooledRecords > this.maxRecords) await this.trimOldest();
@@ -85,10 +96,11 @@ export class ResultsOutbox {
       this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
       // The usual case once the control plane keeps up: nothing left, so empty the open spool in place.
       // Not synced: a truncation lost to a power cut only sends acknowledged batches again, which the
-      // control plane stores once (node-scoped seqs), and the next batch's fdatasync persists it anyway.
+      // control plane stores once (node-scoped seqs), and the next batch's O_DSYNC write persists it anyway.
       // Its fdatasync held up the requests arriving then (bench/agent-http.ts).
       if (this.pending.length === 0 && this.spool) {
         await this.spool.truncate(0);
+        this.spoolBytes = 0;
         return;
       }
       await this.rewrite();
@@ -139,9 +151,11 @@ export class ResultsOutbox {
 
   private async rewrite(): Promise<void> {
     const temp = `${this.path}.tmp`;
-    await appendFile(temp, Buffer.concat(this.pending.map((b) => b.line)), { flag: 'w', mode: 0o600 });
+    const content = Buffer.concat(this.pending.map((b) => b.line));
+    await appendFile(temp, content, { flag: 'w', mode: 0o600 });
     await fsyncPath(temp);
     await rename(temp, this.path);
+    this.spoolBytes = content.length;
     // The open handle still points at the replaced file: appends go to the new one from now on.
     await this.closeSpool();
   }
@@ -157,29 +171,37 @@ export class ResultsOutbox {
     await spool?.close();
   }
 
-  private async readSpool(): Promise<{ id: string; records: EncodedRecords }[]> {
-    let text: string;
+  /** The spool's batches, its length, and whether every line was a whole batch (`clean`). */
+  private async readSpool(): Promise<{ batches: { id: string; records: EncodedRecords }[]; bytes: number; clean: boolean }> {
+    let content: Buffer;
     try {
-      text = await readFile(this.path, 'utf8');
+      content = await readFile(this.path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { batches: [], bytes: 0, clean: true };
       throw error;
     }
     // A torn last line (power cut during an append) is skipped; so is a line that is not a batch we would
     // send (records are published without a second check, so they are checked against the contract here).
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((line) => {
-        try {
-          const batch = JSON.parse(line) as { id?: unknown; records?: unknown };
-          if (typeof batch.id !== 'string' || !UUID.test(batch.id) || !Array.isArray(batch.records) || batch.records.length === 0) return [];
-          const records = batch.records.map((r) => JSON.stringify(spooledRecord.parse(r)));
-          return [{ id: batch.id, records: EncodedRecords.from(records) }];
-        } catch {
-          return [];
-        }
-      });
+    const lines = content.toString('utf8').split('\n');
+    let clean = lines.pop() === ''; // the text after the last newline: empty unless torn
+    const batches = lines.flatMap((line) => {
+      const batch = spooledBatch(line);
+      if (!batch) clean = false;
+      return batch ? [batch] : [];
+    });
+    return { batches, bytes: content.length, clean };
+  }
+}
+
+/** A spool line as a batch to publish, or undefined when it is not one (torn, foreign, or a record outside the contract). */
+function spooledBatch(line: string): { id: string; records: EncodedRecords } | undefined {
+  try {
+    const batch = JSON.parse(line) as { id?: unknown; records?: unknown };
+    if (typeof batch.id !== 'string' || !UUID.test(batch.id) || !Array.isArray(batch.records) || batch.records.length === 0) return undefined;
+    const records = batch.records.map((r) => JSON.stringify(spooledRecord.parse(r)));
+    return { id: batch.id, records: EncodedRecords.from(records) };
+  } catch {
+    return undefined;
   }
 }
 

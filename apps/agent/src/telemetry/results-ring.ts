@@ -14,7 +14,10 @@ export interface ResultsRingOptions {
   readonly flushMs: number;
   /** Records kept while writes fail; beyond it the oldest are dropped (and reported). */
   readonly maxRecords: number;
+  /** A batch could not be written (it is kept and written again). */
   readonly onError?: (error: unknown, batchSize: number) => void;
+  /** A record outside the contract (a bug here): it is not sent. */
+  readonly onUnencodable?: (error: unknown) => void;
   readonly onDrop?: (count: number) => void;
 }
 
@@ -48,6 +51,8 @@ export class ResultsRing {
   private closedRecords = 0;
   /** A batch closed since the last drain started: the next turn starts one (a failed batch alone waits for its timer). */
   private closedSinceDrain = false;
+  /** A write failed: nothing is tried again before its timer (ten times `flushMs`) or the next full batch. */
+  private retryWaiting = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private unreportedDrops = 0;
@@ -96,7 +101,7 @@ export class ResultsRing {
       try {
         this.builder.add(this.options.encode(seqs[i] as number, records[i] as InferenceRecord));
       } catch (error) {
-        this.options.onError?.(error, 1); // a record outside the contract is a bug here: it is not sent
+        this.options.onUnencodable?.(error);
       }
       if (this.builder.count >= this.options.maxBatch || this.builder.byteLength >= (this.options.maxBatchBytes ?? RESULTS_BATCH_BYTES)) this.closeOpenBatch();
     }
@@ -105,7 +110,7 @@ export class ResultsRing {
   /** A full batch is written now; a partial one waits, at most `flushMs` after its first record. */
   private afterEncoding(): void {
     if (this.closedSinceDrain && this.closed.length > 0 && !this.draining) void this.startDrain();
-    if (this.builder.count > 0) this.timer ??= this.flushAfter(this.options.flushMs);
+    if (this.builder.count > 0 && !this.retryWaiting) this.timer ??= this.flushAfter(this.options.flushMs);
   }
 
   private closeOpenBatch(): void {
@@ -133,6 +138,7 @@ export class ResultsRing {
     this.timer = undefined;
     this.draining = true;
     this.closedSinceDrain = false;
+    this.retryWaiting = false;
     this.running = this.running.then(() => this.drain()).catch(() => undefined);
     return this.running;
   }
@@ -153,7 +159,10 @@ export class ResultsRing {
           this.options.onError?.(error, batch.count);
           this.closed.unshift(batch);
           this.closedRecords += batch.count;
-          this.timer ??= this.flushAfter(this.options.flushMs * 10);
+          // Not sooner: records arriving during the failed write may have armed a flushMs timer.
+          this.retryWaiting = true;
+          clearTimeout(this.timer);
+          this.timer = this.flushAfter(this.options.flushMs * 10);
           return;
         }
       }
