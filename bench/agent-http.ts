@@ -117,7 +117,7 @@ async function round(target: Target, body: Buffer, count: number, concurrency: n
 function settledWith(acker: ResultsAcker): () => Promise<void> {
   return async () => {
     try {
-      await waitFor(async () => acker.checkedRecords(), (records) => records >= answeredByAgent, 30_000, "the agent's results acknowledged");
+      await waitFor(async () => acker.checkedRecords(), (records) => records >= answeredByAgent || acker.hasRefused, 30_000, "the agent's results acknowledged");
     } finally {
       acker.throwIfRefused(); // the reason, rather than the wait's timeout
     }

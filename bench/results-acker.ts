@@ -65,6 +65,11 @@ export class ResultsAcker {
     return this.records;
   }
 
+  /** A results message the control plane would have refused came (checked by `checkedRecords`). */
+  get hasRefused(): boolean {
+    return this.refused !== undefined;
+  }
+
   /** Fails the bench on the first results message the control plane would have refused. */
   throwIfRefused(): void {
     if (this.refused) throw new Error(this.refused);

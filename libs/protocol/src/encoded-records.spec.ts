@@ -87,4 +87,18 @@ describe('EncodedRecords', () => {
     expect(line.buffer).toBe(small.bytes.buffer); // still framed in place
     expect(full.texts()).toHaveLength(1000);
   });
+
+  it('hands a normal batch its buffer again after one batch closed far bigger', () => {
+    const builder = new EncodedRecordsBuilder();
+    for (let i = 0; i < 3000; i++) builder.add(record(i, `frame-${i}`));
+    builder.finish(); // a batch at a byte bound, say
+    const normal = () => {
+      for (let i = 0; i < 500; i++) builder.add(record(i, `frame-${i}`));
+      return builder.finish();
+    };
+    normal(); // copied: under half of the big buffer; the builder shrinks
+    const next = normal();
+    expect(next.bytes.buffer.byteLength).toBeGreaterThan(next.bytes.length + 128); // handed over, with room
+    expect(next.bytes.buffer.byteLength).toBeLessThan(2 * next.bytes.length);
+  });
 });

@@ -153,6 +153,10 @@ export class EncodedRecordsBuilder {
       records = EncodedRecords.of(buffer.subarray(HEAD_ROOM, HEAD_ROOM + this.length), ends, { head: HEAD_ROOM, tail: buffer.length - HEAD_ROOM - this.length });
       this.buffer = undefined; // handed over: the next batch's is allocated at its first record
     }
+    // The size the next batch is likely to need: after one batch closed at the byte bound, normal batches
+    // would otherwise all be copied (under half of the buffer) instead of handed theirs.
+    this.capacity = Math.max(INITIAL_BYTES, Math.min(this.capacity, Math.ceil(1.5 * used)));
+    if (this.buffer && this.buffer.length > 2 * this.capacity) this.buffer = undefined;
     this.length = 0;
     this.ends.length = 0;
     return records;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { appendFile, type FileHandle, open, readFile, rename } from 'node:fs/promises';
+import { appendFile, type FileHandle, open, readFile, rename, truncate } from 'node:fs/promises';
 import { fsyncPath } from '#common';
 import { EncodedRecords, encodeResultsLine, resultsMessage } from '#protocol';
 
@@ -42,6 +42,8 @@ export class ResultsOutbox {
   private spool?: FileHandle;
   /** The spool's length: a failed append is cut back to it, so the next line never continues a torn one. */
   private spoolBytes = 0;
+  /** The spool may end in a torn line that could not be cut off: rewritten from `pending` before the next append. */
+  private needsRepair = false;
   /** Records in `pending`, kept as a count (read on every batch and by the status endpoint). */
   private spooled = 0;
   dropped = 0;
@@ -56,13 +58,14 @@ export class ResultsOutbox {
   ) {}
 
   async open(): Promise<void> {
-    const { batches, bytes, clean } = await this.readSpool();
+    const { batches, bytes, whole } = await this.readSpool();
     this.pending = batches.map((b) => pendingBatch(b.id, b.records));
     this.spooled = this.pending.reduce((n, b) => n + b.records.count, 0);
-    this.spoolBytes = bytes;
-    // A torn last line (a power cut during an append) or a line skipped below: rewritten from the batches
-    // kept, so the next append starts a line of its own instead of continuing a broken one.
-    if (!clean) await this.rewrite();
+    this.spoolBytes = whole;
+    // A torn last line (a power cut during an append) is cut off in place (no free space needed), so the
+    // next append starts a line of its own; where that fails (read-only), the next send rewrites the spool.
+    // Never fatal: the agent serves whatever its spool holds.
+    if (whole < bytes) await truncate(this.path, whole).catch(() => (this.needsRepair = true));
   }
 
   get spooledRecords(): number {
@@ -73,9 +76,11 @@ export class ResultsOutbox {
   send(records: EncodedRecords): Promise<void> {
     return this.exclusive(async () => {
       const batch = pendingBatch(randomUUID(), records);
-      const spool = (this.spool ??= await open(this.path, SPOOL_FLAGS, 0o600));
+      if (this.needsRepair) await this.rewrite(); // throws (kept by the ring for a retry) until it works
+      const spool = this.spool ?? (await this.openSpool());
       await appendAll(spool, batch.line).catch(async (error: unknown) => {
-        await spool.truncate(this.spoolBytes).catch(() => undefined); // a short write (disk full): its part goes
+        // A short write (disk full): its part goes, or the spool is rewritten before the next append.
+        await spool.truncate(this.spoolBytes).catch(() => (this.needsRepair = true));
         throw error;
       });
       this.spoolBytes += batch.line.length;
@@ -156,8 +161,21 @@ export class ResultsOutbox {
     await fsyncPath(temp);
     await rename(temp, this.path);
     this.spoolBytes = content.length;
+    this.needsRepair = false;
     // The open handle still points at the replaced file: appends go to the new one from now on.
     await this.closeSpool();
+  }
+
+  private async openSpool(): Promise<FileHandle> {
+    const spool = await open(this.path, SPOOL_FLAGS, 0o600);
+    try {
+      this.spoolBytes = (await spool.stat()).size;
+    } catch (error) {
+      await spool.close();
+      throw error;
+    }
+    this.spool = spool;
+    return spool;
   }
 
   /** Closes the spool file (it is reopened on the next batch). */
@@ -171,25 +189,25 @@ export class ResultsOutbox {
     await spool?.close();
   }
 
-  /** The spool's batches, its length, and whether every line was a whole batch (`clean`). */
-  private async readSpool(): Promise<{ batches: { id: string; records: EncodedRecords }[]; bytes: number; clean: boolean }> {
+  /** The spool's batches, its length, and the length of its whole lines (up to its last newline). */
+  private async readSpool(): Promise<{ batches: { id: string; records: EncodedRecords }[]; bytes: number; whole: number }> {
     let content: Buffer;
     try {
       content = await readFile(this.path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { batches: [], bytes: 0, clean: true };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { batches: [], bytes: 0, whole: 0 };
       throw error;
     }
     // A torn last line (power cut during an append) is skipped; so is a line that is not a batch we would
     // send (records are published without a second check, so they are checked against the contract here).
-    const lines = content.toString('utf8').split('\n');
-    let clean = lines.pop() === ''; // the text after the last newline: empty unless torn
+    // An unterminated last line was never durable (its write had not returned): dropped.
+    const whole = content.lastIndexOf(0x0a) + 1;
+    const lines = content.toString('utf8', 0, whole).split('\n');
     const batches = lines.flatMap((line) => {
-      const batch = spooledBatch(line);
-      if (!batch) clean = false;
+      const batch = line ? spooledBatch(line) : undefined;
       return batch ? [batch] : [];
     });
-    return { batches, bytes: content.length, clean };
+    return { batches, bytes: content.length, whole };
   }
 }
 

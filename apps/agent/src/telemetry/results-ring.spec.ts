@@ -206,6 +206,37 @@ describe('ResultsRing', () => {
     }
   });
 
+  it('keeps the ten-times wait when a failing write outlasts flushMs (batches closed meanwhile go with the retry)', async () => {
+    jest.useFakeTimers();
+    try {
+      let attempts = 0;
+      const results = new ResultsRing({
+        encode,
+        write: async () => {
+          attempts++;
+          await new Promise((resolve) => setTimeout(resolve, 2000)); // a dying disk: 2 s, then an error
+          throw new Error('EIO');
+        },
+        maxBatch: 2,
+        flushMs: 1000,
+        maxRecords: 10_000,
+      });
+      results.push(1, record(1));
+      results.push(2, record(2));
+      await jest.advanceTimersByTimeAsync(10);
+      results.push(3, record(3)); // its flushMs timer fires during the write and closes a partial batch
+      await jest.advanceTimersByTimeAsync(2100); // the write has failed
+      expect(attempts).toBe(1);
+      results.push(4, record(4)); // a record after the failure: no early retry
+      await jest.advanceTimersByTimeAsync(5000);
+      expect(attempts).toBe(1);
+      await jest.advanceTimersByTimeAsync(5000); // ten times flushMs after the failure
+      expect(attempts).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps order across many batches and flushes', async () => {
     const { results, written } = ring({ maxBatch: 5000 });
     for (let i = 0; i < 700; i++) results.push(i, record(i));

@@ -159,8 +159,10 @@ export class ResultsRing {
           this.options.onError?.(error, batch.count);
           this.closed.unshift(batch);
           this.closedRecords += batch.count;
-          // Not sooner: records arriving during the failed write may have armed a flushMs timer.
+          // Not sooner: records arriving during the failed write may have armed a flushMs timer, and batches
+          // closed meanwhile go with the retry (only one closed after this failure starts a drain earlier).
           this.retryWaiting = true;
+          this.closedSinceDrain = false;
           clearTimeout(this.timer);
           this.timer = this.flushAfter(this.options.flushMs * 10);
           return;
