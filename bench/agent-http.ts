@@ -25,7 +25,8 @@
  * figure the load does not move (slow: about a minute of CPU per 300 requests).
  * With PROFILE_DIR=<dir>, both servers write a V8 CPU profile there (open in Chrome DevTools or speedscope);
  * with LATENCY_DIR=<dir>, every request's latency in order (to see when the slow ones come); with
- * AGENT_NODE_ARGS, more node flags for the agent alone (e.g. `--trace-gc-nvp`).
+ * AGENT_NODE_ARGS, more node flags for the agent alone (e.g. `--trace-gc-nvp`). With AA=1 a second raw server
+ * takes the agent's place (an A/A run): the spread of its ratios is what the machine's noise alone reads.
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -154,11 +155,14 @@ const dumpDir = process.env['LATENCY_DIR'];
 /** AGENT_NODE_ARGS: more node flags for the agent alone (e.g. `--require <file>` to observe its GC). */
 /** COLOCATED=1: the control plane keeps ingesting the agent's results on this machine during the measured rounds. */
 const colocated = process.env['COLOCATED'] === '1';
+/** AA=1: a second raw server stands in the agent's rounds (an A/A run): the ratios this machine reads for two identical servers. */
+const aa = process.env['AA'] === '1';
 const nodeArgs = profileDir ? [...unitRun.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : unitRun.nodeArgs;
 const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
 let raw: ChildProcess | undefined;
+let rawTwin: ChildProcess | undefined;
 let acker: ResultsAcker | undefined;
 let controlPlaneClosed = false;
 const load = await HttpLoad.start();
@@ -183,10 +187,15 @@ try {
     controlPlaneClosed = true;
     acker = await ResultsAcker.start(broker.url, t.config.mqtt.fleetNamespace, deployed.nodeId);
   }
+  const twin = aa ? await startRawServer(modelPath, env, nodeArgs) : undefined;
+  rawTwin = twin?.child;
   const targets: Target[] = [
     { name: 'raw', port: rawServer.port, pid: rawServer.child.pid ?? 0 },
-    { name: 'agent', port: deployed.apiPort, pid: deployed.child?.pid ?? 0, ...(acker ? { settle: settledWith(acker) } : {}) },
+    twin
+      ? { name: 'agent', port: twin.port, pid: twin.child.pid ?? 0 }
+      : { name: 'agent', port: deployed.apiPort, pid: deployed.child?.pid ?? 0, ...(acker ? { settle: settledWith(acker) } : {}) },
   ];
+  if (twin) console.log('A/A (AA=1): the "agent" rows below are a second raw server; the ratios are what this machine reads for identical servers');
   console.log(`seed CNN (ONNX, ${bytes.length} bytes), ${ROUNDS} alternating rounds of ${PER_ROUND} requests per target and concurrency`);
   console.log(`both servers run as the systemd unit runs the agent: ${[...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
   console.log(acker ? "the agent's results and statuses are acknowledged by bench/results-acker.ts; the control plane was stopped once the model served (COLOCATED=1 keeps it ingesting)" : 'the control plane ingests the agent\'s results on this machine during the agent rounds');
@@ -248,6 +257,7 @@ try {
 } finally {
   await load.close();
   raw?.kill(profileDir ? 'SIGINT' : 'SIGKILL');
+  rawTwin?.kill('SIGKILL');
   if (profileDir) await agentProcess?.stop(); // a clean exit writes the profile
   await agentProcess?.remove();
   await acker?.stop();
