@@ -169,7 +169,7 @@ export class Agent {
       maxRecords: config.resultsBufferMax,
       onDrop: (count) => log('warn', 'results buffer full; dropped the oldest', { count }),
       onError: (error, count) => log('warn', 'could not spool results; kept for a retry', { count, err: error instanceof Error ? error.message : String(error) }),
-      onUnencodable: (error) => log('error', 'a result outside the contract was not sent', { err: error instanceof Error ? error.message : String(error) }),
+      onUnencodable: (error, count) => log('error', 'results outside the contract were not sent', { count, err: error instanceof Error ? error.message : String(error) }),
     });
   }
 

@@ -237,6 +237,29 @@ describe('ResultsRing', () => {
     }
   });
 
+  it('reports records outside the contract with their count, not one log per record', async () => {
+    const reports: number[] = [];
+    const written: string[][] = [];
+    const results = new ResultsRing({
+      encode: (seq, r) => {
+        if (seq % 2 === 0) throw new Error(`seq ${seq} is outside the contract`);
+        return encode(seq, r);
+      },
+      write: async (records) => void written.push(records.texts()),
+      onUnencodable: (_error, count) => reports.push(count),
+      maxBatch: 100,
+      flushMs: 60_000,
+      maxRecords: 10_000,
+    });
+    for (let i = 1; i <= 9; i++) {
+      results.push(i, record(i));
+      await new Promise((resolve) => setImmediate(resolve)); // a turn each, as requests come
+    }
+    await results.close();
+    expect(reports).toEqual([1, 3]); // the first at once, the rest together (within ten seconds), at close at the latest
+    expect(written.flat().map((t) => Number(t.split(':')[0]))).toEqual([1, 3, 5, 7, 9]);
+  });
+
   it('keeps order across many batches and flushes', async () => {
     const { results, written } = ring({ maxBatch: 5000 });
     for (let i = 0; i < 700; i++) results.push(i, record(i));

@@ -16,8 +16,8 @@ export interface ResultsRingOptions {
   readonly maxRecords: number;
   /** A batch could not be written (it is kept and written again). */
   readonly onError?: (error: unknown, batchSize: number) => void;
-  /** A record outside the contract (a bug here): it is not sent. */
-  readonly onUnencodable?: (error: unknown) => void;
+  /** Records outside the contract (a bug here): not sent; reported with their count at most every UNENCODABLE_REPORT_MS. */
+  readonly onUnencodable?: (error: unknown, count: number) => void;
   readonly onDrop?: (count: number) => void;
 }
 
@@ -39,6 +39,9 @@ export interface ResultsRingOptions {
  * fdatasync, ~2 ms) start the next one with the few records that arrived meanwhile, a stream of fsyncs,
  * publishes and acknowledgements that competed with the requests for the CPU.
  */
+/** Unencodable records are reported at most this often. */
+const UNENCODABLE_REPORT_MS = 10_000;
+
 export class ResultsRing {
   /** Records pushed in this turn, encoded in the next (parallel arrays: no object per record). */
   private unencodedSeqs: number[] = [];
@@ -53,6 +56,8 @@ export class ResultsRing {
   private closedSinceDrain = false;
   /** A write failed: nothing is tried again before its timer (ten times `flushMs`) or the next full batch. */
   private retryWaiting = false;
+  private unencodable?: { error: unknown; count: number };
+  private unencodableReportedAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private unreportedDrops = 0;
@@ -85,6 +90,7 @@ export class ResultsRing {
   }
 
   close(): Promise<void> {
+    this.unencodableReportedAt = -Infinity; // what is left is reported now
     return this.flush();
   }
 
@@ -94,17 +100,28 @@ export class ResultsRing {
     this.encodeTurn = undefined;
     const seqs = this.unencodedSeqs;
     const records = this.unencoded;
-    if (records.length === 0) return;
+    if (records.length === 0) return this.reportUnencodable();
     this.unencodedSeqs = [];
     this.unencoded = [];
     for (let i = 0; i < records.length; i++) {
       try {
         this.builder.add(this.options.encode(seqs[i] as number, records[i] as InferenceRecord));
       } catch (error) {
-        this.options.onUnencodable?.(error);
+        this.unencodable ??= { error, count: 0 };
+        this.unencodable.count++;
       }
       if (this.builder.count >= this.options.maxBatch || this.builder.byteLength >= (this.options.maxBatchBytes ?? RESULTS_BATCH_BYTES)) this.closeOpenBatch();
     }
+    this.reportUnencodable();
+  }
+
+  /** Unencodable records since the last report, at most one report per UNENCODABLE_REPORT_MS (a bug could hit every record). */
+  private reportUnencodable(): void {
+    const now = Date.now();
+    if (!this.unencodable || now - this.unencodableReportedAt < UNENCODABLE_REPORT_MS) return;
+    this.options.onUnencodable?.(this.unencodable.error, this.unencodable.count);
+    this.unencodable = undefined;
+    this.unencodableReportedAt = now;
   }
 
   /** A full batch is written now; a partial one waits, at most `flushMs` after its first record. */
