@@ -41,6 +41,23 @@ function firstWriteHeld(flushMs: number) {
   return { results, written, held, release };
 }
 
+/** A ring whose every write fails after `writeMs` (a failing disk), counting the attempts; maxBatch 2, flushMs 1000. */
+function failingRing(writeMs: number) {
+  let attempts = 0;
+  const results = new ResultsRing({
+    encode,
+    write: async () => {
+      attempts++;
+      await new Promise((resolve) => setTimeout(resolve, writeMs));
+      throw new Error('disk failing');
+    },
+    maxBatch: 2,
+    flushMs: 1000,
+    maxRecords: 10_000,
+  });
+  return { results, attempts: () => attempts };
+}
+
 describe('ResultsRing', () => {
   it('writes records in order, in batches of at most maxBatch once that many wait, and a smaller rest after flushMs', async () => {
     jest.useFakeTimers();
@@ -174,33 +191,22 @@ describe('ResultsRing', () => {
   it('waits ten times flushMs before writing a failed batch again, even when records arrived during the failed write', async () => {
     jest.useFakeTimers();
     try {
-      let attempts = 0;
-      const results = new ResultsRing({
-        encode,
-        write: async () => {
-          attempts++;
-          await new Promise((resolve) => setTimeout(resolve, 10)); // a slow failing write...
-          throw new Error('disk full');
-        },
-        maxBatch: 2,
-        flushMs: 1000,
-        maxRecords: 10_000,
-      });
+      const { results, attempts } = failingRing(10); // a slow failing write...
       results.push(1, record(1));
       results.push(2, record(2));
       await jest.advanceTimersByTimeAsync(5);
-      expect(attempts).toBe(1);
+      expect(attempts()).toBe(1);
       results.push(3, record(3)); // ...during which a record arrives
       await jest.advanceTimersByTimeAsync(5000);
-      expect(attempts).toBe(1); // not after flushMs
+      expect(attempts()).toBe(1); // not after flushMs
       results.push(4, record(4)); // a full batch: the failed one is tried first, once
       await jest.advanceTimersByTimeAsync(20);
-      expect(attempts).toBe(2);
+      expect(attempts()).toBe(2);
       expect(results.pending).toBe(4);
       await jest.advanceTimersByTimeAsync(9000);
-      expect(attempts).toBe(2);
+      expect(attempts()).toBe(2);
       await jest.advanceTimersByTimeAsync(1100); // ten times flushMs after that failure
-      expect(attempts).toBe(3);
+      expect(attempts()).toBe(3);
     } finally {
       jest.useRealTimers();
     }
@@ -209,29 +215,18 @@ describe('ResultsRing', () => {
   it('keeps the ten-times wait when a failing write outlasts flushMs (batches closed meanwhile go with the retry)', async () => {
     jest.useFakeTimers();
     try {
-      let attempts = 0;
-      const results = new ResultsRing({
-        encode,
-        write: async () => {
-          attempts++;
-          await new Promise((resolve) => setTimeout(resolve, 2000)); // a dying disk: 2 s, then an error
-          throw new Error('EIO');
-        },
-        maxBatch: 2,
-        flushMs: 1000,
-        maxRecords: 10_000,
-      });
+      const { results, attempts } = failingRing(2000); // a dying disk: 2 s, then an error
       results.push(1, record(1));
       results.push(2, record(2));
       await jest.advanceTimersByTimeAsync(10);
       results.push(3, record(3)); // its flushMs timer fires during the write and closes a partial batch
       await jest.advanceTimersByTimeAsync(2100); // the write has failed
-      expect(attempts).toBe(1);
+      expect(attempts()).toBe(1);
       results.push(4, record(4)); // a record after the failure: no early retry
       await jest.advanceTimersByTimeAsync(5000);
-      expect(attempts).toBe(1);
+      expect(attempts()).toBe(1);
       await jest.advanceTimersByTimeAsync(5000); // ten times flushMs after the failure
-      expect(attempts).toBe(2);
+      expect(attempts()).toBe(2);
     } finally {
       jest.useRealTimers();
     }

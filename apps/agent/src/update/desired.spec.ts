@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DesiredStateMessage } from '#protocol';
 import { buildRoot, generateSigningKey, type ModelManifest, signDesiredState, signManifest } from '#trust';
+import { testManifest } from '../../../../test/helpers/desired-state.js';
 import { asksForServingRelease, type DesiredFloor, DesiredStateRefused, isRecordedDocument, isStale, issuedTime, sequenceExempt, verifyDesired } from './desired.js';
 
 const NOW = new Date('2026-12-01T12:00:00Z');
@@ -12,24 +13,7 @@ const root = buildRoot({ version: 1, expires: LATER, rootKeys: [generateSigningK
 const strangers = [generateSigningKey(), generateSigningKey()];
 
 function manifest(version: string, sequence: number, sha: string): ModelManifest {
-  return {
-    type: 'model-manifest',
-    name: 'm',
-    version,
-    sequence,
-    variant: 'fp32',
-    format: 'onnx',
-    engine: 'onnxruntime',
-    sha256: sha.repeat(64),
-    size: 100,
-    inputSpec: {},
-    outputSpec: {},
-    preprocessing: {},
-    labels: [],
-    selfTest: { input: [], expectedOutput: [], tolerance: 0 },
-    created: NOW.toISOString(),
-    expires: LATER.toISOString(),
-  };
+  return testManifest({ version, sequence, sha256: sha.repeat(64), created: NOW.toISOString(), expires: LATER.toISOString() });
 }
 
 /** A desired-state message as the control plane sends it, signed by `keys` at `issued`. */
