@@ -240,5 +240,9 @@ function pendingBatch(id: string, records: EncodedRecords): PendingBatch {
 
 /** Writes all of `bytes` at the end of the file (a regular file's write is short only when the disk fills: it then throws on the next). */
 async function appendAll(file: FileHandle, bytes: Buffer): Promise<void> {
-  for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
+  for (let written = 0; written < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, written, bytes.length - written);
+    if (bytesWritten === 0) throw new Error('the results spool accepted no bytes'); // never spin on a file system that does this
+    written += bytesWritten;
+  }
 }

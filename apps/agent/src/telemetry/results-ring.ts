@@ -173,8 +173,7 @@ export class ResultsRing {
         try {
           await this.options.write(batch);
         } catch (error) {
-          this.options.onError?.(error, batch.count);
-          this.closed.unshift(batch);
+          this.closed.unshift(batch); // kept before anything else runs: a throwing onError must not lose it
           this.closedRecords += batch.count;
           // Not sooner: records arriving during the failed write may have armed a flushMs timer, and batches
           // closed meanwhile go with the retry (only one closed after this failure starts a drain earlier).
@@ -182,6 +181,7 @@ export class ResultsRing {
           this.closedSinceDrain = false;
           clearTimeout(this.timer);
           this.timer = this.flushAfter(this.options.flushMs * 10);
+          this.options.onError?.(error, batch.count);
           return;
         }
       }
