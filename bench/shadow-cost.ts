@@ -9,29 +9,37 @@
  *   - "off" phases come before the first rollout and after each abort (the agent then drops the candidate;
  *     the next rollout reuses the bytes it staged), so on and off alternate and a drift of the machine's
  *     load hits both;
- *   - the requests are sent from a worker thread (bench/http-load.ts), as bench/agent-http.ts does: this
- *     process's main thread runs the control plane, whose work on the agent's shadow reports, heartbeats
- *     and results (more of it in "on" phases: the rollout) would otherwise be timed as the agent's latency;
+ *   - the control plane runs as a process of its own (test/helpers/replica-process.ts) once the serving
+ *     model is deployed, and is stopped (SIGSTOP) while a phase is measured, then continued: in production
+ *     it runs on another machine, and here its rollout ticks (5 a second in the test app, each a
+ *     transaction of gate queries) and its ingestion of reports shared the agent's two cores in "on"
+ *     phases only. With it running, an A/A run (AA=1) read p99 1.13x [0.90-1.29] per phase, and a
+ *     candidate thread that answered at once without running a model read 1.37-1.73x; stopped, A/A reads
+ *     1.00x [1.00-1.07]. COLOCATED=1 keeps it running (and prints its CPU per request). The broker keeps
+ *     what the agent sends meanwhile for the control plane's persistent session;
+ *   - the requests are sent from a worker thread (bench/http-load.ts), as bench/agent-http.ts does;
  *   - the model's results policy is `aggregates` and the agent keeps no results (`keptResults.maxMb` 0):
- *     the results path is the same in both phases, and with it the control plane ingested ~2,000 results
- *     a second beside the agent on the same two cores, which put even the "off" phases' p99 at ~4x their
- *     p50 and hid the shadow's own cost in that noise. RESULTS=all keeps every result sent and ingested.
+ *     the results path is the same in both phases. RESULTS=all keeps every result sent and ingested.
  *   npm run build && npm run bench:build && node dist/bench/shadow-cost.js [sampleRate=0.05] [onPhases=6] [requestsPerPhase=10000] [extraUnits=0]
  * With extraUnits > 0 the candidate is slower than the serving model by that much work (a chain of
  * [1,256]x[256,256] MatMul + Tanh whose sum is multiplied by zero and added to the output: the same
  * answers); the reported latencyRatio says how much slower.
- * Printed: p50/p99 pooled, the median and IQR of each "on" phase against the "off" phases around it,
- * and the shadow samples the agent reported (so "on" is known to have shadowed).
+ * AA=1: A/A, the "on" phases start no rollout (the ratios are the bench's own noise).
+ * Printed: p50/p99 pooled, the median and IQR of each "on" phase against the "off" phases around it, the
+ * agent's CPU per request (its main thread, where requests are served, and its other threads: the
+ * candidate's among them), and the shadow figures the agent reported (so "on" is known to have shadowed).
  */
 import 'reflect-metadata';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import request from 'supertest';
 import { DIGITS_PREPROCESSING } from '../pipeline/src/preprocessing.js';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process.js';
 import { deploy, getRollout, startRollout, uploadVersion } from '../test/helpers/fleet.js';
-import { bearer, createEnrollmentToken, startTestApp } from '../test/helpers/test-app.js';
+import { ReplicaProcess } from '../test/helpers/replica-process.js';
+import { bearer, createEnrollmentToken, startTestApp, type TestApp } from '../test/helpers/test-app.js';
 import { startTestBroker } from '../test/helpers/test-broker.js';
 import { HttpLoad } from './http-load.js';
 import { createDigitsModel, seedCnn } from './seed-cnn.js';
@@ -42,6 +50,10 @@ const PER_ROUND = Number(process.argv[4] ?? 10_000);
 const EXTRA_UNITS = Number(process.argv[5] ?? 0);
 /** `all`: the agent sends every result and the control plane ingests them, in both phases (see the header). */
 const SEND_RESULTS = process.env['RESULTS'] === 'all';
+/** `1`: the control plane keeps running during the measured phases (see the header). */
+const COLOCATED = process.env['COLOCATED'] === '1';
+/** `1`: A/A — the "on" phases start no rollout, so the ratios show what this bench resolves. */
+const AA = process.env['AA'] === '1';
 
 const { onnx } = onnxProto;
 const DIGITS_PIXELS = 28 * 28;
@@ -63,6 +75,18 @@ const CLK_TCK = 100; // Linux USER_HZ
 async function residentMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** CPU seconds of the process's main thread (where requests are served) and of all its other threads. */
+async function threadSeconds(pid: number): Promise<{ main: number; others: number }> {
+  const seconds = { main: 0, others: 0 };
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined); // a thread that just ended
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    seconds[tid === String(pid) ? 'main' : 'others'] += (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  }
+  return seconds;
 }
 
 async function cpuSeconds(pid: number): Promise<number> {
@@ -108,6 +132,7 @@ const { env, nodeArgs } = await unitEnvironment();
 const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
+let controlPlane: ReplicaProcess | undefined;
 const load = await HttpLoad.start();
 /** `count` sequential POSTs over one keep-alive connection, sent from the load generator's own thread; latencies in ms. */
 const round = async (port: number, body: Buffer, count: number): Promise<number[]> => Array.from((await load.round({ port, body, count, concurrency: 1 })).latencies);
@@ -125,6 +150,14 @@ try {
   const node = agentProcess;
   await deploy(t, serving.id, { nodeIds: [node.nodeId] });
   await waitFor(() => node.status(), (s) => s.model?.sha256 === serving.sha256 && s.phase === 'idle', 60_000, 'model served');
+  // From here the control plane is a process of its own on the same database, keys and broker group (this
+  // process's app stops), so that it can be stopped while a phase is measured: in production it runs on
+  // another machine, here its rollout ticks, gate queries and report ingestion would share the agent's two
+  // cores in "on" phases only. The broker keeps what the agent sends meanwhile for its persistent session.
+  await t.app.close();
+  controlPlane = new ReplicaProcess(t, broker.url, `shadow-cost-cp-${process.pid}`, { ADMIN_API_KEY: t.adminKey });
+  await controlPlane.start();
+  const cp: TestApp = { ...t, url: controlPlane.url, http: () => request(controlPlane?.url ?? '') };
 
   await round(node.apiPort, body, PER_ROUND); // warm-up
   // Alternating phases, off first and last: each "on" is a new rollout of the candidate (the agent reuses
@@ -132,11 +165,31 @@ try {
   // CPU per request of the agent's process in each kind of phase: a cost the machine's load moves far less than p99.
   const pid = node.child?.pid ?? 0;
   const cpu = { off: 0, on: 0 };
+  // The control plane's CPU in each kind of phase (with COLOCATED=1: its work on the rollout and the shadow reports).
+  const cpCpu = { off: 0, on: 0 };
   const rssMb = { off: 0, on: 0 };
   const measured = async (kind: 'off' | 'on') => {
+    const cpPid = controlPlane?.pid as number;
+    if (!COLOCATED) process.kill(cpPid, 'SIGSTOP');
+    try {
+      return await measuredRound(kind);
+    } finally {
+      if (!COLOCATED) process.kill(cpPid, 'SIGCONT');
+    }
+  };
+  // Split by thread: the main thread serves; the others are the candidate's (a new one each phase), V8's and libuv's.
+  const threadCpu = { off: { main: 0, others: 0 }, on: { main: 0, others: 0 } };
+  const measuredRound = async (kind: 'off' | 'on') => {
+    const threadsBefore = await threadSeconds(pid);
     const before = await cpuSeconds(pid);
+    const cpBefore = await cpuSeconds(controlPlane?.pid as number);
     const latencies = await round(node.apiPort, body, PER_ROUND);
     cpu[kind] += (await cpuSeconds(pid)) - before;
+    const threadsAfter = await threadSeconds(pid);
+    threadCpu[kind].main += threadsAfter.main - threadsBefore.main;
+    // A candidate thread that ended during the phase takes its seconds with it: "others" reads low, never high.
+    threadCpu[kind].others += Math.max(0, threadsAfter.others - threadsBefore.others);
+    cpCpu[kind] += (await cpuSeconds(controlPlane?.pid as number)) - cpBefore;
     rssMb[kind] = Math.max(rssMb[kind], await residentMb(pid));
     return latencies;
   };
@@ -144,9 +197,16 @@ try {
   const ons: number[][] = [];
   const figures: unknown[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const rolloutId = await startRollout(t, { name: `shadow-cost-${r}`, modelVersionId: candidate.id, selector: '', strategy: { shadow: { sampleRate: SAMPLE_RATE, minSamples: 1_000_000 } } });
+    if (AA) {
+      // A/A: an "on" phase like the others (the same warm-up rounds before it) but without a rollout.
+      for (let i = 0; i < 4; i++) await round(node.apiPort, body, 50);
+      ons.push(await measured('on'));
+      offs.push(await measured('off'));
+      continue;
+    }
+    const rolloutId = await startRollout(cp, { name: `shadow-cost-${r}`, modelVersionId: candidate.id, selector: '', strategy: { shadow: { sampleRate: SAMPLE_RATE, minSamples: 1_000_000 } } });
     await waitFor(() => node.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
-    const shadowOf = async () => ((await getRollout(t, rolloutId)) as unknown as { waves: { shadow?: { samples: number } }[] }).waves[0]?.shadow;
+    const shadowOf = async () => ((await getRollout(cp, rolloutId)) as unknown as { waves: { shadow?: { samples: number } }[] }).waves[0]?.shadow;
     // The phase is reported before the candidate is ready to run (an agent loads it on its own thread
     // first): warm up until a report counts samples, so "on" measures shadowing, not its one-off start.
     await waitFor(
@@ -159,9 +219,10 @@ try {
       'the first shadow samples',
     );
     ons.push(await measured('on'));
-    // Reports come with the heartbeat interval: wait for one that counts this phase's samples.
-    figures.push(await waitFor(shadowOf, (f) => (f?.samples ?? 0) > 0, 30_000, 'a shadow report'));
-    await t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'bench phase done' }).expect(200);
+    // Reports come with the heartbeat interval: wait for one that counts this phase's samples (about
+    // sampleRate x its requests, fewer the ones skipped while a run was in flight).
+    figures.push(await waitFor(shadowOf, (f) => (f?.samples ?? 0) >= (SAMPLE_RATE * PER_ROUND) / 2, 30_000, "a shadow report with this phase's samples"));
+    await cp.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'bench phase done' }).expect(200);
     await waitFor(() => node.status(), (s) => s.phase === 'idle', 60_000, 'candidate abandoned');
     offs.push(await measured('off'));
   }
@@ -180,6 +241,8 @@ try {
     return `${quantile(values, 0.5).toFixed(2)}x [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
   };
   console.log(`seed CNN (ONNX, ${onnxBytes.length} bytes) on one agent, concurrency 1; ${ROUNDS} shadow-on phases between ${ROUNDS + 1} off phases of ${PER_ROUND} requests; sampleRate ${SAMPLE_RATE}`);
+  if (AA) console.log('A/A: the "on" phases shadow nothing (AA=1); their ratios to "off" are this bench\'s noise');
+  console.log(COLOCATED ? 'the control plane ran on these cores during the measured phases (COLOCATED=1)' : 'the control plane (its own process) was stopped (SIGSTOP) during each measured phase');
   console.log(SEND_RESULTS ? 'results: every result sent and ingested in both phases (RESULTS=all)' : 'results: none sent or kept in either phase (policy aggregates; RESULTS=all sends them)');
   console.log(line('shadow off', off, 'off'));
   console.log(line('shadow on', on, 'on'));
@@ -187,11 +250,15 @@ try {
     `  on/off pooled: p50 ${(quantile(on, 0.5) / quantile(off, 0.5)).toFixed(2)}x  p90 ${(quantile(on, 0.9) / quantile(off, 0.9)).toFixed(2)}x  p99 ${(quantile(on, 0.99) / quantile(off, 0.99)).toFixed(2)}x  agent CPU/request ${(cpuMs('on', on.length) / cpuMs('off', off.length)).toFixed(2)}x`,
   );
   console.log(`  on/off per phase, median [IQR]: p50 ${perPhase(p50)}  p99 ${perPhase(p99)} (goal p99 <= 1.10x)`);
+  const perRequest = (kind: 'off' | 'on', requests: number) => `main thread ${((threadCpu[kind].main * 1000) / requests).toFixed(3)} ms, other threads ${((threadCpu[kind].others * 1000) / requests).toFixed(3)} ms`;
+  console.log(`  agent CPU/request by thread: off ${perRequest('off', off.length)}; on ${perRequest('on', on.length)}`);
+  if (COLOCATED) console.log(`  control plane CPU/request: off ${((cpCpu.off * 1000) / off.length).toFixed(3)} ms, on ${((cpCpu.on * 1000) / on.length).toFixed(3)} ms`);
   console.log(`  agent RSS, the largest at the end of a phase: off ${rssMb.off.toFixed(1)} MB, on ${rssMb.on.toFixed(1)} MB`);
   console.log(`  shadow figures the agent reported in each "on" phase: ${JSON.stringify(figures)}`);
 } finally {
   await load.close();
   await agentProcess?.remove();
+  await controlPlane?.stop('SIGTERM');
   await t.close();
   await broker.stop();
   await rm(dir, { recursive: true, force: true });

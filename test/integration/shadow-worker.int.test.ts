@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { createEngines } from '#inference';
 import type { ModelManifest } from '#trust';
 import { WorkerCandidate } from '../../apps/agent/src/shadow/worker-candidate.js';
@@ -13,6 +15,18 @@ import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 // The built worker (npm test builds first): ts-jest runs the sources, a worker thread runs JavaScript.
 const SCRIPT = resolve('dist/apps/agent/src/shadow/candidate-worker.js');
 const START = { script: SCRIPT, timeoutMs: 60_000 };
+
+/** Each thread of this process (by thread id) as `<policy>/<nice>`, from /proc/self/task/<tid>/stat (fields 41 and 19). */
+async function schedulingOfThreads(): Promise<Map<number, string>> {
+  const policies: Record<string, string> = { '0': 'normal', '3': 'batch', '5': 'idle' };
+  const threads = new Map<number, string>();
+  for (const tid of await readdir('/proc/self/task')) {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined); // a thread that just ended
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields) threads.set(Number(tid), `${policies[fields[38] as string] ?? fields[38]}/${fields[16]}`);
+  }
+  return threads;
+}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const manifestFor = (bytes: Uint8Array, inputs: number): ModelManifest => ({
@@ -71,6 +85,40 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     } finally {
       await candidate.dispose();
     }
+  });
+
+  it('runs its thread as SCHED_IDLE at nice 19, and only that thread', async () => {
+    const model = denseSoftmaxModel(13);
+    const path = await modelFile('nice.onnx', model.bytes);
+    const before = await schedulingOfThreads();
+    const candidate = await WorkerCandidate.start({ candidate: { path, manifest: manifestFor(model.bytes, model.inputs), where: 'test' }, onnx: {} }, START);
+    try {
+      expect(candidate.priorityError).toBeUndefined();
+      const after = await schedulingOfThreads();
+      const lowered = [...after].filter(([tid, s]) => s === 'idle/19' && before.get(tid) !== 'idle/19');
+      expect(lowered).toHaveLength(1); // the candidate's thread, and not the process's others
+      expect(after.get(process.pid)).toBe(before.get(process.pid));
+      expect(after.get(process.pid)).toBe('normal/0');
+      await candidate.run(new Float32Array(model.inputs).fill(0.5)); // and it still runs
+    } finally {
+      await candidate.dispose();
+    }
+  });
+
+  it('runs at nice 19 and says so where chrt is missing', async () => {
+    // In a thread of its own, with no PATH: this test's threads keep their priority.
+    const worker = new Worker(
+      `import(${JSON.stringify(pathToFileURL(resolve('dist/apps/agent/src/shadow/thread-priority.js')).href)}).then((m) => {
+        const problem = m.lowerThisThreadPriority();
+        const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8').slice(0).split(') ')[1].split(' ');
+        require('node:worker_threads').parentPort.postMessage({ problem, policy: stat[38], nice: stat[16] });
+      })`,
+      { eval: true, env: { PATH: '' } },
+    );
+    const seen = await new Promise<{ problem?: string; policy: string; nice: string }>((done, fail) => worker.once('message', done).once('error', fail));
+    await worker.terminate();
+    expect(seen.problem).toMatch(/^runs at nice 19, not SCHED_IDLE: chrt .*ENOENT/);
+    expect(seen).toMatchObject({ policy: '0', nice: '19' });
   });
 
   it("refuses bytes that are not the manifest's with the loader's reason, before any engine sees them", async () => {

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngines, type InferenceSession } from '#inference';
 import { loadVerifiedSession } from '../update/model-loader.js';
 import { toStepFailure } from '../update/step-failure.js';
+import { lowerThisThreadPriority } from './thread-priority.js';
 import type { CandidateRequest, CandidateWorkerData, CandidateWorkerMessage } from './worker-candidate.js';
 
 if (!parentPort) throw new Error('candidate-worker runs as a worker thread (WorkerCandidate)');
@@ -52,6 +53,7 @@ async function sample(candidate: InferenceSession, reference: InferenceSession |
 }
 
 async function main(): Promise<void> {
+  const priorityError = lowerThisThreadPriority();
   const engines = createEngines(data.onnx);
   let candidate: InferenceSession;
   try {
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   port.on('message', (request: CandidateRequest) => {
     sample(candidate, reference, request).catch((error: unknown) => post({ kind: 'run-failed', id: request.id, message: error instanceof Error ? error.message : String(error) }));
   });
-  post({ kind: 'ready', ...(referenceError === undefined ? {} : { referenceError }) });
+  post({ kind: 'ready', ...(referenceError === undefined ? {} : { referenceError }), ...(priorityError === undefined ? {} : { priorityError }) });
 }
 
 await main();

@@ -23,7 +23,7 @@ export interface CandidateRequest {
   readonly input: Float32Array;
 }
 export type CandidateWorkerMessage =
-  | { readonly kind: 'ready'; readonly referenceError?: string }
+  | { readonly kind: 'ready'; readonly referenceError?: string; readonly priorityError?: string }
   | { readonly kind: 'load-failed'; readonly reason: FailureReason; readonly message: string }
   | { readonly kind: 'result'; readonly id: number; readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }
   | { readonly kind: 'run-failed'; readonly id: number; readonly message: string };
@@ -71,6 +71,8 @@ export class WorkerCandidate implements ShadowCandidate {
     private readonly worker: Worker,
     /** Why the reference did not load (the candidate is then timed against the served requests), if it did not. */
     readonly referenceError: string | undefined,
+    /** What the thread could not do to yield the CPU to serving (thread-priority.ts), if anything. */
+    readonly priorityError: string | undefined,
   ) {
     worker.on('message', (message: CandidateWorkerMessage) => this.settle(message));
     worker.on('error', (error) => this.stop(new Error(`the shadow candidate's thread failed: ${error.message}`, { cause: error })));
@@ -100,7 +102,7 @@ export class WorkerCandidate implements ShadowCandidate {
       const onMessage = (message: CandidateWorkerMessage) => {
         if (message.kind === 'ready') {
           cleanup();
-          return resolve(new WorkerCandidate(worker, message.referenceError));
+          return resolve(new WorkerCandidate(worker, message.referenceError, message.priorityError));
         }
         fail(message.kind === 'load-failed' ? new StepFailure(message.reason, message.message) : new StepFailure('internal', `unexpected '${message.kind}' from the shadow candidate's thread`));
       };

@@ -191,6 +191,7 @@ export class UpdateSteps {
     const reference = active && serving ? { reference: file(active.slot, serving.manifest.signed) } : {};
     const candidate = await WorkerCandidate.start({ candidate: file(slot, target.manifest), ...reference, onnx: this.d.config.onnx ?? {} }, { signal, timeoutMs: SHADOW_LOAD_TIMEOUT_MS });
     if (candidate.referenceError) this.d.log('warn', 'the serving model did not load beside the shadow candidate: its time is compared with served requests', { err: candidate.referenceError });
+    if (candidate.priorityError) this.d.log('warn', "the shadow candidate's thread does not yield the CPU to serving at once: its runs may slow requests down", { err: candidate.priorityError });
     try {
       return await shadow(candidate);
     } finally {
