@@ -87,7 +87,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
     }
   });
 
-  it('runs its thread as SCHED_IDLE at nice 19, and only that thread', async () => {
+  it('runs its thread as SCHED_IDLE at nice 19, and only that thread, and reads its CPU time', async () => {
     const model = denseSoftmaxModel(13);
     const path = await modelFile('nice.onnx', model.bytes);
     const before = await schedulingOfThreads();
@@ -99,7 +99,11 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
       expect(lowered).toHaveLength(1); // the candidate's thread, and not the process's others
       expect(after.get(process.pid)).toBe(before.get(process.pid));
       expect(after.get(process.pid)).toBe('normal/0');
-      await candidate.run(new Float32Array(model.inputs).fill(0.5)); // and it still runs
+      // It still runs, and its CPU time (what tells a starved sample from a slow one) is the thread's own.
+      const cpuBefore = candidate.cpuMs() as number;
+      expect(cpuBefore).toBeGreaterThan(0);
+      await candidate.run(new Float32Array(model.inputs).fill(0.5));
+      expect(candidate.cpuMs()).toBeGreaterThan(cpuBefore);
     } finally {
       await candidate.dispose();
     }
@@ -108,7 +112,7 @@ describe('WorkerCandidate: the shadow candidate on its own thread', () => {
   it('runs at nice 19 and says so where chrt is missing', async () => {
     // In a thread of its own, with no PATH: this test's threads keep their priority.
     const worker = new Worker(
-      `import(${JSON.stringify(pathToFileURL(resolve('dist/apps/agent/src/shadow/thread-priority.js')).href)}).then((m) => {
+      `import(${JSON.stringify(pathToFileURL(resolve('dist/apps/agent/src/shadow/thread-scheduling.js')).href)}).then((m) => {
         const problem = m.lowerThisThreadPriority();
         const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8').slice(0).split(') ')[1].split(' ');
         require('node:worker_threads').parentPort.postMessage({ problem, policy: stat[38], nice: stat[16] });

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngines, type InferenceSession } from '#inference';
 import { loadVerifiedSession } from '../update/model-loader.js';
 import { toStepFailure } from '../update/step-failure.js';
-import { lowerThisThreadPriority } from './thread-priority.js';
+import { currentThreadId, lowerThisThreadPriority, runQueueWaitMs } from './thread-scheduling.js';
 import type { CandidateRequest, CandidateWorkerData, CandidateWorkerMessage } from './worker-candidate.js';
 
 if (!parentPort) throw new Error('candidate-worker runs as a worker thread (WorkerCandidate)');
@@ -17,11 +17,18 @@ const port = parentPort;
 const data = workerData as CandidateWorkerData;
 const post = (message: CandidateWorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-/** The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds `session` took. */
+/**
+ * The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds
+ * `session` took on the CPU: its wall time less what the thread waited for a core meanwhile (this thread
+ * yields to everything else, thread-scheduling.ts), so a busy device does not make either model look slow.
+ */
 async function timed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
+  const waitedBefore = runQueueWaitMs();
   const start = performance.now();
   const output = Float32Array.from(await session.run(input));
-  return { output, ms: performance.now() - start };
+  const wall = performance.now() - start;
+  const waitedAfter = waitedBefore === undefined ? undefined : runQueueWaitMs();
+  return { output, ms: waitedAfter === undefined || waitedBefore === undefined ? wall : Math.max(wall - (waitedAfter - waitedBefore), 0) };
 }
 
 /** The reference's time on `input`, or undefined when it failed: a serving model's failure is not the candidate's. */
@@ -74,7 +81,8 @@ async function main(): Promise<void> {
   port.on('message', (request: CandidateRequest) => {
     sample(candidate, reference, request).catch((error: unknown) => post({ kind: 'run-failed', id: request.id, message: error instanceof Error ? error.message : String(error) }));
   });
-  post({ kind: 'ready', ...(referenceError === undefined ? {} : { referenceError }), ...(priorityError === undefined ? {} : { priorityError }) });
+  const threadId = currentThreadId();
+  post({ kind: 'ready', ...(threadId === undefined ? {} : { threadId }), ...(referenceError === undefined ? {} : { referenceError }), ...(priorityError === undefined ? {} : { priorityError }) });
 }
 
 await main();

@@ -85,6 +85,25 @@ describe('ShadowEvaluator', () => {
     expect(again.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
   });
 
+  it("counts a run past its timeout as skipped, not as the candidate's error, when its thread was starved of CPU", async () => {
+    const c = heldCandidate([0.2, 0.8]);
+    let cpuMs = 1_000;
+    const timers: (() => void)[] = [];
+    const clock = { random: () => 0, defer: (f: () => void) => f(), after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
+    const evaluator = new ShadowEvaluator(run, { ...c.session, cpuMs: () => cpuMs }, clock, { inferenceTimeoutMs: 50 });
+    evaluator.offer(new Float32Array(2), active);
+    cpuMs += 24; // under half the bound in CPU time: the thread waited for a core
+    timers.splice(0).forEach((fire) => fire());
+    expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 0, skipped: 1 });
+    c.finishAll();
+    await flush();
+    evaluator.offer(new Float32Array(2), active);
+    cpuMs += 25; // half the bound or more: the candidate itself is slow
+    timers.splice(0).forEach((fire) => fire());
+    await evaluator.stop();
+    expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
+  });
+
   it('keeps a timed-out run that is still inside the engine known after it stopped, until it returns', async () => {
     const c = heldCandidate([0.2, 0.8]);
     const timers: (() => void)[] = [];

@@ -9,6 +9,11 @@ export interface ShadowCandidate {
   run(input: Float32Array): Promise<{ readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }>;
   /** Frees the candidate; never waits for a run still inside its engine. */
   dispose(): Promise<void>;
+  /**
+   * The CPU time its thread has had so far, in ms, where the platform tells (Linux): a run past its
+   * timeout that had little of it was starved of CPU, not slow (see `shadowOne`).
+   */
+  cpuMs?(): number | undefined;
 }
 
 export interface ShadowRun {
@@ -35,7 +40,10 @@ const timer = (ms: number, fire: () => void): (() => void) => {
 
 /** Bounds on the candidate's runs (agent config `shadow`). */
 export interface ShadowLimits {
-  /** One sample (the candidate's run and the reference's beside it) longer than this counts as a candidate error and is no longer waited for. */
+  /**
+   * One sample (the candidate's run and the reference's beside it) longer than this is no longer waited
+   * for, and counts as a candidate error unless its thread was starved of CPU (`shadowOne`).
+   */
   readonly inferenceTimeoutMs: number;
 }
 
@@ -78,8 +86,14 @@ export class ShadowEvaluator {
     this.clock.defer(() => this.shadowOne(sample, answer, active.latencyMs, done));
   }
 
-  /** One candidate run: tallied when it settles, or as an error at the timeout (whichever comes first). */
+  /**
+   * One candidate run: tallied when it settles, or at the timeout (whichever comes first). At the timeout,
+   * a run whose thread had at least half the bound in CPU time is the candidate's error (slow or looping);
+   * one that had less was starved: its thread yields the CPU to everything else (thread-scheduling.ts), and a
+   * busy device must not fail a candidate that did not get to run. It is counted as skipped.
+   */
   private shadowOne(sample: Float32Array, answer: Float32Array, activeLatencyMs: number, done: () => void): void {
+    const cpuAtStart = this.candidate.cpuMs?.();
     let timedOut = false;
     let cancel = (): void => undefined;
     const finish = () => {
@@ -98,7 +112,10 @@ export class ShadowEvaluator {
     );
     cancel = (this.clock.after ?? timer)(this.limits.inferenceTimeoutMs, () => {
       timedOut = true;
-      this.tally.error();
+      const cpuNow = cpuAtStart === undefined ? undefined : this.candidate.cpuMs?.();
+      const starved = cpuAtStart !== undefined && cpuNow !== undefined && cpuNow - cpuAtStart < this.limits.inferenceTimeoutMs / 2;
+      if (starved) this.tally.skip();
+      else this.tally.error();
       const overdue = running.finally(() => {
         if (this.overdue === overdue) this.overdue = undefined;
       });

@@ -106,7 +106,7 @@ export class ShadowTally {
     this.errors++;
   }
 
-  /** A sampled request found a shadow run still in flight. */
+  /** A sampled request found a shadow run still in flight, or a run timed out that its thread had no CPU for. */
   skip(): void {
     this.skipped++;
   }

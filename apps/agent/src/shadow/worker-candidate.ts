@@ -4,6 +4,7 @@ import type { FailureReason } from '#protocol';
 import type { ModelManifest } from '#trust';
 import { StepFailure } from '../update/step-failure.js';
 import type { ShadowCandidate } from './shadow-evaluator.js';
+import { threadCpuMs } from './thread-scheduling.js';
 
 /** A model file with its signed manifest; `where` names the file in errors (e.g. "slot b"). */
 export interface ModelFile {
@@ -23,7 +24,7 @@ export interface CandidateRequest {
   readonly input: Float32Array;
 }
 export type CandidateWorkerMessage =
-  | { readonly kind: 'ready'; readonly referenceError?: string; readonly priorityError?: string }
+  | { readonly kind: 'ready'; readonly threadId?: number; readonly referenceError?: string; readonly priorityError?: string }
   | { readonly kind: 'load-failed'; readonly reason: FailureReason; readonly message: string }
   | { readonly kind: 'result'; readonly id: number; readonly output: Float32Array; readonly engineMs: number; readonly referenceMs?: number }
   | { readonly kind: 'run-failed'; readonly id: number; readonly message: string };
@@ -71,8 +72,10 @@ export class WorkerCandidate implements ShadowCandidate {
     private readonly worker: Worker,
     /** Why the reference did not load (the candidate is then timed against the served requests), if it did not. */
     readonly referenceError: string | undefined,
-    /** What the thread could not do to yield the CPU to serving (thread-priority.ts), if anything. */
+    /** What the thread could not do to yield the CPU to serving (thread-scheduling.ts), if anything. */
     readonly priorityError: string | undefined,
+    /** The thread's id (Linux), for its CPU time. */
+    private readonly threadId: number | undefined,
   ) {
     worker.on('message', (message: CandidateWorkerMessage) => this.settle(message));
     worker.on('error', (error) => this.stop(new Error(`the shadow candidate's thread failed: ${error.message}`, { cause: error })));
@@ -102,7 +105,7 @@ export class WorkerCandidate implements ShadowCandidate {
       const onMessage = (message: CandidateWorkerMessage) => {
         if (message.kind === 'ready') {
           cleanup();
-          return resolve(new WorkerCandidate(worker, message.referenceError, message.priorityError));
+          return resolve(new WorkerCandidate(worker, message.referenceError, message.priorityError, message.threadId));
         }
         fail(message.kind === 'load-failed' ? new StepFailure(message.reason, message.message) : new StepFailure('internal', `unexpected '${message.kind}' from the shadow candidate's thread`));
       };
@@ -123,6 +126,10 @@ export class WorkerCandidate implements ShadowCandidate {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, input } satisfies CandidateRequest);
     });
+  }
+
+  cpuMs(): number | undefined {
+    return this.threadId === undefined ? undefined : threadCpuMs(this.threadId);
   }
 
   /** Terminates the thread without waiting for it: a run stuck in native code keeps it until the engine returns (see `lingering`). */
