@@ -157,6 +157,11 @@ try {
   await t.app.close();
   controlPlane = new ReplicaProcess(t, broker.url, `shadow-cost-cp-${process.pid}`, { ADMIN_API_KEY: t.adminKey });
   await controlPlane.start();
+  // Interrupted mid-phase, `finally` does not run: a control plane left stopped (SIGSTOP) would linger.
+  process.once('SIGINT', () => {
+    if (controlPlane?.pid) process.kill(controlPlane.pid, 'SIGKILL');
+    process.exit(130);
+  });
   const cp: TestApp = { ...t, url: controlPlane.url, http: () => request(controlPlane?.url ?? '') };
 
   await round(node.apiPort, body, PER_ROUND); // warm-up

@@ -71,7 +71,8 @@ const schema = z.strictObject({
   onnx: z.strictObject({ threads: z.number().int().min(1).max(64).optional(), spinning: z.boolean().optional() }).optional(),
   /**
    * Shadow evaluation bounds (shadow/shadow-evaluator.ts, update/shadow-step.ts): one candidate run longer
-   * than `inferenceTimeoutMs` (5,000) counts as an error against the candidate; shadowing longer than
+   * than `inferenceTimeoutMs` (5,000) counts as an error against the candidate (as skipped when its thread
+   * spent half of that or more waiting for a core: starved on a busy device, not slow); shadowing longer than
    * `maxSeconds` (86,400) without the control plane's decision fails the update (`shadow-failed`). Keep
    * `maxSeconds` above the rollouts' `nodeTimeoutSeconds`: the control plane decides within it.
    */

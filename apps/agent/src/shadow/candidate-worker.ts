@@ -19,15 +19,16 @@ const post = (message: CandidateWorkerMessage, transfer: ArrayBuffer[] = []) => 
 
 /**
  * The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds
- * `session` took on the CPU: its wall time less what the thread waited for a core meanwhile (this thread
- * yields to everything else, thread-scheduling.ts), so a busy device does not make either model look slow.
+ * `session` took: its wall time less what this thread waited for a core meanwhile (it yields to everything
+ * else, thread-scheduling.ts), so a busy device does not make either model look slow.
  */
 async function timed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
-  const waitedBefore = runQueueWaitMs();
+  // The wait is read inside the timed window: a preemption outside it must not be taken off the run.
   const start = performance.now();
+  const waitedBefore = runQueueWaitMs();
   const output = Float32Array.from(await session.run(input));
-  const wall = performance.now() - start;
   const waitedAfter = waitedBefore === undefined ? undefined : runQueueWaitMs();
+  const wall = performance.now() - start;
   return { output, ms: waitedAfter === undefined || waitedBefore === undefined ? wall : Math.max(wall - (waitedAfter - waitedBefore), 0) };
 }
 
@@ -60,7 +61,8 @@ async function sample(candidate: InferenceSession, reference: InferenceSession |
 }
 
 async function main(): Promise<void> {
-  const priorityError = lowerThisThreadPriority();
+  const threadId = currentThreadId();
+  const priorityError = lowerThisThreadPriority(threadId);
   const engines = createEngines(data.onnx);
   let candidate: InferenceSession;
   try {
@@ -81,7 +83,6 @@ async function main(): Promise<void> {
   port.on('message', (request: CandidateRequest) => {
     sample(candidate, reference, request).catch((error: unknown) => post({ kind: 'run-failed', id: request.id, message: error instanceof Error ? error.message : String(error) }));
   });
-  const threadId = currentThreadId();
   post({ kind: 'ready', ...(threadId === undefined ? {} : { threadId }), ...(referenceError === undefined ? {} : { referenceError }), ...(priorityError === undefined ? {} : { priorityError }) });
 }
 

@@ -85,23 +85,26 @@ describe('ShadowEvaluator', () => {
     expect(again.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
   });
 
-  it("counts a run past its timeout as skipped, not as the candidate's error, when its thread was starved of CPU", async () => {
+  it("counts a run past its timeout as skipped, not as the candidate's error, when its thread mostly waited for a core", async () => {
     const c = heldCandidate([0.2, 0.8]);
-    let cpuMs = 1_000;
+    let waitedMs: number | undefined = 1_000;
     const timers: (() => void)[] = [];
     const clock = { random: () => 0, defer: (f: () => void) => f(), after: (_ms: number, fire: () => void) => (timers.push(fire), () => undefined) };
-    const evaluator = new ShadowEvaluator(run, { ...c.session, cpuMs: () => cpuMs }, clock, { inferenceTimeoutMs: 50 });
-    evaluator.offer(new Float32Array(2), active);
-    cpuMs += 24; // under half the bound in CPU time: the thread waited for a core
-    timers.splice(0).forEach((fire) => fire());
+    const evaluator = new ShadowEvaluator(run, { ...c.session, runQueueWaitMs: () => waitedMs }, clock, { inferenceTimeoutMs: 50 });
+    const timeOut = async (waited: number | undefined) => {
+      evaluator.offer(new Float32Array(2), active);
+      waitedMs = waited;
+      timers.splice(0).forEach((fire) => fire());
+      c.finishAll(); // settles late: the next sample may run
+      await flush();
+    };
+    await timeOut(1_025); // waited half the bound for a core: starved
     expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 0, skipped: 1 });
-    c.finishAll();
-    await flush();
-    evaluator.offer(new Float32Array(2), active);
-    cpuMs += 25; // half the bound or more: the candidate itself is slow
-    timers.splice(0).forEach((fire) => fire());
-    await evaluator.stop();
+    await timeOut(1_049); // waited less: the candidate itself is slow, looping or blocked
     expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 1, skipped: 1 });
+    await timeOut(undefined); // the wait cannot be read (the thread ended, no schedstat): no excuse
+    await evaluator.stop();
+    expect(evaluator.figures()).toMatchObject({ samples: 0, errors: 2, skipped: 1 });
   });
 
   it('keeps a timed-out run that is still inside the engine known after it stopped, until it returns', async () => {

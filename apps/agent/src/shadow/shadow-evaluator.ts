@@ -10,10 +10,10 @@ export interface ShadowCandidate {
   /** Frees the candidate; never waits for a run still inside its engine. */
   dispose(): Promise<void>;
   /**
-   * The CPU time its thread has had so far, in ms, where the platform tells (Linux): a run past its
-   * timeout that had little of it was starved of CPU, not slow (see `shadowOne`).
+   * How long its thread has waited, runnable, for a CPU so far, in ms, where the platform tells (Linux);
+   * never throws. A run past its timeout that mostly waited for a core was starved, not slow (`shadowOne`).
    */
-  cpuMs?(): number | undefined;
+  runQueueWaitMs?(): number | undefined;
 }
 
 export interface ShadowRun {
@@ -42,7 +42,7 @@ const timer = (ms: number, fire: () => void): (() => void) => {
 export interface ShadowLimits {
   /**
    * One sample (the candidate's run and the reference's beside it) longer than this is no longer waited
-   * for, and counts as a candidate error unless its thread was starved of CPU (`shadowOne`).
+   * for, and counts as a candidate error unless its thread mostly waited for a core (`shadowOne`).
    */
   readonly inferenceTimeoutMs: number;
 }
@@ -55,9 +55,9 @@ export const DEFAULT_SHADOW_LIMITS: ShadowLimits = { inferenceTimeoutMs: 5_000 }
  * its answer went out (`defer`: the local API writes the response in the promise continuation that
  * precedes it), and it never answers anyone. The CPU
  * it takes is bounded: at most one candidate run in flight; a request sampled meanwhile is skipped
- * (counted), never queued. A run past `inferenceTimeoutMs` counts as an error against the candidate and
- * is no longer waited for (so `stop` is bounded too), but no other run starts until it has settled: a
- * hung engine is not given more work.
+ * (counted), never queued. A run past `inferenceTimeoutMs` counts as an error against the candidate
+ * (as skipped when its thread was starved of CPU, `shadowOne`) and is no longer waited for (so `stop` is
+ * bounded too), but no other run starts until it has settled: a hung engine is not given more work.
  */
 export class ShadowEvaluator {
   readonly startedAt = new Date();
@@ -88,12 +88,13 @@ export class ShadowEvaluator {
 
   /**
    * One candidate run: tallied when it settles, or at the timeout (whichever comes first). At the timeout,
-   * a run whose thread had at least half the bound in CPU time is the candidate's error (slow or looping);
-   * one that had less was starved: its thread yields the CPU to everything else (thread-scheduling.ts), and a
-   * busy device must not fail a candidate that did not get to run. It is counted as skipped.
+   * a run whose thread waited, runnable, for a core for half the bound or more was starved: its thread
+   * yields the CPU to everything else (thread-scheduling.ts), and a busy device must not fail a candidate
+   * that did not get to run. It is counted as skipped. Any other timed-out run is the candidate's error:
+   * slow, looping, or blocked (a thread blocked or deadlocked does not wait for a core, so it is no excuse).
    */
   private shadowOne(sample: Float32Array, answer: Float32Array, activeLatencyMs: number, done: () => void): void {
-    const cpuAtStart = this.candidate.cpuMs?.();
+    const waitAtStart = this.candidate.runQueueWaitMs?.();
     let timedOut = false;
     let cancel = (): void => undefined;
     const finish = () => {
@@ -112,8 +113,8 @@ export class ShadowEvaluator {
     );
     cancel = (this.clock.after ?? timer)(this.limits.inferenceTimeoutMs, () => {
       timedOut = true;
-      const cpuNow = cpuAtStart === undefined ? undefined : this.candidate.cpuMs?.();
-      const starved = cpuAtStart !== undefined && cpuNow !== undefined && cpuNow - cpuAtStart < this.limits.inferenceTimeoutMs / 2;
+      const waitNow = waitAtStart === undefined ? undefined : this.candidate.runQueueWaitMs?.();
+      const starved = waitAtStart !== undefined && waitNow !== undefined && waitNow - waitAtStart >= this.limits.inferenceTimeoutMs / 2;
       if (starved) this.tally.skip();
       else this.tally.error();
       const overdue = running.finally(() => {

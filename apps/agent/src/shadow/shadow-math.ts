@@ -106,7 +106,7 @@ export class ShadowTally {
     this.errors++;
   }
 
-  /** A sampled request found a shadow run still in flight, or a run timed out that its thread had no CPU for. */
+  /** A sampled request found a shadow run still in flight, or a run timed out while its thread waited for a core. */
   skip(): void {
     this.skipped++;
   }

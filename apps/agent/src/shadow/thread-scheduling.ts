@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
+
+/** Where Debian's util-linux (and most distributions') puts chrt. */
+const CHRT_PATHS = ['/usr/bin/chrt', '/bin/chrt'];
 
 /**
  * The shadow candidate's thread gives the CPU to serving at once: its runs are best-effort work beside
@@ -8,30 +11,32 @@ import { constants, setPriority } from 'node:os';
  * need the CPU at any given moment. bench/shadow-cost.ts, p99 with shadow on / off at `sampleRate` 0.05
  * (docs/rollouts.md): 1.32–1.54× at nice 0, where the kernel shared the cores fairly and each sample's two
  * engine runs held up the requests that arrived meanwhile; 1.12–1.21× at nice 19, where a woken request
- * thread still waited out part of the candidate's time slice; 0.96–1.10× as SCHED_IDLE, which the kernel
+ * thread still waited out part of the candidate's time slice; 0.96–1.17× (median 1.07×) as SCHED_IDLE, which the kernel
  * preempts the moment any other thread wants its core. On a busy device the candidate gets little CPU: its
- * samples come slower (more are `skipped`), runs are timed by their time on the CPU (`runQueueWaitMs`),
- * and a sample timed out for want of CPU is not the candidate's error (ShadowEvaluator, `threadCpuMs`).
+ * samples come slower (more are `skipped`), runs are timed by their wall time less the thread's wait for
+ * a core (`runQueueWaitMs`), and a sample that timed out while its thread mostly waited for a core is
+ * not the candidate's error (ShadowEvaluator, `threadRunQueueWaitMs`).
  *
  * Node has no binding for sched_setscheduler, so SCHED_IDLE is set with util-linux's `chrt` (a Debian
  * essential package; an unprivileged thread may make itself SCHED_IDLE, sched(7)). Nice 19 comes first,
- * and stays where `chrt` is missing.
+ * and stays where `chrt` is missing. Elsewhere than Linux the thread keeps the agent's priority.
  *
  * Returns what could not be done, for the agent to log; undefined when the thread is SCHED_IDLE.
  */
-export function lowerThisThreadPriority(): string | undefined {
-  let tid: number | undefined;
+export function lowerThisThreadPriority(tid: number | undefined, chrtPaths: readonly string[] = CHRT_PATHS): string | undefined {
+  if (tid === undefined) return 'keeps the agent\'s priority: no thread id in /proc/thread-self (not Linux?)';
   try {
     // Linux keeps a niceness and a policy per thread: the thread id changes this thread only, not the
-    // agent's serving thread.
-    tid = currentThreadId();
-    if (tid === undefined) return 'could not lower its priority: no thread id in /proc/thread-self';
+    // agent's serving thread (threads it starts later, such as ONNX Runtime's, inherit both).
     setPriority(tid, constants.priority.PRIORITY_LOW);
   } catch (error) {
-    return `could not lower its priority: ${error instanceof Error ? error.message : String(error)}`;
+    return `keeps the agent's priority: ${error instanceof Error ? error.message : String(error)}`;
   }
-  const chrt = spawnSync('chrt', ['--idle', '--pid', '0', String(tid)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5_000, encoding: 'utf8' });
-  if (chrt.error || chrt.status !== 0) return `runs at nice 19, not SCHED_IDLE: chrt ${chrt.error?.message ?? `exited ${chrt.status ?? chrt.signal}: ${chrt.stderr.trim().slice(0, 200)}`}`;
+  const chrt = chrtPaths.find((path) => existsSync(path));
+  if (!chrt) return `runs at nice 19, not SCHED_IDLE: no chrt (util-linux) at ${chrtPaths.join(' or ')}`;
+  // A fixed path and no environment: nothing the agent's environment says decides what runs here.
+  const result = spawnSync(chrt, ['--idle', '--pid', '0', String(tid)], { env: {}, stdio: ['ignore', 'ignore', 'pipe'], timeout: 5_000, encoding: 'utf8' });
+  if (result.error || result.status !== 0) return `runs at nice 19, not SCHED_IDLE: ${chrt} ${result.error?.message ?? `exited ${result.status ?? result.signal}: ${result.stderr.trim().slice(0, 200)}`}`;
   return undefined;
 }
 
@@ -57,13 +62,12 @@ function schedstat(tid: number | 'thread-self'): number[] | undefined {
 }
 
 /**
- * The CPU time thread `tid` of this process has had, in ms; undefined where there is no schedstat. Up
- * to a scheduler tick stale for a running thread: fine for telling a starved run from a slow one
- * after seconds, not for timing one run.
+ * How long thread `tid` of this process has waited, runnable, for a CPU so far, in ms; undefined where
+ * there is no schedstat (or the thread has ended).
  */
-export function threadCpuMs(tid: number): number | undefined {
+export function threadRunQueueWaitMs(tid: number): number | undefined {
   const fields = schedstat(tid);
-  return fields ? (fields[0] as number) / 1e6 : undefined;
+  return fields ? (fields[1] as number) / 1e6 : undefined;
 }
 
 /**
@@ -71,7 +75,8 @@ export function threadCpuMs(tid: number): number | undefined {
  * wait when the thread gets a CPU back); undefined where there is no schedstat. A run's wall time less
  * the wait accrued during it is its time on the CPU: as SCHED_IDLE the candidate's runs are preempted
  * whenever anything else wants the core, and wall time alone read an equal model as 2.1× slower on a
- * busy machine.
+ * busy machine. Only this thread's wait: with `onnx.threads` > 1 the engine's other threads may wait too,
+ * and this thread then sleeps (not counted) until they are done.
  */
 export function runQueueWaitMs(): number | undefined {
   const fields = schedstat('thread-self');

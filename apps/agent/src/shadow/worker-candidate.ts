@@ -4,7 +4,7 @@ import type { FailureReason } from '#protocol';
 import type { ModelManifest } from '#trust';
 import { StepFailure } from '../update/step-failure.js';
 import type { ShadowCandidate } from './shadow-evaluator.js';
-import { threadCpuMs } from './thread-scheduling.js';
+import { threadRunQueueWaitMs } from './thread-scheduling.js';
 
 /** A model file with its signed manifest; `where` names the file in errors (e.g. "slot b"). */
 export interface ModelFile {
@@ -74,8 +74,8 @@ export class WorkerCandidate implements ShadowCandidate {
     readonly referenceError: string | undefined,
     /** What the thread could not do to yield the CPU to serving (thread-scheduling.ts), if anything. */
     readonly priorityError: string | undefined,
-    /** The thread's id (Linux), for its CPU time. */
-    private readonly threadId: number | undefined,
+    /** The thread's id (Linux), for its wait for a CPU. */
+    readonly threadId: number | undefined,
   ) {
     worker.on('message', (message: CandidateWorkerMessage) => this.settle(message));
     worker.on('error', (error) => this.stop(new Error(`the shadow candidate's thread failed: ${error.message}`, { cause: error })));
@@ -128,8 +128,8 @@ export class WorkerCandidate implements ShadowCandidate {
     });
   }
 
-  cpuMs(): number | undefined {
-    return this.threadId === undefined ? undefined : threadCpuMs(this.threadId);
+  runQueueWaitMs(): number | undefined {
+    return this.threadId === undefined ? undefined : threadRunQueueWaitMs(this.threadId);
   }
 
   /** Terminates the thread without waiting for it: a run stuck in native code keeps it until the engine returns (see `lingering`). */

@@ -82,7 +82,7 @@ export async function shadowCandidate(
       }
       if (Date.now() - begun >= deps.limits.maxShadowMs) {
         await deps.tap.end();
-        send(); // the last figures, timed-out runs counted as errors
+        send(); // the last figures, timed-out runs counted (as errors, or skipped where starved of CPU)
         throw new StepFailure('shadow-failed', `no shadow decision from the control plane within ${Math.round(deps.limits.maxShadowMs / 1000)} s of shadowing`);
       }
       if (Date.now() - lastReport >= deps.reportEveryMs) {

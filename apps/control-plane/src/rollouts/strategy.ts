@@ -112,10 +112,10 @@ export const strategySchema = z.strictObject({
   shadow: z
     .strictObject({
       /**
-       * Share of answered requests the candidate also runs on. 0.05 by default: at 0.1 the candidate's runs
-       * (overlapping the next request at concurrency 1) cost serving p99 1.04–1.24× in six runs of
-       * bench/shadow-cost.ts (median 1.125×), at 0.05 0.94–1.21× in six (median 1.05×; docs/rollouts.md). Higher: the wave's
-       * `minSamples` come sooner (at 0.05, 100 samples take about 2,000 requests), at that cost.
+       * Share of answered requests the candidate also runs on. 0.05 by default: serving p99 with shadow on
+       * / off 0.96–1.17× per phase in seven runs of bench/shadow-cost.ts (median 1.07×; docs/rollouts.md),
+       * the candidate's thread yielding the CPU to serving (SCHED_IDLE). Higher: the wave's `minSamples`
+       * come sooner (at 0.05, 100 samples take about 2,000 requests), at more CPU per request.
        */
       sampleRate: z.number().gt(0).max(1).default(0.05),
       /** Shadow samples the wave needs in all before its figures are judged; fewer: it waits. */
