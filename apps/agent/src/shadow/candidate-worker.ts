@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngines, type InferenceSession } from '#inference';
 import { loadVerifiedSession } from '../update/model-loader.js';
 import { toStepFailure } from '../update/step-failure.js';
-import { currentThreadId, lowerThisThreadPriority, runQueueWaitMs } from './thread-scheduling.js';
+import { currentThreadId, lowerThisThreadPriority, timeLessWait } from './thread-scheduling.js';
 import type { CandidateRequest, CandidateWorkerData, CandidateWorkerMessage } from './worker-candidate.js';
 
 if (!parentPort) throw new Error('candidate-worker runs as a worker thread (WorkerCandidate)');
@@ -19,17 +19,12 @@ const post = (message: CandidateWorkerMessage, transfer: ArrayBuffer[] = []) => 
 
 /**
  * The output (copied at once: the engine's buffer may be reused by the next run) and the milliseconds
- * `session` took: its wall time less what this thread waited for a core meanwhile (it yields to everything
- * else, thread-scheduling.ts), so a busy device does not make either model look slow.
+ * `session` took, less what this thread waited for a core meanwhile (it yields to everything else,
+ * thread-scheduling.ts), so a busy device does not make either model look slow.
  */
 async function timed(session: InferenceSession, input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
-  // The wait is read inside the timed window: a preemption outside it must not be taken off the run.
-  const start = performance.now();
-  const waitedBefore = runQueueWaitMs();
-  const output = Float32Array.from(await session.run(input));
-  const waitedAfter = waitedBefore === undefined ? undefined : runQueueWaitMs();
-  const wall = performance.now() - start;
-  return { output, ms: waitedAfter === undefined || waitedBefore === undefined ? wall : Math.max(wall - (waitedAfter - waitedBefore), 0) };
+  const { value: output, ms } = await timeLessWait(async () => Float32Array.from(await session.run(input)));
+  return { output, ms };
 }
 
 /** The reference's time on `input`, or undefined when it failed: a serving model's failure is not the candidate's. */

@@ -82,3 +82,25 @@ export function runQueueWaitMs(): number | undefined {
   const fields = schedstat('thread-self');
   return fields ? (fields[1] as number) / 1e6 : undefined;
 }
+
+/** The clocks `timeLessWait` reads (tests pass their own). */
+export interface WaitClocks {
+  readonly now: () => number;
+  readonly waited: () => number | undefined;
+}
+
+const THREAD_CLOCKS: WaitClocks = { now: () => performance.now(), waited: runQueueWaitMs };
+
+/**
+ * Runs `run` and gives its time in ms less what the calling thread waited, runnable, for a core
+ * meanwhile (its wall time where the wait cannot be read). The wait is read inside the timed window:
+ * a preemption outside it must not be taken off the run.
+ */
+export async function timeLessWait<T>(run: () => Promise<T>, clocks: WaitClocks = THREAD_CLOCKS): Promise<{ value: T; ms: number }> {
+  const start = clocks.now();
+  const waitedBefore = clocks.waited();
+  const value = await run();
+  const waitedAfter = waitedBefore === undefined ? undefined : clocks.waited();
+  const wall = clocks.now() - start;
+  return { value, ms: waitedBefore === undefined || waitedAfter === undefined ? wall : Math.max(wall - (waitedAfter - waitedBefore), 0) };
+}
