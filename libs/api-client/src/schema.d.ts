@@ -2136,7 +2136,7 @@ export interface components {
             samples: number;
             /** @description When the earliest current shadow run of the wave started */
             since: string | null;
-            /** @description Sampled requests skipped because a shadow run was in flight */
+            /** @description Sampled requests not run: a shadow run was in flight, or a run timed out while its thread waited for a CPU */
             skipped: number;
             /**
              * @description What the shadow gate says about these figures now

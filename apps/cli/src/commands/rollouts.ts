@@ -10,7 +10,8 @@ import { describePolicy } from './models.js';
 
 type Rollout = Schemas['RolloutDto'];
 
-const rolloutRecord = (r: Rollout) => ({
+/** A rollout as `rollouts get` shows it; the detail route's waves add a line per wave with shadow figures. */
+const rolloutRecord = (r: Rollout & { readonly waves?: readonly Schemas['RolloutWaveDto'][] }) => ({
   id: r.id,
   name: r.name,
   state: r.state,
@@ -21,7 +22,20 @@ const rolloutRecord = (r: Rollout) => ({
   haltReason: r.haltReason,
   startedAt: r.startedAt,
   finishedAt: r.finishedAt,
+  ...Object.fromEntries((r.waves ?? []).flatMap((w) => (w.shadow ? [[`shadow, wave ${w.wave}`, describeShadow(w.shadow)]] : []))),
 });
+
+/** A wave's shadow figures on one line, with the gate's verdict (the whole object with --json). */
+export function describeShadow(s: Schemas['RolloutShadowDto']): string {
+  const percent = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+  const figures = [
+    `${s.samples} samples from ${s.nodes} node${s.nodes === 1 ? '' : 's'} (${s.skipped} skipped, ${s.errors} errors)`,
+    `agreement ${percent(s.agreement)}`,
+    `divergence ${s.meanDivergence === null ? '-' : s.meanDivergence.toFixed(4)}`,
+    `latency x${s.latencyRatio === null ? '-' : s.latencyRatio.toFixed(2)}`,
+  ];
+  return `${s.verdict}${s.reason ? ` (${s.reason})` : ''}: ${figures.join(', ')}`;
+}
 
 const ROLLOUT_COLUMNS: Column<Rollout>[] = [
   { header: 'ID', value: (r) => r.id },

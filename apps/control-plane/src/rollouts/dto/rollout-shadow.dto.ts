@@ -11,6 +11,6 @@ export class RolloutShadowDto {
   @ApiProperty({ nullable: true, type: Number, description: 'Mean absolute difference of the output distributions' }) meanAbsDiff!: number | null;
   @ApiProperty({ nullable: true, type: Number, description: "Candidate latency / serving model's latency on the same requests" }) latencyRatio!: number | null;
   @ApiProperty({ description: 'Candidate runs that threw or gave unusable outputs' }) errors!: number;
-  @ApiProperty({ description: 'Sampled requests skipped because a shadow run was in flight' }) skipped!: number;
+  @ApiProperty({ description: 'Sampled requests not run: a shadow run was in flight, or a run timed out while its thread waited for a CPU' }) skipped!: number;
   @ApiProperty({ nullable: true, type: String, description: 'When the earliest current shadow run of the wave started' }) since!: string | null;
 }
