@@ -70,29 +70,32 @@ async function unitEnvironment(): Promise<{ env: Record<string, string>; nodeArg
 
 const CLK_TCK = 100; // Linux USER_HZ
 
-/** CPU seconds (user + system) the process has used so far, from /proc. */
 /** The process's resident memory (VmRSS) in MB. */
 async function residentMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU seconds (user + system) in a /proc stat file (a process's, or one thread's). */
+async function statSeconds(path: string): Promise<number> {
+  const stat = await readFile(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 /** CPU seconds of the process's main thread (where requests are served) and of all its other threads. */
 async function threadSeconds(pid: number): Promise<{ main: number; others: number }> {
   const seconds = { main: 0, others: 0 };
   for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined); // a thread that just ended
-    if (!stat) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    seconds[tid === String(pid) ? 'main' : 'others'] += (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const secs = await statSeconds(`/proc/${pid}/task/${tid}/stat`).catch(() => 0); // a thread that just ended
+    seconds[tid === String(pid) ? 'main' : 'others'] += secs;
   }
   return seconds;
 }
 
+/** CPU seconds (user + system) the process has used so far, all its threads (ended ones too). */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return statSeconds(`/proc/${pid}/stat`);
 }
 
 /** The model with `units` of work added that does not change its output (see the header). */

@@ -15,7 +15,7 @@ const CHRT_PATHS = ['/usr/bin/chrt', '/bin/chrt'];
  * preempts the moment any other thread wants its core. On a busy device the candidate gets little CPU: its
  * samples come slower (more are `skipped`), runs are timed by their wall time less the thread's wait for
  * a core (`runQueueWaitMs`), and a sample that timed out while its thread mostly waited for a core is
- * not the candidate's error (ShadowEvaluator, `threadRunQueueWaitMs`).
+ * not the candidate's error (ShadowEvaluator).
  *
  * Node has no binding for sched_setscheduler, so SCHED_IDLE is set with util-linux's `chrt` (a Debian
  * essential package; an unprivileged thread may make itself SCHED_IDLE, sched(7)). Nice 19 comes first,
@@ -62,24 +62,16 @@ function schedstat(tid: number | 'thread-self'): number[] | undefined {
 }
 
 /**
- * How long thread `tid` of this process has waited, runnable, for a CPU so far, in ms; undefined where
- * there is no schedstat (or the thread has ended).
+ * How long a thread of this process (the calling one by default) has waited, runnable, for a CPU so far,
+ * in ms (exact: the kernel adds each wait when the thread gets a CPU back); undefined where there is no
+ * schedstat, or the thread has ended. A run's wall time less the wait accrued during it is its time on
+ * the CPU: as SCHED_IDLE the candidate's runs are preempted whenever anything else wants the core, and
+ * wall time alone read an equal model as 2.1× slower on a busy machine. Only that thread's wait: with
+ * `onnx.threads` > 1 the engine's other threads may wait too, and the calling thread then sleeps (not
+ * counted) until they are done.
  */
-export function threadRunQueueWaitMs(tid: number): number | undefined {
+export function runQueueWaitMs(tid: number | 'thread-self' = 'thread-self'): number | undefined {
   const fields = schedstat(tid);
-  return fields ? (fields[1] as number) / 1e6 : undefined;
-}
-
-/**
- * How long the calling thread has waited, runnable, for a CPU so far, in ms (exact: the kernel adds each
- * wait when the thread gets a CPU back); undefined where there is no schedstat. A run's wall time less
- * the wait accrued during it is its time on the CPU: as SCHED_IDLE the candidate's runs are preempted
- * whenever anything else wants the core, and wall time alone read an equal model as 2.1× slower on a
- * busy machine. Only this thread's wait: with `onnx.threads` > 1 the engine's other threads may wait too,
- * and this thread then sleeps (not counted) until they are done.
- */
-export function runQueueWaitMs(): number | undefined {
-  const fields = schedstat('thread-self');
   return fields ? (fields[1] as number) / 1e6 : undefined;
 }
 
@@ -89,7 +81,7 @@ export interface WaitClocks {
   readonly waited: () => number | undefined;
 }
 
-const THREAD_CLOCKS: WaitClocks = { now: () => performance.now(), waited: runQueueWaitMs };
+const THREAD_CLOCKS: WaitClocks = { now: () => performance.now(), waited: () => runQueueWaitMs() };
 
 /**
  * Runs `run` and gives its time in ms less what the calling thread waited, runnable, for a core

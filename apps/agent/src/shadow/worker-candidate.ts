@@ -4,7 +4,7 @@ import type { FailureReason } from '#protocol';
 import type { ModelManifest } from '#trust';
 import { StepFailure } from '../update/step-failure.js';
 import type { ShadowCandidate } from './shadow-evaluator.js';
-import { threadRunQueueWaitMs } from './thread-scheduling.js';
+import { runQueueWaitMs } from './thread-scheduling.js';
 
 /** A model file with its signed manifest; `where` names the file in errors (e.g. "slot b"). */
 export interface ModelFile {
@@ -129,7 +129,7 @@ export class WorkerCandidate implements ShadowCandidate {
   }
 
   runQueueWaitMs(): number | undefined {
-    return this.threadId === undefined ? undefined : threadRunQueueWaitMs(this.threadId);
+    return this.threadId === undefined ? undefined : runQueueWaitMs(this.threadId);
   }
 
   /** Terminates the thread without waiting for it: a run stuck in native code keeps it until the engine returns (see `lingering`). */
