@@ -12,4 +12,4 @@ cat > /data/agent/agent.json <<JSON
   "brokerUrl": "mqtt://mosquitto:1883"
 }
 JSON
-exec node dist/apps/agent/src/main.js run --config /data/agent/agent.json
+exec node dist/agent/main.js run --config /data/agent/agent.json

@@ -219,7 +219,7 @@ async function startAgents(api: Api, url: string, mqttCaFile: string | undefined
     await mkdir(dir, { recursive: true });
     const config = join(dir, 'agent.json');
     await writeFile(config, JSON.stringify({ controlPlaneUrl: url, stateDir: join(dir, 'state'), enrollmentToken: token.token, name: spec.name, apiPort, heartbeatSeconds: 2, soak: { inferences: 1, seconds: 1 }, mqttCaFile }));
-    const child = await spawnChild(spec.name, process.execPath, ['dist/apps/agent/src/main.js', 'run', '--config', config], {});
+    const child = await spawnChild(spec.name, process.execPath, ['dist/agent/main.js', 'run', '--config', config], {});
     const status = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/v1/status`)).json()) as { phase: string; model: unknown };
     await waitUntil(async () => (await status()).phase !== undefined, 30_000, `${spec.name} up`);
     agents.push({ ...spec, apiPort, child, status });
@@ -343,7 +343,7 @@ function printSummary(offline: OfflineReport, rows: Record<string, unknown>[], r
   if (!KEEP) console.log(`  npm run demo -- --keep   the same, then leaves the fleet running with the web console at its URL`);
   console.log(`  npm start, then ${url.replace(/:\d+$/, ':3000')}/   the web console (sign in with the key in .edgefleet/admin-key)   ·   /docs   the admin API (OpenAPI)   ·   /metrics`);
   console.log('  npm run train   retrain the CNN (progress bar) into .edgefleet/train/ (--out pipeline/fixtures to replace the demo model)');
-  console.log('  edgefleet-agent: node dist/apps/agent/src/main.js status --config <agent.json>');
+  console.log('  edgefleet-agent: node dist/agent/main.js status --config <agent.json>');
   console.log('  the edgefleet CLI against your control plane (docs/cli.md), e.g. after npm start:');
   console.log('    alias edgefleet="node dist/apps/cli/src/main.js"; EDGEFLEET_API_KEY=<admin key> edgefleet login --url http://127.0.0.1:3000');
   console.log('    edgefleet nodes ls   ·   edgefleet models ls   ·   edgefleet models versions digits   ·   edgefleet rollouts ls');

@@ -98,7 +98,7 @@ describe('agent enrolment', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ef-enroll-'));
     const config = join(dir, 'agent.json');
     await writeFile(config, JSON.stringify({ controlPlaneUrl: `http://127.0.0.1:${port}`, stateDir: join(dir, 'state'), enrollmentToken: 'eft_whatever' }));
-    const child = spawn(process.execPath, [resolve('dist/apps/agent/src/main.js'), 'enroll', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [resolve('dist/agent/main.js'), 'enroll', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((done) => child.once('exit', done));

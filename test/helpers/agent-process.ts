@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const AGENT_MAIN = resolve('dist/apps/agent/src/main.js');
+const AGENT_MAIN = resolve('dist/agent/main.js');
 
 export interface AgentOptions {
   readonly controlPlaneUrl: string;
@@ -25,7 +25,7 @@ export interface AgentOptions {
 }
 
 /**
- * The real agent as a child process (`node dist/apps/agent/src/main.js run`), with its own state
+ * The real agent as a child process (`node dist/agent/main.js run`), with its own state
  * directory and config file. `kill()` is SIGKILL; `restart()` starts it again on the same state.
  */
 export class AgentProcess {
