@@ -143,10 +143,11 @@ describe('shadow evaluation on real agents', () => {
     const { result: rolloutId, served } = await servedDuring(async () => {
       const id = await startRollout(t, { name: 'shadow-wrong', modelVersionId: v3.id, selector: 'fleet=shadow', strategy: { shadow: { sampleRate: 1, minSamples: 30, minAgreement: 0.8 } } });
       const nodes = await waitFor(
-        async () => (await t.http().get(`/v1/rollouts/${id}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { nodeId: string; deploymentId: string | null; phase: string | null }[],
-        (list) => list.length === 2 && list.every((n) => n.deploymentId !== null && n.phase === 'self-tested'),
+        async () => (await t.http().get(`/v1/rollouts/${id}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { nodeId: string; deploymentId: string | null; phase: string | null; shadow: string | null }[],
+        // The route tells a shadowing node from one that just self-tested (both report 'self-tested').
+        (list) => list.length === 2 && list.every((n) => n.deploymentId !== null && n.phase === 'self-tested' && n.shadow === 'shadowing'),
         60_000,
-        'both nodes self-tested the candidate',
+        'both nodes shadowing the candidate',
       );
       for (const agent of agents) await waitFor(() => agent.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
       // An attacker with the broker's powers turns the retained (signed) desired state into an approval:
@@ -191,8 +192,8 @@ describe('shadow evaluation on real agents', () => {
     expect(beats[0]?.n).toBe(0);
     // Each node said why it dropped the candidate (its statuses are stored in batches: waited for).
     await waitFor(
-      async () => ((await t.http().get(`/v1/rollouts/${rolloutId}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string | null } | null }[]).map((n) => n.failure?.reason),
-      (reasons) => reasons.length === 2 && reasons.every((r) => r === 'shadow-failed'),
+      async () => ((await t.http().get(`/v1/rollouts/${rolloutId}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string | null } | null; shadow: string | null }[]).map((n) => `${n.shadow}:${n.failure?.reason}`),
+      (reasons) => reasons.length === 2 && reasons.every((r) => r === 'abandon:shadow-failed'),
       30_000,
       'both nodes report shadow-failed',
     );

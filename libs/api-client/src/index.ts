@@ -5,6 +5,7 @@ import type { components, paths } from './schema.js';
 
 export type { components, paths } from './schema.js';
 export type Schemas = components['schemas'];
+export { nodePhase } from './rollout-node.js';
 export type ApiClient = Client<paths>;
 export type Problem = Schemas['ProblemDto'];
 

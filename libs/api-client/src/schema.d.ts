@@ -2091,6 +2091,11 @@ export interface components {
             /** @description Download progress, 0..1 */
             progress: number | null;
             reason: string | null;
+            /**
+             * @description The node's shadow evaluation (rollouts with strategy.shadow): `shadowing` while it runs the candidate beside the serving model (its phase stays `self-tested`) and no decision is signed to it; then the decision signed to it, `activate` or `abandon`. Null without a shadow order, or before the node self-tested the candidate
+             * @enum {string|null}
+             */
+            shadow: "shadowing" | "activate" | "abandon" | null;
             /** @enum {string} */
             state: "pending" | "dispatched" | "retry-wait" | "succeeded" | "failed" | "superseded" | "reverting" | "reverted" | "revert-failed";
             updatedAt: string;

@@ -2,13 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 import type { RolloutNode } from './rollout-source.js';
 import { summarise, type SummaryInput, unfinishedHint, watchStep } from './watch-view.js';
 
-const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null): RolloutNode => ({
+const node = (name: string, wave: number, state: RolloutNode['state'], phase: string | null = null, failure: RolloutNode['failure'] = null, shadow: RolloutNode['shadow'] = null): RolloutNode => ({
   nodeId: name,
   nodeName: name,
   wave,
   state,
   phase,
   failure,
+  shadow,
   progress: null,
   modelVersionId: 'v',
   previousModelVersionId: null,
@@ -33,7 +34,33 @@ describe('summarise (what watch draws)', () => {
       { wave: 2, planned: 2, done: 0, phases: { pending: 1 } },
     ]);
     expect(summary.failures).toEqual([{ node: 'c', reason: 'self-test-failed', detail: 'output 3 off' }]);
+    expect(summary.serving).toBe(1);
     expect(summary.events).toEqual([]);
+  });
+
+  it('shows a shadow wave as shadowing, then activating or abandoning, where the nodes still report self-tested', () => {
+    const rollout = { id: 'r', name: 'n', state: 'running', currentWave: 1, haltReason: null, waves: [{ wave: 1, planned: 4 }] } satisfies SummaryInput['rollout'];
+    const nodes = [
+      node('a', 1, 'dispatched', 'self-tested', null, 'shadowing'),
+      node('b', 1, 'dispatched', 'self-tested', null, 'activate'),
+      node('c', 1, 'dispatched', 'activated', null, 'activate'),
+      node('d', 1, 'dispatched', 'self-tested'),
+    ];
+    const summary = summarise({ rollout, nodes });
+    expect(summary.waves[0]?.phases).toEqual({ shadowing: 1, activating: 1, activated: 1, 'self-tested': 1 });
+    expect(summary.serving).toBe(1);
+  });
+
+  it('names the nodes a halted shadow wave tells to drop the candidate until they confirm, and counts none serving it', () => {
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 1, haltReason: 'shadow gate: …', waves: [{ wave: 1, planned: 2 }] } satisfies SummaryInput['rollout'];
+    const nodes = [node('a', 1, 'dispatched', 'self-tested', null, 'abandon'), node('b', 1, 'failed', 'rolled-back', { reason: 'shadow-failed', detail: null }, 'abandon')];
+    const summary = summarise({ rollout, nodes });
+    expect(summary.waves[0]?.phases).toEqual({ abandoning: 1, failed: 1 });
+    expect(summary.failures).toEqual([
+      { node: 'b', reason: 'shadow-failed', detail: null },
+      { node: 'a', reason: 'abandoning', detail: 'told to drop the candidate; it keeps serving its model' },
+    ]);
+    expect(summary.serving).toBe(0);
   });
 
   it('names the stream events a summary was read after, by id and type only', () => {
@@ -61,12 +88,20 @@ describe('summarise (what watch draws)', () => {
 
 describe('unfinishedHint (what watch suggests when a rollout ends without completing)', () => {
   it('suggests resume only for a halted rollout, which is the only state resume accepts', () => {
-    expect(unfinishedHint('halted', 'r1')).toMatch(/rollouts resume r1/);
-    for (const state of ['aborted', 'superseded']) expect({ state, hint: unfinishedHint(state, 'r1') }).not.toEqual({ state, hint: expect.stringMatching(/resume r1/) });
+    expect(unfinishedHint('halted', 'r1', 1)).toMatch(/rollouts resume r1/);
+    for (const state of ['aborted', 'superseded']) expect({ state, hint: unfinishedHint(state, 'r1', 1) }).not.toEqual({ state, hint: expect.stringMatching(/resume r1/) });
+  });
+
+  it('offers a halted rollout a rollback only when some node serves its version', () => {
+    expect(unfinishedHint('halted', 'r1', 2)).toMatch(/rollouts rollback r1/);
+    expect(unfinishedHint('halted', 'r1', 0)).not.toMatch(/rollback r1/);
+    expect(unfinishedHint('halted', 'r1', 0)).toMatch(/nothing to roll back/);
+    expect(unfinishedHint('aborted', 'r1', 1)).toMatch(/rollouts rollback r1/);
+    expect(unfinishedHint('aborted', 'r1', 0)).not.toMatch(/rollback/);
   });
 
   it('sends an aborted rollout to a new rollout and a superseded one to the rollout that took over', () => {
-    expect(unfinishedHint('aborted', 'r1')).toMatch(/rollouts create/);
-    expect(unfinishedHint('superseded', 'r1')).toMatch(/rollouts ls/);
+    expect(unfinishedHint('aborted', 'r1', 0)).toMatch(/rollouts create/);
+    expect(unfinishedHint('superseded', 'r1', 0)).toMatch(/rollouts ls/);
   });
 });

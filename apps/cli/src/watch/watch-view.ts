@@ -1,4 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
+import { nodePhase } from '#api-client';
 import type { RolloutSnapshot } from './rollout-source.js';
 
 /** Rollout states after which nothing moves without an operator; `completed` is the only success. */
@@ -6,10 +7,19 @@ export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'super
 /**
  * What an operator can do about a rollout that ended without completing. Only a halted one resumes;
  * aborted and superseded ones are over (resume is refused with 409), so their hint names what is left.
+ * A rollback is offered only while `serving` (nodes that run the rollout's version) is above 0.
  */
-export function unfinishedHint(state: string, id: string): string {
-  if (state === 'halted') return `look at the failed nodes (\`rollouts get ${id}\`), fix the cause, then \`rollouts resume ${id}\`, or \`rollouts rollback ${id}\` to return its nodes`;
-  if (state === 'aborted') return `it was stopped for good and cannot resume: create a new rollout (\`rollouts create\`); if the abort did not return its nodes, \`rollouts rollback ${id}\` can`;
+export function unfinishedHint(state: string, id: string, serving: number): string {
+  if (state === 'halted') {
+    const fix = `look at the failed nodes (\`rollouts get ${id}\`), fix the cause, then \`rollouts resume ${id}\``;
+    // A rollback returns nodes that run the rollout's version: with none (a shadow gate stops a wave before
+    // any node activates), offering it would send the operator to a command that does nothing.
+    return serving > 0 ? `${fix}, or \`rollouts rollback ${id}\` to return its nodes` : `${fix}; no node serves its version, so there is nothing to roll back`;
+  }
+  if (state === 'aborted') {
+    const next = 'it was stopped for good and cannot resume: create a new rollout (`rollouts create`)';
+    return serving > 0 ? `${next}; if the abort did not return its nodes, \`rollouts rollback ${id}\` can` : next;
+  }
   if (state === 'superseded') return 'a newer rollout took over its nodes: follow that one (`rollouts ls`)';
   return `look at it with \`rollouts get ${id}\``;
 }
@@ -36,9 +46,13 @@ export interface WaveSummary {
   readonly wave: number;
   readonly planned: number;
   readonly done: number;
-  /** Nodes per phase: the phase the node last reported, else its rollout state. */
+  /** Nodes per phase: the phase the node last reported (or its shadow stage), else its rollout state. */
   readonly phases: Record<string, number>;
 }
+
+/** A node's phases in which it runs the rollout's version. */
+const SERVING_PHASES = new Set(['activated', 'committed']);
+
 
 export interface WatchSummary {
   readonly id: string;
@@ -48,6 +62,8 @@ export interface WatchSummary {
   readonly haltReason: string | null;
   readonly waves: WaveSummary[];
   readonly failures: { node: string; reason: string | null; detail: string | null }[];
+  /** Nodes running the rollout's version now (succeeded, or activated and soaking): what a rollback would return. */
+  readonly serving: number;
   /** The stream events (id and type) this summary was read after: none for the first. */
   readonly events: { id: string; type: string }[];
 }
@@ -67,12 +83,15 @@ export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchS
     const inWave = nodes.filter((n) => n.wave === wave);
     const phases: Record<string, number> = {};
     for (const n of inWave) {
-      const phase = n.state === 'dispatched' ? (n.phase ?? 'dispatched') : n.state;
+      const phase = n.state === 'dispatched' ? (nodePhase(n) ?? 'dispatched') : n.state;
       phases[phase] = (phases[phase] ?? 0) + 1;
     }
     return { wave, planned, done: inWave.filter((n) => NODE_DONE.has(n.state)).length, phases };
   });
   const failures = nodes.filter((n) => n.state === 'failed').map((n) => ({ node: n.nodeName, reason: n.failure?.reason ?? n.reason, detail: n.failure?.detail ?? null }));
+  // A halted shadow wave's nodes are told to drop the candidate after the halt: named until they confirm.
+  for (const n of nodes) if (n.state === 'dispatched' && n.shadow === 'abandon') failures.push({ node: n.nodeName, reason: 'abandoning', detail: 'told to drop the candidate; it keeps serving its model' });
+  const serving = nodes.filter((n) => n.state === 'succeeded' || (n.state === 'dispatched' && SERVING_PHASES.has(n.phase ?? ''))).length;
   return {
     id: rollout.id,
     name: rollout.name,
@@ -81,6 +100,7 @@ export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchS
     haltReason: rollout.haltReason,
     waves,
     failures,
+    serving,
     events: events.map(({ id, type }) => ({ id, type })),
   };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, In } from 'typeorm';
+import type { ShadowDecision } from '#protocol';
 import { Deployment } from '../deployments/deployment.entity.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutNode } from './rollout-node.entity.js';
@@ -21,8 +22,13 @@ export interface RolloutNodeProgress {
   readonly progress: number | null;
   readonly failureReason: string | null;
   readonly failureDetail: string | null;
+  /** Where the node is in the shadow evaluation: see RolloutNodeDto.shadow. */
+  readonly shadow: NodeShadowStage | null;
   readonly updatedAt: Date;
 }
+
+/** `shadowing`: self-tested, running the candidate beside the serving model, undecided; else the decision signed to the node. */
+export type NodeShadowStage = 'shadowing' | ShadowDecision;
 
 /**
  * Rollout statements outside a tick's transaction: what the API shows, what the sweep and the publisher
@@ -67,8 +73,12 @@ export class RolloutViewsRepository {
       `SELECT rn.node_id AS "nodeId", n.name AS "nodeName", rn.wave, rn.model_version_id AS "modelVersionId",
               rn.previous_model_version_id AS "previousModelVersionId", rn.state, rn.attempts, rn.deployment_id AS "deploymentId",
               rn.reason, dt.state AS phase, dt.progress, f.reason AS "failureReason", f.detail AS "failureDetail",
+              -- A node reports no state of its own while it shadows: it stays 'self-tested' until a decision.
+              CASE WHEN d.shadow IS NULL THEN NULL WHEN dt.shadow_decision IS NOT NULL THEN dt.shadow_decision
+                   WHEN dt.state = 'self-tested' THEN 'shadowing' END AS shadow,
               GREATEST(rn.updated_at, dt.updated_at) AS "updatedAt"
          FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
+         LEFT JOIN deployments d ON d.id = rn.deployment_id
          LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
          -- The node's latest failure in this rollout, while it matters: still failed, waiting for a retry,
          -- or sent back by a rollback (whose own deployment is what 'phase' shows).

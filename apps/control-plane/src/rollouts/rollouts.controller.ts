@@ -132,6 +132,7 @@ export class RolloutsController {
       phase: n.phase,
       progress: n.progress,
       failure: n.failureReason !== null || n.failureDetail !== null ? { reason: n.failureReason, detail: n.failureDetail } : null,
+      shadow: n.shadow,
       wave: n.wave + 1,
       modelVersionId: n.modelVersionId,
       previousModelVersionId: n.previousModelVersionId,

@@ -1,4 +1,4 @@
-import type { Schemas } from '#api-client';
+import { nodePhase, type Schemas } from '#api-client';
 import { ProgressBar } from '../../components/progress-bar.js';
 
 const DONE = ['succeeded', 'reverted'];
@@ -32,10 +32,13 @@ export function WaveBars({ waves, current }: { waves: readonly Schemas['RolloutW
   );
 }
 
-/** How many nodes last reported each deployment phase (downloading, verified, committed, …). */
+/** How many nodes last reported each deployment phase (downloading, verified, committed, …; shadowing while a shadow evaluation runs). */
 export function PhaseCounts({ nodes }: { nodes: readonly Schemas['RolloutNodeDto'][] }) {
   const phases = new Map<string, number>();
-  for (const n of nodes) phases.set(n.phase ?? 'not reported', (phases.get(n.phase ?? 'not reported') ?? 0) + 1);
+  for (const n of nodes) {
+    const phase = nodePhase(n) ?? 'not reported';
+    phases.set(phase, (phases.get(phase) ?? 0) + 1);
+  }
   return (
     <dl class="phases" aria-label="Nodes per phase">
       {[...phases].map(([phase, n]) => (

@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min, ValidateNested } from 'class-validator';
+import { SHADOW_DECISIONS } from '#protocol';
 import { ROLLOUT_NODE_STATES, type RolloutNodeState } from '../rollout-node.entity.js';
+import type { NodeShadowStage } from '../rollout-views.repository.js';
 import { ROLLOUT_STATES, type RolloutState } from '../rollout.entity.js';
 import type { RolloutStrategy, VariantRule } from '../strategy.js';
 import { RolloutShadowDto } from './rollout-shadow.dto.js';
@@ -159,6 +161,13 @@ export class RolloutNodeDto {
   @ApiProperty({ nullable: true, type: String, description: 'The deployment state the node last reported for its latest delivery' }) phase!: string | null;
   @ApiProperty({ nullable: true, type: Number, description: 'Download progress, 0..1' }) progress!: number | null;
   @ApiProperty({ nullable: true, type: NodeFailureDto, description: 'Set when the node reported a failure' }) failure!: NodeFailureDto | null;
+  @ApiProperty({
+    nullable: true,
+    enum: ['shadowing', ...SHADOW_DECISIONS],
+    description:
+      "The node's shadow evaluation (rollouts with strategy.shadow): `shadowing` while it runs the candidate beside the serving model (its phase stays `self-tested`) and no decision is signed to it; then the decision signed to it, `activate` or `abandon`. Null without a shadow order, or before the node self-tested the candidate",
+  })
+  shadow!: NodeShadowStage | null;
   @ApiProperty() wave!: number;
   @ApiProperty() modelVersionId!: string;
   @ApiProperty({ nullable: true, type: String }) previousModelVersionId!: string | null;
