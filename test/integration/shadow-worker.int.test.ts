@@ -12,8 +12,9 @@ import { loadVerifiedSession } from '../../apps/agent/src/update/model-loader.js
 import { StepFailure } from '../../apps/agent/src/update/step-failure.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 
-// The built worker (npm test builds first): ts-jest runs the sources, a worker thread runs JavaScript.
-const SCRIPT = resolve('dist/apps/agent/src/shadow/candidate-worker.js');
+// The worker as it ships, in the agent's bundle (npm test builds first): ts-jest runs the sources, a
+// worker thread runs JavaScript.
+const SCRIPT = resolve('dist/agent/candidate-worker.js');
 const START = { script: SCRIPT, timeoutMs: 60_000 };
 
 /**
