@@ -103,7 +103,7 @@ export interface RolloutView {
   waveSizes: number[];
   haltReason: string | null;
   startedAt: string | null;
-  waves: { wave: number; planned: number; states: Record<string, number> }[];
+  waves: { wave: number; planned: number; states: Record<string, number>; shadow?: { verdict: string; reason: string | null; samples: number } }[];
   events: { kind: string; actor: string; detail: Record<string, unknown>; at: string }[];
 }
 

@@ -3,8 +3,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { envelopeFields, fleetTopics, type ShadowReportMessage } from '#protocol';
 import { waitFor } from '../helpers/agent-process.js';
 import { ShadowReportsRepository } from '../../apps/control-plane/src/shadow/shadow-reports.repository.js';
-import { createModel, deploy, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, enrolNodes, getRollout, startRollout, uploadVersion, waitForRolloutState } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
+import { SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -103,6 +104,19 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     f = await figures();
     expect(f.agreement).toBeCloseTo(0.5, 6);
     expect(f.samples).toBe(huge + 100);
+  }, 60_000);
+
+  it('says a completed wave no node shadowed has no verdict (its nodes committed at once), instead of waiting for samples', async () => {
+    const nodes = await enrolNodes(t, 1, { fleet: 'known-bytes' });
+    // Simulated nodes commit whatever they are sent, as an agent that already has the bytes does.
+    const fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, nodes);
+    try {
+      const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=known-bytes', strategy: { shadow: { minSamples: 30 } } });
+      await waitForRolloutState(t, id, ['completed'], 30_000);
+      expect((await getRollout(t, id)).waves[0]?.shadow).toMatchObject({ verdict: 'none', samples: 0, reason: expect.stringMatching(/no node of the wave shadowed/) });
+    } finally {
+      await fleet.stop();
+    }
   }, 60_000);
 
   it('tells a node that timed out while shadowing to abandon, and publishes it', async () => {

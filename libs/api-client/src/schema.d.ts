@@ -2135,7 +2135,7 @@ export interface components {
             meanDivergence: number | null;
             /** @description Nodes of the wave that reported shadow figures for their latest delivery */
             nodes: number;
-            /** @description Why it waits or fails */
+            /** @description Why it waits, fails or has no verdict */
             reason: string | null;
             /** @description Requests the candidate ran on beside the serving model */
             samples: number;
@@ -2144,10 +2144,10 @@ export interface components {
             /** @description Sampled requests not run: a shadow run was in flight, or a run timed out while its thread waited for a CPU */
             skipped: number;
             /**
-             * @description What the shadow gate says about these figures now
+             * @description The verdict the wave's nodes were sent (pass or fail); for a wave still shadowing, what the shadow gate says about these figures now (wait, or the verdict it is about to send); `none`: the wave is over without a verdict (its nodes already had the candidate's bytes and activated it at once, or the rollout stopped first)
              * @enum {string}
              */
-            verdict: "pass" | "wait" | "fail";
+            verdict: "pass" | "wait" | "fail" | "none";
         };
         RolloutSideDto: {
             /** @example 0.00075 */

@@ -15,9 +15,10 @@ import { FINAL_ROLLOUT_STATES, type Rollout, type RolloutState } from './rollout
 import { type RolloutNodeProgress, RolloutViewsRepository } from './rollout-views.repository.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
 import { parseStrategy, parseVariantRules } from './strategy.js';
-import { judgeShadow } from '../shadow/shadow-gate.js';
+import type { ShadowGateSettings } from '../shadow/shadow-gate.js';
 import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
 import type { RolloutShadowDto } from './dto/rollout-shadow.dto.js';
+import { decidedShadowVerdicts, waveShadowVerdict, type WaveShadowVerdict } from './wave-shadow-view.js';
 
 export interface RolloutRequest {
   readonly name: string;
@@ -185,29 +186,24 @@ export class RolloutsService {
   async get(id: string): Promise<RolloutDetail> {
     const rollout = await this.views.findById(id);
     if (!rollout) throw new NotFoundError('rollout', id);
-    const rows = await this.views.nodeStates(id);
+    const [rows, events] = await Promise.all([this.views.nodeStates(id), this.views.events(id)]);
+    const decided = decidedShadowVerdicts(events);
     const waves = await Promise.all(
       rollout.waveSizes.map(async (planned, wave) => ({
         wave: wave + 1,
         planned,
         states: Object.fromEntries(rows.filter((r) => r.wave === wave).map((r) => [r.state, r.n])),
-        ...(rollout.strategy.shadow && wave <= rollout.currentWave ? { shadow: await this.shadowView(rollout, wave) } : {}),
+        ...(rollout.strategy.shadow && wave <= rollout.currentWave ? { shadow: await this.shadowView(rollout, rollout.strategy.shadow, wave, decided.get(wave)) } : {}),
       })),
     );
-    const events = await this.views.events(id);
     return { rollout, waves, events };
   }
 
-  /** A wave's shadow figures and what the gate says about them now. */
-  private async shadowView(rollout: Rollout, wave: number): Promise<RolloutShadowDto> {
+  /** A wave's shadow figures and its verdict: the one its nodes were sent, else the gate's now. */
+  private async shadowView(rollout: Rollout, settings: ShadowGateSettings, wave: number, decided: WaveShadowVerdict | undefined): Promise<RolloutShadowDto> {
     const figures = await this.shadowReports.waveFiguresNow(rollout.id, wave);
-    const verdict = rollout.strategy.shadow ? judgeShadow(rollout.strategy.shadow, figures, new Date()) : undefined;
-    return {
-      ...figures,
-      since: figures.since?.toISOString() ?? null,
-      verdict: verdict?.kind ?? 'wait',
-      reason: verdict?.kind === 'fail' ? verdict.reason : verdict?.kind === 'wait' ? verdict.why : null,
-    };
+    const over = rollout.state === 'completed' || wave < rollout.currentWave ? 'passed' : FINAL_ROLLOUT_STATES.includes(rollout.state) ? 'stopped' : 'live';
+    return { ...figures, since: figures.since?.toISOString() ?? null, ...waveShadowVerdict(settings, figures, decided, over, new Date()) };
   }
 
   /** Per-node progress with each node's reported phase and failure detail, keyset-paginated by node id. */

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { ShadowDecision } from '#protocol';
 import type { Tx } from '../database/transactions.js';
 import { judgeShadow, type ShadowVerdict } from '../shadow/shadow-gate.js';
 import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
 import type { Step } from './decide.js';
+import { ROLLOUT_STOPPED } from './wave-shadow-view.js';
 import { RolloutRepository } from './rollout.repository.js';
 import type { Rollout } from './rollout.entity.js';
 
@@ -38,7 +40,7 @@ export class ShadowWaves {
     if (step.kind === 'halt') return; // stop() abandons every undecided node
     const wave = rollout.currentWave;
     const decided = await this.reports.decide(tx, rollout.id, verdict.kind === 'pass' ? 'activate' : 'abandon', wave);
-    if (decided.length > 0) await this.event(tx, rollout, wave, verdict, decided.length);
+    if (decided.length > 0) await this.event(tx, rollout, wave, verdict, decided.length, verdict.kind === 'pass' ? 'activate' : 'abandon');
   }
 
   /** A stopped rollout gives up on nodes told to abandon that stayed silent past their deadline (a node-failed event each). */
@@ -60,16 +62,20 @@ export class ShadowWaves {
   async abandonAll(tx: Tx, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;
     const decided = await this.reports.abandonAll(tx, rollout.id);
-    if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length);
+    if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length, 'abandon');
   }
 
-  private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number): Promise<void> {
-    const outcome = verdict?.kind === 'pass' ? 'pass' : 'fail';
-    const reason = verdict?.kind === 'fail' ? verdict.reason : verdict?.kind === 'pass' ? undefined : 'the rollout stopped';
+  /**
+   * Nodes abandoned while the gate passed or waited were abandoned because the rollout stopped: the event
+   * says so (`fail`, ROLLOUT_STOPPED), never `pass` with a decision its nodes were not sent.
+   */
+  private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number, decision: ShadowDecision): Promise<void> {
+    const outcome = decision === 'activate' ? 'pass' : 'fail';
+    const reason = verdict?.kind === 'fail' ? verdict.reason : decision === 'abandon' ? ROLLOUT_STOPPED : undefined;
     return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {
       wave: wave + 1,
       verdict: outcome,
-      decision: outcome === 'pass' ? 'activate' : 'abandon',
+      decision,
       nodes,
       ...(reason ? { reason } : {}),
       ...(verdict ? { figures: { ...verdict.figures, since: verdict.figures.since?.toISOString() ?? null } } : {}),
