@@ -20,6 +20,7 @@ import { PartitionedTelemetry1764750000000 } from './1764750000000-partitioned-t
 import { ArtifactWireEncoding1764760000000 } from './1764760000000-artifact-wire-encoding.js';
 import { HeartbeatRollupJob1764770000000 } from './1764770000000-heartbeat-rollup-job.js';
 import { NodeHeartbeatOrder1764780000000 } from './1764780000000-node-heartbeat-order.js';
+import { ShadowAbandonCause1764790000000 } from './1764790000000-shadow-abandon-cause.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -43,4 +44,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ArtifactWireEncoding1764760000000,
   HeartbeatRollupJob1764770000000,
   NodeHeartbeatOrder1764780000000,
+  ShadowAbandonCause1764790000000,
 ];

@@ -199,4 +199,27 @@ describe('shadow evaluation on real agents', () => {
     );
     for (const agent of agents) expect((await agent.infer(Array.from(golden))).status).toBe(200);
   }, 300_000);
+
+  it('an operator abort while the nodes shadow cancels their update: they say cancelled, not shadow-failed, and keep serving', async () => {
+    const v4 = await upload('4.0.0', denseSoftmaxModel(1, INPUTS, 4, { jitter: 0.02 }));
+    const serving = (await agents[0]?.status())?.model?.sha256;
+    const { result: rolloutId, served } = await servedDuring(async () => {
+      // No traffic and many samples asked: no verdict can come before the abort.
+      const id = await startRollout(t, { name: 'shadow-aborted', modelVersionId: v4.id, selector: 'fleet=shadow', strategy: { shadow: { sampleRate: 1, minSamples: 1000 } } });
+      for (const agent of agents) await waitFor(() => agent.status(), (s) => s.phase === 'shadowing', 60_000, 'shadowing');
+      await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({}).expect(200);
+      for (const agent of agents) await waitFor(() => agent.status(), (s) => s.phase === 'idle', 60_000, 'candidate dropped');
+      return id;
+    });
+    expect(served).not.toContain(v4.sha256);
+    expect(served).toContain(serving);
+    await waitFor(
+      async () => ((await t.http().get(`/v1/rollouts/${rolloutId}/nodes`).set(bearer(t.adminKey)).expect(200)).body as { failure: { reason: string | null; detail: string | null } | null; shadow: string | null }[]).map((n) => `${n.shadow}:${n.failure?.reason}:${n.failure?.detail}`),
+      (nodes) => nodes.length === 2 && nodes.every((n) => /^abandon:cancelled:.*its rollout stopped before a shadow verdict/.test(n)),
+      30_000,
+      'both nodes report cancelled',
+    );
+    // The wave had no verdict: the view says so, and no event claims the candidate failed the gate.
+    expect(await shadowOfWave(rolloutId)).toMatchObject({ verdict: 'none' });
+  }, 300_000);
 });

@@ -130,15 +130,16 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     const row = await waitFor(
       async () =>
         ((await t.db.query(
-          `SELECT rn.state, rn.published, dt.shadow_decision AS decision FROM rollout_nodes rn
+          `SELECT rn.state, rn.published, dt.shadow_decision AS decision, dt.shadow_abandon_cause AS cause FROM rollout_nodes rn
              JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
             WHERE rn.rollout_id = $1 AND rn.node_id = $2`,
           [id, node],
-        )) as { state: string; published: boolean; decision: string | null }[])[0],
+        )) as { state: string; published: boolean; decision: string | null; cause: string | null }[])[0],
       (r) => r?.state === 'retry-wait' && r.decision === 'abandon' && r.published,
       30_000,
       'the timed-out node told to abandon',
     );
-    expect(row).toEqual({ state: 'retry-wait', published: true, decision: 'abandon' });
+    // Signed with its cause: the node says the rollout stopped waiting for it, not that the candidate failed.
+    expect(row).toEqual({ state: 'retry-wait', published: true, decision: 'abandon', cause: 'timeout' });
   }, 60_000);
 });

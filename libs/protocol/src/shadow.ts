@@ -16,11 +16,22 @@ import { int32, real, timestamp } from './bounds.js';
 export const SHADOW_DECISIONS = ['activate', 'abandon'] as const;
 export type ShadowDecision = (typeof SHADOW_DECISIONS)[number];
 
+/**
+ * Why a node is told to `abandon`: `gate` — the shadow gate failed the candidate (the node fails the
+ * update as `shadow-failed`); `stopped` — the rollout halted or was aborted for another cause, and the
+ * candidate was never judged (`cancelled`); `timeout` — the rollout stopped waiting for this node
+ * (`shadow-failed`). Absent (control planes before it): `gate`.
+ */
+export const SHADOW_ABANDON_CAUSES = ['gate', 'stopped', 'timeout'] as const;
+export type ShadowAbandonCause = (typeof SHADOW_ABANDON_CAUSES)[number];
+
 /** The `shadow` field of a signed desired state. Loose, like the document around it (signatures cover every key). */
 export const shadowOrderSchema = z.looseObject({
   /** Fraction of served requests the candidate also runs on (at most one at a time; skipped when busy). */
   sampleRate: z.number().gt(0).max(1),
   decision: z.enum(SHADOW_DECISIONS).optional(),
+  /** With `decision: "abandon"`: why (an agent that predates it ignores it, and reports `shadow-failed`). */
+  abandonCause: z.enum(SHADOW_ABANDON_CAUSES).optional(),
 });
 export type ShadowOrder = z.infer<typeof shadowOrderSchema>;
 

@@ -57,6 +57,7 @@ export const FAILURE_REASONS = [
   'self-test-failed',
   'soak-failed',
   'shadow-failed', // the control plane's shadow evaluation judged the candidate and abandoned it
+  'cancelled', // the control plane cancelled the update before activation: its rollout stopped (not a verdict on the model)
   'crash-loop',
   'superseded',
   'internal',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ShadowDecision } from '#protocol';
+import type { ShadowAbandonCause, ShadowDecision } from '#protocol';
 import { type ShadowCandidate, ShadowTap } from '../shadow/shadow-evaluator.js';
 import type { VerifiedDesired } from './desired.js';
 import { awaitActivation, shadowCandidate, type ShadowStepDeps } from './shadow-step.js';
@@ -10,8 +10,12 @@ import { testVerifiedDesired } from '../../../../test/helpers/desired-state.js';
 const CLOSED = { cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' };
 
 /** A verified desired state of `dep-1` asking for a shadow run, with the control plane's decision once it has one. */
-function desired(decision?: ShadowDecision, activationWindow?: typeof CLOSED): VerifiedDesired {
-  return testVerifiedDesired({ deploymentId: 'dep-1', shadow: { sampleRate: 1, ...(decision ? { decision } : {}) }, ...(activationWindow ? { activationWindow } : {}) });
+function desired(decision?: ShadowDecision, activationWindow?: typeof CLOSED, abandonCause?: ShadowAbandonCause): VerifiedDesired {
+  return testVerifiedDesired({
+    deploymentId: 'dep-1',
+    shadow: { sampleRate: 1, ...(decision ? { decision } : {}), ...(abandonCause ? { abandonCause } : {}) },
+    ...(activationWindow ? { activationWindow } : {}),
+  });
 }
 
 const hung: ShadowCandidate = { run: () => new Promise(() => undefined), dispose: async () => undefined };
@@ -57,6 +61,20 @@ describe('shadowCandidate', () => {
     latest = desired('activate');
     expect((await deciding).state.shadow?.decision).toBe('activate');
   });
+
+  it('fails an abandoned candidate by the cause signed with it: cancelled for a stopped rollout, shadow-failed for the gate, a timeout, or no cause', async () => {
+    const quick: ShadowCandidate = { run: async () => ({ output: Float32Array.from([0.2, 0.8]), engineMs: 1 }), dispose: async () => undefined };
+    const cases: [ShadowAbandonCause | undefined, string, RegExp][] = [
+      ['stopped', 'cancelled', /rollout stopped before a shadow verdict/],
+      ['gate', 'shadow-failed', /failed the shadow gate/],
+      ['timeout', 'shadow-failed', /node timeout/],
+      [undefined, 'shadow-failed', /failed the shadow gate/],
+    ];
+    for (const [cause, reason, message] of cases) {
+      const error = await failureOf(shadowCandidate(deps(60_000), desired(), quick, () => desired('abandon', undefined, cause), new AbortController().signal));
+      expect({ cause, reason: (error as StepFailure).reason, message: (error as StepFailure).message }).toEqual({ cause, reason, message: expect.stringMatching(message) });
+    }
+  });
 });
 
 describe('awaitActivation', () => {
@@ -69,6 +87,13 @@ describe('awaitActivation', () => {
     const error = await wait;
     expect(error).toBeInstanceOf(StepFailure);
     expect((error as StepFailure).reason).toBe('shadow-failed');
+  });
+
+  it('fails as cancelled when the approval is withdrawn because the rollout stopped', async () => {
+    const approved = desired('activate', CLOSED);
+    const error = await failureOf(awaitActivation(approved, () => desired('abandon', CLOSED, 'stopped'), { signal: new AbortController().signal, pollMs: 10, onWaiting: async () => undefined }));
+    expect((error as StepFailure).reason).toBe('cancelled');
+    expect((error as StepFailure).message).toMatch(/withdrew its approval before activation: its rollout stopped/);
   });
 
   it('answers the approving document at once when no window holds it', async () => {

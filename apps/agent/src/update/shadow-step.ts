@@ -75,7 +75,7 @@ export async function shadowCandidate(
         await deps.tap.end();
         send();
         deps.log('info', 'shadow evaluation decided', { deploymentId: run.deploymentId, decision: decided.decision, ...evaluator.figures() });
-        if (decided.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane abandoned the candidate after its shadow evaluation');
+        if (decided.decision === 'abandon') throw abandoned(decided.document);
         // Approved by a wave that tolerates errors, yet a run never came back: the candidate hangs on a live input.
         if (evaluator.overdueRun()) throw new StepFailure('shadow-failed', 'a shadow run of the candidate never returned from its engine');
         return decided.document;
@@ -94,6 +94,18 @@ export async function shadowCandidate(
   } finally {
     await deps.tap.end();
   }
+}
+
+/**
+ * The update's failure when the control plane says `abandon`, by the cause it signed: a rollout stopped
+ * for another reason cancelled the update (`cancelled`: the candidate was never judged bad); otherwise the
+ * candidate failed its evaluation or the node ran out of time (`shadow-failed`). No cause: `gate`.
+ */
+function abandoned(document: VerifiedDesired, what = 'abandoned the candidate'): StepFailure {
+  const cause = document.state.shadow?.abandonCause ?? 'gate';
+  if (cause === 'stopped') return new StepFailure('cancelled', `the control plane ${what}: its rollout stopped before a shadow verdict`);
+  if (cause === 'timeout') return new StepFailure('shadow-failed', `the control plane ${what}: the rollout stopped waiting for this node (node timeout)`);
+  return new StepFailure('shadow-failed', `the control plane ${what}: it failed the shadow gate`);
 }
 
 /** The decision a verified desired state of this deployment carries, if any. */
@@ -117,7 +129,7 @@ export async function awaitActivation(
   let waiting = false;
   for (;;) {
     const decided = decisionOf(latest(), deploymentId);
-    if (decided?.decision === 'abandon') throw new StepFailure('shadow-failed', 'the control plane withdrew its approval before activation (the rollout stopped)');
+    if (decided?.decision === 'abandon') throw abandoned(decided.document, 'withdrew its approval before activation');
     if (decided) document = decided.document;
     const window: RecurringWindow | undefined = document.state.activationWindow;
     if (!window || windowOpen(window, new Date())) return document;

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation, UpdateDateColumn } from 'typeorm';
-import { DEPLOYMENT_STATES, type DeploymentState, type ShadowDecision } from '#protocol';
+import { DEPLOYMENT_STATES, type DeploymentState, type ShadowAbandonCause, type ShadowDecision } from '#protocol';
 import { EdgeNode } from '../nodes/node.entity.js';
 import { Deployment } from './deployment.entity.js';
 import { bigintAsNumber } from '../database/bigint.transformer.js';
@@ -46,6 +46,10 @@ export class DeploymentTarget {
    */
   @Column({ type: 'varchar', length: 16, nullable: true })
   shadowDecision!: ShadowDecision | null;
+
+  /** With `abandon`: why (gate, stopped, timeout), signed beside it; null otherwise. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  shadowAbandonCause!: ShadowAbandonCause | null;
 
   /** When the desired state retained for this node expires: a job re-signs it before then. */
   @Column({ type: 'timestamptz', nullable: true })

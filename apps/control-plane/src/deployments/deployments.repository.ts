@@ -108,12 +108,13 @@ export class DeploymentsRepository {
     await this.db.query(`UPDATE deployment_targets SET desired_expires_at = $3 WHERE deployment_id = $1 AND node_id = ANY($2::uuid[])`, [deploymentId, nodeIds, expires]);
   }
 
-  /** The shadow decisions stored for these nodes of a deployment. */
-  shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<{ nodeId: string; decision: string }[]> {
+  /** The shadow decisions (and an abandon's cause) stored for these nodes of a deployment. */
+  shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<{ nodeId: string; decision: string; cause: string | null }[]> {
     return this.db.query(
-      `SELECT node_id AS "nodeId", shadow_decision AS decision FROM deployment_targets WHERE deployment_id = $1 AND node_id = ANY($2::uuid[]) AND shadow_decision IS NOT NULL`,
+      `SELECT node_id AS "nodeId", shadow_decision AS decision, shadow_abandon_cause AS cause
+         FROM deployment_targets WHERE deployment_id = $1 AND node_id = ANY($2::uuid[]) AND shadow_decision IS NOT NULL`,
       [deploymentId, nodeIds],
-    ) as Promise<{ nodeId: string; decision: string }[]>;
+    ) as Promise<{ nodeId: string; decision: string; cause: string | null }[]>;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError, NotFoundError, type RecurringWindow, UnprocessableError, ValidationError } from '#common';
-import { chunkCount, type ResultsPolicy, resultsPolicySchema, SHADOW_DECISIONS, type ShadowDecision, type ShadowOrder } from '#protocol';
+import { chunkCount, type ResultsPolicy, resultsPolicySchema, SHADOW_ABANDON_CAUSES, SHADOW_DECISIONS, type ShadowAbandonCause, type ShadowDecision, type ShadowOrder } from '#protocol';
 import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -172,11 +172,10 @@ export class DeploymentsService {
     const manifest = this.signing.manifestForNodes(parseManifestEnvelope(version.manifest));
     const activationWindow = deployment.activationWindow ?? undefined;
     const resultsPolicy = await this.resultsPolicyOf(deployment);
-    const decisions = deployment.shadow ? await this.shadowDecisions(deployment.id, nodeIds) : new Map<string, ShadowDecision>();
+    const decisions = deployment.shadow ? await this.shadowDecisions(deployment.id, nodeIds) : new Map<string, SignedDecision>();
     const shadowOf = (nodeId: string): ShadowOrder | undefined => {
       if (!deployment.shadow) return undefined;
-      const decision = decisions.get(nodeId);
-      return { sampleRate: deployment.shadow.sampleRate, ...(decision ? { decision } : {}) };
+      return { sampleRate: deployment.shadow.sampleRate, ...decisions.get(nodeId) };
     };
     const issued = new Date();
     const expires = new Date(issued.getTime() + this.config.trust.desiredStateTtlSeconds * 1000);
@@ -196,9 +195,9 @@ export class DeploymentsService {
   }
 
   /** The shadow decisions made for these nodes of a deployment (signed into their desired states). */
-  private async shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<Map<string, ShadowDecision>> {
+  private async shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<Map<string, SignedDecision>> {
     const rows = await this.repository.shadowDecisions(deploymentId, nodeIds);
-    return new Map(rows.flatMap((r) => (isShadowDecision(r.decision) ? [[r.nodeId, r.decision] as const] : [])));
+    return new Map(rows.flatMap((r) => (isShadowDecision(r.decision) ? [[r.nodeId, signedDecision(r.decision, r.cause)] as const] : [])));
   }
 
   /**
@@ -235,4 +234,15 @@ export class DeploymentsService {
 /** A stored decision is signed only if it is one the protocol knows (a hand-edited row signs nothing). */
 function isShadowDecision(value: string): value is ShadowDecision {
   return (SHADOW_DECISIONS as readonly string[]).includes(value);
+}
+
+type SignedDecision = Pick<ShadowOrder, 'decision' | 'abandonCause'>;
+
+/** The decision as signed: an abandon carries its cause when the stored one is known (else the node reads `gate`). */
+function signedDecision(decision: ShadowDecision, cause: string | null): SignedDecision {
+  return decision === 'abandon' && isAbandonCause(cause) ? { decision, abandonCause: cause } : { decision };
+}
+
+function isAbandonCause(value: string | null): value is ShadowAbandonCause {
+  return (SHADOW_ABANDON_CAUSES as readonly (string | null)[]).includes(value);
 }

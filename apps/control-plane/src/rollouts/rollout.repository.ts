@@ -133,7 +133,7 @@ export class RolloutRepository {
     const { max, backoffSeconds } = rollout.strategy.retries;
     const rows = (await tx.query(
       `WITH abandoned AS (
-         UPDATE deployment_targets dt SET shadow_decision = 'abandon'
+         UPDATE deployment_targets dt SET shadow_decision = 'abandon', shadow_abandon_cause = 'timeout'
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
           WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND rn.deadline_at < $4 AND d.shadow IS NOT NULL
             AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND dt.shadow_decision IS NULL

@@ -61,7 +61,8 @@ export class ShadowWaves {
    */
   async abandonAll(tx: Tx, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;
-    const decided = await this.reports.abandonAll(tx, rollout.id);
+    // Nodes learn why: a candidate the gate failed, or a rollout stopped for another cause (`cancelled` on the node).
+    const decided = await this.reports.abandonAll(tx, rollout.id, verdict?.kind === 'fail' ? 'gate' : 'stopped');
     if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length, 'abandon');
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { PRE_ACTIVATION_DEPLOYMENT_STATES, type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
+import { PRE_ACTIVATION_DEPLOYMENT_STATES, type ShadowAbandonCause, type ShadowDecision, type ShadowReportMessage, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { ShadowWaveFigures } from './shadow-gate.js';
 
 /** Shadow reports and decisions in SQL: one statement each, whatever the wave's size. */
@@ -73,9 +73,9 @@ export class ShadowReportsRepository {
   async decide(tx: EntityManager, rolloutId: string, decision: ShadowDecision, wave: number): Promise<string[]> {
     return this.signDecision(
       tx,
-      `rn.wave = $3 AND rn.state = 'dispatched' AND dt.shadow_decision IS NULL
+      `rn.wave = $4 AND rn.state = 'dispatched' AND dt.shadow_decision IS NULL
        AND ($2::varchar = 'abandon' OR EXISTS (SELECT 1 FROM shadow_reports sr WHERE sr.deployment_id = dt.deployment_id AND sr.node_id = dt.node_id))`,
-      [rolloutId, decision, wave],
+      [rolloutId, decision, decision === 'abandon' ? 'gate' : null, wave],
     );
   }
 
@@ -86,21 +86,24 @@ export class ShadowReportsRepository {
    * re-reads the decision until it activates). Nodes that left `dispatched` (timed out) count too: their
    * retained desired state would still carry the order when they come back. Answers the nodes decided.
    */
-  async abandonAll(tx: EntityManager, rolloutId: string): Promise<string[]> {
+  async abandonAll(tx: EntityManager, rolloutId: string, cause: Extract<ShadowAbandonCause, 'gate' | 'stopped'>): Promise<string[]> {
     return this.signDecision(
       tx,
       `rn.state IN ('dispatched', 'retry-wait', 'failed')
        AND (dt.shadow_decision IS NULL
-            OR (dt.shadow_decision = 'activate' AND (dt.state IS NULL OR dt.state::text = ANY($3::text[]))))`,
-      [rolloutId, 'abandon', PRE_ACTIVATION_DEPLOYMENT_STATES],
+            OR (dt.shadow_decision = 'activate' AND (dt.state IS NULL OR dt.state::text = ANY($4::text[]))))`,
+      [rolloutId, 'abandon', cause, PRE_ACTIVATION_DEPLOYMENT_STATES],
     );
   }
 
-  /** Sets `$2` as the decision of the rollout's (`$1`) shadowing targets that `where` selects (rn, dt), unpublished. */
+  /**
+   * Sets `$2` as the decision (and `$3` as an abandon's cause) of the rollout's (`$1`) shadowing targets
+   * that `where` selects (rn, dt), unpublished.
+   */
   private async signDecision(tx: EntityManager, where: string, params: unknown[]): Promise<string[]> {
     const rows = (await tx.query(
       `WITH decided AS (
-         UPDATE deployment_targets dt SET shadow_decision = $2::varchar
+         UPDATE deployment_targets dt SET shadow_decision = $2::varchar, shadow_abandon_cause = $3::varchar
            FROM rollout_nodes rn JOIN deployments d ON d.id = rn.deployment_id
           WHERE rn.rollout_id = $1 AND d.shadow IS NOT NULL
             AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id AND ${where}
