@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
 import { envelopeFields, fleetTopics, type ShadowReportMessage } from '#protocol';
 import { waitFor } from '../helpers/agent-process.js';
+import { RolloutViewsRepository } from '../../apps/control-plane/src/rollouts/rollout-views.repository.js';
 import { ShadowReportsRepository } from '../../apps/control-plane/src/shadow/shadow-reports.repository.js';
 import { createModel, deploy, enrolNodes, getRollout, startRollout, uploadVersion, waitForRolloutState } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
@@ -113,10 +114,27 @@ describe('shadow reports (nodes/{nodeId}/shadow)', () => {
     try {
       const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=known-bytes', strategy: { shadow: { minSamples: 30 } } });
       await waitForRolloutState(t, id, ['completed'], 30_000);
-      expect((await getRollout(t, id)).waves[0]?.shadow).toMatchObject({ verdict: 'none', samples: 0, reason: expect.stringMatching(/no node of the wave shadowed/) });
+      expect((await getRollout(t, id)).waves[0]?.shadow).toMatchObject({ verdict: 'none', samples: 0, reason: expect.stringMatching(/no verdict was sent to this wave's nodes/) });
     } finally {
       await fleet.stop();
     }
+  }, 60_000);
+
+  it("reads each wave's last gate verdict past the first 1,000 events, skipping abandons a stop caused", async () => {
+    const [node = ''] = await enrolNodes(t, 1, { fleet: 'verdicts' });
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=verdicts', strategy: { shadow: { minSamples: 1 } } }, false);
+    const event = (kind: string, detail: Record<string, unknown>) => t.db.query(`INSERT INTO rollout_events (rollout_id, kind, actor, detail) VALUES ($1, $2, 'engine', $3)`, [id, kind, detail]);
+    await t.db.query(`INSERT INTO rollout_events (rollout_id, kind, actor, detail) SELECT $1, 'node-failed', 'engine', jsonb_build_object('nodeId', $2::text) FROM generate_series(1, 1100)`, [id, node]);
+    await event('shadow-verdict', { wave: 1, verdict: 'pass', decision: 'activate' });
+    await event('shadow-verdict', { wave: 2, verdict: 'pass', decision: 'activate' });
+    await event('shadow-verdict', { wave: 2, verdict: 'fail', decision: 'abandon', cause: 'stopped', reason: 'the rollout stopped' });
+    await event('shadow-verdict', { wave: 3, verdict: 'fail', decision: 'abandon', reason: 'the rollout stopped' }); // written before `cause`
+    await event('shadow-verdict', { wave: 4, verdict: 'fail', decision: 'abandon', cause: 'gate', reason: 'shadow gate: 3 candidate errors (max 0)' });
+    expect([...(await t.app.get(RolloutViewsRepository).shadowVerdicts(id))]).toEqual([
+      [0, { verdict: 'pass', reason: null }],
+      [1, { verdict: 'pass', reason: null }],
+      [3, { verdict: 'fail', reason: 'shadow gate: 3 candidate errors (max 0)' }],
+    ]);
   }, 60_000);
 
   it('tells a node that timed out while shadowing to abandon, and publishes it', async () => {

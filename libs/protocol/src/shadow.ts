@@ -9,8 +9,8 @@ import { int32, real, timestamp } from './bounds.js';
 
 /**
  * What the control plane decided about a shadowed candidate, signed into the node's desired state:
- * `activate` lets the node go on to activation; `abandon` makes it fail the update (`shadow-failed`)
- * and drop the candidate. Absent: keep shadowing. Only a signed document can carry it, so whoever can
+ * `activate` lets the node go on to activation; `abandon` makes it fail the update (`shadow-failed`, or
+ * `cancelled`: see SHADOW_ABANDON_CAUSES) and drop the candidate. Absent: keep shadowing. Only a signed document can carry it, so whoever can
  * publish on the broker can neither activate a candidate nor cancel one.
  */
 export const SHADOW_DECISIONS = ['activate', 'abandon'] as const;

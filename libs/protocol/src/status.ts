@@ -56,7 +56,7 @@ export const FAILURE_REASONS = [
   'malformed', // a signed document that is not what it claims to be
   'self-test-failed',
   'soak-failed',
-  'shadow-failed', // the control plane's shadow evaluation judged the candidate and abandoned it
+  'shadow-failed', // the control plane abandoned the candidate: it failed the shadow gate, or the rollout stopped waiting for the node
   'cancelled', // the control plane cancelled the update before activation: its rollout stopped (not a verdict on the model)
   'crash-loop',
   'superseded',

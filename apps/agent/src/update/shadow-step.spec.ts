@@ -68,7 +68,7 @@ describe('shadowCandidate', () => {
       ['stopped', 'cancelled', /rollout stopped before a shadow verdict/],
       ['gate', 'shadow-failed', /failed the shadow gate/],
       ['timeout', 'shadow-failed', /node timeout/],
-      [undefined, 'shadow-failed', /failed the shadow gate/],
+      [undefined, 'shadow-failed', /abandoned the candidate after its shadow evaluation/],
     ];
     for (const [cause, reason, message] of cases) {
       const error = await failureOf(shadowCandidate(deps(60_000), desired(), quick, () => desired('abandon', undefined, cause), new AbortController().signal));

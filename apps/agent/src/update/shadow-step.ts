@@ -42,7 +42,7 @@ export function shadowStepSettings(config: Pick<AgentConfig, 'shadow' | 'heartbe
  * The shadow step: the self-tested candidate runs beside the serving model (ShadowEvaluator) and its
  * figures are reported until a verified desired state of the same deployment carries the control
  * plane's decision. `activate` returns that document (the caller records it and moves on to
- * activation); `abandon` fails the update (`shadow-failed`), which rolls back. Besides a newer
+ * activation); `abandon` fails the update (`shadow-failed`, or `cancelled` for a stopped rollout), which rolls back. Besides a newer
  * deployment (the signal), `limits.maxShadowMs` without a decision ends it as `shadow-failed`: a control
  * plane that never decides must not keep a candidate running beside the serving model for good. A restart starts a new run: the figures of the old one were already
  * reported, and only the decision, never the figures, lets the update through.
@@ -99,13 +99,20 @@ export async function shadowCandidate(
 /**
  * The update's failure when the control plane says `abandon`, by the cause it signed: a rollout stopped
  * for another reason cancelled the update (`cancelled`: the candidate was never judged bad); otherwise the
- * candidate failed its evaluation or the node ran out of time (`shadow-failed`). No cause: `gate`.
+ * candidate failed the gate or the node ran out of time (`shadow-failed`). No cause (a control plane
+ * before it): `shadow-failed`, saying no more than the decision does.
  */
 function abandoned(document: VerifiedDesired, what = 'abandoned the candidate'): StepFailure {
-  const cause = document.state.shadow?.abandonCause ?? 'gate';
-  if (cause === 'stopped') return new StepFailure('cancelled', `the control plane ${what}: its rollout stopped before a shadow verdict`);
-  if (cause === 'timeout') return new StepFailure('shadow-failed', `the control plane ${what}: the rollout stopped waiting for this node (node timeout)`);
-  return new StepFailure('shadow-failed', `the control plane ${what}: it failed the shadow gate`);
+  switch (document.state.shadow?.abandonCause) {
+    case 'stopped':
+      return new StepFailure('cancelled', `the control plane ${what}: its rollout stopped before a shadow verdict`);
+    case 'timeout':
+      return new StepFailure('shadow-failed', `the control plane ${what}: the rollout stopped waiting for this node (node timeout)`);
+    case 'gate':
+      return new StepFailure('shadow-failed', `the control plane ${what}: it failed the shadow gate`);
+    case undefined:
+      return new StepFailure('shadow-failed', `the control plane ${what} after its shadow evaluation`);
+  }
 }
 
 /** The decision a verified desired state of this deployment carries, if any. */
@@ -117,7 +124,7 @@ function decisionOf(document: VerifiedDesired | undefined, deploymentId: string)
 /**
  * After an approval, waits for the activation window while re-reading the decision: a rollout that
  * stops before this node activates withdraws the approval (a re-signed copy says `abandon`), and the
- * update then fails as `shadow-failed` instead of activating. Answers the approving document to record.
+ * update then fails by the abandon's cause instead of activating. Answers the approving document to record.
  */
 export async function awaitActivation(
   approved: VerifiedDesired,

@@ -251,7 +251,7 @@ function registerWatch(rollouts: Command): void {
       try {
         const summary = await follow(ctx, id, stop);
         if (!summary) throw new CliError(`rollout ${id} did not finish within ${o.timeout} s`, ExitCode.failed);
-        if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, unfinishedHint(summary.state, id, summary.serving));
+        if (summary.state !== 'completed') throw new CliError(`rollout ${summary.name} ${summary.state}${summary.haltReason ? `: ${summary.haltReason}` : ''}`, ExitCode.failed, unfinishedHint(summary.state, id, summary));
       } finally {
         clearTimeout(timer);
       }

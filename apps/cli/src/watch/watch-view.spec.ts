@@ -56,11 +56,22 @@ describe('summarise (what watch draws)', () => {
     const nodes = [node('a', 1, 'dispatched', 'self-tested', null, 'abandon'), node('b', 1, 'failed', 'rolled-back', { reason: 'shadow-failed', detail: null }, 'abandon')];
     const summary = summarise({ rollout, nodes });
     expect(summary.waves[0]?.phases).toEqual({ abandoning: 1, failed: 1 });
-    expect(summary.failures).toEqual([
-      { node: 'b', reason: 'shadow-failed', detail: null },
-      { node: 'a', reason: 'abandoning', detail: 'told to drop the candidate; it keeps serving its model' },
-    ]);
+    expect(summary.failures).toEqual([{ node: 'b', reason: 'shadow-failed', detail: null }]);
+    expect(summary.abandoning).toEqual(['a']);
     expect(summary.serving).toBe(0);
+  });
+
+  it('counts as serving every node that runs the version, timed out in its soak included, and not one reporting on its revert', () => {
+    const rollout = { id: 'r', name: 'n', state: 'halted', currentWave: 2, haltReason: 'failure threshold', waves: [{ wave: 1, planned: 1 }, { wave: 2, planned: 5 }] } satisfies SummaryInput['rollout'];
+    const nodes = [
+      node('a', 1, 'succeeded', 'committed'),
+      node('b', 2, 'failed', 'activated', { reason: null, detail: null }),
+      node('c', 2, 'retry-wait', 'committed'),
+      node('d', 2, 'reverting', 'committed'),
+      node('e', 2, 'failed', 'rolled-back', { reason: 'soak-failed', detail: null }),
+      node('f', 2, 'reverted', 'committed'),
+    ];
+    expect(summarise({ rollout, nodes })).toMatchObject({ serving: 3, reverting: 1 });
   });
 
   it('names the stream events a summary was read after, by id and type only', () => {
@@ -88,20 +99,21 @@ describe('summarise (what watch draws)', () => {
 
 describe('unfinishedHint (what watch suggests when a rollout ends without completing)', () => {
   it('suggests resume only for a halted rollout, which is the only state resume accepts', () => {
-    expect(unfinishedHint('halted', 'r1', 1)).toMatch(/rollouts resume r1/);
-    for (const state of ['aborted', 'superseded']) expect({ state, hint: unfinishedHint(state, 'r1', 1) }).not.toEqual({ state, hint: expect.stringMatching(/resume r1/) });
+    expect(unfinishedHint('halted', 'r1', { serving: 1, reverting: 0 })).toMatch(/rollouts resume r1/);
+    for (const state of ['aborted', 'superseded']) expect({ state, hint: unfinishedHint(state, 'r1', { serving: 1, reverting: 0 }) }).not.toEqual({ state, hint: expect.stringMatching(/resume r1/) });
   });
 
   it('offers a halted rollout a rollback only when some node serves its version', () => {
-    expect(unfinishedHint('halted', 'r1', 2)).toMatch(/rollouts rollback r1/);
-    expect(unfinishedHint('halted', 'r1', 0)).not.toMatch(/rollback r1/);
-    expect(unfinishedHint('halted', 'r1', 0)).toMatch(/nothing to roll back/);
-    expect(unfinishedHint('aborted', 'r1', 1)).toMatch(/rollouts rollback r1/);
-    expect(unfinishedHint('aborted', 'r1', 0)).not.toMatch(/rollback/);
+    expect(unfinishedHint('halted', 'r1', { serving: 2, reverting: 0 })).toMatch(/rollouts rollback r1/);
+    expect(unfinishedHint('halted', 'r1', { serving: 0, reverting: 0 })).not.toMatch(/rollback r1/);
+    expect(unfinishedHint('halted', 'r1', { serving: 0, reverting: 0 })).toMatch(/nothing to roll back/);
+    expect(unfinishedHint('halted', 'r1', { serving: 0, reverting: 2 })).toMatch(/being returned to their previous version/);
+    expect(unfinishedHint('aborted', 'r1', { serving: 1, reverting: 0 })).toMatch(/rollouts rollback r1/);
+    expect(unfinishedHint('aborted', 'r1', { serving: 0, reverting: 0 })).not.toMatch(/rollback/);
   });
 
   it('sends an aborted rollout to a new rollout and a superseded one to the rollout that took over', () => {
-    expect(unfinishedHint('aborted', 'r1', 0)).toMatch(/rollouts create/);
-    expect(unfinishedHint('superseded', 'r1', 0)).toMatch(/rollouts ls/);
+    expect(unfinishedHint('aborted', 'r1', { serving: 0, reverting: 0 })).toMatch(/rollouts create/);
+    expect(unfinishedHint('superseded', 'r1', { serving: 0, reverting: 0 })).toMatch(/rollouts ls/);
   });
 });

@@ -7,18 +7,19 @@ export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'super
 /**
  * What an operator can do about a rollout that ended without completing. Only a halted one resumes;
  * aborted and superseded ones are over (resume is refused with 409), so their hint names what is left.
- * A rollback is offered only while `serving` (nodes that run the rollout's version) is above 0.
+ * A rollback is offered only while some node runs the rollout's version (`serving`).
  */
-export function unfinishedHint(state: string, id: string, serving: number): string {
+export function unfinishedHint(state: string, id: string, nodes: Pick<WatchSummary, 'serving' | 'reverting'>): string {
   if (state === 'halted') {
     const fix = `look at the failed nodes (\`rollouts get ${id}\`), fix the cause, then \`rollouts resume ${id}\``;
+    if (nodes.serving > 0) return `${fix}, or \`rollouts rollback ${id}\` to return its nodes`;
     // A rollback returns nodes that run the rollout's version: with none (a shadow gate stops a wave before
     // any node activates), offering it would send the operator to a command that does nothing.
-    return serving > 0 ? `${fix}, or \`rollouts rollback ${id}\` to return its nodes` : `${fix}; no node serves its version, so there is nothing to roll back`;
+    return nodes.reverting > 0 ? `${fix}; its nodes are being returned to their previous version` : `${fix}; no node serves its version, so there is nothing to roll back`;
   }
   if (state === 'aborted') {
     const next = 'it was stopped for good and cannot resume: create a new rollout (`rollouts create`)';
-    return serving > 0 ? `${next}; if the abort did not return its nodes, \`rollouts rollback ${id}\` can` : next;
+    return nodes.serving > 0 ? `${next}; if the abort did not return its nodes, \`rollouts rollback ${id}\` can` : next;
   }
   if (state === 'superseded') return 'a newer rollout took over its nodes: follow that one (`rollouts ls`)';
   return `look at it with \`rollouts get ${id}\``;
@@ -50,8 +51,16 @@ export interface WaveSummary {
   readonly phases: Record<string, number>;
 }
 
-/** A node's phases in which it runs the rollout's version. */
+/** A node's phases in which it runs the rollout's version (unless a revert is what it reports on). */
 const SERVING_PHASES = new Set(['activated', 'committed']);
+/** Rollout states in which a node's phase is of the rollout's own delivery, not of a revert. */
+const OWN_DELIVERY = new Set(['dispatched', 'retry-wait', 'failed']);
+
+/**
+ * Whether a node runs the rollout's version now: it succeeded, or it activated it and has not been sent
+ * back (a node that timed out in its soak is `retry-wait` or `failed` and may still run it).
+ */
+const runsVersion = (n: RolloutSnapshot['nodes'][number]) => n.state === 'succeeded' || (OWN_DELIVERY.has(n.state) && SERVING_PHASES.has(n.phase ?? ''));
 
 
 export interface WatchSummary {
@@ -62,8 +71,12 @@ export interface WatchSummary {
   readonly haltReason: string | null;
   readonly waves: WaveSummary[];
   readonly failures: { node: string; reason: string | null; detail: string | null }[];
-  /** Nodes running the rollout's version now (succeeded, or activated and soaking): what a rollback would return. */
+  /** Nodes a halted shadow wave told to drop the candidate that have not confirmed yet. */
+  readonly abandoning: string[];
+  /** Nodes running the rollout's version now: what a rollback would return. */
   readonly serving: number;
+  /** Nodes being returned to their previous version (a rollback under way). */
+  readonly reverting: number;
   /** The stream events (id and type) this summary was read after: none for the first. */
   readonly events: { id: string; type: string }[];
 }
@@ -90,8 +103,7 @@ export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchS
   });
   const failures = nodes.filter((n) => n.state === 'failed').map((n) => ({ node: n.nodeName, reason: n.failure?.reason ?? n.reason, detail: n.failure?.detail ?? null }));
   // A halted shadow wave's nodes are told to drop the candidate after the halt: named until they confirm.
-  for (const n of nodes) if (n.state === 'dispatched' && n.shadow === 'abandon') failures.push({ node: n.nodeName, reason: 'abandoning', detail: 'told to drop the candidate; it keeps serving its model' });
-  const serving = nodes.filter((n) => n.state === 'succeeded' || (n.state === 'dispatched' && SERVING_PHASES.has(n.phase ?? ''))).length;
+  const abandoning = nodes.filter((n) => n.state === 'dispatched' && n.shadow === 'abandon' && !SERVING_PHASES.has(n.phase ?? '')).map((n) => n.nodeName);
   return {
     id: rollout.id,
     name: rollout.name,
@@ -100,7 +112,9 @@ export function summarise({ rollout, nodes, events = [] }: SummaryInput): WatchS
     haltReason: rollout.haltReason,
     waves,
     failures,
-    serving,
+    abandoning,
+    serving: nodes.filter(runsVersion).length,
+    reverting: nodes.filter((n) => n.state === 'reverting').length,
     events: events.map(({ id, type }) => ({ id, type })),
   };
 }
@@ -158,5 +172,6 @@ export class WatchView {
     this.bars.stop();
     if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
     for (const f of summary.failures) process.stderr.write(`  node ${f.node}: ${f.reason ?? 'failed'}${f.detail ? ` — ${f.detail}` : ''}\n`);
+    for (const node of summary.abandoning) process.stderr.write(`  node ${node}: abandoning — told to drop the candidate; it keeps serving its model\n`);
   }
 }

@@ -6,6 +6,7 @@ import { Deployment } from '../deployments/deployment.entity.js';
 import { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutNode } from './rollout-node.entity.js';
 import { Rollout, type RolloutState } from './rollout.entity.js';
+import { ROLLOUT_STOPPED, type WaveShadowVerdict } from './wave-shadow-view.js';
 
 export interface RolloutNodeProgress {
   readonly nodeId: string;
@@ -65,6 +66,23 @@ export class RolloutViewsRepository {
   /** The rollout's history, oldest first, at most 1,000 rows. */
   events(id: string): Promise<RolloutEvent[]> {
     return this.db.getRepository(RolloutEvent).find({ where: { rolloutId: id }, order: { id: 'ASC' }, take: 1000 });
+  }
+
+  /**
+   * The last gate verdict of each wave (0-based) from its `shadow-verdict` events: the decision its nodes
+   * were sent. Abandons because the rollout stopped (`cause: stopped`; before that field, the reason
+   * ROLLOUT_STOPPED) are not verdicts about the candidate. Read apart from `events`, which stops at 1,000.
+   */
+  async shadowVerdicts(id: string): Promise<Map<number, WaveShadowVerdict>> {
+    const rows = (await this.db.query(
+      `SELECT DISTINCT ON ((detail->>'wave')::int) (detail->>'wave')::int - 1 AS wave, detail->>'verdict' AS verdict, detail->>'reason' AS reason
+         FROM rollout_events
+        WHERE rollout_id = $1 AND kind = 'shadow-verdict' AND detail->>'verdict' IN ('pass', 'fail') AND jsonb_typeof(detail->'wave') = 'number'
+          AND coalesce(detail->>'cause', '') <> 'stopped' AND coalesce(detail->>'reason', '') <> $2
+        ORDER BY (detail->>'wave')::int, id DESC`,
+      [id, ROLLOUT_STOPPED],
+    )) as { wave: number; verdict: 'pass' | 'fail'; reason: string | null }[];
+    return new Map(rows.map(({ wave, verdict, reason }) => [wave, { verdict, reason }]));
   }
 
   /** Per-node progress with each node's reported phase and failure detail, keyset-paginated by node id. */

@@ -18,7 +18,7 @@ import { parseStrategy, parseVariantRules } from './strategy.js';
 import type { ShadowGateSettings } from '../shadow/shadow-gate.js';
 import { ShadowReportsRepository } from '../shadow/shadow-reports.repository.js';
 import type { RolloutShadowDto } from './dto/rollout-shadow.dto.js';
-import { decidedShadowVerdicts, waveShadowVerdict, type WaveShadowVerdict } from './wave-shadow-view.js';
+import { waveShadowVerdict, type WaveShadowVerdict } from './wave-shadow-view.js';
 
 export interface RolloutRequest {
   readonly name: string;
@@ -186,8 +186,7 @@ export class RolloutsService {
   async get(id: string): Promise<RolloutDetail> {
     const rollout = await this.views.findById(id);
     if (!rollout) throw new NotFoundError('rollout', id);
-    const [rows, events] = await Promise.all([this.views.nodeStates(id), this.views.events(id)]);
-    const decided = decidedShadowVerdicts(events);
+    const [rows, events, decided] = await Promise.all([this.views.nodeStates(id), this.views.events(id), this.views.shadowVerdicts(id)]);
     const waves = await Promise.all(
       rollout.waveSizes.map(async (planned, wave) => ({
         wave: wave + 1,

@@ -72,11 +72,14 @@ export class ShadowWaves {
    */
   private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number, decision: ShadowDecision): Promise<void> {
     const outcome = decision === 'activate' ? 'pass' : 'fail';
-    const reason = verdict?.kind === 'fail' ? verdict.reason : decision === 'abandon' ? ROLLOUT_STOPPED : undefined;
+    const stopped = decision === 'abandon' && verdict?.kind !== 'fail';
+    const reason = verdict?.kind === 'fail' ? verdict.reason : stopped ? ROLLOUT_STOPPED : undefined;
     return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {
       wave: wave + 1,
       verdict: outcome,
       decision,
+      // What a subscriber tells a failed candidate (`gate`) from a stopped rollout's abandon (`stopped`) by.
+      ...(decision === 'abandon' ? { cause: stopped ? 'stopped' : 'gate' } : {}),
       nodes,
       ...(reason ? { reason } : {}),
       ...(verdict ? { figures: { ...verdict.figures, since: verdict.figures.since?.toISOString() ?? null } } : {}),
