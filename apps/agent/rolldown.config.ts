@@ -6,7 +6,7 @@ import { defineConfig } from 'rolldown';
  * Why: an agent lives on small devices, and V8 keeps every loaded module's source, scope data and module
  * record in the heap. Bundled, it loads a few modules instead of hundreds, leaves out zod's locales (only
  * English is reached), and holds no comments or whitespace: the agent serving the seed CNN on ONNX Runtime
- * dropped from 100–101 MB to about 96.5 MB resident (bench/agent-rss.ts). balena-supervisor bundles its
+ * dropped from 100–101 MB to 96.7–97.5 MB resident (bench/agent-rss.ts). balena-supervisor bundles its
  * supervisor for the same reason.
  * Names are kept (errors and logs read them). The source maps are written beside the bundle for decoding a
  * stack trace; `--enable-source-maps` on a device costs ~17 MB resident (docs/agent.md).
