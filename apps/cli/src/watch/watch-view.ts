@@ -62,7 +62,6 @@ const OWN_DELIVERY = new Set(['dispatched', 'retry-wait', 'failed']);
  */
 const runsVersion = (n: RolloutSnapshot['nodes'][number]) => n.state === 'succeeded' || (OWN_DELIVERY.has(n.state) && SERVING_PHASES.has(n.phase ?? ''));
 
-
 export interface WatchSummary {
   readonly id: string;
   readonly name: string;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError, NotFoundError, type RecurringWindow, UnprocessableError, ValidationError } from '#common';
-import { chunkCount, type ResultsPolicy, resultsPolicySchema, SHADOW_ABANDON_CAUSES, SHADOW_DECISIONS, type ShadowAbandonCause, type ShadowDecision, type ShadowOrder } from '#protocol';
+import { chunkCount, type ResultsPolicy, resultsPolicySchema, SHADOW_ABANDON_CAUSES, SHADOW_DECISIONS, type ShadowDecision, type ShadowOrder } from '#protocol';
 import { parseManifestEnvelope } from '#trust';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -197,7 +197,7 @@ export class DeploymentsService {
   /** The shadow decisions made for these nodes of a deployment (signed into their desired states). */
   private async shadowDecisions(deploymentId: string, nodeIds: readonly string[]): Promise<Map<string, SignedDecision>> {
     const rows = await this.repository.shadowDecisions(deploymentId, nodeIds);
-    return new Map(rows.flatMap((r) => (isShadowDecision(r.decision) ? [[r.nodeId, signedDecision(r.decision, r.cause)] as const] : [])));
+    return new Map(rows.flatMap((r) => (isOneOf(SHADOW_DECISIONS, r.decision) ? [[r.nodeId, signedDecision(r.decision, r.cause)] as const] : [])));
   }
 
   /**
@@ -231,18 +231,14 @@ export class DeploymentsService {
   }
 }
 
-/** A stored decision is signed only if it is one the protocol knows (a hand-edited row signs nothing). */
-function isShadowDecision(value: string): value is ShadowDecision {
-  return (SHADOW_DECISIONS as readonly string[]).includes(value);
+/** A stored value is signed only if it is one the protocol knows (a hand-edited row signs nothing). */
+function isOneOf<T extends string>(values: readonly T[], value: string | null): value is T {
+  return (values as readonly (string | null)[]).includes(value);
 }
 
 type SignedDecision = Pick<ShadowOrder, 'decision' | 'abandonCause'>;
 
-/** The decision as signed: an abandon carries its cause when the stored one is known (else the node reads `gate`). */
+/** The decision as signed: an abandon carries its cause when the stored one is known (else the node reads no cause). */
 function signedDecision(decision: ShadowDecision, cause: string | null): SignedDecision {
-  return decision === 'abandon' && isAbandonCause(cause) ? { decision, abandonCause: cause } : { decision };
-}
-
-function isAbandonCause(value: string | null): value is ShadowAbandonCause {
-  return (SHADOW_ABANDON_CAUSES as readonly (string | null)[]).includes(value);
+  return decision === 'abandon' && isOneOf(SHADOW_ABANDON_CAUSES, cause) ? { decision, abandonCause: cause } : { decision };
 }

@@ -62,7 +62,7 @@ export class ShadowWaves {
   async abandonAll(tx: Tx, rollout: Rollout, verdict: ShadowVerdict | null): Promise<void> {
     if (!rollout.strategy.shadow) return;
     // Nodes learn why: a candidate the gate failed, or a rollout stopped for another cause (`cancelled` on the node).
-    const decided = await this.reports.abandonAll(tx, rollout.id, verdict?.kind === 'fail' ? 'gate' : 'stopped');
+    const decided = await this.reports.abandonAll(tx, rollout.id, abandonCause(verdict));
     if (decided.length > 0 || verdict?.kind === 'fail') await this.event(tx, rollout, rollout.currentWave, verdict, decided.length, 'abandon');
   }
 
@@ -72,17 +72,22 @@ export class ShadowWaves {
    */
   private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number, decision: ShadowDecision): Promise<void> {
     const outcome = decision === 'activate' ? 'pass' : 'fail';
-    const stopped = decision === 'abandon' && verdict?.kind !== 'fail';
-    const reason = verdict?.kind === 'fail' ? verdict.reason : stopped ? ROLLOUT_STOPPED : undefined;
+    const cause = decision === 'abandon' ? abandonCause(verdict) : undefined;
+    const reason = verdict?.kind === 'fail' ? verdict.reason : cause === 'stopped' ? ROLLOUT_STOPPED : undefined;
     return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {
       wave: wave + 1,
       verdict: outcome,
       decision,
       // What a subscriber tells a failed candidate (`gate`) from a stopped rollout's abandon (`stopped`) by.
-      ...(decision === 'abandon' ? { cause: stopped ? 'stopped' : 'gate' } : {}),
+      ...(cause ? { cause } : {}),
       nodes,
       ...(reason ? { reason } : {}),
       ...(verdict ? { figures: { ...verdict.figures, since: verdict.figures.since?.toISOString() ?? null } } : {}),
     });
   }
+}
+
+/** Why nodes are abandoned: the gate failed the candidate, or the rollout stopped while the gate had not. */
+function abandonCause(verdict: ShadowVerdict | null): 'gate' | 'stopped' {
+  return verdict?.kind === 'fail' ? 'gate' : 'stopped';
 }
