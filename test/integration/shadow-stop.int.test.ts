@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
-import { envelopeFields, fleetTopics, type ShadowReportMessage } from '#protocol';
+import { type DeploymentState, encodeMessage, envelopeFields, type FailureReason, fleetTopics, type ShadowReportMessage } from '#protocol';
 import { waitFor } from '../helpers/agent-process.js';
-import { createModel, enrolNodes, startRollout, uploadVersion } from '../helpers/fleet.js';
+import { createModel, deploy, enrolNodes, getRollout, reportRunning, startRollout, uploadVersion, waitForRolloutState } from '../helpers/fleet.js';
 import { denseSoftmaxModel } from '../helpers/onnx-model.js';
 import { expectTickChainEnded } from '../helpers/rollout-ticks.js';
+import { SimulatedFleet } from '../helpers/simulated-fleet.js';
 import { bearer, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startTestBroker, type TestBroker } from '../helpers/test-broker.js';
 
@@ -25,6 +26,8 @@ describe('a shadowed rollout that stops', () => {
   let t: TestApp;
   let client: MqttClient;
   let version: { id: string; sha256: string };
+  /** What the nodes of the rollback tests ran before the shadowed version. */
+  let base: { id: string; sha256: string };
 
   const target = async (rolloutId: string, nodeId: string) =>
     ((await t.db.query(
@@ -48,12 +51,53 @@ describe('a shadowed rollout that stops', () => {
     }
   };
   const abort = (rolloutId: string) => t.http().post(`/v1/rollouts/${rolloutId}/abort`).set(bearer(t.adminKey)).send({ reason: 'operator stop', rollback: false }).expect(200);
+  const post = (path: string) => t.http().post(path).set(bearer(t.adminKey)).send({});
+  /** A shadow report of `samples` that all agreed, sent for the node's current deployment in the rollout. */
+  const sendReport = async (rolloutId: string, nodeId: string, samples: number) => {
+    const report: ShadowReportMessage = {
+      ...envelopeFields(),
+      seq: 1,
+      deploymentId: await deploymentOf(rolloutId, nodeId),
+      sha256: version.sha256,
+      startedAt: new Date().toISOString(),
+      samples,
+      agreed: samples,
+      errors: 0,
+      skipped: 0,
+      meanDivergence: 0,
+      meanAbsDiff: 0,
+      activeLatencyMs: 1,
+      candidateLatencyMs: 1,
+    };
+    await client.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(nodeId, 'shadow'), JSON.stringify(report), { qos: 1 });
+  };
+  const statusSeq = new Map<string, number>();
+  /** A status the node sends about its current deployment in the rollout, as an agent would (its own increasing seq). */
+  const sendStatus = async (rolloutId: string, nodeId: string, state: DeploymentState, reason?: FailureReason, detail?: string) => {
+    const seq = (statusSeq.get(nodeId) ?? 0) + 1;
+    statusSeq.set(nodeId, seq);
+    const message = { ...envelopeFields(), seq, deploymentId: await deploymentOf(rolloutId, nodeId), state, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) };
+    await client.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(nodeId, 'status'), encodeMessage('status', message), { qos: 1 });
+  };
+  /** Nodes that run `base` (deployed by hand to simulated nodes, then the simulation stops): a rollout has something to return them to. */
+  const nodesRunningBase = async (count: number, fleetLabel: string) => {
+    const nodes = await enrolNodes(t, count, { fleet: fleetLabel });
+    const fleet = await SimulatedFleet.start({ url: broker.url, namespace: t.config.mqtt.fleetNamespace }, nodes);
+    try {
+      await deploy(t, base.id, { nodeIds: nodes });
+      await reportRunning(t, fleet, nodes, base.id);
+    } finally {
+      await fleet.stop();
+    }
+    return nodes;
+  };
 
   beforeAll(async () => {
     broker = await startTestBroker();
     t = await startTestApp({ MQTT_URL: broker.url, INGEST_FLUSH_MS: '50' });
     await createModel(t, 'digits', 16, 4);
     version = await uploadVersion(t, 'digits', { version: '1.0.0' }, denseSoftmaxModel(1).bytes);
+    base = await uploadVersion(t, 'digits', { version: '0.9.0' }, denseSoftmaxModel(2).bytes);
     client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
   }, 60_000);
 
@@ -102,5 +146,70 @@ describe('a shadowed rollout that stops', () => {
     const failed = await waitFor(() => target(id, node), (r) => r?.state === 'failed', 30_000, 'the silent node given up on');
     expect(failed).toMatchObject({ state: 'failed', reason: 'timeout', decision: 'abandon' });
     await expectTickChainEnded(t, id);
+  }, 90_000);
+  it('refuses to roll back a stopped rollout whose nodes all dropped the candidate in shadow: none of them runs it', async () => {
+    const [node = ''] = await nodesRunningBase(1, 'abandoned');
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=abandoned', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 100 } } });
+    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    await sendReport(id, node, 5);
+    await abort(id);
+    await waitFor(() => target(id, node), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the node told to abandon');
+    await sendStatus(id, node, 'failed', 'cancelled', 'the control plane abandoned the candidate: its rollout stopped before a shadow verdict');
+    await waitFor(() => target(id, node), (r) => r?.state === 'failed', 30_000, 'the cancel folded in');
+    const refused = await post(`/v1/rollouts/${id}/rollback`).expect(409);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.body.detail).toMatch(/none of its nodes runs its version .*abandoned it in shadow/);
+    expect((await target(id, node))?.state).toBe('failed'); // nothing was sent to it
+    const rollout = await getRollout(t, id);
+    expect(rollout.waves[0]?.shadow).toMatchObject({ verdict: 'none', samples: 5 });
+    // The event says what the view says: no verdict on the candidate, the rollout stopped first.
+    expect(rollout.events.filter((e) => e.kind === 'shadow-verdict').map((e) => e.detail)).toEqual([expect.objectContaining({ verdict: 'none', decision: 'abandon', cause: 'stopped' })]);
+  }, 90_000);
+
+  it('keeps the wave figures its verdict was made on when a completed shadowed rollout is rolled back', async () => {
+    const [node = ''] = await nodesRunningBase(1, 'rolled-back');
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=rolled-back', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 5 } } });
+    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    await sendReport(id, node, 7);
+    await waitFor(() => target(id, node), (r) => r?.decision === 'activate' && r.published, 30_000, 'the node approved');
+    await sendStatus(id, node, 'activated');
+    await sendStatus(id, node, 'committed');
+    await waitForRolloutState(t, id, ['completed']);
+    await post(`/v1/rollouts/${id}/rollback`).expect(200);
+    await waitFor(() => target(id, node), (r) => r?.state === 'reverting', 30_000, 'the node sent back');
+    // The node's latest deployment is now the revert's: the figures are still its shadow run's.
+    expect((await getRollout(t, id)).waves[0]?.shadow).toMatchObject({ verdict: 'pass', nodes: 1, samples: 7, agreement: 1 });
+  }, 90_000);
+
+  it("counts a node's unsolicited cancel as a failure, and resends the version to a node confirming a stop's cancel after a resume", async () => {
+    const [liar = '', shadowing = ''] = await enrolNodes(t, 2, { fleet: 'resumed' });
+    const id = await startRollout(t, {
+      modelVersionId: version.id,
+      selector: 'fleet=resumed',
+      strategy: { nodeTimeoutSeconds: 3600, failureThreshold: { count: 1 }, shadow: { minSamples: 100 } },
+    });
+    await waitFor(() => target(id, shadowing), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the nodes dispatched');
+    // No stop was sent: a node claiming its update was cancelled failed for a reason of its own.
+    await sendStatus(id, liar, 'failed', 'cancelled', 'forged');
+    const liarTarget = await waitFor(() => target(id, liar), (r) => r?.state === 'failed', 30_000, 'the forged cancel folded in');
+    expect(liarTarget.reason).toBe('failed:internal');
+    const detail = (await t.db.query(`SELECT dt.detail FROM deployment_targets dt WHERE dt.deployment_id = $1 AND dt.node_id = $2`, [await deploymentOf(id, liar), liar])) as { detail: string }[];
+    expect(detail[0]?.detail).toBe('reported cancelled, but no stop was sent to it: forged');
+    // The failure halts the rollout; the node still shadowing is told to drop the candidate (cause: stopped).
+    await waitForRolloutState(t, id, ['halted']);
+    await waitFor(() => target(id, shadowing), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the shadowing node told to abandon');
+    await post(`/v1/rollouts/${id}/resume`).expect(200);
+    const abandoned = await deploymentOf(id, shadowing);
+    // Its confirmation comes after the resume: the version is sent to it again, and nothing halts.
+    await sendStatus(id, shadowing, 'failed', 'cancelled', 'its rollout stopped before a shadow verdict');
+    await waitFor(
+      async () => ({ node: await target(id, shadowing), deployment: await deploymentOf(id, shadowing) }),
+      (r) => r.node?.state === 'dispatched' && r.deployment !== abandoned && r.node.published,
+      30_000,
+      'the version sent again',
+    );
+    const rollout = await getRollout(t, id);
+    expect(rollout.state).toBe('running');
+    expect(rollout.events.some((e) => e.kind === 'node-retry-scheduled' && e.detail['nodeId'] === shadowing && e.detail['reason'] === 'failed:cancelled')).toBe(true);
   }, 90_000);
 });

@@ -6,11 +6,15 @@ export interface EventPayloads {
   'rollout.started': { readonly nodes: number; readonly waves: readonly number[]; readonly actor: string };
   'rollout.wave-advanced': { readonly wave: number; readonly nodes: number; readonly note?: string };
   'rollout.gate-verdict': { readonly wave: number; readonly verdict: 'pass' | 'wait' | 'fail'; readonly reason?: string };
-  /** A wave's shadow evaluation decided nodes: `activate` (passed) or `abandon` (failed, or the rollout stopped). */
+  /**
+   * A wave's shadow evaluation decided nodes: `activate` (passed) or `abandon` (`fail`: the gate failed the
+   * candidate, cause `gate`; `none`: the rollout stopped before a verdict, cause `stopped`).
+   */
   'rollout.shadow-verdict': {
     readonly wave: number;
-    readonly verdict: 'pass' | 'fail';
+    readonly verdict: 'pass' | 'fail' | 'none';
     readonly decision: 'activate' | 'abandon';
+    readonly cause?: 'gate' | 'stopped';
     readonly nodes: number;
     readonly reason?: string;
     readonly figures?: Record<string, unknown>;
@@ -106,8 +110,9 @@ export function rolloutCatalogueEvent(kind: string, actor: string, detail: Recor
         type: 'rollout.shadow-verdict',
         payload: {
           wave: num(detail['wave']),
-          verdict: detail['verdict'] === 'pass' ? 'pass' : 'fail',
+          verdict: detail['verdict'] === 'pass' ? 'pass' : detail['verdict'] === 'none' ? 'none' : 'fail',
           decision: detail['decision'] === 'activate' ? 'activate' : 'abandon',
+          ...(detail['cause'] === 'gate' || detail['cause'] === 'stopped' ? { cause: detail['cause'] } : {}),
           nodes: num(detail['nodes']),
           ...(detail['reason'] ? { reason: str(detail['reason']) } : {}),
           ...(typeof detail['figures'] === 'object' && detail['figures'] !== null ? { figures: detail['figures'] } : {}),

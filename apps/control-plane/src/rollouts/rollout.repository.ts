@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { type DeepPartial, In, IsNull, MoreThan, Not, type QueryDeepPartialEntity } from 'typeorm';
-import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
+import { type DeepPartial, In, type QueryDeepPartialEntity } from 'typeorm';
+import { type DeploymentState, PRE_ACTIVATION_DEPLOYMENT_STATES, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { Tx } from '../database/transactions.js';
 import type { Counts } from './decide.js';
 import { RolloutEvent } from './rollout-event.entity.js';
@@ -48,6 +48,9 @@ export function describeTakeover(t: TakenOver): string {
  * The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes.
  * The gates' statistics are in gate-stats.repository.ts, reads outside a tick in rollout-views.repository.ts.
  */
+/** A target's outcomes after which its node does not run the version: it failed before activating, went back, or refused. */
+const NOT_ACTIVATED_OUTCOMES: readonly DeploymentState[] = ['failed', 'rolled-back', 'rejected'];
+
 @Injectable()
 export class RolloutRepository {
   constructor(
@@ -192,13 +195,16 @@ export class RolloutRepository {
     return rows[0];
   }
 
-  /** Failed nodes (all, or the one named) made due again at once: an operator's retry or a resume. */
-  async requeueFailed(tx: Tx, rolloutId: string, now: Date, nodeId?: string): Promise<string[]> {
+  /**
+   * Failed nodes (all, or those named) made due again at once: an operator's retry, a resume, or nodes
+   * that confirmed a stop's cancel after their rollout was resumed.
+   */
+  async requeueFailed(tx: Tx, rolloutId: string, now: Date, nodeIds?: readonly string[]): Promise<string[]> {
     const rows = (await tx.query(
       `UPDATE rollout_nodes SET state = 'retry-wait', next_attempt_at = $2, reason = '${RETRY_REQUESTED}', updated_at = now()
-        WHERE rollout_id = $1 AND state = 'failed' AND ($3::uuid IS NULL OR node_id = $3::uuid)
+        WHERE rollout_id = $1 AND state = 'failed' AND ($3::uuid[] IS NULL OR node_id = ANY($3::uuid[]))
       RETURNING node_id AS "nodeId"`,
-      [rolloutId, now, nodeId ?? null],
+      [rolloutId, now, nodeIds ?? null],
     )) as [{ nodeId: string }[], number];
     return rows[0].map((r) => r.nodeId);
   }
@@ -301,11 +307,26 @@ export class RolloutRepository {
     return tx.getRepository(RolloutNode).count({ where: { rolloutId, state: In([...states]) } });
   }
 
-  /** Nodes the rollout reached that ran an earlier version a rollback could return them to. */
-  countReturnable(tx: Tx, rolloutId: string): Promise<number> {
-    return tx.getRepository(RolloutNode).count({
-      where: { rolloutId, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']), previousModelVersionId: Not(IsNull()), attempts: MoreThan(0) },
-    });
+  /**
+   * Nodes the rollout reached that ran an earlier version a rollback could return them to (`previous`),
+   * and how many of those may run the rollout's version (`running`): all but those whose last target
+   * says they never activated it or went back by themselves (failed, rolled back, refused), or were
+   * told to abandon a shadowed candidate they had not activated — unless their heartbeat names the
+   * version all the same.
+   */
+  async returnable(tx: Tx, rolloutId: string): Promise<{ previous: number; running: number }> {
+    const rows = (await tx.query(
+      `SELECT count(*)::int AS previous,
+              count(*) FILTER (WHERE n.current_model_version_id = rn.model_version_id
+                                  OR NOT (COALESCE(dt.state = ANY($2::deployment_state[]), false)
+                                          OR (dt.shadow_decision IS NOT DISTINCT FROM 'abandon' AND COALESCE(dt.state = ANY($3::deployment_state[]), true))))::int AS running
+         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
+         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+        WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'retry-wait', 'succeeded', 'failed')
+          AND rn.previous_model_version_id IS NOT NULL AND rn.attempts > 0`,
+      [rolloutId, NOT_ACTIVATED_OUTCOMES, PRE_ACTIVATION_DEPLOYMENT_STATES],
+    )) as { previous: number; running: number }[];
+    return rows[0] ?? { previous: 0, running: 0 };
   }
 
   /** Nodes the rollout sent its version to (or is about to again), whatever came of it. */

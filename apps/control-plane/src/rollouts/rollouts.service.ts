@@ -144,7 +144,7 @@ export class RolloutsService {
       if (rollout.state === 'halted' && (await this.repository.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
       const [takenOver] = await this.repository.supersedeTakenOver(tx, id, ['failed'], nodeId);
       if (takenOver) throw new ConflictError(`cannot retry node ${nodeId} in rollout ${id}: ${describeTakeover(takenOver)}`);
-      await this.repository.requeueFailed(tx, id, new Date(), nodeId);
+      await this.repository.requeueFailed(tx, id, new Date(), [nodeId]);
       await this.repository.event(tx, id, 'node-retry-requested', by.actor, { nodeId, previousReason: node.reason });
       if (rollout.state === 'running') await this.engine.reflectRunning(tx, rollout);
     });
@@ -153,7 +153,8 @@ export class RolloutsService {
   /**
    * Returns every node a finished rollout reached to the version it ran before, each re-issued under a
    * new sequence (the same fleet rollback a halt can trigger). Refused when there is nothing it could
-   * return: no reached node had a previous version (or those versions were deleted), or it was rolled back already.
+   * return: no reached node had a previous version (or those versions were deleted), none runs the
+   * rollout's version (every one failed or abandoned it before activating), or it was rolled back already.
    */
   async rollback(by: Principal, id: string, reason: string): Promise<Rollout> {
     return this.act(by, id, 'roll back', ['completed', 'halted', 'aborted', ...UNFINISHED], async (tx, rollout) => {
@@ -161,8 +162,13 @@ export class RolloutsService {
         throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true}`);
       }
       if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
-      const returnable = await this.repository.countReturnable(tx, id);
-      if (returnable === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
+      const returnable = await this.repository.returnable(tx, id);
+      if (returnable.previous === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
+      if (returnable.running === 0) {
+        throw new ConflictError(
+          `cannot roll back rollout ${id}: none of its nodes runs its version (they failed before activating it, abandoned it in shadow, or went back by themselves); they still run what they ran before`,
+        );
+      }
       await this.repository.event(tx, id, 'rollback-requested', by.actor, { reason, from: rollout.state });
       const { reverting, takenOver } = await this.engine.revert(tx, rollout, by.actor);
       const [first] = takenOver;

@@ -68,11 +68,12 @@ export class ShadowWaves {
 
   /**
    * Nodes abandoned while the gate passed or waited were abandoned because the rollout stopped: the event
-   * says so (`fail`, ROLLOUT_STOPPED), never `pass` with a decision its nodes were not sent.
+   * says so (`none`: no verdict on the candidate, ROLLOUT_STOPPED), as the rollout's view does, never
+   * `pass` with a decision its nodes were not sent nor `fail` for a candidate nobody judged.
    */
   private event(tx: Tx, rollout: Rollout, wave: number, verdict: ShadowVerdict | null, nodes: number, decision: ShadowDecision): Promise<void> {
-    const outcome = decision === 'activate' ? 'pass' : 'fail';
     const cause = decision === 'abandon' ? abandonCause(verdict) : undefined;
+    const outcome = decision === 'activate' ? 'pass' : cause === 'gate' ? 'fail' : 'none';
     const reason = verdict?.kind === 'fail' ? verdict.reason : cause === 'stopped' ? ROLLOUT_STOPPED : undefined;
     return this.repository.event(tx, rollout.id, 'shadow-verdict', ENGINE, {
       wave: wave + 1,

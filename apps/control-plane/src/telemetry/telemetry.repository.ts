@@ -239,7 +239,12 @@ export class TelemetryRepository {
          SELECT t.node_id, t.deployment_id, t.state FROM deployment_targets t JOIN v ON t.node_id = v.node_id AND t.deployment_id = v.deployment_id
           ORDER BY t.deployment_id, t.node_id FOR UPDATE OF t),
        moved AS (
-         UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, reason = v.reason, progress = v.progress, detail = v.detail, updated_at = now()
+         UPDATE deployment_targets t SET state = v.state, state_seq = v.seq, progress = v.progress, updated_at = now(),
+                -- A node may say its update was cancelled only where a stop was signed to it (a cancel is
+                -- retried on resume, not counted): otherwise it failed for a reason of its own.
+                reason = CASE WHEN v.reason = 'cancelled' AND t.shadow_abandon_cause IS DISTINCT FROM 'stopped' THEN 'internal' ELSE v.reason END,
+                detail = CASE WHEN v.reason = 'cancelled' AND t.shadow_abandon_cause IS DISTINCT FROM 'stopped'
+                              THEN left('reported cancelled, but no stop was sent to it: ' || COALESCE(v.detail, ''), 1000) ELSE v.detail END
          FROM v JOIN old ON old.node_id = v.node_id AND old.deployment_id = v.deployment_id
          WHERE t.node_id = v.node_id AND t.deployment_id = v.deployment_id AND (t.state_seq IS NULL OR t.state_seq < v.seq)
            AND (t.state IS NULL OR NOT (t.state = ANY($8::deployment_state[])) OR (t.state = 'failed' AND v.state = 'rolled-back'))
