@@ -25,7 +25,8 @@
  * figure the load does not move (slow: about a minute of CPU per 300 requests).
  * With PROFILE_DIR=<dir>, both servers write a V8 CPU profile there (open in Chrome DevTools or speedscope);
  * with LATENCY_DIR=<dir>, every request's latency in order (to see when the slow ones come); with
- * AGENT_NODE_ARGS, more node flags for the agent alone (e.g. `--trace-gc-nvp`). With AA=1 a second raw server
+ * AGENT_NODE_ARGS, more node flags for the agent alone (e.g. `--trace-gc-nvp`); with EXTRA_NODE_ARGS, for both
+ * (EXTRA_NODE_ARGS="--import ./dist/bench/gc-observer.js" GC_DIR=<dir>: each one's collections and pauses). With AA=1 a second raw server
  * takes the agent's place (an A/A run): the spread of its ratios is what the machine's noise alone reads.
  */
 import 'reflect-metadata';
@@ -157,7 +158,9 @@ const dumpDir = process.env['LATENCY_DIR'];
 const colocated = process.env['COLOCATED'] === '1';
 /** AA=1: a second raw server stands in the agent's rounds (an A/A run): the ratios this machine reads for two identical servers. */
 const aa = process.env['AA'] === '1';
-const nodeArgs = profileDir ? [...unitRun.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : unitRun.nodeArgs;
+/** EXTRA_NODE_ARGS: more node flags for both servers (e.g. `--require <file>` to compare their GC). */
+const extraNodeArgs = process.env['EXTRA_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+const nodeArgs = [...unitRun.nodeArgs, ...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
 const broker = await startTestBroker();
 const t = await startTestApp({ MQTT_URL: broker.url });
 let agentProcess: AgentProcess | undefined;
