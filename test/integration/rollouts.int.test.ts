@@ -150,7 +150,7 @@ describe('rollouts', () => {
     await t.http().post(`/v1/rollouts/${id}/resume`).set(bearer(t.adminKey)).expect(200);
     await waitFor(async () => fleet.received.size, (n) => n > sentWhenPaused, 10_000, 'progress after resume');
     const aborted = await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({ reason: 'wrong model' }).expect(200);
-    expect(aborted.body).toMatchObject({ state: 'aborted', haltReason: 'wrong model' });
+    expect(aborted.body).toMatchObject({ state: 'aborted', haltReason: 'wrong model', finishedAt: expect.any(String) });
     const sentWhenAborted = fleet.received.size;
     await new Promise((r) => setTimeout(r, 2500));
     expect(fleet.received.size).toBe(sentWhenAborted);

@@ -82,7 +82,9 @@ export class RolloutEngine {
   /** Halts (or aborts) and, when asked, returns every node the rollout reached to its previous version. */
   async stop(tx: Tx, rollout: Rollout, to: 'halted' | 'aborted', reason: string, actor: string, rollback: boolean, shadow: ShadowVerdict | null = null): Promise<void> {
     rollout.haltReason = reason;
-    await this.repository.update(tx, rollout.id, { haltReason: reason, finishedAt: new Date() });
+    // Kept on the entity too: the abort's answer shows when the rollout finished.
+    rollout.finishedAt = new Date();
+    await this.repository.update(tx, rollout.id, { haltReason: reason, finishedAt: rollout.finishedAt });
     // Nodes still shadowing are told to drop the candidate: it never activates once the rollout stopped.
     await this.shadowWaves.abandonAll(tx, rollout, shadow);
     await this.repository.transition(tx, rollout, to, actor, { reason, rollback });
