@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 
 const dir = process.env['GC_DIR'] ?? '/tmp';
 const file = join(dir, `${process.pid}-${basename(process.argv[1] ?? 'node')}.json`);

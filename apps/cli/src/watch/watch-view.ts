@@ -123,26 +123,74 @@ const phasesText = (phases: Record<string, number>) =>
     .map(([phase, n]) => `${phase} ${n}`)
     .join(', ') || 'waiting';
 
-/** One progress bar per wave and a line per rollout event, on stderr (stdout stays for --json). */
-export class WatchView {
-  private readonly bars = new MultiBar({ format: 'wave {wave} [{bar}] {value}/{total} {phases}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000, hideCursor: true, clearOnComplete: false });
+/** Where the watch draws: progress bars on a terminal, plain lines elsewhere. */
+interface WatchOutput {
+  /** A line above the bars (events, state changes, notes). */
+  log(line: string): void;
+  wave(wave: number, planned: number, done: number, phases: string): void;
+  stop(): void;
+}
+
+/** One progress bar per wave, redrawn in place. */
+class BarsOutput implements WatchOutput {
+  private readonly bars = new MultiBar({ format: 'wave {wave} [{bar}] {value}/{total} {phases}', stream: process.stderr, hideCursor: true, clearOnComplete: false });
   private readonly waveBars = new Map<number, SingleBar>();
+
+  log(line: string): void {
+    this.bars.log(`${line}\n`);
+  }
+
+  wave(wave: number, planned: number, done: number, phases: string): void {
+    const bar = this.waveBars.get(wave);
+    if (!bar) return void this.waveBars.set(wave, this.bars.create(Math.max(1, planned), done, { wave, phases }));
+    bar.setTotal(Math.max(1, planned));
+    bar.update(done, { wave, phases });
+  }
+
+  stop(): void {
+    // stop() draws the bars but not the lines logged since the last redraw: draw once more first.
+    this.bars.update();
+    this.bars.stop();
+  }
+}
+
+/**
+ * Off a terminal (a CI log, a pipe) nothing can be redrawn in place: a wave's line is written when it
+ * changes, never repeated on a timer.
+ */
+class LinesOutput implements WatchOutput {
+  private readonly lastWaveLine = new Map<number, string>();
+
+  log(line: string): void {
+    process.stderr.write(`${line}\n`);
+  }
+
+  wave(wave: number, planned: number, done: number, phases: string): void {
+    const line = `wave ${wave}: ${done}/${Math.max(1, planned)} ${phases}`;
+    if (this.lastWaveLine.get(wave) === line) return;
+    this.lastWaveLine.set(wave, line);
+    this.log(line);
+  }
+
+  stop(): void {}
+}
+
+/** One progress bar (or, off a terminal, a line when it changes) per wave and a line per rollout event, on stderr (stdout stays for --json). */
+export class WatchView {
+  private readonly output: WatchOutput;
   private readonly seenEvents = new Set<string>();
   private state = '';
+
+  constructor(terminal = process.stderr.isTTY === true) {
+    this.output = terminal ? new BarsOutput() : new LinesOutput();
+  }
 
   render(snapshot: RolloutSnapshot): WatchSummary {
     const summary = summarise(snapshot);
     this.logEvents(snapshot);
-    if (summary.state !== this.state) this.bars.log(`rollout ${summary.name}: ${summary.state}\n`);
+    if (summary.state !== this.state) this.output.log(`rollout ${summary.name}: ${summary.state}`);
     this.state = summary.state;
-    for (const wave of summary.waves) {
-      const payload = { wave: wave.wave, phases: phasesText(wave.phases) };
-      const bar = this.waveBars.get(wave.wave);
-      if (bar) {
-        bar.setTotal(Math.max(1, wave.planned));
-        bar.update(wave.done, payload);
-      } else this.waveBars.set(wave.wave, this.bars.create(Math.max(1, wave.planned), wave.done, payload));
-    }
+    for (const wave of summary.waves) this.output.wave(wave.wave, wave.planned, wave.done, phasesText(wave.phases));
     return summary;
   }
 
@@ -151,13 +199,13 @@ export class WatchView {
       if (this.seenEvents.has(event.id)) continue;
       this.seenEvents.add(event.id);
       const detail = Object.keys(event.detail).length > 0 ? ` ${JSON.stringify(event.detail)}` : '';
-      this.bars.log(`${event.at} ${event.kind}${detail}\n`);
+      this.output.log(`${event.at} ${event.kind}${detail}`);
     }
   }
 
   /** A line above the bars (reconnect notes). */
   note(text: string): void {
-    this.bars.log(`${text}\n`);
+    this.output.log(text);
   }
 
   /**
@@ -165,10 +213,7 @@ export class WatchView {
    * to the command's error line, so it is printed once.
    */
   finish(summary: WatchSummary): void {
-    // stop() draws the bars but not the lines logged since the last redraw: draw once more first, or a
-    // watch that ends within one redraw interval (2 s off a terminal) prints none of its events.
-    this.bars.update();
-    this.bars.stop();
+    this.output.stop();
     if (summary.state === 'completed') return void process.stderr.write(`rollout ${summary.name} completed\n`);
     for (const f of summary.failures) process.stderr.write(`  node ${f.node}: ${f.reason ?? 'failed'}${f.detail ? ` — ${f.detail}` : ''}\n`);
     for (const node of summary.abandoning) process.stderr.write(`  node ${node}: abandoning — told to drop the candidate; it keeps serving its model\n`);
