@@ -21,6 +21,7 @@ import { ArtifactWireEncoding1764760000000 } from './1764760000000-artifact-wire
 import { HeartbeatRollupJob1764770000000 } from './1764770000000-heartbeat-rollup-job.js';
 import { NodeHeartbeatOrder1764780000000 } from './1764780000000-node-heartbeat-order.js';
 import { ShadowAbandonCause1764790000000 } from './1764790000000-shadow-abandon-cause.js';
+import { RolloutNodeAttemptDeployment1764800000000 } from './1764800000000-rollout-node-attempt-deployment.js';
 
 /**
  * Every migration in order. Migrations are never edited once landed: add a new one instead. The order is
@@ -45,4 +46,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   HeartbeatRollupJob1764770000000,
   NodeHeartbeatOrder1764780000000,
   ShadowAbandonCause1764790000000,
+  RolloutNodeAttemptDeployment1764800000000,
 ];

@@ -158,7 +158,7 @@ describe('a shadowed rollout that stops', () => {
     await waitFor(() => target(id, node), (r) => r?.state === 'failed', 30_000, 'the cancel folded in');
     const refused = await post(`/v1/rollouts/${id}/rollback`).expect(409);
     expect(refused.headers['content-type']).toContain('application/problem+json');
-    expect(refused.body.detail).toMatch(/none of its nodes runs its version .*abandoned it in shadow/);
+    expect(refused.body.detail).toMatch(/none of its nodes runs its version.*abandoned it in shadow/);
     expect((await target(id, node))?.state).toBe('failed'); // nothing was sent to it
     const rollout = await getRollout(t, id);
     expect(rollout.waves[0]?.shadow).toMatchObject({ verdict: 'none', samples: 5 });
@@ -181,12 +181,12 @@ describe('a shadowed rollout that stops', () => {
     expect((await getRollout(t, id)).waves[0]?.shadow).toMatchObject({ verdict: 'pass', nodes: 1, samples: 7, agreement: 1 });
   }, 90_000);
 
-  it("counts a node's unsolicited cancel as a failure, and resends the version to a node confirming a stop's cancel after a resume", async () => {
+  it("counts a node's unsolicited cancel as a failure; a resume sends the version again to a node the halt told to drop it, whenever it confirms", async () => {
     const [liar = '', shadowing = ''] = await enrolNodes(t, 2, { fleet: 'resumed' });
     const id = await startRollout(t, {
       modelVersionId: version.id,
       selector: 'fleet=resumed',
-      strategy: { nodeTimeoutSeconds: 3600, failureThreshold: { count: 1 }, shadow: { minSamples: 100 } },
+      strategy: { nodeTimeoutSeconds: 3600, failureThreshold: { count: 1 }, retries: { max: 1 }, shadow: { minSamples: 100 } },
     });
     await waitFor(() => target(id, shadowing), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the nodes dispatched');
     // No stop was sent: a node claiming its update was cancelled failed for a reason of its own.
@@ -198,18 +198,33 @@ describe('a shadowed rollout that stops', () => {
     // The failure halts the rollout; the node still shadowing is told to drop the candidate (cause: stopped).
     await waitForRolloutState(t, id, ['halted']);
     await waitFor(() => target(id, shadowing), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the shadowing node told to abandon');
-    await post(`/v1/rollouts/${id}/resume`).expect(200);
     const abandoned = await deploymentOf(id, shadowing);
-    // Its confirmation comes after the resume: the version is sent to it again, and nothing halts.
-    await sendStatus(id, shadowing, 'failed', 'cancelled', 'its rollout stopped before a shadow verdict');
-    await waitFor(
-      async () => ({ node: await target(id, shadowing), deployment: await deploymentOf(id, shadowing) }),
-      (r) => r.node?.state === 'dispatched' && r.deployment !== abandoned && r.node.published,
+    await post(`/v1/rollouts/${id}/resume`).expect(200);
+    // Sent the version again at once, without waiting for its confirmation; the cancelled attempt is not counted.
+    const again = await waitFor(
+      async () => ((await t.db.query(`SELECT state, attempts, deployment_id AS "deploymentId", published FROM rollout_nodes WHERE rollout_id = $1 AND node_id = $2`, [id, shadowing])) as { state: string; attempts: number; deploymentId: string; published: boolean }[])[0],
+      (r) => r?.state === 'dispatched' && r.deploymentId !== abandoned && r.published,
       30_000,
       'the version sent again',
     );
+    expect(again.attempts).toBe(1);
+    // Its confirmation of the old deployment, as the agent sends it (failed, then rolled back), changes nothing.
+    const sendOld = async (state: DeploymentState) => {
+      const seq = (statusSeq.get(shadowing) ?? 0) + 1;
+      statusSeq.set(shadowing, seq);
+      const message = { ...envelopeFields(), seq, deploymentId: abandoned, state, reason: 'cancelled' as const, detail: 'its rollout stopped before a shadow verdict' };
+      await client.publishAsync(fleetTopics(t.config.mqtt.fleetNamespace).uplink(shadowing, 'status'), encodeMessage('status', message), { qos: 1 });
+    };
+    await sendOld('failed');
+    await sendOld('rolled-back');
+    await waitFor(
+      async () => ((await t.db.query(`SELECT state, reason FROM deployment_targets WHERE deployment_id = $1 AND node_id = $2`, [abandoned, shadowing])) as { state: string; reason: string }[])[0],
+      (r) => r?.state === 'rolled-back',
+      30_000,
+      'the old deployment confirmed',
+    );
     const rollout = await getRollout(t, id);
     expect(rollout.state).toBe('running');
-    expect(rollout.events.some((e) => e.kind === 'node-retry-scheduled' && e.detail['nodeId'] === shadowing && e.detail['reason'] === 'failed:cancelled')).toBe(true);
+    expect((await target(id, shadowing))?.state).toBe('dispatched');
   }, 90_000);
 });

@@ -9,8 +9,6 @@ import { EventRecorder } from '../events/event-recorder.js';
 import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 
-/** How a node's cancelled shadow run folds in (`failed:cancelled`): its rollout stopped before a verdict. */
-const CANCELLED_OUTCOME = 'failed:cancelled';
 import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutViewsRepository } from './rollout-views.repository.js';
@@ -208,23 +206,10 @@ export class RolloutEngine {
     return new Date(from.getTime() + rollout.strategy.nodeTimeoutSeconds * 1000);
   }
 
-  /**
-   * Folds node outcomes in; with `retries.onFailure`, a failed node is retried after a backoff while
-   * attempts remain. A node that confirms, once its rollout runs again, the cancel a stop sent it (it
-   * dropped a shadowed candidate it was never judged on) is sent the version again at once: a resume
-   * means to give it the version, and a cancel says nothing against it.
-   */
+  /** Folds node outcomes in; with `retries.onFailure`, a failed node is retried after a backoff while attempts remain. */
   private async foldOutcomes(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
     const changed = await this.repository.foldOutcomes(tx, rollout.id);
     let failed = changed.filter((c) => c.state === 'failed' || c.state === 'revert-failed');
-    if (rollout.state === 'running') {
-      const cancelled = failed.filter((c) => c.state === 'failed' && c.reason === CANCELLED_OUTCOME).map((c) => c.nodeId);
-      if (cancelled.length > 0) {
-        const again = new Set(await this.repository.requeueFailed(tx, rollout.id, now, cancelled));
-        for (const nodeId of [...again].slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-retry-scheduled', ENGINE, { nodeId, reason: CANCELLED_OUTCOME });
-        failed = failed.filter((c) => !again.has(c.nodeId));
-      }
-    }
     if (rollout.state === 'running' && rollout.strategy.retries.onFailure) {
       const retried = await this.repository.retryFailed(tx, rollout, failed.filter((c) => c.state === 'failed').map((c) => c.nodeId), now);
       const again = new Set(retried.map((r) => r.nodeId));

@@ -54,6 +54,10 @@ export class RolloutNode {
   @Column({ type: 'uuid', nullable: true })
   deploymentId!: string | null;
 
+  /** The deployment of the latest attempt, kept when a revert moves `deploymentId` on (its shadow figures stay readable). */
+  @Column({ type: 'uuid', nullable: true })
+  attemptDeploymentId!: string | null;
+
   /** Whether the desired state of `deploymentId` has been published; a tick re-publishes it otherwise. */
   @Column({ type: 'boolean', default: false })
   published!: boolean;

@@ -210,6 +210,26 @@ export class RolloutRepository {
   }
 
   /**
+   * Nodes still `dispatched` under a deployment they were told to abandon (a shadowed candidate the
+   * rollout's stop or its gate dropped), made due again at once: a resume means to send them the version,
+   * and that deployment can only end in their failure, so it is not waited for (the newer desired state
+   * supersedes it on the node). An attempt a stop cancelled is not counted against the node's retries.
+   */
+  async requeueAbandoned(tx: Tx, rolloutId: string, now: Date): Promise<string[]> {
+    const rows = (await tx.query(
+      `UPDATE rollout_nodes rn
+          SET state = 'retry-wait', next_attempt_at = $2, reason = '${RETRY_REQUESTED}', updated_at = now(),
+              attempts = CASE WHEN dt.shadow_abandon_cause = 'stopped' THEN GREATEST(rn.attempts - 1, 0) ELSE rn.attempts END
+         FROM deployment_targets dt
+        WHERE rn.rollout_id = $1 AND rn.state = 'dispatched' AND dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+          AND dt.shadow_decision = 'abandon'
+      RETURNING rn.node_id AS "nodeId"`,
+      [rolloutId, now],
+    )) as [{ nodeId: string }[], number];
+    return rows[0].map((r) => r.nodeId);
+  }
+
+  /**
    * Nodes not yet done that already run the version the rollout gives them (deployed by hand meanwhile,
    * or before the rollout started) count as succeeded: nodes never sent anything, and failed nodes an
    * operator asked to retry. Nodes that just failed or timed out are left alone: the version their last
@@ -270,7 +290,7 @@ export class RolloutRepository {
   async markDispatched(tx: Tx, rollout: Rollout, deploymentId: string, nodeIds: readonly string[], now: Date, deadline: Date): Promise<void> {
     await tx.query(
       `UPDATE rollout_nodes rn
-          SET state = 'dispatched', attempts = rn.attempts + 1, deployment_id = $2, published = false,
+          SET state = 'dispatched', attempts = rn.attempts + 1, deployment_id = $2, attempt_deployment_id = $2, published = false,
               dispatched_at = $4, deadline_at = $5, next_attempt_at = NULL, reason = NULL, updated_at = now(),
               previous_model_version_id = CASE WHEN rn.attempts = 0 THEN n.current_model_version_id ELSE rn.previous_model_version_id END
          FROM nodes n

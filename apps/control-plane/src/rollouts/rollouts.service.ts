@@ -107,8 +107,9 @@ export class RolloutsService {
   }
 
   /**
-   * Resumes a paused rollout, or a halted one once its cause is fixed: its failed nodes are sent the
-   * version again (those that meanwhile run it count as succeeded) and the thresholds judge afresh.
+   * Resumes a paused rollout, or a halted one once its cause is fixed: its failed nodes, and those told
+   * to drop a shadowed candidate at the halt, are sent the version again (those that meanwhile run it
+   * count as succeeded) and the thresholds judge afresh.
    * A halted rollout whose nodes were rolled back cannot resume: start a new one.
    */
   async resume(by: Principal, id: string): Promise<Rollout> {
@@ -123,7 +124,8 @@ export class RolloutsService {
         if (open === 0) throw new ConflictError(`cannot resume rollout ${id}: nothing is left to send; ${describeTakeover(first)}`);
         await this.repository.event(tx, id, 'nodes-taken-over', by.actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
       }
-      const retried = await this.repository.requeueFailed(tx, id, new Date());
+      const now = new Date();
+      const retried = [...(await this.repository.requeueFailed(tx, id, now)), ...(await this.repository.requeueAbandoned(tx, id, now))];
       rollout.haltReason = null;
       rollout.finishedAt = null;
       await this.repository.update(tx, id, { haltReason: null, finishedAt: null });
@@ -166,7 +168,7 @@ export class RolloutsService {
       if (returnable.previous === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
       if (returnable.running === 0) {
         throw new ConflictError(
-          `cannot roll back rollout ${id}: none of its nodes runs its version (they failed before activating it, abandoned it in shadow, or went back by themselves); they still run what they ran before`,
+          `cannot roll back rollout ${id}: none of its nodes runs its version, as they last reported (they failed before activating it, abandoned it in shadow, or went back by themselves); they still run what they ran before`,
         );
       }
       await this.repository.event(tx, id, 'rollback-requested', by.actor, { reason, from: rollout.state });

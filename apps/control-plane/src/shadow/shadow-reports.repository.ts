@@ -40,10 +40,10 @@ export class ShadowReportsRepository {
   }
 
   /**
-   * A wave's figures: the latest reports of its nodes for the shadowed deployment each was last sent
+   * A wave's figures: the latest reports of its nodes for the deployment of each one's latest attempt
    * (nodes still waiting for a decision, and those already decided, so a pass is not undone by its own
-   * nodes moving on; a retry starts the node's figures afresh, and a rollback, whose deployments shadow
-   * nothing, leaves the figures it was decided on). Each node counts once in the rates (a mean over
+   * nodes moving on; a retry starts the node's figures afresh, and a rollback leaves the figures it was
+   * decided on). Each node counts once in the rates (a mean over
    * nodes of its own rates), so a node claiming huge sample counts cannot outvote the rest; the counters
    * are summed as float8 (exact far beyond what nodes can send, where int sums overflow). A node's run
    * counts from no earlier than its dispatch, a server-side time: a node cannot claim it has shadowed
@@ -59,13 +59,7 @@ export class ShadowReportsRepository {
               COALESCE(sum(sr.errors::float8), 0) AS errors, COALESCE(sum(sr.skipped::float8), 0) AS skipped,
               min(GREATEST(sr.started_at, rn.dispatched_at)) AS since
          FROM rollout_nodes rn
-         -- A reverted node was last sent its previous version: its run is found among the node's
-         -- deployments (only then, so a live wave's gate reads its nodes' runs by key).
-         CROSS JOIN LATERAL (SELECT CASE WHEN rn.state NOT IN ('reverting', 'reverted', 'revert-failed') THEN rn.deployment_id
-                                         ELSE (SELECT d.id FROM deployment_targets dt JOIN deployments d ON d.id = dt.deployment_id
-                                                WHERE dt.node_id = rn.node_id AND d.rollout_id = rn.rollout_id AND d.shadow IS NOT NULL
-                                                ORDER BY d.created_at DESC, d.id DESC LIMIT 1) END AS id) run
-         JOIN shadow_reports sr ON sr.deployment_id = run.id AND sr.node_id = rn.node_id
+         JOIN shadow_reports sr ON sr.deployment_id = rn.attempt_deployment_id AND sr.node_id = rn.node_id
         WHERE rn.rollout_id = $1 AND rn.wave = $2 AND rn.state <> 'superseded'`,
       [rolloutId, wave],
     )) as ShadowWaveFigures[];
