@@ -100,7 +100,12 @@ export async function* connectEventStream(api: ApiClient, options: ConnectOption
   }
 }
 
-async function* readItems(body: ReadableStream<Uint8Array>, onData: () => void, signal: AbortSignal): AsyncGenerator<ConnectionItem> {
+/**
+ * The items of an event stream's body, until `signal` aborts (or the body ends or breaks). The abort is
+ * acted on here, by cancelling the reader, not left to fetch: fetch can stop hearing its signal once it
+ * has been garbage-collected (nodejs/node#55428), and a watch's `--timeout` then never fired.
+ */
+export async function* readItems(body: ReadableStream<Uint8Array>, onData: () => void, signal: AbortSignal): AsyncGenerator<ConnectionItem> {
   let events: StreamedEvent[] = [];
   let position: string | null = null;
   let failure: unknown;
@@ -122,8 +127,12 @@ async function* readItems(body: ReadableStream<Uint8Array>, onData: () => void, 
   });
   const decoder = new TextDecoder();
   const reader = body.getReader();
+  // A pending read resolves `done` once the reader is cancelled: the abort's reason is thrown below.
+  const cancel = () => void reader.cancel(signal.reason).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
   try {
     for (;;) {
+      signal.throwIfAborted();
       const { done, value } = await reader.read();
       if (done) throw signal.aborted ? signal.reason : new StreamEndedError();
       onData();
@@ -135,6 +144,7 @@ async function* readItems(body: ReadableStream<Uint8Array>, onData: () => void, 
       position = null;
     }
   } finally {
+    signal.removeEventListener('abort', cancel);
     await reader.cancel().catch(() => undefined);
   }
 }
