@@ -166,6 +166,21 @@ describe('a shadowed rollout that stops', () => {
     expect(rollout.events.filter((e) => e.kind === 'shadow-verdict').map((e) => e.detail)).toEqual([expect.objectContaining({ verdict: 'none', decision: 'abandon', cause: 'stopped' })]);
   }, 90_000);
 
+  it('leaves out of an abort with rollback the nodes it tells to drop the candidate: they never ran it', async () => {
+    const [node = ''] = await nodesRunningBase(1, 'abort-rollback');
+    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=abort-rollback', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 100 } } });
+    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    await sendReport(id, node, 3);
+    await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({ reason: 'operator stop', rollback: true }).expect(200);
+    const after = await waitFor(() => target(id, node), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the node told to abandon');
+    expect(after.state).toBe('dispatched'); // not reverting: nothing is re-issued to it
+    const kinds = (await getRollout(t, id)).events.map((e) => e.kind);
+    expect(kinds).toContain('nodes-not-reverted');
+    expect(kinds).not.toContain('rollback-started');
+    await sendStatus(id, node, 'failed', 'cancelled', 'its rollout stopped before a shadow verdict');
+    await waitFor(() => target(id, node), (r) => r?.state === 'failed' && r.reason === 'failed:cancelled', 30_000, 'the cancel folded in');
+  }, 90_000);
+
   it('keeps the wave figures its verdict was made on when a completed shadowed rollout is rolled back', async () => {
     const [node = ''] = await nodesRunningBase(1, 'rolled-back');
     const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=rolled-back', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 5 } } });

@@ -250,7 +250,8 @@ export class RolloutEngine {
   /**
    * Fleet rollback: every node this rollout reached goes back to the version it ran before, re-signed
    * under a new sequence (nodes refuse an old sequence). Nodes that rolled back by themselves already
-   * run it and answer at once; nodes without a previous version cannot be returned and are marked so.
+   * run it and answer at once; nodes without a previous version cannot be returned and are marked so;
+   * nodes told to drop a shadowed candidate before activating it are left alone (event `nodes-not-reverted`).
    * Also what `POST /v1/rollouts/:id/rollback` runs for a finished rollout. Nodes a newer rollout or a
    * deployment by hand has taken over are left alone (marked superseded): returning them would undo that.
    * Answers how many nodes were sent back and which were taken over.
@@ -260,7 +261,10 @@ export class RolloutEngine {
     if (takenOver.length > 0) await this.repository.event(tx, rollout.id, 'nodes-taken-over', actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
     let reverting = 0;
     const reached = await this.repository.reached(tx, rollout.id);
-    const toRevert = reached.filter((n) => n.attempts > 0);
+    if (reached.abandoned > 0) {
+      await this.repository.event(tx, rollout.id, 'nodes-not-reverted', actor, { nodes: reached.abandoned, reason: 'told to drop the shadowed candidate before activating it: they run their previous version' });
+    }
+    const toRevert = reached.returnable.filter((n) => n.attempts > 0);
     const orphans = toRevert.filter((n) => n.previousModelVersionId === null).map((n) => n.nodeId);
     if (orphans.length > 0) {
       await this.repository.updateNodes(tx, rollout.id, orphans, { state: 'revert-failed', reason: 'no previous version' });

@@ -48,6 +48,9 @@ export function describeTakeover(t: TakenOver): string {
  * The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes.
  * The gates' statistics are in gate-stats.repository.ts, reads outside a tick in rollout-views.repository.ts.
  */
+/** A node a rollback may return: what the revert needs of its row. */
+export type ReachedNode = Pick<RolloutNode, 'nodeId' | 'attempts' | 'previousModelVersionId'>;
+
 /** A target's outcomes after which its node does not run the version: it failed before activating, went back, or refused. */
 const NOT_ACTIVATED_OUTCOMES: readonly DeploymentState[] = ['failed', 'rolled-back', 'rejected'];
 
@@ -349,9 +352,23 @@ export class RolloutRepository {
     return rows[0] ?? { previous: 0, running: 0 };
   }
 
-  /** Nodes the rollout sent its version to (or is about to again), whatever came of it. */
-  reached(tx: Tx, rolloutId: string): Promise<RolloutNode[]> {
-    return tx.getRepository(RolloutNode).find({ where: { rolloutId, state: In(['dispatched', 'retry-wait', 'succeeded', 'failed']) } });
+  /**
+   * Nodes the rollout sent its version to (or is about to again), whatever came of it (`returnable`), and
+   * apart those told to drop a shadowed candidate before activating it (`abandoned`): they still run
+   * their previous version, so a rollback has nothing to return them from (unless their heartbeat names
+   * the rollout's version all the same).
+   */
+  async reached(tx: Tx, rolloutId: string): Promise<{ returnable: ReachedNode[]; abandoned: number }> {
+    const rows = (await tx.query(
+      `SELECT rn.node_id AS "nodeId", rn.attempts, rn.previous_model_version_id AS "previousModelVersionId",
+              (COALESCE(dt.shadow_decision = 'abandon' AND COALESCE(dt.state = ANY($2::deployment_state[]), true), false)
+               AND n.current_model_version_id IS DISTINCT FROM rn.model_version_id) AS abandoned
+         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
+         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
+        WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'retry-wait', 'succeeded', 'failed')`,
+      [rolloutId, PRE_ACTIVATION_DEPLOYMENT_STATES],
+    )) as (ReachedNode & { abandoned: boolean })[];
+    return { returnable: rows.filter((r) => !r.abandoned), abandoned: rows.filter((r) => r.abandoned).length };
   }
 
   async updateNodes(tx: Tx, rolloutId: string, nodeIds: readonly string[], changes: Partial<Pick<RolloutNode, 'state' | 'reason' | 'deploymentId' | 'published' | 'deadlineAt'>>): Promise<void> {
