@@ -215,12 +215,16 @@ async function follow(ctx: CommandContext, id: string, stop: AbortController): P
   const note = (text: string) => (view ? view.note(text) : process.stderr.write(`${text}\n`));
   const seen = new Set<string>();
   let last: WatchSummary | undefined;
+  let printed = '';
   let grace: NodeJS.Timeout | undefined;
   try {
     for await (const snapshot of streamSource(ctx.api, { note })(id, stop.signal)) {
       const first = last === undefined;
       last = view ? view.render(snapshot) : summarise(snapshot);
-      if (ctx.output.json) process.stdout.write(`${JSON.stringify(last)}\n`);
+      const line = JSON.stringify(last);
+      // A read between events (a quiet stream) is printed only when something changed.
+      if (ctx.output.json && line !== printed) process.stdout.write(`${line}\n`);
+      printed = line;
       for (const e of snapshot.events) seen.add(e.type);
       const next = watchStep(last.state, first, seen);
       if (next === 'done') break;
@@ -243,7 +247,7 @@ function registerWatch(rollouts: Command): void {
     .command('watch <id>')
     .description('follow a rollout live from the event stream until it finishes: a bar per wave, nodes per phase, events, halts with their reasons')
     .option('--timeout <seconds>', 'give up after this long (exit 1)', positiveInt)
-    .addHelpText('after', '\nExit status: 0 when the rollout completes; 1 when it halts, is aborted or superseded (or --timeout passes).\nWith --json: one summary per batch of events, its `events` naming them.\n\nExample:\n  $ edgefleet rollouts watch 0b5c… && echo shipped')
+    .addHelpText('after', '\nExit status: 0 when the rollout completes; 1 when it halts, is aborted or superseded (or --timeout passes).\nWith --json: one summary per batch of events, its `events` naming them, and one when nodes move on between events (read every 5 s).\n\nExample:\n  $ edgefleet rollouts watch 0b5c… && echo shipped')
     .action(async (id: string, o: { timeout?: number }, command: Command) => {
       const ctx = await commandContext(command);
       const stop = new AbortController();
