@@ -174,6 +174,14 @@ describe('the edgefleet CLI against a real control plane, broker and agent', () 
     expect(watch.stderr.match(/rollout doomed halted/g)).toHaveLength(1);
     expect(watch.stderr).toContain(`\`rollouts resume ${rollout.id}\``);
     expect(watch.stderr).toMatch(/node .*: /);
+    // The command the hint names lists the failed nodes with why they failed.
+    expect(watch.stderr).toContain(`\`rollouts nodes ${rollout.id} --failed\``);
+    const failed = await cli(['rollouts', 'nodes', rollout.id, '--failed']);
+    expect(failed.code).toBe(0);
+    expect(failed.stdout.match(/self-test-failed/g)?.length).toBeGreaterThanOrEqual(1);
+    const failedJson = json<{ state: string; failure: { reason: string } | null }[]>(await cli(['--json', 'rollouts', 'nodes', rollout.id, '--failed']));
+    expect(failedJson.length).toBeGreaterThanOrEqual(1);
+    expect(failedJson.every((n) => n.state === 'failed' && n.failure?.reason === 'self-test-failed')).toBe(true);
     const nd = await cli(['--json', 'rollouts', 'watch', rollout.id]);
     expect(nd.code).toBe(1);
     expect(JSON.parse(nd.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ state: 'halted' });

@@ -1,14 +1,23 @@
-import { type ApiClient, type Schemas, unwrap } from '#api-client';
+import { type ApiClient, nodePhase, type Schemas, unwrap } from '#api-client';
 import type { Command } from 'commander';
 import { type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { type Column, printJson, printRecord, printRows } from '../output.js';
-import { streamSource } from '../watch/rollout-source.js';
+import { allNodes, type RolloutNode, streamSource } from '../watch/rollout-source.js';
 import { FINISHED_STATES, summarise, unfinishedHint, watchStep, type WatchSummary, WatchView } from '../watch/watch-view.js';
 import { jsonObject, positiveInt, resultsPolicy, type ResultsPolicyArg } from './parse.js';
 import { describePolicy } from './models.js';
 
 type Rollout = Schemas['RolloutDto'];
+
+const NODE_COLUMNS: readonly Column<RolloutNode>[] = [
+  { header: 'NODE', value: (n) => n.nodeName },
+  { header: 'WAVE', value: (n) => n.wave },
+  { header: 'STATE', value: (n) => n.state },
+  { header: 'PHASE', value: (n) => nodePhase(n) },
+  { header: 'ATTEMPTS', value: (n) => n.attempts },
+  { header: 'FAILURE', value: (n) => (n.failure ? `${n.failure.reason ?? 'failed'}${n.failure.detail ? `: ${n.failure.detail}` : ''}` : n.reason) },
+];
 
 /** A rollout as `rollouts get` shows it; the detail route's waves add a line per wave with shadow figures. */
 const rolloutRecord = (r: Rollout & { readonly waves?: readonly Schemas['RolloutWaveDto'][] }) => ({
@@ -121,6 +130,16 @@ export function registerRollouts(program: Command): void {
       const r = unwrap(await ctx.api.GET('/v1/rollouts/{id}', { params: { path: { id } } }));
       if (ctx.output.json) printJson(r);
       else printRecord(rolloutRecord(r), ctx.output);
+    });
+  rollouts
+    .command('nodes <id>')
+    .description("a rollout's nodes: wave, state, the phase each reported, and why a node failed")
+    .option('--failed', 'only nodes that failed (or failed to revert)')
+    .addHelpText('after', '\nExample:\n  $ edgefleet rollouts nodes 0b5c… --failed')
+    .action(async (id: string, o: { failed?: boolean }, command: Command) => {
+      const ctx = await commandContext(command);
+      const nodes = await allNodes(ctx.api, id);
+      printRows(o.failed ? nodes.filter((n) => n.state === 'failed' || n.state === 'revert-failed') : nodes, NODE_COLUMNS, ctx.output);
     });
   targetOptions(rollouts.command('dry-run'))
     .description('plan a rollout without creating it: nodes, variants, bytes, waves')

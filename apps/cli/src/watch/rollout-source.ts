@@ -18,7 +18,8 @@ export type RolloutSource = (id: string, signal: AbortSignal) => AsyncIterable<R
 
 const PAGE = 1000;
 
-async function allNodes(api: ApiClient, id: string): Promise<RolloutNode[]> {
+/** Every node of the rollout, read page by page. */
+export async function allNodes(api: ApiClient, id: string): Promise<RolloutNode[]> {
   const nodes: RolloutNode[] = [];
   for (let after: string | undefined; ; ) {
     const page = unwrap(await api.GET('/v1/rollouts/{id}/nodes', { params: { path: { id }, query: { limit: PAGE, after } } }));

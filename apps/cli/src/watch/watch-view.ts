@@ -11,7 +11,7 @@ export const FINISHED_STATES = new Set(['completed', 'halted', 'aborted', 'super
  */
 export function unfinishedHint(state: string, id: string, nodes: Pick<WatchSummary, 'serving' | 'reverting'>): string {
   if (state === 'halted') {
-    const fix = `look at the failed nodes (\`rollouts get ${id}\`), fix the cause, then \`rollouts resume ${id}\``;
+    const fix = `look at the failed nodes (\`rollouts nodes ${id} --failed\`), fix the cause, then \`rollouts resume ${id}\``;
     if (nodes.serving > 0) return `${fix}, or \`rollouts rollback ${id}\` to return its nodes`;
     // A rollback returns nodes that run the rollout's version: with none (a shadow gate stops a wave before
     // any node activates), offering it would send the operator to a command that does nothing.
