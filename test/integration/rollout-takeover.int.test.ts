@@ -186,7 +186,7 @@ describe('rollout takeover: old rollouts leave nodes that newer decisions took',
     await waitFor(() => rolloutNodes(t, id), (ns) => ns.some((n) => n.state === 'succeeded'), 10_000, 'one node succeeded');
     const refused = await post(`/v1/rollouts/${id}/rollback`).expect(409);
     expect(refused.headers['content-type']).toContain('application/problem+json');
-    expect(refused.body.detail).toContain(`POST /v1/rollouts/${id}/abort with {"rollback": true}`);
+    expect(refused.body.detail).toContain(`POST /v1/rollouts/${id}/abort with {"rollback": true} (CLI: edgefleet rollouts abort ${id} --rollback)`);
     await post(`/v1/rollouts/${id}/abort`, { reason: 'test over' }).expect(200);
 
     const list = (query: Record<string, string | number>) => t.http().get('/v1/rollouts').query(query).set(bearer(t.adminKey));

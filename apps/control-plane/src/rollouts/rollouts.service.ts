@@ -161,7 +161,7 @@ export class RolloutsService {
   async rollback(by: Principal, id: string, reason: string): Promise<Rollout> {
     return this.act(by, id, 'roll back', ['completed', 'halted', 'aborted', ...UNFINISHED], async (tx, rollout) => {
       if (UNFINISHED.includes(rollout.state)) {
-        throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true}`);
+        throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true} (CLI: edgefleet rollouts abort ${id} --rollback)`);
       }
       if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
       const returnable = await this.repository.returnable(tx, id);
