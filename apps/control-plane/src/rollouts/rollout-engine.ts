@@ -10,6 +10,7 @@ import { nextWindowOpening, windowOpen } from '#common';
 import { RolloutMetrics } from './rollout-metrics.js';
 
 import { describeTakeover, RolloutRepository, type TakenOver } from './rollout.repository.js';
+import { RollbackRepository } from './rollback.repository.js';
 import type { Rollout } from './rollout.entity.js';
 import { RolloutViewsRepository } from './rollout-views.repository.js';
 import { RolloutTargeting } from './rollout-targeting.js';
@@ -35,6 +36,7 @@ export class RolloutEngine {
   constructor(
     private readonly transactions: Transactions,
     private readonly repository: RolloutRepository,
+    private readonly rollbacks: RollbackRepository,
     private readonly views: RolloutViewsRepository,
     private readonly targeting: RolloutTargeting,
     private readonly deployments: DeploymentsService,
@@ -236,7 +238,7 @@ export class RolloutEngine {
 
   /** A stopped rollout gives up on nodes that stayed silent past their revert's deadline (a node-revert-failed event each). */
   private async expireReverting(tx: Tx, rollout: Rollout, now: Date): Promise<void> {
-    const expired = await this.repository.expireReverting(tx, rollout.id, now);
+    const expired = await this.rollbacks.expireReverting(tx, rollout.id, now);
     for (const node of expired.slice(0, 100)) await this.repository.event(tx, rollout.id, 'node-revert-failed', ENGINE, { nodeId: node.nodeId, reason: 'timeout: never confirmed the revert' });
   }
 
@@ -260,7 +262,7 @@ export class RolloutEngine {
     const takenOver = await this.repository.supersedeTakenOver(tx, rollout.id, ['dispatched', 'retry-wait', 'succeeded', 'failed']);
     if (takenOver.length > 0) await this.repository.event(tx, rollout.id, 'nodes-taken-over', actor, { nodes: takenOver.length, reasons: takenOver.slice(0, 100).map(describeTakeover) });
     let reverting = 0;
-    const reached = await this.repository.reached(tx, rollout.id);
+    const reached = await this.rollbacks.reached(tx, rollout.id);
     if (reached.abandoned > 0) {
       await this.repository.event(tx, rollout.id, 'nodes-not-reverted', actor, { nodes: reached.abandoned, reason: 'told to drop the shadowed candidate before activating it: they run their previous version' });
     }

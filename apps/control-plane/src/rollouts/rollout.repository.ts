@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { type DeepPartial, In, type QueryDeepPartialEntity } from 'typeorm';
-import { type DeploymentState, PRE_ACTIVATION_DEPLOYMENT_STATES, TERMINAL_DEPLOYMENT_STATES } from '#protocol';
+import { TERMINAL_DEPLOYMENT_STATES } from '#protocol';
 import type { Tx } from '../database/transactions.js';
 import type { Counts } from './decide.js';
 import { RolloutEvent } from './rollout-event.entity.js';
@@ -46,14 +46,9 @@ export function describeTakeover(t: TakenOver): string {
 
 /**
  * The rollout engine's SQL: set-based, so a tick costs the same few statements for 10 or 10,000 nodes.
- * The gates' statistics are in gate-stats.repository.ts, reads outside a tick in rollout-views.repository.ts.
+ * The gates' statistics are in gate-stats.repository.ts, a fleet rollback's in rollback.repository.ts, reads
+ * outside a tick in rollout-views.repository.ts.
  */
-/** A node a rollback may return: what the revert needs of its row. */
-export type ReachedNode = Pick<RolloutNode, 'nodeId' | 'attempts' | 'previousModelVersionId'>;
-
-/** A target's outcomes after which its node does not run the version: it failed before activating, went back, or refused. */
-const NOT_ACTIVATED_OUTCOMES: readonly DeploymentState[] = ['failed', 'rolled-back', 'rejected'];
-
 @Injectable()
 export class RolloutRepository {
   constructor(
@@ -110,22 +105,6 @@ export class RolloutRepository {
           AND t.state = ANY($2::deployment_state[])
       RETURNING rn.node_id AS "nodeId", rn.state, rn.reason, rn.attempts`,
       [rolloutId, TERMINAL_DEPLOYMENT_STATES],
-    )) as [NodeChange[], number];
-    return rows[0];
-  }
-
-  /**
-   * Nodes told to return to their previous version that are past their deadline without reporting the
-   * outcome (offline, say) are `revert-failed` with reason `timeout`: a stopped rollout stops waiting for
-   * them, so its ticks end. Their retained desired state still names the previous version, so a node
-   * that comes back returns to it all the same.
-   */
-  async expireReverting(tx: Tx, rolloutId: string, now: Date): Promise<NodeChange[]> {
-    const rows = (await tx.query(
-      `UPDATE rollout_nodes SET state = 'revert-failed', reason = 'timeout', next_attempt_at = NULL, updated_at = now()
-        WHERE rollout_id = $1 AND state = 'reverting' AND deadline_at < $2
-      RETURNING node_id AS "nodeId", state, reason, attempts`,
-      [rolloutId, now],
     )) as [NodeChange[], number];
     return rows[0];
   }
@@ -250,14 +229,6 @@ export class RolloutRepository {
     return rows[0].map((r) => r.nodeId);
   }
 
-  /** Whether any node of the rollout has been sent back to its previous version. */
-  async rolledBack(tx: Tx, rolloutId: string): Promise<boolean> {
-    const rows = (await tx.query(`SELECT EXISTS (SELECT 1 FROM rollout_nodes WHERE rollout_id = $1 AND state IN ('reverting', 'reverted', 'revert-failed')) AS x`, [rolloutId])) as {
-      x: boolean;
-    }[];
-    return rows[0]?.x ?? false;
-  }
-
   /** The first `limit` failed nodes (by name) with what they reported, and how many failed in all. */
   async failures(tx: Tx, rolloutId: string, limit: number): Promise<{ name: string; reason: string | null; detail: string | null; total: number }[]> {
     return (await tx.query(
@@ -328,47 +299,6 @@ export class RolloutRepository {
 
   countNodes(tx: Tx, rolloutId: string, states: readonly RolloutNodeState[]): Promise<number> {
     return tx.getRepository(RolloutNode).count({ where: { rolloutId, state: In([...states]) } });
-  }
-
-  /**
-   * Nodes the rollout reached that ran an earlier version a rollback could return them to (`previous`),
-   * and how many of those may run the rollout's version (`running`): all but those whose last target
-   * says they never activated it or went back by themselves (failed, rolled back, refused), or were
-   * told to abandon a shadowed candidate they had not activated — unless their heartbeat names the
-   * version all the same.
-   */
-  async returnable(tx: Tx, rolloutId: string): Promise<{ previous: number; running: number }> {
-    const rows = (await tx.query(
-      `SELECT count(*)::int AS previous,
-              count(*) FILTER (WHERE n.current_model_version_id = rn.model_version_id
-                                  OR NOT (COALESCE(dt.state = ANY($2::deployment_state[]), false)
-                                          OR (dt.shadow_decision IS NOT DISTINCT FROM 'abandon' AND COALESCE(dt.state = ANY($3::deployment_state[]), true))))::int AS running
-         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
-         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
-        WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'retry-wait', 'succeeded', 'failed')
-          AND rn.previous_model_version_id IS NOT NULL AND rn.attempts > 0`,
-      [rolloutId, NOT_ACTIVATED_OUTCOMES, PRE_ACTIVATION_DEPLOYMENT_STATES],
-    )) as { previous: number; running: number }[];
-    return rows[0] ?? { previous: 0, running: 0 };
-  }
-
-  /**
-   * Nodes the rollout sent its version to (or is about to again), whatever came of it (`returnable`), and
-   * apart those told to drop a shadowed candidate before activating it (`abandoned`): they still run
-   * their previous version, so a rollback has nothing to return them from (unless their heartbeat names
-   * the rollout's version all the same).
-   */
-  async reached(tx: Tx, rolloutId: string): Promise<{ returnable: ReachedNode[]; abandoned: number }> {
-    const rows = (await tx.query(
-      `SELECT rn.node_id AS "nodeId", rn.attempts, rn.previous_model_version_id AS "previousModelVersionId",
-              (COALESCE(dt.shadow_decision = 'abandon' AND COALESCE(dt.state = ANY($2::deployment_state[]), true), false)
-               AND n.current_model_version_id IS DISTINCT FROM rn.model_version_id) AS abandoned
-         FROM rollout_nodes rn JOIN nodes n ON n.id = rn.node_id
-         LEFT JOIN deployment_targets dt ON dt.deployment_id = rn.deployment_id AND dt.node_id = rn.node_id
-        WHERE rn.rollout_id = $1 AND rn.state IN ('dispatched', 'retry-wait', 'succeeded', 'failed')`,
-      [rolloutId, PRE_ACTIVATION_DEPLOYMENT_STATES],
-    )) as (ReachedNode & { abandoned: boolean })[];
-    return { returnable: rows.filter((r) => !r.abandoned), abandoned: rows.filter((r) => r.abandoned).length };
   }
 
   async updateNodes(tx: Tx, rolloutId: string, nodeIds: readonly string[], changes: Partial<Pick<RolloutNode, 'state' | 'reason' | 'deploymentId' | 'published' | 'deadlineAt'>>): Promise<void> {

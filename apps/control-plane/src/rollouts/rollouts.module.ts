@@ -13,6 +13,7 @@ import { RolloutTargetingRepository } from './rollout-targeting.repository.js';
 import { RolloutViewsRepository } from './rollout-views.repository.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { RolloutRepository } from './rollout.repository.js';
+import { RollbackRepository } from './rollback.repository.js';
 import { RolloutStatsService } from './rollout-stats.service.js';
 import { RolloutTargeting } from './rollout-targeting.js';
 import { RolloutsController } from './rollouts.controller.js';
@@ -22,6 +23,6 @@ import { ShadowWaves } from './shadow-waves.js';
 @Module({
   imports: [AuditModule, DeploymentsModule, ModelsModule, ShadowModule],
   controllers: [RolloutsController],
-  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RolloutTargeting, RolloutMetrics, RolloutMetricsRepository, GateSignalsRepository, GateStatsRepository, RolloutTargetingRepository, RolloutViewsRepository, GateJudge, ShadowWaves],
+  providers: [RolloutsService, RolloutStatsService, RolloutEngine, RolloutQueue, RolloutRepository, RollbackRepository, RolloutTargeting, RolloutMetrics, RolloutMetricsRepository, GateSignalsRepository, GateStatsRepository, RolloutTargetingRepository, RolloutViewsRepository, GateJudge, ShadowWaves],
 })
 export class RolloutsModule {}

@@ -11,6 +11,7 @@ import { RolloutEngine } from './rollout-engine.js';
 import type { RolloutEvent } from './rollout-event.entity.js';
 import { RolloutQueue } from './rollout-queue.js';
 import { describeTakeover, RolloutRepository } from './rollout.repository.js';
+import { RollbackRepository } from './rollback.repository.js';
 import { FINAL_ROLLOUT_STATES, type Rollout, type RolloutState } from './rollout.entity.js';
 import { type RolloutNodeProgress, RolloutViewsRepository } from './rollout-views.repository.js';
 import { type Plan, RolloutTargeting } from './rollout-targeting.js';
@@ -56,6 +57,7 @@ export class RolloutsService {
     private readonly targeting: RolloutTargeting,
     private readonly engine: RolloutEngine,
     private readonly repository: RolloutRepository,
+    private readonly rollbacks: RollbackRepository,
     private readonly queue: RolloutQueue,
     private readonly shadowReports: ShadowReportsRepository,
   ) {}
@@ -115,7 +117,7 @@ export class RolloutsService {
   async resume(by: Principal, id: string): Promise<Rollout> {
     return this.act(by, id, 'resume', ['paused', 'halted'], async (tx, rollout) => {
       if (rollout.state === 'paused') return this.repository.transition(tx, rollout, 'running', by.actor);
-      if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot resume rollout ${id}: its nodes were rolled back; start a new rollout`);
+      if (await this.rollbacks.rolledBack(tx, id)) throw new ConflictError(`cannot resume rollout ${id}: its nodes were rolled back; start a new rollout`);
       // Failed nodes a newer rollout or a deployment by hand has fixed since must not get this version again.
       const takenOver = await this.repository.supersedeTakenOver(tx, id, ['failed']);
       const [first] = takenOver;
@@ -143,7 +145,7 @@ export class RolloutsService {
       const node = await this.repository.findNode(tx, id, nodeId);
       if (!node) throw new NotFoundError('rollout node', nodeId);
       if (node.state !== 'failed') throw new ConflictError(`cannot retry node ${nodeId}: it is ${node.state}; only a failed node can be retried`);
-      if (rollout.state === 'halted' && (await this.repository.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
+      if (rollout.state === 'halted' && (await this.rollbacks.rolledBack(tx, id))) throw new ConflictError(`cannot retry node ${nodeId}: the rollout was rolled back`);
       const [takenOver] = await this.repository.supersedeTakenOver(tx, id, ['failed'], nodeId);
       if (takenOver) throw new ConflictError(`cannot retry node ${nodeId} in rollout ${id}: ${describeTakeover(takenOver)}`);
       await this.repository.requeueFailed(tx, id, new Date(), [nodeId]);
@@ -163,8 +165,8 @@ export class RolloutsService {
       if (UNFINISHED.includes(rollout.state)) {
         throw new ConflictError(`cannot roll back rollout ${id}: it is ${rollout.state}; to stop it and return its nodes use POST /v1/rollouts/${id}/abort with {"rollback": true} (CLI: edgefleet rollouts abort ${id} --rollback)`);
       }
-      if (await this.repository.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
-      const returnable = await this.repository.returnable(tx, id);
+      if (await this.rollbacks.rolledBack(tx, id)) throw new ConflictError(`cannot roll back rollout ${id}: it was rolled back already`);
+      const returnable = await this.rollbacks.returnable(tx, id);
       if (returnable.previous === 0) throw new ConflictError(`cannot roll back rollout ${id}: none of its nodes ran an earlier version that still exists`);
       if (returnable.running === 0) {
         throw new ConflictError(
