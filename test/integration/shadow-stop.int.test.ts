@@ -91,6 +91,13 @@ describe('a shadowed rollout that stops', () => {
     }
     return nodes;
   };
+  /** A shadowed rollout of the version to one node that runs `base`, started and dispatched. */
+  const shadowedRolloutOfOne = async (fleetLabel: string, minSamples: number) => {
+    const [node = ''] = await nodesRunningBase(1, fleetLabel);
+    const id = await startRollout(t, { modelVersionId: version.id, selector: `fleet=${fleetLabel}`, strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples } } });
+    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    return { id, node };
+  };
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -147,10 +154,9 @@ describe('a shadowed rollout that stops', () => {
     expect(failed).toMatchObject({ state: 'failed', reason: 'timeout', decision: 'abandon' });
     await expectTickChainEnded(t, id);
   }, 90_000);
+
   it('refuses to roll back a stopped rollout whose nodes all dropped the candidate in shadow: none of them runs it', async () => {
-    const [node = ''] = await nodesRunningBase(1, 'abandoned');
-    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=abandoned', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 100 } } });
-    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    const { id, node } = await shadowedRolloutOfOne('abandoned', 100);
     await sendReport(id, node, 5);
     await abort(id);
     await waitFor(() => target(id, node), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the node told to abandon');
@@ -167,9 +173,7 @@ describe('a shadowed rollout that stops', () => {
   }, 90_000);
 
   it('leaves out of an abort with rollback the nodes it tells to drop the candidate: they never ran it', async () => {
-    const [node = ''] = await nodesRunningBase(1, 'abort-rollback');
-    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=abort-rollback', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 100 } } });
-    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    const { id, node } = await shadowedRolloutOfOne('abort-rollback', 100);
     await sendReport(id, node, 3);
     await t.http().post(`/v1/rollouts/${id}/abort`).set(bearer(t.adminKey)).send({ reason: 'operator stop', rollback: true }).expect(200);
     const after = await waitFor(() => target(id, node), (r) => r?.decision === 'abandon' && r.published, 30_000, 'the node told to abandon');
@@ -182,9 +186,7 @@ describe('a shadowed rollout that stops', () => {
   }, 90_000);
 
   it('keeps the wave figures its verdict was made on when a completed shadowed rollout is rolled back', async () => {
-    const [node = ''] = await nodesRunningBase(1, 'rolled-back');
-    const id = await startRollout(t, { modelVersionId: version.id, selector: 'fleet=rolled-back', strategy: { nodeTimeoutSeconds: 3600, shadow: { minSamples: 5 } } });
-    await waitFor(() => target(id, node), (r) => r?.state === 'dispatched' && r.published, 30_000, 'the node dispatched');
+    const { id, node } = await shadowedRolloutOfOne('rolled-back', 5);
     await sendReport(id, node, 7);
     await waitFor(() => target(id, node), (r) => r?.decision === 'activate' && r.published, 30_000, 'the node approved');
     await sendStatus(id, node, 'activated');
